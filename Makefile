@@ -1,0 +1,61 @@
+# corematrix — build, test and run the kernel matrix.
+#
+#   make deps       install system packages (qemu, clang, llvm, libbpf-dev)
+#   make test       lint + unit tests + end-to-end VM fault tests
+#   make vmtest     run the compatibility suite on the default kernel matrix
+#   make vmtest KERNELS=5.10,6.1,6.12
+#
+# Everything the Go binaries need is static (CGO_ENABLED=0): the vmtest binary
+# is also the guest's /init, and harness.test runs inside the guest.
+
+SHELL        := /bin/bash
+GO           ?= go
+BIN          ?= bin
+KERNELS      ?= 5.10,6.1,6.12,6.18,latest
+REPORT       ?= vmtest-report
+JOBS         ?=
+TIMEOUT      ?= 10m
+VMTEST_FLAGS ?=
+TEST_FLAGS   ?=
+CORE_OBJECT  := probes/tracer_x86_bpfel.o
+
+export CGO_ENABLED := 0
+
+.PHONY: all deps generate generate-check build test unit vmtest bench lint clean
+
+all: build
+
+deps:
+	bash scripts/install-deps.sh
+
+generate:
+	$(GO) generate ./probes/...
+
+# Regenerate into a scratch copy and fail on any difference from what is committed.
+generate-check:
+	bash scripts/generate-check.sh
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/vmtest ./cmd/vmtest
+	$(GO) build -o $(BIN)/tracer ./cmd/tracer
+	$(GO) test -c -o $(BIN)/harness.test ./harness
+
+test: lint
+	$(GO) test $(TEST_FLAGS) -timeout 30m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+vmtest: build
+	$(BIN)/vmtest run --kernels '$(KERNELS)' --report $(REPORT) --timeout $(TIMEOUT) \
+		$(if $(JOBS),--jobs $(JOBS)) --core-object $(CORE_OBJECT) $(VMTEST_FLAGS) \
+		-- $(BIN)/harness.test -test.v
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool actionlint
+
+clean:
+	rm -rf $(BIN) $(REPORT)

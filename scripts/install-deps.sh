@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the system packages corematrix needs, with apt. Idempotent: a package
+# already present is left alone, and apt-get update runs only when something is missing.
+#
+#   qemu-system-x86  boots the kernels of the matrix
+#   clang, llvm      compile the BPF probes (make generate; bpf2go calls clang and llvm-strip)
+#   libbpf-dev       bpf_helpers.h, bpf_core_read.h, bpf_tracing.h for the probes
+#   ca-certificates  TLS for OCI registries
+set -euo pipefail
+
+packages=(qemu-system-x86 clang llvm libbpf-dev ca-certificates)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all present: ${packages[*]}"
+	exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+echo "install-deps: installing: ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

@@ -1,0 +1,150 @@
+// Package report holds the data model of a corematrix run and renders it:
+// per kernel results.json and junit.xml, per run summary.json and summary.md,
+// and the merge of shard reports into one summary.
+//
+// The types in this file are the contract between the runner (package vmtest),
+// the payloads it runs (which may write Facts), and the renderers.
+package report
+
+import "time"
+
+// Outcome is the verdict of one kernel of the matrix. Exactly one per kernel.
+type Outcome string
+
+const (
+	// Pass: the guest ran the payload, the result stream was intact, the payload
+	// exited 0 and (for Go test payloads) at least one test ran and none failed.
+	Pass Outcome = "pass"
+	// Fail: the payload ran and reported failure, ran zero tests, or its result
+	// stream was missing or corrupt (a missing trailer is never a pass).
+	Fail Outcome = "fail"
+	// Skip: the payload ran and every test skipped. Counts as a failure for exit codes.
+	Skip Outcome = "skip"
+	// Panic: the console shows "Kernel panic", "BUG:" or a soft lockup.
+	Panic Outcome = "panic"
+	// Timeout: the per-kernel deadline passed; QEMU was killed.
+	Timeout Outcome = "timeout"
+	// BootFailure: the guest init never spoke.
+	BootFailure Outcome = "boot-failure"
+	// InfraError: the host could not run the VM (QEMU missing, initramfs, I/O).
+	InfraError Outcome = "infra-error"
+	// Unavailable: the kernel name could not be resolved to an image.
+	Unavailable Outcome = "unavailable"
+)
+
+// Passed reports whether the outcome counts as success.
+func (o Outcome) Passed() bool { return o == Pass }
+
+// Infrastructure reports whether the outcome is the host's fault rather than the
+// kernel's or the payload's (exit code 3 when every failure is of this kind).
+func (o Outcome) Infrastructure() bool { return o == InfraError || o == Unavailable }
+
+// Kernel identifies the image one result belongs to.
+type Kernel struct {
+	// Name is what the user asked for ("6.1", "oci:...", a path).
+	Name string `json:"name"`
+	// Version is the resolved version (e.g. "6.1.158-1"), when known.
+	Version string `json:"version,omitempty"`
+	// Release is `uname -r` as reported by the guest, when it booted.
+	Release string `json:"release,omitempty"`
+	// Source says where the image came from ("debian:bookworm/linux-image-...", "oci:...", "local").
+	Source string `json:"source,omitempty"`
+	// SHA256 of the bzImage.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// TestEvent is one event of a Go test run, in the shape of `go test -json`
+// (cmd/test2json): Action is run, pause, cont, pass, fail, skip, output, bench, start.
+type TestEvent struct {
+	Time    time.Time `json:"Time,omitempty"`
+	Action  string    `json:"Action"`
+	Package string    `json:"Package,omitempty"`
+	Test    string    `json:"Test,omitempty"`
+	Elapsed float64   `json:"Elapsed,omitempty"`
+	Output  string    `json:"Output,omitempty"`
+}
+
+// TestResult is the verdict of one test (or subtest, "Parent/Child") in one kernel.
+type TestResult struct {
+	Name    string  `json:"name"`
+	Status  string  `json:"status"` // "pass", "fail" or "skip"
+	Elapsed float64 `json:"elapsed_seconds"`
+	// Output is the test's own output; kept for failures and skips.
+	Output string `json:"output,omitempty"`
+}
+
+// Timings of one kernel run, in seconds.
+type Timings struct {
+	// Boot: QEMU start until the guest init's first message.
+	Boot float64 `json:"boot_seconds"`
+	// Payload: payload start until its trailer.
+	Payload float64 `json:"payload_seconds"`
+	// Total: resolve + boot + payload + power-off.
+	Total float64 `json:"total_seconds"`
+}
+
+// Facts are what a payload reports about the kernel beyond test verdicts. A
+// payload writes them as JSON to the file named by $CM_FACTS inside the guest;
+// the runner carries the file back and stores it here.
+type Facts struct {
+	// Branches lists every CO-RE branch the payload knows, with the one each
+	// group took on this kernel.
+	Branches []Branch `json:"branches,omitempty"`
+	// Programs lists every BPF program the payload tried to load.
+	Programs []ProgramStat `json:"programs,omitempty"`
+}
+
+// Branch is one side of a CO-RE decision (e.g. group "start_time", name
+// "real_start_time", needs "kernel < 5.5").
+type Branch struct {
+	Group string `json:"group"`
+	Name  string `json:"name"`
+	// Needs says which kernels take this branch, for the coverage report.
+	Needs string `json:"needs,omitempty"`
+	Taken bool   `json:"taken"`
+}
+
+// ProgramStat is the load verdict and verifier statistics of one BPF program.
+type ProgramStat struct {
+	Name   string `json:"name"`
+	Loaded bool   `json:"loaded"`
+	Error  string `json:"error,omitempty"`
+	// VerifiedInsns is the number of instructions the verifier processed.
+	VerifiedInsns uint32 `json:"verified_insns,omitempty"`
+	// LoadMillis is the wall time of the program load (verification included).
+	LoadMillis float64 `json:"load_ms,omitempty"`
+}
+
+// Prediction is the offline verdict (CO-RE relocation against the kernel's BTF,
+// no boot) of whether each program of an object loads on a kernel.
+type Prediction struct {
+	// Programs maps program name to predicted load success.
+	Programs map[string]bool `json:"programs"`
+	// Reasons maps program name to why it is predicted to fail.
+	Reasons map[string]string `json:"reasons,omitempty"`
+}
+
+// KernelResult is everything known about one kernel of a run. It is written as
+// results.json in the kernel's report directory.
+type KernelResult struct {
+	Kernel   Kernel  `json:"kernel"`
+	Accel    string  `json:"accel,omitempty"` // "kvm" or "tcg"
+	Outcome  Outcome `json:"outcome"`
+	Reason   string  `json:"reason"`
+	ExitCode int     `json:"exit_code"` // payload exit code; -1 when unknown
+	Timings  Timings `json:"timings"`
+	// Trace is the console excerpt for panics (the oops and its call trace).
+	Trace      string       `json:"trace,omitempty"`
+	Tests      []TestResult `json:"tests,omitempty"`
+	Events     []TestEvent  `json:"events,omitempty"`
+	Facts      *Facts       `json:"facts,omitempty"`
+	Prediction *Prediction  `json:"prediction,omitempty"`
+}
+
+// Summary is a whole run (or a merge of shard runs). It is written as summary.json.
+type Summary struct {
+	Started  time.Time      `json:"started"`
+	Finished time.Time      `json:"finished"`
+	Payload  string         `json:"payload,omitempty"`
+	Kernels  []KernelResult `json:"kernels"`
+}
