@@ -1,0 +1,24 @@
+// Package vmtest boots one kernel image in QEMU with an initramfs holding a
+// static guest init and a payload, runs the payload, and brings back a verdict
+// that can be trusted; it runs a matrix of kernels in parallel.
+package vmtest
+
+import "context"
+
+// Kernel is a resolved, verified kernel image on disk.
+type Kernel struct {
+	// Name is what the user asked for ("6.1", "oci:...", a path).
+	Name string
+	// Version is the exact resolved version, when known.
+	Version string
+	// Source says where the image came from.
+	Source string
+	// SHA256 of the image file.
+	SHA256 string
+	// Path is the bzImage on disk.
+	Path string
+}
+
+// Resolver turns a kernel name into a verified image on disk. An error means
+// the kernel is unavailable; its message is shown to the user as the reason.
+type Resolver func(ctx context.Context, name string) (Kernel, error)
