@@ -41,13 +41,13 @@ build:
 	$(GO) build -o $(BIN)/tracer ./cmd/tracer
 	$(GO) test -c -o $(BIN)/harness.test ./harness
 
-test: lint
+test: deps lint
 	$(GO) test $(TEST_FLAGS) -timeout 30m ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-vmtest: build
+vmtest: deps build
 	$(BIN)/vmtest run --kernels '$(KERNELS)' --report $(REPORT) --timeout $(TIMEOUT) \
 		$(if $(JOBS),--jobs $(JOBS)) --core-object $(CORE_OBJECT) $(VMTEST_FLAGS) \
 		-- $(BIN)/harness.test -test.v
