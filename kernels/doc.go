@@ -1,0 +1,9 @@
+// Package kernels turns a kernel name ("6.1", "6.1.176", "latest",
+// "deb:SUITE/PACKAGE", "oci:REF", a path) into a verified bzImage on disk.
+//
+// Images come from the Debian archive (the mirror of this machine's apt
+// sources, every index verified against the archive keyring), from OCI images
+// in the ci-kernels layout, or from local files. Downloads are kept in a
+// content-addressed cache shared safely between processes. The package also
+// reads a kernel's version and BTF straight from its bzImage, without booting.
+package kernels
