@@ -1,0 +1,189 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"unicode/utf8"
+)
+
+// outcomeOrder is the order outcomes are counted in headers.
+var outcomeOrder = []Outcome{Pass, Fail, Skip, Panic, Timeout, BootFailure, InfraError, Unavailable}
+
+// Emoji returns the symbol summary.md shows for an outcome.
+func (o Outcome) Emoji() string {
+	switch o {
+	case Pass:
+		return "✅"
+	case Fail:
+		return "❌"
+	case Skip:
+		return "⏭"
+	case Panic:
+		return "💥"
+	case Timeout:
+		return "⏱"
+	case BootFailure:
+		return "🚫"
+	case InfraError:
+		return "🛠"
+	case Unavailable:
+		return "❔"
+	}
+	return "❓"
+}
+
+// testEmoji is the matrix symbol of one test's status.
+func testEmoji(status string) string {
+	switch status {
+	case "pass":
+		return "✅"
+	case "fail":
+		return "❌"
+	case "skip":
+		return "⏭"
+	}
+	return status
+}
+
+// counts of test statuses in one kernel.
+type testCounts struct{ pass, fail, skip int }
+
+func countTests(r KernelResult) testCounts {
+	var c testCounts
+	for _, t := range r.Tests {
+		switch t.Status {
+		case "pass":
+			c.pass++
+		case "fail":
+			c.fail++
+		case "skip":
+			c.skip++
+		}
+	}
+	return c
+}
+
+// outcomeCounts returns "✅ 2 pass · 💥 1 panic" style text for the kernels of s.
+func outcomeCounts(s Summary, emoji bool) string {
+	n := map[Outcome]int{}
+	var unknown []Outcome
+	for _, k := range s.Kernels {
+		if n[k.Outcome] == 0 && !containsOutcome(outcomeOrder, k.Outcome) {
+			unknown = append(unknown, k.Outcome)
+		}
+		n[k.Outcome]++
+	}
+	var parts []string
+	for _, o := range append(outcomeOrder, unknown...) {
+		if n[o] == 0 {
+			continue
+		}
+		if emoji {
+			parts = append(parts, fmt.Sprintf("%s %d %s", o.Emoji(), n[o], o))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d %s", n[o], o))
+		}
+	}
+	sep := ", "
+	if emoji {
+		sep = " · "
+	}
+	return strings.Join(parts, sep)
+}
+
+func containsOutcome(os []Outcome, o Outcome) bool {
+	for _, x := range os {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// duration formats seconds for tables: "—" for zero, "850ms", "3.2s", "2m05s".
+func duration(sec float64) string {
+	switch {
+	case sec <= 0:
+		return "—"
+	case sec < 1:
+		return fmt.Sprintf("%dms", int(math.Round(sec*1000)))
+	case sec < 60:
+		return fmt.Sprintf("%.1fs", sec)
+	default:
+		m := int(sec) / 60
+		return fmt.Sprintf("%dm%02ds", m, int(sec)-m*60)
+	}
+}
+
+// maxCell bounds the text of one table cell.
+const maxCell = 200
+
+// cell makes text safe for one GitHub Markdown table cell: one line, pipes
+// and HTML escaped, at most maxCell characters.
+func cell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > maxCell {
+		r := []rune(s)
+		s = string(r[:maxCell-1]) + "…"
+	}
+	return cellEscaper.Replace(s)
+}
+
+var cellEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", `\|`)
+
+// code renders s as inline code inside a table cell. Pipes must still be
+// escaped there in GitHub tables.
+func code(s string) string {
+	if s == "" {
+		return ""
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	ticks := "`"
+	for strings.Contains(s, ticks) {
+		ticks += "`"
+	}
+	pad := ""
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		pad = " "
+	}
+	return ticks + pad + strings.ReplaceAll(s, "|", `\|`) + pad + ticks
+}
+
+// fence returns a code fence longer than any backtick run in text.
+func fence(text string) string {
+	longest, run := 0, 0
+	for _, r := range text {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return strings.Repeat("`", max(3, longest+1))
+}
+
+// headLines returns the first n lines of text and how many were left out.
+func headLines(text string, n int) (string, int) {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	if len(lines) <= n {
+		return strings.Join(lines, "\n"), 0
+	}
+	return strings.Join(lines[:n], "\n"), len(lines) - n
+}
+
+// testOutput drops the runner's "=== RUN/PAUSE/CONT/NAME" framing lines from a
+// test's output, keeping what the test said.
+func testOutput(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "=== RUN") || strings.HasPrefix(t, "=== PAUSE") ||
+			strings.HasPrefix(t, "=== CONT") || strings.HasPrefix(t, "=== NAME") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "\n")
+}

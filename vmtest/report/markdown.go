@@ -1,0 +1,416 @@
+package report
+
+import (
+	"fmt"
+	"html"
+	"sort"
+	"strings"
+)
+
+// Lines of output shown per failed test, and of a panic trace, in summary.md.
+const (
+	failureLines = 20
+	traceLines   = 40
+)
+
+// Markdown renders s as GitHub-flavoured Markdown (summary.md): a header with
+// counts, any disagreement between offline prediction and reality, the kernels
+// table, the tests x kernels matrix, the CO-RE branches each kernel took and
+// branch coverage, verifier statistics, prediction vs reality, and the output
+// of each failure. Sections with nothing to show are left out.
+func Markdown(s Summary) string { return markdown(s, true) }
+
+func markdown(s Summary, details bool) string {
+	s = normalize(s)
+	var b strings.Builder
+	writeHeader(&b, s)
+	writeDisagreements(&b, s)
+	writeKernels(&b, s)
+	writeTests(&b, s)
+	writeBranches(&b, s)
+	writeVerifier(&b, s)
+	writePredictions(&b, s)
+	writeFailures(&b, s, details)
+	return b.String()
+}
+
+func writeHeader(b *strings.Builder, s Summary) {
+	passed := 0
+	for _, k := range s.Kernels {
+		if k.Outcome.Passed() {
+			passed++
+		}
+	}
+	switch {
+	case len(s.Kernels) == 0:
+		fmt.Fprintf(b, "## corematrix: no kernels\n\n")
+		return
+	case passed == len(s.Kernels):
+		fmt.Fprintf(b, "## corematrix: ✅ all %d kernels passed\n\n", len(s.Kernels))
+	default:
+		fmt.Fprintf(b, "## corematrix: ❌ %d of %d kernels passed\n\n", passed, len(s.Kernels))
+	}
+	line := outcomeCounts(s, true)
+	if s.Payload != "" {
+		line += " · payload " + code(s.Payload)
+	}
+	if !s.Started.IsZero() && !s.Finished.IsZero() {
+		line += fmt.Sprintf(" · %s (started %s)", duration(s.Finished.Sub(s.Started).Seconds()), s.Started.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	b.WriteString(line + "\n\n")
+}
+
+func writeDisagreements(b *strings.Builder, s Summary) {
+	ds := Disagreements(s)
+	if len(ds) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "> [!WARNING]\n> ⚠️ **DISAGREE**: the offline prediction is wrong for %d program load(s):\n", len(ds))
+	for _, d := range ds {
+		fmt.Fprintf(b, "> - %s %s: predicted %s, actually %s\n", code(d.Kernel), code(d.Program), predictedText(d), loadedText(d))
+	}
+	b.WriteString("\n")
+}
+
+func predictedText(c ProgramCheck) string {
+	if c.Predicted {
+		return "loads"
+	}
+	if c.Reason != "" {
+		return "fails (" + cell(c.Reason) + ")"
+	}
+	return "fails"
+}
+
+func loadedText(c ProgramCheck) string {
+	if c.Loaded {
+		return "loaded"
+	}
+	if c.Error != "" {
+		return "failed (" + cell(firstLine(c.Error)) + ")"
+	}
+	return "failed"
+}
+
+func writeKernels(b *strings.Builder, s Summary) {
+	if len(s.Kernels) == 0 {
+		return
+	}
+	b.WriteString("### Kernels\n\n")
+	b.WriteString("| Kernel | Version | Release | Outcome | Reason | Tests | Accel | Boot | Payload | Total |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---:|---:|---:|\n")
+	for _, k := range s.Kernels {
+		fmt.Fprintf(b, "| %s | %s | %s | %s %s | %s | %s | %s | %s | %s | %s |\n",
+			code(k.Kernel.Name), cell(k.Kernel.Version), cell(k.Kernel.Release),
+			k.Outcome.Emoji(), k.Outcome, cell(k.Reason), testsCell(k), cell(k.Accel),
+			duration(k.Timings.Boot), duration(k.Timings.Payload), duration(k.Timings.Total))
+	}
+	b.WriteString("\n")
+}
+
+func testsCell(k KernelResult) string {
+	c := countTests(k)
+	var parts []string
+	if c.pass > 0 {
+		parts = append(parts, fmt.Sprintf("✅ %d", c.pass))
+	}
+	if c.fail > 0 {
+		parts = append(parts, fmt.Sprintf("❌ %d", c.fail))
+	}
+	if c.skip > 0 {
+		parts = append(parts, fmt.Sprintf("⏭ %d", c.skip))
+	}
+	if len(parts) == 0 {
+		return "—"
+	}
+	return strings.Join(parts, " ")
+}
+
+func kernelHeader(b *strings.Builder, first string, s Summary) {
+	b.WriteString("| " + first + " |")
+	for _, k := range s.Kernels {
+		b.WriteString(" " + code(k.Kernel.Name) + " |")
+	}
+	b.WriteString("\n|---|")
+	for range s.Kernels {
+		b.WriteString(":---:|")
+	}
+	b.WriteString("\n")
+}
+
+// abnormal reports whether the kernel ended without finishing its payload, so
+// a missing test is explained by the outcome rather than absent from the suite.
+func abnormal(o Outcome) bool { return o != Pass && o != Fail && o != Skip }
+
+func writeTests(b *strings.Builder, s Summary) {
+	var names []string
+	seen := map[string]bool{}
+	status := make([]map[string]string, len(s.Kernels))
+	for i, k := range s.Kernels {
+		status[i] = map[string]string{}
+		for _, t := range k.Tests {
+			status[i][t.Name] = t.Status
+			if !seen[t.Name] {
+				seen[t.Name] = true
+				names = append(names, t.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	b.WriteString("### Tests\n\n")
+	kernelHeader(b, "Test", s)
+	for _, n := range names {
+		b.WriteString("| " + code(n) + " |")
+		for i, k := range s.Kernels {
+			st, ok := status[i][n]
+			switch {
+			case ok:
+				b.WriteString(" " + testEmoji(st) + " |")
+			case abnormal(k.Outcome):
+				b.WriteString(" " + k.Outcome.Emoji() + " " + string(k.Outcome) + " |")
+			default:
+				b.WriteString(" — |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+func writeBranches(b *strings.Builder, s Summary) {
+	cov := Coverage(s)
+	if len(cov) == 0 {
+		return
+	}
+	b.WriteString("### CO-RE branches\n\nThe branch of each CO-RE decision every kernel took:\n\n")
+	var groups []string
+	for _, c := range cov {
+		if len(groups) == 0 || groups[len(groups)-1] != c.Group {
+			groups = append(groups, c.Group)
+		}
+	}
+	kernelHeader(b, "Group", s)
+	taken := make([]map[string][]string, len(s.Kernels))
+	for i, k := range s.Kernels {
+		_, taken[i] = Taken(k)
+	}
+	for _, g := range groups {
+		b.WriteString("| " + code(g) + " |")
+		for i, k := range s.Kernels {
+			names, known := taken[i][g]
+			switch {
+			case len(names) > 0:
+				cs := make([]string, len(names))
+				for j, n := range names {
+					cs[j] = code(n)
+				}
+				b.WriteString(" " + strings.Join(cs, ", ") + " |")
+			case known:
+				b.WriteString(" none |")
+			case abnormal(k.Outcome):
+				b.WriteString(" " + k.Outcome.Emoji() + " " + string(k.Outcome) + " |")
+			default:
+				b.WriteString(" — |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n#### Branch coverage\n\n| Group | Branch | Needs | Taken by |\n|---|---|---|---|\n")
+	var uncovered []BranchCoverage
+	for _, c := range cov {
+		by := "⚠️ **not covered**"
+		if c.Covered() {
+			ks := make([]string, len(c.Kernels))
+			for i, k := range c.Kernels {
+				ks[i] = code(k)
+			}
+			by = "✅ " + strings.Join(ks, ", ")
+		} else {
+			uncovered = append(uncovered, c)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", code(c.Group), code(c.Name), cell(c.Needs), by)
+	}
+	b.WriteString("\n")
+	if len(uncovered) > 0 {
+		b.WriteString("Branches no kernel of this matrix exercised:\n\n")
+		for _, c := range uncovered {
+			fmt.Fprintf(b, "- %s (%s): not covered%s\n", code(c.Name), code(c.Group), needsText(c.Needs))
+		}
+		b.WriteString("\n")
+	}
+}
+
+// needsText turns a branch's Needs ("kernel < 5.5") into " — needs a kernel < 5.5".
+func needsText(needs string) string {
+	needs = strings.TrimSpace(needs)
+	switch {
+	case needs == "":
+		return ""
+	case strings.HasPrefix(needs, "kernel "):
+		return " — needs a " + cell(needs)
+	default:
+		return " — needs " + cell(needs)
+	}
+}
+
+func writeVerifier(b *strings.Builder, s Summary) {
+	var names []string
+	seen := map[string]bool{}
+	stats := make([]map[string]ProgramStat, len(s.Kernels))
+	for i, k := range s.Kernels {
+		stats[i] = map[string]ProgramStat{}
+		if k.Facts == nil {
+			continue
+		}
+		for _, p := range k.Facts.Programs {
+			stats[i][p.Name] = p
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				names = append(names, p.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	b.WriteString("### Verifier\n\nInstructions the verifier processed and load time, per program and kernel:\n\n| Program |")
+	for _, k := range s.Kernels {
+		fmt.Fprintf(b, " %s insns | %s ms |", code(k.Kernel.Name), code(k.Kernel.Name))
+	}
+	b.WriteString("\n|---|")
+	for range s.Kernels {
+		b.WriteString("---:|---:|")
+	}
+	b.WriteString("\n")
+	for _, n := range names {
+		b.WriteString("| " + code(n) + " |")
+		for i := range s.Kernels {
+			p, ok := stats[i][n]
+			switch {
+			case !ok:
+				b.WriteString(" — | — |")
+			case !p.Loaded:
+				b.WriteString(" ❌ not loaded | — |")
+			default:
+				insns := "—"
+				if p.VerifiedInsns > 0 {
+					insns = fmt.Sprint(p.VerifiedInsns)
+				}
+				ms := "—"
+				if p.LoadMillis > 0 {
+					ms = fmt.Sprintf("%.1f", p.LoadMillis)
+				}
+				fmt.Fprintf(b, " %s | %s |", insns, ms)
+			}
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+func writePredictions(b *strings.Builder, s Summary) {
+	anyPrediction, anyProgram := false, false
+	for _, k := range s.Kernels {
+		anyPrediction = anyPrediction || k.Prediction != nil
+		anyProgram = anyProgram || (k.Facts != nil && len(k.Facts.Programs) > 0)
+	}
+	if !anyPrediction && !anyProgram {
+		return
+	}
+	b.WriteString("### Offline prediction vs reality\n\n")
+	if !anyPrediction {
+		b.WriteString("No offline prediction was recorded for this run.\n\n")
+		return
+	}
+	b.WriteString("| Kernel | Program | Predicted | Actual | Verdict |\n|---|---|---|---|---|\n")
+	for _, k := range s.Kernels {
+		checks := ProgramChecks(k)
+		if len(checks) == 0 {
+			fmt.Fprintf(b, "| %s | — | — | — | %s %s |\n", code(k.Kernel.Name), k.Outcome.Emoji(), k.Outcome)
+			continue
+		}
+		for _, c := range checks {
+			pred, act := "—", "—"
+			if c.Agreement != NoPrediction {
+				pred = "✅ loads"
+				if !c.Predicted {
+					pred = "❌ " + predictedText(c)
+				}
+			}
+			if c.Agreement != NotAttempted {
+				act = "✅ loaded"
+				if !c.Loaded {
+					act = "❌ " + loadedText(c)
+				}
+			}
+			verdict := map[Agreement]string{
+				Agree:        "✅ agree",
+				Disagree:     "⚠️ **DISAGREE**",
+				NoPrediction: "no prediction",
+				NotAttempted: "not attempted",
+			}[c.Agreement]
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", code(k.Kernel.Name), code(c.Program), pred, act, verdict)
+		}
+	}
+	b.WriteString("\n")
+}
+
+func writeFailures(b *strings.Builder, s Summary, details bool) {
+	type item struct{ summary, body string }
+	var items []item
+	for _, k := range s.Kernels {
+		failedTest := false
+		for _, t := range k.Tests {
+			if t.Status != "fail" {
+				continue
+			}
+			failedTest = true
+			items = append(items, item{
+				summary: fmt.Sprintf("❌ <code>%s</code> · %s", html.EscapeString(k.Kernel.Name), html.EscapeString(t.Name)),
+				body:    excerpt(testOutput(t.Output), failureLines),
+			})
+		}
+		if k.Outcome.Passed() || (failedTest && k.Trace == "") {
+			continue
+		}
+		body := "Reason: " + cell(k.Reason) + "\n"
+		if k.Trace != "" {
+			body += "\n" + excerpt(k.Trace, traceLines)
+		}
+		items = append(items, item{
+			summary: fmt.Sprintf("%s <code>%s</code> · %s", k.Outcome.Emoji(), html.EscapeString(k.Kernel.Name), html.EscapeString(string(k.Outcome))),
+			body:    body,
+		})
+	}
+	if len(items) == 0 {
+		return
+	}
+	b.WriteString("### Failures\n\n")
+	if !details {
+		fmt.Fprintf(b, "%d failure(s); their output is left out to fit the job summary: see summary.md and each kernel's results.json.\n\n", len(items))
+		return
+	}
+	for _, it := range items {
+		fmt.Fprintf(b, "<details><summary>%s</summary>\n\n%s\n</details>\n\n", it.summary, it.body)
+	}
+}
+
+// excerpt renders the first n lines of text as a fenced code block, noting how
+// many lines were left out.
+func excerpt(text string, n int) string {
+	text = strings.TrimRight(text, "\n")
+	if strings.TrimSpace(text) == "" {
+		return "_(no output)_\n"
+	}
+	head, more := headLines(text, n)
+	f := fence(head)
+	out := f + "\n" + head + "\n" + f + "\n"
+	if more > 0 {
+		out += fmt.Sprintf("\n_… %d more line(s) in results.json_\n", more)
+	}
+	return out
+}

@@ -1,0 +1,68 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrDuplicateKernel is returned (wrapped in a *DuplicateKernelError) by Merge
+// when two reports hold the same kernel.
+var ErrDuplicateKernel = errors.New("kernel reported more than once")
+
+// DuplicateKernelError names the kernel that Merge found twice.
+type DuplicateKernelError struct {
+	Kernel string
+}
+
+func (e *DuplicateKernelError) Error() string {
+	return fmt.Sprintf("kernel %q reported more than once", e.Kernel)
+}
+
+// Unwrap makes errors.Is(err, ErrDuplicateKernel) hold.
+func (e *DuplicateKernelError) Unwrap() error { return ErrDuplicateKernel }
+
+// Merge combines the summaries of shard runs into one.
+//
+// Kernels are identified by Kernel.Name. A kernel present in two summaries is
+// an error (*DuplicateKernelError): picking one of the two could hide a failure
+// and the matrix never runs a kernel twice, so a duplicate means the shards
+// were set up wrong. Kernels are ordered version-aware (see SortKernels): 5.4 <
+// 5.10 < 6.1 < 6.12, names without a version last. Started is the earliest
+// start, Finished the latest finish; Payload is the payloads of the shards,
+// distinct ones joined by ", " in order of first appearance.
+func Merge(sums ...Summary) (Summary, error) {
+	var out Summary
+	seen := map[string]bool{}
+	var payloads []string
+	for _, s := range sums {
+		if !s.Started.IsZero() && (out.Started.IsZero() || s.Started.Before(out.Started)) {
+			out.Started = s.Started
+		}
+		if s.Finished.After(out.Finished) {
+			out.Finished = s.Finished
+		}
+		if s.Payload != "" && !slices.Contains(payloads, s.Payload) {
+			payloads = append(payloads, s.Payload)
+		}
+		for _, k := range s.Kernels {
+			if seen[k.Kernel.Name] {
+				return Summary{}, fmt.Errorf("merge reports: %w", &DuplicateKernelError{Kernel: k.Kernel.Name})
+			}
+			seen[k.Kernel.Name] = true
+			out.Kernels = append(out.Kernels, k)
+		}
+	}
+	out.Payload = strings.Join(payloads, ", ")
+	SortKernels(out.Kernels)
+	return out, nil
+}
+
+// normalize returns s with its kernels in report order, without touching the
+// caller's slice.
+func normalize(s Summary) Summary {
+	s.Kernels = slices.Clone(s.Kernels)
+	SortKernels(s.Kernels)
+	return s
+}

@@ -1,0 +1,87 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+)
+
+// maxReason bounds the reason column of the terminal table.
+const maxReason = 100
+
+// Terminal renders s as a compact plain-text table for the end of a run: per
+// kernel the outcome, release, tests passed/failed/skipped, boot and total
+// time and the reason; then one line of counts, and a line per program whose
+// load contradicted the offline prediction.
+func Terminal(s Summary) string {
+	s = normalize(s)
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KERNEL\tOUTCOME\tRELEASE\tPASS\tFAIL\tSKIP\tBOOT\tTOTAL\tREASON")
+	for _, k := range s.Kernels {
+		c := countTests(k)
+		release := k.Kernel.Release
+		if release == "" {
+			release = k.Kernel.Version
+		}
+		if release == "" {
+			release = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
+			k.Kernel.Name, k.Outcome, release, c.pass, c.fail, c.skip,
+			plainDuration(k.Timings.Boot), plainDuration(k.Timings.Total), shorten(k.Reason, maxReason))
+	}
+	tw.Flush()
+	if len(s.Kernels) == 0 {
+		b.WriteString("no kernels\n")
+	} else {
+		passed := 0
+		for _, k := range s.Kernels {
+			if k.Outcome.Passed() {
+				passed++
+			}
+		}
+		fmt.Fprintf(&b, "%d/%d kernels passed: %s\n", passed, len(s.Kernels), outcomeCounts(s, false))
+	}
+	for _, d := range Disagreements(s) {
+		fmt.Fprintf(&b, "DISAGREE %s %s: predicted %s, actually %s\n", d.Kernel, d.Program, predictedPlain(d), loadedPlain(d))
+	}
+	return b.String()
+}
+
+func plainDuration(sec float64) string {
+	if sec <= 0 {
+		return "-"
+	}
+	return duration(sec)
+}
+
+// shorten returns the first line of s, cut to n characters.
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > n {
+		s = string([]rune(s)[:n-1]) + "…"
+	}
+	return s
+}
+
+func predictedPlain(c ProgramCheck) string {
+	if c.Predicted {
+		return "loads"
+	}
+	if c.Reason != "" {
+		return "fails (" + shorten(c.Reason, maxReason) + ")"
+	}
+	return "fails"
+}
+
+func loadedPlain(c ProgramCheck) string {
+	if c.Loaded {
+		return "loaded"
+	}
+	if c.Error != "" {
+		return "failed (" + shorten(c.Error, maxReason) + ")"
+	}
+	return "failed"
+}
