@@ -1,0 +1,64 @@
+package harness
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/corematrix/corematrix/harness/ground"
+)
+
+// skipReason is why this host cannot run the suite; "" inside a guest or on a
+// host that can trace.
+var skipReason string
+
+// kernel is what the suite knows about the running kernel before loading any
+// probe.
+var kernel struct {
+	Release  string
+	Version  ground.Version
+	Expect   ground.Expect // from the version
+	BTF      ground.Expect // from /sys/kernel/btf/vmlinux
+	BTFError error
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if ground.InVM() {
+		if err := ground.PrepareGuest(); err != nil {
+			// Not fatal here: the tests that need what is missing fail with it.
+			fmt.Fprintf(os.Stderr, "harness: prepare guest: %v\n", err)
+		}
+	} else if skipReason = ground.TracingUnavailable(); skipReason != "" {
+		fmt.Fprintf(os.Stderr, "harness: every test skips: %s (set CM_VMTEST=1 only inside a vmtest guest)\n", skipReason)
+		return m.Run()
+	}
+	v, rel, err := ground.RunningVersion()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "harness: %v\n", err)
+		return 1
+	}
+	kernel.Release, kernel.Version = rel, v
+	kernel.Expect = ground.ExpectFromVersion(v)
+	kernel.BTF, kernel.BTFError = ground.ExpectFromKernelBTF()
+	fmt.Fprintf(os.Stderr, "harness: kernel %s: version expects %v\n", rel, kernel.Expect)
+	code := m.Run()
+	if err := writeFacts(); err != nil {
+		fmt.Fprintf(os.Stderr, "harness: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+// need skips t on a host that cannot trace, always with the same reason.
+func need(t *testing.T) {
+	t.Helper()
+	if skipReason != "" {
+		t.Skip(skipReason)
+	}
+}
