@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"path/filepath"
 )
 
@@ -67,10 +66,12 @@ func (p Program) Text() []byte {
 	return append(b, exitSeq(p.Code)...)
 }
 
-// ELF returns a complete static x86-64 executable running p: an ELF header,
-// one PT_LOAD segment mapping the whole file read+execute, and the code.
-func (p Program) ELF() []byte {
-	text := p.Text()
+// ELF returns a complete static x86-64 executable running p.
+func (p Program) ELF() []byte { return elfFile(p.Text()) }
+
+// elfFile wraps text in an ELF header and one PT_LOAD segment mapping the
+// whole file read+execute at elfBase, entry right after the headers.
+func elfFile(text []byte) []byte {
 	size := uint64(elfHdrSize + phdrSize + len(text))
 	var b bytes.Buffer
 	le := binary.LittleEndian
@@ -110,16 +111,5 @@ func (p Program) Install(dir, name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("install %s: %w", name, err)
 	}
-	if err := os.Chmod(abs, 0o755); err != nil {
-		return "", fmt.Errorf("install %s: %w", name, err)
-	}
-	path := filepath.Join(abs, name)
-	if err := os.WriteFile(path, p.ELF(), 0o755); err != nil {
-		return "", fmt.Errorf("install %s: %w", name, err)
-	}
-	// WriteFile honours the umask; the mode must be exact.
-	if err := os.Chmod(path, 0o755); err != nil {
-		return "", fmt.Errorf("install %s: %w", name, err)
-	}
-	return path, nil
+	return install(abs, name, p.ELF())
 }

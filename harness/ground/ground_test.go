@@ -263,3 +263,45 @@ func TestDialLoopback(t *testing.T) {
 		})
 	}
 }
+
+func TestGatedChild(t *testing.T) {
+	dir, cleanup, err := ChildDir()
+	require.NoError(t, err)
+	t.Cleanup(cleanup)
+	gate, err := InstallGate(dir, "cm-gate")
+	require.NoError(t, err)
+	target, err := Program{Code: 12, BlockOnStdin: true}.Install(dir, "cm-exec-probe")
+	require.NoError(t, err)
+	c, err := SpawnGated(gate, target, SpawnOptions{})
+	require.NoError(t, err)
+	defer c.Kill()
+	// Until opened the child is the gate, asleep.
+	var st Stat
+	require.Eventually(t, func() bool { st, err = ReadStat(c.Pid); return err == nil && st.State == 'S' },
+		10*time.Second, 5*time.Millisecond, "gate state %q err %v", st.State, err)
+	assert.Equal(t, "cm-gate", st.Comm)
+	require.NoError(t, c.Open())
+	// Opened, the same pid execs the target, which blocks on the now empty pipe.
+	require.Eventually(t, func() bool {
+		st, err = ReadStat(c.Pid)
+		return err == nil && st.State == 'S' && st.Comm == "cm-exec-probe"
+	}, 10*time.Second, 5*time.Millisecond, "target state %q comm %q err %v", st.State, st.Comm, err)
+	code, err := c.Wait()
+	require.NoError(t, err)
+	assert.Equal(t, 12, code)
+
+	// A gate whose stdin closes unopened does not exec.
+	c, err = SpawnGated(gate, target, SpawnOptions{})
+	require.NoError(t, err)
+	code, err = c.Wait()
+	require.NoError(t, err)
+	assert.Equal(t, ExecFailedCode, code)
+
+	// A gate pointed at a missing target reports the failed execve.
+	c, err = SpawnGated(gate, dir+"/missing", SpawnOptions{})
+	require.NoError(t, err)
+	require.NoError(t, c.Open())
+	code, err = c.Wait()
+	require.NoError(t, err)
+	assert.Equal(t, ExecFailedCode, code)
+}
