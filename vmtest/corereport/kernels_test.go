@@ -1,0 +1,88 @@
+package corereport
+
+import (
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/corematrix/corematrix/kernels"
+)
+
+// testObject is the CO-RE test object built from testdata/core.c.
+const testObject = "testdata/core.o"
+
+// image61 is a Debian 6.1 cloud kernel (6.1.176) provided on the development
+// machine; tests that need it skip where it is absent.
+const image61 = "/tmp/k/vmlinuz-6.1"
+
+// testKernel is a source of kernel BTF for the tests.
+type testKernel struct {
+	name string
+	load func(t testing.TB) *btf.Spec
+}
+
+var (
+	spec61Once sync.Once
+	spec61     *btf.Spec
+	spec61Err  error
+)
+
+// kernel61 is the BTF of image61, extracted from the bzImage with kernels.LoadBTF.
+func kernel61(t testing.TB) *btf.Spec {
+	t.Helper()
+	if _, err := os.Stat(image61); err != nil {
+		t.Skipf("no 6.1 image: %v", err)
+	}
+	spec61Once.Do(func() { spec61, spec61Err = kernels.LoadBTF(image61) })
+	if spec61Err != nil {
+		t.Fatalf("kernels.LoadBTF(%s): %v", image61, spec61Err)
+	}
+	return spec61
+}
+
+// kernelHost is the running kernel's BTF (/sys/kernel/btf/vmlinux).
+func kernelHost(t testing.TB) *btf.Spec {
+	t.Helper()
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skipf("host kernel has no BTF: %v", err)
+	}
+	spec, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Fatalf("load host BTF: %v", err)
+	}
+	return spec
+}
+
+// kernelPre514 is BTF shaped like a kernel older than 5.8: task_struct has
+// `long state` at offset 16 and no __state, and there is no bpf_ringbuf.
+// It is built in memory, since no such image is at hand offline.
+func kernelPre514(t testing.TB) *btf.Spec {
+	t.Helper()
+	long := &btf.Int{Name: "long int", Size: 8, Encoding: btf.Signed}
+	i32 := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+	ts := &btf.Struct{Name: "task_struct", Size: 64, Members: []btf.Member{
+		{Name: "state", Type: long, Offset: 16 * 8},
+		{Name: "pid", Type: i32, Offset: 40 * 8},
+	}}
+	b, err := btf.NewBuilder([]btf.Type{ts}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := b.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
+func loadTestObject(t testing.TB) *ebpf.CollectionSpec {
+	t.Helper()
+	spec, err := ebpf.LoadCollectionSpec(testObject)
+	if err != nil {
+		t.Fatalf("load %s: %v", testObject, err)
+	}
+	return spec
+}

@@ -1,0 +1,217 @@
+package corereport
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Kernel is one column of a Matrix: a kernel and its relocation result, or
+// why there is none.
+type Kernel struct {
+	// Name is what the user asked for ("6.1", a path).
+	Name string `json:"name"`
+	// Version is the resolved version, when known.
+	Version string `json:"version,omitempty"`
+	// Result is the object relocated against this kernel; nil when Err is set.
+	Result *Result `json:"-"`
+	// Err says why the kernel has no result (not resolved, no BTF).
+	Err string `json:"error,omitempty"`
+}
+
+// Matrix is the relocation matrix of one object: every relocation of every
+// program against every kernel, and the predicted load outcome of each
+// program on each kernel.
+type Matrix struct {
+	Object  string   `json:"object"`
+	Kernels []Kernel `json:"kernels"`
+	// Relocations has one row per program and distinct (kind, access),
+	// in program then instruction order.
+	Relocations []Row `json:"relocations"`
+	// Programs has one row per program, sorted by name.
+	Programs []ProgramRow `json:"programs"`
+}
+
+// Row is one relocation of one program across the kernels.
+type Row struct {
+	Program string `json:"program"`
+	Kind    Kind   `json:"kind"`
+	Access  string `json:"access"`
+	// Cells has one entry per kernel, in Matrix.Kernels order.
+	Cells []Cell `json:"cells"`
+}
+
+// Cell is one relocation on one kernel.
+type Cell struct {
+	// Values are the distinct relocated values, when the relocation occurs
+	// more than once in the program (normally one). Empty when poisoned.
+	Values []int64 `json:"values,omitempty"`
+	// Poisoned: the kernel has no target for the relocation.
+	Poisoned bool `json:"poisoned,omitempty"`
+	// Unguarded: poisoned and reachable, so the program fails to load.
+	Unguarded bool `json:"unguarded,omitempty"`
+	// NA: the kernel has no result (see Kernel.Err), or the program could
+	// not be relocated on it at all (see its ProgramCell.Reason).
+	NA bool `json:"na,omitempty"`
+}
+
+// ProgramRow is the predicted load outcome of one program across the kernels.
+type ProgramRow struct {
+	Name  string        `json:"name"`
+	Cells []ProgramCell `json:"cells"`
+}
+
+// ProgramCell is the prediction for one program on one kernel.
+type ProgramCell struct {
+	Loads  bool   `json:"loads"`
+	Reason string `json:"reason,omitempty"`
+	NA     bool   `json:"na,omitempty"`
+}
+
+// Text is the cell as the table shows it: the value ("24", "1", "0"),
+// "POISONED" when the load fails on it, "poison (dead)" when poisoned but
+// guarded, "n/a" without a result.
+func (c Cell) Text() string {
+	switch {
+	case c.NA:
+		return "n/a"
+	case c.Unguarded:
+		return "POISONED"
+	case c.Poisoned:
+		return "poison (dead)"
+	}
+	vs := make([]string, len(c.Values))
+	for i, v := range c.Values {
+		vs[i] = strconv.FormatInt(v, 10)
+	}
+	return strings.Join(vs, "|")
+}
+
+// Text is the cell as the table shows it: "loads", "FAILS" or "n/a".
+func (c ProgramCell) Text() string {
+	switch {
+	case c.NA:
+		return "n/a"
+	case c.Loads:
+		return "loads"
+	}
+	return "FAILS"
+}
+
+// Failures counts the predicted load failures in m.
+func (m *Matrix) Failures() int {
+	n := 0
+	for _, p := range m.Programs {
+		for _, c := range p.Cells {
+			if !c.NA && !c.Loads {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Unavailable counts the kernels without a result.
+func (m *Matrix) Unavailable() int {
+	n := 0
+	for _, k := range m.Kernels {
+		if k.Result == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// NewMatrix builds the matrix of object from one Kernel per column.
+func NewMatrix(object string, kernels []Kernel) *Matrix {
+	m := &Matrix{Object: object, Kernels: kernels, Relocations: []Row{}, Programs: []ProgramRow{}}
+	type rowKey struct {
+		prog   string
+		kind   Kind
+		access string
+	}
+	rowAt := map[rowKey]int{}
+	progAt := map[string]int{}
+
+	// Rows come from every kernel's result, so a program that cannot be
+	// relocated on one kernel still gets its rows from the others.
+	for _, k := range kernels {
+		if k.Result == nil {
+			continue
+		}
+		for _, p := range k.Result.Programs {
+			if _, ok := progAt[p.Name]; !ok {
+				progAt[p.Name] = len(m.Programs)
+				m.Programs = append(m.Programs, ProgramRow{Name: p.Name, Cells: naProgramCells(len(kernels))})
+			}
+			for _, f := range p.Fixups {
+				key := rowKey{p.Name, f.Kind, f.Access}
+				if _, ok := rowAt[key]; !ok {
+					rowAt[key] = len(m.Relocations)
+					m.Relocations = append(m.Relocations, Row{Program: p.Name, Kind: f.Kind, Access: f.Access, Cells: naCells(len(kernels))})
+				}
+			}
+		}
+	}
+	for col, k := range kernels {
+		if k.Result == nil {
+			continue
+		}
+		for _, p := range k.Result.Programs {
+			m.Programs[progAt[p.Name]].Cells[col] = ProgramCell{Loads: p.Loads, Reason: p.Reason}
+			seen := map[rowKey]bool{}
+			for _, f := range p.Fixups {
+				key := rowKey{p.Name, f.Kind, f.Access}
+				c := &m.Relocations[rowAt[key]].Cells[col]
+				if !seen[key] {
+					*c = Cell{}
+					seen[key] = true
+				}
+				if f.Unresolved {
+					c.NA = true
+					continue
+				}
+				c.Poisoned = c.Poisoned || f.Poisoned
+				c.Unguarded = c.Unguarded || f.Unguarded
+				if !f.Poisoned && !containsValue(c.Values, f.Value) {
+					c.Values = append(c.Values, f.Value)
+				}
+			}
+		}
+	}
+	return m
+}
+
+func naCells(n int) []Cell {
+	cs := make([]Cell, n)
+	for i := range cs {
+		cs[i].NA = true
+	}
+	return cs
+}
+
+func naProgramCells(n int) []ProgramCell {
+	cs := make([]ProgramCell, n)
+	for i := range cs {
+		cs[i].NA = true
+	}
+	return cs
+}
+
+func containsValue(vs []int64, v int64) bool {
+	for _, x := range vs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// kernelLabel is the column heading of k: its name, and its version when
+// that says more.
+func kernelLabel(k Kernel) string {
+	if k.Version != "" && k.Version != k.Name && !strings.Contains(k.Name, k.Version) {
+		return fmt.Sprintf("%s (%s)", k.Name, k.Version)
+	}
+	return k.Name
+}

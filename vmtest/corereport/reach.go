@@ -1,0 +1,324 @@
+package corereport
+
+import (
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+)
+
+// This file decides which instructions of a relocated program the verifier
+// can reach, the way the verifier itself prunes: CO-RE existence checks
+// become constants after relocation ("r1 = 0; if r1 == 0 goto ..."), and a
+// branch on a known constant has only one live side.
+//
+// The analysis tracks, per instruction, which registers hold a known 64-bit
+// constant, through moves, ALU operations with known operands and 64-bit
+// immediate loads; everything else (memory loads, helper results, stack
+// spills, map values) is unknown, and a branch on an unknown value keeps both
+// sides live. A BPF-to-BPF call makes its callee live with unknown arguments.
+// It therefore over-approximates reachability: when it says a poisoned
+// instruction is dead, the verifier never visits it; when it says reachable,
+// the verifier may still prove it dead through facts this analysis drops
+// (a constant spilled to the stack and reloaded, for example). Compilers emit
+// the CO-RE check and its branch next to each other, so this does not happen
+// for bpf_core_field_exists / bpf_core_type_exists as clang emits them.
+
+// regs is the abstract state: which registers hold a known constant.
+type regs struct {
+	known [asm.R10 + 1]bool
+	val   [asm.R10 + 1]uint64
+}
+
+func (r *regs) set(reg asm.Register, v uint64) {
+	if reg <= asm.R10 {
+		r.known[reg], r.val[reg] = true, v
+	}
+}
+
+func (r *regs) forget(reg asm.Register) {
+	if reg <= asm.R10 {
+		r.known[reg] = false
+	}
+}
+
+func (r *regs) get(reg asm.Register) (uint64, bool) {
+	if reg > asm.R10 {
+		return 0, false
+	}
+	return r.val[reg], r.known[reg]
+}
+
+// clobberCall forgets what a call overwrites: r0 (the result) and r1-r5
+// (caller-saved).
+func (r *regs) clobberCall() {
+	for reg := asm.R0; reg <= asm.R5; reg++ {
+		r.forget(reg)
+	}
+}
+
+// merge joins other into r and reports whether r changed.
+func (r *regs) merge(other *regs) bool {
+	changed := false
+	for i := range r.known {
+		if r.known[i] && (!other.known[i] || other.val[i] != r.val[i]) {
+			r.known[i] = false
+			changed = true
+		}
+	}
+	return changed
+}
+
+// isPoisoned reports whether ins is what cilium/ebpf writes in place of an
+// instruction whose CO-RE relocation has no valid target (btf.COREFixup.Apply):
+// "call 0xbad2310", or for a 64-bit immediate load "r10 = 0xbad2310 ll".
+func isPoisoned(ins *asm.Instruction) bool {
+	if ins.Constant != btf.COREBadRelocationSentinel {
+		return false
+	}
+	if ins.IsBuiltinCall() {
+		return true
+	}
+	return ins.OpCode.IsDWordLoad() && ins.Dst == asm.R10
+}
+
+// reachable returns, for each instruction of insns (indexed like the slice),
+// whether the verifier can reach it from the first instruction.
+func reachable(insns asm.Instructions) []bool {
+	n := len(insns)
+	// rawToIdx maps a raw (8-byte slot) offset to an instruction index.
+	rawToIdx := make(map[int]int, n)
+	rawOf := make([]int, n)
+	symbols := make(map[string]int)
+	raw := 0
+	for i := range insns {
+		rawToIdx[raw] = i
+		rawOf[i] = raw
+		if sym := insns[i].Symbol(); sym != "" {
+			symbols[sym] = i
+		}
+		raw += int(insns[i].Width())
+	}
+
+	states := make([]*regs, n)
+	live := make([]bool, n)
+	var work []int
+	push := func(i int, st *regs) {
+		if i < 0 || i >= n {
+			return
+		}
+		if states[i] == nil {
+			cp := *st
+			states[i] = &cp
+			live[i] = true
+			work = append(work, i)
+			return
+		}
+		if states[i].merge(st) {
+			work = append(work, i)
+		}
+	}
+	jumpTarget := func(i int, off int) int {
+		// Programs assembled in Go jump to labels; programs read from an
+		// ELF carry raw offsets.
+		if ref := insns[i].Reference(); ref != "" && !insns[i].IsFunctionCall() {
+			if t, ok := symbols[ref]; ok {
+				return t
+			}
+		}
+		t, ok := rawToIdx[rawOf[i]+1+off]
+		if !ok {
+			return -1
+		}
+		return t
+	}
+
+	if n > 0 {
+		push(0, &regs{})
+	}
+	for len(work) > 0 {
+		i := work[len(work)-1]
+		work = work[:len(work)-1]
+		st := *states[i]
+		ins := &insns[i]
+		next := i + 1
+
+		if isPoisoned(ins) {
+			// The verifier rejects the program here; nothing after it on
+			// this path matters.
+			continue
+		}
+
+		switch class := ins.OpCode.Class(); {
+		case class.IsALU():
+			alu(&st, ins, class == asm.ALUClass)
+		case class == asm.LdClass:
+			if ins.IsConstantLoad(asm.DWord) {
+				st.set(ins.Dst, uint64(ins.Constant))
+			} else if ins.OpCode.IsDWordLoad() {
+				st.forget(ins.Dst) // map, BTF or function pointer
+			} else {
+				st.clobberCall() // legacy packet loads clobber like a call
+			}
+		case class == asm.LdXClass:
+			st.forget(ins.Dst)
+		case class == asm.StXClass:
+			if ins.OpCode.Mode() == asm.AtomicMode {
+				st.forget(ins.Src)
+				st.forget(asm.R0)
+			}
+		case class.IsJump():
+			op := ins.OpCode.JumpOp()
+			switch {
+			case op == asm.Exit:
+				continue
+			case op == asm.Call:
+				if ins.IsFunctionCall() {
+					callee := -1
+					if ref := ins.Reference(); ref != "" {
+						if t, ok := symbols[ref]; ok {
+							callee = t
+						}
+					} else {
+						callee = jumpTarget(i, int(ins.Constant))
+					}
+					if callee < 0 {
+						// An unknown callee: stay conservative and
+						// treat every instruction as live.
+						for j := range live {
+							live[j] = true
+						}
+						return live
+					}
+					push(callee, &regs{})
+				}
+				st.clobberCall()
+			case op == asm.Ja:
+				off := int(ins.Offset)
+				if class == asm.Jump32Class {
+					off = int(ins.Constant) // gotol
+				}
+				push(jumpTarget(i, off), &st)
+				continue
+			default:
+				taken, known := evalJump(&st, ins, class == asm.Jump32Class)
+				if !known || taken {
+					push(jumpTarget(i, int(ins.Offset)), &st)
+				}
+				if known && taken {
+					continue
+				}
+			}
+		}
+		push(next, &st)
+	}
+	return live
+}
+
+// alu applies an ALU instruction to the abstract state.
+func alu(st *regs, ins *asm.Instruction, is32 bool) {
+	op := ins.OpCode.ALUOp()
+	var src uint64
+	srcKnown := true
+	if ins.OpCode.Source() == asm.ImmSource {
+		src = uint64(ins.Constant)
+	} else {
+		src, srcKnown = st.get(ins.Src)
+	}
+	if op == asm.Mov && ins.Offset == 0 { // Offset != 0 is movsx
+		if !srcKnown {
+			st.forget(ins.Dst)
+			return
+		}
+		if is32 {
+			src = uint64(uint32(src))
+		}
+		st.set(ins.Dst, src)
+		return
+	}
+	dst, dstKnown := st.get(ins.Dst)
+	if !dstKnown || !srcKnown || ins.Offset != 0 {
+		st.forget(ins.Dst)
+		return
+	}
+	var v uint64
+	switch op {
+	case asm.Add:
+		v = dst + src
+	case asm.Sub:
+		v = dst - src
+	case asm.Mul:
+		v = dst * src
+	case asm.Or:
+		v = dst | src
+	case asm.And:
+		v = dst & src
+	case asm.Xor:
+		v = dst ^ src
+	case asm.LSh:
+		if is32 {
+			v = uint64(uint32(dst) << (src & 31))
+		} else {
+			v = dst << (src & 63)
+		}
+	case asm.RSh:
+		if is32 {
+			v = uint64(uint32(dst) >> (src & 31))
+		} else {
+			v = dst >> (src & 63)
+		}
+	case asm.Neg:
+		v = -dst
+	default:
+		st.forget(ins.Dst)
+		return
+	}
+	if is32 {
+		v = uint64(uint32(v))
+	}
+	st.set(ins.Dst, v)
+}
+
+// evalJump decides a conditional jump when both operands are known.
+func evalJump(st *regs, ins *asm.Instruction, is32 bool) (taken, known bool) {
+	dst, ok := st.get(ins.Dst)
+	if !ok {
+		return false, false
+	}
+	var src uint64
+	if ins.OpCode.Source() == asm.ImmSource {
+		src = uint64(ins.Constant)
+	} else if src, ok = st.get(ins.Src); !ok {
+		return false, false
+	}
+	if is32 {
+		dst, src = uint64(uint32(dst)), uint64(uint32(src))
+	}
+	sdst, ssrc := int64(dst), int64(src)
+	if is32 {
+		sdst, ssrc = int64(int32(dst)), int64(int32(src))
+	}
+	switch ins.OpCode.JumpOp() {
+	case asm.JEq:
+		return dst == src, true
+	case asm.JNE:
+		return dst != src, true
+	case asm.JGT:
+		return dst > src, true
+	case asm.JGE:
+		return dst >= src, true
+	case asm.JLT:
+		return dst < src, true
+	case asm.JLE:
+		return dst <= src, true
+	case asm.JSGT:
+		return sdst > ssrc, true
+	case asm.JSGE:
+		return sdst >= ssrc, true
+	case asm.JSLT:
+		return sdst < ssrc, true
+	case asm.JSLE:
+		return sdst <= ssrc, true
+	case asm.JSet:
+		return dst&src != 0, true
+	}
+	return false, false
+}

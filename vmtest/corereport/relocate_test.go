@@ -1,0 +1,230 @@
+package corereport
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// fixupWant is what one relocation of one program must resolve to.
+type fixupWant struct {
+	prog, kind, access string
+	// value is checked when >= 0 and the relocation is not poisoned.
+	value     int64
+	poisoned  bool
+	unguarded bool
+}
+
+func TestRelocateTestObject(t *testing.T) {
+	const any = -1
+	tests := []struct {
+		kernel testKernel
+		loads  map[string]bool
+		fixups []fixupWant
+	}{
+		{
+			kernel: testKernel{"6.1 image", kernel61},
+			loads: map[string]bool{
+				"guarded_state": true, "unguarded_state": false,
+				"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
+			},
+			fixups: []fixupWant{
+				{"guarded_state", "field_exists", "task_struct___pre514.state", 0, false, false},
+				{"guarded_state", "field_byte_offset", "task_struct___pre514.state", any, true, false},
+				{"guarded_state", "field_byte_offset", "task_struct.__state", 24, false, false},
+				{"guarded_state", "field_byte_offset", "task_struct.pid", 2416, false, false},
+				{"unguarded_state", "field_byte_offset", "task_struct___pre514.state", any, true, true},
+				{"guarded_bogus", "field_exists", "task_struct___bogus.corematrix_no_such_field", 0, false, false},
+				{"guarded_bogus", "field_byte_offset", "task_struct___bogus.corematrix_no_such_field", any, true, false},
+				{"unguarded_bogus", "field_byte_offset", "task_struct___bogus.corematrix_no_such_field", any, true, true},
+				{"type_checks", "type_exists", "bpf_ringbuf", 1, false, false},
+				{"type_checks", "type_exists", "corematrix_no_such_type", 0, false, false},
+			},
+		},
+		{
+			kernel: testKernel{"host", kernelHost},
+			loads: map[string]bool{
+				"guarded_state": true, "unguarded_state": false,
+				"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
+			},
+			fixups: []fixupWant{
+				{"guarded_state", "field_exists", "task_struct___pre514.state", 0, false, false},
+				{"guarded_state", "field_byte_offset", "task_struct___pre514.state", any, true, false},
+				{"guarded_state", "field_byte_offset", "task_struct.__state", any, false, false},
+				{"unguarded_state", "field_byte_offset", "task_struct___pre514.state", any, true, true},
+				{"type_checks", "type_exists", "bpf_ringbuf", 1, false, false},
+			},
+		},
+		{
+			kernel: testKernel{"pre-5.14 (synthetic)", kernelPre514},
+			loads: map[string]bool{
+				"guarded_state": true, "unguarded_state": true,
+				"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
+			},
+			fixups: []fixupWant{
+				{"guarded_state", "field_exists", "task_struct___pre514.state", 1, false, false},
+				{"guarded_state", "field_byte_offset", "task_struct___pre514.state", 16, false, false},
+				// __state is missing, but only read when the flavor check says
+				// state does not exist: dead code here.
+				{"guarded_state", "field_byte_offset", "task_struct.__state", any, true, false},
+				{"guarded_state", "field_byte_offset", "task_struct.pid", 40, false, false},
+				{"unguarded_state", "field_byte_offset", "task_struct___pre514.state", 16, false, false},
+				{"unguarded_bogus", "field_byte_offset", "task_struct___bogus.corematrix_no_such_field", any, true, true},
+				{"type_checks", "type_exists", "bpf_ringbuf", 0, false, false},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kernel.name, func(t *testing.T) {
+			kernel := tt.kernel.load(t)
+			res, err := Relocate(loadTestObject(t), kernel)
+			if err != nil {
+				t.Fatalf("Relocate: %v", err)
+			}
+			progs := map[string]Program{}
+			for _, p := range res.Programs {
+				progs[p.Name] = p
+			}
+			for name, want := range tt.loads {
+				p, ok := progs[name]
+				if !ok {
+					t.Errorf("program %s missing from result", name)
+					continue
+				}
+				if p.Loads != want {
+					t.Errorf("%s: Loads = %v (reason %q), want %v", name, p.Loads, p.Reason, want)
+				}
+				if !p.Loads && !strings.Contains(p.Reason, "bad CO-RE relocation") {
+					t.Errorf("%s: reason %q does not say bad CO-RE relocation", name, p.Reason)
+				}
+			}
+			if len(progs) != len(tt.loads) {
+				t.Errorf("got %d programs, want %d", len(progs), len(tt.loads))
+			}
+			for _, w := range tt.fixups {
+				f, ok := findFixup(progs[w.prog], w.kind, w.access)
+				if !ok {
+					t.Errorf("%s: no %s relocation of %s; have %v", w.prog, w.kind, w.access, progs[w.prog].Fixups)
+					continue
+				}
+				if f.Poisoned != w.poisoned || f.Unguarded != w.unguarded {
+					t.Errorf("%s %s %s: poisoned=%v unguarded=%v, want poisoned=%v unguarded=%v",
+						w.prog, w.access, w.kind, f.Poisoned, f.Unguarded, w.poisoned, w.unguarded)
+				}
+				if !w.poisoned && w.value >= 0 && f.Value != w.value {
+					t.Errorf("%s %s %s: value %d, want %d", w.prog, w.access, w.kind, f.Value, w.value)
+				}
+			}
+		})
+	}
+}
+
+func findFixup(p Program, kind, access string) (Fixup, bool) {
+	for _, f := range p.Fixups {
+		if string(f.Kind) == kind && f.Access == access {
+			return f, true
+		}
+	}
+	return Fixup{}, false
+}
+
+func TestRelocateIncompatibleType(t *testing.T) {
+	// A kernel whose task_struct.state is a struct, not an integer: the
+	// relocation cannot be computed and the program must be predicted to fail
+	// with ErrRelocation's text, not reported as loading.
+	inner := &btf.Struct{Name: "weird", Size: 8}
+	ts := &btf.Struct{Name: "task_struct", Size: 64, Members: []btf.Member{
+		{Name: "state", Type: inner, Offset: 0},
+	}}
+	b, err := btf.NewBuilder([]btf.Type{ts}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kernel, err := b.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Relocate(loadTestObject(t), kernel)
+	if err != nil {
+		t.Fatalf("Relocate: %v", err)
+	}
+	for _, p := range res.Programs {
+		if p.Name != "unguarded_state" {
+			continue
+		}
+		if p.Loads {
+			t.Fatalf("unguarded_state predicted to load against an incompatible task_struct.state: %+v", p)
+		}
+		// Either poisoned (cilium treats incompatible members as missing) or
+		// not computable at all; both fail the load.
+		f := p.Fixups[0]
+		if !f.Unguarded && !f.Unresolved {
+			t.Errorf("fixup %+v neither unguarded nor unresolved", f)
+		}
+		return
+	}
+	t.Fatal("unguarded_state missing")
+}
+
+func TestRelocateNilKernel(t *testing.T) {
+	if _, err := Relocate(loadTestObject(t), nil); err == nil {
+		t.Fatal("Relocate(nil kernel) succeeded")
+	}
+}
+
+func TestPredict(t *testing.T) {
+	kernel := kernel61(t)
+	p, err := Predict(testObject, kernel)
+	if err != nil {
+		t.Fatalf("Predict: %v", err)
+	}
+	want := map[string]bool{
+		"guarded_state": true, "unguarded_state": false,
+		"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
+	}
+	for name, w := range want {
+		if got, ok := p.Programs[name]; !ok || got != w {
+			t.Errorf("Programs[%s] = %v (present %v), want %v", name, got, ok, w)
+		}
+		_, hasReason := p.Reasons[name]
+		if hasReason == w {
+			t.Errorf("Reasons[%s] present = %v, want %v (reasons %v)", name, hasReason, !w, p.Reasons)
+		}
+	}
+	if r := p.Reasons["unguarded_state"]; !strings.Contains(r, "task_struct___pre514.state") {
+		t.Errorf("reason %q does not name the poisoned field", r)
+	}
+
+	if _, err := Predict("testdata/no-such.o", kernel); err == nil {
+		t.Error("Predict of a missing object succeeded")
+	}
+}
+
+func TestDescribeUnknownRelocation(t *testing.T) {
+	// describeRelocation depends on btf.CORERelocation's String form; every
+	// relocation of the test object must parse, so a cilium/ebpf upgrade that
+	// changes it fails here first.
+	spec := loadTestObject(t)
+	n := 0
+	for _, p := range spec.Programs {
+		for i := range p.Instructions {
+			relo := btf.CORERelocationMetadata(&p.Instructions[i])
+			if relo == nil {
+				continue
+			}
+			n++
+			if _, err := describeRelocation(relo, spec.Types); err != nil {
+				if errors.Is(err, ErrUnknownRelocation) {
+					t.Errorf("cannot describe %s: %v", relo, err)
+				} else {
+					t.Errorf("describe %s: unexpected error %v", relo, err)
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("test object has %d relocations, want at least 10", n)
+	}
+}

@@ -1,0 +1,168 @@
+package corereport
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Format is an output format of a Matrix.
+type Format string
+
+// The output formats.
+const (
+	FormatTable    Format = "table"
+	FormatMarkdown Format = "markdown"
+	FormatJSON     Format = "json"
+)
+
+// ErrUnknownFormat is returned by Write for a format it does not know.
+var ErrUnknownFormat = fmt.Errorf("unknown format (want %s, %s or %s)", FormatTable, FormatMarkdown, FormatJSON)
+
+// legend explains the cells that are not plain values.
+const legend = "POISONED: the kernel has no target for the relocation and the program reaches it: the load fails.\n" +
+	"poison (dead): no target either, but only behind a CO-RE check that is false on that kernel: it loads."
+
+// Write renders m to w in format f.
+func (m *Matrix) Write(w io.Writer, f Format) error {
+	switch f {
+	case FormatTable:
+		return m.WriteTable(w)
+	case FormatMarkdown:
+		return m.WriteMarkdown(w)
+	case FormatJSON:
+		return m.WriteJSON(w)
+	}
+	return fmt.Errorf("write %q: %w", f, ErrUnknownFormat)
+}
+
+// WriteJSON writes m as indented JSON.
+func (m *Matrix) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(m)
+}
+
+// WriteTable writes m as aligned plain-text tables for a terminal: the
+// relocations, then the predicted load outcome per program, then notes.
+func (m *Matrix) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "CO-RE relocations of %s\n\n", m.Object)
+
+	fmt.Fprintf(tw, "PROGRAM\tRELOCATION\tKIND")
+	for _, k := range m.Kernels {
+		fmt.Fprintf(tw, "\t%s", kernelLabel(k))
+	}
+	fmt.Fprintln(tw)
+	prev := ""
+	for _, r := range m.Relocations {
+		prog := r.Program
+		if prog == prev {
+			prog = ""
+		}
+		prev = r.Program
+		fmt.Fprintf(tw, "%s\t%s\t%s", prog, r.Access, r.Kind)
+		for _, c := range r.Cells {
+			fmt.Fprintf(tw, "\t%s", c.Text())
+		}
+		fmt.Fprintln(tw)
+	}
+
+	fmt.Fprintf(tw, "\nPREDICTED LOAD")
+	for _, k := range m.Kernels {
+		fmt.Fprintf(tw, "\t%s", kernelLabel(k))
+	}
+	fmt.Fprintln(tw)
+	for _, p := range m.Programs {
+		fmt.Fprint(tw, p.Name)
+		for _, c := range p.Cells {
+			fmt.Fprintf(tw, "\t%s", c.Text())
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	notes := m.notes()
+	if len(notes) > 0 {
+		fmt.Fprintln(w)
+		for _, n := range notes {
+			fmt.Fprintln(w, n)
+		}
+	}
+	_, err := fmt.Fprintf(w, "\n%s\n", legend)
+	return err
+}
+
+// WriteMarkdown writes m as GitHub-flavoured Markdown, for a job summary.
+func (m *Matrix) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### CO-RE relocations of `%s`\n\n", m.Object)
+
+	b.WriteString("| program | relocation | kind |")
+	for _, k := range m.Kernels {
+		fmt.Fprintf(&b, " %s |", mdEscape(kernelLabel(k)))
+	}
+	b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(m.Kernels)) + "\n")
+	for _, r := range m.Relocations {
+		fmt.Fprintf(&b, "| %s | `%s` | %s |", r.Program, r.Access, r.Kind)
+		for _, c := range r.Cells {
+			t := mdEscape(c.Text())
+			if c.Unguarded {
+				t = "**" + t + "**"
+			}
+			fmt.Fprintf(&b, " %s |", t)
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("\n#### Predicted load\n\n| program |")
+	for _, k := range m.Kernels {
+		fmt.Fprintf(&b, " %s |", mdEscape(kernelLabel(k)))
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(m.Kernels)) + "\n")
+	for _, p := range m.Programs {
+		fmt.Fprintf(&b, "| %s |", p.Name)
+		for _, c := range p.Cells {
+			t := c.Text()
+			if !c.NA && !c.Loads {
+				t = "**" + t + "**"
+			}
+			fmt.Fprintf(&b, " %s |", t)
+		}
+		b.WriteString("\n")
+	}
+	if notes := m.notes(); len(notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", mdEscape(n))
+		}
+	}
+	b.WriteString("\n" + strings.ReplaceAll(legend, "\n", "  \n") + "\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// notes explains every failing and missing cell in one line each.
+func (m *Matrix) notes() []string {
+	var out []string
+	for i, k := range m.Kernels {
+		if k.Result == nil {
+			out = append(out, fmt.Sprintf("%s: n/a: %s", kernelLabel(k), k.Err))
+			continue
+		}
+		for _, p := range m.Programs {
+			if c := p.Cells[i]; !c.NA && !c.Loads {
+				out = append(out, fmt.Sprintf("%s FAILS on %s: %s", p.Name, kernelLabel(k), c.Reason))
+			}
+		}
+	}
+	return out
+}
+
+// mdEscape keeps text from breaking a Markdown table cell.
+func mdEscape(s string) string {
+	return strings.ReplaceAll(s, "|", `\|`)
+}
