@@ -127,10 +127,30 @@ func cell(s string) string {
 		r := []rune(s)
 		s = string(r[:maxCell-1]) + "…"
 	}
-	return cellEscaper.Replace(s)
+	return cellEscape(s)
 }
 
-var cellEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "|", `\|`)
+// cellEscaper escapes what would break a table row (pipes) or be taken for
+// HTML: '<' starting a tag (followed by a letter, '/', '!' or '?'). A '<'
+// before a space or digit ("kernel < 5.5") is plain text and stays readable.
+func cellEscape(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '|':
+			b.WriteString(`\|`)
+		case c == '<' && i+1 < len(s) && isTagStart(s[i+1]):
+			b.WriteString("&lt;")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isTagStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '/' || c == '!' || c == '?'
+}
 
 // code renders s as inline code inside a table cell. Pipes must still be
 // escaped there in GitHub tables.

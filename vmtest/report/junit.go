@@ -29,7 +29,6 @@ type junitSuite struct {
 	Time       string          `xml:"time,attr"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
 	Cases      []junitCase     `xml:"testcase"`
-	SystemOut  string          `xml:"system-out,omitempty"`
 }
 
 type junitProperty struct {
@@ -44,13 +43,18 @@ type junitCase struct {
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
 	Skipped   *junitProblem `xml:"skipped,omitempty"`
-	SystemOut string        `xml:"system-out,omitempty"`
+	SystemOut *junitText    `xml:"system-out,omitempty"`
+}
+
+// junitText is element text kept readable as CDATA.
+type junitText struct {
+	Text string `xml:",cdata"`
 }
 
 type junitProblem struct {
 	Message string `xml:"message,attr,omitempty"`
 	Type    string `xml:"type,attr,omitempty"`
-	Body    string `xml:",chardata"`
+	Body    string `xml:",cdata"`
 }
 
 // kernelCaseName is the name of the testcase standing for the kernel itself.
@@ -102,8 +106,8 @@ func junitSuiteOf(r KernelResult) junitSuite {
 		{"accel", r.Accel},
 		{"outcome", string(r.Outcome)},
 		{"reason", r.Reason},
-		{"boot_seconds", seconds(r.Timings.Boot)},
-		{"payload_seconds", seconds(r.Timings.Payload)},
+		{"boot_seconds", positiveSeconds(r.Timings.Boot)},
+		{"payload_seconds", positiveSeconds(r.Timings.Payload)},
 	} {
 		if p.Value != "" {
 			s.Properties = append(s.Properties, p)
@@ -116,12 +120,12 @@ func junitSuiteOf(r KernelResult) junitSuite {
 		case "fail":
 			testFailed = true
 			s.Failures++
-			c.Failure = &junitProblem{Message: "test failed", Type: "fail", Body: t.Output}
+			c.Failure = &junitProblem{Message: t.Name + " failed on kernel " + name, Type: "fail", Body: xmlText(t.Output)}
 		case "skip":
 			s.Skipped++
-			c.Skipped = &junitProblem{Message: firstLine(skipReason(t.Output)), Body: t.Output}
+			c.Skipped = &junitProblem{Message: firstLine(skipReason(t.Output)), Body: xmlText(t.Output)}
 		default:
-			c.SystemOut = t.Output
+			c.SystemOut = systemOut(t.Output)
 		}
 		s.Cases = append(s.Cases, c)
 	}
@@ -130,16 +134,16 @@ func junitSuiteOf(r KernelResult) junitSuite {
 		msg := string(r.Outcome) + ": " + r.Reason
 		switch {
 		case r.Outcome.Passed():
-			c.SystemOut = r.Reason
+			c.SystemOut = systemOut(r.Reason)
 		case r.Outcome == Skip:
 			s.Skipped++
 			c.Skipped = &junitProblem{Message: msg}
 		case r.Outcome.Infrastructure():
 			s.Errors++
-			c.Error = &junitProblem{Message: msg, Type: string(r.Outcome), Body: r.Trace}
+			c.Error = &junitProblem{Message: msg, Type: string(r.Outcome), Body: xmlText(r.Trace)}
 		default:
 			s.Failures++
-			c.Failure = &junitProblem{Message: msg, Type: string(r.Outcome), Body: r.Trace}
+			c.Failure = &junitProblem{Message: msg, Type: string(r.Outcome), Body: xmlText(r.Trace)}
 		}
 		s.Cases = append(s.Cases, c)
 	}
@@ -166,3 +170,34 @@ func firstLine(s string) string {
 }
 
 func seconds(f float64) string { return fmt.Sprintf("%.3f", f) }
+
+func positiveSeconds(f float64) string {
+	if f <= 0 {
+		return ""
+	}
+	return seconds(f)
+}
+
+func systemOut(s string) *junitText {
+	if s == "" {
+		return nil
+	}
+	return &junitText{Text: xmlText(s)}
+}
+
+// xmlText replaces the characters XML 1.0 cannot carry (NUL, most C0
+// controls such as the ESC of terminal colours, unpaired surrogates) with
+// U+FFFD. encoding/xml writes CDATA as it is, so this keeps the document
+// well-formed whatever a test printed.
+func xmlText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r',
+			r >= 0x20 && r <= 0xD7FF,
+			r >= 0xE000 && r <= 0xFFFD,
+			r >= 0x10000 && r <= 0x10FFFF:
+			return r
+		}
+		return '\uFFFD'
+	}, s)
+}

@@ -1,0 +1,69 @@
+package report
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// golden compares got with testdata/name, or rewrites the file with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test -update to create it): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it); got:\n%s", path, got)
+	}
+}
+
+var runs = []struct {
+	name string
+	run  func() Summary
+}{
+	{"allpass", allPassRun},
+	{"mixed", mixedRun},
+	{"facts", factsRun},
+}
+
+func TestMarkdownMatchesGolden(t *testing.T) {
+	for _, tc := range runs {
+		t.Run(tc.name, func(t *testing.T) {
+			golden(t, tc.name+".md", Markdown(tc.run()))
+		})
+	}
+}
+
+func TestTerminalMatchesGolden(t *testing.T) {
+	for _, tc := range runs {
+		t.Run(tc.name, func(t *testing.T) {
+			golden(t, tc.name+".txt", Terminal(tc.run()))
+		})
+	}
+}
+
+func TestJUnitMatchesGolden(t *testing.T) {
+	for _, tc := range runs {
+		for _, k := range tc.run().Kernels {
+			name := tc.name + "-" + kernelDirName(k.Kernel.Name) + ".junit.xml"
+			t.Run(name, func(t *testing.T) {
+				x, err := JUnit(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				golden(t, name, string(x))
+			})
+		}
+	}
+}
