@@ -1,0 +1,128 @@
+package corereport
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/corematrix/corematrix/kernels"
+)
+
+func TestBTFCache(t *testing.T) {
+	if _, err := os.Stat(image61); err != nil {
+		t.Skipf("no 6.1 image: %v", err)
+	}
+	extracted := 0
+	c := &BTFCache{Dir: t.TempDir(), Extract: func(path string) ([]byte, error) {
+		extracted++
+		return kernels.RawBTF(path)
+	}}
+	sum, err := fileSHA256(image61)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := filepath.Join(c.Dir, sum+".btf")
+
+	steps := []struct {
+		name          string
+		before        func()
+		sum           string
+		wantExtracted int
+	}{
+		{"first load extracts", func() {}, "", 1},
+		{"second load reads the blob", func() {}, sum, 1},
+		{"corrupt blob is replaced", func() { os.WriteFile(blob, []byte("garbage"), 0o644) }, sum, 2},
+		{"removed blob is extracted again", func() { os.Remove(blob) }, "not-a-sum", 3},
+	}
+	for _, s := range steps {
+		s.before()
+		spec, err := c.Load(image61, s.sum)
+		if err != nil {
+			t.Fatalf("%s: Load: %v", s.name, err)
+		}
+		if _, err := spec.AnyTypeByName("task_struct"); err != nil {
+			t.Errorf("%s: task_struct: %v", s.name, err)
+		}
+		if extracted != s.wantExtracted {
+			t.Errorf("%s: extracted %d times, want %d", s.name, extracted, s.wantExtracted)
+		}
+		if _, err := os.Stat(blob); err != nil {
+			t.Errorf("%s: blob not cached: %v", s.name, err)
+		}
+	}
+}
+
+func TestBTFCacheNonBzImage(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skipf("host kernel has no BTF: %v", err)
+	}
+	c := &BTFCache{Dir: t.TempDir(), Extract: func(string) ([]byte, error) {
+		t.Error("Extract called for raw BTF")
+		return nil, errors.New("unexpected")
+	}}
+	spec, err := c.Load("/sys/kernel/btf/vmlinux", "")
+	if err != nil {
+		t.Fatalf("Load(raw BTF): %v", err)
+	}
+	if _, err := spec.AnyTypeByName("task_struct"); err != nil {
+		t.Errorf("task_struct: %v", err)
+	}
+
+	junk := filepath.Join(t.TempDir(), "junk")
+	os.WriteFile(junk, []byte("not a kernel"), 0o644)
+	if _, err := c.Load(junk, ""); err == nil {
+		t.Error("Load(junk) succeeded")
+	}
+}
+
+func BenchmarkRelocate(b *testing.B) {
+	for _, k := range []testKernel{{"6.1", kernel61}, {"host", kernelHost}} {
+		b.Run(k.name, func(b *testing.B) {
+			spec := loadTestObject(b)
+			kernel := k.load(b)
+			// Warm the kernel spec's lazily decoded types as a real run would
+			// after its first relocation.
+			if _, err := Relocate(spec, kernel); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := Relocate(spec, kernel); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCachedKernel is the whole per-kernel cost of a core-report run
+// with a cached image: read the cached BTF blob, load the probes object and
+// relocate it.
+func BenchmarkCachedKernel(b *testing.B) {
+	object := "../../probes/tracer_x86_bpfel.o"
+	if _, err := os.Stat(object); err != nil {
+		object = testObject
+	}
+	if _, err := os.Stat(image61); err != nil {
+		b.Skipf("no 6.1 image: %v", err)
+	}
+	c := &BTFCache{Dir: b.TempDir()}
+	sum, err := fileSHA256(image61)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Load(image61, sum); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		kernel, err := c.Load(image61, sum)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Predict(object, kernel); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package corereport
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// testMatrix relocates the test object against the synthetic pre-5.14 kernel,
+// the host and a kernel that is unavailable.
+func testMatrix(t *testing.T) *Matrix {
+	t.Helper()
+	spec := loadTestObject(t)
+	var cols []Kernel
+	for _, k := range []testKernel{{"old", kernelPre514}, {"host", kernelHost}} {
+		res, err := Relocate(spec, k.load(t))
+		if err != nil {
+			t.Fatalf("Relocate %s: %v", k.name, err)
+		}
+		cols = append(cols, Kernel{Name: k.name, Result: res})
+	}
+	cols = append(cols, Kernel{Name: "5.4", Err: "no image for 5.4"})
+	return NewMatrix(testObject, cols)
+}
+
+func TestMatrixCells(t *testing.T) {
+	m := testMatrix(t)
+	cell := func(prog string, kind Kind, access string) []string {
+		for _, r := range m.Relocations {
+			if r.Program == prog && r.Kind == kind && r.Access == access {
+				var out []string
+				for _, c := range r.Cells {
+					out = append(out, c.Text())
+				}
+				return out
+			}
+		}
+		t.Fatalf("no row %s %s %s", prog, kind, access)
+		return nil
+	}
+	tests := []struct {
+		prog   string
+		kind   Kind
+		access string
+		want   []string // old, host, 5.4
+	}{
+		{"guarded_state", FieldExists, "task_struct___pre514.state", []string{"1", "0", "n/a"}},
+		{"guarded_state", FieldByteOffset, "task_struct___pre514.state", []string{"16", "poison (dead)", "n/a"}},
+		{"guarded_state", FieldExists, "task_struct___pre514.state", []string{"1", "0", "n/a"}},
+		{"unguarded_state", FieldByteOffset, "task_struct___pre514.state", []string{"16", "POISONED", "n/a"}},
+		{"type_checks", TypeExists, "bpf_ringbuf", []string{"0", "1", "n/a"}},
+	}
+	for _, tt := range tests {
+		got := cell(tt.prog, tt.kind, tt.access)
+		if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("%s %s %s: cells %q, want %q", tt.prog, tt.access, tt.kind, got, tt.want)
+		}
+	}
+
+	loads := map[string]string{}
+	for _, p := range m.Programs {
+		var cs []string
+		for _, c := range p.Cells {
+			cs = append(cs, c.Text())
+		}
+		loads[p.Name] = strings.Join(cs, ",")
+	}
+	wantLoads := map[string]string{
+		"guarded_state":   "loads,loads,n/a",
+		"unguarded_state": "loads,FAILS,n/a",
+		"guarded_bogus":   "loads,loads,n/a",
+		"unguarded_bogus": "FAILS,FAILS,n/a",
+		"type_checks":     "loads,loads,n/a",
+	}
+	for name, want := range wantLoads {
+		if loads[name] != want {
+			t.Errorf("%s: predicted %q, want %q", name, loads[name], want)
+		}
+	}
+	if got := m.Failures(); got != 3 {
+		t.Errorf("Failures() = %d, want 3", got)
+	}
+	if got := m.Unavailable(); got != 1 {
+		t.Errorf("Unavailable() = %d, want 1", got)
+	}
+}
+
+func TestMatrixWrite(t *testing.T) {
+	m := testMatrix(t)
+	tests := []struct {
+		format Format
+		want   []string
+	}{
+		{FormatTable, []string{
+			"PROGRAM", "KIND", "old", "host", "5.4",
+			"task_struct___pre514.state", "field_byte_offset", "POISONED", "poison (dead)",
+			"PREDICTED LOAD", "unguarded_state  loads",
+			"unguarded_state FAILS on host: bad CO-RE relocation: unguarded poisoned task_struct___pre514.state",
+			"5.4: n/a: no image for 5.4",
+		}},
+		{FormatMarkdown, []string{
+			"| program | relocation | kind | old | host | 5.4 |",
+			"| unguarded_state | `task_struct___pre514.state` | field_byte_offset | 16 | **POISONED** | n/a |",
+			"| unguarded_state | loads | **FAILS** | n/a |",
+			"- 5.4: n/a: no image for 5.4",
+		}},
+		{FormatJSON, []string{`"unguarded": true`, `"access": "task_struct___pre514.state"`, `"error": "no image for 5.4"`}},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		if err := m.Write(&b, tt.format); err != nil {
+			t.Fatalf("Write(%s): %v", tt.format, err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("%s output lacks %q; got:\n%s", tt.format, w, b.String())
+			}
+		}
+	}
+
+	var b bytes.Buffer
+	if err := m.Write(&b, "yaml"); !errors.Is(err, ErrUnknownFormat) {
+		t.Errorf("Write(yaml) = %v, want ErrUnknownFormat", err)
+	}
+}
+
+func TestMatrixJSONRoundTrip(t *testing.T) {
+	m := testMatrix(t)
+	var b bytes.Buffer
+	if err := m.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var back Matrix
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatalf("unmarshal: %v\n%s", err, b.String())
+	}
+	if len(back.Relocations) != len(m.Relocations) || len(back.Programs) != len(m.Programs) || len(back.Kernels) != 3 {
+		t.Fatalf("round trip: %d relocations, %d programs, %d kernels; want %d, %d, 3",
+			len(back.Relocations), len(back.Programs), len(back.Kernels), len(m.Relocations), len(m.Programs))
+	}
+	for i, r := range back.Relocations {
+		for j, c := range r.Cells {
+			if got, want := c.Text(), m.Relocations[i].Cells[j].Text(); got != want {
+				t.Errorf("row %d cell %d: %q after round trip, want %q", i, j, got, want)
+			}
+		}
+	}
+}
