@@ -1,0 +1,60 @@
+package report
+
+import "testing"
+
+func TestExitCode(t *testing.T) {
+	k := func(o Outcome) KernelResult { return KernelResult{Kernel: Kernel{Name: string(o)}, Outcome: o} }
+	disagreeing := k(Pass)
+	disagreeing.Facts = &Facts{Programs: []ProgramStat{{Name: "p", Loaded: true}}}
+	disagreeing.Prediction = &Prediction{Programs: map[string]bool{"p": false}}
+	agreeing := k(Pass)
+	agreeing.Facts = &Facts{Programs: []ProgramStat{{Name: "p", Loaded: false}}}
+	agreeing.Prediction = &Prediction{Programs: map[string]bool{"p": false}}
+
+	tests := []struct {
+		name    string
+		kernels []KernelResult
+		want    int
+	}{
+		{"no kernels is a usage problem", nil, ExitUsage},
+		{"all pass", []KernelResult{k(Pass), k(Pass)}, ExitOK},
+		{"a failure", []KernelResult{k(Pass), k(Fail)}, ExitFail},
+		{"a panic", []KernelResult{k(Panic)}, ExitFail},
+		{"a timeout", []KernelResult{k(Timeout)}, ExitFail},
+		{"a boot failure", []KernelResult{k(BootFailure)}, ExitFail},
+		{"all skipped is a failure", []KernelResult{k(Skip)}, ExitFail},
+		{"only infra errors", []KernelResult{k(Pass), k(InfraError)}, ExitInfra},
+		{"only unavailable", []KernelResult{k(Unavailable)}, ExitInfra},
+		{"infra and unavailable", []KernelResult{k(InfraError), k(Unavailable), k(Pass)}, ExitInfra},
+		{"infra plus a real failure", []KernelResult{k(InfraError), k(Fail)}, ExitFail},
+		{"unknown outcome is a failure", []KernelResult{k("weird")}, ExitFail},
+		{"prediction contradicted though all passed", []KernelResult{disagreeing}, ExitFail},
+		{"prediction contradicted beside infra errors", []KernelResult{disagreeing, k(Unavailable)}, ExitFail},
+		{"prediction of a failed load confirmed", []KernelResult{agreeing}, ExitOK},
+	}
+	for _, tc := range tests {
+		if got := ExitCode(Summary{Kernels: tc.kernels}); got != tc.want {
+			t.Errorf("%s: ExitCode = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestDisagreementsFindsOnlyContradictions(t *testing.T) {
+	ds := Disagreements(factsRun())
+	if len(ds) != 1 || ds[0].Kernel != "6.1" || ds[0].Program != "handle_openat" || ds[0].Predicted || !ds[0].Loaded {
+		t.Errorf("Disagreements(factsRun) = %+v, want only 6.1 handle_openat predicted to fail but loaded", ds)
+	}
+}
+
+func TestCoverageNamesUncoveredBranches(t *testing.T) {
+	var uncovered []string
+	for _, c := range Coverage(factsRun()) {
+		if !c.Covered() {
+			uncovered = append(uncovered, c.Group+"/"+c.Name+" needs "+c.Needs)
+		}
+	}
+	want := []string{"start_time/real_start_time needs kernel < 5.5", "events/perf needs kernel < 5.8 (or forced)"}
+	if len(uncovered) != len(want) || uncovered[0] != want[0] || uncovered[1] != want[1] {
+		t.Errorf("uncovered branches = %q, want %q", uncovered, want)
+	}
+}
