@@ -1,6 +1,8 @@
 package main
 
-// guestInit is replaced by the runner issue: it runs the guest side (vmtest as PID 1).
+import "github.com/corematrix/corematrix/vmtest/guest"
+
+// guestInit runs the guest side when vmtest is PID 1 inside a VM.
 func guestInit() {
-	panic("vmtest: guest init not implemented yet")
+	guest.Main()
 }

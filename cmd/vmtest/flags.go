@@ -1,0 +1,51 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/corematrix/corematrix/vmtest"
+)
+
+// vmFlags are the flags run and exec share: how a guest is sized and booted.
+type vmFlags struct {
+	timeout time.Duration
+	memory  int
+	cpus    int
+	accel   string
+	qemu    string
+	env     envFlag
+}
+
+func addVMFlags(fs *flag.FlagSet) *vmFlags {
+	f := &vmFlags{}
+	fs.DurationVar(&f.timeout, "timeout", vmtest.DefaultTimeout, "per-kernel deadline: boot, payload and power-off")
+	fs.IntVar(&f.memory, "memory", vmtest.DefaultMemoryMiB, "guest memory in MiB")
+	fs.IntVar(&f.cpus, "cpus", vmtest.DefaultCPUs, "guest CPUs")
+	fs.StringVar(&f.accel, "accel", vmtest.AccelAuto, "accelerator: auto (KVM when it really works, else TCG), kvm or tcg")
+	fs.StringVar(&f.qemu, "qemu", "", "QEMU binary (default qemu-system-x86_64)")
+	fs.Var(&f.env, "env", "KEY=VALUE for the payload's environment (repeatable)")
+	return f
+}
+
+func (f *vmFlags) apply(cfg *vmtest.Config) {
+	cfg.Timeout, cfg.MemoryMiB, cfg.CPUs, cfg.Accel, cfg.QEMU = f.timeout, f.memory, f.cpus, f.accel, f.qemu
+	cfg.Env = f.env
+	cfg.Log = os.Stderr
+}
+
+// envFlag collects repeated --env KEY=VALUE.
+type envFlag []string
+
+func (e *envFlag) String() string { return strings.Join(*e, " ") }
+
+func (e *envFlag) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
+}

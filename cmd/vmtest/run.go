@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/vmtest"
+	"github.com/corematrix/corematrix/vmtest/corereport"
+	"github.com/corematrix/corematrix/vmtest/report"
+)
+
+func init() {
+	register("run", "run a payload on a matrix of kernels and write reports", runCmd)
+}
+
+func runCmd(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("vmtest run", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: vmtest run --kernels 5.10,6.1 [flags] -- PAYLOAD [ARGS...]")
+		fs.PrintDefaults()
+	}
+	kernelList := fs.String("kernels", "", "comma-separated kernels: versions (6.1), images (path to a bzImage), ...")
+	jobs := fs.Int("jobs", 0, "kernels booted at once (default: from cores and memory)")
+	reportDir := fs.String("report", "vmtest-report", "report directory")
+	coreObject := fs.String("core-object", "", "BPF object whose loads are predicted offline per kernel (CO-RE against the kernel's BTF)")
+	vf := addVMFlags(fs)
+	kf := addKernelFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	payload := fs.Args()
+	var names []string
+	for _, k := range strings.Split(*kernelList, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			names = append(names, k)
+		}
+	}
+	if len(names) == 0 || len(payload) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	resolve, err := kf.resolver()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest run:", err)
+		return exitUsage
+	}
+	cfg := vmtest.Config{
+		Kernels: names, Resolve: resolve,
+		Payload: payload[0], Args: payload[1:],
+		ReportDir: *reportDir, Jobs: *jobs,
+	}
+	vf.apply(&cfg)
+	if *coreObject != "" {
+		if _, err := os.Stat(*coreObject); err != nil {
+			fmt.Fprintln(os.Stderr, "vmtest run: --core-object:", err)
+			return exitUsage
+		}
+		obj := *coreObject
+		cfg.Predict = func(ctx context.Context, k vmtest.Kernel) (*report.Prediction, error) {
+			spec, err := kernels.LoadBTF(k.Path)
+			if err != nil {
+				return nil, err
+			}
+			return corereport.Predict(obj, spec)
+		}
+	}
+
+	mode := vmtest.ProgressPlain
+	switch {
+	case os.Getenv("GITHUB_ACTIONS") == "true":
+		mode = vmtest.ProgressGitHub
+	case term.IsTerminal(int(os.Stderr.Fd())):
+		mode = vmtest.ProgressTTY
+	}
+	display := vmtest.NewProgress(os.Stderr, mode, names)
+	cfg.Progress = display
+
+	r, err := vmtest.NewRunner(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest run:", err)
+		if errors.Is(err, vmtest.ErrInfra) {
+			return exitInfra
+		}
+		return exitUsage
+	}
+	defer r.Close()
+
+	var writeErrs []error
+	display.Start()
+	sum, runErr := r.Matrix(ctx, func(res *vmtest.Result) {
+		if err := report.WriteKernel(res.Dir, res.KernelResult); err != nil {
+			writeErrs = append(writeErrs, err)
+		}
+	})
+	display.Stop()
+	if err := report.WriteRun(*reportDir, sum); err != nil {
+		writeErrs = append(writeErrs, err)
+	}
+	fmt.Print(report.Terminal(sum))
+	if runErr != nil {
+		fmt.Fprintf(os.Stderr, "\n%v\n", runErr)
+	}
+	fmt.Fprintf(os.Stderr, "reports in %s\n", *reportDir)
+	for _, err := range writeErrs {
+		fmt.Fprintln(os.Stderr, "vmtest run:", err)
+	}
+	code := report.ExitCode(sum)
+	if len(writeErrs) > 0 && code == exitOK {
+		code = exitInfra
+	}
+	return code
+}

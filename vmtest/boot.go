@@ -1,0 +1,208 @@
+package vmtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/corematrix/corematrix/vmtest/guest"
+	"github.com/corematrix/corematrix/vmtest/qemu"
+	"github.com/corematrix/corematrix/vmtest/wire"
+)
+
+// File names the runner writes into a kernel's report directory.
+const (
+	ConsoleFile = "console.log" // ttyS0: the kernel console
+	ResultsFile = "serial1.raw" // ttyS1: the raw results stream
+)
+
+// State is where one kernel's run is.
+type State string
+
+const (
+	StateQueued    State = "queued"
+	StateResolving State = "resolving"
+	StateBooting   State = "booting"
+	StateRunning   State = "running"
+	StateDone      State = "done"
+)
+
+// errNoHello means the guest init did not speak before the probe deadline.
+var errNoHello = errors.New("the guest init did not speak before the deadline")
+
+// boot is one QEMU run.
+type boot struct {
+	qemu      string
+	kernel    Kernel
+	initramfs string
+	dir       string
+	memoryMiB int
+	cpus      int
+	accel     string
+	timeout   time.Duration
+	// helloDeadline, when set, kills QEMU and returns errNoHello if the
+	// guest init has not spoken by then (the KVM probe).
+	helloDeadline time.Duration
+	onState       func(State)
+}
+
+// bootResult is what one QEMU run left behind.
+type bootResult struct {
+	evidence Evidence
+	started  time.Time
+	hello    time.Time // zero when the init never spoke
+	trailer  time.Time // zero when the payload trailer never came
+	ended    time.Time
+}
+
+// pollInterval is how often the results file is read while QEMU runs.
+const pollInterval = 50 * time.Millisecond
+
+func (b *boot) run(ctx context.Context) (*bootResult, error) {
+	console := filepath.Join(b.dir, ConsoleFile)
+	results := filepath.Join(b.dir, ResultsFile)
+	for _, p := range []string{console, results} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			return nil, fmt.Errorf("create %s: %w", p, err)
+		}
+	}
+	args, err := qemu.Args(qemu.Config{
+		Kernel: b.kernel.Path, Initramfs: b.initramfs,
+		Console: console, Results: results,
+		MemoryMiB: b.memoryMiB, CPUs: b.cpus, Accel: b.accel,
+		Append: []string{guest.EncodeKernelParam(b.kernel.Name)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(b.qemu, args...)
+	cmd.Stdin = nil
+	cmd.Stdout = &limitedBuffer{buf: &stderr, max: 64 << 10}
+	cmd.Stderr = cmd.Stdout
+	res := &bootResult{started: time.Now()}
+	res.evidence.Timeout = b.timeout
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", b.qemu, err)
+	}
+	b.state(StateBooting)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	deadline := time.NewTimer(b.timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	w := &watcher{path: results}
+	var waitErr error
+	killed := false
+wait:
+	for {
+		select {
+		case waitErr = <-exited:
+			break wait
+		case <-tick.C:
+			w.poll()
+			now := time.Now()
+			if res.hello.IsZero() && w.seen(helloLine) {
+				res.hello = now
+				b.state(StateRunning)
+			}
+			if res.trailer.IsZero() && w.seen(payloadTrailer) {
+				res.trailer = now
+			}
+			if b.helloDeadline > 0 && res.hello.IsZero() && now.Sub(res.started) > b.helloDeadline {
+				cmd.Process.Kill()
+				<-exited
+				return nil, errNoHello
+			}
+		case <-deadline.C:
+			res.evidence.TimedOut = true
+			cmd.Process.Kill()
+			killed = true
+			waitErr = <-exited
+			break wait
+		case <-ctx.Done():
+			cmd.Process.Kill()
+			<-exited
+			return nil, fmt.Errorf("boot %s: %w", b.kernel.Name, ctx.Err())
+		}
+	}
+	res.ended = time.Now()
+	w.poll()
+	if res.hello.IsZero() && w.seen(helloLine) {
+		res.hello = res.ended
+	}
+	if res.trailer.IsZero() && w.seen(payloadTrailer) {
+		res.trailer = res.ended
+	}
+	if waitErr != nil && !killed {
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+			msg = msg[i+1:]
+		}
+		res.evidence.QEMUError = fmt.Errorf("qemu: %v: %s", waitErr, msg)
+	}
+	res.evidence.Results = w.data
+	res.evidence.Console, err = os.ReadFile(console)
+	if err != nil {
+		return nil, fmt.Errorf("read console log: %w", err)
+	}
+	return res, nil
+}
+
+func (b *boot) state(s State) {
+	if b.onState != nil {
+		b.onState(s)
+	}
+}
+
+var (
+	helloLine      = []byte(wire.Prefix + "hello ")
+	payloadTrailer = []byte("\n" + wire.Prefix + "end " + wire.SectionPayload + " ")
+)
+
+// watcher reads a growing file incrementally.
+type watcher struct {
+	path string
+	data []byte
+}
+
+func (w *watcher) poll() {
+	f, err := os.Open(w.path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if _, err := f.Seek(int64(len(w.data)), io.SeekStart); err != nil {
+		return
+	}
+	more, _ := io.ReadAll(f)
+	w.data = append(w.data, more...)
+}
+
+func (w *watcher) seen(marker []byte) bool { return bytes.Contains(w.data, marker) }
+
+// limitedBuffer keeps at most max bytes (QEMU's diagnostics).
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if room := l.max - l.buf.Len(); room > 0 {
+		l.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}

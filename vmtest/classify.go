@@ -1,0 +1,189 @@
+package vmtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/corematrix/corematrix/vmtest/gotest"
+	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/vmtest/wire"
+)
+
+// Evidence is everything a boot left behind, from which the verdict follows.
+type Evidence struct {
+	// Console is what the guest wrote to ttyS0.
+	Console []byte
+	// Results is the raw results stream from ttyS1.
+	Results []byte
+	// TimedOut is set when the per-kernel deadline killed QEMU.
+	TimedOut bool
+	// Timeout is the deadline, for the reason text.
+	Timeout time.Duration
+	// QEMUError is set when QEMU could not run or exited with an error.
+	QEMUError error
+	// GoTest says the payload is a Go test binary run with -test.v=test2json.
+	GoTest bool
+}
+
+// Verdict is the classification of one boot.
+type Verdict struct {
+	Outcome  report.Outcome
+	Reason   string
+	ExitCode int
+	Release  string
+	Trace    string
+	Tests    []report.TestResult
+	Events   []report.TestEvent
+	Facts    *report.Facts
+	// Output is the payload's output as received (trusted only when the
+	// trailer matched, i.e. Outcome is pass or fail with a known ExitCode).
+	Output []byte
+}
+
+// Classify turns the evidence of one boot into exactly one outcome with a
+// one-line reason. A kernel splat wins over everything; then the deadline;
+// then a guest init that never spoke; then a missing or mismatching trailer
+// (a failure, never a pass); then the payload's own verdict.
+func Classify(ev Evidence) Verdict {
+	st := wire.Parse(ev.Results)
+	v := Verdict{ExitCode: -1, Release: st.Release}
+	payload := st.Section(wire.SectionPayload)
+	if payload != nil {
+		v.Output = payload.Data
+	}
+
+	splat := FindSplat(ev.Console)
+	if splat == nil {
+		if k := st.Section(wire.SectionKmsg); k != nil && k.Err == nil {
+			splat = FindSplat(k.Data)
+		}
+	}
+	if splat != nil {
+		v.Outcome, v.Reason, v.Trace = report.Panic, splat.Line, splat.Trace
+		if payload != nil && payload.Err == nil && payload.InitError == "" {
+			v.ExitCode = payload.Exit
+		}
+		return v
+	}
+
+	if ev.TimedOut {
+		v.Outcome = report.Timeout
+		switch {
+		case !st.Hello:
+			v.Reason = fmt.Sprintf("no verdict within %s (the guest init never spoke); QEMU killed", ev.Timeout)
+		case payload != nil && payload.Err != nil:
+			v.Reason = fmt.Sprintf("no verdict within %s (payload still running after %d bytes of output); QEMU killed", ev.Timeout, len(payload.Data))
+		default:
+			v.Reason = fmt.Sprintf("no verdict within %s; QEMU killed", ev.Timeout)
+		}
+		return v
+	}
+
+	if !st.Hello {
+		if ev.QEMUError != nil {
+			v.Outcome, v.Reason = report.InfraError, ev.QEMUError.Error()
+			return v
+		}
+		v.Outcome = report.BootFailure
+		if !bytes.Contains(ev.Console, []byte("Linux version")) {
+			v.Reason = "the kernel never started (no \"Linux version\" on the console)"
+		} else {
+			v.Reason = "the guest init never spoke; console ends: " + lastLine(ev.Console)
+		}
+		return v
+	}
+
+	if payload == nil {
+		v.Outcome = report.Fail
+		v.Reason = "the guest init stopped before running the payload"
+		if len(st.Errors) > 0 {
+			v.Reason += ": " + st.Errors[0]
+		}
+		return v
+	}
+	if payload.Err != nil {
+		v.Outcome = report.Fail
+		v.Reason = "result stream cannot be trusted: " + payload.Err.Error()
+		if ev.QEMUError != nil {
+			v.Reason += " (" + ev.QEMUError.Error() + ")"
+		}
+		return v
+	}
+	if payload.InitError != "" {
+		v.Outcome, v.Reason = report.Fail, "guest init: "+payload.InitError
+		return v
+	}
+	v.ExitCode = payload.Exit
+
+	if ev.GoTest {
+		classifyGoTest(&v, payload.Data)
+	} else if v.ExitCode == 0 {
+		v.Outcome, v.Reason = report.Pass, "payload exited 0"
+	} else {
+		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("payload exited %d", v.ExitCode)
+	}
+
+	if f := st.Section(wire.SectionFacts); f != nil {
+		if err := decodeFacts(f, &v); err != nil && v.Outcome.Passed() {
+			v.Outcome, v.Reason = report.Fail, err.Error()
+		}
+	}
+	return v
+}
+
+func classifyGoTest(v *Verdict, out []byte) {
+	r := gotest.Parse(out)
+	v.Tests, v.Events = r.Tests, r.Events
+	pass, fail, skip := r.Counts()
+	total := pass + fail + skip
+	switch {
+	case total == 0:
+		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("no tests ran (payload exited %d)", v.ExitCode)
+	case fail > 0:
+		var names []string
+		for _, t := range r.Tests {
+			if t.Status == "fail" && !strings.Contains(t.Name, "/") {
+				names = append(names, t.Name)
+			}
+		}
+		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("%d of %d tests failed: %s", fail, total, strings.Join(names, ", "))
+	case v.ExitCode != 0:
+		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("payload exited %d although no test failed", v.ExitCode)
+	case r.Final != "pass":
+		v.Outcome, v.Reason = report.Fail, "the test binary did not report PASS"
+	case skip == total:
+		v.Outcome, v.Reason = report.Skip, fmt.Sprintf("all %d tests skipped", total)
+	default:
+		v.Outcome, v.Reason = report.Pass, fmt.Sprintf("%d tests passed, %d skipped", pass, skip)
+	}
+}
+
+func decodeFacts(f *wire.Received, v *Verdict) error {
+	if f.Err != nil {
+		return fmt.Errorf("facts cannot be trusted: %w", f.Err)
+	}
+	if f.InitError != "" {
+		return fmt.Errorf("facts: %s", f.InitError)
+	}
+	var facts report.Facts
+	if err := json.Unmarshal(f.Data, &facts); err != nil {
+		return fmt.Errorf("payload wrote invalid facts: %w", err)
+	}
+	v.Facts = &facts
+	return nil
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(strings.ReplaceAll(string(b), "\r", "")), "\n")
+	l := strings.TrimSpace(lines[len(lines)-1])
+	if len(l) > 160 {
+		l = l[:160]
+	}
+	if l == "" {
+		return "(empty)"
+	}
+	return fmt.Sprintf("%q", l)
+}

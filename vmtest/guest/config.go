@@ -1,0 +1,75 @@
+// Package guest is the guest side of a vmtest run: the init that runs as
+// PID 1 inside the VM, and the configuration the host hands it.
+//
+// The host writes Config as JSON to ConfigPath inside the initramfs (the same
+// archive serves every kernel of a run) and passes what differs per kernel on
+// the kernel command line (KernelParam).
+package guest
+
+import (
+	"encoding/hex"
+	"strings"
+)
+
+// Paths inside the guest.
+const (
+	// ConfigPath is where the host puts the run's Config.
+	ConfigPath = "/corematrix/config.json"
+	// PayloadDir holds the payload binary.
+	PayloadDir = "/corematrix/bin"
+	// FactsPath is where a payload may write report.Facts as JSON ($CM_FACTS).
+	FactsPath = "/run/corematrix/facts.json"
+	// ResultsPort is the serial port that carries the results stream.
+	ResultsPort = "/dev/ttyS1"
+	// WorkDir is the payload's working directory.
+	WorkDir = "/tmp"
+)
+
+// KernelParam is the kernel command-line parameter holding the hex-encoded
+// name of the kernel the user asked for (it becomes $CM_KERNEL).
+const KernelParam = "corematrix.kernel"
+
+// Environment variables every payload gets.
+const (
+	EnvVMTest = "CM_VMTEST" // always "1"
+	EnvKernel = "CM_KERNEL" // the requested kernel name ("6.1", a path, ...)
+	EnvFacts  = "CM_FACTS"  // FactsPath
+)
+
+// Config tells the guest init what to run.
+type Config struct {
+	// Args is the payload's argv; Args[0] is its path inside the guest.
+	Args []string `json:"args"`
+	// Env holds extra KEY=VALUE pairs, applied after the built-in ones.
+	Env []string `json:"env,omitempty"`
+}
+
+// EncodeKernelParam returns the command-line parameter carrying name.
+func EncodeKernelParam(name string) string {
+	return KernelParam + "=" + hex.EncodeToString([]byte(name))
+}
+
+// DecodeKernelParam finds KernelParam in a kernel command line.
+func DecodeKernelParam(cmdline string) string {
+	for _, f := range strings.Fields(cmdline) {
+		if v, ok := strings.CutPrefix(f, KernelParam+"="); ok {
+			if b, err := hex.DecodeString(v); err == nil {
+				return string(b)
+			}
+		}
+	}
+	return ""
+}
+
+// Environ returns the payload's environment for kernel name and cfg.
+func Environ(kernel string, cfg Config) []string {
+	env := []string{
+		"PATH=/corematrix/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + WorkDir,
+		"TMPDIR=" + WorkDir,
+		EnvVMTest + "=1",
+		EnvKernel + "=" + kernel,
+		EnvFacts + "=" + FactsPath,
+	}
+	return append(env, cfg.Env...)
+}

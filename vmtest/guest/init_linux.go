@@ -1,0 +1,301 @@
+package guest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/corematrix/corematrix/vmtest/wire"
+)
+
+// Main is the guest init. It never returns: whatever happens, it ends the
+// results stream (with a trailer when the payload section was opened) and
+// powers the VM off.
+func Main() {
+	// A signal must not end PID 1 (the kernel would panic): ignore the
+	// catchable ones a payload might send it.
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
+	consolef("corematrix: guest init started")
+
+	var port *os.File
+	var section *wire.Section
+	defer func() {
+		if r := recover(); r != nil {
+			msg := fmt.Sprintf("guest init panic: %v", r)
+			consolef("corematrix: %s\n%s", msg, debug.Stack())
+			if port != nil {
+				w := wire.NewWriter(port)
+				if section != nil {
+					section.End(-1, msg)
+				} else {
+					w.Error(msg)
+				}
+				w.Done()
+				drain(port)
+			}
+		}
+		powerOff()
+	}()
+
+	if err := mount("devtmpfs", "/dev", "devtmpfs", true); err != nil {
+		consolef("corematrix: %v", err)
+	}
+	var err error
+	port, err = openPort(ResultsPort)
+	if err != nil {
+		// Nothing can reach the host; the console shows why.
+		consolef("corematrix: %v", err)
+		return
+	}
+	w := wire.NewWriter(port)
+	w.Hello(release())
+
+	setupErr := setup()
+	section, err = w.Begin(wire.SectionPayload)
+	if err != nil {
+		consolef("corematrix: write results: %v", err)
+		return
+	}
+	exit, runErr := -1, setupErr
+	if runErr == nil {
+		exit, runErr = runPayload(section)
+	}
+	msg := ""
+	if runErr != nil {
+		msg = runErr.Error()
+		exit = -1
+	}
+	section.End(exit, msg)
+	section = nil
+	sendFile(w, wire.SectionFacts, FactsPath)
+	sendKmsg(w)
+	w.Done()
+	drain(port)
+}
+
+// setup mounts the file systems a tracer payload needs, brings lo up and
+// raises RLIMIT_MEMLOCK. Only proc, sysfs and /tmp are required; the rest are
+// reported on the console when the kernel lacks them.
+func setup() error {
+	required := []struct{ src, dst, fstype string }{
+		{"proc", "/proc", "proc"},
+		{"sysfs", "/sys", "sysfs"},
+		{"tmpfs", "/tmp", "tmpfs"},
+		{"tmpfs", "/run", "tmpfs"},
+	}
+	for _, m := range required {
+		if err := mount(m.src, m.dst, m.fstype, true); err != nil {
+			return err
+		}
+	}
+	optional := []struct{ src, dst, fstype string }{
+		{"debugfs", "/sys/kernel/debug", "debugfs"},   // Requires CONFIG_DEBUG_FS.
+		{"tracefs", "/sys/kernel/tracing", "tracefs"}, // Requires kernel 4.1; older kernels have debugfs/tracing.
+		{"bpf", "/sys/fs/bpf", "bpf"},                 // Requires kernel 4.4.
+		{"cgroup2", "/sys/fs/cgroup", "cgroup2"},      // Requires kernel 4.5.
+	}
+	for _, m := range optional {
+		if err := mount(m.src, m.dst, m.fstype, false); err != nil {
+			consolef("corematrix: %v (continuing)", err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(FactsPath), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(FactsPath), err)
+	}
+	if err := loUp(); err != nil {
+		consolef("corematrix: bring lo up: %v (continuing)", err)
+	}
+	inf := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &inf); err != nil {
+		return fmt.Errorf("raise RLIMIT_MEMLOCK: %w", err)
+	}
+	return nil
+}
+
+func mount(src, dst, fstype string, create bool) error {
+	if create {
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return fmt.Errorf("mount %s: %w", dst, err)
+		}
+	}
+	if err := unix.Mount(src, dst, fstype, 0, ""); err != nil && !errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("mount %s on %s: %w", fstype, dst, err)
+	}
+	return nil
+}
+
+// openPort opens the results port in raw mode: without it the tty layer would
+// turn \n into \r\n (among other things) and the byte count and hash in the
+// trailer would not match what the host receives.
+func openPort(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open results port: %w", err)
+	}
+	fd := int(f.Fd())
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("results port termios: %w", err)
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB | unix.CRTSCTS | unix.CBAUD
+	t.Cflag |= unix.CS8 | unix.CLOCAL | unix.CREAD | unix.B115200
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("results port raw mode: %w", err)
+	}
+	return f, nil
+}
+
+// drain waits until every byte written to the port has left the UART.
+func drain(f *os.File) {
+	unix.IoctlSetInt(int(f.Fd()), unix.TCSBRK, 1) // tcdrain
+}
+
+func runPayload(out io.Writer) (int, error) {
+	raw, err := os.ReadFile(ConfigPath)
+	if err != nil {
+		return -1, fmt.Errorf("read config: %w", err)
+	}
+	var cfg Config
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return -1, fmt.Errorf("decode config: %w", err)
+	}
+	if len(cfg.Args) == 0 {
+		return -1, errors.New("config has no payload")
+	}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return -1, fmt.Errorf("payload pipe: %w", err)
+	}
+	cmd := exec.Command(cfg.Args[0])
+	cmd.Args = cfg.Args
+	cmd.Env = Environ(DecodeKernelParam(string(cmdline)), cfg)
+	cmd.Dir = WorkDir
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		pr.Close()
+		return -1, fmt.Errorf("start payload: %w", err)
+	}
+	pw.Close()
+	waited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		// Children of the payload may hold the pipe open: stop reading
+		// shortly after the payload itself exits.
+		pr.SetReadDeadline(time.Now().Add(2 * time.Second))
+		waited <- err
+	}()
+	_, copyErr := io.Copy(out, pr)
+	waitErr := <-waited
+	pr.Close()
+	if copyErr != nil && !errors.Is(copyErr, os.ErrDeadlineExceeded) {
+		return -1, fmt.Errorf("forward payload output: %w", copyErr)
+	}
+	st := cmd.ProcessState
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	var ee *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &ee) {
+		return -1, fmt.Errorf("wait payload: %w", waitErr)
+	}
+	return st.ExitCode(), nil
+}
+
+// sendFile sends a file as a section when it exists.
+func sendFile(w *wire.Writer, name, path string) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	s, werr := w.Begin(name)
+	if werr != nil {
+		return
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	} else {
+		s.Write(data)
+	}
+	s.End(0, msg)
+}
+
+// sendKmsg sends the kernel log buffer.
+func sendKmsg(w *wire.Writer) {
+	s, err := w.Begin(wire.SectionKmsg)
+	if err != nil {
+		return
+	}
+	size, err := unix.Klogctl(unix.SYSLOG_ACTION_SIZE_BUFFER, nil)
+	if err != nil || size <= 0 {
+		size = 1 << 20
+	}
+	buf := make([]byte, size)
+	n, err := unix.Klogctl(unix.SYSLOG_ACTION_READ_ALL, buf)
+	if err != nil {
+		s.End(-1, fmt.Sprintf("read kernel log: %v", err))
+		return
+	}
+	s.Write(buf[:n])
+	s.End(0, "")
+}
+
+func loUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+func release() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// consolef writes a line to the console (ttyS0, kept as console.log).
+func consolef(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, strings.TrimSuffix(format, "\n")+"\n", args...)
+}
+
+func powerOff() {
+	unix.Sync()
+	unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	// Without ACPI power-off, a restart also ends QEMU (-no-reboot).
+	unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART)
+	for {
+		time.Sleep(time.Hour)
+	}
+}

@@ -1,0 +1,183 @@
+package vmtest
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/corematrix/corematrix/vmtest/report"
+)
+
+// ProgressMode selects how progress is shown.
+type ProgressMode int
+
+const (
+	// ProgressPlain prints one line per state change (logs, pipes).
+	ProgressPlain ProgressMode = iota
+	// ProgressTTY keeps one line per kernel and redraws them in place.
+	ProgressTTY
+	// ProgressGitHub prints plain lines and folds each finished kernel's
+	// details into a ::group:: (GitHub Actions log folding).
+	ProgressGitHub
+)
+
+// NewProgress returns a Progress writing to w for the given kernels.
+func NewProgress(w io.Writer, mode ProgressMode, kernels []string) *Display {
+	d := &Display{w: w, mode: mode, start: time.Now()}
+	for _, k := range kernels {
+		d.rows = append(d.rows, &row{name: k, state: StateQueued})
+	}
+	return d
+}
+
+// Display is a Progress that renders a line per kernel.
+type Display struct {
+	mu    sync.Mutex
+	w     io.Writer
+	mode  ProgressMode
+	start time.Time
+	rows  []*row
+	drawn int
+	stop  chan struct{}
+}
+
+type row struct {
+	name    string
+	state   State
+	since   time.Time
+	started time.Time
+	result  *report.KernelResult
+}
+
+// Update implements Progress.
+func (d *Display) Update(i int, kernel string, state State, r *report.KernelResult) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if i < 0 || i >= len(d.rows) {
+		return
+	}
+	rw := d.rows[i]
+	if rw.state == state && state != StateDone {
+		return
+	}
+	now := time.Now()
+	if rw.started.IsZero() && state != StateQueued {
+		rw.started = now
+	}
+	rw.state, rw.since, rw.result = state, now, r
+	switch d.mode {
+	case ProgressTTY:
+		d.redraw()
+	case ProgressPlain, ProgressGitHub:
+		if state == StateQueued {
+			return
+		}
+		fmt.Fprintln(d.w, d.line(rw, now))
+		if state == StateDone && d.mode == ProgressGitHub && r != nil {
+			d.group(rw, r)
+		}
+	}
+}
+
+// Start redraws the TTY display every second (elapsed times tick) until Stop.
+func (d *Display) Start() {
+	if d.mode != ProgressTTY {
+		return
+	}
+	d.mu.Lock()
+	d.stop = make(chan struct{})
+	stop := d.stop
+	d.redraw()
+	d.mu.Unlock()
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				d.mu.Lock()
+				d.redraw()
+				d.mu.Unlock()
+			}
+		}
+	}()
+}
+
+// Stop ends the redraw loop and leaves the final lines on screen.
+func (d *Display) Stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stop != nil {
+		close(d.stop)
+		d.stop = nil
+		d.redraw()
+	}
+}
+
+func (d *Display) redraw() {
+	var b strings.Builder
+	if d.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", d.drawn) // cursor up
+	}
+	now := time.Now()
+	for _, rw := range d.rows {
+		b.WriteString("\r\x1b[2K") // clear line
+		b.WriteString(d.line(rw, now))
+		b.WriteByte('\n')
+	}
+	d.drawn = len(d.rows)
+	io.WriteString(d.w, b.String())
+}
+
+func (d *Display) line(rw *row, now time.Time) string {
+	width := 0
+	for _, r := range d.rows {
+		width = max(width, len(r.name))
+	}
+	elapsed := time.Duration(0)
+	if !rw.started.IsZero() {
+		end := now
+		if rw.state == StateDone {
+			end = rw.since
+		}
+		elapsed = end.Sub(rw.started).Round(100 * time.Millisecond)
+	}
+	status := string(rw.state)
+	if rw.state == StateDone && rw.result != nil {
+		status = fmt.Sprintf("%s %s", rw.result.Outcome.Emoji(), rw.result.Outcome)
+		if rw.result.Reason != "" {
+			status += ": " + rw.result.Reason
+		}
+	}
+	if rw.state == StateQueued {
+		return fmt.Sprintf("%-*s  %s", width, rw.name, status)
+	}
+	return fmt.Sprintf("%-*s  %7s  %s", width, rw.name, elapsed, status)
+}
+
+// group prints a finished kernel's details folded for GitHub Actions.
+func (d *Display) group(rw *row, r *report.KernelResult) {
+	fmt.Fprintf(d.w, "::group::%s: %s (%s)\n", rw.name, r.Outcome, r.Reason)
+	fmt.Fprintf(d.w, "release %s, accel %s, boot %.1fs, payload %.1fs, total %.1fs, exit code %d\n",
+		r.Kernel.Release, r.Accel, r.Timings.Boot, r.Timings.Payload, r.Timings.Total, r.ExitCode)
+	for _, t := range r.Tests {
+		if t.Status != "pass" {
+			fmt.Fprintf(d.w, "--- %s: %s\n%s", strings.ToUpper(t.Status), t.Name, t.Output)
+		}
+	}
+	if r.Trace != "" {
+		fmt.Fprint(d.w, r.Trace)
+	}
+	fmt.Fprintln(d.w, "::endgroup::")
+	if !r.Outcome.Passed() {
+		fmt.Fprintf(d.w, "::error title=%s %s::%s\n", rw.name, r.Outcome, escapeAnnotation(r.Reason))
+	}
+}
+
+func escapeAnnotation(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}

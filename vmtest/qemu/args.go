@@ -1,0 +1,73 @@
+// Package qemu builds QEMU command lines for a vmtest boot and decides which
+// accelerator the host can really use.
+package qemu
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Binary is the QEMU system emulator vmtest runs by default.
+const Binary = "qemu-system-x86_64"
+
+// Config describes one boot.
+type Config struct {
+	Kernel    string // bzImage path
+	Initramfs string // newc archive path
+	Console   string // file receiving ttyS0 (the kernel console)
+	Results   string // file receiving ttyS1 (the results stream)
+	MemoryMiB int
+	CPUs      int
+	Accel     string   // "kvm" or "tcg"
+	Append    []string // extra kernel command-line parameters
+}
+
+// CommandLine returns the kernel command line for cfg: console on ttyS0 from
+// the first message on (earlyprintk, so "Linux version" appears even when the
+// boot stops early), reboot on panic (QEMU exits, -no-reboot), and soft
+// lockups turned into panics so they end the run.
+func CommandLine(cfg Config) string {
+	p := []string{
+		"console=ttyS0,115200",
+		"earlyprintk=serial,ttyS0,115200",
+		"panic=-1",
+		"softlockup_panic=1",
+		"rdinit=/init",
+	}
+	return strings.Join(append(p, cfg.Append...), " ")
+}
+
+// Args returns QEMU's arguments (without the binary) for cfg.
+func Args(cfg Config) ([]string, error) {
+	if cfg.Kernel == "" || cfg.Initramfs == "" || cfg.Console == "" || cfg.Results == "" {
+		return nil, fmt.Errorf("qemu: kernel, initramfs, console and results paths are required")
+	}
+	if cfg.MemoryMiB <= 0 || cfg.CPUs <= 0 {
+		return nil, fmt.Errorf("qemu: memory (%d MiB) and cpus (%d) must be positive", cfg.MemoryMiB, cfg.CPUs)
+	}
+	var cpu string
+	switch cfg.Accel {
+	case "kvm":
+		cpu = "host"
+	case "tcg":
+		cpu = "max"
+	default:
+		return nil, fmt.Errorf("qemu: unknown accelerator %q", cfg.Accel)
+	}
+	return []string{
+		"-nodefaults", "-nographic", "-no-reboot",
+		"-machine", "pc", "-accel", cfg.Accel, "-cpu", cpu,
+		"-m", strconv.Itoa(cfg.MemoryMiB), "-smp", strconv.Itoa(cfg.CPUs),
+		"-kernel", cfg.Kernel, "-initrd", cfg.Initramfs,
+		"-append", CommandLine(cfg),
+		"-chardev", "file,id=console,path=" + escape(cfg.Console),
+		"-serial", "chardev:console",
+		"-chardev", "file,id=results,path=" + escape(cfg.Results),
+		"-serial", "chardev:results",
+		"-monitor", "none",
+	}, nil
+}
+
+// escape doubles commas, QEMU's option separator.
+func escape(path string) string { return strings.ReplaceAll(path, ",", ",,") }

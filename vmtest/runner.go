@@ -1,0 +1,215 @@
+package vmtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/corematrix/corematrix/vmtest/gotest"
+	"github.com/corematrix/corematrix/vmtest/guest"
+	"github.com/corematrix/corematrix/vmtest/initramfs"
+	"github.com/corematrix/corematrix/vmtest/qemu"
+	"github.com/corematrix/corematrix/vmtest/report"
+)
+
+// Runner boots kernels with one initramfs, built once by NewRunner and shared
+// by every kernel of the run.
+type Runner struct {
+	cfg       Config
+	tmp       string
+	initramfs string
+	goTest    bool
+	accel     *accelChooser
+}
+
+// Result is the outcome of one kernel.
+type Result struct {
+	report.KernelResult
+	// Output is the payload's stdout and stderr as received.
+	Output []byte
+	// Dir is the kernel's report directory.
+	Dir string
+}
+
+// NewRunner checks that the guest init and the payload are static, and
+// builds the initramfs. Close removes it.
+func NewRunner(cfg Config) (*Runner, error) {
+	if cfg.Payload == "" {
+		return nil, errors.New("no payload")
+	}
+	if cfg.Init == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find own executable: %w", err)
+		}
+		cfg.Init = exe
+	}
+	if cfg.QEMU == "" {
+		cfg.QEMU = qemu.Binary
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MemoryMiB <= 0 {
+		cfg.MemoryMiB = DefaultMemoryMiB
+	}
+	if cfg.CPUs <= 0 {
+		cfg.CPUs = DefaultCPUs
+	}
+	if cfg.Jobs <= 0 {
+		cfg.Jobs = DefaultJobs(cfg.MemoryMiB)
+	}
+	warn := func(msg string) {
+		if cfg.Log != nil {
+			fmt.Fprintln(cfg.Log, "vmtest: warning:", msg)
+		}
+	}
+	accel, err := newAccelChooser(cfg.Accel, warn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := exec.LookPath(cfg.QEMU); err != nil {
+		return nil, fmt.Errorf("%w: %s not found (run `make deps`): %v", ErrInfra, cfg.QEMU, err)
+	}
+	if err := initramfs.CheckStatic(cfg.Init); err != nil {
+		return nil, fmt.Errorf("guest init: %w", err)
+	}
+	if err := initramfs.CheckStatic(cfg.Payload); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args)}
+	r.tmp, err = os.MkdirTemp("", "vmtest-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInfra, err)
+	}
+	if err := r.buildInitramfs(); err != nil {
+		os.RemoveAll(r.tmp)
+		return nil, err
+	}
+	return r, nil
+}
+
+// ErrInfra marks errors of the host rather than of a kernel or payload.
+var ErrInfra = errors.New("infrastructure")
+
+func (r *Runner) buildInitramfs() error {
+	args := r.cfg.Args
+	if r.goTest {
+		args = gotest.Args(args)
+	}
+	inGuest := guest.PayloadDir + "/" + filepath.Base(r.cfg.Payload)
+	conf, err := json.Marshal(guest.Config{Args: append([]string{inGuest}, args...), Env: r.cfg.Env})
+	if err != nil {
+		return err
+	}
+	files := []initramfs.File{
+		{Name: "/init", Source: r.cfg.Init, Mode: 0o755},
+		{Name: inGuest, Source: r.cfg.Payload, Mode: 0o755},
+		{Name: guest.ConfigPath, Data: conf, Mode: 0o644},
+	}
+	files = append(files, r.cfg.Files...)
+	r.initramfs = filepath.Join(r.tmp, "initramfs.cpio")
+	f, err := os.Create(r.initramfs)
+	if err != nil {
+		return fmt.Errorf("%w: create initramfs: %v", ErrInfra, err)
+	}
+	if err := initramfs.Write(f, files); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Close removes the initramfs.
+func (r *Runner) Close() error { return os.RemoveAll(r.tmp) }
+
+// GoTest reports whether the payload is treated as a Go test binary.
+func (r *Runner) GoTest() bool { return r.goTest }
+
+// Kernel resolves, boots and classifies one kernel. dir receives console.log
+// and the raw results stream; it is created when missing. onState may be nil.
+func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(State)) *Result {
+	if onState == nil {
+		onState = func(State) {}
+	}
+	start := time.Now()
+	res := &Result{Dir: dir}
+	res.Kernel.Name = name
+	res.ExitCode = -1
+	finish := func(o report.Outcome, reason string) *Result {
+		res.Outcome, res.Reason = o, reason
+		res.Timings.Total = time.Since(start).Seconds()
+		return res
+	}
+
+	onState(StateResolving)
+	k, err := r.cfg.Resolve(ctx, name)
+	if err != nil {
+		return finish(report.Unavailable, err.Error())
+	}
+	res.Kernel = report.Kernel{Name: name, Version: k.Version, Source: k.Source, SHA256: k.SHA256}
+	if k.Name == "" {
+		k.Name = name
+	}
+	if r.cfg.Predict != nil {
+		p, err := r.cfg.Predict(ctx, k)
+		if err != nil {
+			if r.cfg.Log != nil {
+				fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: predict: %v\n", name, err)
+			}
+		} else {
+			res.Prediction = p
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return finish(report.InfraError, fmt.Sprintf("create report directory: %v", err))
+	}
+
+	accel, probe, err := r.accel.acquire(ctx)
+	if err != nil {
+		return finish(report.InfraError, err.Error())
+	}
+	b := &boot{
+		qemu: r.cfg.QEMU, kernel: k, initramfs: r.initramfs, dir: dir,
+		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
+		timeout: r.cfg.Timeout, onState: onState,
+	}
+	if probe {
+		b.helloDeadline = r.accel.probeTO
+	}
+	br, err := b.run(ctx)
+	if probe {
+		switch {
+		case err == nil && !br.hello.IsZero():
+			r.accel.settle(true)
+		case errors.Is(err, errNoHello) || err == nil:
+			r.accel.settle(false)
+			accel, b.accel, b.helloDeadline = AccelTCG, AccelTCG, 0
+			br, err = b.run(ctx)
+		default:
+			r.accel.abandon()
+		}
+	}
+	res.Accel = accel
+	if err != nil {
+		return finish(report.InfraError, err.Error())
+	}
+	br.evidence.GoTest = r.goTest
+	v := Classify(br.evidence)
+	res.Kernel.Release = v.Release
+	res.ExitCode, res.Trace = v.ExitCode, v.Trace
+	res.Tests, res.Events, res.Facts = v.Tests, v.Events, v.Facts
+	res.Output = v.Output
+	if !br.hello.IsZero() {
+		res.Timings.Boot = br.hello.Sub(br.started).Seconds()
+		if !br.trailer.IsZero() {
+			res.Timings.Payload = br.trailer.Sub(br.hello).Seconds()
+		}
+	}
+	return finish(v.Outcome, v.Reason)
+}

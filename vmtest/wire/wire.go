@@ -1,0 +1,308 @@
+// Package wire is the protocol the guest init speaks to the host over the
+// dedicated results serial port (ttyS1).
+//
+// The stream is a sequence of control lines, each starting with Prefix, and
+// of framed sections:
+//
+//	corematrix-init v1 hello release=6.1.0-50-cloud-amd64
+//	corematrix-init v1 begin payload
+//	<raw payload stdout+stderr>
+//	corematrix-init v1 end payload exit=0 bytes=1234 sha256=<64 hex>
+//	corematrix-init v1 begin facts
+//	<raw contents of $CM_FACTS>
+//	corematrix-init v1 end facts exit=0 bytes=... sha256=...
+//	corematrix-init v1 begin kmsg
+//	<kernel log>
+//	corematrix-init v1 end kmsg exit=0 bytes=... sha256=...
+//	corematrix-init v1 done
+//
+// A section's raw bytes are followed by a newline and exactly one trailer line
+// ("end"), so the trailer always starts on a line of its own, even when the
+// data does not end in a newline. The trailer holds the exit code, the byte
+// count and the SHA-256 of the bytes between the begin line and the newline
+// that precedes the trailer. A trailer may carry error="..." when the guest
+// init could not do its job (the exit code is then -1). A section without a
+// matching trailer is never trusted.
+package wire
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Prefix starts every control line of the stream.
+const Prefix = "corematrix-init v1 "
+
+// Section names used by the guest init.
+const (
+	SectionPayload = "payload"
+	SectionFacts   = "facts"
+	SectionKmsg    = "kmsg"
+)
+
+// ErrNoTrailer means a section began but its trailer never arrived: the guest
+// stopped (or the stream was cut) before the section was finished.
+var ErrNoTrailer = errors.New("no trailer")
+
+// MismatchError means a trailer arrived but does not describe the bytes received.
+type MismatchError struct {
+	Section         string
+	WantBytes       int64
+	GotBytes        int64
+	WantSHA, GotSHA string
+}
+
+func (e *MismatchError) Error() string {
+	if e.WantBytes != e.GotBytes {
+		return fmt.Sprintf("%s trailer mismatch: trailer says %d bytes, received %d", e.Section, e.WantBytes, e.GotBytes)
+	}
+	return fmt.Sprintf("%s trailer mismatch: sha256 %s in trailer, %s received", e.Section, short(e.WantSHA), short(e.GotSHA))
+}
+
+func short(s string) string {
+	if len(s) > 12 {
+		return s[:12]
+	}
+	return s
+}
+
+// Writer writes the guest side of the protocol.
+type Writer struct {
+	w io.Writer
+}
+
+// NewWriter returns a Writer that writes to w (the raw-mode results port).
+func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
+
+// Hello announces that the guest init runs, with the guest's `uname -r`.
+func (w *Writer) Hello(release string) error {
+	_, err := fmt.Fprintf(w.w, "%shello release=%s\n", Prefix, strconv.Quote(release))
+	return err
+}
+
+// Error reports an init error that is not tied to a section.
+func (w *Writer) Error(msg string) error {
+	_, err := fmt.Fprintf(w.w, "%serror %s\n", Prefix, strconv.Quote(msg))
+	return err
+}
+
+// Done is the last line of a complete stream.
+func (w *Writer) Done() error {
+	_, err := fmt.Fprintf(w.w, "%sdone\n", Prefix)
+	return err
+}
+
+// Section is an open section; write its bytes, then call End exactly once.
+type Section struct {
+	w    io.Writer
+	name string
+	n    int64
+	h    hash.Hash
+}
+
+// Begin opens a section.
+func (w *Writer) Begin(name string) (*Section, error) {
+	if _, err := fmt.Fprintf(w.w, "%sbegin %s\n", Prefix, name); err != nil {
+		return nil, err
+	}
+	return &Section{w: w.w, name: name, h: sha256.New()}, nil
+}
+
+// Write writes section bytes, counting and hashing what was written.
+func (s *Section) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	s.n += int64(n)
+	s.h.Write(p[:n])
+	return n, err
+}
+
+// End writes the trailer. errMsg, when not empty, says why the section is
+// incomplete (for example the payload could not be started).
+func (s *Section) End(exit int, errMsg string) error {
+	line := Trailer(s.name, exit, s.n, hex.EncodeToString(s.h.Sum(nil)), errMsg)
+	_, err := io.WriteString(s.w, line)
+	return err
+}
+
+// Trailer formats a trailer line, including the newline that precedes it.
+func Trailer(section string, exit int, n int64, sha string, errMsg string) string {
+	line := fmt.Sprintf("\n%send %s exit=%d bytes=%d sha256=%s", Prefix, section, exit, n, sha)
+	if errMsg != "" {
+		line += " error=" + strconv.Quote(errMsg)
+	}
+	return line + "\n"
+}
+
+// Received is one section as the host received it.
+type Received struct {
+	Name string
+	// Data are the section bytes; only trustworthy when Err is nil.
+	Data []byte
+	// Exit is the exit code from the trailer (-1 when the init failed).
+	Exit int
+	// InitError is the error="..." field of the trailer.
+	InitError string
+	// Err is ErrNoTrailer or a *MismatchError when the section cannot be trusted.
+	Err error
+}
+
+// Stream is a parsed results stream.
+type Stream struct {
+	// Hello is true when the guest init announced itself.
+	Hello bool
+	// Release is the guest's `uname -r`.
+	Release string
+	// Sections in order of arrival. Parsing stops at the first untrusted one.
+	Sections []*Received
+	// Errors are init errors reported outside sections.
+	Errors []string
+	// Done is true when the stream ended properly.
+	Done bool
+}
+
+// Section returns the named section, or nil.
+func (s *Stream) Section(name string) *Received {
+	for _, r := range s.Sections {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Parse parses a results stream. Bytes outside control lines and sections are
+// ignored (firmware or the kernel may write noise before the init starts).
+func Parse(b []byte) *Stream {
+	s := &Stream{}
+	p := 0
+	for p < len(b) {
+		i := bytes.IndexByte(b[p:], '\n')
+		if i < 0 {
+			break // incomplete line: the stream was cut
+		}
+		line := string(b[p : p+i])
+		p += i + 1
+		j := strings.Index(line, Prefix)
+		if j < 0 {
+			continue
+		}
+		verb, rest, _ := strings.Cut(line[j+len(Prefix):], " ")
+		switch verb {
+		case "hello":
+			s.Hello = true
+			if v, ok := strings.CutPrefix(rest, "release="); ok {
+				if u, err := strconv.Unquote(v); err == nil {
+					s.Release = u
+				}
+			}
+		case "error":
+			if u, err := strconv.Unquote(rest); err == nil {
+				rest = u
+			}
+			s.Errors = append(s.Errors, rest)
+		case "done":
+			s.Done = true
+		case "begin":
+			r, next := parseSection(b, p, rest)
+			s.Sections = append(s.Sections, r)
+			if r.Err != nil {
+				return s
+			}
+			p = next
+		}
+	}
+	return s
+}
+
+// parseSection finds the trailer of section name whose data start at b[start:].
+// It accepts the first trailer whose byte count and hash match the bytes before
+// it, and returns the offset after that trailer line.
+func parseSection(b []byte, start int, name string) (*Received, int) {
+	r := &Received{Name: name, Exit: -1}
+	marker := []byte("\n" + Prefix + "end " + name + " ")
+	var lastErr error = ErrNoTrailer
+	for off := start; ; {
+		k := bytes.Index(b[off:], marker)
+		if k < 0 {
+			break
+		}
+		at := off + k // index of the newline before the trailer
+		eol := bytes.IndexByte(b[at+len(marker):], '\n')
+		if eol < 0 {
+			break // trailer line cut short
+		}
+		fields := string(b[at+len(marker) : at+len(marker)+eol])
+		next := at + len(marker) + eol + 1
+		off = at + 1
+		t, err := parseTrailer(fields)
+		if err != nil {
+			lastErr = fmt.Errorf("%s trailer: %w", name, err)
+			continue
+		}
+		data := b[start:at]
+		sum := sha256.Sum256(data)
+		got := hex.EncodeToString(sum[:])
+		if int64(len(data)) != t.bytes || got != t.sha {
+			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: int64(len(data)), WantSHA: t.sha, GotSHA: got}
+			continue
+		}
+		r.Data, r.Exit, r.InitError = data, t.exit, t.errMsg
+		return r, next
+	}
+	r.Data = b[start:]
+	r.Err = lastErr
+	if errors.Is(lastErr, ErrNoTrailer) {
+		r.Err = fmt.Errorf("%s: %w after %d bytes", name, ErrNoTrailer, len(b)-start)
+	}
+	return r, len(b)
+}
+
+type trailer struct {
+	exit   int
+	bytes  int64
+	sha    string
+	errMsg string
+}
+
+func parseTrailer(s string) (trailer, error) {
+	var t trailer
+	var seen int
+	for s != "" {
+		kv, rest, _ := strings.Cut(s, " ")
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return t, fmt.Errorf("malformed field %q", kv)
+		}
+		var err error
+		switch k {
+		case "exit":
+			t.exit, err = strconv.Atoi(v)
+			seen |= 1
+		case "bytes":
+			t.bytes, err = strconv.ParseInt(v, 10, 64)
+			seen |= 2
+		case "sha256":
+			t.sha = v
+			seen |= 4
+		case "error":
+			// The quoted message is the rest of the line.
+			t.errMsg, err = strconv.Unquote(s[len("error="):])
+			rest = ""
+		}
+		if err != nil {
+			return t, fmt.Errorf("field %s: %w", k, err)
+		}
+		s = rest
+	}
+	if seen != 7 {
+		return t, errors.New("missing exit, bytes or sha256")
+	}
+	return t, nil
+}
