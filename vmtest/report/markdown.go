@@ -45,6 +45,8 @@ func writeHeader(b *strings.Builder, s Summary) {
 	case len(s.Kernels) == 0:
 		fmt.Fprintf(b, "## corematrix: no kernels\n\n")
 		return
+	case passed == 1 && len(s.Kernels) == 1:
+		fmt.Fprintf(b, "## corematrix: ✅ the kernel passed\n\n")
 	case passed == len(s.Kernels):
 		fmt.Fprintf(b, "## corematrix: ✅ all %d kernels passed\n\n", len(s.Kernels))
 	default:
