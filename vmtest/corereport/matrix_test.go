@@ -73,6 +73,7 @@ func TestMatrixCells(t *testing.T) {
 		"guarded_bogus":   "loads,loads,n/a",
 		"unguarded_bogus": "FAILS,FAILS,n/a",
 		"type_checks":     "loads,loads,n/a",
+		"subprog_state":   "loads,loads,n/a",
 	}
 	for name, want := range wantLoads {
 		if loads[name] != want {

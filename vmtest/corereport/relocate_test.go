@@ -29,6 +29,7 @@ func TestRelocateTestObject(t *testing.T) {
 			loads: map[string]bool{
 				"guarded_state": true, "unguarded_state": false,
 				"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
+				"subprog_state": true,
 			},
 			fixups: []fixupWant{
 				{"guarded_state", "field_exists", "task_struct___pre514.state", 0, false, false},
@@ -41,6 +42,8 @@ func TestRelocateTestObject(t *testing.T) {
 				{"unguarded_bogus", "field_byte_offset", "task_struct___bogus.corematrix_no_such_field", any, true, true},
 				{"type_checks", "type_exists", "bpf_ringbuf", 1, false, false},
 				{"type_checks", "type_exists", "corematrix_no_such_type", 0, false, false},
+				{"subprog_state", "field_byte_offset", "task_struct___pre514.state", any, true, false},
+				{"subprog_state", "field_byte_offset", "task_struct.__state", 24, false, false},
 			},
 		},
 		{
@@ -48,6 +51,7 @@ func TestRelocateTestObject(t *testing.T) {
 			loads: map[string]bool{
 				"guarded_state": true, "unguarded_state": false,
 				"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
+				"subprog_state": true,
 			},
 			fixups: []fixupWant{
 				{"guarded_state", "field_exists", "task_struct___pre514.state", 0, false, false},
@@ -62,6 +66,7 @@ func TestRelocateTestObject(t *testing.T) {
 			loads: map[string]bool{
 				"guarded_state": true, "unguarded_state": true,
 				"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
+				"subprog_state": true,
 			},
 			fixups: []fixupWant{
 				{"guarded_state", "field_exists", "task_struct___pre514.state", 1, false, false},
@@ -73,6 +78,8 @@ func TestRelocateTestObject(t *testing.T) {
 				{"unguarded_state", "field_byte_offset", "task_struct___pre514.state", 16, false, false},
 				{"unguarded_bogus", "field_byte_offset", "task_struct___bogus.corematrix_no_such_field", any, true, true},
 				{"type_checks", "type_exists", "bpf_ringbuf", 0, false, false},
+				{"subprog_state", "field_byte_offset", "task_struct___pre514.state", 16, false, false},
+				{"subprog_state", "field_byte_offset", "task_struct.__state", any, true, false},
 			},
 		},
 	}
@@ -183,6 +190,7 @@ func TestPredict(t *testing.T) {
 	want := map[string]bool{
 		"guarded_state": true, "unguarded_state": false,
 		"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
+		"subprog_state": true,
 	}
 	for name, w := range want {
 		if got, ok := p.Programs[name]; !ok || got != w {

@@ -107,4 +107,21 @@ int type_checks(void *ctx)
 	return 0;
 }
 
+// read_state is a BPF-to-BPF subprogram holding the CO-RE check and both
+// reads, so the guard and the poisoned instruction live in the callee.
+static __attribute__((noinline)) __u64 read_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(((struct task_struct___pre514 *)t)->state))
+		return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+	return BPF_CORE_READ(t, __state);
+}
+
+// subprog_state loads on every kernel, like guarded_state.
+SEC("kprobe/do_nanosleep")
+int subprog_state(void *ctx)
+{
+	out_state = read_state((struct task_struct *)bpf_get_current_task());
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";
