@@ -43,7 +43,7 @@ func testEmoji(status string) string {
 	case "skip":
 		return "⏭"
 	}
-	return status
+	return "❌ " + status
 }
 
 // counts of test statuses in one kernel.
@@ -55,10 +55,10 @@ func countTests(r KernelResult) testCounts {
 		switch t.Status {
 		case "pass":
 			c.pass++
-		case "fail":
-			c.fail++
 		case "skip":
 			c.skip++
+		default: // "fail", or a status that is not a pass
+			c.fail++
 		}
 	}
 	return c

@@ -117,15 +117,15 @@ func junitSuiteOf(r KernelResult) junitSuite {
 	for _, t := range r.Tests {
 		c := junitCase{Name: t.Name, Classname: name, Time: seconds(t.Elapsed)}
 		switch t.Status {
-		case "fail":
-			testFailed = true
-			s.Failures++
-			c.Failure = &junitProblem{Message: t.Name + " failed on kernel " + name, Type: "fail", Body: xmlText(t.Output)}
+		case "pass":
+			c.SystemOut = systemOut(t.Output)
 		case "skip":
 			s.Skipped++
 			c.Skipped = &junitProblem{Message: firstLine(skipReason(t.Output)), Body: xmlText(t.Output)}
-		default:
-			c.SystemOut = systemOut(t.Output)
+		default: // "fail", or a status no Go test reports: never a pass
+			testFailed = true
+			s.Failures++
+			c.Failure = &junitProblem{Message: t.Name + " failed on kernel " + name, Type: "fail", Body: xmlText(t.Output)}
 		}
 		s.Cases = append(s.Cases, c)
 	}

@@ -139,3 +139,18 @@ func TestJUnitStaysWellFormedWithHostileOutput(t *testing.T) {
 		t.Errorf("failure body %q still holds characters XML cannot carry", c[0].Failure.Body)
 	}
 }
+
+func TestJUnitNeverPassesAnUnreportedTest(t *testing.T) {
+	for _, status := range []string{"", "running", "fail"} {
+		r := KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: Fail, Reason: "x",
+			Tests: []TestResult{{Name: "TestA", Status: status}}}
+		x, err := JUnit(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := decodeJUnit(t, x)
+		if c := doc.Suites[0].Cases; len(c) != 1 || c[0].Failure == nil || doc.Suites[0].Failures != 1 {
+			t.Errorf("test with status %q: testcases %+v, failures=%d; want one failed case", status, c, doc.Suites[0].Failures)
+		}
+	}
+}

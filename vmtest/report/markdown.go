@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"html"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -367,7 +368,7 @@ func writeFailures(b *strings.Builder, s Summary, details bool) {
 	for _, k := range s.Kernels {
 		failedTest := false
 		for _, t := range k.Tests {
-			if t.Status != "fail" {
+			if t.Status == "pass" || t.Status == "skip" {
 				continue
 			}
 			failedTest = true
@@ -380,6 +381,9 @@ func writeFailures(b *strings.Builder, s Summary, details bool) {
 			continue
 		}
 		body := "Reason: " + cell(k.Reason) + "\n"
+		if consoleKept(k.Outcome) {
+			body += "\nConsole log: " + code(filepath.ToSlash(filepath.Join(kernelDirName(k.Kernel.Name), "console.log"))) + " in the report.\n"
+		}
 		if k.Trace != "" {
 			body += "\n" + excerpt(k.Trace, traceLines)
 		}
@@ -399,6 +403,12 @@ func writeFailures(b *strings.Builder, s Summary, details bool) {
 	for _, it := range items {
 		fmt.Fprintf(b, "<details><summary>%s</summary>\n\n%s\n</details>\n\n", it.summary, it.body)
 	}
+}
+
+// consoleKept reports whether a kernel with outcome o booted far enough for
+// the runner to keep a console log worth reading.
+func consoleKept(o Outcome) bool {
+	return o == Fail || o == Skip || o == Panic || o == Timeout || o == BootFailure
 }
 
 // excerpt renders the first n lines of text as a fenced code block, noting how
