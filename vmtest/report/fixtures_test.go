@@ -41,6 +41,10 @@ func allPassRun() Summary {
 			ExitCode: 0,
 			Timings:  Timings{Boot: boot, Payload: 12.5, Total: boot + 13.1},
 			Tests:    passTests(suite...),
+			Facts:    &Facts{Branches: branches("start_boottime", map[bool]string{true: "state", false: "__state"}[name == "5.10"]), Programs: programs(1, true)},
+			Prediction: &Prediction{Programs: map[string]bool{
+				"handle_exec": true, "handle_exit": true, "kprobe_tcp_v4_connect": true, "handle_openat": true,
+			}},
 		}
 	}
 	return Summary{

@@ -66,9 +66,25 @@ func writeHeader(b *strings.Builder, s Summary) {
 func writeDisagreements(b *strings.Builder, s Summary) {
 	ds := Disagreements(s)
 	if len(ds) == 0 {
+		loads, kernels := 0, 0
+		for _, k := range s.Kernels {
+			n := 0
+			for _, c := range ProgramChecks(k) {
+				if c.Agreement == Agree {
+					n++
+				}
+			}
+			loads += n
+			if n > 0 {
+				kernels++
+			}
+		}
+		if loads > 0 {
+			fmt.Fprintf(b, "✅ The offline prediction matched every program load: %d load(s) on %d kernel(s).\n\n", loads, kernels)
+		}
 		return
 	}
-	fmt.Fprintf(b, "> [!WARNING]\n> ⚠️ **DISAGREE**: the offline prediction is wrong for %d program load(s):\n", len(ds))
+	fmt.Fprintf(b, "> ⚠️ **DISAGREE**: the offline prediction is wrong for %d program load(s):\n>\n", len(ds))
 	for _, d := range ds {
 		fmt.Fprintf(b, "> - %s %s: predicted %s, actually %s\n", code(d.Kernel), code(d.Program), predictedText(d), loadedText(d))
 	}
@@ -188,7 +204,13 @@ func writeBranches(b *strings.Builder, s Summary) {
 	if len(cov) == 0 {
 		return
 	}
-	b.WriteString("### CO-RE branches\n\nThe branch of each CO-RE decision every kernel took:\n\n")
+	covered := 0
+	for _, c := range cov {
+		if c.Covered() {
+			covered++
+		}
+	}
+	fmt.Fprintf(b, "### CO-RE branches\n\n%d of %d branches exercised by this matrix. The branch of each CO-RE decision every kernel took:\n\n", covered, len(cov))
 	var groups []string
 	for _, c := range cov {
 		if len(groups) == 0 || groups[len(groups)-1] != c.Group {
@@ -329,6 +351,11 @@ func writePredictions(b *strings.Builder, s Summary) {
 		b.WriteString("No offline prediction was recorded for this run.\n\n")
 		return
 	}
+	// With nothing to look at, keep the long table folded.
+	folded := len(Disagreements(s)) == 0
+	if folded {
+		b.WriteString("<details><summary>No program load contradicted the prediction (table)</summary>\n\n")
+	}
 	b.WriteString("| Kernel | Program | Predicted | Actual | Verdict |\n|---|---|---|---|---|\n")
 	for _, k := range s.Kernels {
 		checks := ProgramChecks(k)
@@ -360,6 +387,9 @@ func writePredictions(b *strings.Builder, s Summary) {
 		}
 	}
 	b.WriteString("\n")
+	if folded {
+		b.WriteString("</details>\n\n")
+	}
 }
 
 func writeFailures(b *strings.Builder, s Summary, details bool) {
