@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/vmtest/corereport"
 )
@@ -79,6 +80,7 @@ func runCoreReport(ctx context.Context, args []string) int {
 	// parallel, then relocate (microseconds) in order.
 	cache := &corereport.BTFCache{Dir: *btfCache}
 	cols := make([]corereport.Kernel, len(names))
+	btfs := make([]*btf.Spec, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Add(1)
@@ -100,15 +102,21 @@ func runCoreReport(ctx context.Context, args []string) int {
 				cols[i].Err = err.Error()
 				return
 			}
-			res, err := corereport.Relocate(spec, kernel)
-			if err != nil {
-				cols[i].Err = err.Error()
-				return
-			}
-			cols[i].Result = res
+			btfs[i] = kernel
 		}()
 	}
 	wg.Wait()
+	for i, kernel := range btfs {
+		if kernel == nil {
+			continue
+		}
+		res, err := corereport.Relocate(spec, kernel)
+		if err != nil {
+			cols[i].Err = err.Error()
+			continue
+		}
+		cols[i].Result = res
+	}
 
 	m := corereport.NewMatrix(object, cols)
 	if err := m.Write(os.Stdout, f); err != nil {

@@ -2,6 +2,7 @@ package corereport
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
@@ -38,4 +39,44 @@ func (r *Result) Prediction() *report.Prediction {
 		}
 	}
 	return p
+}
+
+// Predictor predicts the load outcome of one object on many kernels: it
+// reads the object once and each kernel's BTF through a BTFCache. It is safe
+// for concurrent use, so a runner can call it from every kernel's goroutine.
+type Predictor struct {
+	object string
+	cache  *BTFCache
+	mu     sync.Mutex // guards spec: relocation reads its lazily decoded BTF
+	spec   *ebpf.CollectionSpec
+}
+
+// NewPredictor reads the BPF object at objectPath. A nil cache reads BTF
+// without caching it.
+func NewPredictor(objectPath string, cache *BTFCache) (*Predictor, error) {
+	spec, err := ebpf.LoadCollectionSpec(objectPath)
+	if err != nil {
+		return nil, fmt.Errorf("predict %s: %w", objectPath, err)
+	}
+	if cache == nil {
+		cache = &BTFCache{}
+	}
+	return &Predictor{object: objectPath, cache: cache, spec: spec}, nil
+}
+
+// Predict relocates the object against the kernel image at imagePath, whose
+// SHA-256 is sum (empty: hashed when caching), and predicts each program's
+// load outcome.
+func (p *Predictor) Predict(imagePath, sum string) (*report.Prediction, error) {
+	kernel, err := p.cache.Load(imagePath, sum)
+	if err != nil {
+		return nil, fmt.Errorf("predict %s: %w", p.object, err)
+	}
+	p.mu.Lock()
+	res, err := Relocate(p.spec, kernel)
+	p.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("predict %s: %w", p.object, err)
+	}
+	return res.Prediction(), nil
 }

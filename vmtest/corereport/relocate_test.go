@@ -2,10 +2,14 @@ package corereport
 
 import (
 	"errors"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/corematrix/corematrix/vmtest/report"
 )
 
 // fixupWant is what one relocation of one program must resolve to.
@@ -234,5 +238,45 @@ func TestDescribeUnknownRelocation(t *testing.T) {
 	}
 	if n < 10 {
 		t.Errorf("test object has %d relocations, want at least 10", n)
+	}
+}
+
+func TestPredictorConcurrent(t *testing.T) {
+	if _, err := os.Stat(image61); err != nil {
+		t.Skipf("no 6.1 image: %v", err)
+	}
+	p, err := NewPredictor(testObject, &BTFCache{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type out struct {
+		pred *report.Prediction
+		err  error
+	}
+	images := []string{image61, "/sys/kernel/btf/vmlinux", image61, "/sys/kernel/btf/vmlinux"}
+	results := make([]out, len(images))
+	var wg sync.WaitGroup
+	for i, img := range images {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pred, err := p.Predict(img, "")
+			results[i] = out{pred, err}
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.err != nil {
+			t.Fatalf("Predict(%s): %v", images[i], r.err)
+		}
+		if got := r.pred.Programs["unguarded_state"]; got {
+			t.Errorf("Predict(%s): unguarded_state loads = true, want false", images[i])
+		}
+		if got := r.pred.Programs["guarded_state"]; !got {
+			t.Errorf("Predict(%s): guarded_state loads = false, want true (reason %q)", images[i], r.pred.Reasons["guarded_state"])
+		}
+	}
+	if _, err := NewPredictor("testdata/no-such.o", nil); err == nil {
+		t.Error("NewPredictor of a missing object succeeded")
 	}
 }
