@@ -25,7 +25,8 @@ const reportUsage = `usage:
       summary.md to $GITHUB_STEP_SUMMARY when set, prints the matrix.
       -kernels names the kernels the matrix asked for; one missing from
       every DIR is reported as infra-error ("no report") instead of vanishing.
-      A kernel found in two DIRs is an error.
+      A kernel found in two DIRs is an error (so is an -o DIR inside an
+      input DIR that already holds a merged summary.json).
   vmtest report show [-format text|markdown|json] DIR
       Print the report in DIR (a run, a shard or one kernel's directory).
 
