@@ -119,6 +119,10 @@ func fieldPath(typ, acc string) string {
 	var t btf.Type
 	cands, _ := spec.Types.AnyTypesByName(typ)
 	for _, cand := range cands {
+		// AnyTypesByName ignores flavor suffixes; want the exact type.
+		if cand.TypeName() != typ {
+			continue
+		}
 		switch cand.(type) {
 		case *btf.Struct, *btf.Union:
 			t = cand

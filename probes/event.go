@@ -93,6 +93,9 @@ func (c Comm) String() string { return cstring(c[:]) }
 // MarshalText encodes the name as text.
 func (c Comm) MarshalText() ([]byte, error) { return []byte(c.String()), nil }
 
+// UnmarshalText sets the name; longer than 15 bytes is an error.
+func (c *Comm) UnmarshalText(b []byte) error { return setCString(c[:], b) }
+
 // Name is a NUL-terminated file name of at most 255 bytes (longer names are
 // truncated by the probe). It encodes as a string in JSON.
 type Name [256]byte
@@ -102,6 +105,18 @@ func (n Name) String() string { return cstring(n[:]) }
 
 // MarshalText encodes the name as text.
 func (n Name) MarshalText() ([]byte, error) { return []byte(n.String()), nil }
+
+// UnmarshalText sets the name; longer than 255 bytes is an error.
+func (n *Name) UnmarshalText(b []byte) error { return setCString(n[:], b) }
+
+func setCString(dst, src []byte) error {
+	if len(src) >= len(dst) {
+		return fmt.Errorf("name %q longer than %d bytes", src, len(dst)-1)
+	}
+	clear(dst)
+	copy(dst, src)
+	return nil
+}
 
 func cstring(b []byte) string {
 	if i := bytes.IndexByte(b, 0); i >= 0 {

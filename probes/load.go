@@ -199,10 +199,15 @@ func setVar(spec *ebpf.CollectionSpec, name string, v any) error {
 	return nil
 }
 
-// chooseOutput picks the ring buffer when the kernel has it and perf is not
-// forced.
-func chooseOutput(force bool) (Output, error) {
+// chooseOutput picks the ring buffer when the kernel has it, the BTF the
+// programs are relocated against says so too (the programs decide with
+// bpf_core_type_exists(struct bpf_ringbuf)), and perf is not forced.
+func chooseOutput(force bool, kt *btf.Spec) (Output, error) {
 	if force {
+		return OutputPerf, nil
+	}
+	var rb *btf.Struct
+	if err := kt.TypeByName("bpf_ringbuf", &rb); err != nil {
 		return OutputPerf, nil
 	}
 	err := features.HaveMapType(ebpf.RingBuf)
@@ -244,7 +249,7 @@ func Load(opts Options) (*Tracer, error) {
 			return nil, fmt.Errorf("%w: %w", ErrNoBTF, err)
 		}
 	}
-	out, err := chooseOutput(opts.ForcePerf)
+	out, err := chooseOutput(opts.ForcePerf, kt)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,318 @@
+package probes
+
+// These tests load the object into the running kernel. They need root (or
+// CAP_BPF+CAP_PERFMON) and kernel BTF, and use only the raw tracepoint
+// sched_switch for live events: it needs neither kprobes nor tracefs, so it
+// runs on hosts without them. Everything else is the harness' job, in VMs.
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/btf"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+func requireBPF(t *testing.T) *btf.Spec {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("loading BPF needs root")
+	}
+	kt, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Skipf("no kernel BTF: %v", err)
+	}
+	return kt
+}
+
+func TestLoadAllPrograms(t *testing.T) {
+	requireBPF(t)
+	for _, force := range []bool{false, true} {
+		tr, err := Load(Options{ForcePerf: force})
+		require.NoError(t, err, "force perf %t", force)
+		if force {
+			assert.Equal(t, OutputPerf, tr.Output())
+		}
+		stats := tr.Programs()
+		var names []string
+		for _, st := range stats {
+			names = append(names, st.Name)
+			assert.True(t, st.Loaded, "%s not loaded: %v", st.Name, st.Err)
+			assert.NotZero(t, st.VerifiedInsns, "%s: verified insns", st.Name)
+			assert.Positive(t, st.LoadTime, "%s: load time", st.Name)
+			assert.Contains(t, st.VerifierStats, "processed ", st.Name)
+			assert.NotNil(t, tr.Program(st.Name), st.Name)
+		}
+		var want []string
+		for _, p := range Programs() {
+			want = append(want, p.Name)
+		}
+		sort.Strings(names)
+		sort.Strings(want)
+		assert.Equal(t, want, names)
+		require.NoError(t, tr.Close())
+	}
+}
+
+// sleeper runs nanosleep on its own OS thread until ctx is done and returns
+// that thread's id: a task that is switched out in TASK_INTERRUPTIBLE.
+func sleeper(ctx context.Context) <-chan int {
+	tid := make(chan int, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tid <- unix.Gettid()
+		for ctx.Err() == nil {
+			ts := unix.Timespec{Nsec: int64(time.Millisecond)}
+			_ = unix.Nanosleep(&ts, nil)
+		}
+	}()
+	return tid
+}
+
+// readSched reads events until one of thread tid arrives or ctx ends.
+func readSched(ctx context.Context, t *testing.T, tr *Tracer, tid int) *SchedState {
+	t.Helper()
+	var r Record
+	for {
+		err := tr.ReadInto(ctx, &r)
+		if err != nil {
+			t.Fatalf("no sched event of tid %d: %v", tid, err)
+		}
+		require.Equal(t, KindSched, r.Kind)
+		e := r.Sched
+		require.Equal(t, uint32(os.Getpid()), e.TGID, "filter let through another process")
+		if int(e.PID) == tid && !e.Preempt {
+			return &e
+		}
+	}
+}
+
+func TestSchedSwitchLive(t *testing.T) {
+	requireBPF(t)
+	tests := []struct {
+		name     string
+		force    bool
+		wantCore Core
+	}{
+		{"ringbuf", false, CoreStateU32 | CoreRingbuf},
+		{"perf forced", true, CoreStateU32 | CorePerfbuf},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rb *btf.Struct
+			kt := requireBPF(t)
+			if !tt.force && kt.TypeByName("bpf_ringbuf", &rb) != nil {
+				t.Skip("kernel has no ring buffer")
+			}
+			tr, err := Load(Options{ForcePerf: tt.force, Kinds: []Kind{KindSched}, Targets: []uint32{uint32(os.Getpid())}})
+			require.NoError(t, err)
+			defer tr.Close()
+			require.NoError(t, tr.Attach(KindSched))
+			assert.Equal(t, []string{"sched_switch"}, tr.Attached())
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			tid := <-sleeper(ctx)
+			e := readSched(ctx, t, tr, tid)
+			assert.Equal(t, tt.wantCore, e.Core, "core bits: %s", e.Core)
+			assert.Equal(t, uint32(TaskInterruptible), e.Report, "state of a thread in nanosleep: %s", e)
+			assert.Equal(t, "S", e.StateChar())
+			assert.Equal(t, uint64(e.Report), e.State&TaskReport)
+
+			st, err := tr.Stats()
+			require.NoError(t, err)
+			assert.Positive(t, st.Events)
+			assert.Zero(t, st.DecodeErrors)
+		})
+	}
+}
+
+func TestReadCancel(t *testing.T) {
+	requireBPF(t)
+	// Filter with no targets: nothing is ever emitted, so Read must return
+	// because of the context.
+	tr, err := Load(Options{Kinds: []Kind{KindSched}, Filter: true})
+	require.NoError(t, err)
+	defer tr.Close()
+	require.NoError(t, tr.Attach())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, err = tr.Read(ctx)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.Less(t, time.Since(start), 5*time.Second)
+
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	_, err = tr.Read(ctx2)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.Read(context.Background())
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	require.NoError(t, tr.Close())
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, ErrClosed)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read did not return after Close")
+	}
+}
+
+// A tiny buffer that nobody reads must overflow, and the tracer must say so.
+func TestDropsCounted(t *testing.T) {
+	kt := requireBPF(t)
+	tests := []struct {
+		name  string
+		opts  Options
+		field func(Stats) uint64
+	}{
+		{"ringbuf reserve failures", Options{RingBufferSize: os.Getpagesize()}, func(s Stats) uint64 { return s.RingbufDropped }},
+		{"perf lost samples", Options{ForcePerf: true, PerfBufferSize: os.Getpagesize()}, func(s Stats) uint64 { return s.PerfLost }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rb *btf.Struct
+			if !tt.opts.ForcePerf && kt.TypeByName("bpf_ringbuf", &rb) != nil {
+				t.Skip("kernel has no ring buffer")
+			}
+			opts := tt.opts
+			opts.Kinds = []Kind{KindSched}
+			opts.Targets = []uint32{uint32(os.Getpid())}
+			tr, err := Load(opts)
+			require.NoError(t, err)
+			defer tr.Close()
+			require.NoError(t, tr.Attach())
+			for i := 0; i < 2000; i++ {
+				time.Sleep(10 * time.Microsecond)
+			}
+			// Drain; perf reports its losses as records in the stream.
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			for {
+				if _, err := tr.Read(ctx); err != nil {
+					require.ErrorIs(t, err, context.DeadlineExceeded)
+					break
+				}
+			}
+			st, err := tr.Stats()
+			require.NoError(t, err)
+			assert.Positive(t, tt.field(st), "stats %+v", st)
+			assert.Positive(t, st.Dropped(), "stats %+v", st)
+			assert.Positive(t, st.Events, "stats %+v", st)
+		})
+	}
+}
+
+// oldKernelTypes builds kernel BTF that looks like a kernel before 5.5: the
+// task_struct has real_start_time and a long state, and there is no
+// bpf_ringbuf. Offsets are the running kernel's, so programs relocated
+// against it read real data. drop names members to leave out.
+func oldKernelTypes(t *testing.T, host *btf.Spec, drop ...string) *btf.Spec {
+	t.Helper()
+	var hostTask, hostCred *btf.Struct
+	require.NoError(t, host.TypeByName("task_struct", &hostTask))
+	require.NoError(t, host.TypeByName("cred", &hostCred))
+	off := func(s *btf.Struct, name string) btf.Bits {
+		for _, m := range s.Members {
+			if m.Name == name {
+				return m.Offset
+			}
+		}
+		t.Fatalf("%s has no member %s", s.Name, name)
+		return 0
+	}
+	u32 := &btf.Int{Name: "unsigned int", Size: 4}
+	i32 := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+	long := &btf.Int{Name: "long int", Size: 8, Encoding: btf.Signed}
+	u64 := &btf.Int{Name: "long long unsigned int", Size: 8}
+	char := &btf.Int{Name: "char", Size: 1, Encoding: btf.Char}
+	kuid := &btf.Typedef{Name: "kuid_t", Type: &btf.Struct{Size: 4, Members: []btf.Member{{Name: "val", Type: u32}}}}
+	kgid := &btf.Typedef{Name: "kgid_t", Type: &btf.Struct{Size: 4, Members: []btf.Member{{Name: "val", Type: u32}}}}
+	cred := &btf.Struct{Name: "cred", Size: hostCred.Size, Members: []btf.Member{
+		{Name: "uid", Type: kuid, Offset: off(hostCred, "uid")},
+		{Name: "gid", Type: kgid, Offset: off(hostCred, "gid")},
+	}}
+	task := &btf.Struct{Name: "task_struct", Size: hostTask.Size}
+	members := []btf.Member{
+		{Name: "state", Type: long, Offset: off(hostTask, "__state")},
+		{Name: "pid", Type: i32, Offset: off(hostTask, "pid")},
+		{Name: "tgid", Type: i32, Offset: off(hostTask, "tgid")},
+		{Name: "real_parent", Type: &btf.Pointer{Target: task}, Offset: off(hostTask, "real_parent")},
+		{Name: "cred", Type: &btf.Pointer{Target: &btf.Const{Type: cred}}, Offset: off(hostTask, "cred")},
+		{Name: "comm", Type: &btf.Array{Index: u32, Type: char, Nelems: 16}, Offset: off(hostTask, "comm")},
+		{Name: "real_start_time", Type: u64, Offset: off(hostTask, "start_boottime")},
+	}
+	for _, m := range members {
+		keep := true
+		for _, d := range drop {
+			keep = keep && m.Name != d
+		}
+		if keep {
+			task.Members = append(task.Members, m)
+		}
+	}
+	sort.Slice(task.Members, func(i, j int) bool { return task.Members[i].Offset < task.Members[j].Offset })
+
+	var exec *btf.Struct
+	require.NoError(t, host.TypeByName("trace_event_raw_sched_process_exec", &exec))
+	b, err := btf.NewBuilder([]btf.Type{task, cred, exec}, nil)
+	require.NoError(t, err)
+	spec, err := b.Spec()
+	require.NoError(t, err)
+	return spec
+}
+
+// The pre-5.5/pre-5.14 flavors and the perf fallback must pass the verifier
+// and produce the right state when the BTF says the kernel is old.
+func TestOldKernelFlavorsLive(t *testing.T) {
+	host := requireBPF(t)
+	old := oldKernelTypes(t, host)
+	tr, err := Load(Options{KernelTypes: old, Kinds: []Kind{KindSched, KindExec}, Targets: []uint32{uint32(os.Getpid())}})
+	require.NoError(t, err)
+	defer tr.Close()
+	assert.Equal(t, OutputPerf, tr.Output(), "BTF without bpf_ringbuf must select perf")
+	require.NoError(t, tr.Attach(KindSched))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tid := <-sleeper(ctx)
+	e := readSched(ctx, t, tr, tid)
+	assert.Equal(t, CoreStateLong|CorePerfbuf, e.Core, "core bits: %s", e.Core)
+	assert.Equal(t, uint32(TaskInterruptible), e.Report, "%s", e)
+}
+
+// An unguarded field missing from the kernel's BTF is a *COREError that
+// names the program and the relocation; the other programs still report.
+func TestCOREErrorNamesRelocation(t *testing.T) {
+	host := requireBPF(t)
+	broken := oldKernelTypes(t, host, "real_parent")
+	_, err := Load(Options{KernelTypes: broken, Kinds: []Kind{KindSched, KindExec}})
+	require.Error(t, err)
+
+	var le *LoadError
+	require.True(t, errors.As(err, &le), "error %T: %v", err, err)
+	loaded := map[string]bool{}
+	for _, p := range le.Programs {
+		loaded[p.Name] = p.Loaded
+	}
+	assert.Equal(t, map[string]bool{"trace_exec": false, "sched_switch": true}, loaded)
+
+	var ce *COREError
+	require.True(t, errors.As(err, &ce), "no COREError in %v", err)
+	assert.Equal(t, "trace_exec", ce.Program)
+	assert.Contains(t, ce.Relocation, "byte_off task_struct.real_parent", "relocation: %s", ce.Relocation)
+	t.Logf("COREError: %v", ce)
+}
