@@ -2,10 +2,12 @@ package harness
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
 
+	"github.com/corematrix/corematrix/probes"
 	"github.com/corematrix/corematrix/vmtest/report"
 )
 
@@ -32,4 +34,61 @@ func writeFacts() error {
 		return fmt.Errorf("write facts: %w", err)
 	}
 	return nil
+}
+
+// recordPrograms keeps the per-program load statistics of the first load in
+// the kernel's natural mode (the first of modes()), failed or not.
+func recordPrograms(m mode, tr *probes.Tracer, err error) {
+	if m != modes()[0] {
+		return
+	}
+	var stats []probes.ProgramStat
+	var le *probes.LoadError
+	switch {
+	case err == nil:
+		stats = tr.Programs()
+	case errors.As(err, &le):
+		stats = le.Programs
+	default:
+		return
+	}
+	facts.Lock()
+	defer facts.Unlock()
+	if facts.Programs != nil {
+		return
+	}
+	for _, p := range stats {
+		facts.Programs = append(facts.Programs, report.ProgramStat{
+			Name:          p.Name,
+			Loaded:        p.Loaded,
+			Error:         p.Error,
+			VerifiedInsns: p.VerifiedInsns,
+			LoadMillis:    float64(p.LoadTime.Microseconds()) / 1000,
+		})
+	}
+}
+
+// recordBranches fills Facts.Branches from the probes' catalog, each marked
+// taken when an event of the kernel's natural mode carried its bit.
+func recordBranches() {
+	if skipReason != "" {
+		return
+	}
+	var seen probes.Core
+	sessions.Lock()
+	if s := sessions.m[modes()[0]]; s != nil {
+		s.mu.Lock()
+		for _, c := range s.core {
+			seen |= c
+		}
+		s.mu.Unlock()
+	}
+	sessions.Unlock()
+	facts.Lock()
+	defer facts.Unlock()
+	for _, b := range probes.Branches() {
+		facts.Branches = append(facts.Branches, report.Branch{
+			Group: b.Group, Name: b.Name, Needs: b.Needs, Taken: seen.Has(b.Bit),
+		})
+	}
 }

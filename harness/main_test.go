@@ -46,6 +46,11 @@ func run(m *testing.M) int {
 	kernel.BTF, kernel.BTFError = ground.ExpectFromKernelBTF()
 	fmt.Fprintf(os.Stderr, "harness: kernel %s: version expects %v\n", rel, kernel.Expect)
 	code := m.Run()
+	recordBranches()
+	closeSessions()
+	for _, f := range cleanups {
+		f()
+	}
 	if err := writeFacts(); err != nil {
 		fmt.Fprintf(os.Stderr, "harness: %v\n", err)
 		if code == 0 {

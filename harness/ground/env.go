@@ -63,10 +63,40 @@ func PrepareGuest() error {
 			errs = append(errs, fmt.Errorf("mount %s on %s: %w", m.fstype, m.target, err))
 		}
 	}
+	// Children run under a non-root uid and exec files below the temp
+	// directory: every directory on the way must be searchable by others.
+	for _, d := range []string{"/", os.TempDir()} {
+		if err := worldSearchable(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := LinkUp("lo"); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// worldSearchable adds o+x (and sticky world write for the temp directory)
+// where a guest's initramfs left a directory private.
+func worldSearchable(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && dir != "/" {
+			return os.MkdirAll(dir, 0o1777)
+		}
+		return fmt.Errorf("stat %s: %w", dir, err)
+	}
+	mode := fi.Mode().Perm() | 0o005
+	if dir != "/" {
+		mode = 0o777 | os.ModeSticky
+	}
+	if fi.Mode()&(os.ModePerm|os.ModeSticky) == mode {
+		return nil
+	}
+	if err := os.Chmod(dir, mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", dir, err)
+	}
+	return nil
 }
 
 // isMounted reports whether a filesystem of fstype is mounted at target.
