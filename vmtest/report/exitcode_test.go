@@ -1,6 +1,9 @@
 package report
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestExitCode(t *testing.T) {
 	k := func(o Outcome) KernelResult { return KernelResult{Kernel: Kernel{Name: string(o)}, Outcome: o} }
@@ -56,5 +59,19 @@ func TestCoverageNamesUncoveredBranches(t *testing.T) {
 	want := []string{"start_time/real_start_time needs kernel < 5.5", "events/perf needs kernel < 5.8 (or forced)"}
 	if len(uncovered) != len(want) || uncovered[0] != want[0] || uncovered[1] != want[1] {
 		t.Errorf("uncovered branches = %q, want %q", uncovered, want)
+	}
+}
+
+func TestHeaderDoesNotCallAContradictedRunGreen(t *testing.T) {
+	k := KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: Pass,
+		Facts:      &Facts{Programs: []ProgramStat{{Name: "p", Loaded: true}}},
+		Prediction: &Prediction{Programs: map[string]bool{"p": false}}}
+	s := Summary{Kernels: []KernelResult{k}}
+	md := Markdown(s)
+	if want := "## corematrix: ⚠️ all 1 kernel(s) passed, but the offline prediction was contradicted\n"; !strings.HasPrefix(md, want) {
+		t.Errorf("Markdown header = %q, want %q", strings.SplitN(md, "\n", 2)[0], want)
+	}
+	if term := Terminal(s); !strings.Contains(term, "DISAGREE 6.1 p: predicted fails, actually loaded") {
+		t.Errorf("Terminal does not show the disagreement:\n%s", term)
 	}
 }

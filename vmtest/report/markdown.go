@@ -46,6 +46,8 @@ func writeHeader(b *strings.Builder, s Summary) {
 	case len(s.Kernels) == 0:
 		fmt.Fprintf(b, "## corematrix: no kernels\n\n")
 		return
+	case passed == len(s.Kernels) && len(Disagreements(s)) > 0:
+		fmt.Fprintf(b, "## corematrix: ⚠️ all %d kernel(s) passed, but the offline prediction was contradicted\n\n", len(s.Kernels))
 	case passed == 1 && len(s.Kernels) == 1:
 		fmt.Fprintf(b, "## corematrix: ✅ the kernel passed\n\n")
 	case passed == len(s.Kernels):
