@@ -48,8 +48,10 @@ type Index struct {
 	PackagesPath string      `json:"packages_path"`
 	PackagesHash string      `json:"packages_sha256"`
 	Candidates   []Candidate `json:"candidates"`
-	Stale        bool        `json:"-"`
-	FetchedAt    time.Time   `json:"-"`
+	// Images are the image packages of every flavour.
+	Images    []Package `json:"images"`
+	Stale     bool      `json:"-"`
+	FetchedAt time.Time `json:"-"`
 }
 
 func (a *Archive) indexKey(suite string) string {
@@ -136,7 +138,7 @@ func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, ol
 	}
 	idx := &Index{Suite: suite, Date: rel.Date, Signer: signer, PackagesPath: path, PackagesHash: want.SHA256}
 	if haveOld && old.PackagesHash == want.SHA256 && old.PackagesPath == path {
-		idx.Candidates = old.Candidates
+		idx.Candidates, idx.Images = old.Candidates, old.Images
 		return idx, nil
 	}
 	pu := a.Mirror + "/dists/" + suite + "/" + path
@@ -165,6 +167,8 @@ func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, ol
 		return nil, fmt.Errorf("parse %s: %w", pu, err)
 	}
 	idx.Candidates = FindCandidates(suite, pkgs)
+	idx.Images = ImagePackages(pkgs)
+	idx.Images = ImagePackages(pkgs)
 	return idx, nil
 }
 

@@ -26,7 +26,29 @@ const minImageSize = 1 << 20
 // KeepIndexEntry reports whether a Packages stanza named name may matter for
 // kernel resolution; it filters large indices while parsing.
 func KeepIndexEntry(name string) bool {
-	return strings.HasSuffix(name, Flavour) || strings.HasSuffix(name, Flavour+"-unsigned")
+	return strings.HasPrefix(name, "linux-image-") || strings.HasPrefix(name, "linux-binary-") ||
+		strings.HasPrefix(name, "linux-base-")
+}
+
+// ImagePackages returns the packages that may hold a kernel image of any
+// flavour (for deb:SUITE/PACKAGE names): linux-image-* and linux-binary-*
+// packages that are not debug symbols or meta packages.
+func ImagePackages(pkgs []Package) []Package {
+	var out []Package
+	for _, p := range pkgs {
+		if (strings.HasPrefix(p.Name, "linux-image-") || strings.HasPrefix(p.Name, "linux-binary-")) &&
+			!strings.HasSuffix(p.Name, "-dbg") && p.Size >= minImageSize {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// CandidateFor makes a candidate of an arbitrary image package of suite.
+func CandidateFor(suite string, p Package) Candidate {
+	up := UpstreamVersion(p.Version)
+	abi := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(p.Name, "linux-image-"), "linux-binary-"), "unsigned-")
+	return Candidate{Suite: suite, Upstream: up, Line: Line(up), ABI: abi, Package: p}
 }
 
 // Candidate is a kernel image package in a suite.

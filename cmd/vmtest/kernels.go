@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/kernels/progress"
+)
+
+func init() {
+	register("kernels", "list, fetch, lock and prune kernel images; print a kernel's BTF types", kernelsCmd)
+}
+
+var kernelsSubcommands = []struct {
+	name, summary string
+	run           func(ctx context.Context, args []string) int
+}{
+	{"list", "list the kernels the Debian archive offers, newest per line (--all: every version)", kernelsList},
+	{"fetch", "resolve and download kernels into the cache; print versions and hashes", kernelsFetch},
+	{"lock", "pin kernel names to exact images in kernels.lock", kernelsLock},
+	{"prune", "remove cached images unused for a while (--all: everything)", kernelsPrune},
+	{"btf", "print BTF types of a kernel, e.g. `btf 6.1 task_struct`", kernelsBTF},
+}
+
+func kernelsCmd(ctx context.Context, args []string) int {
+	if len(args) > 0 {
+		for _, c := range kernelsSubcommands {
+			if c.name == args[0] {
+				return c.run(ctx, args[1:])
+			}
+		}
+		if args[0] != "-h" && args[0] != "--help" && args[0] != "help" {
+			fmt.Fprintf(os.Stderr, "vmtest kernels: unknown subcommand %q\n\n", args[0])
+		}
+	}
+	fmt.Fprintln(os.Stderr, "usage: vmtest kernels SUBCOMMAND [flags] [NAMES...]")
+	fmt.Fprintln(os.Stderr, "\nsubcommands:")
+	for _, c := range kernelsSubcommands {
+		fmt.Fprintf(os.Stderr, "  %-7s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(os.Stderr, "\nkernel names: 6.1 (newest 6.1.x), 6.1.176, latest, deb:SUITE/PACKAGE, oci:REF, a bzImage path or a ci-kernels directory")
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		return exitOK
+	}
+	return exitUsage
+}
+
+// kernelsFlagSet makes the flag set of a kernels subcommand.
+func kernelsFlagSet(name, usage string) (*flag.FlagSet, *kernelFlags) {
+	fs := flag.NewFlagSet("vmtest kernels "+name, flag.ContinueOnError)
+	kf := addKernelFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: vmtest kernels %s\n\nflags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs, kf
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+// stderrProgress reports on stderr: live bytes and rate on a terminal, a line
+// per step otherwise.
+func stderrProgress() *progress.Reporter {
+	return progress.New(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
+}
+
+// namesFromArgs joins arguments that are names or comma lists.
+func namesFromArgs(args []string) ([]string, error) {
+	return kernels.ParseList(strings.Join(args, ","))
+}
+
+// exitFor maps a resolution error to an exit code.
+func exitFor(err error) int {
+	if errors.Is(err, kernels.ErrBadName) {
+		return exitUsage
+	}
+	return exitInfra
+}
+
+func kernelsList(ctx context.Context, args []string) int {
+	fs, kf := kernelsFlagSet("list", "list [--all] [flags]")
+	all := fs.Bool("all", false, "list every version, not only the newest of each line")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	r, err := kf.newResolver(stderrProgress(), true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels list:", err)
+		return exitInfra
+	}
+	offers, err := r.Offers(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels list:", err)
+		if len(offers) == 0 {
+			return exitInfra
+		}
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LINE\tVERSION\tSUITE\tPACKAGE\tDEB VERSION\tSIZE")
+	seen := map[string]bool{}
+	// Lines in ascending order, each line's versions newest first.
+	sort.SliceStable(offers, func(i, j int) bool {
+		return lineLess(offers[i].Line, offers[j].Line)
+	})
+	for _, o := range offers {
+		if !*all && seen[o.Line] {
+			continue
+		}
+		seen[o.Line] = true
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Line, o.Version, o.Suite, o.Package, o.PackageVersion, progress.Bytes(o.Size))
+	}
+	tw.Flush()
+	fmt.Fprintf(os.Stderr, "mirror %s; lines not listed (e.g. 5.4, 5.15, 6.6) resolve to %s:LINE or a local image\n", r.Mirror(), kernels.DefaultOCIRepository)
+	return exitOK
+}
+
+// lineLess orders "5.10" < "6.1" < "6.12" numerically.
+func lineLess(a, b string) bool {
+	var a1, a2, b1, b2 int
+	fmt.Sscanf(a, "%d.%d", &a1, &a2)
+	fmt.Sscanf(b, "%d.%d", &b1, &b2)
+	if a1 != b1 {
+		return a1 < b1
+	}
+	return a2 < b2
+}
+
+// resolveAll resolves names two at a time, returning images and errors in order.
+func resolveAll(ctx context.Context, resolve func(context.Context, string) (*kernels.Image, error), names []string) ([]*kernels.Image, []error) {
+	imgs := make([]*kernels.Image, len(names))
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
+	for i, n := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			imgs[i], errs[i] = resolve(ctx, n)
+		}()
+	}
+	wg.Wait()
+	return imgs, errs
+}
+
+func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bool) int {
+	code := exitOK
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	if slices.ContainsFunc(errs, func(err error) bool { return err == nil }) {
+		fmt.Fprintln(tw, "NAME\tVERSION\tRELEASE\tBTF\tSHA256\tSOURCE")
+	}
+	for i, n := range names {
+		if errs[i] != nil {
+			continue
+		}
+		img := imgs[i]
+		b := "no"
+		if img.HasBTF {
+			b = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, img.Version, img.Release, b, img.SHA256, img.Source)
+	}
+	tw.Flush()
+	if verbose {
+		for i := range names {
+			if errs[i] == nil {
+				fmt.Printf("\n%s: %s\n  image  %s\n", names[i], imgs[i].KernelVersion, imgs[i].Path)
+				if imgs[i].ConfigPath != "" {
+					fmt.Printf("  config %s\n ", imgs[i].ConfigPath)
+					for _, k := range kernels.HighlightedConfig {
+						fmt.Printf(" %s=%s", strings.TrimPrefix(k, "CONFIG_"), imgs[i].Config[k])
+					}
+					fmt.Println()
+				}
+			}
+		}
+	}
+	for i, n := range names {
+		if errs[i] != nil {
+			fmt.Fprintf(os.Stderr, "vmtest kernels: %s: %v\n", n, errs[i])
+			if c := exitFor(errs[i]); c > code || code == exitOK {
+				code = c
+			}
+		}
+	}
+	return code
+}
+
+func kernelsFetch(ctx context.Context, args []string) int {
+	fs, kf := kernelsFlagSet("fetch", "fetch [flags] NAME[,NAME...] [NAME...]")
+	verbose := fs.Bool("v", false, "also print paths, kernel version strings and config highlights")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	names, err := namesFromArgs(fs.Args())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels fetch:", err)
+		return exitUsage
+	}
+	r, err := kf.newResolver(stderrProgress(), false)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels fetch:", err)
+		return exitInfra
+	}
+	imgs, errs := resolveAll(ctx, r.Resolve, names)
+	return printImages(names, imgs, errs, *verbose)
+}
+
+func kernelsLock(ctx context.Context, args []string) int {
+	fs, kf := kernelsFlagSet("lock", "lock [--lock FILE] NAME[,NAME...] [NAME...]")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	names, err := namesFromArgs(fs.Args())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels lock:", err)
+		return exitUsage
+	}
+	path, _ := kf.lockPath()
+	if path == "" {
+		fmt.Fprintln(os.Stderr, "vmtest kernels lock: --lock none leaves nothing to write")
+		return exitUsage
+	}
+	lf, err := kernels.ReadLockFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(os.Stderr, "vmtest kernels lock:", err)
+		return exitUsage
+	}
+	r, err := kf.newResolver(stderrProgress(), true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels lock:", err)
+		return exitInfra
+	}
+	var mu sync.Mutex
+	imgs, errs := resolveAll(ctx, func(ctx context.Context, n string) (*kernels.Image, error) {
+		img, e, err := r.Pin(ctx, n)
+		if err == nil {
+			mu.Lock()
+			lf.Kernels[n] = e
+			mu.Unlock()
+		}
+		return img, err
+	}, names)
+	if err := errors.Join(errs...); err != nil {
+		printImages(names, imgs, errs, false)
+		fmt.Fprintf(os.Stderr, "vmtest kernels lock: %s not written\n", path)
+		return exitFor(err)
+	}
+	if err := lf.Write(path); err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels lock:", err)
+		return exitInfra
+	}
+	code := printImages(names, imgs, errs, false)
+	fmt.Fprintf(os.Stderr, "wrote %s (%d kernels)\n", path, len(lf.Kernels))
+	return code
+}
+
+func kernelsPrune(ctx context.Context, args []string) int {
+	fs, kf := kernelsFlagSet("prune", "prune [--older-than 720h] [--all]")
+	olderThan := fs.Duration("older-than", 30*24*time.Hour, "remove images not used for this long")
+	all := fs.Bool("all", false, "empty the cache")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	r, err := kf.newResolver(nil, true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels prune:", err)
+		return exitInfra
+	}
+	age := *olderThan
+	if *all {
+		age = 0
+	}
+	st, err := r.Cache().Prune(age)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels prune:", err)
+		return exitInfra
+	}
+	left, _ := r.Cache().Usage()
+	fmt.Printf("removed %d files (%s) from %s; %d images (%s) remain\n", st.Files, progress.Bytes(st.Bytes), r.Cache().Dir(), left.Files, progress.Bytes(left.Bytes))
+	return exitOK
+}
+
+func kernelsBTF(ctx context.Context, args []string) int {
+	fs, kf := kernelsFlagSet("btf", "btf [flags] NAME [TYPE...]")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() < 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	name := fs.Arg(0)
+	if _, err := kernels.ParseName(name); err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels btf:", err)
+		return exitUsage
+	}
+	r, err := kf.newResolver(stderrProgress(), false)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels btf:", err)
+		return exitInfra
+	}
+	img, err := r.Resolve(ctx, name)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels btf:", err)
+		return exitFor(err)
+	}
+	spec, err := kernels.LoadBTF(img.Path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest kernels btf:", err)
+		return exitFail
+	}
+	fmt.Printf("# %s: %s\n", name, img.KernelVersion)
+	code := exitOK
+	for _, tn := range fs.Args()[1:] {
+		types, err := spec.AnyTypesByName(tn)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vmtest kernels btf: %s: type %s: %v\n", name, tn, err)
+			code = exitFail
+			continue
+		}
+		for _, t := range types {
+			printType(t)
+		}
+	}
+	return code
+}

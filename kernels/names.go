@@ -1,0 +1,132 @@
+package kernels
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+)
+
+// Kind is the kind of a kernel name.
+type Kind int
+
+// Kinds of kernel names.
+const (
+	// KindLine is a version line, "6.1": the newest 6.1.x available.
+	KindLine Kind = iota + 1
+	// KindExact is an exact version, "6.1.176" (or a Debian version, "6.1.176-1").
+	KindExact
+	// KindLatest is "latest": the newest kernel any source serves.
+	KindLatest
+	// KindDeb is "deb:SUITE/PACKAGE": the newest version of a Debian package.
+	KindDeb
+	// KindOCI is "oci:REF": an OCI image in the ci-kernels layout.
+	KindOCI
+	// KindPath is a path to a bzImage or to a directory holding boot/vmlinuz.
+	KindPath
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindLine:
+		return "line"
+	case KindExact:
+		return "exact"
+	case KindLatest:
+		return "latest"
+	case KindDeb:
+		return "deb"
+	case KindOCI:
+		return "oci"
+	case KindPath:
+		return "path"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Name is a parsed kernel name.
+type Name struct {
+	Raw  string
+	Kind Kind
+	// Version is the line or exact version for KindLine and KindExact.
+	Version string
+	// Suite and Package are set for KindDeb.
+	Suite, Package string
+	// Ref is the image reference for KindOCI.
+	Ref string
+	// Path is the file or directory for KindPath.
+	Path string
+}
+
+var (
+	lineRE  = regexp.MustCompile(`^[1-9][0-9]*\.[0-9]+$`)
+	exactRE = regexp.MustCompile(`^[1-9][0-9]*\.[0-9]+\.[0-9]+([-+~][0-9A-Za-z.+~-]*)?$`)
+	debRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9.+-]+$`)
+)
+
+// ErrBadName is returned (wrapped) for a token that is not a kernel name.
+var ErrBadName = fmt.Errorf("not a kernel name")
+
+// nameHelp lists the grammar, for error messages.
+const nameHelp = "want a version line (6.1), an exact version (6.1.176), latest, deb:SUITE/PACKAGE, oci:REF, or a path to a bzImage or ci-kernels directory"
+
+// ParseName parses one kernel name.
+//
+// Paths are written with a slash ("./bzImage", "/boot/vmlinuz-6.1",
+// "kernels/6.1") or name an existing file; a bare version is always a version.
+func ParseName(s string) (Name, error) {
+	n := Name{Raw: s}
+	switch {
+	case s == "":
+		return n, fmt.Errorf("empty kernel name: %w", ErrBadName)
+	case s == "latest":
+		n.Kind = KindLatest
+	case lineRE.MatchString(s):
+		n.Kind, n.Version = KindLine, s
+	case exactRE.MatchString(s):
+		n.Kind, n.Version = KindExact, s
+	case strings.HasPrefix(s, "deb:"):
+		v := strings.TrimPrefix(s, "deb:")
+		if !debRE.MatchString(v) {
+			return n, fmt.Errorf("kernel %q: want deb:SUITE/PACKAGE: %w", s, ErrBadName)
+		}
+		n.Kind = KindDeb
+		n.Suite, n.Package, _ = strings.Cut(v, "/")
+	case strings.HasPrefix(s, "oci:"):
+		n.Kind, n.Ref = KindOCI, strings.TrimPrefix(s, "oci:")
+		if n.Ref == "" || strings.ContainsAny(n.Ref, " \t") {
+			return n, fmt.Errorf("kernel %q: want oci:REGISTRY/REPO:TAG: %w", s, ErrBadName)
+		}
+	case strings.HasPrefix(s, "file:"):
+		n.Kind, n.Path = KindPath, strings.TrimPrefix(s, "file:")
+	case strings.ContainsRune(s, '/') || strings.HasPrefix(s, "."):
+		n.Kind, n.Path = KindPath, s
+	default:
+		if _, err := os.Stat(s); err == nil {
+			n.Kind, n.Path = KindPath, s
+			break
+		}
+		return n, fmt.Errorf("kernel %q: %s: %w", s, nameHelp, ErrBadName)
+	}
+	return n, nil
+}
+
+// ParseList splits a comma- or space-separated list of kernel names, checks
+// each, and drops repeats. The error names the first bad token.
+func ParseList(s string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, tok := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		if _, err := ParseName(tok); err != nil {
+			return nil, err
+		}
+		if !seen[tok] {
+			seen[tok] = true
+			out = append(out, tok)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty kernel list %q: %s: %w", s, nameHelp, ErrBadName)
+	}
+	return out, nil
+}

@@ -1,0 +1,257 @@
+package kernels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/corematrix/corematrix/kernels/debian"
+)
+
+// nameKey is the cache record remembering what a name resolved to.
+func (r *Resolver) nameKey(name string) string {
+	return "name " + r.Mirror() + " " + strings.Join(r.opts.Suites, ",") + " " + name
+}
+
+// remembered returns the image a name resolved to recently (any age when
+// offline), without touching the network.
+func (r *Resolver) remembered(key, name string) (*Image, *LockEntry, bool) {
+	var e LockEntry
+	w, err := r.cache.GetRecord(key, &e)
+	if err != nil || (!r.opts.Offline && time.Since(w) >= r.opts.IndexTTL) {
+		return nil, nil, false
+	}
+	img, err := r.image(name, &e)
+	if err != nil {
+		return nil, nil, false
+	}
+	return img, &e, true
+}
+
+// index returns a suite's index, loading each suite once per Resolver.
+func (r *Resolver) index(ctx context.Context, suite string) (*debian.Index, error) {
+	r.mu.Lock()
+	ir, ok := r.indices[suite]
+	if !ok {
+		ir = &indexResult{}
+		r.indices[suite] = ir
+	}
+	r.mu.Unlock()
+	ir.once.Do(func() { ir.idx, ir.err = r.archive.Index(ctx, suite) })
+	return ir.idx, ir.err
+}
+
+// indices loads the configured suites in parallel. It returns the indices
+// that loaded and one error per suite that did not.
+func (r *Resolver) loadIndices(ctx context.Context) ([]*debian.Index, []error) {
+	out := make([]*debian.Index, len(r.opts.Suites))
+	errs := make([]error, len(r.opts.Suites))
+	var wg sync.WaitGroup
+	for i, s := range r.opts.Suites {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = r.index(ctx, s)
+		}()
+	}
+	wg.Wait()
+	var idx []*debian.Index
+	var bad []error
+	for i := range out {
+		if errs[i] != nil {
+			bad = append(bad, fmt.Errorf("suite %s: %w", r.opts.Suites[i], errs[i]))
+		} else {
+			idx = append(idx, out[i])
+		}
+	}
+	return idx, bad
+}
+
+// pick chooses the candidate for n among the candidates of indices.
+func pick(n Name, indices []*debian.Index) (debian.Candidate, bool) {
+	var all []debian.Candidate
+	for _, idx := range indices {
+		all = append(all, idx.Candidates...)
+	}
+	debian.SortCandidates(all)
+	for _, c := range all {
+		switch {
+		case n.Kind == KindLatest,
+			n.Kind == KindLine && c.Line == n.Version,
+			n.Kind == KindExact && (c.Upstream == n.Version || c.Package.Version == n.Version):
+			return c, true
+		}
+	}
+	return debian.Candidate{}, false
+}
+
+// pickPackage chooses the newest version of a named package in idx.
+func pickPackage(n Name, idx *debian.Index) (debian.Candidate, bool) {
+	for _, c := range idx.Candidates {
+		if c.Package.Name == n.Package {
+			return c, true
+		}
+	}
+	var best *debian.Package
+	for i, p := range idx.Images {
+		if p.Name == n.Package && (best == nil || debian.CompareVersions(p.Version, best.Version) > 0) {
+			best = &idx.Images[i]
+		}
+	}
+	if best == nil {
+		return debian.Candidate{}, false
+	}
+	return debian.CandidateFor(n.Suite, *best), true
+}
+
+func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntry, error) {
+	key := r.nameKey(n.Raw)
+	if img, e, ok := r.remembered(key, n.Raw); ok {
+		return img, e, nil
+	}
+	if r.archive == nil {
+		return r.unavailable(ctx, n, []string{r.mirrorErr.Error()})
+	}
+	var c debian.Candidate
+	var found bool
+	var reasons []string
+	if n.Kind == KindDeb {
+		idx, err := r.index(ctx, n.Suite)
+		if err != nil {
+			return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
+		}
+		if c, found = pickPackage(n, idx); !found {
+			return nil, nil, &UnavailableError{Name: n.Raw,
+				Reasons: []string{fmt.Sprintf("suite %s has no kernel image package %s", n.Suite, n.Package)},
+				Hint:    "List what the archive offers with `vmtest kernels list`"}
+		}
+	} else {
+		indices, errs := r.loadIndices(ctx)
+		c, found = pick(n, indices)
+		if !found {
+			for _, err := range errs {
+				reasons = append(reasons, err.Error())
+			}
+			if len(indices) > 0 {
+				reasons = append(reasons, fmt.Sprintf("no configured Debian suite serves %s (%s)", n.Raw, linesSummary(indices)))
+			}
+		}
+	}
+	if !found {
+		return r.unavailable(ctx, n, reasons)
+	}
+	f, err := r.archive.Fetch(ctx, c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
+	}
+	e := entryFor(c, f)
+	img, err := r.image(n.Raw, &e)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
+	}
+	if err := r.cache.PutRecord(key, e); err != nil {
+		return nil, nil, err
+	}
+	return img, &e, nil
+}
+
+// entryFor describes a fetched Debian candidate as a lock entry.
+func entryFor(c debian.Candidate, f *debian.Fetched) LockEntry {
+	e := LockEntry{
+		Source:         fmt.Sprintf("debian:%s/%s=%s", c.Suite, c.Package.Name, c.Package.Version),
+		Version:        c.Upstream,
+		Release:        c.Release(),
+		SHA256:         f.ImageSHA256,
+		ConfigSHA256:   f.ConfigSHA256,
+		Suite:          c.Suite,
+		Package:        c.Package.Name,
+		PackageVersion: c.Package.Version,
+		Filename:       c.Package.Filename,
+		Size:           c.Package.Size,
+		PackageSHA256:  c.Package.SHA256,
+	}
+	if c.Base != nil {
+		e.BaseFilename, e.BaseSize, e.BaseSHA256 = c.Base.Filename, c.Base.Size, c.Base.SHA256
+	}
+	return e
+}
+
+// linesSummary lists the version lines each suite serves:
+// "bullseye: 5.10; bookworm: 6.1; ...".
+func linesSummary(indices []*debian.Index) string {
+	var parts []string
+	for _, idx := range indices {
+		seen := map[string]bool{}
+		var lines []string
+		for _, c := range idx.Candidates {
+			if !seen[c.Line] {
+				seen[c.Line] = true
+				lines = append(lines, c.Line)
+			}
+		}
+		sort.Slice(lines, func(i, j int) bool { return debian.CompareVersions(lines[i], lines[j]) < 0 })
+		if len(lines) == 0 {
+			lines = []string{"none"}
+		}
+		parts = append(parts, idx.Suite+": "+strings.Join(lines, ", "))
+	}
+	return "available lines: " + strings.Join(parts, "; ")
+}
+
+// unavailable tries the OCI fallback for a version and otherwise returns an
+// UnavailableError naming every source tried.
+func (r *Resolver) unavailable(ctx context.Context, n Name, reasons []string) (*Image, *LockEntry, error) {
+	hint := "Name an image that is reachable: oci:REGISTRY/REPO:TAG, or a local bzImage (a path, or a directory holding boot/vmlinuz)"
+	if (n.Kind == KindLine || n.Kind == KindExact) && r.opts.OCIRepository != "none" {
+		ref := r.opts.OCIRepository + ":" + n.Version
+		img, e, err := r.resolveOCI(ctx, n.Raw, ref)
+		if err == nil {
+			return img, e, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		reasons = append(reasons, fmt.Sprintf("OCI image %s: %v", ref, err))
+		hint = fmt.Sprintf("Use oci:%s where that registry is reachable (or another registry's image), or a local bzImage (a path, or a directory holding boot/vmlinuz)", ref)
+	}
+	if len(reasons) == 0 {
+		reasons = []string{"no source serves it"}
+	}
+	return nil, nil, &UnavailableError{Name: n.Raw, Reasons: reasons, Hint: hint}
+}
+
+// Offer is a kernel the Debian archive serves.
+type Offer struct {
+	Line           string
+	Version        string
+	Release        string
+	Suite          string
+	Package        string
+	PackageVersion string
+	Size           int64
+}
+
+// Offers lists the kernels the configured Debian suites serve, newest first.
+// Suites that could not be read are reported in the error, alongside the
+// offers of the others.
+func (r *Resolver) Offers(ctx context.Context) ([]Offer, error) {
+	if r.archive == nil {
+		return nil, r.mirrorErr
+	}
+	indices, errs := r.loadIndices(ctx)
+	var all []debian.Candidate
+	for _, idx := range indices {
+		all = append(all, idx.Candidates...)
+	}
+	debian.SortCandidates(all)
+	out := make([]Offer, 0, len(all))
+	for _, c := range all {
+		out = append(out, Offer{Line: c.Line, Version: c.Upstream, Release: c.Release(), Suite: c.Suite,
+			Package: c.Package.Name, PackageVersion: c.Package.Version, Size: c.Package.Size})
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,70 @@
+package kernels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/corematrix/corematrix/kernels/cache"
+	"github.com/corematrix/corematrix/kernels/debian"
+	"github.com/corematrix/corematrix/kernels/oci"
+)
+
+// resolveLocked returns exactly the image a lock entry pins, from the cache
+// when it is there, else from the pinned package or image; any other content
+// is an ErrLockMismatch.
+func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) (*Image, error) {
+	if p, ok := strings.CutPrefix(e.Source, "local:"); ok {
+		img, got, err := r.resolveLocal(Name{Raw: name, Kind: KindPath, Path: p})
+		if err != nil {
+			return nil, err
+		}
+		if got.SHA256 != e.SHA256 {
+			return nil, fmt.Errorf("%s has sha256 %s, kernels.lock pins %s: %w", p, got.SHA256, e.SHA256, ErrLockMismatch)
+		}
+		return img, nil
+	}
+	img, err := r.image(name, &e)
+	if err == nil {
+		return img, nil
+	}
+	if !errors.Is(err, cache.ErrMiss) && !errors.Is(err, cache.ErrCorrupt) {
+		return nil, err
+	}
+	var imageSum, configSum string
+	switch {
+	case e.Filename != "":
+		if r.archive == nil {
+			return nil, r.mirrorErr
+		}
+		c := debian.Candidate{Suite: e.Suite, Upstream: e.Version, Package: debian.Package{
+			Name: e.Package, Version: e.PackageVersion, Filename: e.Filename, Size: e.Size, SHA256: e.PackageSHA256}}
+		if e.BaseFilename != "" {
+			c.Base = &debian.Package{Name: "linux-base", Version: e.PackageVersion, Filename: e.BaseFilename, Size: e.BaseSize, SHA256: e.BaseSHA256}
+		}
+		f, err := r.archive.Fetch(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		imageSum, configSum = f.ImageSHA256, f.ConfigSHA256
+	case e.OCIRef != "":
+		if r.opts.Offline {
+			return nil, fmt.Errorf("oci %s: %w", e.OCIRef, debian.ErrOffline)
+		}
+		f, err := oci.Fetch(ctx, r.cache, e.OCIRef, r.opts.Progress, r.opts.OCIOptions...)
+		if err != nil {
+			return nil, err
+		}
+		imageSum, configSum = f.ImageSHA256, f.ConfigSHA256
+	default:
+		return nil, fmt.Errorf("lock entry with source %q names no package or image", e.Source)
+	}
+	if imageSum != e.SHA256 {
+		return nil, fmt.Errorf("%s yields image sha256 %s, kernels.lock pins %s: %w", e.Source, imageSum, e.SHA256, ErrLockMismatch)
+	}
+	if e.ConfigSHA256 != "" && configSum != e.ConfigSHA256 {
+		return nil, fmt.Errorf("%s yields config sha256 %s, kernels.lock pins %s: %w", e.Source, configSum, e.ConfigSHA256, ErrLockMismatch)
+	}
+	return r.image(name, &e)
+}

@@ -1,0 +1,209 @@
+package kernels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/corematrix/corematrix/kernels/cache"
+	"github.com/corematrix/corematrix/kernels/debian"
+	"github.com/corematrix/corematrix/kernels/progress"
+)
+
+// DefaultSuites are the Debian suites searched, oldest first.
+var DefaultSuites = []string{"bullseye", "bookworm", "trixie", "trixie-backports", "sid"}
+
+// DefaultOCIRepository serves version lines Debian does not (5.4, 5.15, 6.6).
+const DefaultOCIRepository = "ghcr.io/cilium/ci-kernels"
+
+// DefaultIndexTTL is how long fetched indices and name resolutions are used
+// before the network is asked again.
+const DefaultIndexTTL = 12 * time.Hour
+
+// Options configure a Resolver. The zero value is usable.
+type Options struct {
+	// CacheDir is the cache directory; empty means cache.DefaultDir.
+	CacheDir string
+	// Offline uses only the cache: no network access at all.
+	Offline bool
+	// DebianMirror is the archive URL; empty means $CM_DEBIAN_MIRROR, else
+	// the mirror of this machine's apt sources.
+	DebianMirror string
+	// Suites are the Debian suites searched; nil means DefaultSuites.
+	Suites []string
+	// Keyring verifies InRelease files; empty means debian.DefaultKeyring.
+	// When that file does not exist indices are used unverified, with a
+	// warning.
+	Keyring string
+	// IndexTTL is how long indices and name resolutions stay fresh; zero
+	// means DefaultIndexTTL.
+	IndexTTL time.Duration
+	// LockFile pins names to images (see LockFile); nil means none.
+	LockFile *LockFile
+	// OCIRepository is tried, as REPO:LINE, for version lines the Debian
+	// suites do not serve; empty means DefaultOCIRepository, "none" disables.
+	OCIRepository string
+	// OCIOptions are passed to go-containerregistry's remote package.
+	OCIOptions []remote.Option
+	// HTTPClient fetches from the Debian mirror; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// Progress receives steps and download progress; nil reports nothing.
+	Progress *progress.Reporter
+}
+
+// Resolver turns kernel names into verified images on disk. It is safe for
+// concurrent use.
+type Resolver struct {
+	opts    Options
+	cache   *cache.Cache
+	archive *debian.Archive
+	// mirrorErr is why there is no archive, if there is none.
+	mirrorErr error
+
+	mu      sync.Mutex
+	indices map[string]*indexResult
+}
+
+type indexResult struct {
+	once sync.Once
+	idx  *debian.Index
+	err  error
+}
+
+// New returns a Resolver for opts.
+func New(opts Options) (*Resolver, error) {
+	if opts.Suites == nil {
+		opts.Suites = DefaultSuites
+	}
+	if opts.IndexTTL == 0 {
+		opts.IndexTTL = DefaultIndexTTL
+	}
+	if opts.OCIRepository == "" {
+		opts.OCIRepository = DefaultOCIRepository
+	}
+	if opts.Keyring == "" {
+		opts.Keyring = debian.DefaultKeyring
+	}
+	c, err := cache.Open(opts.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Resolver{opts: opts, cache: c, indices: map[string]*indexResult{}}
+	mirror := opts.DebianMirror
+	if mirror == "" {
+		mirror = os.Getenv("CM_DEBIAN_MIRROR")
+	}
+	if mirror == "" {
+		mirror, err = debian.SystemMirror()
+		if err != nil {
+			r.mirrorErr = fmt.Errorf("find Debian mirror: %w (set --debian-mirror or CM_DEBIAN_MIRROR)", err)
+		}
+	}
+	if mirror != "" {
+		a := &debian.Archive{
+			Mirror:   strings.TrimRight(mirror, "/"),
+			Cache:    c,
+			Client:   opts.HTTPClient,
+			TTL:      opts.IndexTTL,
+			Offline:  opts.Offline,
+			Progress: opts.Progress,
+		}
+		kr, err := debian.ReadKeyring(opts.Keyring)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			opts.Progress.Stepf("warning: no Debian archive keyring at %s; archive indices are NOT verified (install debian-archive-keyring)", opts.Keyring)
+		case err != nil:
+			return nil, fmt.Errorf("read keyring %s: %w", opts.Keyring, err)
+		default:
+			a.Keyring = kr
+		}
+		r.archive = a
+	}
+	return r, nil
+}
+
+// Cache returns the resolver's cache.
+func (r *Resolver) Cache() *cache.Cache { return r.cache }
+
+// Mirror returns the Debian mirror in use, or "" when there is none.
+func (r *Resolver) Mirror() string {
+	if r.archive == nil {
+		return ""
+	}
+	return r.archive.Mirror
+}
+
+// Resolve returns the verified image for a kernel name, fetching it into the
+// cache when needed. A name pinned in the lock file resolves to exactly the
+// pinned image. When no source serves the name the error matches
+// ErrUnavailable and says what to do instead.
+func (r *Resolver) Resolve(ctx context.Context, name string) (*Image, error) {
+	if lf := r.opts.LockFile; lf != nil {
+		if e, ok := lf.Kernels[name]; ok {
+			img, err := r.resolveLocked(ctx, name, e)
+			if err != nil {
+				return nil, fmt.Errorf("kernel %s (locked): %w", name, err)
+			}
+			return img, nil
+		}
+	}
+	img, _, err := r.resolve(ctx, name)
+	return img, err
+}
+
+// Pin resolves name ignoring the lock file and returns the image with the
+// lock entry that pins it.
+func (r *Resolver) Pin(ctx context.Context, name string) (*Image, LockEntry, error) {
+	img, e, err := r.resolve(ctx, name)
+	if err != nil {
+		return nil, LockEntry{}, err
+	}
+	return img, *e, nil
+}
+
+func (r *Resolver) resolve(ctx context.Context, name string) (*Image, *LockEntry, error) {
+	n, err := ParseName(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch n.Kind {
+	case KindPath:
+		return r.resolveLocal(n)
+	case KindOCI:
+		return r.resolveOCI(ctx, n.Raw, n.Ref)
+	default:
+		return r.resolveDebian(ctx, n)
+	}
+}
+
+// image builds the Image of cached blobs, verifying their hashes (a corrupt
+// blob is removed and reported as cache.ErrCorrupt).
+func (r *Resolver) image(name string, e *LockEntry) (*Image, error) {
+	p, err := r.cache.Blob(e.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	os.Chtimes(p, now, now) // marks use, for prune
+	img := &Image{Name: name, Version: e.Version, Release: e.Release, Source: e.Source, Path: p, SHA256: e.SHA256}
+	if e.ConfigSHA256 != "" {
+		cp, err := r.cache.Blob(e.ConfigSHA256)
+		if err != nil {
+			return nil, err
+		}
+		os.Chtimes(cp, now, now)
+		img.ConfigPath = cp
+		img.Config = configHighlights(cp)
+	}
+	if err := r.fillMeta(img); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
