@@ -5,13 +5,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/vmtest/corereport"
 )
 
@@ -31,11 +34,15 @@ func init() {
 // Exit code 1 when any program is predicted to fail, 3 when only kernels were
 // unavailable.
 func runCoreReport(ctx context.Context, args []string) int {
+	return coreReport(ctx, args, os.Stdout)
+}
+
+// coreReport is runCoreReport writing the report to out.
+func coreReport(ctx context.Context, args []string, out io.Writer) int {
 	fs := flag.NewFlagSet("core-report", flag.ContinueOnError)
 	kernelList := fs.String("kernels", "", "comma-separated kernels: versions (5.10, 6.1), image paths, or \"host\" for the running kernel's BTF")
 	format := fs.String("format", "table", "output format: table, markdown or json")
-	cacheDir, cacheErr := corereport.DefaultBTFCacheDir()
-	btfCache := fs.String("btf-cache", cacheDir, "directory caching BTF extracted from kernel images (empty: no cache)")
+	btfCache := fs.String("btf-cache", "", "directory caching BTF extracted from kernel images (default CACHE-DIR/btf; \"none\": no cache)")
 	kf := addKernelFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: vmtest core-report --kernels 5.10,6.1,6.12 [--format table|markdown|json] [OBJECT]\n\n")
@@ -53,13 +60,23 @@ func runCoreReport(ctx context.Context, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
+	for _, name := range names {
+		if name == hostKernel {
+			continue
+		}
+		if _, err := kernels.ParseName(name); err != nil {
+			fmt.Fprintf(os.Stderr, "vmtest core-report: %v\n", err)
+			return exitUsage
+		}
+	}
 	f := corereport.Format(*format)
 	if f != corereport.FormatTable && f != corereport.FormatMarkdown && f != corereport.FormatJSON {
 		fmt.Fprintf(os.Stderr, "vmtest core-report: --format %q: %v\n", *format, corereport.ErrUnknownFormat)
 		return exitUsage
 	}
-	if *btfCache == cacheDir && cacheErr != nil {
-		fmt.Fprintf(os.Stderr, "vmtest core-report: %v; not caching BTF\n", cacheErr)
+	btfDir, err := btfCacheDir(*btfCache, kf.cacheDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vmtest core-report: %v; not caching BTF\n", err)
 	}
 	object := defaultCoreObject
 	if fs.NArg() == 1 {
@@ -78,7 +95,7 @@ func runCoreReport(ctx context.Context, args []string) int {
 
 	// Resolving may download and BTF extraction decompresses: do kernels in
 	// parallel, then relocate (microseconds) in order.
-	cache := &corereport.BTFCache{Dir: *btfCache}
+	cache := &corereport.BTFCache{Dir: btfDir}
 	cols := make([]corereport.Kernel, len(names))
 	btfs := make([]*btf.Spec, len(names))
 	var wg sync.WaitGroup
@@ -119,7 +136,7 @@ func runCoreReport(ctx context.Context, args []string) int {
 	}
 
 	m := corereport.NewMatrix(object, cols)
-	if err := m.Write(os.Stdout, f); err != nil {
+	if err := m.Write(out, f); err != nil {
 		fmt.Fprintf(os.Stderr, "vmtest core-report: %v\n", err)
 		return exitInfra
 	}
@@ -132,11 +149,28 @@ func runCoreReport(ctx context.Context, args []string) int {
 	return exitOK
 }
 
-// splitKernels splits a comma-separated kernel list, dropping empty entries.
+// btfCacheDir is where core-report caches kernel BTF: flag, unless empty
+// (then "btf" in the kernel cache directory) or "none" (no cache).
+func btfCacheDir(flag, kernelCacheDir string) (string, error) {
+	switch {
+	case flag == "none":
+		return "", nil
+	case flag != "":
+		return flag, nil
+	case kernelCacheDir != "":
+		return filepath.Join(kernelCacheDir, "btf"), nil
+	}
+	return corereport.DefaultBTFCacheDir()
+}
+
+// splitKernels splits a comma-separated kernel list, dropping empty entries
+// and repeats.
 func splitKernels(s string) []string {
 	var out []string
+	seen := map[string]bool{}
 	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
+		if f = strings.TrimSpace(f); f != "" && !seen[f] {
+			seen[f] = true
 			out = append(out, f)
 		}
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -11,26 +13,35 @@ func TestCoreReportExitCodes(t *testing.T) {
 		t.Skipf("host kernel has no BTF: %v", err)
 	}
 	const testObject = "../../vmtest/corereport/testdata/core.o"
-	missing := t.TempDir() + "/no-such-image"
 	cache := "--btf-cache=" + t.TempDir()
+	// An empty kernel cache and no network: 5.4 is a valid name that cannot
+	// be resolved.
+	offline := []string{"--offline", "--lock=none", "--cache-dir", t.TempDir()}
 	tests := []struct {
 		name string
 		args []string
 		want int
+		// out must appear in the report.
+		out string
 	}{
-		{"unguarded poison fails", []string{cache, "--kernels", "host", testObject}, exitFail},
-		{"probes load on host", []string{cache, "--kernels", "host", "../../probes/tracer_x86_bpfel.o"}, exitOK},
-		{"markdown", []string{cache, "--kernels", "host", "--format", "markdown", "../../probes/tracer_x86_bpfel.o"}, exitOK},
-		{"json", []string{cache, "--kernels", "host", "--format", "json", testObject}, exitFail},
-		{"unavailable kernel only", []string{cache, "--kernels", "host," + missing, "../../probes/tracer_x86_bpfel.o"}, exitInfra},
-		{"no kernels", []string{cache, testObject}, exitUsage},
-		{"bad format", []string{cache, "--kernels", "host", "--format", "yaml", testObject}, exitUsage},
-		{"missing object", []string{cache, "--kernels", "host", "no-such.o"}, exitUsage},
+		{"unguarded poison fails", []string{cache, "--kernels", "host", testObject}, exitFail, "unguarded_state FAILS on host"},
+		{"probes load on host", []string{cache, "--kernels", "host", "../../probes/tracer_x86_bpfel.o"}, exitOK, "task_struct.__state "},
+		{"markdown", []string{cache, "--kernels", "host", "--format", "markdown", "../../probes/tracer_x86_bpfel.o"}, exitOK, "| sched_switch | `task_struct.__state` | field_exists | 1 |"},
+		{"json", []string{cache, "--kernels", "host", "--format", "json", testObject}, exitFail, `"unguarded": true`},
+		{"unavailable kernel only", append(offline, cache, "--kernels", "host,5.4", "../../probes/tracer_x86_bpfel.o"), exitInfra, "5.4: n/a"},
+		{"bad kernel name", []string{cache, "--kernels", "host,6.x", testObject}, exitUsage, ""},
+		{"no kernels", []string{cache, testObject}, exitUsage, ""},
+		{"bad format", []string{cache, "--kernels", "host", "--format", "yaml", testObject}, exitUsage, ""},
+		{"missing object", []string{cache, "--kernels", "host", "no-such.o"}, exitUsage, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := runCoreReport(context.Background(), tt.args); got != tt.want {
-				t.Errorf("core-report %v = exit %d, want %d", tt.args, got, tt.want)
+			var out bytes.Buffer
+			if got := coreReport(context.Background(), tt.args, &out); got != tt.want {
+				t.Errorf("core-report %v = exit %d, want %d; output:\n%s", tt.args, got, tt.want, out.String())
+			}
+			if !strings.Contains(out.String(), tt.out) {
+				t.Errorf("core-report %v output lacks %q:\n%s", tt.args, tt.out, out.String())
 			}
 		})
 	}

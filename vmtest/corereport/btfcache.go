@@ -15,6 +15,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/kernels/cache"
 )
 
 // BTFCache keeps the raw BTF of kernel images on disk, one file per image
@@ -30,13 +31,14 @@ type BTFCache struct {
 }
 
 // DefaultBTFCacheDir is where BTF blobs are cached unless told otherwise:
-// "corematrix/btf" in the user's cache directory (~/.cache on Linux).
+// "btf" in the corematrix cache directory that also holds kernel images
+// ($CM_CACHE_DIR, else $XDG_CACHE_HOME/corematrix, else ~/.cache/corematrix).
 func DefaultBTFCacheDir() (string, error) {
-	dir, err := os.UserCacheDir()
+	dir, err := cache.DefaultDir()
 	if err != nil {
 		return "", fmt.Errorf("btf cache dir: %w", err)
 	}
-	return filepath.Join(dir, "corematrix", "btf"), nil
+	return filepath.Join(dir, "btf"), nil
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
