@@ -1,6 +1,7 @@
 package corereport
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -66,6 +67,25 @@ type ProgramCell struct {
 	Loads  bool   `json:"loads"`
 	Reason string `json:"reason,omitempty"`
 	NA     bool   `json:"na,omitempty"`
+}
+
+// MarshalJSON adds the cell's Text to its fields, so JSON readers need not
+// re-derive it.
+func (c Cell) MarshalJSON() ([]byte, error) {
+	type plain Cell
+	return json.Marshal(struct {
+		plain
+		Text string `json:"text"`
+	}{plain(c), c.Text()})
+}
+
+// MarshalJSON adds the cell's Text to its fields.
+func (c ProgramCell) MarshalJSON() ([]byte, error) {
+	type plain ProgramCell
+	return json.Marshal(struct {
+		plain
+		Text string `json:"text"`
+	}{plain(c), c.Text()})
 }
 
 // Text is the cell as the table shows it: the value ("24", "1", "0"),

@@ -107,7 +107,7 @@ func TestMatrixWrite(t *testing.T) {
 			"| unguarded_state | loads | **FAILS** | n/a |",
 			"- 5.4: n/a: no image for 5.4",
 		}},
-		{FormatJSON, []string{`"unguarded": true`, `"access": "task_struct___pre514.state"`, `"error": "no image for 5.4"`}},
+		{FormatJSON, []string{`"unguarded": true`, `"text": "POISONED"`, `"text": "FAILS"`, `"access": "task_struct___pre514.state"`, `"error": "no image for 5.4"`}},
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer
