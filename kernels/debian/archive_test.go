@@ -1,0 +1,156 @@
+package debian
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/corematrix/corematrix/kernels/cache"
+	"github.com/corematrix/corematrix/kernels/internal/fakearchive"
+)
+
+func testArchive(t *testing.T) (*fakearchive.Archive, *Archive) {
+	t.Helper()
+	fa := fakearchive.New(t, nil, []fakearchive.Kernel{
+		{Suite: "bookworm", Package: "linux-image-6.1.0-50-cloud-amd64", Version: "6.1.176-1", Release: "6.1.0-50-cloud-amd64",
+			Image: []byte("image 6.1.176"), Config: []byte("CONFIG_X=y\n")},
+		{Suite: "bookworm", Package: "linux-image-6.1.0-49-cloud-amd64", Version: "6.1.170-1", Release: "6.1.0-49-cloud-amd64",
+			Image: []byte("image 6.1.170"), Config: []byte("CONFIG_X=y\n")},
+	})
+	kr, err := ReadKeyring(fa.Keyring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fa, &Archive{Mirror: fa.URL(), Keyring: kr, Cache: c, TTL: time.Hour}
+}
+
+func TestArchiveIndexAndFetch(t *testing.T) {
+	fa, a := testArchive(t)
+	ctx := context.Background()
+	idx, err := a.Index(ctx, "bookworm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Candidates) != 2 || idx.Candidates[0].Upstream != "6.1.176" {
+		t.Fatalf("candidates = %+v, want 6.1.176 then 6.1.170", idx.Candidates)
+	}
+	f, err := a.Fetch(ctx, idx.Candidates[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.Cache.Blob(f.ImageSHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "image 6.1.176" {
+		t.Fatalf("cached image = %q", got)
+	}
+
+	// Again: nothing is fetched, neither the index (within TTL) nor the deb.
+	before := fa.Hits("")
+	if _, err := a.Index(ctx, "bookworm"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Fetch(ctx, idx.Candidates[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := fa.Hits("") - before; n != 0 {
+		t.Fatalf("second resolve made %d requests, want 0", n)
+	}
+
+	// A corrupt cached image is detected and fetched again.
+	os.WriteFile(p, []byte("bit rot"), 0o644)
+	if _, err := a.Fetch(ctx, idx.Candidates[0]); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != "image 6.1.176" {
+		t.Fatalf("re-fetched image = %q", got)
+	}
+	if n := fa.Hits(".deb"); n != 2 {
+		t.Fatalf("deb downloaded %d times, want 2 (once more after corruption)", n)
+	}
+}
+
+func TestArchiveRejectsTampering(t *testing.T) {
+	ctx := context.Background()
+	t.Run("deb", func(t *testing.T) {
+		fa, a := testArchive(t)
+		idx, err := a.Index(ctx, "bookworm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := idx.Candidates[0]
+		deb := append([]byte(nil), fa.Get(c.Package.Filename)...)
+		deb[len(deb)-1] ^= 0xff
+		fa.Set(c.Package.Filename, deb)
+		if _, err := a.Fetch(ctx, c); err == nil || !strings.Contains(err.Error(), "does not match Packages") {
+			t.Fatalf("Fetch of a tampered deb = %v, want a hash mismatch", err)
+		}
+	})
+	t.Run("packages", func(t *testing.T) {
+		fa, a := testArchive(t)
+		fa.Set("dists/bookworm/main/binary-amd64/Packages.gz", []byte("\x1f\x8b tampered"))
+		if _, err := a.Index(ctx, "bookworm"); err == nil || !strings.Contains(err.Error(), "Packages.gz") {
+			t.Fatalf("Index with a tampered Packages.gz = %v, want an error naming it", err)
+		}
+	})
+	t.Run("signature", func(t *testing.T) {
+		fa, a := testArchive(t)
+		other := fakearchive.NewKey(t)
+		text, _ := UnsignedInRelease(fa.Get("dists/bookworm/InRelease"))
+		fa.Set("dists/bookworm/InRelease", fakearchive.Sign(t, other, string(text)))
+		_, err := a.Index(ctx, "bookworm")
+		if !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), fa.URL()+"/dists/bookworm/InRelease") {
+			t.Fatalf("Index signed by a foreign key = %v, want ErrBadSignature naming the URL", err)
+		}
+	})
+	t.Run("wrong suite", func(t *testing.T) {
+		fa, a := testArchive(t)
+		fa.Set("dists/trixie/InRelease", fa.Get("dists/bookworm/InRelease"))
+		if _, err := a.Index(ctx, "trixie"); err == nil || !strings.Contains(err.Error(), "not \"trixie\"") {
+			t.Fatalf("Index of trixie served bookworm's InRelease = %v, want a suite mismatch", err)
+		}
+	})
+}
+
+func TestArchiveOfflineAndStale(t *testing.T) {
+	fa, a := testArchive(t)
+	ctx := context.Background()
+	a.Offline = true
+	if _, err := a.Index(ctx, "bookworm"); !errors.Is(err, ErrOffline) {
+		t.Fatalf("offline Index with an empty cache = %v, want ErrOffline", err)
+	}
+	a.Offline = false
+	idx, err := a.Index(ctx, "bookworm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Expired TTL and the mirror down: the stale index is used, flagged.
+	a.TTL = time.Nanosecond
+	fa.Server.Close()
+	stale, err := a.Index(ctx, "bookworm")
+	if err != nil || !stale.Stale || len(stale.Candidates) != len(idx.Candidates) {
+		t.Fatalf("Index with the mirror down = %+v, %v; want the stale cached index", stale, err)
+	}
+	// Offline with a cached index of any age works; the image is not cached.
+	a.Offline = true
+	if _, err := a.Index(ctx, "bookworm"); err != nil {
+		t.Fatalf("offline Index with a cached index: %v", err)
+	}
+	if _, err := a.Fetch(ctx, idx.Candidates[0]); !errors.Is(err, ErrOffline) {
+		t.Fatalf("offline Fetch of an uncached image = %v, want ErrOffline", err)
+	}
+	// Mirror down and nothing cached: the error names the URL and says so.
+	a.Offline = false
+	_, err = a.Index(ctx, "trixie")
+	if err == nil || !strings.Contains(err.Error(), "/dists/trixie/InRelease") || !strings.Contains(err.Error(), "no cached copy") {
+		t.Fatalf("Index of an unreachable suite = %v, want the URL and \"no cached copy\"", err)
+	}
+}

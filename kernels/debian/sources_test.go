@@ -1,0 +1,118 @@
+package debian
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseDeb822(t *testing.T) {
+	const in = `Types: deb
+# a comment
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb deb-src
+URIs: http://mirror.example/debian-security
+Suites: bookworm-security
+Components: main contrib
+Enabled: no
+`
+	got, err := ParseDeb822(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Source{
+		{Types: []string{"deb"}, URIs: []string{"http://mirror.example/debian"}, Suites: []string{"bookworm", "bookworm-updates"},
+			Components: []string{"main"}, SignedBy: "/usr/share/keyrings/debian-archive-keyring.gpg", Enabled: true},
+		{Types: []string{"deb", "deb-src"}, URIs: []string{"http://mirror.example/debian-security"}, Suites: []string{"bookworm-security"},
+			Components: []string{"main", "contrib"}, Enabled: false},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ParseDeb822 =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestParseDeb822Errors(t *testing.T) {
+	for _, in := range []string{" continuation first\n", "Types deb\n"} {
+		if s, err := ParseDeb822(strings.NewReader(in)); err == nil {
+			t.Errorf("ParseDeb822(%q) = %+v, want an error", in, s)
+		}
+	}
+}
+
+func TestParseOneLine(t *testing.T) {
+	const in = `# comment
+deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian bookworm main contrib
+deb-src http://mirror.example/debian bookworm main # trailing comment
+
+deb https://mirror.example/debian-security bookworm-security main
+`
+	got, err := ParseOneLine(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Source{
+		{Types: []string{"deb"}, URIs: []string{"http://mirror.example/debian"}, Suites: []string{"bookworm"}, Components: []string{"main", "contrib"}, SignedBy: "/k.gpg", Enabled: true},
+		{Types: []string{"deb-src"}, URIs: []string{"http://mirror.example/debian"}, Suites: []string{"bookworm"}, Components: []string{"main"}, Enabled: true},
+		{Types: []string{"deb"}, URIs: []string{"https://mirror.example/debian-security"}, Suites: []string{"bookworm-security"}, Components: []string{"main"}, Enabled: true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ParseOneLine =\n%+v\nwant\n%+v", got, want)
+	}
+	if _, err := ParseOneLine(strings.NewReader("deb http://x\n")); err == nil {
+		t.Error("ParseOneLine accepted a line without a suite")
+	}
+}
+
+func TestMirrorFrom(t *testing.T) {
+	sec := Source{Types: []string{"deb"}, URIs: []string{"http://m.example/debian-security"}, Suites: []string{"bookworm-security"}, Enabled: true}
+	src := Source{Types: []string{"deb-src"}, URIs: []string{"http://src.example/debian"}, Suites: []string{"bookworm"}, Enabled: true}
+	off := Source{Types: []string{"deb"}, URIs: []string{"http://off.example/debian"}, Suites: []string{"bookworm"}, Enabled: false}
+	main := Source{Types: []string{"deb"}, URIs: []string{"http://m.example/debian/"}, Suites: []string{"bookworm"}, Enabled: true}
+	tests := []struct {
+		name    string
+		sources []Source
+		want    string
+	}{
+		{"skips security, deb-src and disabled", []Source{sec, src, off, main}, "http://m.example/debian"},
+		{"none", []Source{sec, src}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := MirrorFrom(tt.sources)
+			if tt.want == "" {
+				if !errors.Is(err, ErrNoMirror) {
+					t.Fatalf("MirrorFrom = %q, %v; want ErrNoMirror", got, err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("MirrorFrom = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSystemSourcesBothFormats(t *testing.T) {
+	root := t.TempDir()
+	d := filepath.Join(root, "etc/apt/sources.list.d")
+	os.MkdirAll(d, 0o755)
+	os.WriteFile(filepath.Join(root, "etc/apt/sources.list"), []byte("deb http://one.example/debian-security bookworm-security main\n"), 0o644)
+	os.WriteFile(filepath.Join(d, "debian.sources"), []byte("Types: deb\nURIs: http://two.example/debian\nSuites: bookworm\nComponents: main\n"), 0o644)
+	s, err := SystemSources(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s) != 2 {
+		t.Fatalf("SystemSources read %d sources, want 2: %+v", len(s), s)
+	}
+	if m, err := MirrorFrom(s); err != nil || m != "http://two.example/debian" {
+		t.Fatalf("MirrorFrom = %q, %v", m, err)
+	}
+}
