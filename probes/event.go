@@ -253,6 +253,9 @@ const (
 	ExitZombie          = 0x0020
 	TaskParked          = 0x0040
 	TaskReport          = 0x7f
+	// TaskDead (0x80, outside TaskReport) is the state of a task's last
+	// switch-out after exit.
+	TaskDead = 0x0080
 )
 
 // SchedState is emitted by raw tracepoint sched_switch for the task being
@@ -270,12 +273,15 @@ type SchedState struct {
 }
 
 // StateChar returns the ps(1)-style letter for Report ("R", "S", "D", "T",
-// "t", "X", "Z", "P"), or "R+" when preempted.
+// "t", "X", "Z", "P"), "R+" when preempted, and "X" for a dead task's final
+// switch (TaskDead).
 func (e *SchedState) StateChar() string {
 	if e.Preempt {
 		return "R+"
 	}
 	switch {
+	case e.Report == 0 && e.State&TaskDead != 0:
+		return "X"
 	case e.Report == 0:
 		return "R"
 	case e.Report&TaskInterruptible != 0:

@@ -77,19 +77,28 @@ func sleeper(ctx context.Context) <-chan int {
 	return tid
 }
 
-// readSched reads events until one of thread tid arrives or ctx ends.
+// readSched reads events until thread tid is switched out sleeping
+// (TASK_INTERRUPTIBLE) or ctx ends. A thread in nanosleep may also be switched
+// out runnable (preempted, or a voluntary reschedule on the way), but every
+// sleep switches it out in S, and every state seen must be a valid one.
 func readSched(ctx context.Context, t *testing.T, tr *Tracer, tid int) *SchedState {
 	t.Helper()
 	var r Record
+	var seen []string
 	for {
 		err := tr.ReadInto(ctx, &r)
 		if err != nil {
-			t.Fatalf("no sched event of tid %d: %v", tid, err)
+			t.Fatalf("no sleeping sched event of tid %d: %v (states seen: %v)", tid, err, seen)
 		}
 		require.Equal(t, KindSched, r.Kind)
 		e := r.Sched
 		require.Equal(t, uint32(os.Getpid()), e.TGID, "filter let through another process")
-		if int(e.PID) == tid && !e.Preempt {
+		if int(e.PID) != tid {
+			continue
+		}
+		require.Contains(t, []uint32{0, TaskInterruptible, TaskUninterruptible}, e.Report, "state of a sleeping thread: %s", &e)
+		seen = append(seen, e.StateChar())
+		if e.Report == TaskInterruptible && !e.Preempt {
 			return &e
 		}
 	}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/corematrix/corematrix/probes"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+		check   func(*testing.T, *config)
+	}{
+		{nil, "", func(t *testing.T, c *config) {
+			assert.Equal(t, []probes.Kind{probes.KindExec, probes.KindExit, probes.KindOpen, probes.KindConnect}, c.kinds)
+			assert.Empty(t, c.pids)
+			assert.Equal(t, "json", c.format)
+		}},
+		{[]string{"-events", "sched,exec", "-pid", "12, 34", "-perfbuf", "-format", "table"}, "", func(t *testing.T, c *config) {
+			assert.Equal(t, []probes.Kind{probes.KindSched, probes.KindExec}, c.kinds)
+			assert.Equal(t, []uint32{12, 34}, c.pids)
+			assert.True(t, c.perf)
+			assert.Equal(t, "table", c.format)
+		}},
+		{[]string{"-events", "all"}, "", func(t *testing.T, c *config) { assert.Equal(t, probes.AllKinds, c.kinds) }},
+		{[]string{"-events", "fork"}, `unknown event kind "fork"`, nil},
+		{[]string{"-pid", "x"}, `bad -pid "x"`, nil},
+		{[]string{"-pid", "0"}, `bad -pid "0"`, nil},
+		{[]string{"-format", "xml"}, `bad -format "xml"`, nil},
+		{[]string{"extra"}, "unexpected arguments: extra", nil},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := parseFlags(tt.args, &stderr)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestRunUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	assert.Equal(t, exitUsage, run(context.Background(), []string{"-events", "nope"}, &out, &errb))
+	assert.Contains(t, errb.String(), "unknown event kind")
+	assert.Equal(t, exitOK, run(context.Background(), []string{"-h"}, &out, &errb))
+}
+
+func TestPrinter(t *testing.T) {
+	var c probes.Comm
+	copy(c[:], "curl")
+	ev := &probes.Connect{
+		Header: probes.Header{Kind: probes.KindConnect, Core: probes.CoreRingbuf, PID: 7, TGID: 7, Comm: c},
+		Family: probes.AFInet, Src: netip.MustParseAddrPort("10.0.0.1:5000"), Dst: netip.MustParseAddrPort("10.0.0.2:80"),
+	}
+	var b bytes.Buffer
+	require.NoError(t, newPrinter("json", &b).print(ev))
+	assert.JSONEq(t, `{"kind":"connect","core":["ringbuf"],"ktime_ns":0,"pid":7,"tgid":7,"comm":"curl",
+		"family":2,"ret":0,"src":"10.0.0.1:5000","dst":"10.0.0.2:80"}`, b.String())
+
+	b.Reset()
+	p := newPrinter("table", &b)
+	require.NoError(t, p.print(ev))
+	require.NoError(t, p.print(ev))
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	require.Len(t, lines, 3, "header + 2 rows: %q", b.String())
+	assert.True(t, strings.HasPrefix(lines[0], "EVENT"))
+	assert.Contains(t, lines[1], "10.0.0.1:5000 -> 10.0.0.2:80 ret=0 [ringbuf]")
+}
