@@ -20,6 +20,9 @@ type UnavailableError struct {
 	Reasons []string
 	// Hint suggests what to do instead.
 	Hint string
+	// Errs are the underlying errors (e.g. a suite whose InRelease did not
+	// verify), also matched by errors.Is and errors.As.
+	Errs []error
 }
 
 func (e *UnavailableError) Error() string {
@@ -35,5 +38,6 @@ func (e *UnavailableError) Error() string {
 	return b.String()
 }
 
-// Unwrap makes errors.Is(err, ErrUnavailable) true.
-func (e *UnavailableError) Unwrap() error { return ErrUnavailable }
+// Unwrap makes errors.Is(err, ErrUnavailable) true, and errors.Is true for
+// the underlying errors.
+func (e *UnavailableError) Unwrap() []error { return append([]error{ErrUnavailable}, e.Errs...) }

@@ -114,11 +114,12 @@ func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntr
 		return img, e, nil
 	}
 	if r.archive == nil {
-		return r.unavailable(ctx, n, []string{r.mirrorErr.Error()})
+		return r.unavailable(ctx, n, []string{r.mirrorErr.Error()}, r.mirrorErr)
 	}
 	var c debian.Candidate
 	var found bool
 	var reasons []string
+	var errs []error
 	if n.Kind == KindDeb {
 		idx, err := r.index(ctx, n.Suite)
 		if err != nil {
@@ -130,10 +131,11 @@ func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntr
 				Hint:    "List what the archive offers with `vmtest kernels list`"}
 		}
 	} else {
-		indices, errs := r.loadIndices(ctx)
+		indices, bad := r.loadIndices(ctx)
 		c, found = pick(n, indices)
 		if !found {
-			for _, err := range errs {
+			errs = bad
+			for _, err := range bad {
 				reasons = append(reasons, err.Error())
 			}
 			if len(indices) > 0 {
@@ -142,7 +144,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntr
 		}
 	}
 	if !found {
-		return r.unavailable(ctx, n, reasons)
+		return r.unavailable(ctx, n, reasons, errs...)
 	}
 	f, err := r.archive.Fetch(ctx, c)
 	if err != nil {
@@ -204,7 +206,7 @@ func linesSummary(indices []*debian.Index) string {
 
 // unavailable tries the OCI fallback for a version and otherwise returns an
 // UnavailableError naming every source tried.
-func (r *Resolver) unavailable(ctx context.Context, n Name, reasons []string) (*Image, *LockEntry, error) {
+func (r *Resolver) unavailable(ctx context.Context, n Name, reasons []string, errs ...error) (*Image, *LockEntry, error) {
 	hint := "Name an image that is reachable: oci:REGISTRY/REPO:TAG, or a local bzImage (a path, or a directory holding boot/vmlinuz)"
 	if (n.Kind == KindLine || n.Kind == KindExact) && r.opts.OCIRepository != "none" {
 		ref := r.opts.OCIRepository + ":" + n.Version
@@ -221,7 +223,7 @@ func (r *Resolver) unavailable(ctx context.Context, n Name, reasons []string) (*
 	if len(reasons) == 0 {
 		reasons = []string{"no source serves it"}
 	}
-	return nil, nil, &UnavailableError{Name: n.Raw, Reasons: reasons, Hint: hint}
+	return nil, nil, &UnavailableError{Name: n.Raw, Reasons: reasons, Hint: hint, Errs: errs}
 }
 
 // Offer is a kernel the Debian archive serves.

@@ -1,0 +1,59 @@
+package kernels
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseName(t *testing.T) {
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "bzImage")
+	os.WriteFile(bare, []byte("x"), 0o644)
+	t.Chdir(dir)
+	tests := []struct {
+		in   string
+		want Name
+	}{
+		{"6.1", Name{Raw: "6.1", Kind: KindLine, Version: "6.1"}},
+		{"5.10", Name{Raw: "5.10", Kind: KindLine, Version: "5.10"}},
+		{"6.1.176", Name{Raw: "6.1.176", Kind: KindExact, Version: "6.1.176"}},
+		{"6.16.12-1~bpo13+1", Name{Raw: "6.16.12-1~bpo13+1", Kind: KindExact, Version: "6.16.12-1~bpo13+1"}},
+		{"latest", Name{Raw: "latest", Kind: KindLatest}},
+		{"deb:bookworm/linux-image-6.1.0-50-cloud-amd64", Name{Raw: "deb:bookworm/linux-image-6.1.0-50-cloud-amd64", Kind: KindDeb, Suite: "bookworm", Package: "linux-image-6.1.0-50-cloud-amd64"}},
+		{"oci:ghcr.io/cilium/ci-kernels:5.4", Name{Raw: "oci:ghcr.io/cilium/ci-kernels:5.4", Kind: KindOCI, Ref: "ghcr.io/cilium/ci-kernels:5.4"}},
+		{"/boot/vmlinuz-6.1", Name{Raw: "/boot/vmlinuz-6.1", Kind: KindPath, Path: "/boot/vmlinuz-6.1"}},
+		{"./bzImage", Name{Raw: "./bzImage", Kind: KindPath, Path: "./bzImage"}},
+		{"kernels/6.1", Name{Raw: "kernels/6.1", Kind: KindPath, Path: "kernels/6.1"}},
+		{"file:bzImage", Name{Raw: "file:bzImage", Kind: KindPath, Path: "bzImage"}},
+		{"bzImage", Name{Raw: "bzImage", Kind: KindPath, Path: "bzImage"}},
+	}
+	for _, tt := range tests {
+		got, err := ParseName(tt.in)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseName(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "6", "v6.1", "6.x", "deb:bookworm", "deb:/pkg", "oci:", "lts", "06.1"} {
+		if got, err := ParseName(bad); !errors.Is(err, ErrBadName) {
+			t.Errorf("ParseName(%q) = %+v, %v; want ErrBadName", bad, got, err)
+		}
+	}
+}
+
+func TestParseList(t *testing.T) {
+	got, err := ParseList("5.10, 6.1,6.12 latest,6.1")
+	if want := []string{"5.10", "6.1", "6.12", "latest"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("ParseList = %q, %v; want %q", got, err, want)
+	}
+	_, err = ParseList("5.10,six.one,6.12")
+	if !errors.Is(err, ErrBadName) || !strings.Contains(err.Error(), `"six.one"`) {
+		t.Fatalf("ParseList with a bad token = %v; want ErrBadName naming \"six.one\"", err)
+	}
+	if _, err := ParseList(" , "); !errors.Is(err, ErrBadName) {
+		t.Fatalf("ParseList of nothing = %v; want ErrBadName", err)
+	}
+}

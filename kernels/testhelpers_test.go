@@ -1,0 +1,65 @@
+package kernels
+
+import (
+	"testing"
+
+	"github.com/corematrix/corematrix/kernels/internal/fakearchive"
+	"github.com/corematrix/corematrix/kernels/internal/fakekernel"
+)
+
+const (
+	kv510 = "5.10.0-32-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP Debian 5.10.223-1 (2024-08-10)"
+	kv61  = "6.1.0-50-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-07-02)"
+	kv61b = "6.1.0-49-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.170-1 (2026-05-02)"
+	kv72  = "7.2.13+deb14-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 7.2.13-1 (2026-10-28)"
+)
+
+const testConfig = "CONFIG_BPF_SYSCALL=y\nCONFIG_DEBUG_INFO_BTF=y\nCONFIG_KPROBES=y\n# CONFIG_BPF_LSM is not set\n"
+
+func fakeImage(t testing.TB, kernelVersion string, members ...string) []byte {
+	t.Helper()
+	img, err := fakekernel.Kernel(kernelVersion, members...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// newFakeArchive serves bullseye (5.10), bookworm (6.1.170 and 6.1.176)
+// and sid (7.2, the linux-binary split without a config).
+func newFakeArchive(t testing.TB) *fakearchive.Archive {
+	t.Helper()
+	return fakearchive.New(t, nil, []fakearchive.Kernel{
+		{Suite: "bullseye", Package: "linux-image-5.10.0-32-cloud-amd64", Version: "5.10.223-1", Release: "5.10.0-32-cloud-amd64",
+			Image: fakeImage(t, kv510, "state", "start_boottime"), Config: []byte(testConfig)},
+		{Suite: "bookworm", Package: "linux-image-6.1.0-50-cloud-amd64", Version: "6.1.176-1", Release: "6.1.0-50-cloud-amd64",
+			Image: fakeImage(t, kv61, "__state", "start_boottime"), Config: []byte(testConfig)},
+		{Suite: "bookworm", Package: "linux-image-6.1.0-49-cloud-amd64", Version: "6.1.170-1", Release: "6.1.0-49-cloud-amd64",
+			Image: fakeImage(t, kv61b, "__state", "start_boottime"), Config: []byte(testConfig)},
+		{Suite: "sid", Package: "linux-binary-7.2.13+deb14-cloud-amd64", Version: "7.2.13-1", Release: "7.2.13+deb14-cloud-amd64",
+			Image: fakeImage(t, kv72, "__state", "start_boottime"), Modules: true},
+	})
+}
+
+// testOptions point a Resolver at the fake archive with a private cache.
+func testOptions(t testing.TB, fa *fakearchive.Archive, cacheDir string) Options {
+	if cacheDir == "" {
+		cacheDir = t.TempDir()
+	}
+	return Options{
+		CacheDir:      cacheDir,
+		DebianMirror:  fa.URL(),
+		Keyring:       fa.Keyring,
+		Suites:        []string{"bullseye", "bookworm", "sid"},
+		OCIRepository: "none",
+	}
+}
+
+func newResolver(t testing.TB, opts Options) *Resolver {
+	t.Helper()
+	r, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
