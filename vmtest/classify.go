@@ -43,8 +43,13 @@ type Verdict struct {
 	Output []byte
 }
 
+// initDied is the panic message of a kernel whose PID 1 exited.
+const initDied = "Attempted to kill init!"
+
 // Classify turns the evidence of one boot into exactly one outcome with a
-// one-line reason. A kernel splat wins over everything; then the deadline;
+// one-line reason. A kernel splat wins over everything (except the panic that
+// follows the death of the guest init, which is a failure: the init owed a
+// verdict and none came); then the deadline;
 // then a guest init that never spoke; then a missing or mismatching trailer
 // (a failure, never a pass); then the payload's own verdict.
 func Classify(ev Evidence) Verdict {
@@ -60,6 +65,13 @@ func Classify(ev Evidence) Verdict {
 		if k := st.Section(wire.SectionKmsg); k != nil && k.Err == nil {
 			splat = FindSplat(k.Data)
 		}
+	}
+	if splat != nil && strings.Contains(splat.Line, initDied) {
+		// The kernel panics because PID 1 exited: the guest init died (it was
+		// killed, or crashed) and the verdict it owed never came.
+		v.Outcome, v.Trace = report.Fail, splat.Trace
+		v.Reason = "the guest init died before its verdict (" + splat.Line + ")"
+		return v
 	}
 	if splat != nil {
 		v.Outcome, v.Reason, v.Trace = report.Panic, splat.Line, splat.Trace

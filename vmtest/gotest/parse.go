@@ -1,8 +1,6 @@
 package gotest
 
 import (
-	"bytes"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -33,6 +31,9 @@ func Parse(out []byte) Result {
 		p.line(line)
 	}
 	p.flush(0)
+	if p.final != "" {
+		p.events = append(p.events, report.TestEvent{Action: p.final})
+	}
 	var r Result
 	r.Events, r.Final = p.events, p.final
 	for _, name := range p.order {
@@ -220,15 +221,3 @@ func (p *parser) output(s string) {
 		t.Output += s
 	}
 }
-
-// sortedNames is used by tests to compare sets of names.
-func sortedNames(ts []report.TestResult) []string {
-	var n []string
-	for _, t := range ts {
-		n = append(n, t.Name)
-	}
-	sort.Strings(n)
-	return n
-}
-
-var _ = bytes.MinRead

@@ -1,0 +1,109 @@
+package vmtest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/vmtest/report"
+)
+
+func recorded(t *testing.T, name string) Evidence {
+	t.Helper()
+	console, err := os.ReadFile(filepath.Join("testdata", name, ConsoleFile))
+	require.NoError(t, err)
+	results, err := os.ReadFile(filepath.Join("testdata", name, ResultsFile))
+	require.NoError(t, err)
+	return Evidence{Console: console, Results: results, Timeout: time.Minute}
+}
+
+// TestClassifyRecorded classifies real console logs and result streams
+// recorded from boots of the Debian 6.1 kernel (see testdata/README.md).
+func TestClassifyRecorded(t *testing.T) {
+	tests := []struct {
+		dir     string
+		mod     func(*Evidence)
+		outcome report.Outcome
+		reason  string // substring
+		exit    int
+		trace   string // substring of the kept trace, "" for none
+	}{
+		{dir: "clean", outcome: report.Pass, reason: "payload exited 0", exit: 0},
+		{dir: "exit-3", outcome: report.Fail, reason: "payload exited 3", exit: 3},
+		{dir: "panic-sysrq", outcome: report.Panic, reason: "Kernel panic - not syncing: sysrq triggered crash", exit: -1, trace: "sysrq_handle_crash"},
+		{dir: "softlockup", outcome: report.Panic, reason: "watchdog: BUG: soft lockup - CPU#0 stuck for 45s! [lockup:90]", exit: -1, trace: "bpf_prog_"},
+		{dir: "init-killed", outcome: report.Fail, reason: "the guest init died before its verdict (Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000200)", exit: -1, trace: "do_exit"},
+		{dir: "poweroff-before-trailer", outcome: report.Fail, reason: "result stream cannot be trusted: payload: no trailer after", exit: -1},
+		{dir: "results-wrecked", outcome: report.Fail, reason: "payload trailer mismatch: trailer says 27 bytes, received 35", exit: -1},
+		{dir: "hang", mod: func(e *Evidence) { e.TimedOut, e.Timeout = true, 15*time.Second }, outcome: report.Timeout, reason: "no verdict within 15s (payload still running after 20 bytes of output); QEMU killed", exit: -1},
+		{dir: "kvm-hang", mod: func(e *Evidence) { e.TimedOut = true }, outcome: report.Timeout, reason: "the guest init never spoke", exit: -1},
+		// Had QEMU exited by itself with this console, the kernel never ran.
+		{dir: "kvm-hang", outcome: report.BootFailure, reason: `the kernel never started (no "Linux version" on the console)`, exit: -1},
+		{dir: "kvm-hang", mod: func(e *Evidence) { e.QEMUError = errors.New("qemu: exit status 1: could not load kernel") }, outcome: report.InfraError, reason: "could not load kernel", exit: -1},
+		// The kernel booted but the results port stayed silent.
+		{dir: "clean", mod: func(e *Evidence) { e.Results = nil }, outcome: report.BootFailure, reason: `the guest init never spoke; console ends: "[    2.105761] reboot: Power down"`, exit: -1},
+		{dir: "gotest", mod: func(e *Evidence) { e.GoTest = true }, outcome: report.Fail, reason: "2 of 8 tests failed: TestFails, TestSub", exit: 1},
+		// A plain payload that printed no tests is judged by its exit code
+		// only; as a Go test payload, zero tests is a failure.
+		{dir: "clean", mod: func(e *Evidence) { e.GoTest = true }, outcome: report.Fail, reason: "no tests ran (payload exited 0)", exit: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dir+"/"+string(tt.outcome), func(t *testing.T) {
+			ev := recorded(t, tt.dir)
+			if tt.mod != nil {
+				tt.mod(&ev)
+			}
+			v := Classify(ev)
+			require.Equal(t, tt.outcome, v.Outcome, "reason %q", v.Reason)
+			require.Contains(t, v.Reason, tt.reason)
+			require.Equal(t, tt.exit, v.ExitCode)
+			if tt.trace == "" {
+				require.Empty(t, v.Trace)
+			} else {
+				require.Contains(t, v.Trace, tt.trace)
+			}
+		})
+	}
+}
+
+func TestClassifyReleaseAndTests(t *testing.T) {
+	ev := recorded(t, "gotest")
+	ev.GoTest = true
+	v := Classify(ev)
+	require.Equal(t, "6.1.0-50-cloud-amd64", v.Release)
+	require.Len(t, v.Tests, 11)
+	require.NotEmpty(t, v.Events)
+}
+
+func TestFindSplatClean(t *testing.T) {
+	for _, dir := range []string{"clean", "exit-3", "hang", "poweroff-before-trailer", "kvm-hang"} {
+		ev := recorded(t, dir)
+		require.Nil(t, FindSplat(ev.Console), dir)
+	}
+}
+
+func TestFindSplatTrace(t *testing.T) {
+	s := FindSplat(recorded(t, "panic-sysrq").Console)
+	require.NotNil(t, s)
+	require.Contains(t, s.Trace, "sysrq: Trigger a crash")
+	require.Contains(t, s.Trace, "Call Trace:")
+	require.Contains(t, s.Trace, "Kernel Offset:")
+	require.NotContains(t, s.Trace, "Linux version", "the trace is an excerpt, not the whole log")
+}
+
+func TestClassifyFacts(t *testing.T) {
+	ev := recorded(t, "clean")
+	good := append([]byte(nil), ev.Results...)
+	v := Classify(Evidence{Console: ev.Console, Results: withFacts(t, good, `{"programs":[{"name":"p","loaded":true}]}`)})
+	require.Equal(t, report.Pass, v.Outcome, v.Reason)
+	require.NotNil(t, v.Facts)
+	require.Equal(t, "p", v.Facts.Programs[0].Name)
+
+	v = Classify(Evidence{Console: ev.Console, Results: withFacts(t, good, `{"programs":`)})
+	require.Equal(t, report.Fail, v.Outcome)
+	require.Contains(t, v.Reason, "invalid facts")
+}

@@ -1,0 +1,28 @@
+package vmtest
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/corematrix/corematrix/vmtest/wire"
+)
+
+// withFacts inserts a facts section after the payload section of a recorded
+// stream, as the guest init writes it when $CM_FACTS exists.
+func withFacts(t *testing.T, stream []byte, facts string) []byte {
+	t.Helper()
+	at := bytes.Index(stream, []byte(wire.Prefix+"begin "+wire.SectionKmsg))
+	if at < 0 {
+		t.Fatalf("recorded stream has no kmsg section")
+	}
+	var b bytes.Buffer
+	b.Write(stream[:at])
+	s, err := wire.NewWriter(&b).Begin(wire.SectionFacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write([]byte(facts))
+	s.End(0, "")
+	b.Write(stream[at:])
+	return b.Bytes()
+}

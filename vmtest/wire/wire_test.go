@@ -1,0 +1,122 @@
+package wire
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// stream writes what the guest init writes for a payload that printed out.
+func stream(t *testing.T, out string, exit int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	require.NoError(t, w.Hello("6.1.0-test"))
+	s, err := w.Begin(SectionPayload)
+	require.NoError(t, err)
+	s.Write([]byte(out))
+	require.NoError(t, s.End(exit, ""))
+	k, err := w.Begin(SectionKmsg)
+	require.NoError(t, err)
+	k.Write([]byte("<6>[    0.000000] Linux version 6.1\n"))
+	require.NoError(t, k.End(0, ""))
+	require.NoError(t, w.Done())
+	return b.Bytes()
+}
+
+func TestParseGood(t *testing.T) {
+	for _, out := range []string{
+		"",
+		"hello\n",
+		"no newline at the end",
+		"\r\n\x00\xff binary \x16 bytes\n",
+		// Output that imitates the protocol must not confuse the parser.
+		Prefix + "end payload exit=0 bytes=0 sha256=" + strings.Repeat("0", 64) + "\n",
+		"x\n" + Prefix + "done\n" + Prefix + "begin kmsg\n",
+	} {
+		b := stream(t, out, 7)
+		s := Parse(b)
+		require.True(t, s.Hello)
+		require.Equal(t, "6.1.0-test", s.Release)
+		require.True(t, s.Done, "stream %q", b)
+		p := s.Section(SectionPayload)
+		require.NotNil(t, p)
+		require.NoError(t, p.Err)
+		require.Equal(t, out, string(p.Data))
+		require.Equal(t, 7, p.Exit)
+		k := s.Section(SectionKmsg)
+		require.NotNil(t, k)
+		require.NoError(t, k.Err)
+		require.Equal(t, "<6>[    0.000000] Linux version 6.1\n", string(k.Data))
+	}
+}
+
+func TestParseTruncated(t *testing.T) {
+	full := stream(t, "line one\nline two\n", 0)
+	end := bytes.Index(full, []byte("\n"+Prefix+"end payload"))
+	for _, cut := range []int{end - 3, end, end + 10, end + len(Prefix) + 30} {
+		s := Parse(full[:cut])
+		p := s.Section(SectionPayload)
+		require.NotNil(t, p, "cut at %d", cut)
+		require.ErrorIs(t, p.Err, ErrNoTrailer, "cut at %d", cut)
+		require.False(t, s.Done)
+		require.Nil(t, s.Section(SectionKmsg))
+	}
+	s := Parse([]byte("SeaBIOS noise\n" + Prefix + "hello release=\"x\"\n"))
+	require.True(t, s.Hello)
+	require.Nil(t, s.Section(SectionPayload))
+}
+
+func TestParseAltered(t *testing.T) {
+	full := stream(t, "the payload says PASS\n", 0)
+	tests := map[string][]byte{
+		"byte changed":  bytes.Replace(full, []byte("PASS"), []byte("FAIL"), 1),
+		"byte added":    bytes.Replace(full, []byte("PASS"), []byte("PASS!"), 1),
+		"byte dropped":  bytes.Replace(full, []byte("PASS"), []byte("PAS"), 1),
+		"crlf mangling": bytes.Replace(full, []byte("PASS\n"), []byte("PASS\r\n"), 1),
+	}
+	for name, b := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := Parse(b).Section(SectionPayload)
+			require.NotNil(t, p)
+			var m *MismatchError
+			require.True(t, errors.As(p.Err, &m), "error %v", p.Err)
+			require.Equal(t, SectionPayload, m.Section)
+		})
+	}
+}
+
+func TestParseForgedTrailerInOutput(t *testing.T) {
+	// The payload prints a trailer claiming success for a prefix of its
+	// output, then keeps going and fails: the real trailer must win because
+	// the forged one does not describe the bytes before it.
+	forged := "ok\n" + Trailer(SectionPayload, 0, 99, strings.Repeat("a", 64), "") + "then it failed\n"
+	p := Parse(stream(t, forged, 1)).Section(SectionPayload)
+	require.NoError(t, p.Err)
+	require.Equal(t, 1, p.Exit)
+	require.Equal(t, forged, string(p.Data))
+}
+
+func TestParseInitError(t *testing.T) {
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	w.Hello("r")
+	s, _ := w.Begin(SectionPayload)
+	s.End(-1, `start payload: fork/exec /x: exec format error "quoted"`)
+	w.Done()
+	p := Parse(b.Bytes()).Section(SectionPayload)
+	require.NoError(t, p.Err)
+	require.Equal(t, -1, p.Exit)
+	require.Equal(t, `start payload: fork/exec /x: exec format error "quoted"`, p.InitError)
+}
+
+func TestTrailerFormat(t *testing.T) {
+	sum := sha256.Sum256([]byte("abc"))
+	got := Trailer("payload", 3, 3, hex.EncodeToString(sum[:]), "")
+	require.Equal(t, "\ncorematrix-init v1 end payload exit=3 bytes=3 sha256=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n", got)
+}
