@@ -1,0 +1,124 @@
+package kernels
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/corematrix/corematrix/kernels/internal/fakekernel"
+)
+
+func TestLockFilePinsAndDetectsMismatch(t *testing.T) {
+	fa := newFakeArchive(t)
+	opts := testOptions(t, fa, "")
+	ctx := context.Background()
+	r := newResolver(t, opts)
+	old, e, err := r.Pin(ctx, "6.1.170")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockPath := filepath.Join(t.TempDir(), LockFileName)
+	lf := &LockFile{Kernels: map[string]LockEntry{"6.1": e}}
+	if err := lf.Write(lockPath); err != nil {
+		t.Fatal(err)
+	}
+	lf, err = ReadLockFile(lockPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// "6.1" is pinned to 6.1.170 although 6.1.176 is newer; with an empty
+	// cache the pinned package is fetched without reading any index.
+	opts.LockFile = lf
+	opts.CacheDir = t.TempDir()
+	before := fa.Hits("InRelease")
+	img, err := newResolver(t, opts).Resolve(ctx, "6.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Version != "6.1.170" || img.SHA256 != old.SHA256 {
+		t.Fatalf("locked 6.1 resolved to %s %s, want 6.1.170 %s", img.Version, img.SHA256, old.SHA256)
+	}
+	if n := fa.Hits("InRelease") - before; n != 0 {
+		t.Fatalf("locked resolution fetched %d indices, want 0", n)
+	}
+
+	// A lock whose hash the package does not produce is an error naming the kernel.
+	bad := e
+	bad.SHA256 = strings.Repeat("0", 64)
+	opts.LockFile = &LockFile{Kernels: map[string]LockEntry{"6.1": bad}}
+	_, err = newResolver(t, opts).Resolve(ctx, "6.1")
+	if !errors.Is(err, ErrLockMismatch) || !strings.Contains(err.Error(), "kernel 6.1") {
+		t.Fatalf("Resolve with a mismatching lock = %v, want ErrLockMismatch naming kernel 6.1", err)
+	}
+
+	// Names not in the lock resolve as usual.
+	if img, err := newResolver(t, opts).Resolve(ctx, "5.10"); err != nil || img.Version != "5.10.223" {
+		t.Fatalf("unlocked 5.10 = %+v, %v", img, err)
+	}
+}
+
+func TestReadLockFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadLockFile(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing lock file: %v", err)
+	}
+	for name, body := range map[string]string{
+		"garbage":     "not json",
+		"version":     `{"version": 9, "kernels": {}}`,
+		"no checksum": `{"version": 1, "kernels": {"6.1": {"source": "debian:x"}}}`,
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		if _, err := ReadLockFile(p); err == nil {
+			t.Errorf("ReadLockFile(%s) accepted %q", name, body)
+		}
+	}
+}
+
+func TestResolveLocal(t *testing.T) {
+	r := newResolver(t, Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"})
+	ctx := context.Background()
+	dir := t.TempDir()
+	const kv = "5.4.290 (root@builder) #1 SMP Tue Jan 1 00:00:00 UTC 2026"
+	file := filepath.Join(dir, "bzImage")
+	os.WriteFile(file, fakeImage(t, kv, "state", "real_start_time"), 0o644)
+	ci := filepath.Join(dir, "ci")
+	os.MkdirAll(filepath.Join(ci, "boot"), 0o755)
+	os.WriteFile(filepath.Join(ci, "boot", "vmlinuz"), fakeImage(t, kv), 0o644)
+	os.WriteFile(filepath.Join(ci, "boot", "config"), []byte(testConfig), 0o644)
+
+	img, err := r.Resolve(ctx, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Version != "5.4.290" || img.Release != "5.4.290" || !img.HasBTF || img.Source != "local:"+file || img.Path != file {
+		t.Fatalf("Resolve(file) = %+v", img)
+	}
+	img, err = r.Resolve(ctx, ci)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.HasBTF || img.ConfigPath == "" || img.Config["CONFIG_KPROBES"] != "y" {
+		t.Fatalf("Resolve(ci dir) = %+v; want no BTF and the config", img)
+	}
+
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte(strings.Repeat("hello ", 200)), 0o644)
+	elf := filepath.Join(dir, "vmlinux")
+	os.WriteFile(elf, fakekernel.ELF(".BTF", []byte{1}), 0o644)
+	for _, tt := range []struct{ path, want string }{
+		{text, "not an x86 bzImage"},
+		{elf, "vmlinux"},
+		{filepath.Join(dir, "missing"), "no such file"},
+		{t.TempDir(), "holds no boot/vmlinuz"},
+	} {
+		_, err := r.Resolve(ctx, tt.path)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Resolve(%s) = %v, want an error containing %q", tt.path, err, tt.want)
+		}
+	}
+}

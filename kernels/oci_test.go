@@ -1,0 +1,100 @@
+package kernels
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+const kv54 = "5.4.290 (root@buildkitsandbox) #1 SMP Mon Jan 1 00:00:00 UTC 2026"
+
+// testRegistry serves an in-process registry holding REGISTRY/ci-kernels:5.4,
+// a multi-platform index whose linux/amd64 image has the ci-kernels layout.
+// It returns the registry host and a request counter.
+func testRegistry(t *testing.T) (string, *atomic.Int64) {
+	t.Helper()
+	var hits atomic.Int64
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+
+	amd64, err := crane.Image(map[string][]byte{
+		"boot/vmlinuz": fakeImage(t, kv54, "state", "real_start_time"),
+		"boot/config":  []byte(testConfig),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arm64, err := crane.Image(map[string][]byte{"boot/vmlinuz": []byte("an arm64 Image, not for us")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+	)
+	ref, err := name.ParseReference(host + "/ci-kernels:5.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	return host, &hits
+}
+
+func TestResolveOCI(t *testing.T) {
+	host, hits := testRegistry(t)
+	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"}
+	ctx := context.Background()
+	kname := "oci:" + host + "/ci-kernels:5.4"
+	img, err := newResolver(t, opts).Resolve(ctx, kname)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Version != "5.4.290" || !img.HasBTF || img.Config["CONFIG_DEBUG_INFO_BTF"] != "y" ||
+		!strings.HasPrefix(img.Source, "oci:"+host+"/ci-kernels@sha256:") {
+		t.Fatalf("Resolve(%s) = %+v", kname, img)
+	}
+	if m := members(t, img.Path, "task_struct"); !m["real_start_time"] {
+		t.Fatalf("5.4 task_struct members = %v; want the amd64 image's real_start_time", m)
+	}
+	before := hits.Load()
+	if again, err := newResolver(t, opts).Resolve(ctx, kname); err != nil || again.SHA256 != img.SHA256 {
+		t.Fatalf("second Resolve = %+v, %v", again, err)
+	}
+	if n := hits.Load() - before; n != 0 {
+		t.Fatalf("cached OCI resolution made %d registry requests, want 0", n)
+	}
+}
+
+func TestResolveFallsBackToOCI(t *testing.T) {
+	host, _ := testRegistry(t)
+	fa := newFakeArchive(t)
+	opts := testOptions(t, fa, "")
+	opts.OCIRepository = host + "/ci-kernels"
+	img, err := newResolver(t, opts).Resolve(context.Background(), "5.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Name != "5.4" || img.Version != "5.4.290" || !strings.HasPrefix(img.Source, "oci:") {
+		t.Fatalf("Resolve(5.4) = %+v; want the OCI image", img)
+	}
+}
