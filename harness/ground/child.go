@@ -3,9 +3,11 @@ package ground
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 )
 
 // Cred is the user and group a child runs as.
@@ -37,7 +39,12 @@ type SpawnOptions struct {
 	// PipeStdin gives the child an empty pipe as stdin whose write end stays
 	// open until Release or Wait.
 	PipeStdin bool
+	// ready makes Spawn wait for one byte on the child's stdout.
+	ready bool
 }
+
+// readyTimeout bounds the wait for a gate's ready byte.
+const readyTimeout = time.Minute
 
 // Spawn execs path. It returns once the exec succeeded, so the child's comm is
 // already the basename of path.
@@ -59,13 +66,31 @@ func Spawn(path string, o SpawnOptions) (*Child, error) {
 		cmd.Stdin = r
 		c.stdinW = w
 	}
-	if err := cmd.Start(); err != nil {
-		if c.stdinW != nil {
-			c.stdinW.Close()
+	var readyR *os.File
+	if o.ready {
+		r, w, err := os.Pipe()
+		if err != nil {
+			c.Release()
+			return nil, fmt.Errorf("spawn %s: %w", path, err)
 		}
+		defer w.Close()
+		readyR = r
+		defer r.Close()
+		cmd.Stdout = w
+	}
+	if err := cmd.Start(); err != nil {
+		c.Release()
 		return nil, fmt.Errorf("spawn %s: %w", path, err)
 	}
 	c.Pid = cmd.Process.Pid
+	if readyR != nil {
+		cmd.Stdout.(*os.File).Close()
+		_ = readyR.SetReadDeadline(time.Now().Add(readyTimeout))
+		if _, err := io.ReadFull(readyR, make([]byte, 1)); err != nil {
+			c.Kill()
+			return nil, fmt.Errorf("spawn %s: wait for ready byte: %w", path, err)
+		}
+	}
 	return c, nil
 }
 
