@@ -41,7 +41,7 @@ func TestResolveDebianNames(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name, version, release, source string
-		config                          bool
+		config                         bool
 	}{
 		{"6.1", "6.1.176", "6.1.0-50-cloud-amd64", "debian:bookworm/linux-image-6.1.0-50-cloud-amd64=6.1.176-1", true},
 		{"6.1.170", "6.1.170", "6.1.0-49-cloud-amd64", "debian:bookworm/linux-image-6.1.0-49-cloud-amd64=6.1.170-1", true},
