@@ -24,7 +24,7 @@ func TestCoreReportExitCodes(t *testing.T) {
 		// out must appear in the report.
 		out string
 	}{
-		{"unguarded poison fails", []string{cache, "--kernels", "host", testObject}, exitFail, "unguarded_state FAILS on host"},
+		{"unguarded poison fails", []string{cache, "--kernels", "host", testObject}, exitFail, "unguarded_bogus FAILS on host"},
 		{"probes load on host", []string{cache, "--kernels", "host", "../../probes/tracer_x86_bpfel.o"}, exitOK, "task_struct.__state "},
 		{"markdown", []string{cache, "--kernels", "host", "--format", "markdown", "../../probes/tracer_x86_bpfel.o"}, exitOK, "| sched_switch | `task_struct.__state` | field_exists | 1 |"},
 		{"json", []string{cache, "--kernels", "host", "--format", "json", testObject}, exitFail, `"unguarded": true`},

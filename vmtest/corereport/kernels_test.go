@@ -1,6 +1,8 @@
 package corereport
 
 import (
+	"bytes"
+	_ "embed"
 	"os"
 	"sync"
 	"testing"
@@ -78,9 +80,37 @@ func kernelPre514(t testing.TB) *btf.Spec {
 	return spec
 }
 
+// coreObject is testObject embedded, so that the test binary runs anywhere,
+// including inside a guest: go test -exec 'vmtest exec --kernel 5.10 --'.
+//
+//go:embed testdata/core.o
+var coreObject []byte
+
+// kernelModern is BTF shaped like a kernel since 5.14: task_struct has
+// `unsigned int __state` at offset 24 and no state, and bpf_ringbuf exists.
+func kernelModern(t testing.TB) *btf.Spec {
+	t.Helper()
+	u32 := &btf.Int{Name: "unsigned int", Size: 4}
+	i32 := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
+	ts := &btf.Struct{Name: "task_struct", Size: 64, Members: []btf.Member{
+		{Name: "__state", Type: u32, Offset: 24 * 8},
+		{Name: "pid", Type: i32, Offset: 48 * 8},
+	}}
+	rb := &btf.Struct{Name: "bpf_ringbuf", Size: 8, Members: []btf.Member{{Name: "mask", Type: u32}}}
+	b, err := btf.NewBuilder([]btf.Type{ts, rb}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := b.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
 func loadTestObject(t testing.TB) *ebpf.CollectionSpec {
 	t.Helper()
-	spec, err := ebpf.LoadCollectionSpec(testObject)
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(coreObject))
 	if err != nil {
 		t.Fatalf("load %s: %v", testObject, err)
 	}

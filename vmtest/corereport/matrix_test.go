@@ -8,13 +8,13 @@ import (
 	"testing"
 )
 
-// testMatrix relocates the test object against the synthetic pre-5.14 kernel,
-// the host and a kernel that is unavailable.
+// testMatrix relocates the test object against synthetic kernels from
+// before and after 5.14 ("old", "new") and a kernel that is unavailable.
 func testMatrix(t *testing.T) *Matrix {
 	t.Helper()
 	spec := loadTestObject(t)
 	var cols []Kernel
-	for _, k := range []testKernel{{"old", kernelPre514}, {"host", kernelHost}} {
+	for _, k := range []testKernel{{"old", kernelPre514}, {"new", kernelModern}} {
 		res, err := Relocate(spec, k.load(t))
 		if err != nil {
 			t.Fatalf("Relocate %s: %v", k.name, err)
@@ -44,7 +44,7 @@ func TestMatrixCells(t *testing.T) {
 		prog   string
 		kind   Kind
 		access string
-		want   []string // old, host, 5.4
+		want   []string // old, new, 5.4
 	}{
 		{"guarded_state", FieldExists, "task_struct___pre514.state", []string{"1", "0", "n/a"}},
 		{"guarded_state", FieldByteOffset, "task_struct___pre514.state", []string{"16", "poison (dead)", "n/a"}},
@@ -95,14 +95,14 @@ func TestMatrixWrite(t *testing.T) {
 		want   []string
 	}{
 		{FormatTable, []string{
-			"PROGRAM", "KIND", "old", "host", "5.4",
+			"PROGRAM", "KIND", "old", "new", "5.4",
 			"task_struct___pre514.state", "field_byte_offset", "POISONED", "poison (dead)",
 			"PREDICTED LOAD", "unguarded_state  loads",
-			"unguarded_state FAILS on host: bad CO-RE relocation: unguarded poisoned task_struct___pre514.state",
+			"unguarded_state FAILS on new: bad CO-RE relocation: unguarded poisoned task_struct___pre514.state",
 			"5.4: n/a: no image for 5.4",
 		}},
 		{FormatMarkdown, []string{
-			"| program | relocation | kind | old | host | 5.4 |",
+			"| program | relocation | kind | old | new | 5.4 |",
 			"| unguarded_state | `task_struct___pre514.state` | field_byte_offset | 16 | **POISONED** | n/a |",
 			"| unguarded_state | loads | **FAILS** | n/a |",
 			"- 5.4: n/a: no image for 5.4",

@@ -2,6 +2,7 @@ package corereport
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -25,6 +26,8 @@ func TestRelocateTestObject(t *testing.T) {
 	const any = -1
 	tests := []struct {
 		kernel testKernel
+		// when, if set, says whether the case applies to the kernel.
+		when   func(*btf.Spec) (bool, string)
 		loads  map[string]bool
 		fixups []fixupWant
 	}{
@@ -51,7 +54,9 @@ func TestRelocateTestObject(t *testing.T) {
 			},
 		},
 		{
+			// The host (or the guest, under vmtest exec) since 5.14.
 			kernel: testKernel{"host", kernelHost},
+			when:   hasStateField(false),
 			loads: map[string]bool{
 				"guarded_state": true, "unguarded_state": false,
 				"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
@@ -63,6 +68,22 @@ func TestRelocateTestObject(t *testing.T) {
 				{"guarded_state", "field_byte_offset", "task_struct.__state", any, false, false},
 				{"unguarded_state", "field_byte_offset", "task_struct___pre514.state", any, true, true},
 				{"type_checks", "type_exists", "bpf_ringbuf", 1, false, false},
+			},
+		},
+		{
+			// The host (or the guest, under vmtest exec) before 5.14, e.g. 5.10.
+			kernel: testKernel{"host before 5.14", kernelHost},
+			when:   hasStateField(true),
+			loads: map[string]bool{
+				"guarded_state": true, "unguarded_state": true,
+				"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
+				"subprog_state": true,
+			},
+			fixups: []fixupWant{
+				{"guarded_state", "field_exists", "task_struct___pre514.state", 1, false, false},
+				{"guarded_state", "field_byte_offset", "task_struct.__state", any, true, false},
+				{"unguarded_state", "field_byte_offset", "task_struct___pre514.state", any, false, false},
+				{"unguarded_bogus", "field_byte_offset", "task_struct___bogus.corematrix_no_such_field", any, true, true},
 			},
 		},
 		{
@@ -90,6 +111,11 @@ func TestRelocateTestObject(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.kernel.name, func(t *testing.T) {
 			kernel := tt.kernel.load(t)
+			if tt.when != nil {
+				if ok, why := tt.when(kernel); !ok {
+					t.Skip(why)
+				}
+			}
 			res, err := Relocate(loadTestObject(t), kernel)
 			if err != nil {
 				t.Fatalf("Relocate: %v", err)
@@ -129,6 +155,24 @@ func TestRelocateTestObject(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// hasStateField returns a case filter that applies when the kernel's
+// task_struct has the pre-5.14 "state" field (pre true) or not (pre false).
+func hasStateField(pre bool) func(*btf.Spec) (bool, string) {
+	return func(kernel *btf.Spec) (bool, string) {
+		var ts *btf.Struct
+		if err := kernel.TypeByName("task_struct", &ts); err != nil {
+			return false, fmt.Sprintf("no task_struct: %v", err)
+		}
+		has := false
+		for _, m := range ts.Members {
+			if m.Name == "state" {
+				has = true
+			}
+		}
+		return has == pre, fmt.Sprintf("case is for kernels where task_struct has state=%v; this one has state=%v", pre, has)
 	}
 }
 

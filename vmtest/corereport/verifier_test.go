@@ -37,6 +37,11 @@ func requireBPF(t *testing.T) {
 // fail is rejected for a bad CO-RE relocation. The test object only reads
 // through bpf_probe_read_kernel, so the offsets of another kernel do not
 // matter to the host's verifier; poisoned instructions and dead code do.
+//
+// The test binary embeds the test object, so the same check runs against
+// other kernels' verifiers in a VM:
+//
+//	CGO_ENABLED=0 go test -exec 'vmtest exec --kernel 5.10 --' ./vmtest/corereport
 func TestPredictionAgreesWithVerifier(t *testing.T) {
 	requireBPF(t)
 	type object struct {
@@ -55,9 +60,12 @@ func TestPredictionAgreesWithVerifier(t *testing.T) {
 		for _, k := range obj.kernels {
 			t.Run(obj.path+"/"+k.name, func(t *testing.T) {
 				kernel := k.load(t)
-				spec, err := ebpf.LoadCollectionSpec(obj.path)
-				if err != nil {
-					t.Fatal(err)
+				spec := loadTestObject(t)
+				if obj.path != testObject {
+					var err error
+					if spec, err = ebpf.LoadCollectionSpec(obj.path); err != nil {
+						t.Fatal(err)
+					}
 				}
 				res, err := Relocate(spec, kernel)
 				if err != nil {
