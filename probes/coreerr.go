@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -109,15 +110,24 @@ func describe(relo *btf.CORERelocation, ins *asm.Instruction, off int) string {
 	return fmt.Sprintf("%s (insn %d%s)", s, off, src)
 }
 
+// localTypes is the BTF of the embedded object, parsed once.
+var localTypes = sync.OnceValues(func() (*btf.Spec, error) {
+	spec, err := Spec()
+	if err != nil {
+		return nil, err
+	}
+	return spec.Types, nil
+})
+
 // fieldPath resolves an accessor such as "0:6:1" on the local type named
 // typ of the embedded object to "typ.field.sub".
 func fieldPath(typ, acc string) string {
-	spec, err := Spec()
-	if err != nil || spec.Types == nil {
+	types, err := localTypes()
+	if err != nil || types == nil {
 		return typ + "[" + acc + "]"
 	}
 	var t btf.Type
-	cands, _ := spec.Types.AnyTypesByName(typ)
+	cands, _ := types.AnyTypesByName(typ)
 	for _, cand := range cands {
 		// AnyTypesByName ignores flavor suffixes; want the exact type.
 		if cand.TypeName() != typ {

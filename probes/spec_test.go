@@ -16,10 +16,6 @@ func TestSpecLoads(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, Object())
 
-	onDisk, err := os.ReadFile(ObjectName)
-	require.NoError(t, err)
-	assert.Equal(t, onDisk, Object(), "embedded object differs from %s", ObjectName)
-
 	wantProgs := map[string]ebpf.ProgramType{
 		"trace_exec":      ebpf.TracePoint,
 		"trace_exit":      ebpf.Kprobe,
@@ -64,6 +60,15 @@ func TestSpecLoads(t *testing.T) {
 	for _, v := range []string{"use_ringbuf", "filter_tgids"} {
 		assert.Contains(t, spec.Variables, v)
 	}
+}
+
+func TestEmbeddedMatchesCommitted(t *testing.T) {
+	onDisk, err := os.ReadFile(ObjectName)
+	if os.IsNotExist(err) {
+		t.Skipf("%s not here: the test binary runs outside the source tree", ObjectName)
+	}
+	require.NoError(t, err)
+	assert.Equal(t, onDisk, Object(), "embedded object differs from %s", ObjectName)
 }
 
 func keys[V any](m map[string]V) []string {
