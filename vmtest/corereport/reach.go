@@ -14,7 +14,9 @@ import (
 // constant, through moves, ALU operations with known operands and 64-bit
 // immediate loads; everything else (memory loads, helper results, stack
 // spills, map values) is unknown, and a branch on an unknown value keeps both
-// sides live. A BPF-to-BPF call makes its callee live with unknown arguments.
+// sides live. A BPF-to-BPF call makes its callee live with unknown arguments,
+// and so does loading a function's address (a callback for bpf_loop and
+// friends).
 // It therefore over-approximates reachability: when it says a poisoned
 // instruction is dead, the verifier never visits it; when it says reachable,
 // the verifier may still prove it dead through facts this analysis drops
@@ -153,6 +155,15 @@ func reachable(insns asm.Instructions) []bool {
 		case class == asm.LdClass:
 			if ins.IsConstantLoad(asm.DWord) {
 				st.set(ins.Dst, uint64(ins.Constant))
+			} else if ins.IsLoadOfFunctionPointer() {
+				// A callback (bpf_loop, bpf_for_each_map_elem, timers):
+				// the helper may call it, so it is live.
+				st.forget(ins.Dst)
+				t, ok := symbols[ins.Reference()]
+				if !ok {
+					return allLive(live)
+				}
+				push(t, &regs{})
 			} else if ins.OpCode.IsDWordLoad() {
 				st.forget(ins.Dst) // map, BTF or function pointer
 			} else {
@@ -181,12 +192,7 @@ func reachable(insns asm.Instructions) []bool {
 						callee = jumpTarget(i, int(ins.Constant))
 					}
 					if callee < 0 {
-						// An unknown callee: stay conservative and
-						// treat every instruction as live.
-						for j := range live {
-							live[j] = true
-						}
-						return live
+						return allLive(live)
 					}
 					push(callee, &regs{})
 				}
@@ -209,6 +215,15 @@ func reachable(insns asm.Instructions) []bool {
 			}
 		}
 		push(next, &st)
+	}
+	return live
+}
+
+// allLive marks every instruction live: the conservative answer when the
+// analysis cannot follow the program (an unknown call target).
+func allLive(live []bool) []bool {
+	for j := range live {
+		live[j] = true
 	}
 	return live
 }

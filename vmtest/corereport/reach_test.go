@@ -108,6 +108,23 @@ func TestReachableSubprogram(t *testing.T) {
 		})
 	}
 
+	// A callback whose address is loaded is live: a helper may call it.
+	cb := asm.Instructions{
+		asm.LoadImm(asm.R2, 0, asm.DWord),
+		asm.Mov.Imm(asm.R0, 0),
+		asm.Return(),
+		poison().WithSymbol("callback"),
+		asm.Return(),
+	}
+	cb[0].Src = asm.PseudoFunc
+	cb[0] = cb[0].WithReference("callback")
+	if !cb[0].IsLoadOfFunctionPointer() {
+		t.Fatalf("test instruction %v is not a function pointer load", cb[0])
+	}
+	if live := reachable(cb); !live[3] {
+		t.Errorf("poison in a callback reachable = false, want true")
+	}
+
 	// A subprogram nobody calls is dead.
 	insns := asm.Instructions{
 		asm.Mov.Imm(asm.R0, 0),
