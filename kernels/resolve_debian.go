@@ -135,8 +135,13 @@ func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntr
 		c, found = pick(n, indices)
 		if !found {
 			errs = bad
-			for _, err := range bad {
-				reasons = append(reasons, err.Error())
+			if len(indices) == 0 && len(bad) > 1 {
+				// Every suite failed, usually for one reason: say it once.
+				reasons = append(reasons, fmt.Sprintf("the Debian archive %s could not be read for any of its %d suites (first: %v)", r.archive.Mirror, len(bad), bad[0]))
+			} else {
+				for _, err := range bad {
+					reasons = append(reasons, err.Error())
+				}
 			}
 			if len(indices) > 0 {
 				reasons = append(reasons, fmt.Sprintf("no configured Debian suite serves %s (%s)", n.Raw, linesSummary(indices)))
