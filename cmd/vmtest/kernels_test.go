@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runKernels runs `vmtest kernels ARGS...` and returns its exit code and stderr.
+func runKernels(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stderr
+	os.Stderr = f
+	code := kernelsCmd(context.Background(), args)
+	os.Stderr = old
+	f.Close()
+	out, _ := os.ReadFile(f.Name())
+	return code, string(out)
+}
+
+func TestKernelsCommandExitCodes(t *testing.T) {
+	empty := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no subcommand", nil, exitUsage, "usage: vmtest kernels"},
+		{"help", []string{"help"}, exitOK, "subcommands:"},
+		{"unknown subcommand", []string{"frob"}, exitUsage, `unknown subcommand "frob"`},
+		{"bad name", []string{"fetch", "6.1,six"}, exitUsage, `kernel "six"`},
+		{"unavailable offline", []string{"fetch", "--offline", "--lock", "none", "--cache-dir", empty, "5.4"}, exitInfra, "kernel 5.4 is unavailable"},
+		{"missing explicit lock file", []string{"fetch", "--lock", filepath.Join(empty, "nope.lock"), "6.1"}, exitInfra, "--lock"},
+		{"btf without a name", []string{"btf"}, exitUsage, "usage: vmtest kernels btf"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out := runKernels(t, tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.want) {
+				t.Fatalf("vmtest kernels %q = exit %d, stderr %q; want exit %d containing %q", tt.args, code, out, tt.code, tt.want)
+			}
+		})
+	}
+}
