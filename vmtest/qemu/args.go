@@ -25,14 +25,17 @@ type Config struct {
 
 // CommandLine returns the kernel command line for cfg: console on ttyS0 from
 // the first message on (earlyprintk, so "Linux version" appears even when the
-// boot stops early), reboot on panic (QEMU exits, -no-reboot), and soft
-// lockups turned into panics so they end the run.
+// boot stops early), reboot on panic (QEMU exits, -no-reboot), soft
+// lockups turned into panics so they end the run, and no early timer IRQ
+// check (no_timer_check): under TCG on a busy host the IO-APIC timer test
+// times out and the kernel panics with "IO-APIC + timer doesn't work!".
 func CommandLine(cfg Config) string {
 	p := []string{
 		"console=ttyS0,115200",
 		"earlyprintk=serial,ttyS0,115200",
 		"panic=-1",
 		"softlockup_panic=1",
+		"no_timer_check",
 		"rdinit=/init",
 	}
 	return strings.Join(append(p, cfg.Append...), " ")

@@ -1,0 +1,298 @@
+package vmtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/vmtest/report"
+)
+
+// The end-to-end tests boot a real Debian 6.1 cloud kernel under QEMU. The
+// kernel comes from the kernels package (the Debian archive this machine's
+// apt uses, cached), or from $CM_TEST_KERNEL when that names a bzImage.
+
+// e2eKernelName is the kernel line the end-to-end tests boot.
+const e2eKernelName = "6.1"
+
+var e2e struct {
+	once   sync.Once
+	err    error
+	dir    string
+	vmtest string // static vmtest binary: the guest init and the CLI
+	fault  string // testdata/e2e/fault
+	tests  string // testdata/e2e/gotests compiled with go test -c
+	kernel Kernel
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e2e.dir != "" {
+		os.RemoveAll(e2e.dir)
+	}
+	os.Exit(code)
+}
+
+// setupE2E builds the binaries and resolves the kernel once per test binary.
+func setupE2E(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots QEMU; not in -short mode")
+	}
+	e2e.once.Do(func() { e2e.err = buildE2E() })
+	require.NoError(t, e2e.err)
+}
+
+func buildE2E() error {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		return fmt.Errorf("qemu-system-x86_64 is needed (make deps): %w", err)
+	}
+	dir, err := os.MkdirTemp("", "vmtest-e2e-")
+	if err != nil {
+		return err
+	}
+	e2e.dir = dir
+	e2e.vmtest = filepath.Join(dir, "vmtest")
+	e2e.fault = filepath.Join(dir, "fault")
+	e2e.tests = filepath.Join(dir, "gotests.test")
+	builds := [][]string{
+		{"build", "-o", e2e.vmtest, "../cmd/vmtest"},
+		{"build", "-o", e2e.fault, "./testdata/e2e/fault"},
+		{"test", "-c", "-o", e2e.tests, "./testdata/e2e/gotests"},
+	}
+	for _, args := range builds {
+		cmd := exec.Command("go", args...)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	e2e.kernel, err = resolveE2EKernel()
+	return err
+}
+
+func resolveE2EKernel() (Kernel, error) {
+	if p := os.Getenv("CM_TEST_KERNEL"); p != "" {
+		return Kernel{Name: e2eKernelName, Source: "local", Path: p}, nil
+	}
+	r, err := kernels.New(kernels.Options{})
+	if err != nil {
+		return Kernel{}, fmt.Errorf("kernels: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	img, err := r.Resolve(ctx, e2eKernelName)
+	if err != nil {
+		return Kernel{}, fmt.Errorf("resolve kernel %s: %w", e2eKernelName, err)
+	}
+	return Kernel{Name: e2eKernelName, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path}, nil
+}
+
+// sameKernel resolves every name to the e2e kernel, keeping the name (the
+// fault payload reads its mode from $CM_KERNEL).
+func sameKernel(ctx context.Context, name string) (Kernel, error) {
+	k := e2e.kernel
+	k.Name = name
+	return k, nil
+}
+
+// TestE2EFaults runs the five fault cases (and a wrecked result stream) as
+// one matrix sharing one initramfs: each "kernel" is the 6.1 image, and the
+// payload picks its fault from the name.
+func TestE2EFaults(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	type want struct {
+		outcome report.Outcome
+		reason  string
+		exit    int
+		trace   string
+	}
+	cases := []struct {
+		mode string
+		want want
+	}{
+		{"hang", want{report.Timeout, "no verdict within 1m0s (payload still running after 20 bytes of output); QEMU killed", -1, ""}},
+		{"pass", want{report.Pass, "payload exited 0", 0, ""}},
+		{"fail", want{report.Fail, "payload exited 3", 3, ""}},
+		{"panic", want{report.Panic, "Kernel panic - not syncing: sysrq triggered crash", -1, "sysrq_handle_crash"}},
+		{"killinit", want{report.Fail, "the guest init died before its verdict (Kernel panic - not syncing: Attempted to kill init!", -1, "do_exit"}},
+		{"poweroff", want{report.Fail, "result stream cannot be trusted: payload: no trailer after 24 bytes", -1, ""}},
+		{"wreck", want{report.Fail, "result stream cannot be trusted: payload trailer mismatch: trailer says 21 bytes, received 60", -1, ""}},
+	}
+	var names []string
+	for _, c := range cases {
+		names = append(names, e2eKernelName+"+"+c.mode)
+	}
+	root := t.TempDir()
+	var progress bytes.Buffer
+	r, err := NewRunner(Config{
+		Kernels: names, Resolve: sameKernel,
+		Payload: e2e.fault, Env: []string{"E2E_EXTRA=from --env"},
+		Init: e2e.vmtest, ReportDir: root, Jobs: 4, Timeout: time.Minute, Accel: AccelTCG,
+		Progress: NewProgress(&lockedWriter{w: &progress}, ProgressPlain, names),
+	})
+	require.NoError(t, err)
+	defer r.Close()
+
+	var done []string
+	sum, err := r.Matrix(context.Background(), func(res *Result) { done = append(done, res.Kernel.Name) })
+	require.Len(t, sum.Kernels, len(cases))
+	require.ElementsMatch(t, names, done)
+
+	var merr *multierror.Error
+	require.True(t, errors.As(err, &merr), "error %v", err)
+	require.Len(t, merr.Errors, len(cases)-1, "one error per kernel that did not pass: %v", err)
+
+	for i, c := range cases {
+		k := sum.Kernels[i]
+		t.Run(c.mode, func(t *testing.T) {
+			require.Equal(t, names[i], k.Kernel.Name)
+			require.Equal(t, c.want.outcome, k.Outcome, "reason: %s", k.Reason)
+			require.Contains(t, k.Reason, c.want.reason)
+			require.Equal(t, c.want.exit, k.ExitCode)
+			require.Equal(t, AccelTCG, k.Accel)
+			if c.want.trace != "" {
+				require.Contains(t, k.Trace, c.want.trace)
+			}
+			dir := report.KernelDir(root, names[i])
+			console, err := os.ReadFile(filepath.Join(dir, ConsoleFile))
+			require.NoError(t, err)
+			require.Contains(t, string(console), "Linux version 6.1", "console.log is the kernel console")
+			require.Contains(t, string(console), "corematrix: guest init started")
+			if c.mode != "hang" {
+				require.True(t, strings.HasPrefix(k.Kernel.Release, "6.1."), "release %q", k.Kernel.Release)
+				require.Greater(t, k.Timings.Boot, 0.0)
+			}
+		})
+	}
+	pass := sum.Kernels[1]
+	require.NotNil(t, pass.Facts, "facts written by the payload")
+	require.Equal(t, []report.ProgramStat{{Name: "e2e", Loaded: true, VerifiedInsns: 7}}, pass.Facts.Programs)
+	require.Contains(t, progress.String(), "6.1+pass")
+	require.Contains(t, progress.String(), "running")
+}
+
+// TestE2EGoTest runs a Go test binary: per-test verdicts come back, and a
+// run that selects no test fails.
+func TestE2EGoTest(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	tests := []struct {
+		args    []string
+		outcome report.Outcome
+		reason  string
+		tests   map[string]string
+	}{
+		{[]string{"-test.v"}, report.Pass, "4 tests passed, 1 skipped", map[string]string{
+			"TestInGuest": "pass", "TestTracefs": "pass", "TestSkipped": "skip",
+			"TestSubtests": "pass", "TestSubtests/a": "pass", "TestSubtests/b": "pass",
+		}},
+		{[]string{"-test.run=^$"}, report.Fail, "no tests ran (payload exited 0)", map[string]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			r, err := NewRunner(Config{
+				Kernels: []string{e2eKernelName}, Resolve: sameKernel,
+				Payload: e2e.tests, Args: tt.args, Init: e2e.vmtest,
+				Timeout: 3 * time.Minute, Accel: AccelTCG,
+			})
+			require.NoError(t, err)
+			defer r.Close()
+			require.True(t, r.GoTest())
+			res := r.Kernel(context.Background(), e2eKernelName, t.TempDir(), nil)
+			require.Equal(t, tt.outcome, res.Outcome, "reason: %s\noutput:\n%s", res.Reason, res.Output)
+			require.Equal(t, tt.reason, res.Reason)
+			got := map[string]string{}
+			for _, tr := range res.Tests {
+				got[tr.Name] = tr.Status
+			}
+			require.Equal(t, tt.tests, got)
+		})
+	}
+}
+
+// TestE2EExec checks the exec command: the payload's output and exit code
+// pass through, also under `go test -exec`.
+func TestE2EExec(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	t.Run("exit code", func(t *testing.T) {
+		t.Parallel()
+		cmd := exec.Command(e2e.vmtest, "exec", "--accel", "tcg", "--kernel", e2e.kernel.Path, "--", e2e.fault, "fail")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		require.True(t, errors.As(err, &ee), "err %v, stderr %s", err, stderr.String())
+		require.Equal(t, 3, ee.ExitCode(), "stderr: %s", stderr.String())
+		require.Equal(t, "fault payload: fail\n", stdout.String())
+	})
+	t.Run("go test -exec", func(t *testing.T) {
+		t.Parallel()
+		cmd := exec.Command("go", "test", "-count=1", "-v", "-run", "TestInGuest|TestSkipped",
+			"-exec", e2e.vmtest+" exec --accel tcg --kernel "+e2e.kernel.Path, "./testdata/e2e/gotests")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Contains(t, string(out), "--- PASS: TestInGuest")
+		require.Contains(t, string(out), "--- SKIP: TestSkipped")
+		require.Contains(t, string(out), "kernel "+e2e.kernel.Path)
+	})
+}
+
+// TestE2EAccelFallback makes auto mode believe KVM is worth a try on a host
+// where it is not (here /dev/kvm exists but the CPU has no vmx/svm, so a KVM
+// guest spins before the kernel proper): the probe boot must give up, and the
+// same kernel must then pass under TCG.
+func TestE2EAccelFallback(t *testing.T) {
+	setupE2E(t)
+	if err := exec.Command("test", "-e", "/dev/kvm").Run(); err != nil {
+		t.Skip("needs /dev/kvm to be present (the fallback from a KVM that hangs)")
+	}
+	t.Parallel()
+	var log bytes.Buffer
+	r, err := NewRunner(Config{
+		Kernels: []string{e2eKernelName + "+pass"}, Resolve: sameKernel,
+		Payload: e2e.fault, Env: []string{"E2E_EXTRA=from --env"},
+		Init: e2e.vmtest, Timeout: 3 * time.Minute, Accel: AccelAuto, Log: &lockedWriter{w: &log},
+	})
+	require.NoError(t, err)
+	defer r.Close()
+	if r.accel.capable() == nil {
+		t.Skip("KVM works on this host; the fallback cannot be provoked")
+	}
+	r.accel.capable = func() error { return nil }
+	r.accel.probeTO = 10 * time.Second
+	start := time.Now()
+	res := r.Kernel(context.Background(), e2eKernelName+"+pass", t.TempDir(), nil)
+	require.Equal(t, report.Pass, res.Outcome, "reason: %s", res.Reason)
+	require.Equal(t, AccelTCG, res.Accel)
+	require.Less(t, time.Since(start), 2*time.Minute)
+	require.Contains(t, log.String(), "did not reach its init within 10s; using TCG")
+	require.Equal(t, 1, strings.Count(log.String(), "warning"), "one warning: %s", log.String())
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
