@@ -58,7 +58,7 @@ func RawBTF(path string) ([]byte, error) {
 }
 
 // ReadVersion returns the kernel version string from the setup header of the
-// bzImage at path, e.g. "6.1.0-50-cloud-amd64 (debian-kernel@lists.debian.org)
+// bzImage at path, e.g. "6.1.0-50-cloud-amd64 (builder@example.org)
 // #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2025-...)".
 func ReadVersion(path string) (string, error) {
 	return bzimage.ReadVersion(path)

@@ -8,10 +8,10 @@ import (
 )
 
 const (
-	kv510 = "5.10.0-32-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP Debian 5.10.223-1 (2024-08-10)"
-	kv61  = "6.1.0-50-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-07-02)"
-	kv61b = "6.1.0-49-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.170-1 (2026-05-02)"
-	kv72  = "7.2.13+deb14-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP PREEMPT_DYNAMIC Debian 7.2.13-1 (2026-10-28)"
+	kv510 = "5.10.0-32-cloud-amd64 (builder@example.org) #1 SMP Debian 5.10.223-1 (2024-08-10)"
+	kv61  = "6.1.0-50-cloud-amd64 (builder@example.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2026-07-02)"
+	kv61b = "6.1.0-49-cloud-amd64 (builder@example.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.170-1 (2026-05-02)"
+	kv72  = "7.2.13+deb14-cloud-amd64 (builder@example.org) #1 SMP PREEMPT_DYNAMIC Debian 7.2.13-1 (2026-10-28)"
 )
 
 const testConfig = "CONFIG_BPF_SYSCALL=y\nCONFIG_DEBUG_INFO_BTF=y\nCONFIG_KPROBES=y\n# CONFIG_BPF_LSM is not set\n"

@@ -40,7 +40,7 @@ type Header struct {
 	// SetupSects is the number of 512-byte setup sectors after the boot sector.
 	SetupSects int
 	// KernelVersion is the version string the kernel embeds in its setup
-	// code, e.g. "6.1.0-50-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP ...".
+	// code, e.g. "6.1.0-50-cloud-amd64 (builder@example.org) #1 SMP ...".
 	KernelVersion string
 	// PayloadOffset is the file offset of the compressed vmlinux.
 	PayloadOffset int64

@@ -18,7 +18,7 @@ func header() []byte {
 	b[0x211] = 1
 	binary.LittleEndian.PutUint32(b[0x248:], 0x10)
 	binary.LittleEndian.PutUint32(b[0x24c:], 0x20)
-	copy(b[0x300:], "6.1.0-50-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP\x00junk")
+	copy(b[0x300:], "6.1.0-50-cloud-amd64 (builder@example.org) #1 SMP\x00junk")
 	return b
 }
 
@@ -28,7 +28,7 @@ func TestReadHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	if h.PayloadOffset != 1024+0x10 || h.PayloadLength != 0x20 || h.Protocol != 0x020f ||
-		h.KernelVersion != "6.1.0-50-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP" || h.Release() != "6.1.0-50-cloud-amd64" {
+		h.KernelVersion != "6.1.0-50-cloud-amd64 (builder@example.org) #1 SMP" || h.Release() != "6.1.0-50-cloud-amd64" {
 		t.Fatalf("ReadHeader = %+v", h)
 	}
 }
