@@ -42,17 +42,26 @@ func RawBTF(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load btf: %w", err)
 	}
+	raw, err := btfSection(vmlinux)
+	if err != nil {
+		return nil, fmt.Errorf("load btf of %s: %w", path, err)
+	}
+	return raw, nil
+}
+
+// btfSection returns the .BTF section of a vmlinux ELF.
+func btfSection(vmlinux []byte) ([]byte, error) {
 	f, err := elf.NewFile(bytes.NewReader(vmlinux))
 	if err != nil {
-		return nil, fmt.Errorf("load btf of %s: payload is not an ELF: %w", path, err)
+		return nil, fmt.Errorf("payload is not an ELF: %w", err)
 	}
 	sec := f.Section(".BTF")
 	if sec == nil {
-		return nil, fmt.Errorf("load btf of %s: %w", path, ErrNoBTF)
+		return nil, ErrNoBTF
 	}
 	raw, err := sec.Data()
 	if err != nil {
-		return nil, fmt.Errorf("load btf of %s: read .BTF: %w", path, err)
+		return nil, fmt.Errorf("read .BTF: %w", err)
 	}
 	return raw, nil
 }

@@ -31,7 +31,8 @@ type Image struct {
 	// HasBTF says whether the image carries kernel BTF (.BTF section).
 	HasBTF bool `json:"has_btf"`
 	// Config holds the values of the HighlightedConfig options
-	// ("y", "m", or "n" when unset); nil without a config.
+	// ("y", "m", or "n" when unset), from the config file or else the config
+	// embedded in the image (CONFIG_IKCONFIG); nil without either.
 	Config map[string]string `json:"config,omitempty"`
 }
 
@@ -81,7 +82,11 @@ func configHighlights(path string) map[string]string {
 	if err != nil {
 		return nil
 	}
-	all := ParseConfig(data)
+	return highlights(ParseConfig(data))
+}
+
+// highlights picks the HighlightedConfig values out of a parsed config.
+func highlights(all map[string]string) map[string]string {
 	out := make(map[string]string, len(HighlightedConfig))
 	for _, k := range HighlightedConfig {
 		v, ok := all[k]

@@ -106,6 +106,18 @@ func TestResolveLocal(t *testing.T) {
 		t.Fatalf("Resolve(ci dir) = %+v; want no BTF and the config", img)
 	}
 
+	// Without a config file, the config embedded in the image (IKCONFIG) serves.
+	ik := filepath.Join(dir, "ikconfig", "bzImage")
+	os.MkdirAll(filepath.Dir(ik), 0o755)
+	withCfg, err := fakekernel.KernelWithConfig(kv, []byte(testConfig), "state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(ik, withCfg, 0o644)
+	if img, err := r.Resolve(ctx, ik); err != nil || img.ConfigPath != "" || img.Config["CONFIG_KPROBES"] != "y" || img.Config["CONFIG_BPF_LSM"] != "n" {
+		t.Fatalf("Resolve(image with IKCONFIG) = %+v, %v; want config highlights from the image", img, err)
+	}
+
 	text := filepath.Join(dir, "notes.txt")
 	os.WriteFile(text, []byte(strings.Repeat("hello ", 200)), 0o644)
 	elf := filepath.Join(dir, "vmlinux")

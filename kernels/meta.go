@@ -3,6 +3,8 @@ package kernels
 import (
 	"errors"
 	"strings"
+
+	"github.com/corematrix/corematrix/kernels/bzimage"
 )
 
 // imageMeta is what is learnt from reading an image once, cached by its hash.
@@ -10,6 +12,9 @@ type imageMeta struct {
 	KernelVersion string `json:"kernel_version"`
 	HasBTF        bool   `json:"has_btf"`
 	BTFError      string `json:"btf_error,omitempty"`
+	// IKConfig holds the highlights of the config embedded in the image
+	// (CONFIG_IKCONFIG), used when the source has no config file.
+	IKConfig map[string]string `json:"ikconfig,omitempty"`
 }
 
 func metaKey(sum string) string { return "image-meta " + sum }
@@ -24,7 +29,14 @@ func (r *Resolver) fillMeta(img *Image) error {
 			return err
 		}
 		m.KernelVersion = kv
-		if _, err := RawBTF(img.Path); err == nil {
+		vmlinux, err := bzimage.Vmlinux(img.Path)
+		if err == nil {
+			_, err = btfSection(vmlinux)
+			if cfg := ikconfig(vmlinux); cfg != nil {
+				m.IKConfig = highlights(ParseConfig(cfg))
+			}
+		}
+		if err == nil {
 			m.HasBTF = true
 		} else if !errors.Is(err, ErrNoBTF) {
 			m.BTFError = err.Error()
@@ -35,6 +47,9 @@ func (r *Resolver) fillMeta(img *Image) error {
 	}
 	img.KernelVersion = m.KernelVersion
 	img.HasBTF = m.HasBTF
+	if img.Config == nil {
+		img.Config = m.IKConfig
+	}
 	if f := strings.Fields(m.KernelVersion); len(f) > 0 && img.Release == "" {
 		img.Release = f[0]
 	}

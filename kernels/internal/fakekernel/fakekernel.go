@@ -5,6 +5,8 @@
 package fakekernel
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"fmt"
 
@@ -113,6 +115,12 @@ func BzImage(kernelVersion string, payload []byte) []byte {
 // Kernel returns a bzImage with kernelVersion whose BTF task_struct has the
 // given members; with no members the ELF has no .BTF section.
 func Kernel(kernelVersion string, members ...string) ([]byte, error) {
+	return KernelWithConfig(kernelVersion, nil, members...)
+}
+
+// KernelWithConfig is Kernel with config embedded as CONFIG_IKCONFIG does
+// (gzip data between the markers IKCFG_ST and IKCFG_ED), unless nil.
+func KernelWithConfig(kernelVersion string, config []byte, members ...string) ([]byte, error) {
 	var elf []byte
 	if len(members) == 0 {
 		elf = ELF(".text", make([]byte, 4096))
@@ -122,6 +130,13 @@ func Kernel(kernelVersion string, members ...string) ([]byte, error) {
 			return nil, err
 		}
 		elf = ELF(".BTF", raw)
+	}
+	if config != nil {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(config)
+		zw.Close()
+		elf = append(append(append(elf, "IKCFG_ST"...), gz.Bytes()...), "IKCFG_ED"...)
 	}
 	p, err := LZ4Legacy(elf)
 	if err != nil {

@@ -1,0 +1,28 @@
+package kernels
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+)
+
+// ikconfig returns the kernel config embedded in a vmlinux built with
+// CONFIG_IKCONFIG: gzip data between the markers IKCFG_ST and IKCFG_ED. It
+// returns nil when there is none.
+func ikconfig(vmlinux []byte) []byte {
+	const start = "IKCFG_ST"
+	i := bytes.Index(vmlinux, []byte(start))
+	if i < 0 {
+		return nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(vmlinux[i+len(start):]))
+	if err != nil {
+		return nil
+	}
+	zr.Multistream(false)
+	cfg, err := io.ReadAll(io.LimitReader(zr, 16<<20))
+	if err != nil {
+		return nil
+	}
+	return cfg
+}
