@@ -106,13 +106,19 @@ func readSched(ctx context.Context, t *testing.T, tr *Tracer, tid int) *SchedSta
 
 func TestSchedSwitchLive(t *testing.T) {
 	requireBPF(t)
+	// The task state branch follows the running kernel's BTF: __state since
+	// 5.14, state before.
+	stateBit := CoreStateLong
+	if hasMember(t, requireBPF(t), "task_struct", "__state") {
+		stateBit = CoreStateU32
+	}
 	tests := []struct {
 		name     string
 		force    bool
 		wantCore Core
 	}{
-		{"ringbuf", false, CoreStateU32 | CoreRingbuf},
-		{"perf forced", true, CoreStateU32 | CorePerfbuf},
+		{"ringbuf", false, stateBit | CoreRingbuf},
+		{"perf forced", true, stateBit | CorePerfbuf},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,6 +231,18 @@ func TestDropsCounted(t *testing.T) {
 	}
 }
 
+func hasMember(t *testing.T, spec *btf.Spec, typ, member string) bool {
+	t.Helper()
+	var s *btf.Struct
+	require.NoError(t, spec.TypeByName(typ, &s))
+	for _, m := range s.Members {
+		if m.Name == member {
+			return true
+		}
+	}
+	return false
+}
+
 // oldKernelTypes builds kernel BTF that looks like a kernel before 5.5: the
 // task_struct has real_start_time and a long state, and there is no
 // bpf_ringbuf. Offsets are the running kernel's, so programs relocated
@@ -234,13 +252,16 @@ func oldKernelTypes(t *testing.T, host *btf.Spec, drop ...string) *btf.Spec {
 	var hostTask, hostCred *btf.Struct
 	require.NoError(t, host.TypeByName("task_struct", &hostTask))
 	require.NoError(t, host.TypeByName("cred", &hostCred))
-	off := func(s *btf.Struct, name string) btf.Bits {
-		for _, m := range s.Members {
-			if m.Name == name {
-				return m.Offset
+	// off finds the first of names (the current name, then the old one).
+	off := func(s *btf.Struct, names ...string) btf.Bits {
+		for _, name := range names {
+			for _, m := range s.Members {
+				if m.Name == name {
+					return m.Offset
+				}
 			}
 		}
-		t.Fatalf("%s has no member %s", s.Name, name)
+		t.Fatalf("%s has none of the members %v", s.Name, names)
 		return 0
 	}
 	u32 := &btf.Int{Name: "unsigned int", Size: 4}
@@ -256,13 +277,13 @@ func oldKernelTypes(t *testing.T, host *btf.Spec, drop ...string) *btf.Spec {
 	}}
 	task := &btf.Struct{Name: "task_struct", Size: hostTask.Size}
 	members := []btf.Member{
-		{Name: "state", Type: long, Offset: off(hostTask, "__state")},
+		{Name: "state", Type: long, Offset: off(hostTask, "__state", "state")},
 		{Name: "pid", Type: i32, Offset: off(hostTask, "pid")},
 		{Name: "tgid", Type: i32, Offset: off(hostTask, "tgid")},
 		{Name: "real_parent", Type: &btf.Pointer{Target: task}, Offset: off(hostTask, "real_parent")},
 		{Name: "cred", Type: &btf.Pointer{Target: &btf.Const{Type: cred}}, Offset: off(hostTask, "cred")},
 		{Name: "comm", Type: &btf.Array{Index: u32, Type: char, Nelems: 16}, Offset: off(hostTask, "comm")},
-		{Name: "real_start_time", Type: u64, Offset: off(hostTask, "start_boottime")},
+		{Name: "real_start_time", Type: u64, Offset: off(hostTask, "start_boottime", "real_start_time")},
 	}
 	for _, m := range members {
 		keep := true
