@@ -59,6 +59,7 @@ type bootResult struct {
 	evidence Evidence
 	started  time.Time
 	hello    time.Time // zero when the init never spoke
+	payload  time.Time // when the payload section began
 	trailer  time.Time // zero when the payload trailer never came
 	ended    time.Time
 }
@@ -116,6 +117,9 @@ wait:
 				res.hello = now
 				b.state(StateRunning)
 			}
+			if res.payload.IsZero() && w.seen(payloadBegin) {
+				res.payload = now
+			}
 			if res.trailer.IsZero() && w.seen(payloadTrailer) {
 				res.trailer = now
 			}
@@ -140,6 +144,9 @@ wait:
 	w.poll()
 	if res.hello.IsZero() && w.seen(helloLine) {
 		res.hello = res.ended
+	}
+	if res.payload.IsZero() && w.seen(payloadBegin) {
+		res.payload = res.ended
 	}
 	if res.trailer.IsZero() && w.seen(payloadTrailer) {
 		res.trailer = res.ended
@@ -167,6 +174,7 @@ func (b *boot) state(s State) {
 
 var (
 	helloLine      = []byte(wire.Prefix + "hello ")
+	payloadBegin   = []byte(wire.Prefix + "begin " + wire.SectionPayload + "\n")
 	payloadTrailer = []byte("\n" + wire.Prefix + "end " + wire.SectionPayload + " ")
 )
 

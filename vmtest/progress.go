@@ -23,7 +23,9 @@ const (
 	ProgressGitHub
 )
 
-// NewProgress returns a Progress writing to w for the given kernels.
+// NewProgress returns a Progress writing to w for the given kernels. In TTY
+// mode, set Width to the terminal's width so that lines never wrap (a wrapped
+// line would break the redraw).
 func NewProgress(w io.Writer, mode ProgressMode, kernels []string) *Display {
 	d := &Display{w: w, mode: mode, start: time.Now()}
 	for _, k := range kernels {
@@ -34,6 +36,9 @@ func NewProgress(w io.Writer, mode ProgressMode, kernels []string) *Display {
 
 // Display is a Progress that renders a line per kernel.
 type Display struct {
+	// Width, when positive, truncates TTY lines to that many columns.
+	Width int
+
 	mu    sync.Mutex
 	w     io.Writer
 	mode  ProgressMode
@@ -126,7 +131,7 @@ func (d *Display) redraw() {
 	now := time.Now()
 	for _, rw := range d.rows {
 		b.WriteString("\r\x1b[2K") // clear line
-		b.WriteString(d.line(rw, now))
+		b.WriteString(truncate(d.line(rw, now), d.Width-1))
 		b.WriteByte('\n')
 	}
 	d.drawn = len(d.rows)
@@ -180,4 +185,23 @@ func (d *Display) group(rw *row, r *report.KernelResult) {
 
 func escapeAnnotation(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// truncate cuts s to at most cols terminal columns (emoji count as two).
+func truncate(s string, cols int) string {
+	if cols <= 0 {
+		return s
+	}
+	w := 0
+	for i, r := range s {
+		rw := 1
+		if r >= 0x2300 && r <= 0x2BFF || r >= 0x1F000 {
+			rw = 2
+		}
+		if w+rw > cols-1 && i < len(s)-len(string(r)) {
+			return s[:i] + "…"
+		}
+		w += rw
+	}
+	return s
 }

@@ -207,8 +207,8 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	res.Output = v.Output
 	if !br.hello.IsZero() {
 		res.Timings.Boot = br.hello.Sub(br.started).Seconds()
-		if !br.trailer.IsZero() {
-			res.Timings.Payload = br.trailer.Sub(br.hello).Seconds()
+		if !br.payload.IsZero() && !br.trailer.IsZero() {
+			res.Timings.Payload = br.trailer.Sub(br.payload).Seconds()
 		}
 	}
 	return finish(v.Outcome, v.Reason)

@@ -4,10 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/corematrix/corematrix/vmtest"
+	"github.com/corematrix/corematrix/vmtest/initramfs"
 )
 
 // vmFlags are the flags run and exec share: how a guest is sized and booted.
@@ -18,6 +20,7 @@ type vmFlags struct {
 	accel   string
 	qemu    string
 	env     envFlag
+	files   fileFlag
 }
 
 func addVMFlags(fs *flag.FlagSet) *vmFlags {
@@ -28,12 +31,14 @@ func addVMFlags(fs *flag.FlagSet) *vmFlags {
 	fs.StringVar(&f.accel, "accel", vmtest.AccelAuto, "accelerator: auto (KVM when it really works, else TCG), kvm or tcg")
 	fs.StringVar(&f.qemu, "qemu", "", "QEMU binary (default qemu-system-x86_64)")
 	fs.Var(&f.env, "env", "KEY=VALUE for the payload's environment (repeatable)")
+	fs.Var(&f.files, "file", "HOST[:GUEST] file to put into the guest (repeatable; default GUEST is /corematrix/files/BASENAME)")
 	return f
 }
 
 func (f *vmFlags) apply(cfg *vmtest.Config) {
 	cfg.Timeout, cfg.MemoryMiB, cfg.CPUs, cfg.Accel, cfg.QEMU = f.timeout, f.memory, f.cpus, f.accel, f.qemu
 	cfg.Env = f.env
+	cfg.Files = f.files
 	cfg.Log = os.Stderr
 }
 
@@ -47,5 +52,26 @@ func (e *envFlag) Set(v string) error {
 		return fmt.Errorf("want KEY=VALUE, got %q", v)
 	}
 	*e = append(*e, v)
+	return nil
+}
+
+// fileFlag collects repeated --file HOST[:GUEST].
+type fileFlag []initramfs.File
+
+func (f *fileFlag) String() string { return fmt.Sprint(len(*f), " files") }
+
+func (f *fileFlag) Set(v string) error {
+	host, guest, ok := strings.Cut(v, ":")
+	if !ok || guest == "" {
+		guest = "/corematrix/files/" + filepath.Base(host)
+	}
+	st, err := os.Stat(host)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", host)
+	}
+	*f = append(*f, initramfs.File{Name: guest, Source: host, Mode: st.Mode().Perm()})
 	return nil
 }

@@ -83,6 +83,11 @@ func runCmd(ctx context.Context, args []string) int {
 		mode = vmtest.ProgressTTY
 	}
 	display := vmtest.NewProgress(os.Stderr, mode, names)
+	if mode == vmtest.ProgressTTY {
+		if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
+			display.Width = w
+		}
+	}
 	cfg.Progress = display
 
 	r, err := vmtest.NewRunner(cfg)

@@ -1,0 +1,75 @@
+package vmtest
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/vmtest/report"
+)
+
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		in   string
+		cols int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly10!", 10, "exactly10!"},
+		{"a longer line", 8, "a longe…"},
+		{"6.1  ✅ pass: payload exited 0", 10, "6.1  ✅ p…"},
+		{"anything", 0, "anything"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, truncate(tt.in, tt.cols), "truncate(%q, %d)", tt.in, tt.cols)
+	}
+}
+
+func TestProgressPlain(t *testing.T) {
+	var b bytes.Buffer
+	d := NewProgress(&b, ProgressPlain, []string{"6.1", "5.10"})
+	d.Update(0, "6.1", StateQueued, nil)
+	d.Update(0, "6.1", StateResolving, nil)
+	d.Update(0, "6.1", StateBooting, nil)
+	d.Update(0, "6.1", StateBooting, nil) // repeated: no new line
+	d.Update(1, "5.10", StateResolving, nil)
+	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Panic, Reason: "Kernel panic - not syncing: x"})
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	require.Len(t, lines, 4, "output:\n%s", b.String())
+	require.Contains(t, lines[0], "6.1 ")
+	require.Contains(t, lines[0], "resolving")
+	require.Contains(t, lines[1], "booting")
+	require.Contains(t, lines[2], "5.10")
+	require.Contains(t, lines[3], "panic: Kernel panic - not syncing: x")
+	require.NotContains(t, b.String(), "\x1b[", "no escape sequences off a TTY")
+}
+
+func TestProgressGitHub(t *testing.T) {
+	var b bytes.Buffer
+	d := NewProgress(&b, ProgressGitHub, []string{"6.1"})
+	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Fail, Reason: "1 of 2 tests failed: TestX",
+		Tests: []report.TestResult{{Name: "TestX", Status: "fail", Output: "boom\n"}}})
+	out := b.String()
+	require.Contains(t, out, "::group::6.1: fail (1 of 2 tests failed: TestX)\n")
+	require.Contains(t, out, "--- FAIL: TestX\nboom\n")
+	require.Contains(t, out, "::endgroup::\n")
+	require.Contains(t, out, "::error title=6.1 fail::1 of 2 tests failed: TestX\n")
+}
+
+func TestProgressTTYRedraw(t *testing.T) {
+	var b bytes.Buffer
+	d := NewProgress(&b, ProgressTTY, []string{"6.1", "5.10"})
+	d.Width = 20
+	d.Update(0, "6.1", StateBooting, nil)
+	b.Reset()
+	d.Update(1, "5.10", StateDone, &report.KernelResult{Outcome: report.Pass, Reason: "a reason far too long for twenty columns"})
+	out := b.String()
+	require.True(t, strings.HasPrefix(out, "\x1b[2A"), "redraw moves up over both lines: %q", out)
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		l = l[strings.LastIndex(l, "\x1b[2K")+len("\x1b[2K"):]
+		require.LessOrEqual(t, utf8.RuneCountInString(l), 19, "line %q wraps", l)
+	}
+}
