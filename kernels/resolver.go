@@ -36,7 +36,8 @@ type Options struct {
 	// DebianMirror is the archive URL; empty means $CM_DEBIAN_MIRROR, else
 	// the mirror of this machine's apt sources.
 	DebianMirror string
-	// Suites are the Debian suites searched; nil means DefaultSuites.
+	// Suites are the Debian suites searched; nil means $CM_DEBIAN_SUITES
+	// (comma- or space-separated), else DefaultSuites.
 	Suites []string
 	// Keyring verifies InRelease files; empty means debian.DefaultKeyring.
 	// When that file does not exist indices are used unverified, with a
@@ -80,6 +81,9 @@ type indexResult struct {
 // New returns a Resolver for opts.
 func New(opts Options) (*Resolver, error) {
 	if opts.Suites == nil {
+		opts.Suites = strings.FieldsFunc(os.Getenv("CM_DEBIAN_SUITES"), func(r rune) bool { return r == ',' || r == ' ' })
+	}
+	if len(opts.Suites) == 0 {
 		opts.Suites = DefaultSuites
 	}
 	if opts.IndexTTL == 0 {

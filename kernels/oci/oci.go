@@ -12,6 +12,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -56,7 +57,8 @@ func Cached(c *cache.Cache, digest string) (*Fetched, bool) {
 }
 
 // Fetch resolves ref (a tag or digest reference) for linux/amd64 and returns
-// its kernel, extracting it into the cache unless already there.
+// its kernel, extracting it into the cache unless already there. Credentials
+// come from the Docker config (docker login), anonymous otherwise.
 func Fetch(ctx context.Context, c *cache.Cache, ref string, p *progress.Reporter, opts ...remote.Option) (*Fetched, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -67,7 +69,8 @@ func Fetch(ctx context.Context, c *cache.Cache, ref string, p *progress.Reporter
 			return f, nil
 		}
 	}
-	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithPlatform(Platform)}, opts...)
+	opts = append([]remote.Option{remote.WithContext(ctx), remote.WithPlatform(Platform),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain)}, opts...)
 	img, err := remote.Image(r, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
