@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -65,7 +66,7 @@ var (
 )
 
 // ErrBadName is returned (wrapped) for a token that is not a kernel name.
-var ErrBadName = fmt.Errorf("not a kernel name")
+var ErrBadName = errors.New("not a kernel name")
 
 // nameHelp lists the grammar, for error messages.
 const nameHelp = "want a version line (6.1), an exact version (6.1.176), latest, deb:SUITE/PACKAGE, oci:REF, or a path to a bzImage or ci-kernels directory"
