@@ -39,7 +39,8 @@ func TestBrokenTracerCaught(t *testing.T) {
 				coll.Close()
 			}
 			if !renamed {
-				assert.NoError(t, err, "kernel %s still has %s: the broken %s build must load", kernel.Release, v.Field, v.Name)
+				require.NoError(t, err, "kernel %s still has %s: the broken %s build must load", kernel.Release, v.Field, v.Name)
+				t.Logf("kernel %s still has %s: the broken %s build loads, as it should", kernel.Release, v.Field, v.Name)
 				return
 			}
 			require.Error(t, err, "kernel %s has no %s (%d.%d+): the unguarded read in %s must be rejected, but the object loaded",
