@@ -205,3 +205,36 @@ func truncate(s string, cols int) string {
 	}
 	return s
 }
+
+// Writer returns an io.Writer for messages that must not break the display
+// (warnings, download progress): on a TTY each complete line is printed
+// above the live lines, which are then redrawn; otherwise lines pass through.
+func (d *Display) Writer() io.Writer { return &aboveWriter{d: d} }
+
+type aboveWriter struct {
+	d   *Display
+	buf []byte
+}
+
+func (a *aboveWriter) Write(p []byte) (int, error) {
+	d := a.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	a.buf = append(a.buf, p...)
+	for {
+		i := strings.IndexByte(string(a.buf), '\n')
+		if i < 0 {
+			break
+		}
+		line := string(a.buf[:i])
+		a.buf = a.buf[i+1:]
+		if d.mode != ProgressTTY || d.drawn == 0 {
+			fmt.Fprintln(d.w, line)
+			continue
+		}
+		fmt.Fprintf(d.w, "\x1b[%dA\r\x1b[2K%s\n", d.drawn, line)
+		d.drawn = 0
+		d.redraw()
+	}
+	return len(p), nil
+}

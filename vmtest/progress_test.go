@@ -73,3 +73,22 @@ func TestProgressTTYRedraw(t *testing.T) {
 		require.LessOrEqual(t, utf8.RuneCountInString(l), 19, "line %q wraps", l)
 	}
 }
+
+func TestProgressWriterAbove(t *testing.T) {
+	var b bytes.Buffer
+	d := NewProgress(&b, ProgressTTY, []string{"6.1", "5.10"})
+	d.Update(0, "6.1", StateBooting, nil)
+	b.Reset()
+	w := d.Writer()
+	w.Write([]byte("vmtest: warning: "))
+	require.Empty(t, b.String(), "partial lines wait")
+	w.Write([]byte("KVM is not usable\n"))
+	out := b.String()
+	require.True(t, strings.HasPrefix(out, "\x1b[2A\r\x1b[2Kvmtest: warning: KVM is not usable\n"), "%q", out)
+	require.Equal(t, 2, strings.Count(out, "\x1b[2K")-1, "both live lines redrawn below: %q", out)
+
+	b.Reset()
+	p := NewProgress(&b, ProgressPlain, []string{"6.1"})
+	p.Writer().Write([]byte("a\nb\n"))
+	require.Equal(t, "a\nb\n", b.String())
+}

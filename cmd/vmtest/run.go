@@ -89,6 +89,7 @@ func runCmd(ctx context.Context, args []string) int {
 		}
 	}
 	cfg.Progress = display
+	cfg.Log = display.Writer() // warnings go above the live lines
 
 	r, err := vmtest.NewRunner(cfg)
 	if err != nil {
