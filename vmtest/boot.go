@@ -178,10 +178,12 @@ var (
 	payloadTrailer = []byte("\n" + wire.Prefix + "end " + wire.SectionPayload + " ")
 )
 
-// watcher reads a growing file incrementally.
+// watcher reads a growing file incrementally and finds markers in it
+// without rescanning what it has already searched.
 type watcher struct {
 	path string
 	data []byte
+	from map[string]int // marker -> offset to resume its search at
 }
 
 func (w *watcher) poll() {
@@ -197,7 +199,22 @@ func (w *watcher) poll() {
 	w.data = append(w.data, more...)
 }
 
-func (w *watcher) seen(marker []byte) bool { return bytes.Contains(w.data, marker) }
+// seen reports whether marker occurs in the data read so far.
+func (w *watcher) seen(marker []byte) bool {
+	if w.from == nil {
+		w.from = map[string]int{}
+	}
+	start := w.from[string(marker)]
+	if start < 0 {
+		return true
+	}
+	if bytes.Contains(w.data[start:], marker) {
+		w.from[string(marker)] = -1
+		return true
+	}
+	w.from[string(marker)] = max(len(w.data)-len(marker)+1, 0)
+	return false
+}
 
 // limitedBuffer keeps at most max bytes (QEMU's diagnostics).
 type limitedBuffer struct {

@@ -1,0 +1,27 @@
+package vmtest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestWatcherMarkerAcrossReads checks that a marker split between two reads
+// of the growing results file is still found.
+func TestWatcherMarkerAcrossReads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "serial1.raw")
+	require.NoError(t, os.WriteFile(path, []byte("noise corematrix-init v1 hel"), 0o644))
+	w := &watcher{path: path}
+	w.poll()
+	require.False(t, w.seen(helloLine))
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	f.WriteString("lo release=\"6.1\"\n")
+	f.Close()
+	w.poll()
+	require.True(t, w.seen(helloLine))
+	require.True(t, w.seen(helloLine), "stays seen")
+	require.False(t, w.seen(payloadBegin))
+}
