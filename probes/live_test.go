@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"runtime"
 	"sort"
 	"testing"
@@ -322,6 +323,40 @@ func TestOldKernelFlavorsLive(t *testing.T) {
 	e := readSched(ctx, t, tr, tid)
 	assert.Equal(t, CoreStateLong|CorePerfbuf, e.Core, "core bits: %s", e.Core)
 	assert.Equal(t, uint32(TaskInterruptible), e.Report, "%s", e)
+
+	t.Run("exec real_start_time", func(t *testing.T) {
+		// The exec tracepoint needs tracefs; mount it only on kernels that
+		// trace (kprobe PMU present), i.e. in the test VMs, not on a host
+		// without tracing.
+		if _, err := os.Stat("/sys/bus/event_source/devices/kprobe"); err != nil {
+			t.Skip("kernel without kprobes: not mounting tracefs here")
+		}
+		tr, err := Load(Options{KernelTypes: old, Kinds: []Kind{KindExec}})
+		require.NoError(t, err)
+		defer tr.Close()
+		require.NoError(t, tr.Attach())
+		self, err := os.Executable()
+		require.NoError(t, err)
+		var before, after unix.Timespec
+		require.NoError(t, unix.ClockGettime(unix.CLOCK_BOOTTIME, &before))
+		cmd := exec.Command(self, "-test.run=^$")
+		require.NoError(t, cmd.Run())
+		require.NoError(t, unix.ClockGettime(unix.CLOCK_BOOTTIME, &after))
+		for {
+			ev, err := tr.Read(ctx)
+			require.NoError(t, err, "no exec event of pid %d", cmd.Process.Pid)
+			e, ok := ev.(*Exec)
+			if !ok || int(e.PID) != cmd.Process.Pid {
+				continue
+			}
+			assert.Equal(t, CoreRealStartTime|CorePerfbuf, e.Core, "%s", e)
+			assert.Equal(t, uint32(os.Getpid()), e.PPID, "%s", e)
+			assert.Equal(t, self, e.Filename.String())
+			assert.GreaterOrEqual(t, e.StartNs, uint64(before.Nano()), "start time %d before the fork (%d)", e.StartNs, before.Nano())
+			assert.LessOrEqual(t, e.StartNs, uint64(after.Nano()), "start time %d after the exit (%d)", e.StartNs, after.Nano())
+			return
+		}
+	})
 }
 
 // An unguarded field missing from the kernel's BTF is a *COREError that
