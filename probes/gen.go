@@ -3,9 +3,12 @@ package probes
 // The BPF object is compiled once, for little-endian x86-64 (-target amd64
 // gives tracer_x86_bpfel.{go,o}); the output is committed so that building Go
 // needs no clang. `make generate` reruns this; `make generate-check` proves the
-// committed files match the sources. The committed object was built with
-// Debian bookworm's clang 14 and llvm-strip 14; another clang version emits a
-// different (equally valid) object, so generate-check must run with the same
-// toolchain. $BPF2GO_CC and $BPF2GO_STRIP select other binaries.
+// committed files match the sources. libbpf's helper headers are vendored in
+// bpf/include (libbpf 1.1.2) so the object does not depend on the installed
+// libbpf. The object was built with clang and llvm-strip of the major version
+// in bpf/CLANG_VERSION (Debian bookworm's 14); another clang emits a
+// different, equally valid object, so scripts/generate-check.sh uses
+// clang-<version> when the default clang is another one. $BPF2GO_CC and
+// $BPF2GO_STRIP select the binaries.
 //
-//go:generate go tool bpf2go -target amd64 -cflags "-O2 -g -Wall -Werror -Wextra -Wno-unused-parameter" -type event_header -type exec_event -type exit_event -type open_event -type connect_event -type sched_event tracer bpf/tracer.c -- -I./bpf
+//go:generate go tool bpf2go -target amd64 -cflags "-O2 -g -Wall -Werror -Wextra -Wno-unused-parameter" -type event_header -type exec_event -type exit_event -type open_event -type connect_event -type sched_event tracer bpf/tracer.c -- -I./bpf -I./bpf/include

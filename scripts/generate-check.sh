@@ -1,17 +1,39 @@
 #!/usr/bin/env bash
 # generate-check: regenerate the bpf2go output of probes/ in a scratch copy of
 # the sources and fail on any difference from what is committed. Run from the
-# repository root (make generate-check). Needs clang, llvm-strip and the
-# libbpf headers (make deps).
+# repository root (make generate-check).
+#
+# The object depends on the compiler: it is built with clang and llvm-strip of
+# the major version in probes/bpf/CLANG_VERSION (libbpf's headers are vendored
+# in probes/bpf/include). This script uses clang-<version> and
+# llvm-strip-<version> when installed, else clang and llvm-strip when they are
+# that version, and otherwise stops with exit code 2 saying what to install.
 set -euo pipefail
 
 root=$(git rev-parse --show-toplevel 2>/dev/null || pwd)
 cd "$root"
 
-for tool in clang llvm-strip; do
-	command -v "$tool" >/dev/null || { echo "generate-check: $tool not found (run make deps)" >&2; exit 2; }
-done
-[ -f /usr/include/bpf/bpf_helpers.h ] || { echo "generate-check: libbpf headers missing (run make deps)" >&2; exit 2; }
+want=$(tr -d '[:space:]' < probes/bpf/CLANG_VERSION)
+
+major() { "$1" --version 2>/dev/null | sed -n 's/.*version \([0-9][0-9]*\)\..*/\1/p' | head -1; }
+
+pick() { # pick TOOL: print the binary of TOOL with major version $want
+	local tool=$1
+	if command -v "$tool-$want" >/dev/null; then
+		echo "$tool-$want"
+	elif command -v "$tool" >/dev/null && [ "$(major "$tool")" = "$want" ]; then
+		echo "$tool"
+	else
+		echo "generate-check: need $tool $want (the committed object was built with it; see probes/bpf/CLANG_VERSION)." >&2
+		echo "  install it (Debian/Ubuntu: apt-get install clang-$want llvm-$want), or regenerate with your" >&2
+		echo "  toolchain (make generate), commit the object and update probes/bpf/CLANG_VERSION" >&2
+		return 1
+	fi
+}
+BPF2GO_CC=$(pick clang) || exit 2
+BPF2GO_STRIP=$(pick llvm-strip) || exit 2
+export BPF2GO_CC BPF2GO_STRIP
+echo "generate-check: regenerating with $BPF2GO_CC and $BPF2GO_STRIP"
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
