@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"net/netip"
 	"strings"
 	"testing"
@@ -78,4 +81,27 @@ func TestPrinter(t *testing.T) {
 	require.Len(t, lines, 3, "header + 2 rows: %q", b.String())
 	assert.True(t, strings.HasPrefix(lines[0], "EVENT"))
 	assert.Contains(t, lines[1], "10.0.0.1:5000 -> 10.0.0.2:80 ret=0 [ringbuf]")
+}
+
+func TestLoadBTF(t *testing.T) {
+	_, err := loadBTF("/nonexistent/vmlinux")
+	assert.ErrorContains(t, err, "read BTF")
+
+	var out, errb bytes.Buffer
+	assert.Equal(t, exitFail, run(context.Background(), []string{"-btf", "/nonexistent/vmlinux"}, &out, &errb))
+	assert.Contains(t, errb.String(), "read BTF")
+
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		t.Skip("no /sys/kernel/btf/vmlinux to read raw BTF from")
+	}
+	spec, err := loadBTF("/sys/kernel/btf/vmlinux")
+	require.NoError(t, err)
+	_, err = spec.AnyTypeByName("task_struct")
+	assert.NoError(t, err)
+}
+
+func TestExplain(t *testing.T) {
+	assert.Contains(t, explain(fmt.Errorf("load: %w", probes.ErrNoBTF)), "pass -btf")
+	assert.Contains(t, explain(fmt.Errorf("x: %w", probes.ErrPrivileges)), "CAP_BPF")
+	assert.Equal(t, "plain", explain(errors.New("plain")))
 }
