@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
