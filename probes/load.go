@@ -368,15 +368,15 @@ func loadProgram(spec *ebpf.CollectionSpec, d progDesc, coll *ebpf.Collection, k
 	if err != nil {
 		// Load again with the default log settings: cilium/ebpf then
 		// retries with the verifier's instruction log, which names the
-		// failing instruction.
+		// failing instruction. (It also covers a kernel that would refuse
+		// the stats log level.)
 		popts.LogLevel = 0
 		start = time.Now()
-		_, err2 := ebpf.NewProgramWithOptions(ps, popts)
+		prog, err = ebpf.NewProgramWithOptions(ps, popts)
 		st.LoadTime = time.Since(start)
-		if err2 != nil {
-			err = err2
+		if err != nil {
+			return fail(explain(d.name, ps, kt, err))
 		}
-		return fail(explain(d.name, ps, kt, err))
 	}
 	st.Loaded = true
 	if m := processedRE.FindStringSubmatch(prog.VerifierLog); m != nil {
