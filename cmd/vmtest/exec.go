@@ -28,7 +28,7 @@ func execCmd(ctx context.Context, args []string) int {
 		fs.PrintDefaults()
 	}
 	kernel := fs.String("kernel", "", "the kernel: a version (6.1) or a bzImage path")
-	keep := fs.String("console", "", "keep the guest's console log and raw results in this directory")
+	keep := fs.String("keep", "", "keep the guest's console log and raw results stream in this directory")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
 	if err := fs.Parse(args); err != nil {

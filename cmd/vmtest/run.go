@@ -40,10 +40,17 @@ func runCmd(ctx context.Context, args []string) int {
 	}
 	payload := fs.Args()
 	var names []string
+	seen := map[string]bool{}
 	for _, k := range strings.Split(*kernelList, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			names = append(names, k)
+		if k = strings.TrimSpace(k); k == "" {
+			continue
 		}
+		if seen[k] {
+			fmt.Fprintf(os.Stderr, "vmtest run: kernel %q listed twice\n", k)
+			return exitUsage
+		}
+		seen[k] = true
+		names = append(names, k)
 	}
 	if len(names) == 0 || len(payload) == 0 {
 		fs.Usage()
