@@ -66,25 +66,27 @@ func Spawn(path string, o SpawnOptions) (*Child, error) {
 		cmd.Stdin = r
 		c.stdinW = w
 	}
-	var readyR *os.File
+	var readyR, readyW *os.File
 	if o.ready {
-		r, w, err := os.Pipe()
-		if err != nil {
+		var err error
+		if readyR, readyW, err = os.Pipe(); err != nil {
 			c.Release()
 			return nil, fmt.Errorf("spawn %s: %w", path, err)
 		}
-		defer w.Close()
-		readyR = r
-		defer r.Close()
-		cmd.Stdout = w
+		defer readyR.Close()
+		cmd.Stdout = readyW
 	}
-	if err := cmd.Start(); err != nil {
+	err := cmd.Start()
+	if readyW != nil {
+		// Only the child holds the write end now: its exit means EOF.
+		readyW.Close()
+	}
+	if err != nil {
 		c.Release()
 		return nil, fmt.Errorf("spawn %s: %w", path, err)
 	}
 	c.Pid = cmd.Process.Pid
 	if readyR != nil {
-		cmd.Stdout.(*os.File).Close()
 		_ = readyR.SetReadDeadline(time.Now().Add(readyTimeout))
 		if _, err := io.ReadFull(readyR, make([]byte, 1)); err != nil {
 			c.Kill()
