@@ -7,6 +7,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+	"github.com/corematrix/corematrix/probes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -49,4 +50,36 @@ func TestVariantsReadOnlyTheOldField(t *testing.T) {
 	}
 	_, err := Lookup("nope")
 	assert.Error(t, err)
+}
+
+// TestVariantsMatchTheTracer checks that each broken build is a drop-in for
+// the real tracer object: the same programs, maps and variables. When it
+// fails, probes/bpf/tracer.c changed: run `go generate ./harness/broken`.
+func TestVariantsMatchTheTracer(t *testing.T) {
+	good, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(probes.Object()))
+	require.NoError(t, err)
+	for _, v := range Variants() {
+		t.Run(v.Name, func(t *testing.T) {
+			spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(v.Object))
+			require.NoError(t, err)
+			assert.ElementsMatch(t, keys(good.Programs), keys(spec.Programs), "programs")
+			assert.ElementsMatch(t, keys(good.Maps), keys(spec.Maps), "maps")
+			assert.ElementsMatch(t, keys(good.Variables), keys(spec.Variables), "variables")
+			for name, ps := range good.Programs {
+				if name == v.Program || spec.Programs[name] == nil {
+					continue
+				}
+				assert.Equal(t, len(ps.Instructions), len(spec.Programs[name].Instructions),
+					"program %s differs from the tracer's: regenerate", name)
+			}
+		})
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
