@@ -19,7 +19,10 @@ patch() {
 	sed -e "s/if (${new//\[/\\[})/if (0 \/* broken: guard removed *\/)/" \
 	    -e "s/if (${old//\[/\\[})/if (1 \/* broken: unguarded old field *\/)/" "$src" >"$out"
 	cmp -s "$src" "$out" && { echo "gen.sh: patch $variant changed nothing" >&2; exit 1; }
+	# The prefix map keeps the random temp path out of the BTF line info, so the
+	# output is reproducible.
 	clang -target bpfel -D__TARGET_ARCH_x86 -O2 -g -Wall -Werror -Wextra -Wno-unused-parameter \
+		-ffile-prefix-map="$tmp"=harness/broken \
 		-I../../probes/bpf -c "$out" -o "broken_$variant.o"
 	llvm-strip -g "broken_$variant.o" 2>/dev/null || true
 }
