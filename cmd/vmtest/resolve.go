@@ -5,7 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/progress"
@@ -67,7 +69,12 @@ func (kf *kernelFlags) newResolver(p *progress.Reporter, ignoreLock bool) (*kern
 // (6.1, 6.1.176, latest, deb:SUITE/PACKAGE, oci:REF, paths) resolved and
 // verified by the kernels package, with progress on stderr.
 func (kf *kernelFlags) resolver() (vmtest.Resolver, error) {
-	r, err := kf.newResolver(progress.New(os.Stderr, false), false)
+	return kf.resolverTo(os.Stderr)
+}
+
+// resolverTo is resolver with progress written to w, a line per step.
+func (kf *kernelFlags) resolverTo(w io.Writer) (vmtest.Resolver, error) {
+	r, err := kf.newResolver(progress.New(w, false), false)
 	if err != nil {
 		return nil, err
 	}
@@ -78,4 +85,21 @@ func (kf *kernelFlags) resolver() (vmtest.Resolver, error) {
 		}
 		return vmtest.Kernel{Name: img.Name, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path}, nil
 	}, nil
+}
+
+// parseKernelList splits a --kernels value with the kernels package's grammar,
+// so a bad token is named in the error; a kernel listed twice is an error too.
+func parseKernelList(list string) ([]string, error) {
+	names, err := kernels.ParseList(list)
+	if err != nil {
+		return nil, fmt.Errorf("--kernels: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, tok := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		if seen[tok] {
+			return nil, fmt.Errorf("--kernels: kernel %q listed twice", tok)
+		}
+		seen[tok] = true
+	}
+	return names, nil
 }

@@ -6,11 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"golang.org/x/term"
 
-	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/corereport"
 	"github.com/corematrix/corematrix/vmtest/report"
@@ -39,30 +37,17 @@ func runCmd(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	payload := fs.Args()
-	var names []string
-	seen := map[string]bool{}
-	for _, k := range strings.Split(*kernelList, ",") {
-		if k = strings.TrimSpace(k); k == "" {
-			continue
-		}
-		if seen[k] {
-			fmt.Fprintf(os.Stderr, "vmtest run: kernel %q listed twice\n", k)
-			return exitUsage
-		}
-		seen[k] = true
-		names = append(names, k)
-	}
-	if len(names) == 0 || len(payload) == 0 {
+	if len(payload) == 0 {
 		fs.Usage()
 		return exitUsage
 	}
-	resolve, err := kf.resolver()
+	names, err := parseKernelList(*kernelList)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vmtest run:", err)
 		return exitUsage
 	}
 	cfg := vmtest.Config{
-		Kernels: names, Resolve: resolve,
+		Kernels: names,
 		Payload: payload[0], Args: payload[1:],
 		ReportDir: *reportDir, Jobs: *jobs,
 	}
@@ -72,13 +57,18 @@ func runCmd(ctx context.Context, args []string) int {
 			fmt.Fprintln(os.Stderr, "vmtest run: --core-object:", err)
 			return exitUsage
 		}
-		obj := *coreObject
+		btfDir, err := corereport.DefaultBTFCacheDir()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vmtest run:", err)
+			return exitInfra
+		}
+		predictor, err := corereport.NewPredictor(*coreObject, &corereport.BTFCache{Dir: btfDir})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "vmtest run: --core-object:", err)
+			return exitUsage
+		}
 		cfg.Predict = func(ctx context.Context, k vmtest.Kernel) (*report.Prediction, error) {
-			spec, err := kernels.LoadBTF(k.Path)
-			if err != nil {
-				return nil, err
-			}
-			return corereport.Predict(obj, spec)
+			return predictor.Predict(k.Path, k.SHA256)
 		}
 	}
 
@@ -97,6 +87,13 @@ func runCmd(ctx context.Context, args []string) int {
 	}
 	cfg.Progress = display
 	cfg.Log = display.Writer() // warnings go above the live lines
+	// Download progress goes above the live lines too, one line per step.
+	resolve, err := kf.resolverTo(display.Writer())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest run:", err)
+		return exitUsage
+	}
+	cfg.Resolve = resolve
 
 	r, err := vmtest.NewRunner(cfg)
 	if err != nil {
