@@ -49,18 +49,21 @@ func Args(cfg Config) ([]string, error) {
 	if cfg.MemoryMiB <= 0 || cfg.CPUs <= 0 {
 		return nil, fmt.Errorf("qemu: memory (%d MiB) and cpus (%d) must be positive", cfg.MemoryMiB, cfg.CPUs)
 	}
-	var cpu string
+	var cpu, accel string
 	switch cfg.Accel {
 	case "kvm":
-		cpu = "host"
+		cpu, accel = "host", "kvm"
 	case "tcg":
-		cpu = "max"
+		// One host thread for all vCPUs: multi-threaded TCG lets a vCPU run a
+		// stale translation of code the kernel is live-patching (text_poke_bp
+		// while a tracepoint attaches), which oopses on an int3 in __schedule.
+		cpu, accel = "max", "tcg,thread=single"
 	default:
 		return nil, fmt.Errorf("qemu: unknown accelerator %q", cfg.Accel)
 	}
 	return []string{
 		"-nodefaults", "-nographic", "-no-reboot",
-		"-machine", "pc", "-accel", cfg.Accel, "-cpu", cpu,
+		"-machine", "pc", "-accel", accel, "-cpu", cpu,
 		"-m", strconv.Itoa(cfg.MemoryMiB), "-smp", strconv.Itoa(cfg.CPUs),
 		"-kernel", cfg.Kernel, "-initrd", cfg.Initramfs,
 		"-append", CommandLine(cfg),

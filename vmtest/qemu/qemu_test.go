@@ -40,7 +40,7 @@ func TestArgs(t *testing.T) {
 			name: "tcg",
 			mod:  func(*Config) {},
 			check: map[string][]string{
-				"-accel": {"tcg"}, "-cpu": {"max"}, "-m": {"1024"}, "-smp": {"2"},
+				"-accel": {"tcg,thread=single"}, "-cpu": {"max"}, "-m": {"1024"}, "-smp": {"2"},
 				"-kernel": {"/k/bzImage"}, "-initrd": {"/tmp/i.cpio"},
 				"-chardev": {"file,id=console,path=/r/console.log", "file,id=results,path=/r/serial1.raw"},
 				// ttyS0 is the first -serial, ttyS1 the second.
