@@ -16,7 +16,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/stretchr/testify/require"
 
-	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/kernels/kerneltest"
 	"github.com/corematrix/corematrix/vmtest/report"
 )
 
@@ -87,13 +87,7 @@ func resolveE2EKernel() (Kernel, error) {
 	if p := os.Getenv("CM_TEST_KERNEL"); p != "" {
 		return Kernel{Name: e2eKernelName, Source: "local", Path: p}, nil
 	}
-	r, err := kernels.New(kernels.Options{})
-	if err != nil {
-		return Kernel{}, fmt.Errorf("kernels: %w", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	img, err := r.Resolve(ctx, e2eKernelName)
+	img, err := kerneltest.Resolve(e2eKernelName)
 	if err != nil {
 		return Kernel{}, fmt.Errorf("resolve kernel %s: %w", e2eKernelName, err)
 	}

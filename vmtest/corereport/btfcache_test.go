@@ -10,15 +10,13 @@ import (
 )
 
 func TestBTFCache(t *testing.T) {
-	if _, err := os.Stat(image61); err != nil {
-		t.Skipf("no 6.1 image: %v", err)
-	}
+	img61 := image61(t)
 	extracted := 0
 	c := &BTFCache{Dir: t.TempDir(), Extract: func(path string) ([]byte, error) {
 		extracted++
 		return kernels.RawBTF(path)
 	}}
-	sum, err := fileSHA256(image61)
+	sum, err := fileSHA256(img61)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +35,7 @@ func TestBTFCache(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.before()
-		spec, err := c.Load(image61, s.sum)
+		spec, err := c.Load(img61, s.sum)
 		if err != nil {
 			t.Fatalf("%s: Load: %v", s.name, err)
 		}
@@ -104,20 +102,18 @@ func BenchmarkCachedKernel(b *testing.B) {
 	if _, err := os.Stat(object); err != nil {
 		object = testObject
 	}
-	if _, err := os.Stat(image61); err != nil {
-		b.Skipf("no 6.1 image: %v", err)
-	}
+	img61 := image61(b)
 	c := &BTFCache{Dir: b.TempDir()}
-	sum, err := fileSHA256(image61)
+	sum, err := fileSHA256(img61)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := c.Load(image61, sum); err != nil {
+	if _, err := c.Load(img61, sum); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		kernel, err := c.Load(image61, sum)
+		kernel, err := c.Load(img61, sum)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -11,14 +11,18 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/kernels/kerneltest"
 )
 
 // testObject is the CO-RE test object built from testdata/core.c.
 const testObject = "testdata/core.o"
 
-// image61 is a Debian 6.1 cloud kernel (6.1.176) provided on the development
-// machine; tests that need it skip where it is absent.
-const image61 = "/tmp/k/vmlinuz-6.1"
+// image61 returns the path of the newest Debian 6.1 cloud kernel, fetched
+// into the shared cache on first use; a test that needs it fails without it.
+func image61(tb testing.TB) string {
+	tb.Helper()
+	return kerneltest.Image(tb, "6.1").Path
+}
 
 // testKernel is a source of kernel BTF for the tests.
 type testKernel struct {
@@ -35,12 +39,10 @@ var (
 // kernel61 is the BTF of image61, extracted from the bzImage with kernels.LoadBTF.
 func kernel61(t testing.TB) *btf.Spec {
 	t.Helper()
-	if _, err := os.Stat(image61); err != nil {
-		t.Skipf("no 6.1 image: %v", err)
-	}
-	spec61Once.Do(func() { spec61, spec61Err = kernels.LoadBTF(image61) })
+	img61 := image61(t)
+	spec61Once.Do(func() { spec61, spec61Err = kernels.LoadBTF(img61) })
 	if spec61Err != nil {
-		t.Fatalf("kernels.LoadBTF(%s): %v", image61, spec61Err)
+		t.Fatalf("kernels.LoadBTF(%s): %v", img61, spec61Err)
 	}
 	return spec61
 }

@@ -3,7 +3,6 @@ package corereport
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -286,9 +285,7 @@ func TestDescribeUnknownRelocation(t *testing.T) {
 }
 
 func TestPredictorConcurrent(t *testing.T) {
-	if _, err := os.Stat(image61); err != nil {
-		t.Skipf("no 6.1 image: %v", err)
-	}
+	img61 := image61(t)
 	p, err := NewPredictor(testObject, &BTFCache{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -297,7 +294,7 @@ func TestPredictorConcurrent(t *testing.T) {
 		pred *report.Prediction
 		err  error
 	}
-	images := []string{image61, "/sys/kernel/btf/vmlinux", image61, "/sys/kernel/btf/vmlinux"}
+	images := []string{img61, "/sys/kernel/btf/vmlinux", img61, "/sys/kernel/btf/vmlinux"}
 	results := make([]out, len(images))
 	var wg sync.WaitGroup
 	for i, img := range images {

@@ -1,0 +1,56 @@
+// Package kerneltest gives tests a real kernel image: it resolves a name such
+// as "6.1" with the kernels package (the Debian archive this machine's apt
+// uses), through the shared cache, once per test binary and name.
+//
+// A test that asks for a kernel needs it: resolution failures are test
+// failures, not skips, so a machine that cannot reach the archive shows red.
+package kerneltest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/corematrix/corematrix/kernels"
+)
+
+// ResolveTimeout bounds the first download of an image.
+const ResolveTimeout = 10 * time.Minute
+
+var (
+	mu     sync.Mutex
+	images = map[string]*kernels.Image{}
+)
+
+// Image resolves name to a verified image on disk, downloading it into the
+// default cache on first use. It fails tb when the kernel cannot be had.
+func Image(tb testing.TB, name string) *kernels.Image {
+	tb.Helper()
+	img, err := Resolve(name)
+	if err != nil {
+		tb.Fatalf("kernel %s for this test: %v", name, err)
+	}
+	return img
+}
+
+// Resolve is Image without a testing.TB, for TestMain and setup code.
+func Resolve(name string) (*kernels.Image, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if img, ok := images[name]; ok {
+		return img, nil
+	}
+	r, err := kernels.New(kernels.Options{})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ResolveTimeout)
+	defer cancel()
+	img, err := r.Resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	images[name] = img
+	return img, nil
+}
