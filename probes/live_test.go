@@ -4,6 +4,13 @@ package probes
 // CAP_BPF+CAP_PERFMON) and kernel BTF, and use only the raw tracepoint
 // sched_switch for live events: it needs neither kprobes nor tracefs, so it
 // runs on hosts without them. Everything else is the harness' job, in VMs.
+//
+// Under QEMU TCG with 2+ vCPUs, attaching or detaching a sched_switch probe
+// patches kernel text (text_poke_bp, an IPI to every CPU) while that very
+// tracepoint runs hot; guests were seen to hang there (5.10: soft lockup in
+// smp_call_function_single under bpf_raw_tp_link_release). The tests stop
+// their busy threads before detaching; run them with one vCPU under TCG
+// (vmtest --cpus 1) to be safe.
 
 import (
 	"context"
@@ -12,6 +19,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,20 +70,29 @@ func TestLoadAllPrograms(t *testing.T) {
 	}
 }
 
-// sleeper runs nanosleep on its own OS thread until ctx is done and returns
-// that thread's id: a task that is switched out in TASK_INTERRUPTIBLE.
-func sleeper(ctx context.Context) <-chan int {
-	tid := make(chan int, 1)
+// sleeper runs nanosleep on its own OS thread until stop is called, and
+// returns that thread's id: a task that is switched out in
+// TASK_INTERRUPTIBLE. stop waits for the thread to finish.
+func sleeper(t *testing.T) (tid int, stop func()) {
+	ids := make(chan int, 1)
+	done := make(chan struct{})
+	var quit atomic.Bool
 	go func() {
+		defer close(done)
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		tid <- unix.Gettid()
-		for ctx.Err() == nil {
+		ids <- unix.Gettid()
+		for !quit.Load() {
 			ts := unix.Timespec{Nsec: int64(time.Millisecond)}
 			_ = unix.Nanosleep(&ts, nil)
 		}
 	}()
-	return tid
+	stop = func() {
+		quit.Store(true)
+		<-done
+	}
+	t.Cleanup(stop)
+	return <-ids, stop
 }
 
 // readSched reads events until thread tid is switched out sleeping
@@ -136,7 +153,8 @@ func TestSchedSwitchLive(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			tid := <-sleeper(ctx)
+			tid, stop := sleeper(t)
+			defer stop() // before tr.Close: detach on a quiet tracepoint
 			e := readSched(ctx, t, tr, tid)
 			assert.Equal(t, tt.wantCore, e.Core, "core bits: %s", e.Core)
 			assert.Equal(t, uint32(TaskInterruptible), e.Report, "state of a thread in nanosleep: %s", e)
@@ -319,8 +337,9 @@ func TestOldKernelFlavorsLive(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tid := <-sleeper(ctx)
+	tid, stop := sleeper(t)
 	e := readSched(ctx, t, tr, tid)
+	stop()
 	assert.Equal(t, CoreStateLong|CorePerfbuf, e.Core, "core bits: %s", e.Core)
 	assert.Equal(t, uint32(TaskInterruptible), e.Report, "%s", e)
 
