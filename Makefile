@@ -29,7 +29,7 @@ deps:
 	bash scripts/install-deps.sh
 
 generate:
-	$(GO) generate ./probes/...
+	$(GO) generate ./probes/... ./harness/broken/... ./vmtest/corereport/...
 
 # Regenerate into a scratch copy and fail on any difference from what is committed.
 generate-check:

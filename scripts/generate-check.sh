@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# generate-check: regenerate the bpf2go output of probes/ in a scratch copy of
-# the sources and fail on any difference from what is committed. Run from the
-# repository root (make generate-check).
+# generate-check: regenerate every committed BPF object (the bpf2go output of
+# probes/, the deliberately broken tracer builds of harness/broken and the
+# CO-RE test object of vmtest/corereport) in a scratch copy of the tree and
+# fail on any difference from what is committed. Run from the repository root
+# (make generate-check).
 #
 # The object depends on the compiler: it is built with clang and llvm-strip of
 # the major version in probes/bpf/CLANG_VERSION (libbpf's headers are vendored
@@ -38,33 +40,31 @@ echo "generate-check: regenerating with $BPF2GO_CC and $BPF2GO_STRIP"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-# The module root files and probes/ are all go generate needs; the scratch copy
-# has the same relative layout, so the generated files must be byte-identical.
-cp go.mod go.sum "$scratch"/
-mkdir -p "$scratch/probes"
-cp -r probes/. "$scratch/probes/"
-rm -f "$scratch"/probes/*_bpfel.go "$scratch"/probes/*_bpfel.o
-
-(cd "$scratch" && go generate ./probes/...)
+# Every tracked file, in the same relative layout, with the generated outputs
+# removed; then go generate everything that has a directive. A generated file
+# must come out byte-identical to the committed one.
+git ls-files -z | xargs -0 cp --parents -t "$scratch"
+generated=$(git ls-files 'probes/*_bpfel.go' 'probes/*_bpfel.o' 'harness/broken/*.o' 'vmtest/corereport/testdata/*.o')
+(cd "$scratch" && rm -f $generated && go generate ./probes/... ./harness/broken/... ./vmtest/corereport/...)
 
 status=0
-for f in "$scratch"/probes/*_bpfel.go "$scratch"/probes/*_bpfel.o; do
-	rel=probes/$(basename "$f")
-	if [ ! -f "$rel" ]; then
-		echo "generate-check: $rel is generated but not committed" >&2
+for rel in $generated; do
+	if [ ! -f "$scratch/$rel" ]; then
+		echo "generate-check: $rel is committed but no longer generated" >&2
 		status=1
-	elif ! cmp -s "$f" "$rel"; then
+	elif ! cmp -s "$scratch/$rel" "$rel"; then
 		echo "generate-check: $rel differs from a fresh go generate" >&2
 		case "$rel" in
-		*.go) diff -u "$rel" "$f" | head -40 >&2 || true ;;
+		*.go) diff -u "$rel" "$scratch/$rel" | head -40 >&2 || true ;;
 		esac
 		status=1
 	fi
 done
-for f in probes/*_bpfel.go probes/*_bpfel.o; do
-	[ -f "$scratch/$f" ] || { echo "generate-check: $f is committed but no longer generated" >&2; status=1; }
+for f in "$scratch"/probes/*_bpfel.go "$scratch"/probes/*_bpfel.o "$scratch"/harness/broken/*.o; do
+	rel=${f#"$scratch"/}
+	[ -f "$rel" ] || { echo "generate-check: $rel is generated but not committed" >&2; status=1; }
 done
 if [ "$status" -eq 0 ]; then
-	echo "generate-check: probes/ generated output is up to date"
+	echo "generate-check: generated BPF output is up to date ($(echo "$generated" | wc -l) files)"
 fi
 exit "$status"

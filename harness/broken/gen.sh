@@ -5,7 +5,8 @@
 # on does:
 #   state: always reads task_struct___pre514.state  -> must fail to load on >= 5.14
 #   start: always reads task_struct___pre55.real_start_time -> must fail on >= 5.5
-# Run from this directory (go generate). Needs clang and libbpf headers.
+# Run from this directory (go generate). Needs clang ($BPF2GO_CC, default clang) and
+# llvm-strip ($BPF2GO_STRIP); libbpf's headers are the ones vendored in probes/bpf/include.
 set -euo pipefail
 src=../../probes/bpf/tracer.c
 tmp=$(mktemp -d)
@@ -21,10 +22,10 @@ patch() {
 	cmp -s "$src" "$out" && { echo "gen.sh: patch $variant changed nothing" >&2; exit 1; }
 	# The prefix map keeps the random temp path out of the BTF line info, so the
 	# output is reproducible.
-	clang -target bpfel -D__TARGET_ARCH_x86 -O2 -g -Wall -Werror -Wextra -Wno-unused-parameter \
-		-ffile-prefix-map="$tmp"=harness/broken \
-		-I../../probes/bpf -c "$out" -o "broken_$variant.o"
-	llvm-strip -g "broken_$variant.o" 2>/dev/null || true
+	"${BPF2GO_CC:-clang}" -target bpfel -D__TARGET_ARCH_x86 -O2 -g -Wall -Werror -Wextra -Wno-unused-parameter \
+		-fdebug-compilation-dir=. -ffile-prefix-map="$tmp"=harness/broken -ffile-prefix-map="$PWD"=harness/broken \
+		-I../../probes/bpf -I../../probes/bpf/include -c "$out" -o "broken_$variant.o"
+	"${BPF2GO_STRIP:-llvm-strip}" -g "broken_$variant.o"
 }
 
 patch state 'bpf_core_field_exists(prev->__state)' 'bpf_core_field_exists(old->state)'
