@@ -3,12 +3,16 @@
 # already present is left alone, and apt-get update runs only when something is missing.
 #
 #   qemu-system-x86  boots the kernels of the matrix
-#   clang, llvm      compile the BPF probes (make generate; bpf2go calls clang and llvm-strip)
+#   clang, llvm      compile the BPF probes (make generate; bpf2go calls clang and llvm-strip),
+#                    plus clang-N/llvm-N of the major version in probes/bpf/CLANG_VERSION, which
+#                    make generate-check needs to reproduce the committed objects byte for byte
 #   libbpf-dev       bpf_helpers.h, bpf_core_read.h, bpf_tracing.h for the probes
 #   ca-certificates  TLS for OCI registries
 set -euo pipefail
 
-packages=(qemu-system-x86 clang llvm libbpf-dev ca-certificates)
+here=$(cd "$(dirname "$0")" && pwd)
+clang_version=$(tr -d '[:space:]' < "$here/../probes/bpf/CLANG_VERSION")
+packages=(qemu-system-x86 clang llvm "clang-$clang_version" "llvm-$clang_version" libbpf-dev ca-certificates)
 
 missing=()
 for p in "${packages[@]}"; do
