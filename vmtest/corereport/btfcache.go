@@ -2,11 +2,8 @@ package corereport
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,7 +64,7 @@ func (c *BTFCache) Load(path, sum string) (*btf.Spec, error) {
 
 	if !sha256Hex.MatchString(sum) {
 		var err error
-		if sum, err = fileSHA256(path); err != nil {
+		if sum, err = cache.HashFile(path); err != nil {
 			return nil, fmt.Errorf("load btf of %s: %w", path, err)
 		}
 	}
@@ -100,19 +97,6 @@ func parseBTF(raw []byte, err error) (*btf.Spec, error) {
 		return nil, err
 	}
 	return btf.LoadSpecFromReader(bytes.NewReader(raw))
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // writeAtomic writes data to path through a temporary file and a rename, so

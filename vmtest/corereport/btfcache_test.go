@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/kernels/cache"
 )
 
 func TestBTFCache(t *testing.T) {
@@ -16,7 +17,7 @@ func TestBTFCache(t *testing.T) {
 		extracted++
 		return kernels.RawBTF(path)
 	}}
-	sum, err := fileSHA256(img61)
+	sum, err := cache.HashFile(img61)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func BenchmarkCachedKernel(b *testing.B) {
 	}
 	img61 := image61(b)
 	c := &BTFCache{Dir: b.TempDir()}
-	sum, err := fileSHA256(img61)
+	sum, err := cache.HashFile(img61)
 	if err != nil {
 		b.Fatal(err)
 	}
