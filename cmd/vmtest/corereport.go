@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -49,11 +48,8 @@ func coreReport(ctx context.Context, args []string, out io.Writer) int {
 		fmt.Fprintf(fs.Output(), "OBJECT defaults to %s.\n\nflags:\n", defaultCoreObject)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	names := splitKernels(*kernelList)
 	if len(names) == 0 || fs.NArg() > 1 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -31,11 +30,8 @@ func execCmd(ctx context.Context, args []string) int {
 	keep := fs.String("keep", "", "keep the guest's console log and raw results stream in this directory")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	payload := fs.Args()
 	if *kernel == "" || len(payload) == 0 {
@@ -49,13 +45,9 @@ func execCmd(ctx context.Context, args []string) int {
 	}
 	cfg := vmtest.Config{Kernels: []string{*kernel}, Resolve: resolve, Payload: payload[0], Args: payload[1:], Raw: true}
 	vf.apply(&cfg)
-	r, err := vmtest.NewRunner(cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest exec:", err)
-		if errors.Is(err, vmtest.ErrInfra) {
-			return exitInfra
-		}
-		return exitUsage
+	r, code := newRunner("vmtest exec", cfg)
+	if r == nil {
+		return code
 	}
 	defer r.Close()
 	dir := *keep

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -74,4 +75,19 @@ func (f *fileFlag) Set(v string) error {
 	}
 	*f = append(*f, initramfs.File{Name: guest, Source: host, Mode: st.Mode().Perm()})
 	return nil
+}
+
+// newRunner makes the runner for cfg. On error it prints it, prefixed with
+// the command's name, and returns a nil runner and the exit code: exitInfra
+// when the host cannot run VMs, exitUsage otherwise.
+func newRunner(cmd string, cfg vmtest.Config) (*vmtest.Runner, int) {
+	r, err := vmtest.NewRunner(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", cmd, err)
+		if errors.Is(err, vmtest.ErrInfra) {
+			return nil, exitInfra
+		}
+		return nil, exitUsage
+	}
+	return r, exitOK
 }

@@ -68,16 +68,6 @@ func kernelsFlagSet(name, usage string) (*flag.FlagSet, *kernelFlags) {
 	return fs, kf
 }
 
-func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK, false
-		}
-		return exitUsage, false
-	}
-	return 0, true
-}
-
 // stderrProgress reports on stderr: live bytes and rate on a terminal, a line
 // per step otherwise.
 func stderrProgress() *progress.Reporter {

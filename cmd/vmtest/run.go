@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -30,11 +29,8 @@ func runCmd(ctx context.Context, args []string) int {
 	coreObject := fs.String("core-object", "", "BPF object whose loads are predicted offline per kernel (CO-RE against the kernel's BTF)")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	payload := fs.Args()
 	if len(payload) == 0 {
@@ -95,13 +91,9 @@ func runCmd(ctx context.Context, args []string) int {
 	}
 	cfg.Resolve = resolve
 
-	r, err := vmtest.NewRunner(cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest run:", err)
-		if errors.Is(err, vmtest.ErrInfra) {
-			return exitInfra
-		}
-		return exitUsage
+	r, code := newRunner("vmtest run", cfg)
+	if r == nil {
+		return code
 	}
 	defer r.Close()
 
@@ -124,7 +116,7 @@ func runCmd(ctx context.Context, args []string) int {
 	for _, err := range writeErrs {
 		fmt.Fprintln(os.Stderr, "vmtest run:", err)
 	}
-	code := report.ExitCode(sum)
+	code = report.ExitCode(sum)
 	if len(writeErrs) > 0 && code == exitOK {
 		code = exitInfra
 	}
