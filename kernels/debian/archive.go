@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	pathpkg "path"
 	"strings"
 	"time"
 
@@ -142,17 +143,16 @@ func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, ol
 		idx.Candidates, idx.Images = old.Candidates, old.Images
 		return idx, nil
 	}
-	pu := a.Mirror + "/dists/" + suite + "/" + path
 	a.Progress.Stepf("fetching the %s index (%d KiB)", suite, want.Size>>10)
-	data, err := a.get(ctx, pu, want.Size+1)
+	pu, data, err := a.getIndexFile(ctx, suite, path, want, rel.AcquireByHash)
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) != want.Size {
-		return nil, fmt.Errorf("%s: got %d bytes, InRelease says %d", pu, len(data), want.Size)
+		return nil, fmt.Errorf("%s %s: got %d bytes, InRelease says %d", suite, path, len(data), want.Size)
 	}
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want.SHA256 {
-		return nil, fmt.Errorf("%s: sha256 %x does not match InRelease %s", pu, sum, want.SHA256)
+		return nil, fmt.Errorf("%s %s from %s: sha256 %x does not match InRelease %s", suite, path, pu, sum, want.SHA256)
 	}
 	var r io.Reader
 	if strings.HasSuffix(path, ".gz") {
@@ -169,8 +169,30 @@ func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, ol
 	}
 	idx.Candidates = FindCandidates(suite, pkgs)
 	idx.Images = ImagePackages(pkgs)
-	idx.Images = ImagePackages(pkgs)
 	return idx, nil
+}
+
+// getIndexFile fetches the index file path of suite that InRelease lists
+// with want. With byHash it asks for by-hash/SHA256/<sum> first, which a
+// mirror serves unchanged while it updates the plain path, and falls back to
+// the plain path when that fails (a mirror that does not keep by-hash files).
+// It returns the URL that answered and the body; the caller checks size and
+// hash.
+func (a *Archive) getIndexFile(ctx context.Context, suite, path string, want FileHash, byHash bool) (string, []byte, error) {
+	base := a.Mirror + "/dists/" + suite + "/"
+	if byHash {
+		u := base + pathpkg.Dir(path) + "/by-hash/SHA256/" + want.SHA256
+		data, err := a.get(ctx, u, want.Size+1)
+		if err == nil {
+			return u, data, nil
+		}
+		if ctx.Err() != nil {
+			return u, nil, err
+		}
+	}
+	u := base + path
+	data, err := a.get(ctx, u, want.Size+1)
+	return u, data, err
 }
 
 // get fetches u into memory, refusing bodies over max bytes.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/kernels/internal/fakearchive"
 )
@@ -153,4 +155,48 @@ func TestArchiveOfflineAndStale(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/dists/trixie/InRelease") || !strings.Contains(err.Error(), "no cached copy") {
 		t.Fatalf("Index of an unreachable suite = %v, want the URL and \"no cached copy\"", err)
 	}
+}
+
+// A mirror caught in the middle of an update serves a newer Packages file
+// at the plain path than the one its InRelease lists. With Acquire-By-Hash
+// the index is fetched by its signed hash, so the update does not matter;
+// a mirror without by-hash files is still read through the plain path.
+func TestArchiveIndexByHash(t *testing.T) {
+	ctx := context.Background()
+	byHash := func(t *testing.T, fa *fakearchive.Archive) (plain, hashed string) {
+		text, err := UnsignedInRelease(fa.Get("dists/bookworm/InRelease"))
+		require.NoError(t, err)
+		rel, err := ParseRelease(text)
+		require.NoError(t, err)
+		want := rel.SHA256["main/binary-amd64/Packages.gz"]
+		fa.Set("dists/bookworm/InRelease", fakearchive.Sign(t, fa.Signer, string(text)+"Acquire-By-Hash: yes\n"))
+		return "dists/bookworm/main/binary-amd64/Packages.gz", "dists/bookworm/main/binary-amd64/by-hash/SHA256/" + want.SHA256
+	}
+	t.Run("mid-update mirror", func(t *testing.T) {
+		fa, a := testArchive(t)
+		plain, hashed := byHash(t, fa)
+		fa.Set(hashed, fa.Get(plain))
+		fa.Set(plain, []byte("\x1f\x8b a newer index than InRelease lists"))
+		idx, err := a.Index(ctx, "bookworm")
+		require.NoError(t, err)
+		require.Len(t, idx.Candidates, 2)
+		require.Equal(t, 1, fa.Hits("by-hash/SHA256/"+idx.PackagesHash))
+		require.Zero(t, fa.Hits("Packages.gz"), "the plain path must not be read when by-hash answers")
+	})
+	t.Run("no by-hash files", func(t *testing.T) {
+		fa, a := testArchive(t)
+		byHash(t, fa)
+		idx, err := a.Index(ctx, "bookworm")
+		require.NoError(t, err)
+		require.Len(t, idx.Candidates, 2)
+		require.Equal(t, 1, fa.Hits("Packages.gz"))
+	})
+	t.Run("tampered by-hash file", func(t *testing.T) {
+		fa, a := testArchive(t)
+		plain, hashed := byHash(t, fa)
+		fa.Set(hashed, []byte("\x1f\x8b tampered"))
+		fa.Set(plain, []byte("\x1f\x8b tampered too"))
+		_, err := a.Index(ctx, "bookworm")
+		require.ErrorContains(t, err, "Packages.gz")
+	})
 }

@@ -26,6 +26,11 @@ type Release struct {
 	Suite    string
 	Codename string
 	Date     string
+	// AcquireByHash is set when the suite serves its indices under
+	// by-hash/SHA256/<sum> too (the "Acquire-By-Hash: yes" field): such a
+	// path names exactly the file InRelease lists, so a mirror caught in the
+	// middle of an update cannot hand out a newer index than the one signed.
+	AcquireByHash bool
 	// SHA256 maps an index path relative to the suite directory (e.g.
 	// "main/binary-amd64/Packages.xz") to its expected hash and size.
 	SHA256 map[string]FileHash
@@ -116,6 +121,8 @@ func ParseRelease(text []byte) (*Release, error) {
 			r.Codename = v
 		case "date":
 			r.Date = v
+		case "acquire-by-hash":
+			r.AcquireByHash = strings.EqualFold(v, "yes")
 		}
 	}
 	if err := sc.Err(); err != nil {
