@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * events.h: the records the tracer sends to user space. The Go decoder in
  * probes/decode.go reads these layouts by offset; probes/layout_test.go checks

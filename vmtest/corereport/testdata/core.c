@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //
 // core.c is the CO-RE test object of package corereport: each program reads
 // a kernel field through a flavor struct, one guarded by
@@ -124,4 +124,4 @@ int subprog_state(void *ctx)
 	return 0;
 }
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
