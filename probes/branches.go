@@ -15,20 +15,20 @@ type Core uint32
 // CO-RE branch bits.
 const (
 	// CoreStartBoottime: task_struct.start_boottime was read. Kernel 5.5+.
-	CoreStartBoottime Core = 1 << 0
+	CoreStartBoottime = Core(tracerCoreBitCORE_START_BOOTTIME)
 	// CoreRealStartTime: task_struct.real_start_time was read (flavor
 	// task_struct___pre55). Kernels before 5.5.
-	CoreRealStartTime Core = 1 << 1
+	CoreRealStartTime = Core(tracerCoreBitCORE_REAL_START_TIME)
 	// CoreStateU32: task_struct.__state (unsigned int) was read. Kernel 5.14+.
-	CoreStateU32 Core = 1 << 2
+	CoreStateU32 = Core(tracerCoreBitCORE_STATE_U32)
 	// CoreStateLong: task_struct.state (long) was read (flavor
 	// task_struct___pre514). Kernels before 5.14.
-	CoreStateLong Core = 1 << 3
+	CoreStateLong = Core(tracerCoreBitCORE_STATE_LONG)
 	// CoreRingbuf: the event came through the BPF ring buffer. Kernel 5.8+.
-	CoreRingbuf Core = 1 << 4
+	CoreRingbuf = Core(tracerCoreBitCORE_RINGBUF)
 	// CorePerfbuf: the event came through the perf event array (kernels
 	// before 5.8, or perf forced with Options.ForcePerf).
-	CorePerfbuf Core = 1 << 5
+	CorePerfbuf = Core(tracerCoreBitCORE_PERFBUF)
 )
 
 // Branch describes one side of a CO-RE decision.

@@ -42,57 +42,18 @@ type Record struct {
 // nil when Kind is unknown. The pointer is only valid until the next Decode
 // into r.
 func (r *Record) Event() Event {
-	switch r.Kind {
-	case KindExec:
-		return &r.Exec
-	case KindExit:
-		return &r.Exit
-	case KindOpen:
-		return &r.Open
-	case KindConnect:
-		return &r.Connect
-	case KindSched:
-		return &r.Sched
+	if e := lookup(r.Kind); e != nil {
+		return e.event(r)
 	}
 	return nil
 }
 
 // Clone returns a copy of the valid member that outlives r.
 func (r *Record) Clone() Event {
-	switch r.Kind {
-	case KindExec:
-		e := r.Exec
-		return &e
-	case KindExit:
-		e := r.Exit
-		return &e
-	case KindOpen:
-		e := r.Open
-		return &e
-	case KindConnect:
-		e := r.Connect
-		return &e
-	case KindSched:
-		e := r.Sched
-		return &e
+	if e := lookup(r.Kind); e != nil {
+		return e.clone(r)
 	}
 	return nil
-}
-
-func sizeOf(k Kind) int {
-	switch k {
-	case KindExec:
-		return execSize
-	case KindExit:
-		return exitSize
-	case KindOpen:
-		return openSize
-	case KindConnect:
-		return connectSize
-	case KindSched:
-		return schedSize
-	}
-	return 0
 }
 
 var le = binary.LittleEndian
@@ -106,60 +67,59 @@ func Decode(raw []byte, r *Record) error {
 		return fmt.Errorf("decode: %d bytes, need at least 4 for the kind: %w", len(raw), ErrTruncated)
 	}
 	kind := Kind(le.Uint32(raw))
-	want := sizeOf(kind)
-	if want == 0 {
+	e := lookup(kind)
+	if e == nil {
 		return fmt.Errorf("decode: kind %d: %w", uint32(kind), ErrUnknownKind)
 	}
-	if len(raw) < want {
-		return fmt.Errorf("decode %s: %d bytes, need %d: %w", kind, len(raw), want, ErrTruncated)
+	if len(raw) < e.size {
+		return fmt.Errorf("decode %s: %d bytes, need %d: %w", kind, len(raw), e.size, ErrTruncated)
 	}
 	r.Kind = kind
-	switch kind {
-	case KindExec:
-		e := &r.Exec
-		decodeHeader(raw, &e.Header)
-		e.PPID = le.Uint32(raw[40:])
-		e.UID = le.Uint32(raw[44:])
-		e.GID = le.Uint32(raw[48:])
-		e.Depth = le.Uint32(raw[52:])
-		e.StartNs = le.Uint64(raw[56:])
-		e.DepthTruncated = le.Uint32(raw[64:])&1 != 0
-		copy(e.ParentComm[:], raw[72:88])
-		copy(e.Filename[:], raw[88:344])
-	case KindExit:
-		e := &r.Exit
-		decodeHeader(raw, &e.Header)
-		e.Code = int64(le.Uint64(raw[40:]))
-	case KindOpen:
-		e := &r.Open
-		decodeHeader(raw, &e.Header)
-		e.Inode = le.Uint64(raw[40:])
-		copy(e.Name[:], raw[48:304])
-	case KindConnect:
-		e := &r.Connect
-		decodeHeader(raw, &e.Header)
-		e.Family = le.Uint16(raw[40:])
-		sport := le.Uint16(raw[42:])
-		dport := le.Uint16(raw[44:])
-		e.Ret = int32(le.Uint32(raw[48:]))
-		var src, dst netip.Addr
-		if e.Family == AFInet {
-			src = netip.AddrFrom4([4]byte(raw[56:60]))
-			dst = netip.AddrFrom4([4]byte(raw[72:76]))
-		} else {
-			src = netip.AddrFrom16([16]byte(raw[56:72]))
-			dst = netip.AddrFrom16([16]byte(raw[72:88]))
-		}
-		e.Src = netip.AddrPortFrom(src, sport)
-		e.Dst = netip.AddrPortFrom(dst, dport)
-	case KindSched:
-		e := &r.Sched
-		decodeHeader(raw, &e.Header)
-		e.State = le.Uint64(raw[40:])
-		e.Report = le.Uint32(raw[48:])
-		e.Preempt = le.Uint32(raw[52:]) != 0
-	}
+	e.decode(raw, r)
 	return nil
+}
+
+func decodeExec(raw []byte, e *Exec) {
+	e.PPID = le.Uint32(raw[40:])
+	e.UID = le.Uint32(raw[44:])
+	e.GID = le.Uint32(raw[48:])
+	e.Depth = le.Uint32(raw[52:])
+	e.StartNs = le.Uint64(raw[56:])
+	e.DepthTruncated = le.Uint32(raw[64:])&uint32(tracerExecFlagEXEC_DEPTH_TRUNCATED) != 0
+	copy(e.ParentComm[:], raw[72:88])
+	copy(e.Filename[:], raw[88:344])
+}
+
+func decodeExit(raw []byte, e *Exit) {
+	e.Code = int64(le.Uint64(raw[40:]))
+}
+
+func decodeOpen(raw []byte, e *Open) {
+	e.Inode = le.Uint64(raw[40:])
+	copy(e.Name[:], raw[48:304])
+}
+
+func decodeConnect(raw []byte, e *Connect) {
+	e.Family = le.Uint16(raw[40:])
+	sport := le.Uint16(raw[42:])
+	dport := le.Uint16(raw[44:])
+	e.Ret = int32(le.Uint32(raw[48:]))
+	var src, dst netip.Addr
+	if e.Family == AFInet {
+		src = netip.AddrFrom4([4]byte(raw[56:60]))
+		dst = netip.AddrFrom4([4]byte(raw[72:76]))
+	} else {
+		src = netip.AddrFrom16([16]byte(raw[56:72]))
+		dst = netip.AddrFrom16([16]byte(raw[72:88]))
+	}
+	e.Src = netip.AddrPortFrom(src, sport)
+	e.Dst = netip.AddrPortFrom(dst, dport)
+}
+
+func decodeSched(raw []byte, e *SchedState) {
+	e.State = le.Uint64(raw[40:])
+	e.Report = le.Uint32(raw[48:])
+	e.Preempt = le.Uint32(raw[52:]) != 0
 }
 
 func decodeHeader(raw []byte, h *Header) {

@@ -29,7 +29,7 @@ func name(s string) (n [256]int8) {
 }
 
 func hdr(kind Kind, core Core) tracerEventHeader {
-	return tracerEventHeader{Kind: uint32(kind), Core: uint32(core), Ktime: 123456789, Pid: 4242, Tgid: 4240, Comm: comm("worker")}
+	return tracerEventHeader{Kind: tracerEventKind(kind), Core: tracerCoreBit(core), Ktime: 123456789, Pid: 4242, Tgid: 4240, Comm: comm("worker")}
 }
 
 // encode serialises a bpf2go-generated record type the way the kernel lays it
@@ -191,9 +191,6 @@ func TestLayout(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, binary.Size(tt.v), "sizeof %s", tt.name)
 		assert.Equal(t, tt.want, int(reflect.TypeOf(tt.v).Size()), "Go size of %s (padding?)", tt.name)
-	}
-	for _, k := range AllKinds {
-		assert.NotZero(t, sizeOf(k), "size of %s", k)
 	}
 }
 

@@ -10,31 +10,24 @@ import (
 // Kind names an event type, and the group of programs that produces it.
 type Kind uint32
 
-// Event kinds, equal to enum event_kind in bpf/events.h.
+// Event kinds: the values of enum event_kind in bpf/events.h, as bpf2go
+// generated them.
 const (
-	KindExec    Kind = 1
-	KindExit    Kind = 2
-	KindOpen    Kind = 3
-	KindConnect Kind = 4
-	KindSched   Kind = 5
+	KindExec    = Kind(tracerEventKindEVENT_EXEC)
+	KindExit    = Kind(tracerEventKindEVENT_EXIT)
+	KindOpen    = Kind(tracerEventKindEVENT_OPEN)
+	KindConnect = Kind(tracerEventKindEVENT_CONNECT)
+	KindSched   = Kind(tracerEventKindEVENT_SCHED)
 )
 
 // AllKinds lists every event kind in a stable order.
-var AllKinds = []Kind{KindExec, KindExit, KindOpen, KindConnect, KindSched}
-
-var kindNames = map[Kind]string{
-	KindExec:    "exec",
-	KindExit:    "exit",
-	KindOpen:    "open",
-	KindConnect: "connect",
-	KindSched:   "sched",
-}
+var AllKinds = registryKinds()
 
 // String returns the short name used on command lines and in JSON: "exec",
 // "exit", "open", "connect" or "sched".
 func (k Kind) String() string {
-	if s, ok := kindNames[k]; ok {
-		return s
+	if e := lookup(k); e != nil {
+		return e.name
 	}
 	return fmt.Sprintf("kind(%d)", uint32(k))
 }
@@ -54,12 +47,12 @@ func (k *Kind) UnmarshalText(b []byte) error {
 
 // ParseKind parses one short name ("exec", "exit", "open", "connect", "sched").
 func ParseKind(s string) (Kind, error) {
-	for k, name := range kindNames {
-		if name == s {
-			return k, nil
+	for _, e := range registry {
+		if e.name == s {
+			return e.kind, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown event kind %q (want one of exec, exit, open, connect, sched)", s)
+	return 0, fmt.Errorf("unknown event kind %q (want one of %s)", s, strings.Join(registryNames(), ", "))
 }
 
 // ParseKinds parses a comma-separated list of kinds; "all" or "" means AllKinds.

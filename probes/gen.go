@@ -11,4 +11,4 @@ package probes
 // clang-<version> when the default clang is another one. $BPF2GO_CC and
 // $BPF2GO_STRIP select the binaries.
 //
-//go:generate go tool bpf2go -target amd64 -cflags "-O2 -g -Wall -Werror -Wextra -Wno-unused-parameter" -type event_header -type exec_event -type exit_event -type open_event -type connect_event -type sched_event tracer bpf/tracer.c -- -I./bpf -I./bpf/include
+//go:generate go tool bpf2go -target amd64 -cflags "-O2 -g -Wall -Werror -Wextra -Wno-unused-parameter" -type event_kind -type core_bit -type exec_flag -type event_header -type exec_event -type exit_event -type open_event -type connect_event -type sched_event tracer bpf/tracer.c -- -I./bpf -I./bpf/include

@@ -132,7 +132,7 @@ func (t *Tracer) Attach(kinds ...Kind) error {
 	}
 	var errs *multierror.Error
 	for _, k := range kinds {
-		if _, ok := kindNames[k]; !ok {
+		if lookup(k) == nil {
 			errs = multierror.Append(errs, fmt.Errorf("attach: unknown kind %d", uint32(k)))
 		}
 	}

@@ -38,15 +38,36 @@ type tracerConnectKey struct {
 	Pad     uint32
 }
 
+type tracerCoreBit uint32
+
+const (
+	tracerCoreBitCORE_START_BOOTTIME  tracerCoreBit = 1
+	tracerCoreBitCORE_REAL_START_TIME tracerCoreBit = 2
+	tracerCoreBitCORE_STATE_U32       tracerCoreBit = 4
+	tracerCoreBitCORE_STATE_LONG      tracerCoreBit = 8
+	tracerCoreBitCORE_RINGBUF         tracerCoreBit = 16
+	tracerCoreBitCORE_PERFBUF         tracerCoreBit = 32
+)
+
 type tracerEventHeader struct {
 	_     structs.HostLayout
-	Kind  uint32
-	Core  uint32
+	Kind  tracerEventKind
+	Core  tracerCoreBit
 	Ktime uint64
 	Pid   uint32
 	Tgid  uint32
 	Comm  [16]int8
 }
+
+type tracerEventKind uint32
+
+const (
+	tracerEventKindEVENT_EXEC    tracerEventKind = 1
+	tracerEventKindEVENT_EXIT    tracerEventKind = 2
+	tracerEventKindEVENT_OPEN    tracerEventKind = 3
+	tracerEventKindEVENT_CONNECT tracerEventKind = 4
+	tracerEventKindEVENT_SCHED   tracerEventKind = 5
+)
 
 type tracerExecEvent struct {
 	_          structs.HostLayout
@@ -56,11 +77,17 @@ type tracerExecEvent struct {
 	Gid        uint32
 	Depth      uint32
 	StartNs    uint64
-	Flags      uint32
+	Flags      tracerExecFlag
 	Pad        uint32
 	ParentComm [16]int8
 	Filename   [256]int8
 }
+
+type tracerExecFlag uint32
+
+const (
+	tracerExecFlagEXEC_DEPTH_TRUNCATED tracerExecFlag = 1
+)
 
 type tracerExitEvent struct {
 	_    structs.HostLayout

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * events.h: the records the tracer sends to user space. The Go decoder in
- * probes/decode.go reads these layouts by offset; probes/layout_test.go checks
- * that the offsets agree with the bpf2go-generated Go types of this file.
+ * probes/decode.go reads these layouts by offset; TestLayout and
+ * TestDecodeRoundTrip (probes/decode_test.go) check the offsets against the
+ * bpf2go-generated Go types of this file, and TestRegistryMatchesObject
+ * (probes/registry_test.go) checks enum event_kind, enum core_bit and the
+ * union any_event of tracer.c against the Go registry. The enums are the
+ * types of header fields so that they reach the object's BTF (bpf2go renders
+ * them as Go constants). Adding an event: see the checklist in probes/doc.go.
  * Little-endian, naturally aligned, no implicit padding.
  */
 #ifndef __CM_EVENTS_H
@@ -42,11 +47,11 @@ enum exec_flag {
 };
 
 struct event_header {
-	__u32 kind;  /* enum event_kind */
-	__u32 core;  /* enum core_bit mask */
-	__u64 ktime; /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
-	__u32 pid;   /* thread id */
-	__u32 tgid;  /* process id */
+	enum event_kind kind; /* 4 bytes, as every enum here */
+	enum core_bit core;   /* a mask of core_bit values */
+	__u64 ktime;          /* bpf_ktime_get_ns(), CLOCK_MONOTONIC */
+	__u32 pid;            /* thread id */
+	__u32 tgid;           /* process id */
 	char comm[COMM_LEN];
 };
 
@@ -57,7 +62,7 @@ struct exec_event {
 	__u32 gid;  /* cred->gid (real) */
 	__u32 depth;
 	__u64 start_ns; /* start_boottime / real_start_time, ns since boot */
-	__u32 flags;    /* enum exec_flag */
+	enum exec_flag flags; /* a mask of exec_flag values */
 	__u32 _pad;
 	char parent_comm[COMM_LEN];
 	char filename[NAME_LEN];
