@@ -8,11 +8,13 @@
 #                    make generate-check needs to reproduce the committed objects byte for byte
 #   libbpf-dev       bpf_helpers.h, bpf_core_read.h, bpf_tracing.h for the probes
 #   ca-certificates  TLS for OCI registries
+#   busybox-static   the guest's userland: /bin/busybox (static) and its applets (/bin/sh, ...)
+#                    are packed into every initramfs
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 clang_version=$(tr -d '[:space:]' < "$here/../probes/bpf/CLANG_VERSION")
-packages=(qemu-system-x86 clang llvm "clang-$clang_version" "llvm-$clang_version" libbpf-dev ca-certificates)
+packages=(qemu-system-x86 clang llvm "clang-$clang_version" "llvm-$clang_version" libbpf-dev ca-certificates busybox-static)
 
 missing=()
 for p in "${packages[@]}"; do

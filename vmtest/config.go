@@ -41,6 +41,11 @@ type Config struct {
 
 	// Init is the static guest init binary; empty means this executable.
 	Init string
+	// Busybox is the host's static busybox, packed into every guest as
+	// /bin/busybox with its applet links (/bin/sh, ...); empty means
+	// initramfs.BusyboxPath (Debian's busybox-static package). A missing
+	// busybox is an error wrapping initramfs.ErrNoBusybox.
+	Busybox string
 	// QEMU is the emulator binary; empty means qemu-system-x86_64.
 	QEMU string
 

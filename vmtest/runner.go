@@ -25,6 +25,7 @@ type Runner struct {
 	initramfs string
 	goTest    bool
 	accel     *accelChooser
+	busybox   []initramfs.File
 }
 
 // Result is the outcome of one kernel.
@@ -37,7 +38,7 @@ type Result struct {
 }
 
 // NewRunner checks that the guest init and the payload are static, and
-// builds the initramfs. Close removes it.
+// builds the initramfs (with busybox, see Config.Busybox). Close removes it.
 func NewRunner(cfg Config) (*Runner, error) {
 	if cfg.Payload == "" {
 		return nil, errors.New("no payload")
@@ -82,7 +83,14 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err := initramfs.CheckStatic(cfg.Payload); err != nil {
 		return nil, fmt.Errorf("payload: %w", err)
 	}
-	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args)}
+	if cfg.Busybox == "" {
+		cfg.Busybox = initramfs.BusyboxPath
+	}
+	busybox, err := initramfs.Busybox(cfg.Busybox)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
+	}
+	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox}
 	r.tmp, err = os.MkdirTemp("", "vmtest-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInfra, err)
@@ -107,11 +115,14 @@ func (r *Runner) buildInitramfs() error {
 	if err != nil {
 		return err
 	}
-	files := []initramfs.File{
-		{Name: "/init", Source: r.cfg.Init, Mode: 0o755},
-		{Name: inGuest, Source: r.cfg.Payload, Mode: 0o755},
-		{Name: guest.ConfigPath, Data: conf, Mode: 0o644},
-	}
+	// Busybox comes first: a later entry of the same name replaces an
+	// earlier one when the kernel unpacks the archive, so the payload and
+	// the user's files win over an applet link.
+	files := append([]initramfs.File{{Name: "/init", Source: r.cfg.Init, Mode: 0o755}}, r.busybox...)
+	files = append(files,
+		initramfs.File{Name: inGuest, Source: r.cfg.Payload, Mode: 0o755},
+		initramfs.File{Name: guest.ConfigPath, Data: conf, Mode: 0o644},
+	)
 	files = append(files, r.cfg.Files...)
 	r.initramfs = filepath.Join(r.tmp, "initramfs.cpio")
 	f, err := os.Create(r.initramfs)

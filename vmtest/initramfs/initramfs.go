@@ -1,5 +1,6 @@
 // Package initramfs writes the newc cpio archive a guest boots from: the
-// static guest init as /init, the payload and any extra files.
+// static guest init as /init, busybox with its applet links, the payload and
+// any extra files.
 //
 // The archive holds no device nodes: every kernel built with initrd support
 // unpacks its built-in default archive (which holds /dev/console) before the
@@ -29,6 +30,9 @@ type File struct {
 	Data []byte
 	// Mode holds the permission bits (0755 for executables).
 	Mode fs.FileMode
+	// Link, when set, makes the entry a symbolic link to Link; Source and
+	// Data are then ignored.
+	Link string
 }
 
 // Write writes a newc archive holding files and every directory above them.
@@ -74,6 +78,13 @@ func writeFile(cw *cpio.Writer, f File, mtime time.Time) error {
 		mode = 0o644
 	}
 	name := strings.TrimPrefix(path.Clean("/"+f.Name), "/")
+	if f.Link != "" {
+		if err := cw.WriteHeader(&cpio.Header{Name: name, Mode: cpio.TypeSymlink | 0o777, Size: int64(len(f.Link)), ModTime: mtime}); err != nil {
+			return err
+		}
+		_, err := cw.Write([]byte(f.Link))
+		return err
+	}
 	if f.Data != nil || f.Source == "" {
 		if err := cw.WriteHeader(&cpio.Header{Name: name, Mode: cpio.TypeReg | mode, Size: int64(len(f.Data)), ModTime: mtime}); err != nil {
 			return err

@@ -110,3 +110,46 @@ func TestCheckStatic(t *testing.T) {
 	}
 	require.Contains(t, CheckStatic(dynamic).Error(), "CGO_ENABLED=0")
 }
+
+func TestWriteSymlink(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, []File{{Name: "/bin/sh", Link: "/bin/busybox", Data: []byte("ignored")}}))
+	r := cpio.NewReader(&buf)
+	h, err := r.Next()
+	require.NoError(t, err)
+	require.Equal(t, "bin", h.Name)
+	h, err = r.Next()
+	require.NoError(t, err)
+	require.Equal(t, "bin/sh", h.Name)
+	require.Equal(t, cpio.FileMode(cpio.TypeSymlink|0o777), h.Mode)
+	require.Equal(t, "/bin/busybox", h.Linkname)
+}
+
+func TestBusybox(t *testing.T) {
+	t.Run("missing", func(t *testing.T) {
+		_, err := Busybox(filepath.Join(t.TempDir(), "busybox"))
+		require.ErrorIs(t, err, ErrNoBusybox)
+		require.Contains(t, err.Error(), "busybox-static is not installed; run make deps")
+	})
+	t.Run("dynamic", func(t *testing.T) {
+		dynamic, err := exec.LookPath("true")
+		require.NoError(t, err)
+		_, err = Busybox(dynamic)
+		require.ErrorIs(t, err, ErrNotStatic)
+	})
+	t.Run("installed", func(t *testing.T) {
+		// make deps installs busybox-static; a missing one is a failure here.
+		files, err := Busybox(BusyboxPath)
+		require.NoError(t, err)
+		require.Equal(t, File{Name: BusyboxPath, Source: BusyboxPath, Mode: 0o755}, files[0])
+		links := map[string]string{}
+		for _, f := range files[1:] {
+			links[f.Name] = f.Link
+		}
+		for _, name := range []string{"/bin/sh", "/bin/ls", "/usr/bin/awk", "/sbin/ip"} {
+			require.Equal(t, BusyboxPath, links[name], "applet link %s", name)
+		}
+		require.NotContains(t, links, "/init")
+		require.NotContains(t, links, BusyboxPath)
+	})
+}

@@ -6,6 +6,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
@@ -86,6 +87,11 @@ func checkGuest() error {
 		if !strings.Contains(string(mounts), " "+m+" ") {
 			return fmt.Errorf("%s not mounted:\n%s", m, mounts)
 		}
+	}
+	// Busybox gives the guest /bin/sh and the usual tools on the PATH.
+	sh, err := exec.Command("/bin/sh", "-c", "echo $((6*7)) $(basename /x/y) | tr 4 X; readlink /usr/bin/awk").CombinedOutput()
+	if err != nil || string(sh) != "X2 y\n/bin/busybox\n" {
+		return fmt.Errorf("busybox sh: %q %v", sh, err)
 	}
 	flags, err := os.ReadFile("/sys/class/net/lo/flags")
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(flags)), "9") { // IFF_UP|IFF_LOOPBACK = 0x9
