@@ -29,7 +29,7 @@ deps:
 	bash scripts/install-deps.sh
 
 generate:
-	$(GO) generate ./probes/... ./harness/broken/... ./vmtest/corereport/...
+	$(GO) generate ./probes/... ./harness/broken/... ./corereport/...
 
 # Regenerate into a scratch copy and fail on any difference from what is committed.
 generate-check:

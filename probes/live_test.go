@@ -397,6 +397,6 @@ func TestCOREErrorNamesRelocation(t *testing.T) {
 	var ce *COREError
 	require.True(t, errors.As(err, &ce), "no COREError in %v", err)
 	assert.Equal(t, "trace_exec", ce.Program)
-	assert.Contains(t, ce.Relocation, "byte_off task_struct.real_parent", "relocation: %s", ce.Relocation)
+	assert.Contains(t, ce.Relocation, "field_byte_offset task_struct.real_parent", "relocation: %s", ce.Relocation)
 	t.Logf("COREError: %v", ce)
 }

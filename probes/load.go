@@ -119,7 +119,7 @@ type COREError struct {
 	// Program is the program's name.
 	Program string
 	// Relocation describes the failing relocation, e.g.
-	// `byte_off on task_struct.start_boottime (insn 12: e->start_ns = ...)`.
+	// `field_byte_offset task_struct.start_boottime (insn 12: e->start_ns = ...)`.
 	Relocation string
 	// Err is the loader's error.
 	Err error
@@ -375,7 +375,7 @@ func loadProgram(spec *ebpf.CollectionSpec, d progDesc, coll *ebpf.Collection, k
 		prog, err = ebpf.NewProgramWithOptions(ps, popts)
 		st.LoadTime = time.Since(start)
 		if err != nil {
-			return fail(explain(d.name, ps, kt, err))
+			return fail(explain(d.name, ps, spec.Types, kt, err))
 		}
 	}
 	st.Loaded = true

@@ -1,6 +1,7 @@
 package probes
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/corerelo"
 )
 
 func TestSpecLoads(t *testing.T) {
@@ -79,25 +82,20 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// relocations returns the CO-RE relocations of a program as strings.
-func relocations(t *testing.T, p *ebpf.ProgramSpec) []string {
+// relocations returns the CO-RE relocations of a program as described by
+// corerelo ("field_byte_offset task_struct.real_parent").
+func relocations(t *testing.T, spec *ebpf.CollectionSpec, p *ebpf.ProgramSpec) []string {
 	t.Helper()
 	var out []string
 	iter := p.Instructions.Iterate()
 	for iter.Next() {
 		if r := btf.CORERelocationMetadata(iter.Ins); r != nil {
-			out = append(out, r.String()+" "+fieldPathOf(r))
+			d, err := corerelo.Describe(r, spec.Types)
+			require.NoError(t, err)
+			out = append(out, d.String())
 		}
 	}
 	return out
-}
-
-func fieldPathOf(r *btf.CORERelocation) string {
-	m := reloRE.FindStringSubmatch(r.String())
-	if m == nil {
-		return ""
-	}
-	return m[1] + " " + fieldPath(m[3], m[4])
 }
 
 func TestFlavorRelocations(t *testing.T) {
@@ -110,29 +108,29 @@ func TestFlavorRelocations(t *testing.T) {
 	}{
 		{"trace_exec", []string{
 			"field_exists task_struct.start_boottime",
-			"byte_off task_struct.start_boottime",
+			"field_byte_offset task_struct.start_boottime",
 			"field_exists task_struct___pre55.real_start_time",
-			"byte_off task_struct___pre55.real_start_time",
-			"byte_off task_struct.real_parent",
-			"byte_off cred.uid.val",
+			"field_byte_offset task_struct___pre55.real_start_time",
+			"field_byte_offset task_struct.real_parent",
+			"field_byte_offset cred.uid.val",
 			"type_exists bpf_ringbuf",
 		}},
 		{"sched_switch", []string{
 			"field_exists task_struct.__state",
-			"byte_off task_struct.__state",
+			"field_byte_offset task_struct.__state",
 			"field_exists task_struct___pre514.state",
-			"byte_off task_struct___pre514.state",
+			"field_byte_offset task_struct___pre514.state",
 			"type_exists bpf_ringbuf",
 		}},
 		{"connect6_return", []string{
 			"field_exists sock.__sk_common.skc_v6_daddr",
-			"byte_off sock.__sk_common.skc_num",
+			"field_byte_offset sock.__sk_common.skc_num",
 		}},
-		{"trace_open", []string{"byte_off dentry.d_name.name", "byte_off inode.i_ino"}},
+		{"trace_open", []string{"field_byte_offset dentry.d_name.name", "field_byte_offset inode.i_ino"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.prog, func(t *testing.T) {
-			relos := relocations(t, spec.Programs[tt.prog])
+			relos := relocations(t, spec, spec.Programs[tt.prog])
 			joined := strings.Join(relos, "\n")
 			for _, w := range tt.want {
 				assert.Contains(t, joined, w, "relocations of %s", tt.prog)
@@ -186,17 +184,19 @@ func TestDescribeRelocation(t *testing.T) {
 	require.NoError(t, err)
 	p := spec.Programs["trace_exec"]
 	iter := p.Instructions.Iterate()
-	found := false
-	for iter.Next() {
+	for i := 0; iter.Next(); i++ {
 		r := btf.CORERelocationMetadata(iter.Ins)
-		if r == nil || !strings.Contains(fieldPathOf(r), "task_struct.real_parent") {
+		if r == nil {
 			continue
 		}
-		d := relocationAt(p.Instructions, int(iter.Offset))
-		assert.Contains(t, d, "byte_off task_struct.real_parent (insn ")
-		found = true
-		break
+		d, err := corerelo.Describe(r, spec.Types)
+		require.NoError(t, err)
+		if d.Access != "task_struct.real_parent" {
+			continue
+		}
+		got := describe(p, corerelo.Site{Description: d, Index: i, Offset: int(iter.Offset)})
+		assert.Regexp(t, fmt.Sprintf(`^field_byte_offset task_struct\.real_parent \(insn %d(: .+)?\)$`, iter.Offset), got)
+		return
 	}
-	assert.True(t, found, "no real_parent relocation in trace_exec")
-	assert.Equal(t, "", relocationAt(p.Instructions, 0), "first instruction has no relocation")
+	t.Fatal("no real_parent relocation in trace_exec")
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # generate-check: regenerate every committed BPF object (the bpf2go output of
 # probes/, the deliberately broken tracer builds of harness/broken and the
-# CO-RE test object of vmtest/corereport) in a scratch copy of the tree and
+# CO-RE test object of corereport) in a scratch copy of the tree and
 # fail on any difference from what is committed. Run from the repository root
 # (make generate-check).
 #
@@ -44,8 +44,8 @@ trap 'rm -rf "$scratch"' EXIT
 # removed; then go generate everything that has a directive. A generated file
 # must come out byte-identical to the committed one.
 git ls-files -z | xargs -0 cp --parents -t "$scratch"
-generated=$(git ls-files 'probes/*_bpfel.go' 'probes/*_bpfel.o' 'harness/broken/*.o' 'vmtest/corereport/testdata/*.o')
-(cd "$scratch" && rm -f $generated && go generate ./probes/... ./harness/broken/... ./vmtest/corereport/...)
+generated=$(git ls-files 'probes/*_bpfel.go' 'probes/*_bpfel.o' 'harness/broken/*.o' 'corereport/testdata/*.o')
+(cd "$scratch" && rm -f $generated && go generate ./probes/... ./harness/broken/... ./corereport/...)
 
 status=0
 for rel in $generated; do

@@ -14,7 +14,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/kernels"
-	"github.com/corematrix/corematrix/vmtest/corereport"
+	"github.com/corematrix/corematrix/corereport"
 )
 
 // defaultCoreObject is the probes object core-report reads unless told otherwise.

@@ -12,7 +12,7 @@ func TestCoreReportExitCodes(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		t.Skipf("host kernel has no BTF: %v", err)
 	}
-	const testObject = "../../vmtest/corereport/testdata/core.o"
+	const testObject = "../../corereport/testdata/core.o"
 	cache := "--btf-cache=" + t.TempDir()
 	// An empty kernel cache and no network: 5.4 is a valid name that cannot
 	// be resolved.

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/corematrix/corematrix/vmtest"
-	"github.com/corematrix/corematrix/vmtest/corereport"
+	"github.com/corematrix/corematrix/corereport"
 	"github.com/corematrix/corematrix/vmtest/report"
 )
 

@@ -1,4 +1,4 @@
-package corereport
+package corerelo
 
 import (
 	"github.com/cilium/ebpf/asm"
@@ -69,10 +69,10 @@ func (r *regs) merge(other *regs) bool {
 	return changed
 }
 
-// isPoisoned reports whether ins is what cilium/ebpf writes in place of an
+// IsPoisoned reports whether ins is what cilium/ebpf writes in place of an
 // instruction whose CO-RE relocation has no valid target (btf.COREFixup.Apply):
 // "call 0xbad2310", or for a 64-bit immediate load "r10 = 0xbad2310 ll".
-func isPoisoned(ins *asm.Instruction) bool {
+func IsPoisoned(ins *asm.Instruction) bool {
 	if ins.Constant != btf.COREBadRelocationSentinel {
 		return false
 	}
@@ -82,9 +82,9 @@ func isPoisoned(ins *asm.Instruction) bool {
 	return ins.OpCode.IsDWordLoad() && ins.Dst == asm.R10
 }
 
-// reachable returns, for each instruction of insns (indexed like the slice),
+// Reachable returns, for each instruction of insns (indexed like the slice),
 // whether the verifier can reach it from the first instruction.
-func reachable(insns asm.Instructions) []bool {
+func Reachable(insns asm.Instructions) []bool {
 	n := len(insns)
 	// rawToIdx maps a raw (8-byte slot) offset to an instruction index.
 	rawToIdx := make(map[int]int, n)
@@ -143,7 +143,7 @@ func reachable(insns asm.Instructions) []bool {
 		ins := &insns[i]
 		next := i + 1
 
-		if isPoisoned(ins) {
+		if IsPoisoned(ins) {
 			// The verifier rejects the program here; nothing after it on
 			// this path matters.
 			continue

@@ -1,4 +1,4 @@
-package corereport
+package corerelo
 
 import (
 	"testing"
@@ -51,10 +51,10 @@ func TestReachablePoison(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			live := reachable(tt.insns)
+			live := Reachable(tt.insns)
 			idx := -1
 			for i := range tt.insns {
-				if isPoisoned(&tt.insns[i]) {
+				if IsPoisoned(&tt.insns[i]) {
 					idx = i
 				}
 			}
@@ -71,7 +71,7 @@ func TestReachablePoison(t *testing.T) {
 // withOut labels the instruction after the poison "out".
 func withOut(insns asm.Instructions) asm.Instructions {
 	for i := range insns {
-		if isPoisoned(&insns[i]) {
+		if IsPoisoned(&insns[i]) {
 			insns[i+1] = insns[i+1].WithSymbol("out")
 			return insns
 		}
@@ -101,7 +101,7 @@ func TestReachableSubprogram(t *testing.T) {
 				asm.Mov.Imm(asm.R0, 0).WithSymbol("ret"),
 				asm.Return(),
 			}
-			live := reachable(insns)
+			live := Reachable(insns)
 			if live[4] != tt.want {
 				t.Errorf("poison in subprogram reachable = %v, want %v", live[4], tt.want)
 			}
@@ -121,7 +121,7 @@ func TestReachableSubprogram(t *testing.T) {
 	if !cb[0].IsLoadOfFunctionPointer() {
 		t.Fatalf("test instruction %v is not a function pointer load", cb[0])
 	}
-	if live := reachable(cb); !live[3] {
+	if live := Reachable(cb); !live[3] {
 		t.Errorf("poison in a callback reachable = false, want true")
 	}
 
@@ -132,7 +132,7 @@ func TestReachableSubprogram(t *testing.T) {
 		poison().WithSymbol("unused"),
 		asm.Return(),
 	}
-	if live := reachable(insns); live[2] {
+	if live := Reachable(insns); live[2] {
 		t.Errorf("poison in uncalled subprogram reachable = true, want false")
 	}
 }
@@ -150,8 +150,8 @@ func TestIsPoisoned(t *testing.T) {
 		{"mov sentinel", asm.Mov.Imm(asm.R1, btf.COREBadRelocationSentinel), false},
 	}
 	for _, tt := range tests {
-		if got := isPoisoned(&tt.ins); got != tt.want {
-			t.Errorf("%s: isPoisoned(%v) = %v, want %v", tt.name, tt.ins, got, tt.want)
+		if got := IsPoisoned(&tt.ins); got != tt.want {
+			t.Errorf("%s: IsPoisoned(%v) = %v, want %v", tt.name, tt.ins, got, tt.want)
 		}
 	}
 }

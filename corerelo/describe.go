@@ -1,4 +1,4 @@
-package corereport
+package corerelo
 
 import (
 	"errors"
@@ -11,60 +11,75 @@ import (
 )
 
 // ErrUnknownRelocation is returned for a CO-RE relocation this package cannot
-// describe: cilium/ebpf keeps a relocation's fields unexported, and
-// describeRelocation reads them from its String form.
+// describe: cilium/ebpf keeps a relocation's fields unexported, and Describe
+// reads them from its String form.
 var ErrUnknownRelocation = errors.New("unrecognised CO-RE relocation")
 
 // reloPattern matches btf.CORERelocation.String():
 // "CORERelocation(byte_off, Struct:\"task_struct\"[0:1], local_id=7)".
 var reloPattern = regexp.MustCompile(`^CORERelocation\(([a-z0-9_]+), (.*)\[([0-9:]*)\], local_id=([0-9]+)\)$`)
 
-// description is what a relocation says in the object's own terms.
-type description struct {
-	kind Kind
-	// typ is the local type's name, flavor suffix included ("task_struct___pre514").
-	typ string
-	// access is the accessor spelled with names: "task_struct___pre514.state".
-	access string
-	// accessor is the raw accessor string ("0:0").
-	accessor string
+// Description is what a relocation says in the object's own terms.
+type Description struct {
+	// Kind is the relocation kind, e.g. field_byte_offset.
+	Kind Kind `json:"kind"`
+	// Type is the local type as named in the object, flavor suffix included
+	// (e.g. "task_struct___pre514").
+	Type string `json:"type"`
+	// Access is the accessor spelled with member names, e.g.
+	// "task_struct___pre514.state"; for type relocations the type's name,
+	// for enum value relocations "type::VALUE".
+	Access string `json:"access"`
+	// Accessor is the raw accessor, e.g. "0:0".
+	Accessor string `json:"accessor"`
 }
 
-// describeRelocation names relo using the object's BTF: its kind, local type
-// and the member path its accessor walks.
-func describeRelocation(relo *btf.CORERelocation, local *btf.Spec) (description, error) {
+// String is "KIND ACCESS", e.g. "field_byte_offset task_struct.real_parent".
+func (d Description) String() string { return string(d.Kind) + " " + d.Access }
+
+// Describe names relo using local, the BTF of the object it comes from: its
+// kind, local type and the member path its accessor walks.
+//
+// cilium/ebpf keeps a relocation's fields unexported, so Describe parses
+// relo.String(); a form it does not recognise is ErrUnknownRelocation (the
+// tests run every relocation of a real object through it, so a cilium/ebpf
+// upgrade that changes the form fails there first).
+func Describe(relo *btf.CORERelocation, local *btf.Spec) (Description, error) {
 	s := relo.String()
 	m := reloPattern.FindStringSubmatch(s)
 	if m == nil {
-		return description{}, fmt.Errorf("%w: %s", ErrUnknownRelocation, s)
+		return Description{}, fmt.Errorf("%w: %s", ErrUnknownRelocation, s)
 	}
 	kind, ok := ciliumKinds[m[1]]
 	if !ok {
-		return description{}, fmt.Errorf("%w: kind %q", ErrUnknownRelocation, m[1])
+		return Description{}, fmt.Errorf("%w: kind %q", ErrUnknownRelocation, m[1])
 	}
 	id, err := strconv.ParseUint(m[4], 10, 32)
 	if err != nil {
-		return description{}, fmt.Errorf("%w: %s", ErrUnknownRelocation, s)
+		return Description{}, fmt.Errorf("%w: %s", ErrUnknownRelocation, s)
 	}
 	var idx []int
 	for _, f := range strings.Split(m[3], ":") {
 		i, err := strconv.Atoi(f)
 		if err != nil {
-			return description{}, fmt.Errorf("%w: accessor %q", ErrUnknownRelocation, m[3])
+			return Description{}, fmt.Errorf("%w: accessor %q", ErrUnknownRelocation, m[3])
 		}
 		idx = append(idx, i)
 	}
 
-	d := description{kind: kind, accessor: m[3]}
-	typ, err := local.TypeByID(btf.TypeID(id))
-	if err != nil {
+	d := Description{Kind: kind, Accessor: m[3]}
+	var typ btf.Type
+	if local != nil {
+		typ, err = local.TypeByID(btf.TypeID(id))
+	}
+	if local == nil || err != nil {
 		// Without the local type the raw form is still an honest name.
-		d.typ = m[2]
-		d.access = m[2] + "[" + m[3] + "]"
+		d.Type = m[2]
+		d.Access = m[2] + "[" + m[3] + "]"
 		return d, nil
 	}
-	d.typ = typeName(typ)
-	d.access = accessPath(typ, kind, idx)
+	d.Type = typeName(typ)
+	d.Access = accessPath(typ, kind, idx)
 	return d, nil
 }
 
@@ -83,12 +98,12 @@ func typeName(t btf.Type) string {
 func accessPath(t btf.Type, kind Kind, idx []int) string {
 	name := typeName(t)
 	switch {
-	case kind.isEnumval():
+	case kind.IsEnumval():
 		if e, ok := btf.UnderlyingType(t).(*btf.Enum); ok && len(idx) == 1 && idx[0] < len(e.Values) {
 			return name + "::" + e.Values[idx[0]].Name
 		}
 		return fmt.Sprintf("%s::#%v", name, idx)
-	case !kind.isField():
+	case !kind.IsField():
 		return name
 	}
 

@@ -5,7 +5,7 @@
 // bpf_core_field_exists and one not, so the offline relocation report has a
 // guarded and an unguarded poisoned relocation to tell apart.
 //
-// Rebuild core.o with `go generate ./vmtest/corereport/` (see gen.go).
+// Rebuild core.o with `go generate ./corereport/` (see gen.go).
 
 #include <linux/types.h>
 #include <bpf/bpf_helpers.h>

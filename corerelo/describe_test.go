@@ -1,4 +1,4 @@
-package corereport
+package corerelo
 
 import (
 	"testing"

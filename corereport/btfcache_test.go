@@ -10,13 +10,20 @@ import (
 	"github.com/corematrix/corematrix/kernels/cache"
 )
 
+// kernelBTFCache is a BTFCache in dir wired to the kernels package, as
+// cmd/vmtest wires it.
+func kernelBTFCache(dir string) *BTFCache {
+	return &BTFCache{Dir: dir, IsImage: kernels.IsBzImage, Extract: kernels.RawBTF, Hash: cache.HashFile}
+}
+
 func TestBTFCache(t *testing.T) {
 	img61 := image61(t)
 	extracted := 0
-	c := &BTFCache{Dir: t.TempDir(), Extract: func(path string) ([]byte, error) {
+	c := kernelBTFCache(t.TempDir())
+	c.Extract = func(path string) ([]byte, error) {
 		extracted++
 		return kernels.RawBTF(path)
-	}}
+	}
 	sum, err := cache.HashFile(img61)
 	if err != nil {
 		t.Fatal(err)
@@ -56,10 +63,11 @@ func TestBTFCacheNonBzImage(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
 		t.Skipf("host kernel has no BTF: %v", err)
 	}
-	c := &BTFCache{Dir: t.TempDir(), Extract: func(string) ([]byte, error) {
+	c := kernelBTFCache(t.TempDir())
+	c.Extract = func(string) ([]byte, error) {
 		t.Error("Extract called for raw BTF")
 		return nil, errors.New("unexpected")
-	}}
+	}
 	spec, err := c.Load("/sys/kernel/btf/vmlinux", "")
 	if err != nil {
 		t.Fatalf("Load(raw BTF): %v", err)
@@ -99,12 +107,12 @@ func BenchmarkRelocate(b *testing.B) {
 // with a cached image: read the cached BTF blob, load the probes object and
 // relocate it.
 func BenchmarkCachedKernel(b *testing.B) {
-	object := "../../probes/tracer_x86_bpfel.o"
+	object := "../probes/tracer_x86_bpfel.o"
 	if _, err := os.Stat(object); err != nil {
 		object = testObject
 	}
 	img61 := image61(b)
-	c := &BTFCache{Dir: b.TempDir()}
+	c := kernelBTFCache(b.TempDir())
 	sum, err := cache.HashFile(img61)
 	if err != nil {
 		b.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/corematrix/corematrix/corerelo"
 )
 
 // testMatrix relocates the test object against synthetic kernels from
@@ -27,7 +29,7 @@ func testMatrix(t *testing.T) *Matrix {
 
 func TestMatrixCells(t *testing.T) {
 	m := testMatrix(t)
-	cell := func(prog string, kind Kind, access string) []string {
+	cell := func(prog string, kind corerelo.Kind, access string) []string {
 		for _, r := range m.Relocations {
 			if r.Program == prog && r.Kind == kind && r.Access == access {
 				var out []string
@@ -42,15 +44,15 @@ func TestMatrixCells(t *testing.T) {
 	}
 	tests := []struct {
 		prog   string
-		kind   Kind
+		kind   corerelo.Kind
 		access string
 		want   []string // old, new, 5.4
 	}{
-		{"guarded_state", FieldExists, "task_struct___pre514.state", []string{"1", "0", "n/a"}},
-		{"guarded_state", FieldByteOffset, "task_struct___pre514.state", []string{"16", "poison (dead)", "n/a"}},
-		{"guarded_state", FieldExists, "task_struct___pre514.state", []string{"1", "0", "n/a"}},
-		{"unguarded_state", FieldByteOffset, "task_struct___pre514.state", []string{"16", "POISONED", "n/a"}},
-		{"type_checks", TypeExists, "bpf_ringbuf", []string{"0", "1", "n/a"}},
+		{"guarded_state", corerelo.FieldExists, "task_struct___pre514.state", []string{"1", "0", "n/a"}},
+		{"guarded_state", corerelo.FieldByteOffset, "task_struct___pre514.state", []string{"16", "poison (dead)", "n/a"}},
+		{"guarded_state", corerelo.FieldExists, "task_struct___pre514.state", []string{"1", "0", "n/a"}},
+		{"unguarded_state", corerelo.FieldByteOffset, "task_struct___pre514.state", []string{"16", "POISONED", "n/a"}},
+		{"type_checks", corerelo.TypeExists, "bpf_ringbuf", []string{"0", "1", "n/a"}},
 	}
 	for _, tt := range tests {
 		got := cell(tt.prog, tt.kind, tt.access)

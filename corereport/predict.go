@@ -51,8 +51,8 @@ type Predictor struct {
 	spec   *ebpf.CollectionSpec
 }
 
-// NewPredictor reads the BPF object at objectPath. A nil cache reads BTF
-// without caching it.
+// NewPredictor reads the BPF object at objectPath. A nil cache reads BTF and
+// ELF files only, without caching (see BTFCache).
 func NewPredictor(objectPath string, cache *BTFCache) (*Predictor, error) {
 	spec, err := ebpf.LoadCollectionSpec(objectPath)
 	if err != nil {

@@ -1,19 +1,25 @@
-// Package corereport resolves the CO-RE relocations of a BPF object against
-// kernels' BTF without booting them, and tells which programs would load.
+// Package corereport is offline analysis: it resolves the CO-RE relocations
+// of a BPF object against kernels' BTF without booting anything, and tells
+// which programs would load. It owns the relocation x kernel matrix, its
+// renderings (table, markdown, JSON), the load prediction and the on-disk
+// cache of kernel BTF.
 //
-// For every program it collects each CO-RE relocation, resolves them all
-// with btf.CORERelocate against one kernel's BTF (as cilium/ebpf does at load
-// time), applies the fixups to a copy of the instructions and reads the
-// outcome back from the rewritten instructions: an offset, a size, an
-// existence bit, or poison (the instruction replaced by "call 0xbad2310").
-// A poisoned instruction the verifier can reach fails the load with
-// "bad CO-RE relocation"; one that only sits behind a CO-RE existence check
-// that is false on that kernel is dead code and loads fine (see reach.go for
-// how reachability is decided).
+// For every program corerelo.Apply resolves each CO-RE relocation against
+// one kernel's BTF (as cilium/ebpf does at load time) and reads the outcome
+// back from the rewritten instructions: an offset, a size, an existence bit,
+// or poison (the instruction replaced by "call 0xbad2310"). A poisoned
+// instruction the verifier can reach fails the load with "bad CO-RE
+// relocation"; one that only sits behind a CO-RE existence check that is
+// false on that kernel is dead code and loads fine (corerelo.Reachable).
 //
 // Only CO-RE failures are predicted: a program can still fail to load for
 // reasons BTF does not show (a helper or map type the kernel lacks, verifier
 // limits).
+//
+// It must not import kernels, kernels/cache or vmtest (the booting side):
+// kernel images and their BTF come in as inputs (BTFCache's functions, BTF
+// specs), and cmd/vmtest wires them. It may import vmtest/report for the
+// report's data model (report.Prediction).
 package corereport
 
 import (
@@ -23,8 +29,9 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/corematrix/corematrix/corerelo"
 )
 
 // Relocation is one CO-RE relocation of one program.
@@ -34,16 +41,7 @@ type Relocation struct {
 	// Insn is the index of the relocated instruction in the program's
 	// instructions (subprograms included).
 	Insn int `json:"insn"`
-	// Kind is the relocation kind, e.g. field_byte_offset.
-	Kind Kind `json:"kind"`
-	// Type is the local type as named in the object, flavor suffix included
-	// (e.g. "task_struct___pre514").
-	Type string `json:"type"`
-	// Access is the accessor spelled with member names, e.g.
-	// "task_struct___pre514.state"; for type relocations the type's name.
-	Access string `json:"access"`
-	// Accessor is the raw accessor, e.g. "0:0".
-	Accessor string `json:"accessor"`
+	corerelo.Description
 }
 
 // Fixup is how one relocation resolves against one kernel.
@@ -79,10 +77,6 @@ type Result struct {
 	Programs []Program `json:"programs"`
 }
 
-// ErrRelocation wraps a relocation that cilium/ebpf could not compute at all
-// (ambiguous or incompatible target types); the load would fail the same way.
-var ErrRelocation = errors.New("CO-RE relocation failed")
-
 // Relocate resolves the CO-RE relocations of every program in spec against
 // kernel, the kernel's BTF (vmlinux only; module BTF is not consulted).
 //
@@ -113,72 +107,32 @@ func Relocate(spec *ebpf.CollectionSpec, kernel *btf.Spec) (*Result, error) {
 // relocateProgram relocates one program; see Relocate.
 func relocateProgram(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, kernel *btf.Spec) (*Program, error) {
 	out := &Program{Name: prog.Name, Loads: true, Fixups: []Fixup{}}
-
-	insns := make(asm.Instructions, len(prog.Instructions))
-	copy(insns, prog.Instructions)
-
-	var relos []*btf.CORERelocation
-	var at []int
-	for i := range insns {
-		if relo := btf.CORERelocationMetadata(&insns[i]); relo != nil {
-			relos = append(relos, relo)
-			at = append(at, i)
-		}
-	}
-	if len(relos) == 0 {
-		return out, nil
-	}
-
-	for i, relo := range relos {
-		d, err := describeRelocation(relo, spec.Types)
-		if err != nil {
-			return nil, err
-		}
-		out.Fixups = append(out.Fixups, Fixup{Relocation: Relocation{
-			Program: prog.Name, Insn: at[i], Kind: d.kind,
-			Type: d.typ, Access: d.access, Accessor: d.accessor,
-		}})
-	}
-
 	bo := prog.ByteOrder
 	if bo == nil {
 		bo = spec.ByteOrder
 	}
-	// Local type IDs only matter to the BTF sent with a load; any stable
-	// numbering does for reading the outcome.
-	var b btf.Builder
-	fixups, err := btf.CORERelocate(relos, []*btf.Spec{kernel}, bo, b.Add)
+	sites, err := corerelo.Apply(prog.Instructions, spec.Types, kernel, bo)
+	if errors.Is(err, corerelo.ErrUnknownRelocation) {
+		return nil, err
+	}
+	for _, s := range sites {
+		out.Fixups = append(out.Fixups, Fixup{
+			Relocation: Relocation{Program: prog.Name, Insn: s.Index, Description: s.Description},
+			Value:      s.Value, Poisoned: s.Poisoned, Unguarded: s.Unguarded,
+		})
+	}
 	if err != nil {
-		return out.unresolved(fmt.Errorf("%w: %w", ErrRelocation, err)), nil
+		return out.unresolved(err), nil
 	}
-	for i := range fixups {
-		ins := &insns[at[i]]
-		if err := fixups[i].Apply(ins); err != nil {
-			return out.unresolved(fmt.Errorf("%w: %s: %w", ErrRelocation, out.Fixups[i].Access, err)), nil
-		}
-		f := &out.Fixups[i]
-		switch {
-		case isPoisoned(ins):
-			f.Poisoned = true
-		case ins.OpCode.Class() == asm.LdXClass || ins.OpCode.Class().IsStore():
-			f.Value = int64(ins.Offset)
-		default:
-			f.Value = ins.Constant
-		}
-	}
-
-	live := reachable(insns)
 	var bad []string
-	for i := range out.Fixups {
-		f := &out.Fixups[i]
-		if f.Poisoned && live[f.Insn] {
-			f.Unguarded = true
+	for _, f := range out.Fixups {
+		if f.Unguarded {
 			bad = append(bad, fmt.Sprintf("%s %s (insn %d)", f.Access, f.Kind, f.Insn))
 		}
 	}
 	if len(bad) > 0 {
 		out.Loads = false
-		out.Reason = "bad CO-RE relocation: unguarded poisoned " + strings.Join(bad, ", ")
+		out.Reason = corerelo.BadRelocationText + ": unguarded poisoned " + strings.Join(bad, ", ")
 	}
 	return out, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/corematrix/corematrix/corerelo"
 )
 
 // Kernel is one column of a Matrix: a kernel and its relocation result, or
@@ -35,9 +37,9 @@ type Matrix struct {
 
 // Row is one relocation of one program across the kernels.
 type Row struct {
-	Program string `json:"program"`
-	Kind    Kind   `json:"kind"`
-	Access  string `json:"access"`
+	Program string        `json:"program"`
+	Kind    corerelo.Kind `json:"kind"`
+	Access  string        `json:"access"`
 	// Cells has one entry per kernel, in Matrix.Kernels order.
 	Cells []Cell `json:"cells"`
 }
@@ -147,7 +149,7 @@ func NewMatrix(object string, kernels []Kernel) *Matrix {
 	m := &Matrix{Object: object, Kernels: kernels, Relocations: []Row{}, Programs: []ProgramRow{}}
 	type rowKey struct {
 		prog   string
-		kind   Kind
+		kind   corerelo.Kind
 		access string
 	}
 	rowAt := map[rowKey]int{}

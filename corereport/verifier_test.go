@@ -3,13 +3,14 @@ package corereport
 import (
 	"errors"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/corematrix/corematrix/corerelo"
 )
 
 // requireBPF skips unless this process may load BPF programs into the host
@@ -41,7 +42,7 @@ func requireBPF(t *testing.T) {
 // The test binary embeds the test object, so the same check runs against
 // other kernels' verifiers in a VM:
 //
-//	CGO_ENABLED=0 go test -exec 'vmtest exec --kernel 5.10 --' ./vmtest/corereport
+//	CGO_ENABLED=0 go test -exec 'vmtest exec --kernel 5.10 --' ./corereport
 func TestPredictionAgreesWithVerifier(t *testing.T) {
 	requireBPF(t)
 	type object struct {
@@ -53,8 +54,8 @@ func TestPredictionAgreesWithVerifier(t *testing.T) {
 	}
 	// The probes read BTF pointers too: only the host's own BTF is a fair
 	// input for the host's verifier.
-	if _, err := os.Stat("../../probes/tracer_x86_bpfel.o"); err == nil {
-		objects = append(objects, object{"../../probes/tracer_x86_bpfel.o", []testKernel{{"host", kernelHost}}})
+	if _, err := os.Stat("../probes/tracer_x86_bpfel.o"); err == nil {
+		objects = append(objects, object{"../probes/tracer_x86_bpfel.o", []testKernel{{"host", kernelHost}}})
 	}
 	for _, obj := range objects {
 		for _, k := range obj.kernels {
@@ -82,7 +83,7 @@ func TestPredictionAgreesWithVerifier(t *testing.T) {
 						t.Errorf("%s: predicted to load, verifier said: %v", p.Name, err)
 					case !p.Loads && err == nil:
 						t.Errorf("%s: predicted to fail (%s), but it loaded", p.Name, p.Reason)
-					case !p.Loads && !strings.Contains(err.Error(), "bad CO-RE relocation"):
+					case !p.Loads && !corerelo.IsBadRelocation(err):
 						t.Errorf("%s: predicted a CO-RE failure, verifier failed otherwise: %v", p.Name, err)
 					}
 				}

@@ -1,4 +1,4 @@
-package corereport
+package corerelo
 
 import "strings"
 
@@ -48,9 +48,9 @@ func (k Kind) IsExistence() bool {
 	return k == FieldExists || k == TypeExists || k == TypeMatches || k == EnumvalExists
 }
 
-// isField reports whether the relocation is about a struct or union member
+// IsField reports whether the relocation is about a struct or union member
 // (its accessor walks members) rather than a whole type or an enum value.
-func (k Kind) isField() bool { return strings.HasPrefix(string(k), "field_") }
+func (k Kind) IsField() bool { return strings.HasPrefix(string(k), "field_") }
 
-// isEnumval reports whether the relocation's accessor names an enum value.
-func (k Kind) isEnumval() bool { return strings.HasPrefix(string(k), "enumval_") }
+// IsEnumval reports whether the relocation's accessor names an enum value.
+func (k Kind) IsEnumval() bool { return strings.HasPrefix(string(k), "enumval_") }

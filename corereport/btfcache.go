@@ -10,61 +10,58 @@ import (
 	"regexp"
 
 	"github.com/cilium/ebpf/btf"
-
-	"github.com/corematrix/corematrix/kernels"
-	"github.com/corematrix/corematrix/kernels/cache"
 )
 
 // BTFCache keeps the raw BTF of kernel images on disk, one file per image
 // named after the image's SHA-256, so that reading a cached kernel's BTF is a
 // file read rather than the decompression of a whole kernel (about 100 ms
 // for a Debian cloud kernel).
+//
+// It knows nothing of kernel image formats: the caller passes in how to tell
+// an image, extract its BTF and hash it (cmd/vmtest wires the kernels
+// package). A zero BTFCache reads only BTF and ELF files, uncached.
 type BTFCache struct {
 	// Dir holds the cached BTF blobs. Empty disables the cache.
 	Dir string
-	// Extract returns the raw BTF of the bzImage at path; nil means
-	// kernels.RawBTF.
+	// IsImage reports whether path is a kernel image whose BTF Extract
+	// reads; any other file is read with btf.LoadSpec (a vmlinux ELF, raw
+	// BTF such as /sys/kernel/btf/vmlinux). Nil: no file is an image.
+	IsImage func(path string) bool
+	// Extract returns the raw BTF of the kernel image at path.
 	Extract func(path string) ([]byte, error)
-}
-
-// DefaultBTFCacheDir is where BTF blobs are cached unless told otherwise:
-// "btf" in the corematrix cache directory that also holds kernel images
-// ($CM_CACHE_DIR, else $XDG_CACHE_HOME/corematrix, else ~/.cache/corematrix).
-func DefaultBTFCacheDir() (string, error) {
-	dir, err := cache.DefaultDir()
-	if err != nil {
-		return "", fmt.Errorf("btf cache dir: %w", err)
-	}
-	return filepath.Join(dir, "btf"), nil
+	// Hash returns the hex SHA-256 of the file at path, for Load calls that
+	// bring no sum.
+	Hash func(path string) (string, error)
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// Load returns the BTF of the kernel image at path, whose SHA-256 (hex) is
-// sum; an empty or malformed sum makes Load hash the file itself. A bzImage's
+// Load returns the BTF of the file at path, whose SHA-256 (hex) is sum; an
+// empty or malformed sum makes Load hash the file itself. A kernel image's
 // BTF comes from the cache when present and is extracted and cached
-// otherwise; any other file (a vmlinux ELF, raw BTF such as
-// /sys/kernel/btf/vmlinux) is read directly. Requires an image built with
-// CONFIG_DEBUG_INFO_BTF (kernels.ErrNoBTF otherwise).
+// otherwise; any other file is read directly. An image must be built with
+// CONFIG_DEBUG_INFO_BTF; what Extract returns otherwise is passed on.
 func (c *BTFCache) Load(path, sum string) (*btf.Spec, error) {
-	if !kernels.IsBzImage(path) {
+	if c.IsImage == nil || !c.IsImage(path) {
 		spec, err := btf.LoadSpec(path)
 		if err != nil {
 			return nil, fmt.Errorf("load btf of %s: %w", path, err)
 		}
 		return spec, nil
 	}
-	extract := c.Extract
-	if extract == nil {
-		extract = kernels.RawBTF
+	if c.Extract == nil {
+		return nil, fmt.Errorf("load btf of %s: no way to extract BTF from a kernel image", path)
 	}
 	if c.Dir == "" {
-		return parseBTF(extract(path))
+		return parseBTF(c.Extract(path))
 	}
 
 	if !sha256Hex.MatchString(sum) {
+		if c.Hash == nil {
+			return nil, fmt.Errorf("load btf of %s: no SHA-256 given and no way to compute one", path)
+		}
 		var err error
-		if sum, err = cache.HashFile(path); err != nil {
+		if sum, err = c.Hash(path); err != nil {
 			return nil, fmt.Errorf("load btf of %s: %w", path, err)
 		}
 	}
@@ -78,7 +75,7 @@ func (c *BTFCache) Load(path, sum string) (*btf.Spec, error) {
 		return nil, fmt.Errorf("load btf of %s: %w", path, err)
 	}
 
-	raw, err := extract(path)
+	raw, err := c.Extract(path)
 	if err != nil {
 		return nil, err
 	}
