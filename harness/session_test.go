@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -303,11 +302,4 @@ func waitProc(t *testing.T, pid int, comm string, state byte) ground.Stat {
 	}
 	t.Fatalf("pid %d: want comm %q state %c, /proc says %+v (err %v)", pid, comm, state, st, err)
 	return st
-}
-
-func selfComm(t *testing.T) string {
-	t.Helper()
-	c, err := ground.ReadComm(os.Getpid())
-	require.NoError(t, err)
-	return c
 }

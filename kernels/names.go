@@ -111,23 +111,3 @@ func ParseName(s string) (Name, error) {
 	}
 	return n, nil
 }
-
-// ParseList splits a comma- or space-separated list of kernel names, checks
-// each, and drops repeats. The error names the first bad token.
-func ParseList(s string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
-	for _, tok := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
-		if _, err := ParseName(tok); err != nil {
-			return nil, err
-		}
-		if !seen[tok] {
-			seen[tok] = true
-			out = append(out, tok)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("empty kernel list %q: %s: %w", s, nameHelp, ErrBadName)
-	}
-	return out, nil
-}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 )
 
@@ -41,19 +40,5 @@ func TestParseName(t *testing.T) {
 		if got, err := ParseName(bad); !errors.Is(err, ErrBadName) {
 			t.Errorf("ParseName(%q) = %+v, %v; want ErrBadName", bad, got, err)
 		}
-	}
-}
-
-func TestParseList(t *testing.T) {
-	got, err := ParseList("5.10, 6.1,6.12 latest,6.1")
-	if want := []string{"5.10", "6.1", "6.12", "latest"}; err != nil || !reflect.DeepEqual(got, want) {
-		t.Fatalf("ParseList = %q, %v; want %q", got, err, want)
-	}
-	_, err = ParseList("5.10,six.one,6.12")
-	if !errors.Is(err, ErrBadName) || !strings.Contains(err.Error(), `"six.one"`) {
-		t.Fatalf("ParseList with a bad token = %v; want ErrBadName naming \"six.one\"", err)
-	}
-	if _, err := ParseList(" , "); !errors.Is(err, ErrBadName) {
-		t.Fatalf("ParseList of nothing = %v; want ErrBadName", err)
 	}
 }

@@ -7,14 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
-	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/corereport"
+	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/kernels/cache"
 )
 
 // defaultCoreObject is the probes object core-report reads unless told otherwise.
@@ -32,12 +32,12 @@ func init() {
 // prints relocation x kernel and the predicted load outcome per program.
 // Exit code 1 when any program is predicted to fail, 3 when only kernels were
 // unavailable.
-func runCoreReport(ctx context.Context, args []string) int {
+func runCoreReport(ctx context.Context, args []string) error {
 	return coreReport(ctx, args, os.Stdout)
 }
 
 // coreReport is runCoreReport writing the report to out.
-func coreReport(ctx context.Context, args []string, out io.Writer) int {
+func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("core-report", flag.ContinueOnError)
 	kernelList := fs.String("kernels", "", "comma-separated kernels: versions (5.10, 6.1), image paths, or \"host\" for the running kernel's BTF")
 	format := fs.String("format", "table", "output format: table, markdown or json")
@@ -48,27 +48,19 @@ func coreReport(ctx context.Context, args []string, out io.Writer) int {
 		fmt.Fprintf(fs.Output(), "OBJECT defaults to %s.\n\nflags:\n", defaultCoreObject)
 		fs.PrintDefaults()
 	}
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	names := splitKernels(*kernelList)
-	if len(names) == 0 || fs.NArg() > 1 {
-		fs.Usage()
-		return exitUsage
+	if *kernelList == "" || fs.NArg() > 1 {
+		return usageOf(fs)
 	}
-	for _, name := range names {
-		if name == hostKernel {
-			continue
-		}
-		if _, err := kernels.ParseName(name); err != nil {
-			fmt.Fprintf(os.Stderr, "vmtest core-report: %v\n", err)
-			return exitUsage
-		}
+	names, err := parseKernels([]string{*kernelList}, hostKernel)
+	if err != nil {
+		return usageError(fmt.Errorf("--kernels: %w", err))
 	}
 	f := corereport.Format(*format)
 	if f != corereport.FormatTable && f != corereport.FormatMarkdown && f != corereport.FormatJSON {
-		fmt.Fprintf(os.Stderr, "vmtest core-report: --format %q: %v\n", *format, corereport.ErrUnknownFormat)
-		return exitUsage
+		return usageError(fmt.Errorf("--format %q: %w", *format, corereport.ErrUnknownFormat))
 	}
 	btfDir, err := btfCacheDir(*btfCache, kf.cacheDir)
 	if err != nil {
@@ -80,18 +72,16 @@ func coreReport(ctx context.Context, args []string, out io.Writer) int {
 	}
 	spec, err := ebpf.LoadCollectionSpec(object)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "vmtest core-report: load %s: %v\n", object, err)
-		return exitUsage
+		return usageError(fmt.Errorf("load %s: %w", object, err))
 	}
 	resolve, err := kf.resolver()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "vmtest core-report: %v\n", err)
-		return exitUsage
+		return usageError(err)
 	}
 
 	// Resolving may download and BTF extraction decompresses: do kernels in
 	// parallel, then relocate (microseconds) in order.
-	cache := &corereport.BTFCache{Dir: btfDir}
+	bc := newBTFCache(btfDir)
 	cols := make([]corereport.Kernel, len(names))
 	btfs := make([]*btf.Spec, len(names))
 	var wg sync.WaitGroup
@@ -110,7 +100,7 @@ func coreReport(ctx context.Context, args []string, out io.Writer) int {
 				cols[i].Version = k.Version
 				path, sum = k.Path, k.SHA256
 			}
-			kernel, err := cache.Load(path, sum)
+			kernel, err := bc.Load(path, sum)
 			if err != nil {
 				cols[i].Err = err.Error()
 				return
@@ -133,20 +123,20 @@ func coreReport(ctx context.Context, args []string, out io.Writer) int {
 
 	m := corereport.NewMatrix(object, cols)
 	if err := m.Write(out, f); err != nil {
-		fmt.Fprintf(os.Stderr, "vmtest core-report: %v\n", err)
-		return exitInfra
+		return exitWith(exitInfra, err)
 	}
 	switch {
 	case m.Failures() > 0:
-		return exitFail
+		return exitWith(exitFail, nil)
 	case m.Unavailable() > 0:
-		return exitInfra
+		return exitWith(exitInfra, nil)
 	}
-	return exitOK
+	return nil
 }
 
-// btfCacheDir is where core-report caches kernel BTF: flag, unless empty
-// (then "btf" in the kernel cache directory) or "none" (no cache).
+// btfCacheDir is where kernel BTF is cached: flag, unless empty (then "btf"
+// in the kernel cache directory, kernelCacheDir or the default one) or
+// "none" (no cache).
 func btfCacheDir(flag, kernelCacheDir string) (string, error) {
 	switch {
 	case flag == "none":
@@ -156,19 +146,15 @@ func btfCacheDir(flag, kernelCacheDir string) (string, error) {
 	case kernelCacheDir != "":
 		return filepath.Join(kernelCacheDir, "btf"), nil
 	}
-	return corereport.DefaultBTFCacheDir()
+	dir, err := cache.DefaultDir()
+	if err != nil {
+		return "", fmt.Errorf("btf cache dir: %w", err)
+	}
+	return filepath.Join(dir, "btf"), nil
 }
 
-// splitKernels splits a comma-separated kernel list, dropping empty entries
-// and repeats.
-func splitKernels(s string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" && !seen[f] {
-			seen[f] = true
-			out = append(out, f)
-		}
-	}
-	return out
+// newBTFCache is the offline report's BTF cache in dir, wired to the kernels
+// package: it tells bzImages, extracts their BTF and hashes them.
+func newBTFCache(dir string) *corereport.BTFCache {
+	return &corereport.BTFCache{Dir: dir, IsImage: kernels.IsBzImage, Extract: kernels.RawBTF, Hash: cache.HashFile}
 }

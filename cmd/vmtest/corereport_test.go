@@ -37,7 +37,7 @@ func TestCoreReportExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if got := coreReport(context.Background(), tt.args, &out); got != tt.want {
+			if got := codeOf(coreReport(context.Background(), tt.args, &out)); got != tt.want {
 				t.Errorf("core-report %v = exit %d, want %d; output:\n%s", tt.args, got, tt.want, out.String())
 			}
 			if !strings.Contains(out.String(), tt.out) {

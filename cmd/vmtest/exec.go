@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/report"
@@ -16,11 +18,11 @@ func init() {
 }
 
 // execCmd runs one binary in one kernel. Its output is written to stdout and
-// its exit code returned, so that `go test -exec 'vmtest exec --kernel 6.1'`
-// works; a run without a trustworthy verdict (panic, timeout, boot failure,
-// broken result stream) prints the reason on stderr and exits 1 (3 for
-// infrastructure errors).
-func execCmd(ctx context.Context, args []string) int {
+// its exit code passed through, so that `go test -exec 'vmtest exec --kernel
+// 6.1'` works; a run without a trustworthy verdict (panic, timeout, boot
+// failure, broken result stream) is an error naming the reason, exiting 1
+// (3 for infrastructure errors).
+func execCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("vmtest exec", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: vmtest exec --kernel 6.1 [flags] [--] BINARY [ARGS...]")
@@ -30,32 +32,29 @@ func execCmd(ctx context.Context, args []string) int {
 	keep := fs.String("keep", "", "keep the guest's console log and raw results stream in this directory")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	payload := fs.Args()
 	if *kernel == "" || len(payload) == 0 {
-		fs.Usage()
-		return exitUsage
+		return usageOf(fs)
 	}
 	resolve, err := kf.resolver()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest exec:", err)
-		return exitUsage
+		return usageError(err)
 	}
 	cfg := vmtest.Config{Kernels: []string{*kernel}, Resolve: resolve, Payload: payload[0], Args: payload[1:], Raw: true}
 	vf.apply(&cfg)
-	r, code := newRunner("vmtest exec", cfg)
-	if r == nil {
-		return code
+	r, err := newRunner(cfg)
+	if err != nil {
+		return err
 	}
 	defer r.Close()
 	dir := *keep
 	if dir == "" {
 		dir, err = os.MkdirTemp("", "vmtest-exec-")
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "vmtest exec:", err)
-			return exitInfra
+			return exitWith(exitInfra, err)
 		}
 		defer os.RemoveAll(dir)
 	}
@@ -64,18 +63,19 @@ func execCmd(ctx context.Context, args []string) int {
 	switch res.Outcome {
 	case report.Pass, report.Fail:
 		if res.ExitCode >= 0 {
-			return res.ExitCode
+			return exitWith(res.ExitCode, nil)
 		}
 	}
-	fmt.Fprintf(os.Stderr, "vmtest exec: kernel %s: %s: %s\n", *kernel, res.Outcome, res.Reason)
+	msg := fmt.Sprintf("kernel %s: %s: %s", *kernel, res.Outcome, res.Reason)
 	if res.Trace != "" {
-		fmt.Fprint(os.Stderr, res.Trace)
+		msg += "\n" + strings.TrimRight(res.Trace, "\n")
 	}
 	if *keep != "" {
-		fmt.Fprintf(os.Stderr, "vmtest exec: console log in %s\n", filepath.Join(dir, vmtest.ConsoleFile))
+		msg += "\nconsole log in " + filepath.Join(dir, vmtest.ConsoleFile)
 	}
+	code := exitFail
 	if res.Outcome.Infrastructure() {
-		return exitInfra
+		code = exitInfra
 	}
-	return exitFail
+	return exitWith(code, errors.New(msg))
 }

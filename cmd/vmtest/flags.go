@@ -77,17 +77,15 @@ func (f *fileFlag) Set(v string) error {
 	return nil
 }
 
-// newRunner makes the runner for cfg. On error it prints it, prefixed with
-// the command's name, and returns a nil runner and the exit code: exitInfra
-// when the host cannot run VMs, exitUsage otherwise.
-func newRunner(cmd string, cfg vmtest.Config) (*vmtest.Runner, int) {
+// newRunner makes the runner for cfg. Its error exits with exitInfra when
+// the host cannot run VMs, exitUsage otherwise.
+func newRunner(cfg vmtest.Config) (*vmtest.Runner, error) {
 	r, err := vmtest.NewRunner(cfg)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", cmd, err)
 		if errors.Is(err, vmtest.ErrInfra) {
-			return nil, exitInfra
+			return nil, exitWith(exitInfra, err)
 		}
-		return nil, exitUsage
+		return nil, usageError(err)
 	}
-	return r, exitOK
+	return r, nil
 }

@@ -25,7 +25,7 @@ func init() {
 
 var kernelsSubcommands = []struct {
 	name, summary string
-	run           func(ctx context.Context, args []string) int
+	run           func(ctx context.Context, args []string) error
 }{
 	{"list", "list the kernels the Debian archive offers, newest per line (--all: every version)", kernelsList},
 	{"fetch", "resolve and download kernels into the cache; print versions and hashes", kernelsFetch},
@@ -34,11 +34,11 @@ var kernelsSubcommands = []struct {
 	{"btf", "print BTF types of a kernel, e.g. `btf 6.1 task_struct`", kernelsBTF},
 }
 
-func kernelsCmd(ctx context.Context, args []string) int {
+func kernelsCmd(ctx context.Context, args []string) error {
 	if len(args) > 0 {
 		for _, c := range kernelsSubcommands {
 			if c.name == args[0] {
-				return c.run(ctx, args[1:])
+				return prefixed(c.name, c.run(ctx, args[1:]))
 			}
 		}
 		if args[0] != "-h" && args[0] != "--help" && args[0] != "help" {
@@ -52,9 +52,19 @@ func kernelsCmd(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintln(os.Stderr, "\nkernel names: 6.1 (newest 6.1.x), 6.1.176, latest, deb:SUITE/PACKAGE, oci:REF, a bzImage path or a ci-kernels directory")
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		return exitOK
+		return nil
 	}
-	return exitUsage
+	return exitWith(exitUsage, nil)
+}
+
+// prefixed puts the subcommand's name before err's message, unless err is
+// nil or silent.
+func prefixed(name string, err error) error {
+	var ee *exitError
+	if err == nil || errors.As(err, &ee) && ee.err == nil {
+		return err
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 // kernelsFlagSet makes the flag set of a kernels subcommand.
@@ -74,36 +84,32 @@ func stderrProgress() *progress.Reporter {
 	return progress.New(os.Stderr, term.IsTerminal(int(os.Stderr.Fd())))
 }
 
-// namesFromArgs joins arguments that are names or comma lists.
-func namesFromArgs(args []string) ([]string, error) {
-	return kernels.ParseList(strings.Join(args, ","))
-}
-
-// exitFor maps a resolution error to an exit code.
-func exitFor(err error) int {
+// resolveError gives a resolution error its exit code: exitUsage for a bad
+// name, exitInfra otherwise.
+func resolveError(err error) error {
 	if errors.Is(err, kernels.ErrBadName) {
-		return exitUsage
+		return usageError(err)
 	}
-	return exitInfra
+	return exitWith(exitInfra, err)
 }
 
-func kernelsList(ctx context.Context, args []string) int {
+func kernelsList(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("list", "list [--all] [flags]")
 	all := fs.Bool("all", false, "list every version, not only the newest of each line")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	r, err := kf.newResolver(stderrProgress(), true)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels list:", err)
-		return exitInfra
+		return exitWith(exitInfra, err)
 	}
 	offers, err := r.Offers(ctx)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels list:", err)
 		if len(offers) == 0 {
-			return exitInfra
+			return exitWith(exitInfra, err)
 		}
+		// Some suites answered: list what they offer, warn about the rest.
+		fmt.Fprintln(os.Stderr, "vmtest kernels list: warning:", err)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LINE\tVERSION\tSUITE\tPACKAGE\tDEB VERSION\tSIZE")
@@ -121,7 +127,7 @@ func kernelsList(ctx context.Context, args []string) int {
 	}
 	tw.Flush()
 	fmt.Fprintf(os.Stderr, "mirror %s; lines not listed (e.g. 5.4, 5.15, 6.6) resolve to %s:LINE or a local image\n", r.Mirror(), kernels.DefaultOCIRepository)
-	return exitOK
+	return nil
 }
 
 // lineLess orders "5.10" < "6.1" < "6.12" numerically.
@@ -154,8 +160,11 @@ func resolveAll(ctx context.Context, resolve func(context.Context, string) (*ker
 	return imgs, errs
 }
 
-func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bool) int {
+// printImages prints the images resolved and returns the errors of the
+// others, each named, with the highest exit code among them.
+func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bool) error {
 	code := exitOK
+	var failed []error
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	if slices.ContainsFunc(errs, func(err error) bool { return err == nil }) {
 		fmt.Fprintln(tw, "NAME\tVERSION\tRELEASE\tBTF\tSHA256\tSOURCE")
@@ -188,59 +197,51 @@ func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bo
 	}
 	for i, n := range names {
 		if errs[i] != nil {
-			fmt.Fprintf(os.Stderr, "vmtest kernels: %s: %v\n", n, errs[i])
-			if c := exitFor(errs[i]); c > code || code == exitOK {
-				code = c
-			}
+			failed = append(failed, fmt.Errorf("%s: %w", n, errs[i]))
+			code = max(code, codeOf(resolveError(errs[i])))
 		}
 	}
-	return code
+	return exitWith(code, errors.Join(failed...))
 }
 
-func kernelsFetch(ctx context.Context, args []string) int {
+func kernelsFetch(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("fetch", "fetch [flags] NAME[,NAME...] [NAME...]")
 	verbose := fs.Bool("v", false, "also print paths, kernel version strings and config highlights")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	names, err := namesFromArgs(fs.Args())
+	names, err := parseKernels(fs.Args())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels fetch:", err)
-		return exitUsage
+		return usageError(err)
 	}
 	r, err := kf.newResolver(stderrProgress(), false)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels fetch:", err)
-		return exitInfra
+		return exitWith(exitInfra, err)
 	}
 	imgs, errs := resolveAll(ctx, r.Resolve, names)
 	return printImages(names, imgs, errs, *verbose)
 }
 
-func kernelsLock(ctx context.Context, args []string) int {
+func kernelsLock(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("lock", "lock [--lock FILE] NAME[,NAME...] [NAME...]")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
-	names, err := namesFromArgs(fs.Args())
+	names, err := parseKernels(fs.Args())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels lock:", err)
-		return exitUsage
+		return usageError(err)
 	}
 	path, _ := kf.lockPath()
 	if path == "" {
-		fmt.Fprintln(os.Stderr, "vmtest kernels lock: --lock none leaves nothing to write")
-		return exitUsage
+		return usageError(errors.New("--lock none leaves nothing to write"))
 	}
 	lf, err := kernels.ReadLockFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintln(os.Stderr, "vmtest kernels lock:", err)
-		return exitUsage
+		return usageError(err)
 	}
 	r, err := kf.newResolver(stderrProgress(), true)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels lock:", err)
-		return exitInfra
+		return exitWith(exitInfra, err)
 	}
 	var mu sync.Mutex
 	imgs, errs := resolveAll(ctx, func(ctx context.Context, n string) (*kernels.Image, error) {
@@ -252,35 +253,29 @@ func kernelsLock(ctx context.Context, args []string) int {
 		}
 		return img, err
 	}, names)
-	if err := errors.Join(errs...); err != nil {
-		printImages(names, imgs, errs, false)
-		fmt.Fprintf(os.Stderr, "vmtest kernels lock: %s not written\n", path)
-		return exitFor(err)
+	if err := printImages(names, imgs, errs, false); err != nil {
+		return fmt.Errorf("%w\n%s not written", err, path)
 	}
 	if err := lf.Write(path); err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels lock:", err)
-		return exitInfra
+		return exitWith(exitInfra, err)
 	}
-	code := printImages(names, imgs, errs, false)
 	fmt.Fprintf(os.Stderr, "wrote %s (%d kernels)\n", path, len(lf.Kernels))
-	return code
+	return nil
 }
 
-func kernelsPrune(ctx context.Context, args []string) int {
+func kernelsPrune(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("prune", "prune [--older-than 720h] [--all]")
 	olderThan := fs.Duration("older-than", 30*24*time.Hour, "remove images not used for this long")
 	all := fs.Bool("all", false, "empty the cache")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
-		return exitUsage
+		return usageOf(fs)
 	}
 	r, err := kf.newResolver(nil, true)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels prune:", err)
-		return exitInfra
+		return exitWith(exitInfra, err)
 	}
 	age := *olderThan
 	if *all {
@@ -288,55 +283,51 @@ func kernelsPrune(ctx context.Context, args []string) int {
 	}
 	st, err := r.Cache().Prune(age)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels prune:", err)
-		return exitInfra
+		return exitWith(exitInfra, err)
 	}
 	left, _ := r.Cache().Usage()
 	fmt.Printf("removed %d files (%s) from %s; %d images (%s) remain\n", st.Files, progress.Bytes(st.Bytes), r.Cache().Dir(), left.Files, progress.Bytes(left.Bytes))
-	return exitOK
+	return nil
 }
 
-func kernelsBTF(ctx context.Context, args []string) int {
+func kernelsBTF(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("btf", "btf [flags] NAME [TYPE...]")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() < 1 {
-		fs.Usage()
-		return exitUsage
+		return usageOf(fs)
 	}
 	name := fs.Arg(0)
 	if _, err := kernels.ParseName(name); err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels btf:", err)
-		return exitUsage
+		return usageError(err)
 	}
 	r, err := kf.newResolver(stderrProgress(), false)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels btf:", err)
-		return exitInfra
+		return exitWith(exitInfra, err)
 	}
 	img, err := r.Resolve(ctx, name)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels btf:", err)
-		return exitFor(err)
+		return resolveError(err)
 	}
 	spec, err := kernels.LoadBTF(img.Path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest kernels btf:", err)
-		return exitFail
+		return exitWith(exitFail, err)
 	}
 	fmt.Printf("# %s: %s\n", name, img.KernelVersion)
-	code := exitOK
+	var missing []error
 	for _, tn := range fs.Args()[1:] {
 		types, err := spec.AnyTypesByName(tn)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "vmtest kernels btf: %s: type %s: %v\n", name, tn, err)
-			code = exitFail
+			missing = append(missing, fmt.Errorf("%s: type %s: %w", name, tn, err))
 			continue
 		}
 		for _, t := range types {
 			printType(t)
 		}
 	}
-	return code
+	if len(missing) > 0 {
+		return exitWith(exitFail, errors.Join(missing...))
+	}
+	return nil
 }

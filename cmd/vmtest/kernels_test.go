@@ -17,7 +17,7 @@ func runKernels(t *testing.T, args ...string) (int, string) {
 	}
 	old := os.Stderr
 	os.Stderr = f
-	code := kernelsCmd(context.Background(), args)
+	code := exitCode(f, "vmtest kernels", kernelsCmd(context.Background(), args))
 	os.Stderr = old
 	f.Close()
 	out, _ := os.ReadFile(f.Name())

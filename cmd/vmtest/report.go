@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/corematrix/corematrix/vmtest/report"
 )
@@ -35,14 +35,14 @@ load contradicting its offline prediction), 3 only infrastructure failures;
 2 for bad arguments, unreadable reports or a kernel in two reports.
 `
 
-func runReport(ctx context.Context, args []string) int {
+func runReport(ctx context.Context, args []string) error {
 	return runReportTo(os.Stdout, os.Stderr, args)
 }
 
-func runReportTo(stdout, stderr io.Writer, args []string) int {
+func runReportTo(stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, reportUsage)
-		return exitUsage
+		return exitWith(exitUsage, nil)
 	}
 	switch args[0] {
 	case "merge":
@@ -51,10 +51,10 @@ func runReportTo(stdout, stderr io.Writer, args []string) int {
 		return reportShow(stdout, stderr, args[1:])
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, reportUsage)
-		return exitOK
+		return nil
 	}
-	fmt.Fprintf(stderr, "vmtest report: unknown subcommand %q\n\n%s", args[0], reportUsage)
-	return exitUsage
+	fmt.Fprint(stderr, reportUsage)
+	return usageError(fmt.Errorf("unknown subcommand %q", args[0]))
 }
 
 // parseInterspersed parses flags that may come before, between or after the
@@ -77,7 +77,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func reportMerge(stdout, stderr io.Writer, args []string) int {
+func reportMerge(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("vmtest report merge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", ".", "write summary.json and summary.md into `DIR`")
@@ -85,47 +85,49 @@ func reportMerge(stdout, stderr io.Writer, args []string) int {
 	fs.Usage = func() { fmt.Fprint(stderr, reportUsage) }
 	dirs, err := parseInterspersed(fs, args)
 	if err != nil {
-		return exitUsage
+		return exitWith(exitUsage, nil)
 	}
 	if len(dirs) == 0 {
-		fmt.Fprintf(stderr, "vmtest report merge: no report directory given\n\n%s", reportUsage)
-		return exitUsage
+		fmt.Fprint(stderr, reportUsage)
+		return usageError(errors.New("merge: no report directory given"))
+	}
+	var want []string
+	if *kernels != "" {
+		if want, err = parseKernels([]string{*kernels}); err != nil {
+			return usageError(fmt.Errorf("merge: -kernels: %w", err))
+		}
 	}
 	var parts []report.Summary
 	for _, d := range dirs {
 		s, err := report.Load(d)
 		if err != nil {
-			fmt.Fprintf(stderr, "vmtest report merge: %v\n", err)
-			return exitUsage
+			return usageError(fmt.Errorf("merge: %w", err))
 		}
 		parts = append(parts, s)
 	}
 	merged, err := report.Merge(parts...)
 	if err != nil {
-		fmt.Fprintf(stderr, "vmtest report merge: %v\n", err)
-		return exitUsage
+		return usageError(fmt.Errorf("merge: %w", err))
 	}
-	merged = addMissing(merged, *kernels)
+	merged = addMissing(merged, want)
 	if err := report.WriteRun(*out, merged); err != nil {
-		fmt.Fprintf(stderr, "vmtest report merge: %v\n", err)
-		return exitInfra
+		return exitWith(exitInfra, fmt.Errorf("merge: %w", err))
 	}
 	fmt.Fprint(stdout, report.Terminal(merged))
 	fmt.Fprintf(stderr, "merged %d kernel(s) from %d report(s) into %s\n",
 		len(merged.Kernels), len(dirs), filepath.Join(*out, report.SummaryMD))
-	return report.ExitCode(merged)
+	return exitWith(report.ExitCode(merged), nil)
 }
 
-// addMissing adds an infra-error result for every kernel of the comma-separated
-// list that s does not hold, so a shard that never uploaded its report shows.
-func addMissing(s report.Summary, list string) report.Summary {
+// addMissing adds an infra-error result for every kernel of names that s does
+// not hold, so a shard that never uploaded its report shows.
+func addMissing(s report.Summary, names []string) report.Summary {
 	have := map[string]bool{}
 	for _, k := range s.Kernels {
 		have[k.Kernel.Name] = true
 	}
-	for _, name := range strings.Split(list, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" || have[name] {
+	for _, name := range names {
+		if have[name] {
 			continue
 		}
 		have[name] = true
@@ -140,23 +142,22 @@ func addMissing(s report.Summary, list string) report.Summary {
 	return s
 }
 
-func reportShow(stdout, stderr io.Writer, args []string) int {
+func reportShow(stdout, stderr io.Writer, args []string) error {
 	fs := flag.NewFlagSet("vmtest report show", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	format := fs.String("format", "text", "output `FORMAT`: text, markdown or json")
 	fs.Usage = func() { fmt.Fprint(stderr, reportUsage) }
 	dirs, err := parseInterspersed(fs, args)
 	if err != nil {
-		return exitUsage
+		return exitWith(exitUsage, nil)
 	}
 	if len(dirs) != 1 {
-		fmt.Fprintf(stderr, "vmtest report show: want one report directory, got %d\n\n%s", len(dirs), reportUsage)
-		return exitUsage
+		fmt.Fprint(stderr, reportUsage)
+		return usageError(fmt.Errorf("show: want one report directory, got %d", len(dirs)))
 	}
 	s, err := report.Load(dirs[0])
 	if err != nil {
-		fmt.Fprintf(stderr, "vmtest report show: %v\n", err)
-		return exitUsage
+		return usageError(fmt.Errorf("show: %w", err))
 	}
 	switch *format {
 	case "text":
@@ -166,13 +167,11 @@ func reportShow(stdout, stderr io.Writer, args []string) int {
 	case "json":
 		b, err := json.MarshalIndent(s, "", "  ")
 		if err != nil {
-			fmt.Fprintf(stderr, "vmtest report show: %v\n", err)
-			return exitInfra
+			return exitWith(exitInfra, fmt.Errorf("show: %w", err))
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	default:
-		fmt.Fprintf(stderr, "vmtest report show: unknown format %q (want text, markdown or json)\n", *format)
-		return exitUsage
+		return usageError(fmt.Errorf("show: unknown format %q (want text, markdown or json)", *format))
 	}
-	return report.ExitCode(s)
+	return exitWith(report.ExitCode(s), nil)
 }

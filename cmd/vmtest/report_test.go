@@ -40,7 +40,7 @@ func TestReportMergeWritesSummaryAndExitsWithRunCode(t *testing.T) {
 	out := filepath.Join(dir, "out")
 
 	var stdout, stderr bytes.Buffer
-	code := runReportTo(&stdout, &stderr, []string{"merge", filepath.Join(dir, "in", "shard-6.1"), "-o", out, filepath.Join(dir, "in", "shard-5.10")})
+	code := reportCode(&stdout, &stderr, []string{"merge", filepath.Join(dir, "in", "shard-6.1"), "-o", out, filepath.Join(dir, "in", "shard-5.10")})
 	if code != exitFail {
 		t.Errorf("merge of a passing and a failing shard exited %d, want %d; stderr: %s", code, exitFail, stderr.String())
 	}
@@ -70,7 +70,7 @@ func TestReportMergeOfParentDirectoryAndMissingKernel(t *testing.T) {
 	writeShardReport(t, filepath.Join(dir, "in", "a"), kernelResult("6.1", report.Pass))
 	writeShardReport(t, filepath.Join(dir, "in", "b"), kernelResult("6.12", report.Pass))
 	var stdout, stderr bytes.Buffer
-	code := runReportTo(&stdout, &stderr, []string{"merge", "-o", filepath.Join(dir, "out"), "-kernels", "6.1,6.12,5.10", filepath.Join(dir, "in")})
+	code := reportCode(&stdout, &stderr, []string{"merge", "-o", filepath.Join(dir, "out"), "-kernels", "6.1,6.12,5.10", filepath.Join(dir, "in")})
 	if code != exitInfra {
 		t.Errorf("merge with kernel 5.10 missing exited %d, want %d (infrastructure only); stdout:\n%s", code, exitInfra, stdout.String())
 	}
@@ -85,7 +85,7 @@ func TestReportMergeRejectsDuplicateKernel(t *testing.T) {
 	writeShardReport(t, filepath.Join(dir, "a"), kernelResult("6.1", report.Pass))
 	writeShardReport(t, filepath.Join(dir, "b"), kernelResult("6.1", report.Fail))
 	var stdout, stderr bytes.Buffer
-	code := runReportTo(&stdout, &stderr, []string{"merge", "-o", filepath.Join(dir, "out"), filepath.Join(dir, "a"), filepath.Join(dir, "b")})
+	code := reportCode(&stdout, &stderr, []string{"merge", "-o", filepath.Join(dir, "out"), filepath.Join(dir, "a"), filepath.Join(dir, "b")})
 	if code != exitUsage || !strings.Contains(stderr.String(), `kernel "6.1" reported more than once`) {
 		t.Errorf("merge of two reports of 6.1 exited %d with %q, want %d and the duplicate named", code, stderr.String(), exitUsage)
 	}
@@ -105,7 +105,7 @@ func TestReportUsageErrors(t *testing.T) {
 		{"frobnicate"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := runReportTo(&stdout, &stderr, args); code != exitUsage {
+		if code := reportCode(&stdout, &stderr, args); code != exitUsage {
 			t.Errorf("vmtest report %q exited %d, want %d; stderr: %s", args, code, exitUsage, stderr.String())
 		}
 	}
@@ -120,9 +120,15 @@ func TestReportShowFormats(t *testing.T) {
 		{"json", `"outcome": "pass"`},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := runReportTo(&stdout, &stderr, []string{"show", "-format", tc.format, dir})
+		code := reportCode(&stdout, &stderr, []string{"show", "-format", tc.format, dir})
 		if code != exitOK || !strings.Contains(stdout.String(), tc.want) {
 			t.Errorf("report show -format %s exited %d, printed:\n%s\nwant exit 0 and %q", tc.format, code, stdout.String(), tc.want)
 		}
 	}
+}
+
+// reportCode runs `vmtest report ARGS...` as main would: the error printed
+// on stderr, the exit code returned.
+func reportCode(stdout, stderr *bytes.Buffer, args []string) int {
+	return exitCode(stderr, "vmtest report", runReportTo(stdout, stderr, args))
 }

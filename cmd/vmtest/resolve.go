@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/progress"
@@ -53,14 +51,15 @@ func (kf *kernelFlags) newResolver(p *progress.Reporter, ignoreLock bool) (*kern
 		Progress:     p,
 	}
 	if path, must := kf.lockPath(); path != "" && !ignoreLock {
-		lf, err := kernels.ReadLockFile(path)
-		switch {
-		case errors.Is(err, os.ErrNotExist) && !must:
-		case err != nil:
-			return nil, fmt.Errorf("--lock: %w", err)
-		default:
-			opts.LockFile = lf
+		read := kernels.LoadLockFile // the default lock file may be missing
+		if must {
+			read = kernels.ReadLockFile
 		}
+		lf, err := read(path)
+		if err != nil {
+			return nil, fmt.Errorf("--lock: %w", err)
+		}
+		opts.LockFile = lf
 	}
 	return kernels.New(opts)
 }
@@ -85,21 +84,4 @@ func (kf *kernelFlags) resolverTo(w io.Writer) (vmtest.Resolver, error) {
 		}
 		return vmtest.Kernel{Name: img.Name, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path}, nil
 	}, nil
-}
-
-// parseKernelList splits a --kernels value with the kernels package's grammar,
-// so a bad token is named in the error; a kernel listed twice is an error too.
-func parseKernelList(list string) ([]string, error) {
-	names, err := kernels.ParseList(list)
-	if err != nil {
-		return nil, fmt.Errorf("--kernels: %w", err)
-	}
-	seen := map[string]bool{}
-	for _, tok := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
-		if seen[tok] {
-			return nil, fmt.Errorf("--kernels: kernel %q listed twice", tok)
-		}
-		seen[tok] = true
-	}
-	return names, nil
 }

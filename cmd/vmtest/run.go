@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 
 	"golang.org/x/term"
 
-	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/corereport"
+	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/report"
 )
 
@@ -17,7 +18,7 @@ func init() {
 	register("run", "run a payload on a matrix of kernels and write reports", runCmd)
 }
 
-func runCmd(ctx context.Context, args []string) int {
+func runCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("vmtest run", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: vmtest run --kernels 5.10,6.1 [flags] -- PAYLOAD [ARGS...]")
@@ -29,18 +30,16 @@ func runCmd(ctx context.Context, args []string) int {
 	coreObject := fs.String("core-object", "", "BPF object whose loads are predicted offline per kernel (CO-RE against the kernel's BTF)")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	payload := fs.Args()
 	if len(payload) == 0 {
-		fs.Usage()
-		return exitUsage
+		return usageOf(fs)
 	}
-	names, err := parseKernelList(*kernelList)
+	names, err := parseKernels([]string{*kernelList})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest run:", err)
-		return exitUsage
+		return usageError(fmt.Errorf("--kernels: %w", err))
 	}
 	cfg := vmtest.Config{
 		Kernels: names,
@@ -50,18 +49,15 @@ func runCmd(ctx context.Context, args []string) int {
 	vf.apply(&cfg)
 	if *coreObject != "" {
 		if _, err := os.Stat(*coreObject); err != nil {
-			fmt.Fprintln(os.Stderr, "vmtest run: --core-object:", err)
-			return exitUsage
+			return usageError(fmt.Errorf("--core-object: %w", err))
 		}
-		btfDir, err := corereport.DefaultBTFCacheDir()
+		btfDir, err := btfCacheDir("", kf.cacheDir)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "vmtest run:", err)
-			return exitInfra
+			return exitWith(exitInfra, err)
 		}
-		predictor, err := corereport.NewPredictor(*coreObject, &corereport.BTFCache{Dir: btfDir})
+		predictor, err := corereport.NewPredictor(*coreObject, newBTFCache(btfDir))
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "vmtest run: --core-object:", err)
-			return exitUsage
+			return usageError(fmt.Errorf("--core-object: %w", err))
 		}
 		cfg.Predict = func(ctx context.Context, k vmtest.Kernel) (*report.Prediction, error) {
 			return predictor.Predict(k.Path, k.SHA256)
@@ -86,14 +82,13 @@ func runCmd(ctx context.Context, args []string) int {
 	// Download progress goes above the live lines too, one line per step.
 	resolve, err := kf.resolverTo(display.Writer())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest run:", err)
-		return exitUsage
+		return usageError(err)
 	}
 	cfg.Resolve = resolve
 
-	r, code := newRunner("vmtest run", cfg)
-	if r == nil {
-		return code
+	r, err := newRunner(cfg)
+	if err != nil {
+		return err
 	}
 	defer r.Close()
 
@@ -109,16 +104,10 @@ func runCmd(ctx context.Context, args []string) int {
 		writeErrs = append(writeErrs, err)
 	}
 	fmt.Print(report.Terminal(sum))
-	if runErr != nil {
-		fmt.Fprintf(os.Stderr, "\n%v\n", runErr)
-	}
 	fmt.Fprintf(os.Stderr, "reports in %s\n", *reportDir)
-	for _, err := range writeErrs {
-		fmt.Fprintln(os.Stderr, "vmtest run:", err)
-	}
-	code = report.ExitCode(sum)
+	code := report.ExitCode(sum)
 	if len(writeErrs) > 0 && code == exitOK {
 		code = exitInfra
 	}
-	return code
+	return exitWith(code, errors.Join(append([]error{runErr}, writeErrs...)...))
 }

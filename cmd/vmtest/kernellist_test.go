@@ -1,0 +1,43 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernels"
+)
+
+func TestParseKernels(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		also    []string
+		want    []string
+		wantErr string
+	}{
+		{name: "comma list", args: []string{"5.10,6.1,6.12"}, want: []string{"5.10", "6.1", "6.12"}},
+		{name: "blanks", args: []string{" 6.1 , latest"}, want: []string{"6.1", "latest"}},
+		{name: "several arguments", args: []string{"6.1", "5.10,latest"}, want: []string{"6.1", "5.10", "latest"}},
+		{name: "extra name", args: []string{"host,6.1"}, also: []string{"host"}, want: []string{"host", "6.1"}},
+		{name: "extra name not allowed", args: []string{"host,6.1"}, wantErr: `kernel "host"`},
+		{name: "duplicate", args: []string{"6.1,6.1"}, wantErr: `kernel "6.1" listed twice`},
+		{name: "duplicate across arguments", args: []string{"6.1", "6.1"}, wantErr: `kernel "6.1" listed twice`},
+		{name: "duplicate extra name", args: []string{"host,host"}, also: []string{"host"}, wantErr: `kernel "host" listed twice`},
+		{name: "bad token", args: []string{"6.1,bogus!"}, wantErr: "bogus!"},
+		{name: "empty", args: []string{""}, wantErr: "empty kernel list"},
+		{name: "no arguments", wantErr: "empty kernel list"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseKernels(tc.args, tc.also...)
+			if tc.wantErr != "" {
+				require.ErrorIs(t, err, kernels.ErrBadName)
+				assert.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
