@@ -13,7 +13,8 @@ import (
 // kernels fetch and lock). Each of args is a name or a list separated by
 // commas or blanks; every token must be a kernel name (kernels.ParseName) or
 // one of also (core-report's "host"). A kernel listed twice is an error, and
-// so is an empty list; errors wrap kernels.ErrBadName.
+// so is an empty list; the errors for a bad or missing name wrap
+// kernels.ErrBadName.
 func parseKernels(args []string, also ...string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
@@ -25,7 +26,7 @@ func parseKernels(args []string, also ...string) ([]string, error) {
 				}
 			}
 			if seen[tok] {
-				return nil, fmt.Errorf("kernel %q listed twice: %w", tok, kernels.ErrBadName)
+				return nil, fmt.Errorf("kernel %q listed twice", tok)
 			}
 			seen[tok] = true
 			out = append(out, tok)
