@@ -41,7 +41,7 @@ var objectSources = map[string]string{
 	"probes/tracer_x86_bpfel.o":         "probes/bpf/tracer.c",
 	"harness/broken/broken_start.o":     "probes/bpf/tracer.c",
 	"harness/broken/broken_state.o":     "probes/bpf/tracer.c",
-	"vmtest/corereport/testdata/core.o": "vmtest/corereport/testdata/core.c",
+	"corereport/testdata/core.o": "corereport/testdata/core.c",
 }
 
 // spdxLine matches the kernel's SPDX convention on a file's first line:
