@@ -49,6 +49,19 @@ func RawBTF(path string) ([]byte, error) {
 	return raw, nil
 }
 
+// validBTF checks that vmlinux has a .BTF section that parses, as LoadBTF
+// needs it.
+func validBTF(vmlinux []byte) error {
+	raw, err := btfSection(vmlinux)
+	if err != nil {
+		return err
+	}
+	if _, err := btf.LoadSpecFromReader(bytes.NewReader(raw)); err != nil {
+		return fmt.Errorf("corrupt .BTF section: %w", err)
+	}
+	return nil
+}
+
 // btfSection returns the .BTF section of a vmlinux ELF.
 func btfSection(vmlinux []byte) ([]byte, error) {
 	f, err := elf.NewFile(bytes.NewReader(vmlinux))

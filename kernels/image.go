@@ -30,6 +30,9 @@ type Image struct {
 	SHA256 string `json:"sha256"`
 	// HasBTF says whether the image carries kernel BTF (.BTF section).
 	HasBTF bool `json:"has_btf"`
+	// Unverified says the image's Debian index was used without checking
+	// its signature (Options.AllowUnverified). Reports mark such kernels.
+	Unverified bool `json:"unverified,omitempty"`
 	// Config holds the values of the HighlightedConfig options
 	// ("y", "m", or "n" when unset), from the config file or else the config
 	// embedded in the image (CONFIG_IKCONFIG); nil without either.

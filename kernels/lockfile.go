@@ -50,6 +50,10 @@ type LockEntry struct {
 
 	// OCI images: the reference with its manifest digest.
 	OCIRef string `json:"oci_ref,omitempty"`
+
+	// Unverified says the Debian index naming the package was not
+	// signature-checked (Options.AllowUnverified).
+	Unverified bool `json:"unverified,omitempty"`
 }
 
 const lockVersion = 1

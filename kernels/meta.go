@@ -17,7 +17,9 @@ type imageMeta struct {
 	IKConfig map[string]string `json:"ikconfig,omitempty"`
 }
 
-func metaKey(sum string) string { return "image-meta " + sum }
+// metaKey names the meta record of an image; version 2 validates the BTF
+// it reports.
+func metaKey(sum string) string { return "image-meta-v2 " + sum }
 
 // fillMeta sets the version and BTF fields of img from its bzImage, reading
 // the image only the first time a hash is seen.
@@ -31,7 +33,7 @@ func (r *Resolver) fillMeta(img *Image) error {
 		m.KernelVersion = kv
 		vmlinux, err := bzimage.Vmlinux(img.Path)
 		if err == nil {
-			_, err = btfSection(vmlinux)
+			err = validBTF(vmlinux)
 			if cfg := ikconfig(vmlinux); cfg != nil {
 				m.IKConfig = highlights(ParseConfig(cfg))
 			}

@@ -14,7 +14,11 @@ import (
 
 // nameKey is the cache record remembering what a name resolved to.
 func (r *Resolver) nameKey(name string) string {
-	return "name " + r.Mirror() + " " + strings.Join(r.opts.Suites, ",") + " " + name
+	kind := "name "
+	if r.archive != nil && r.archive.Keyring == nil {
+		kind = "name-unverified "
+	}
+	return kind + r.Mirror() + " " + strings.Join(r.opts.Suites, ",") + " " + name
 }
 
 // remembered returns the image a name resolved to recently (any age when
@@ -156,6 +160,10 @@ func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntr
 		return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
 	}
 	e := entryFor(c, f)
+	if idx, err := r.index(ctx, c.Suite); err != nil || idx.Unverified {
+		e.Unverified = true
+		e.Source += " (unverified)"
+	}
 	img, err := r.image(n.Raw, &e)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)

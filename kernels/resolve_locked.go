@@ -8,7 +8,6 @@ import (
 
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/kernels/debian"
-	"github.com/corematrix/corematrix/kernels/oci"
 )
 
 // resolveLocked returns exactly the image a lock entry pins, from the cache
@@ -52,7 +51,7 @@ func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) 
 		if r.opts.Offline {
 			return nil, fmt.Errorf("oci %s: %w", e.OCIRef, debian.ErrOffline)
 		}
-		f, err := oci.Fetch(ctx, r.cache, e.OCIRef, r.opts.Progress, r.opts.OCIOptions...)
+		f, err := r.fetchOCI(ctx, e.OCIRef)
 		if err != nil {
 			return nil, err
 		}

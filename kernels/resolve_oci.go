@@ -2,11 +2,15 @@ package kernels
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/corematrix/corematrix/kernels/debian"
+	"github.com/corematrix/corematrix/kernels/download"
 	"github.com/corematrix/corematrix/kernels/oci"
 )
 
@@ -18,7 +22,7 @@ func (r *Resolver) resolveOCI(ctx context.Context, raw, ref string) (*Image, *Lo
 	if r.opts.Offline {
 		return nil, nil, fmt.Errorf("oci %s: %w", ref, debian.ErrOffline)
 	}
-	f, err := oci.Fetch(ctx, r.cache, ref, r.opts.Progress, r.opts.OCIOptions...)
+	f, err := r.fetchOCI(ctx, ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -36,4 +40,30 @@ func (r *Resolver) resolveOCI(ctx context.Context, raw, ref string) (*Image, *Lo
 		return nil, nil, err
 	}
 	return img, &e, nil
+}
+
+// fetchOCI pulls ref with the resolver's deadlines: every request's connect,
+// first byte and idle waits, bounded retries with backoff, and the whole
+// pull within Deadlines.Total.
+func (r *Resolver) fetchOCI(ctx context.Context, ref string) (*oci.Fetched, error) {
+	d := r.opts.Deadlines.OrDefault()
+	ctx, cancel := context.WithTimeoutCause(ctx, d.Total, &download.TimeoutError{Role: "registry", Host: ref, Wait: "end of download", Limit: d.Total})
+	defer cancel()
+	attempts, backoff := r.opts.Retries, r.opts.RetryBackoff
+	if attempts <= 0 {
+		attempts = 3
+	}
+	if backoff <= 0 {
+		backoff = time.Second
+	}
+	opts := append([]remote.Option{
+		remote.WithTransport(download.Transport("registry", d)),
+		remote.WithRetryBackoff(remote.Backoff{Duration: backoff, Factor: 2, Steps: attempts}),
+		remote.WithRetryPredicate(download.Transient),
+	}, r.opts.OCIOptions...)
+	f, err := oci.Fetch(ctx, r.cache, ref, r.opts.Progress, opts...)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w: %w", context.Cause(ctx), err)
+	}
+	return f, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/kernels/debian"
+	"github.com/corematrix/corematrix/kernels/download"
 	"github.com/corematrix/corematrix/kernels/progress"
 )
 
@@ -40,9 +40,13 @@ type Options struct {
 	// (comma- or space-separated), else DefaultSuites.
 	Suites []string
 	// Keyring verifies InRelease files; empty means debian.DefaultKeyring.
-	// When that file does not exist indices are used unverified, with a
-	// warning.
+	// When that file does not exist Debian indices are refused, unless
+	// AllowUnverified is set.
 	Keyring string
+	// AllowUnverified uses Debian indices without checking their
+	// signature when there is no keyring. Such kernels are marked
+	// unverified (Image.Unverified) wherever they are reported.
+	AllowUnverified bool
 	// IndexTTL is how long indices and name resolutions stay fresh; zero
 	// means DefaultIndexTTL.
 	IndexTTL time.Duration
@@ -53,8 +57,14 @@ type Options struct {
 	OCIRepository string
 	// OCIOptions are passed to go-containerregistry's remote package.
 	OCIOptions []remote.Option
-	// HTTPClient fetches from the Debian mirror; nil means http.DefaultClient.
-	HTTPClient *http.Client
+	// Deadlines bound every network wait (Debian mirror and OCI registry);
+	// zero fields mean download.DefaultDeadlines.
+	Deadlines download.Deadlines
+	// Retries is how often a transiently failing download is tried; zero
+	// means 3. RetryBackoff is the first wait between tries (doubling);
+	// zero means one second.
+	Retries      int
+	RetryBackoff time.Duration
 	// Progress receives steps and download progress; nil reports nothing.
 	Progress *progress.Reporter
 }
@@ -114,15 +124,19 @@ func New(opts Options) (*Resolver, error) {
 		a := &debian.Archive{
 			Mirror:   strings.TrimRight(mirror, "/"),
 			Cache:    c,
-			Client:   opts.HTTPClient,
+			Client:   &download.Client{Role: "mirror", Deadlines: opts.Deadlines, Attempts: opts.Retries, Backoff: opts.RetryBackoff},
 			TTL:      opts.IndexTTL,
 			Offline:  opts.Offline,
 			Progress: opts.Progress,
 		}
 		kr, err := debian.ReadKeyring(opts.Keyring)
 		switch {
+		case errors.Is(err, os.ErrNotExist) && opts.AllowUnverified:
+			a.AllowUnverified = true
+			opts.Progress.Stepf("warning: no Debian archive keyring at %s; --allow-unverified: Debian kernels are NOT verified and are marked unverified", opts.Keyring)
 		case errors.Is(err, os.ErrNotExist):
-			opts.Progress.Stepf("warning: no Debian archive keyring at %s; archive indices are NOT verified (install debian-archive-keyring)", opts.Keyring)
+			// Refused when an index is needed (debian.ErrNoKeyring), so
+			// cached, local and OCI kernels still work.
 		case err != nil:
 			return nil, fmt.Errorf("read keyring %s: %w", opts.Keyring, err)
 		default:
@@ -196,7 +210,7 @@ func (r *Resolver) image(name string, e *LockEntry) (*Image, error) {
 	}
 	now := time.Now()
 	os.Chtimes(p, now, now) // marks use, for prune
-	img := &Image{Name: name, Version: e.Version, Release: e.Release, Source: e.Source, Path: p, SHA256: e.SHA256}
+	img := &Image{Name: name, Version: e.Version, Release: e.Release, Source: e.Source, Path: p, SHA256: e.SHA256, Unverified: e.Unverified}
 	if e.ConfigSHA256 != "" {
 		cp, err := r.cache.Blob(e.ConfigSHA256)
 		if err != nil {

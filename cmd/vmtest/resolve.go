@@ -18,6 +18,8 @@ type kernelFlags struct {
 	offline  bool
 	mirror   string
 	lock     string
+	// allowUnverified uses Debian indices without a keyring to check them.
+	allowUnverified bool
 }
 
 // addKernelFlags registers the kernel-source flags on fs.
@@ -26,6 +28,7 @@ func addKernelFlags(fs *flag.FlagSet) *kernelFlags {
 	fs.StringVar(&kf.cacheDir, "cache-dir", "", "kernel cache directory (default $CM_CACHE_DIR, $XDG_CACHE_HOME/corematrix or ~/.cache/corematrix)")
 	fs.BoolVar(&kf.offline, "offline", false, "use only cached indices and images; never touch the network")
 	fs.StringVar(&kf.mirror, "debian-mirror", "", "Debian archive URL (default $CM_DEBIAN_MIRROR, else this machine's apt sources)")
+	fs.BoolVar(&kf.allowUnverified, "allow-unverified", false, "use Debian indices whose signature cannot be checked (no keyring installed); such kernels are marked unverified in every report")
 	fs.StringVar(&kf.lock, "lock", "", "kernels.lock pinning names to exact images (default ./kernels.lock when it exists; \"none\" ignores it)")
 	return kf
 }
@@ -49,6 +52,8 @@ func (kf *kernelFlags) newResolver(p *progress.Reporter, ignoreLock bool) (*kern
 		Offline:      kf.offline,
 		DebianMirror: kf.mirror,
 		Progress:     p,
+
+		AllowUnverified: kf.allowUnverified,
 	}
 	if path, must := kf.lockPath(); path != "" && !ignoreLock {
 		read := kernels.LoadLockFile // the default lock file may be missing

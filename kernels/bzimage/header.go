@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/corematrix/corematrix/internal/termtext"
 )
 
 // ErrNotBzImage is returned for a file that is not an x86 bzImage.
@@ -33,6 +35,16 @@ const (
 	headerMagic = "HdrS"
 )
 
+// Limits on kernel files taken from packages and images, checked before
+// they are copied. Debian's cloud kernels are about 10 MiB, their configs
+// about 300 KiB.
+const (
+	// MaxImage bounds a bzImage file.
+	MaxImage = 256 << 20
+	// MaxConfig bounds a kernel config file.
+	MaxConfig = 16 << 20
+)
+
 // Header is the part of the bzImage setup header this package uses.
 type Header struct {
 	// Protocol is the boot protocol version, e.g. 0x020f.
@@ -40,7 +52,7 @@ type Header struct {
 	// SetupSects is the number of 512-byte setup sectors after the boot sector.
 	SetupSects int
 	// KernelVersion is the version string the kernel embeds in its setup
-	// code, e.g. "6.1.0-50-cloud-amd64 (builder@example.org) #1 SMP ...".
+	// code, control characters removed, e.g. "6.1.0-50-cloud-amd64 (builder@example.org) #1 SMP ...".
 	KernelVersion string
 	// PayloadOffset is the file offset of the compressed vmlinux.
 	PayloadOffset int64
@@ -96,7 +108,7 @@ func ReadHeader(r io.ReaderAt) (*Header, error) {
 		if i := bytes.IndexByte(s, 0); i >= 0 {
 			s = s[:i]
 		}
-		h.KernelVersion = string(s)
+		h.KernelVersion = termtext.Line(string(s))
 	}
 	return h, nil
 }

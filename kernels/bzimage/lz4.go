@@ -17,12 +17,12 @@ const (
 // uint32 compressed size followed by an LZ4 block that decompresses to at most
 // 8 MiB. The magic may repeat between blocks (concatenated frames). The frame
 // has no end marker; it ends with its input.
-func decompressLZ4Legacy(in []byte) ([]byte, error) {
+func decompressLZ4Legacy(in []byte, want int64) ([]byte, error) {
 	if len(in) < 4 || binary.LittleEndian.Uint32(in) != lz4LegacyMagic {
 		return nil, fmt.Errorf("no lz4 legacy frame magic")
 	}
 	in = in[4:]
-	var out []byte
+	out := make([]byte, 0, min(want, 64<<20))
 	block := make([]byte, lz4LegacyBlockMax)
 	for len(in) > 0 {
 		if len(in) < 4 {
@@ -40,8 +40,8 @@ func decompressLZ4Legacy(in []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lz4 legacy frame: block at output offset %d: %w", len(out), err)
 		}
-		if len(out)+n > maxVmlinux {
-			return nil, fmt.Errorf("decompressed payload exceeds %d bytes", maxVmlinux)
+		if int64(len(out)+n) > want {
+			return nil, fmt.Errorf("%w (%d)", errOverSize, want)
 		}
 		out = append(out, block[:n]...)
 		in = in[size:]

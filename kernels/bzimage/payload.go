@@ -33,8 +33,19 @@ const (
 // decompress.
 var ErrUnsupportedCompression = errors.New("unsupported payload compression")
 
-// maxVmlinux bounds the decompressed size, guarding against a corrupt size.
-const maxVmlinux = 1 << 30
+// MaxVmlinux bounds the decompressed payload (Debian's vmlinux is about
+// 60 MiB). The size a payload records is checked against it before any
+// output is allocated, and decompression stops at the recorded size, so a
+// payload never costs more than about twice MaxVmlinux of memory.
+const MaxVmlinux = 512 << 20
+
+// maxDict bounds the LZMA/LZMA2 dictionary a payload may ask for (the kernel
+// build uses 32 MiB at most).
+const maxDict = 128 << 20
+
+// slots serialises decompressions in a process, so a batch of images costs
+// the memory of one.
+var slots = make(chan struct{}, 1)
 
 // Detect returns the compression of a payload from its leading magic bytes.
 func Detect(p []byte) (Compression, error) {
@@ -60,8 +71,13 @@ func Detect(p []byte) (Compression, error) {
 	return "", fmt.Errorf("%w: unknown magic % x", ErrUnsupportedCompression, p)
 }
 
-// ReadPayload returns the compressed payload of the bzImage read from r.
-func ReadPayload(r io.ReaderAt, h *Header) ([]byte, error) {
+// ReadPayload returns the compressed payload of the bzImage read from r,
+// whose size is size bytes. A header that places the payload outside the
+// file is an error before anything is allocated.
+func ReadPayload(r io.ReaderAt, size int64, h *Header) ([]byte, error) {
+	if h.PayloadOffset < 0 || h.PayloadLength > size || h.PayloadOffset > size-h.PayloadLength {
+		return nil, fmt.Errorf("header places the payload at %#x+%d, beyond the end of the %d-byte file", h.PayloadOffset, h.PayloadLength, size)
+	}
 	p := make([]byte, h.PayloadLength)
 	if _, err := r.ReadAt(p, h.PayloadOffset); err != nil {
 		return nil, fmt.Errorf("read payload at %#x+%d: %w", h.PayloadOffset, h.PayloadLength, err)
@@ -72,7 +88,8 @@ func ReadPayload(r io.ReaderAt, h *Header) ([]byte, error) {
 // Decompress decompresses a bzImage payload into the vmlinux ELF it holds.
 //
 // The kernel build appends the uncompressed size as a little-endian uint32
-// to every payload (gzip's own trailer serves for gzip); Decompress checks
+// to every payload (gzip's own trailer serves for gzip); Decompress refuses
+// a size over MaxVmlinux before decompressing, stops at that size and checks
 // the result against it.
 func Decompress(payload []byte) ([]byte, Compression, error) {
 	c, err := Detect(payload)
@@ -82,68 +99,82 @@ func Decompress(payload []byte) ([]byte, Compression, error) {
 	if len(payload) < 8 {
 		return nil, c, fmt.Errorf("%s payload of %d bytes is too short", c, len(payload))
 	}
-	want := binary.LittleEndian.Uint32(payload[len(payload)-4:])
+	want := int64(binary.LittleEndian.Uint32(payload[len(payload)-4:]))
+	if want > MaxVmlinux {
+		return nil, c, fmt.Errorf("%s payload records %d decompressed bytes, more than the limit of %d", c, want, MaxVmlinux)
+	}
 	body := payload[:len(payload)-4]
+	slots <- struct{}{}
+	defer func() { <-slots }()
 	var out []byte
 	switch c {
 	case Gzip:
-		out, err = readAll(gzip.NewReader(bytes.NewReader(payload)))
+		var zr *gzip.Reader
+		if zr, err = gzip.NewReader(bytes.NewReader(payload)); err == nil {
+			out, err = readAll(want, zr)
+		}
 	case Bzip2:
-		out, err = readAll(bzip2.NewReader(bytes.NewReader(body)), nil)
+		out, err = readAll(want, bzip2.NewReader(bytes.NewReader(body)))
 	case LZMA:
-		out, err = readAll(lzma.NewReader(bytes.NewReader(body)))
+		if len(body) >= 5 && binary.LittleEndian.Uint32(body[1:5]) > maxDict {
+			return nil, c, fmt.Errorf("lzma payload asks for a %d-byte dictionary, more than the limit of %d", binary.LittleEndian.Uint32(body[1:5]), maxDict)
+		}
+		var lr *lzma.Reader
+		if lr, err = lzma.NewReader(bytes.NewReader(body)); err == nil {
+			out, err = readAll(want, lr)
+		}
 	case XZ:
-		out, err = decompressXZ(body)
+		out, err = decompressXZ(body, want)
 	case Zstd:
 		var d *zstd.Decoder
-		d, err = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(maxVmlinux), zstd.WithDecoderConcurrency(1))
+		d, err = zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderMaxMemory(uint64(want)+1), zstd.WithDecoderMaxWindow(uint64(max(want, 1<<20))), zstd.WithDecoderConcurrency(1))
 		if err == nil {
-			out, err = d.DecodeAll(body, nil)
+			out, err = readAll(want, d)
 			d.Close()
 		}
 	case LZ4:
-		out, err = decompressLZ4Legacy(body)
+		out, err = decompressLZ4Legacy(body, want)
 	default:
 		return nil, c, fmt.Errorf("%w: %s", ErrUnsupportedCompression, c)
 	}
 	if err != nil {
 		return nil, c, fmt.Errorf("decompress %s payload: %w", c, err)
 	}
-	if uint32(len(out)) != want {
+	if int64(len(out)) != want {
 		return nil, c, fmt.Errorf("decompress %s payload: got %d bytes, the image records %d", c, len(out), want)
 	}
 	return out, c, nil
 }
 
-// readAll reads r to the end, bounded by maxVmlinux.
-func readAll[R io.Reader](r R, err error) ([]byte, error) {
+// errOverSize is returned when a payload decompresses to more than it records.
+var errOverSize = errors.New("payload decompresses to more bytes than the image records")
+
+// readAll reads r to the end into memory, failing once more than want
+// bytes arrive.
+func readAll(want int64, r io.Reader) ([]byte, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, min(want+1, 64<<20)))
+	n, err := io.Copy(buf, io.LimitReader(r, want+1))
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(r, maxVmlinux+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > maxVmlinux {
-		return nil, fmt.Errorf("decompressed payload exceeds %d bytes", maxVmlinux)
+	if n > want {
+		return nil, fmt.Errorf("%w (%d)", errOverSize, want)
 	}
 	return buf.Bytes(), nil
 }
 
 // decompressXZ decompresses a single-stream xz payload without filters.
 // Kernel builds use the x86 BCJ filter, handled by decompressXZKernel.
-func decompressXZ(body []byte) ([]byte, error) {
-	out, err := decompressXZKernel(body)
+func decompressXZ(body []byte, want int64) ([]byte, error) {
+	out, err := decompressXZKernel(body, want)
 	if err == nil || !errors.Is(err, errNotKernelXZ) {
 		return out, err
 	}
-	r, err := xz.NewReader(bytes.NewReader(body))
+	r, err := xz.ReaderConfig{SingleStream: true}.NewReader(bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	r.SingleStream = true
-	return readAll(r, nil)
+	return readAll(want, r)
 }
 
 // Vmlinux returns the decompressed vmlinux ELF of the bzImage at path.
@@ -157,7 +188,11 @@ func Vmlinux(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	p, err := ReadPayload(f, h)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	p, err := ReadPayload(f, st.Size(), h)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

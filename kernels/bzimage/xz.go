@@ -25,7 +25,7 @@ const (
 // the kernel's scripts/xz_wrap.sh: one block, filters [x86 BCJ,] LZMA2, CRC32
 // check. The general-purpose xz reader does not implement BCJ filters, so the
 // block is decoded here with an LZMA2 reader and the x86 filter undone in place.
-func decompressXZKernel(in []byte) ([]byte, error) {
+func decompressXZKernel(in []byte, want int64) ([]byte, error) {
 	if len(in) < 12+1 {
 		return nil, errNotKernelXZ
 	}
@@ -90,12 +90,15 @@ func decompressXZKernel(in []byte) ([]byte, error) {
 	if dictProp < 40 {
 		dict = (2 | int(dictProp&1)) << (dictProp/2 + 11)
 	}
+	if dict > maxDict {
+		return nil, fmt.Errorf("xz: the payload asks for a %d-byte dictionary, more than the limit of %d", dict, maxDict)
+	}
 	cfg := lzma.Reader2Config{DictCap: dict}
 	lr, err := cfg.NewReader2(bytes.NewReader(p[hsize:]))
 	if err != nil {
 		return nil, fmt.Errorf("xz: %w", err)
 	}
-	out, err := readAll(lr, nil)
+	out, err := readAll(want, lr)
 	if err != nil {
 		return nil, fmt.Errorf("xz lzma2: %w", err)
 	}

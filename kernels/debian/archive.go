@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	pathpkg "path"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/corematrix/corematrix/kernels/cache"
+	"github.com/corematrix/corematrix/kernels/download"
 	"github.com/corematrix/corematrix/kernels/progress"
 )
 
@@ -30,11 +29,16 @@ var ErrOffline = errors.New("offline and not in cache")
 type Archive struct {
 	// Mirror is the archive's base URL (the URIs of an apt source).
 	Mirror string
-	// Keyring verifies InRelease files. When nil, indices are used
-	// unverified (only when no keyring is installed; see New).
+	// Keyring verifies InRelease files. When nil, indices are refused
+	// unless AllowUnverified is set.
 	Keyring openpgp.EntityList
-	Cache   *cache.Cache
-	Client  *http.Client
+	// AllowUnverified uses indices whose signature is not checked when
+	// there is no Keyring; such indices say so (Index.Unverified).
+	AllowUnverified bool
+	Cache           *cache.Cache
+	// Client downloads from the mirror with deadlines and retries; nil
+	// means a download.Client with the default deadlines.
+	Client *download.Client
 	// TTL is how long a suite's index is used before it is fetched again.
 	TTL time.Duration
 	// Offline forbids network access: only cached indices and images.
@@ -51,14 +55,39 @@ type Index struct {
 	PackagesHash string      `json:"packages_sha256"`
 	Candidates   []Candidate `json:"candidates"`
 	// Images are the image packages of every flavour.
-	Images    []Package `json:"images"`
-	Stale     bool      `json:"-"`
-	FetchedAt time.Time `json:"-"`
+	Images []Package `json:"images"`
+	// Unverified says the InRelease signature was not checked
+	// (AllowUnverified without a keyring).
+	Unverified bool      `json:"unverified,omitempty"`
+	Stale      bool      `json:"-"`
+	FetchedAt  time.Time `json:"-"`
 }
 
+// ErrNoKeyring is returned when indices cannot be verified for want of a
+// keyring and AllowUnverified is not set.
+var ErrNoKeyring = errors.New("no Debian archive keyring to verify InRelease")
+
+// indexKey names the cache record of a suite's index; unverified indices
+// are kept apart so they never serve a verified lookup.
 func (a *Archive) indexKey(suite string) string {
+	if a.Keyring == nil {
+		return "debian-index-unverified " + a.Mirror + " " + suite
+	}
 	return "debian-index " + a.Mirror + " " + suite
 }
+
+// Limits on what a mirror may send, checked before anything is allocated.
+// Variables only so tests can lower them.
+var (
+	// MaxInRelease bounds an InRelease file.
+	MaxInRelease int64 = 16 << 20
+	// MaxPackagesFile bounds a compressed Packages index as InRelease lists it.
+	MaxPackagesFile int64 = 128 << 20
+	// MaxPackagesText bounds a decompressed Packages index.
+	MaxPackagesText int64 = 1 << 30
+	// MaxDeb bounds a kernel package as Packages lists it.
+	MaxDeb int64 = 1 << 30
+)
 
 // Index returns the kernel candidates of suite, from the cache while it is
 // younger than TTL (or always when offline), else from the mirror. When the
@@ -104,7 +133,10 @@ func (a *Archive) Index(ctx context.Context, suite string) (*Index, error) {
 
 func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, old *Index) (*Index, error) {
 	u := a.Mirror + "/dists/" + suite + "/InRelease"
-	raw, err := a.get(ctx, u, 64<<20)
+	if a.Keyring == nil && !a.AllowUnverified {
+		return nil, fmt.Errorf("%s: %w (install debian-archive-keyring, or pass --allow-unverified to use unverified kernels)", u, ErrNoKeyring)
+	}
+	raw, err := a.get(ctx, u, MaxInRelease)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +170,10 @@ func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, ol
 	if path == "" {
 		return nil, fmt.Errorf("%s lists no main/binary-amd64/Packages.gz or .xz", u)
 	}
-	idx := &Index{Suite: suite, Date: rel.Date, Signer: signer, PackagesPath: path, PackagesHash: want.SHA256}
+	if want.Size <= 0 || want.Size > MaxPackagesFile {
+		return nil, fmt.Errorf("%s: %s of %d bytes exceeds the limit of %d", u, path, want.Size, MaxPackagesFile)
+	}
+	idx := &Index{Suite: suite, Date: rel.Date, Signer: signer, PackagesPath: path, PackagesHash: want.SHA256, Unverified: a.Keyring == nil}
 	if haveOld && old.PackagesHash == want.SHA256 && old.PackagesPath == path {
 		idx.Candidates, idx.Images = old.Candidates, old.Images
 		return idx, nil
@@ -163,7 +198,7 @@ func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, ol
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", pu, err)
 	}
-	pkgs, err := ParsePackages(r, KeepIndexEntry)
+	pkgs, err := ParsePackages(LimitReader(r, MaxPackagesText, "decompressed "+path), KeepIndexEntry)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", pu, err)
 	}
@@ -182,7 +217,7 @@ func (a *Archive) getIndexFile(ctx context.Context, suite, path string, want Fil
 	base := a.Mirror + "/dists/" + suite + "/"
 	if byHash {
 		u := base + pathpkg.Dir(path) + "/by-hash/SHA256/" + want.SHA256
-		data, err := a.get(ctx, u, want.Size+1)
+		data, err := a.get(ctx, u, want.Size)
 		if err == nil {
 			return u, data, nil
 		}
@@ -191,52 +226,67 @@ func (a *Archive) getIndexFile(ctx context.Context, suite, path string, want Fil
 		}
 	}
 	u := base + path
-	data, err := a.get(ctx, u, want.Size+1)
+	data, err := a.get(ctx, u, want.Size)
 	return u, data, err
 }
 
-// get fetches u into memory, refusing bodies over max bytes.
+// ErrTooLarge is returned for data beyond a size limit.
+var ErrTooLarge = errors.New("exceeds the size limit")
+
+// LimitReader returns r, failing with ErrTooLarge (naming what) once more
+// than max bytes are read.
+func LimitReader(r io.Reader, max int64, what string) io.Reader {
+	return &limitReader{r: r, left: max, max: max, what: what}
+}
+
+type limitReader struct {
+	r         io.Reader
+	left, max int64
+	what      string
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, fmt.Errorf("%s: more than %d bytes: %w", l.what, l.max, ErrTooLarge)
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n + int(l.left), fmt.Errorf("%s: more than %d bytes: %w", l.what, l.max, ErrTooLarge)
+	}
+	return n, err
+}
+
+// client returns the download client.
+func (a *Archive) client() *download.Client {
+	if a.Client != nil {
+		return a.Client
+	}
+	return &download.Client{Role: "mirror"}
+}
+
+// get fetches u into memory, refusing bodies over max bytes before reading
+// them when the server announces their size.
 func (a *Archive) get(ctx context.Context, u string, max int64) ([]byte, error) {
-	body, _, err := a.open(ctx, u)
+	if a.Offline {
+		return nil, fmt.Errorf("GET %s: %w", u, ErrOffline)
+	}
+	var data []byte
+	err := a.client().Get(ctx, u, func(body io.Reader, size int64) error {
+		if size > max {
+			return fmt.Errorf("announced %d bytes, more than the limit of %d: %w", size, max, ErrTooLarge)
+		}
+		var err error
+		data, err = io.ReadAll(LimitReader(body, max, "body"))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer body.Close()
-	data, err := io.ReadAll(io.LimitReader(body, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("GET %s: body larger than %d bytes", u, max)
-	}
 	return data, nil
-}
-
-func (a *Archive) open(ctx context.Context, u string) (io.ReadCloser, int64, error) {
-	if a.Offline {
-		return nil, 0, fmt.Errorf("GET %s: %w", u, ErrOffline)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	c := a.Client
-	if c == nil {
-		c = http.DefaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // its message repeats the URL
-		}
-		return nil, 0, fmt.Errorf("GET %s: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return nil, 0, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return resp.Body, resp.ContentLength, nil
 }
 
 // Fetched is a kernel extracted from a package into the cache.
@@ -284,15 +334,16 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 		return nil, fmt.Errorf("%s %s: %w", c.Package.Name, c.Package.Version, ErrNoKernelInDeb)
 	}
 	f := &Fetched{VmlinuzPath: kf.Vmlinuz}
-	if f.ImageSHA256, _, err = img.Commit(""); err != nil {
-		return nil, err
-	}
 	if kf.Config == "" && c.Base != nil {
 		if bkf, err := a.extract(ctx, *c.Base, io.Discard, cfg); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
 			return nil, err
 		} else if err == nil {
 			kf.Config = bkf.Config
 		}
+	}
+	// Blobs enter the cache only once everything was verified and read.
+	if f.ImageSHA256, _, err = img.Commit(""); err != nil {
+		return nil, err
 	}
 	if kf.Config != "" {
 		if f.ConfigSHA256, _, err = cfg.Commit(""); err != nil {
@@ -329,29 +380,42 @@ func (a *Archive) cached(c Candidate) (*Fetched, bool) {
 // SHA-256 against the (signed) index, and extracts the kernel files.
 func (a *Archive) extract(ctx context.Context, p Package, vmlinuz, config io.Writer) (KernelFiles, error) {
 	u := a.Mirror + "/" + p.Filename
+	if a.Offline {
+		return KernelFiles{}, fmt.Errorf("GET %s: %w", u, ErrOffline)
+	}
+	if p.Size <= 0 || p.Size > MaxDeb {
+		return KernelFiles{}, fmt.Errorf("%s: Packages lists %d bytes, more than the limit of %d: %w", p.Filename, p.Size, MaxDeb, ErrTooLarge)
+	}
 	tmp, err := a.Cache.TempFile("deb-*")
 	if err != nil {
 		return KernelFiles{}, err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	body, _, err := a.open(ctx, u)
+	err = a.client().Get(ctx, u, func(body io.Reader, _ int64) error {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := tmp.Truncate(0); err != nil {
+			return err
+		}
+		h := sha256.New()
+		r, done := a.Progress.Download(p.Name+"_"+p.Version, p.Size, io.LimitReader(body, p.Size+1))
+		n, err := io.Copy(io.MultiWriter(tmp, h), r)
+		done(err)
+		if err != nil {
+			return err
+		}
+		if n != p.Size {
+			return fmt.Errorf("got %d bytes, Packages says %d", n, p.Size)
+		}
+		if sum := hex.EncodeToString(h.Sum(nil)); sum != p.SHA256 {
+			return fmt.Errorf("sha256 %s does not match Packages %s", sum, p.SHA256)
+		}
+		return nil
+	})
 	if err != nil {
 		return KernelFiles{}, err
-	}
-	h := sha256.New()
-	r, done := a.Progress.Download(p.Name+"_"+p.Version, p.Size, io.LimitReader(body, p.Size+1))
-	n, err := io.Copy(io.MultiWriter(tmp, h), r)
-	body.Close()
-	done(err)
-	if err != nil {
-		return KernelFiles{}, fmt.Errorf("GET %s: %w", u, err)
-	}
-	if n != p.Size {
-		return KernelFiles{}, fmt.Errorf("GET %s: got %d bytes, Packages says %d", u, n, p.Size)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != p.SHA256 {
-		return KernelFiles{}, fmt.Errorf("GET %s: sha256 %s does not match Packages %s", u, sum, p.SHA256)
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return KernelFiles{}, err

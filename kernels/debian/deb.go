@@ -15,6 +15,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
+
+	"github.com/corematrix/corematrix/kernels/bzimage"
 )
 
 // ErrNoKernelInDeb is returned when a .deb holds no kernel image.
@@ -83,14 +85,14 @@ func ExtractKernel(r io.Reader, vmlinuz, config io.Writer) (KernelFiles, error) 
 			if kf.Vmlinuz != "" {
 				return kf, fmt.Errorf("package holds two kernel images: %s and %s", kf.Vmlinuz, h.Name)
 			}
-			if _, err := io.Copy(vmlinuz, tr); err != nil {
-				return kf, fmt.Errorf("extract %s: %w", h.Name, err)
+			if err := copyMember(vmlinuz, tr, h, bzimage.MaxImage); err != nil {
+				return kf, err
 			}
 			kf.Vmlinuz = h.Name
 		case "config":
 			if kf.Config == "" {
-				if _, err := io.Copy(config, tr); err != nil {
-					return kf, fmt.Errorf("extract %s: %w", h.Name, err)
+				if err := copyMember(config, tr, h, bzimage.MaxConfig); err != nil {
+					return kf, err
 				}
 				kf.Config = h.Name
 			}
@@ -103,6 +105,18 @@ func ExtractKernel(r io.Reader, vmlinuz, config io.Writer) (KernelFiles, error) 
 		return kf, ErrNoKernelInDeb
 	}
 	return kf, nil
+}
+
+// copyMember copies the tar member h to w, refusing (before copying) one
+// larger than max bytes.
+func copyMember(w io.Writer, r io.Reader, h *tar.Header, max int64) error {
+	if h.Size > max {
+		return fmt.Errorf("extract %s: %d bytes, more than the limit of %d: %w", h.Name, h.Size, max, ErrTooLarge)
+	}
+	if _, err := io.CopyN(w, r, h.Size); err != nil {
+		return fmt.Errorf("extract %s: %w", h.Name, err)
+	}
+	return nil
 }
 
 // dataMember walks the ar archive of a .deb to its data.tar member.

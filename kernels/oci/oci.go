@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/corematrix/corematrix/kernels/bzimage"
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/kernels/progress"
 )
@@ -25,24 +27,49 @@ import (
 // ErrNoKernel is returned for an image that has no /boot/vmlinuz.
 var ErrNoKernel = errors.New("image has no /boot/vmlinuz")
 
+// ErrTooLarge is returned for an image, layer or file beyond its size limit.
+var ErrTooLarge = errors.New("exceeds the size limit")
+
+// Limits on what a registry may send, checked before anything is written.
+// Variables only so tests can lower them.
+var (
+	// MaxLayer bounds one compressed layer as the manifest lists it.
+	MaxLayer int64 = 1 << 30
+	// MaxFlattened bounds the decompressed filesystem read to verify it.
+	MaxFlattened int64 = 4 << 30
+	// maxKernelFiles bounds the kernel and config files an image may hold.
+	maxKernelFiles = 8
+)
+
 // Platform is the platform pulled from multi-platform images.
 var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
 
-// Fetched is a kernel extracted from an OCI image into the cache.
+// Fetched is a kernel extracted from an OCI image into the cache. Its
+// record is keyed by the repository and manifest digest it was pulled and
+// verified from; the manifest digest covers the layer digests, and every
+// layer was read to its end so its digest was checked.
 type Fetched struct {
+	// Repository is where the image was pulled from, REGISTRY/REPO.
+	Repository string `json:"repository"`
 	// Digest is the image manifest digest the tag resolved to.
-	Digest       string `json:"digest"`
-	ImageSHA256  string `json:"image_sha256"`
-	ConfigSHA256 string `json:"config_sha256,omitempty"`
+	Digest string `json:"digest"`
+	// Layers are the digests of the image's layers, all verified.
+	Layers       []string `json:"layers"`
+	ImageSHA256  string   `json:"image_sha256"`
+	ConfigSHA256 string   `json:"config_sha256,omitempty"`
 }
 
-func recordKey(digest string) string { return "oci-image " + digest }
+func recordKey(repo, digest string) string { return "oci-image-verified " + repo + "@" + digest }
 
-// Cached returns the kernel of the image with the given manifest digest when
-// the cache holds it intact, without touching the network.
-func Cached(c *cache.Cache, digest string) (*Fetched, bool) {
+// Cached returns the kernel of the image repo@digest (repo is
+// REGISTRY/REPO) when the cache holds it intact, without touching the
+// network.
+func Cached(c *cache.Cache, repo, digest string) (*Fetched, bool) {
 	var f Fetched
-	if _, err := c.GetRecord(recordKey(digest), &f); err != nil {
+	if _, err := c.GetRecord(recordKey(repo, digest), &f); err != nil {
+		return nil, false
+	}
+	if f.Repository != repo || f.Digest != digest {
 		return nil, false
 	}
 	if _, err := c.Blob(f.ImageSHA256); err != nil {
@@ -57,15 +84,18 @@ func Cached(c *cache.Cache, digest string) (*Fetched, bool) {
 }
 
 // Fetch resolves ref (a tag or digest reference) for linux/amd64 and returns
-// its kernel, extracting it into the cache unless already there. Credentials
-// come from the Docker config (docker login), anonymous otherwise.
+// its kernel, extracting it into the cache unless already there. Every
+// layer is read to its end so that its digest is verified, and nothing is
+// cached unless all of them verify. Credentials come from the Docker config
+// (docker login), anonymous otherwise.
 func Fetch(ctx context.Context, c *cache.Cache, ref string, p *progress.Reporter, opts ...remote.Option) (*Fetched, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, fmt.Errorf("oci reference %q: %w", ref, err)
 	}
+	repo := r.Context().Name()
 	if d, ok := r.(name.Digest); ok {
-		if f, ok := Cached(c, d.DigestStr()); ok {
+		if f, ok := Cached(c, repo, d.DigestStr()); ok {
 			return f, nil
 		}
 	}
@@ -79,7 +109,7 @@ func Fetch(ctx context.Context, c *cache.Cache, ref string, p *progress.Reporter
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
-	if f, ok := Cached(c, dg.String()); ok {
+	if f, ok := Cached(c, repo, dg.String()); ok {
 		return f, nil
 	}
 	unlock, err := c.Lock(ctx, "oci-"+dg.Hex)
@@ -87,25 +117,46 @@ func Fetch(ctx context.Context, c *cache.Cache, ref string, p *progress.Reporter
 		return nil, err
 	}
 	defer unlock()
-	if f, ok := Cached(c, dg.String()); ok {
+	if f, ok := Cached(c, repo, dg.String()); ok {
 		return f, nil
+	}
+	layers, err := checkLayers(img)
+	if err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	p.Stepf("pulling %s (%s)", ref, dg)
 	f, err := extract(c, img)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
-	f.Digest = dg.String()
-	if err := c.PutRecord(recordKey(f.Digest), f); err != nil {
+	f.Repository, f.Digest, f.Layers = repo, dg.String(), layers
+	if err := c.PutRecord(recordKey(repo, f.Digest), f); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
+// checkLayers returns the layer digests of img after checking their sizes
+// as the manifest lists them.
+func checkLayers(img v1.Image) ([]string, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range m.Layers {
+		if l.Size < 0 || l.Size > MaxLayer {
+			return nil, fmt.Errorf("layer %s of %d bytes, more than the limit of %d: %w", l.Digest, l.Size, MaxLayer, ErrTooLarge)
+		}
+		out = append(out, l.Digest.String())
+	}
+	return out, nil
+}
+
 // kernelFile reports whether a path in the image is the kernel ("vmlinuz"),
 // its config ("config") or neither.
 func kernelFile(p string) string {
-	p = strings.TrimPrefix(path.Clean("/"+p), "/")
+	p = cleanPath(p)
 	switch {
 	case p == "boot/vmlinuz" || strings.HasPrefix(p, "boot/vmlinuz-"):
 		return "vmlinuz"
@@ -115,13 +166,33 @@ func kernelFile(p string) string {
 	return ""
 }
 
+func cleanPath(p string) string { return strings.TrimPrefix(path.Clean("/"+p), "/") }
+
+// staged is a kernel file written to a temporary blob, not yet in the cache.
+type staged struct {
+	w    *cache.BlobWriter
+	sum  string
+	kind string
+}
+
 // extract copies /boot/vmlinuz and /boot/config out of the image's flattened
-// filesystem into the cache.
+// filesystem into the cache. It reads the stream to its end, so that
+// go-containerregistry verifies every layer's digest and path safety, and
+// commits the files only after that. A hard link to a kernel file counts as
+// that file. Where an image has several kernels, /boot/vmlinuz is the one;
+// several /boot/vmlinuz-* without it are ambiguous.
 func extract(c *cache.Cache, img v1.Image) (*Fetched, error) {
 	rc := mutate.Extract(img)
 	defer rc.Close()
-	tr := tar.NewReader(rc)
-	f := &Fetched{}
+	files := map[string]*staged{}
+	defer func() {
+		for _, s := range files {
+			s.w.Abort()
+		}
+	}()
+	links := map[string]string{}
+	counted := &countReader{r: rc, max: MaxFlattened}
+	tr := tar.NewReader(counted)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -130,30 +201,129 @@ func extract(c *cache.Cache, img v1.Image) (*Fetched, error) {
 		if err != nil {
 			return nil, err
 		}
-		kind := kernelFile(h.Name)
-		if kind == "" || h.Typeflag != tar.TypeReg {
+		name := cleanPath(h.Name)
+		kind := kernelFile(name)
+		if kind == "" {
 			continue
+		}
+		switch h.Typeflag {
+		case tar.TypeLink:
+			links[name] = cleanPath(h.Linkname)
+			continue
+		case tar.TypeReg:
+		default:
+			continue
+		}
+		max := int64(bzimage.MaxImage)
+		if kind == "config" {
+			max = bzimage.MaxConfig
+		}
+		if h.Size > max {
+			return nil, fmt.Errorf("%s: %d bytes, more than the limit of %d: %w", name, h.Size, max, ErrTooLarge)
+		}
+		if old := files[name]; old != nil {
+			old.w.Abort()
+			delete(files, name)
+		}
+		if len(files) >= maxKernelFiles {
+			return nil, fmt.Errorf("image holds more than %d kernel and config files under /boot", maxKernelFiles)
 		}
 		w, err := c.Create()
 		if err != nil {
 			return nil, err
 		}
-		if _, err := io.Copy(w, tr); err != nil {
-			w.Abort()
-			return nil, err
+		files[name] = &staged{w: w, kind: kind}
+		if _, err := io.CopyN(w, tr, h.Size); err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
-		sum, _, err := w.Commit("")
-		if err != nil {
-			return nil, err
-		}
-		if kind == "vmlinuz" {
-			f.ImageSHA256 = sum
-		} else {
-			f.ConfigSHA256 = sum
+		files[name].sum = w.Sum()
+	}
+	// The tar end marker is not the end of the stream: layer digests are
+	// checked, and unsafe paths reported, only when it is read to its end.
+	if _, err := io.Copy(io.Discard, tr); err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(io.Discard, counted); err != nil {
+		return nil, fmt.Errorf("verify layers: %w", err)
+	}
+	for name, target := range links {
+		if t := files[target]; t != nil {
+			files[name] = &staged{w: t.w, sum: t.sum, kind: kernelFile(name)}
+		} else if kernelFile(name) == "vmlinuz" {
+			return nil, fmt.Errorf("%s is a hard link to %s, which the image does not hold as a file", name, target)
 		}
 	}
-	if f.ImageSHA256 == "" {
+	kernel, err := pick(files, "vmlinuz")
+	if err != nil {
+		return nil, err
+	}
+	if kernel == nil {
 		return nil, ErrNoKernel
 	}
+	config, err := pick(files, "config")
+	if err != nil {
+		return nil, err
+	}
+	f := &Fetched{}
+	if f.ImageSHA256, err = commitCopy(c, kernel); err != nil {
+		return nil, err
+	}
+	if config != nil {
+		if f.ConfigSHA256, err = commitCopy(c, config); err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
+}
+
+// pick returns the staged file of kind: boot/<kind> itself, else the
+// boot/<kind>-* files when they all hold the same content, else nil.
+// Different boot/<kind>-* files without boot/<kind> are ambiguous.
+func pick(files map[string]*staged, kind string) (*staged, error) {
+	if s := files["boot/"+kind]; s != nil {
+		return s, nil
+	}
+	var found *staged
+	var names []string
+	for name, s := range files {
+		if s.kind == kind {
+			names = append(names, name)
+			if found == nil || s.sum < found.sum {
+				found = s
+			}
+		}
+	}
+	for _, n := range names {
+		if files[n].sum != found.sum {
+			slices.Sort(names)
+			return nil, fmt.Errorf("image holds different files %s and no /boot/%s", strings.Join(names, ", "), kind)
+		}
+	}
+	return found, nil
+}
+
+// commitCopy commits s's blob into the cache, or, when another name
+// committed the same writer already, returns its sum.
+func commitCopy(c *cache.Cache, s *staged) (string, error) {
+	if _, err := c.Blob(s.sum); err == nil {
+		return s.sum, nil
+	}
+	sum, _, err := s.w.Commit(s.sum)
+	return sum, err
+}
+
+// countReader fails once more than max bytes were read.
+type countReader struct {
+	r   io.Reader
+	n   int64
+	max int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		return n, fmt.Errorf("image filesystem larger than %d bytes: %w", c.max, ErrTooLarge)
+	}
+	return n, err
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/corematrix/corematrix/internal/termtext"
 )
 
 // Reporter receives progress. A nil *Reporter reports nothing.
@@ -23,14 +25,15 @@ func New(w io.Writer, tty bool) *Reporter {
 	return &Reporter{w: w, tty: tty, now: time.Now}
 }
 
-// Stepf reports one step.
+// Stepf reports one step, on one line with control characters removed
+// (arguments often carry text from servers and images).
 func (r *Reporter) Stepf(format string, args ...any) {
 	if r == nil || r.w == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintf(r.w, format+"\n", args...)
+	fmt.Fprintln(r.w, termtext.Line(fmt.Sprintf(format, args...)))
 }
 
 // Download wraps src, the body of a download of size bytes (-1 if unknown)
