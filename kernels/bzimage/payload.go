@@ -127,7 +127,7 @@ func Decompress(payload []byte) ([]byte, Compression, error) {
 		out, err = decompressXZ(body, want)
 	case Zstd:
 		var d *zstd.Decoder
-		d, err = zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderMaxMemory(uint64(want)+1), zstd.WithDecoderMaxWindow(uint64(max(want, 1<<20))), zstd.WithDecoderConcurrency(1))
+		d, err = zstd.NewReader(bytes.NewReader(body), zstd.WithDecoderMaxMemory(uint64(want+maxDict)), zstd.WithDecoderMaxWindow(maxDict), zstd.WithDecoderConcurrency(1))
 		if err == nil {
 			out, err = readAll(want, d)
 			d.Close()

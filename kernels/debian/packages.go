@@ -49,6 +49,9 @@ func ParsePackages(r io.Reader, keep func(name string) bool) ([]Package, error) 
 			}
 			line = nil
 		}
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
 		if len(line) > 0 || err == nil {
 			n++
 		}

@@ -1,0 +1,112 @@
+package kernels
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernels/debian"
+	"github.com/corematrix/corematrix/kernels/download"
+	"github.com/corematrix/corematrix/kernels/internal/fakearchive"
+	"github.com/corematrix/corematrix/kernels/internal/fakekernel"
+)
+
+// silentHost accepts connections and never answers.
+func silentHost(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-done; c.Close() }()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+var fastDeadlines = download.Deadlines{Connect: 300 * time.Millisecond, FirstByte: 300 * time.Millisecond, Idle: 300 * time.Millisecond, Total: 3 * time.Second}
+
+// Attack 2: a mirror that accepts the connection and never answers.
+func TestSilentMirrorFailsWithinDeadlines(t *testing.T) {
+	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://" + silentHost(t), Suites: []string{"bookworm"},
+		Keyring: fakearchive.WriteKeyring(t, t.TempDir(), fakearchive.NewKey(t)), OCIRepository: "none",
+		Deadlines: fastDeadlines, Retries: 2, RetryBackoff: 10 * time.Millisecond}
+	start := time.Now()
+	_, err := newResolver(t, opts).Resolve(context.Background(), "6.1")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, download.ErrNoAnswer)
+	assert.Contains(t, err.Error(), "mirror "+strings.TrimPrefix(opts.DebianMirror, "http://")+" did not answer within 300ms")
+	assert.Less(t, time.Since(start), 5*time.Second)
+	t.Log(err)
+}
+
+// Attack 2: a registry that accepts the connection and never answers.
+func TestSilentRegistryFailsWithinDeadlines(t *testing.T) {
+	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none",
+		Deadlines: fastDeadlines, Retries: 2, RetryBackoff: 10 * time.Millisecond}
+	start := time.Now()
+	_, err := newResolver(t, opts).Resolve(context.Background(), "oci:"+silentHost(t)+"/ci-kernels:5.4")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, download.ErrNoAnswer)
+	assert.Contains(t, err.Error(), "did not answer within 300ms")
+	assert.Less(t, time.Since(start), 5*time.Second)
+	t.Log(err)
+}
+
+// Attack 3: without the keyring, Debian kernels are refused; with
+// --allow-unverified they are marked unverified, and a verified run later
+// does not reuse the unverified resolution.
+func TestMissingKeyringFailsClosed(t *testing.T) {
+	fa := newFakeArchive(t)
+	cacheDir := t.TempDir()
+	opts := testOptions(t, fa, cacheDir)
+	opts.Keyring = filepath.Join(t.TempDir(), "missing.gpg")
+	_, err := newResolver(t, opts).Resolve(context.Background(), "6.1")
+	require.ErrorIs(t, err, debian.ErrNoKeyring)
+	assert.Contains(t, err.Error(), "--allow-unverified")
+	t.Log(err)
+
+	opts.AllowUnverified = true
+	img, err := newResolver(t, opts).Resolve(context.Background(), "6.1")
+	require.NoError(t, err)
+	assert.True(t, img.Unverified)
+	assert.Contains(t, img.Source, "(unverified)")
+
+	verified, err := newResolver(t, testOptions(t, fa, cacheDir)).Resolve(context.Background(), "6.1")
+	require.NoError(t, err)
+	assert.False(t, verified.Unverified)
+	assert.NotContains(t, verified.Source, "unverified")
+	assert.Equal(t, img.SHA256, verified.SHA256)
+}
+
+// Attack 9: a corrupt .BTF section is not listed as BTF "yes"; and a
+// version string with escape sequences is printed without them (attack 6).
+func TestCorruptBTFIsNotListedAsBTF(t *testing.T) {
+	raw, err := fakekernel.BTF("state")
+	require.NoError(t, err)
+	raw[len(raw)/2] ^= 0xff
+	raw = raw[:len(raw)-7]
+	payload, err := fakekernel.LZ4Legacy(fakekernel.ELF(".BTF", raw))
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "bzImage")
+	require.NoError(t, os.WriteFile(p, fakekernel.BzImage("6.1.0-x\x1b[2J\x1b[H (evil) #1", payload), 0o644))
+	_, err = LoadBTF(p)
+	require.Error(t, err)
+	img, err := newResolver(t, Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"}).Resolve(context.Background(), p)
+	require.NoError(t, err)
+	assert.False(t, img.HasBTF, "kernels btf refuses it: %v", err)
+	assert.Equal(t, "6.1.0-x[2J[H (evil) #1", img.KernelVersion)
+}
