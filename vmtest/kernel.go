@@ -17,6 +17,9 @@ type Kernel struct {
 	SHA256 string
 	// Path is the bzImage on disk.
 	Path string
+	// Unverified says the image's source was used without verifying it
+	// (--allow-unverified); reports mark it.
+	Unverified bool
 }
 
 // Resolver turns a kernel name into a verified image on disk. An error means

@@ -163,7 +163,7 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	if err != nil {
 		return finish(report.Unavailable, err.Error())
 	}
-	res.Kernel = report.Kernel{Name: name, Version: k.Version, Source: k.Source, SHA256: k.SHA256}
+	res.Kernel = report.Kernel{Name: name, Version: k.Version, Source: k.Source, SHA256: k.SHA256, Unverified: k.Unverified}
 	if k.Name == "" {
 		k.Name = name
 	}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/progress"
+
+	"github.com/corematrix/corematrix/internal/termtext"
 )
 
 func init() {
@@ -178,7 +180,8 @@ func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bo
 		if img.HasBTF {
 			b = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, img.Version, img.Release, b, img.SHA256, img.Source)
+		// Versions and sources come from indices and images: strip control characters.
+		fmt.Fprintln(tw, termtext.Strip(strings.Join([]string{n, img.Version, img.Release, b, img.SHA256, img.Source}, "\t"), true))
 	}
 	tw.Flush()
 	if verbose {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/corematrix/corematrix/internal/termtext"
 )
 
 // outcomeOrder is the order outcomes are counted in headers.
@@ -43,7 +45,7 @@ func testEmoji(status string) string {
 	case "skip":
 		return "⏭"
 	}
-	return "❌ " + status
+	return "❌ " + cell(status)
 }
 
 // counts of test statuses in one kernel.
@@ -80,9 +82,9 @@ func outcomeCounts(s Summary, emoji bool) string {
 			continue
 		}
 		if emoji {
-			parts = append(parts, fmt.Sprintf("%s %d %s", o.Emoji(), n[o], o))
+			parts = append(parts, fmt.Sprintf("%s %d %s", o.Emoji(), n[o], cell(string(o))))
 		} else {
-			parts = append(parts, fmt.Sprintf("%d %s", n[o], o))
+			parts = append(parts, fmt.Sprintf("%d %s", n[o], termtext.Line(string(o))))
 		}
 	}
 	sep := ", "

@@ -122,11 +122,20 @@ func writeKernels(b *strings.Builder, s Summary) {
 	b.WriteString("|---|---|---|---|---|---|---|---:|---:|---:|\n")
 	for _, k := range s.Kernels {
 		fmt.Fprintf(b, "| %s | %s | %s | %s %s | %s | %s | %s | %s | %s | %s |\n",
-			code(k.Kernel.Name), cell(k.Kernel.Version), cell(k.Kernel.Release),
-			k.Outcome.Emoji(), k.Outcome, cell(k.Reason), testsCell(k), cell(k.Accel),
+			code(k.Kernel.Name), versionCell(k.Kernel), cell(k.Kernel.Release),
+			k.Outcome.Emoji(), cell(string(k.Outcome)), cell(k.Reason), testsCell(k), cell(k.Accel),
 			duration(k.Timings.Boot), duration(k.Timings.Payload), duration(k.Timings.Total))
 	}
 	b.WriteString("\n")
+}
+
+// versionCell is the kernel's version, marked when its source was not
+// verified (--allow-unverified).
+func versionCell(k Kernel) string {
+	if k.Unverified {
+		return cell(k.Version) + " ⚠️ unverified"
+	}
+	return cell(k.Version)
 }
 
 func testsCell(k KernelResult) string {
@@ -191,7 +200,7 @@ func writeTests(b *strings.Builder, s Summary) {
 			case ok:
 				b.WriteString(" " + testEmoji(st) + " |")
 			case abnormal(k.Outcome):
-				b.WriteString(" " + k.Outcome.Emoji() + " " + string(k.Outcome) + " |")
+				b.WriteString(" " + k.Outcome.Emoji() + " " + cell(string(k.Outcome)) + " |")
 			default:
 				b.WriteString(" — |")
 			}
@@ -238,7 +247,7 @@ func writeBranches(b *strings.Builder, s Summary) {
 			case known:
 				b.WriteString(" none |")
 			case abnormal(k.Outcome):
-				b.WriteString(" " + k.Outcome.Emoji() + " " + string(k.Outcome) + " |")
+				b.WriteString(" " + k.Outcome.Emoji() + " " + cell(string(k.Outcome)) + " |")
 			default:
 				b.WriteString(" — |")
 			}
@@ -362,7 +371,7 @@ func writePredictions(b *strings.Builder, s Summary) {
 	for _, k := range s.Kernels {
 		checks := ProgramChecks(k)
 		if len(checks) == 0 {
-			fmt.Fprintf(b, "| %s | — | — | — | %s %s |\n", code(k.Kernel.Name), k.Outcome.Emoji(), k.Outcome)
+			fmt.Fprintf(b, "| %s | — | — | — | %s %s |\n", code(k.Kernel.Name), k.Outcome.Emoji(), cell(string(k.Outcome)))
 			continue
 		}
 		for _, c := range checks {
@@ -405,7 +414,7 @@ func writeFailures(b *strings.Builder, s Summary, details bool) {
 			}
 			failedTest = true
 			items = append(items, item{
-				summary: fmt.Sprintf("❌ <code>%s</code> · %s", html.EscapeString(k.Kernel.Name), html.EscapeString(t.Name)),
+				summary: fmt.Sprintf("❌ <code>%s</code> · %s", htmlLine(k.Kernel.Name), htmlLine(t.Name)),
 				body:    excerpt(testOutput(t.Output), failureLines),
 			})
 		}
@@ -420,7 +429,7 @@ func writeFailures(b *strings.Builder, s Summary, details bool) {
 			body += "\n" + excerpt(k.Trace, traceLines)
 		}
 		items = append(items, item{
-			summary: fmt.Sprintf("%s <code>%s</code> · %s", k.Outcome.Emoji(), html.EscapeString(k.Kernel.Name), html.EscapeString(string(k.Outcome))),
+			summary: fmt.Sprintf("%s <code>%s</code> · %s", k.Outcome.Emoji(), htmlLine(k.Kernel.Name), htmlLine(string(k.Outcome))),
 			body:    body,
 		})
 	}
@@ -436,6 +445,10 @@ func writeFailures(b *strings.Builder, s Summary, details bool) {
 		fmt.Fprintf(b, "<details><summary>%s</summary>\n\n%s\n</details>\n\n", it.summary, it.body)
 	}
 }
+
+// htmlLine escapes s for HTML on one line: a line break inside a <summary>
+// could end the HTML block and start Markdown of the text's choosing.
+func htmlLine(s string) string { return html.EscapeString(strings.Join(strings.Fields(s), " ")) }
 
 // consoleKept reports whether a kernel with outcome o booted far enough for
 // the runner to keep a console log worth reading.

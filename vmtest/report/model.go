@@ -51,6 +51,9 @@ type Kernel struct {
 	Source string `json:"source,omitempty"`
 	// SHA256 of the bzImage.
 	SHA256 string `json:"sha256,omitempty"`
+	// Unverified says the image's source was used without verifying it
+	// (--allow-unverified); every rendering marks such kernels.
+	Unverified bool `json:"unverified,omitempty"`
 }
 
 // TestEvent is one event of a Go test run, in the shape of `go test -json`

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"unicode/utf8"
+
+	"github.com/corematrix/corematrix/internal/termtext"
 )
 
 // maxReason bounds the reason column of the terminal table.
@@ -20,6 +22,7 @@ func Terminal(s Summary) string {
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KERNEL\tOUTCOME\tRELEASE\tPASS\tFAIL\tSKIP\tBOOT\tTOTAL\tREASON")
 	for _, k := range s.Kernels {
+		k.Kernel.Name, k.Reason = termtext.Line(k.Kernel.Name), termtext.Line(k.Reason)
 		c := countTests(k)
 		release := k.Kernel.Release
 		if release == "" {
@@ -27,6 +30,9 @@ func Terminal(s Summary) string {
 		}
 		if release == "" {
 			release = "-"
+		}
+		if k.Kernel.Unverified {
+			release += " (UNVERIFIED)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
 			k.Kernel.Name, k.Outcome, release, c.pass, c.fail, c.skip,
@@ -47,7 +53,9 @@ func Terminal(s Summary) string {
 	for _, d := range Disagreements(s) {
 		fmt.Fprintf(&b, "DISAGREE %s %s: predicted %s, actually %s\n", d.Kernel, d.Program, predictedPlain(d), loadedPlain(d))
 	}
-	return b.String()
+	// Names, reasons and errors come from images, guests and report files:
+	// no control character of theirs reaches the terminal.
+	return termtext.Strip(b.String(), true)
 }
 
 func plainDuration(sec float64) string {

@@ -31,7 +31,7 @@ var ErrNoResults = errors.New("no summary.json or results.json found")
 // WriteKernel writes r as results.json and junit.xml into dir, creating dir.
 // Use KernelDir to choose dir.
 func WriteKernel(dir string, r KernelResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := ensureDir(dir); err != nil {
 		return fmt.Errorf("write report of kernel %s: %w", r.Kernel.Name, err)
 	}
 	if err := writeJSON(filepath.Join(dir, ResultsFile), r); err != nil {
@@ -41,7 +41,7 @@ func WriteKernel(dir string, r KernelResult) error {
 	if err != nil {
 		return fmt.Errorf("write report of kernel %s: %w", r.Kernel.Name, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, JUnitFile), x, 0o644); err != nil {
+	if err := writeFile(filepath.Join(dir, JUnitFile), x); err != nil {
 		return fmt.Errorf("write report of kernel %s: %w", r.Kernel.Name, err)
 	}
 	return nil
@@ -54,7 +54,7 @@ func WriteKernel(dir string, r KernelResult) error {
 // kernel's results.json; everything else is kept.
 func WriteRun(root string, s Summary) error {
 	s = normalize(s)
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := ensureDir(root); err != nil {
 		return fmt.Errorf("write run report: %w", err)
 	}
 	slim := s
@@ -67,7 +67,7 @@ func WriteRun(root string, s Summary) error {
 		return fmt.Errorf("write run report: %w", err)
 	}
 	md := Markdown(s)
-	if err := os.WriteFile(filepath.Join(root, SummaryMD), []byte(md), 0o644); err != nil {
+	if err := writeFile(filepath.Join(root, SummaryMD), []byte(md)); err != nil {
 		return fmt.Errorf("write run report: %w", err)
 	}
 	if path := os.Getenv(StepSummaryEnv); path != "" {
@@ -108,11 +108,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writeFile(path, append(b, '\n'))
 }
 
 // Load reads the report under dir back into a Summary.
@@ -173,17 +169,15 @@ func loadKernel(dir string) (KernelResult, bool, error) {
 }
 
 // readJSON decodes path into v; it reports false without error when path does
-// not exist.
+// not exist. Only a regular file of at most MaxReportFile bytes is read, and
+// outcomes and test statuses must be ones a run writes.
 func readJSON(path string, v any) (bool, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
+	b, ok, err := readRegular(path, MaxReportFile)
+	if err != nil || !ok {
 		return false, err
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("decode %s: %w", path, err)
+	if err := decodeReport(path, b, v); err != nil {
+		return false, err
 	}
 	return true, nil
 }

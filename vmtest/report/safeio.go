@@ -1,0 +1,134 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// MaxReportFile bounds a results.json or summary.json read back by Load.
+// Reports hold test output, so they can be large, but not this large.
+const MaxReportFile = 256 << 20
+
+// ErrNotRegular is returned for a report path that is a symlink, device,
+// pipe or directory where a regular file belongs.
+var ErrNotRegular = errors.New("not a regular file")
+
+// readRegular reads path when it is a regular file (not a symlink) of at
+// most max bytes. It reports false without error when path does not exist.
+func readRegular(path string, max int64) ([]byte, bool, error) {
+	st, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, false, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, st.Mode().Type())
+	}
+	if st.Size() > max {
+		return nil, false, fmt.Errorf("%s: %d bytes, more than the limit of %d", path, st.Size(), max)
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, false, fmt.Errorf("%s: %w", path, ErrNotRegular)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, false, err
+	}
+	if int64(len(b)) > max {
+		return nil, false, fmt.Errorf("%s: more than the limit of %d bytes", path, max)
+	}
+	return b, true, nil
+}
+
+// ensureDir creates dir (and its parents) and checks that dir itself is a
+// directory, not a symlink to one: reports are never written through a
+// planted link.
+func ensureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	st, err := os.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("%s is a %s, not a directory; refusing to write through it", dir, st.Mode().Type())
+	}
+	return nil
+}
+
+// writeFile writes data to path through a new temporary file in the same
+// directory, renamed into place: a symlink planted at path is replaced,
+// never followed.
+func writeFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// validOutcomes are the outcomes a report may hold.
+var validOutcomes = map[Outcome]bool{Pass: true, Fail: true, Skip: true, Panic: true, Timeout: true,
+	BootFailure: true, InfraError: true, Unavailable: true}
+
+// validate refuses values that no run writes: they would be rendered into
+// summaries as they are.
+func (r KernelResult) validate() error {
+	if !validOutcomes[r.Outcome] {
+		return fmt.Errorf("kernel %q: unknown outcome %q", r.Kernel.Name, r.Outcome)
+	}
+	for _, t := range r.Tests {
+		switch t.Status {
+		case "pass", "fail", "skip", "":
+		default:
+			return fmt.Errorf("kernel %q: test %q: unknown status %q", r.Kernel.Name, t.Name, t.Status)
+		}
+	}
+	return nil
+}
+
+// decodeReport decodes a results.json or summary.json and validates it.
+func decodeReport(path string, data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s: %w", path, err)
+	}
+	var ks []KernelResult
+	switch x := v.(type) {
+	case *Summary:
+		ks = x.Kernels
+	case *KernelResult:
+		ks = []KernelResult{*x}
+	}
+	for _, k := range ks {
+		if err := k.validate(); err != nil {
+			return fmt.Errorf("decode %s: %w", path, err)
+		}
+	}
+	return nil
+}
