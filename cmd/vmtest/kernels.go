@@ -284,7 +284,7 @@ func kernelsPrune(ctx context.Context, args []string) error {
 	if *all {
 		age = 0
 	}
-	st, err := r.Cache().Prune(age)
+	st, err := r.Cache().Prune(ctx, age)
 	if err != nil {
 		return exitWith(exitInfra, err)
 	}

@@ -199,7 +199,7 @@ func (c *Cache) PutFile(path string) (string, error) {
 }
 
 // TempFile creates a temporary file inside the cache (same filesystem as the
-// blobs). The caller removes it.
+// blobs), named "tmp-" + pattern. The caller removes it.
 func (c *Cache) TempFile(pattern string) (*os.File, error) {
-	return os.CreateTemp(filepath.Join(c.dir, "tmp"), pattern)
+	return os.CreateTemp(filepath.Join(c.dir, "tmp"), "tmp-"+pattern)
 }

@@ -152,7 +152,7 @@ func TestPrune(t *testing.T) {
 	past := time.Now().Add(-48 * time.Hour)
 	os.Chtimes(c.BlobPath(old), past, past)
 	c.PutRecord("r", 1)
-	st, err := c.Prune(24 * time.Hour)
+	st, err := c.Prune(context.Background(), 24 * time.Hour)
 	if err != nil || st.Files != 1 {
 		t.Fatalf("Prune = %+v, %v; want 1 file", st, err)
 	}
@@ -166,7 +166,7 @@ func TestPrune(t *testing.T) {
 	if _, err := c.GetRecord("r", &v); err != nil {
 		t.Fatalf("record pruned by an age prune: %v", err)
 	}
-	if _, err := c.Prune(0); err != nil {
+	if _, err := c.Prune(context.Background(), 0); err != nil {
 		t.Fatal(err)
 	}
 	if u, _ := c.Usage(); u.Files != 0 {

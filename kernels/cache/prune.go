@@ -1,8 +1,13 @@
 package cache
 
 import (
+	"context"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 )
 
@@ -12,12 +17,47 @@ type PruneStats struct {
 	Bytes int64
 }
 
+// recordName matches the file names recordPath gives records.
+var recordName = regexp.MustCompile(`^[A-Za-z0-9._+~=-]*\.[0-9a-f]{12}\.json$`)
+
+// tempPrefixes start the names of the cache's temporary files.
+var tempPrefixes = []string{"blob-", "record-", "tmp-"}
+
+// owned reports whether a file named name in the cache subdirectory sub is
+// one the cache creates there.
+func owned(sub, name string) bool {
+	switch sub {
+	case "blobs/sha256":
+		return validSum(name)
+	case "records":
+		return recordName.MatchString(name)
+	case "tmp":
+		for _, p := range tempPrefixes {
+			if strings.HasPrefix(name, p) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Prune removes blobs not used for olderThan (blobs are marked used each time
 // a kernel resolves to them) and temporary files left by interrupted
 // downloads. Records are small and kept, so a pruned blob is simply fetched
 // again. olderThan <= 0 empties the cache, records included.
-func (c *Cache) Prune(olderThan time.Duration) (PruneStats, error) {
+//
+// Prune holds the cache lock exclusively, so it waits for fetches in
+// progress (they hold it shared) and none starts while it runs. It removes
+// only regular files with the names the cache gives its entries; anything
+// else, symlinks included, is left alone, and a cache directory that is a
+// symlink is an error.
+func (c *Cache) Prune(ctx context.Context, olderThan time.Duration) (PruneStats, error) {
 	var st PruneStats
+	unlock, err := c.lockAll(ctx)
+	if err != nil {
+		return st, fmt.Errorf("prune: %w", err)
+	}
+	defer unlock()
 	now := time.Now()
 	cutoff := now.Add(-olderThan)
 	tmpCutoff := now.Add(-time.Hour)
@@ -26,30 +66,54 @@ func (c *Cache) Prune(olderThan time.Duration) (PruneStats, error) {
 		cutoff, tmpCutoff, recordCutoff = now.Add(time.Hour), now.Add(time.Hour), now.Add(time.Hour)
 	}
 	dirs := []struct {
-		dir    string
+		sub    string
 		cutoff time.Time
 	}{
-		{filepath.Join(c.dir, "blobs", "sha256"), cutoff},
-		{filepath.Join(c.dir, "records"), recordCutoff},
-		{filepath.Join(c.dir, "tmp"), tmpCutoff},
+		{"blobs/sha256", cutoff},
+		{"records", recordCutoff},
+		{"tmp", tmpCutoff},
 	}
 	for _, d := range dirs {
-		ents, err := os.ReadDir(d.dir)
+		dir := filepath.Join(c.dir, d.sub)
+		if err := realDir(c.dir, d.sub); err != nil {
+			return st, fmt.Errorf("prune: %w", err)
+		}
+		ents, err := os.ReadDir(dir)
 		if err != nil {
 			return st, err
 		}
 		for _, e := range ents {
-			info, err := e.Info()
-			if err != nil || info.IsDir() || !info.ModTime().Before(d.cutoff) {
+			if !e.Type().IsRegular() || !owned(d.sub, e.Name()) {
 				continue
 			}
-			if err := os.Remove(filepath.Join(d.dir, e.Name())); err == nil {
+			info, err := e.Info()
+			if err != nil || !info.ModTime().Before(d.cutoff) {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
 				st.Files++
 				st.Bytes += info.Size()
 			}
 		}
 	}
 	return st, nil
+}
+
+// realDir checks that every component of sub under root is a directory,
+// not a symlink to one.
+func realDir(root, sub string) error {
+	p := root
+	for _, part := range strings.Split(sub, "/") {
+		p = filepath.Join(p, part)
+		st, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Type() != fs.ModeDir {
+			return fmt.Errorf("%s is a %s, not a directory the cache made; refusing to touch it", p, st.Mode().Type())
+		}
+	}
+	return nil
 }
 
 // Usage returns the number and total size of cached blobs.
