@@ -152,7 +152,7 @@ func TestPrune(t *testing.T) {
 	past := time.Now().Add(-48 * time.Hour)
 	os.Chtimes(c.BlobPath(old), past, past)
 	c.PutRecord("r", 1)
-	st, err := c.Prune(context.Background(), 24 * time.Hour)
+	st, err := c.Prune(context.Background(), 24*time.Hour)
 	if err != nil || st.Files != 1 {
 		t.Fatalf("Prune = %+v, %v; want 1 file", st, err)
 	}
