@@ -2,54 +2,110 @@ package harness
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"github.com/corematrix/corematrix/harness/broken"
 	"github.com/corematrix/corematrix/probes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
+// wantError is what the loader's or the kernel's error says when v fails on
+// the running kernel.
+func wantError(v broken.Variant) string {
+	switch v.Kind {
+	case broken.Field:
+		return "bad CO-RE relocation"
+	case broken.Helper:
+		if v.Name == "loop" && !kernel.Version.AtLeast(5, 13) {
+			// bpf_loop's callback is a function pointer (BPF_PSEUDO_FUNC,
+			// 5.13): older kernels trip over it before the helper call.
+			return "number of funcs in func_info doesn't match number of subprogs"
+		}
+		return "invalid func unknown#"
+	case broken.Kfunc:
+		return "not supported"
+	case broken.KprobeTarget:
+		return "not found"
+	}
+	return ""
+}
+
 // TestBrokenTracerCaught loads each deliberately broken build of the tracer
-// (one CO-RE guard removed, see package broken) and requires exactly the
-// verdict the kernel calls for: it loads on kernels that still have the old
-// field, and on kernels that renamed it the program with the unguarded read is
-// rejected as a bad CO-RE relocation. This is the suite proving it can tell
-// kernels apart; it stays green while the real tracer is correct.
+// (see package broken) and requires exactly the verdict the kernel calls for:
+// the field variants load on kernels that still have the old field and are
+// rejected as a bad CO-RE relocation where it was renamed; the feature
+// variants fail (to load, or to attach) on kernels older than the helper,
+// kfunc or function they use, and work on the others. This is the suite
+// proving it can tell kernels apart; it stays green while the real tracer is
+// correct.
 func TestBrokenTracerCaught(t *testing.T) {
 	need(t)
 	require.NoError(t, kernel.BTFError, "kernel BTF")
 	for _, v := range broken.Variants() {
 		t.Run(v.Name, func(t *testing.T) {
-			renamed := kernel.Version.AtLeast(v.Major, v.Minor)
-			byBTF := map[string]bool{"state": kernel.BTF.StateNew, "start": kernel.BTF.StartBoottime}[v.Name]
-			require.Equal(t, renamed, byBTF, "kernel %s: version says %s renamed=%t, BTF says %t",
-				kernel.Release, v.Field, renamed, byBTF)
+			fails := v.FailsOn(kernel.Version.AtLeast)
+			if v.Kind == broken.Field {
+				byBTF := map[string]bool{"state": kernel.BTF.StateNew, "start": kernel.BTF.StartBoottime}[v.Name]
+				require.Equal(t, fails, byBTF, "kernel %s: version says %s renamed=%t, BTF says %t",
+					kernel.Release, v.Uses, fails, byBTF)
+			}
 
-			spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(v.Object))
-			require.NoError(t, err)
-			out := probes.OutputPerf
-			if kernel.Expect.RingBuf {
-				out = probes.OutputRingbuf
-			}
-			require.NoError(t, probes.SetOutput(spec, out, 0))
-			coll, err := ebpf.NewCollection(spec)
-			if coll != nil {
-				coll.Close()
-			}
-			if !renamed {
-				require.NoError(t, err, "kernel %s still has %s: the broken %s build must load", kernel.Release, v.Field, v.Name)
-				t.Logf("kernel %s still has %s: the broken %s build loads, as it should", kernel.Release, v.Field, v.Name)
+			err := loadVariant(t, v)
+			if !fails {
+				require.NoError(t, err, "kernel %s has %s: the broken %s build must work", kernel.Release, v.Uses, v.Name)
+				t.Logf("kernel %s has what the broken %s build needs (%s): it works, as it should", kernel.Release, v.Name, v.Uses)
 				return
 			}
-			require.Error(t, err, "kernel %s has no %s (%d.%d+): the unguarded read in %s must be rejected, but the object loaded",
-				kernel.Release, v.Field, v.Major, v.Minor, v.Program)
-			assert.Contains(t, err.Error(), "bad CO-RE relocation", "kernel %s: %s rejected for another reason", kernel.Release, v.Program)
+			require.Error(t, err, "kernel %s lacks %s: %s must fail to %s, but it worked",
+				kernel.Release, v.Uses, v.Program, v.Stage)
+			assert.Contains(t, err.Error(), wantError(v), "kernel %s: %s failed for another reason", kernel.Release, v.Program)
 			assert.Contains(t, err.Error(), v.Program, "the error names another program")
-			t.Logf("kernel %s rejects the broken %s build as expected: %v", kernel.Release, v.Name, firstLine(err.Error()))
+			t.Logf("kernel %s: the broken %s build fails to %s as expected: %v", kernel.Release, v.Name, v.Stage, firstLine(err.Error()))
 		})
 	}
+}
+
+// loadVariant loads every program of v's object the way the probes' loader
+// does (ring buffer or perf by the kernel) and, for a variant that fails at
+// attach time, attaches v.Program to its section's target. The error names
+// the failing program.
+func loadVariant(t *testing.T, v broken.Variant) error {
+	t.Helper()
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(v.Object))
+	require.NoError(t, err)
+	out := probes.OutputPerf
+	if kernel.Expect.RingBuf {
+		out = probes.OutputRingbuf
+	}
+	require.NoError(t, probes.SetOutput(spec, out, 0))
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		return err
+	}
+	defer coll.Close()
+	if v.Stage != broken.Attach {
+		return nil
+	}
+	ps := spec.Programs[v.Program]
+	require.NotNil(t, ps, "program %s", v.Program)
+	var l link.Link
+	switch {
+	case ps.Type == ebpf.Kprobe && strings.HasPrefix(ps.SectionName, "kretprobe/"):
+		l, err = link.Kretprobe(ps.AttachTo, coll.Programs[v.Program], nil)
+	case ps.Type == ebpf.Kprobe:
+		l, err = link.Kprobe(ps.AttachTo, coll.Programs[v.Program], nil)
+	default:
+		t.Fatalf("attach %s: section %s not handled", v.Program, ps.SectionName)
+	}
+	if err != nil {
+		return fmt.Errorf("attach program %s to %s: %w", v.Program, ps.AttachTo, err)
+	}
+	return l.Close()
 }
 
 func firstLine(s string) string {

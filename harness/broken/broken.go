@@ -1,21 +1,31 @@
 // Package broken holds deliberately broken builds of the corematrix tracer,
-// used to show that the compatibility suite catches a real portability bug.
-// Each is probes/bpf/tracer.c with one bpf_core_field_exists() guard removed
-// (see gen.sh), so the object reads a renamed kernel field unconditionally,
-// the mistake the tutorial the probes are modeled on makes:
+// used to show that the compatibility suite and the offline prediction of
+// vmtest core-report catch real portability bugs. Each is probes/bpf/tracer.c
+// with one small edit (see gen.sh).
+//
+// Field variants drop one bpf_core_field_exists() guard, so the object reads
+// a renamed kernel field unconditionally, the mistake the tutorial the probes
+// are modeled on makes. On a kernel that lacks the field the loader poisons
+// the relocation and the verifier rejects the program ("bad CO-RE
+// relocation"); where the field exists, the object loads and works:
 //
 //	state  reads task_struct.state without a guard: fails to load on 5.14+
 //	start  reads task_struct.real_start_time without a guard: fails on 5.5+
 //
-// On a kernel that lacks the field, the loader poisons the relocation and the
-// verifier rejects the program ("bad CO-RE relocation"); where the field
-// exists, the object loads and works.
+// Feature variants use one thing kernels before some version lack, which the
+// kernel's BTF alone tells:
+//
+//	task_btf       helper bpf_get_current_task_btf: fails to load before 5.11
+//	loop           helper bpf_loop: fails to load before 5.17
+//	kern_ctx       kfunc bpf_cast_to_kern_ctx: fails to load before 6.2
+//	kprobe_target  kprobe on __x64_sys_epoll_pwait2: loads, fails to attach before 5.11
 package broken
 
 import (
 	_ "embed" // the objects
 	"fmt"
 	"sort"
+	"strings"
 )
 
 //go:generate ./gen.sh
@@ -26,24 +36,81 @@ var stateObject []byte
 //go:embed broken_start.o
 var startObject []byte
 
+// Kind says what a variant breaks.
+type Kind string
+
+const (
+	// Field: an unguarded read of a field kernels from Major.Minor on lack.
+	Field Kind = "field"
+	// Helper: a BPF helper kernels before Major.Minor lack.
+	Helper Kind = "helper"
+	// Kfunc: a kfunc kernels before Major.Minor lack.
+	Kfunc Kind = "kfunc"
+	// KprobeTarget: a kprobe on a function kernels before Major.Minor lack.
+	KprobeTarget Kind = "kprobe_target"
+)
+
+// Stage is where a broken program fails.
+type Stage string
+
+const (
+	// Load: the program is rejected when loaded.
+	Load Stage = "load"
+	// Attach: the program loads but cannot be attached.
+	Attach Stage = "attach"
+)
+
 // Variant is one broken build.
 type Variant struct {
-	// Name is "state" or "start".
+	// Name is the variant's name, e.g. "state" or "loop".
 	Name string
-	// Program is the program with the unguarded read.
+	// Program is the program with the edit.
 	Program string
-	// Field is the old field read without a guard.
-	Field string
-	// Major and Minor are the first kernel without Field: the object must
-	// fail to load there and after, and load before.
+	// Kind is what the variant breaks.
+	Kind Kind
+	// Uses names the field, helper, kfunc or function the variant needs,
+	// e.g. "task_struct.state" or "bpf_loop".
+	Uses string
+	// Major and Minor bound the kernels that fail: for Field, the first
+	// kernel without the field (it fails from there on); for the other
+	// kinds, the first kernel with Uses (it fails before).
 	Major, Minor int
+	// Stage is where the program fails on such a kernel.
+	Stage Stage
 	// Object is the compiled ELF object. Do not modify it.
 	Object []byte
 }
 
+// FailsOn reports whether the variant's program must fail on a kernel of
+// the given version (a kernel that is at least major.minor when atLeast is
+// atLeast(v.Major, v.Minor)).
+func (v Variant) FailsOn(atLeast func(major, minor int) bool) bool {
+	newer := atLeast(v.Major, v.Minor)
+	if v.Kind == Field {
+		return newer
+	}
+	return !newer
+}
+
+//go:embed broken_task_btf.o
+var taskBTFObject []byte
+
+//go:embed broken_loop.o
+var loopObject []byte
+
+//go:embed broken_kern_ctx.o
+var kernCtxObject []byte
+
+//go:embed broken_kprobe_target.o
+var kprobeTargetObject []byte
+
 var variants = map[string]Variant{
-	"state": {"state", "sched_switch", "task_struct.state", 5, 14, stateObject},
-	"start": {"start", "trace_exec", "task_struct.real_start_time", 5, 5, startObject},
+	"state":         {"state", "sched_switch", Field, "task_struct.state", 5, 14, Load, stateObject},
+	"start":         {"start", "trace_exec", Field, "task_struct.real_start_time", 5, 5, Load, startObject},
+	"task_btf":      {"task_btf", "trace_exec", Helper, "bpf_get_current_task_btf", 5, 11, Load, taskBTFObject},
+	"loop":          {"loop", "trace_exec", Helper, "bpf_loop", 5, 17, Load, loopObject},
+	"kern_ctx":      {"kern_ctx", "trace_exit", Kfunc, "bpf_cast_to_kern_ctx", 6, 2, Load, kernCtxObject},
+	"kprobe_target": {"kprobe_target", "trace_open", KprobeTarget, "__x64_sys_epoll_pwait2", 5, 11, Attach, kprobeTargetObject},
 }
 
 // Variants returns every broken build, by name.
@@ -60,7 +127,12 @@ func Variants() []Variant {
 func Lookup(name string) (Variant, error) {
 	v, ok := variants[name]
 	if !ok {
-		return Variant{}, fmt.Errorf("no broken tracer variant %q (want state or start)", name)
+		names := make([]string, 0, len(variants))
+		for n := range variants {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return Variant{}, fmt.Errorf("no broken tracer variant %q (want one of %s)", name, strings.Join(names, ", "))
 	}
 	return v, nil
 }
