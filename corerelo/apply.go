@@ -39,18 +39,44 @@ type Site struct {
 // Apply relocates a copy of insns against kernel (vmlinux BTF; module BTF is
 // not consulted) the way cilium/ebpf does when it loads the program, and
 // returns every relocation site, described with local (the object's BTF).
+// It is Relocate without the relocated instructions.
 //
 // A relocation Apply cannot describe is ErrUnknownRelocation, and no sites
 // are returned. A relocation cilium/ebpf cannot compute is ErrRelocation; the
 // sites are returned described but without values.
 func Apply(insns asm.Instructions, local, kernel *btf.Spec, bo binary.ByteOrder) ([]Site, error) {
+	p, err := Relocate(insns, local, kernel, bo)
+	if p == nil {
+		return nil, err
+	}
+	return p.Sites, err
+}
+
+// Program is a program relocated against one kernel.
+type Program struct {
+	// Insns is the relocated copy of the program's instructions; with
+	// ErrRelocation, the unrelocated copy.
+	Insns asm.Instructions
+	// Live tells, per instruction of Insns, whether the verifier can reach
+	// it (see Reachable).
+	Live []bool
+	// Sites are the CO-RE relocations, in instruction order; nil when the
+	// program has none.
+	Sites []Site
+}
+
+// Relocate is Apply that also returns the relocated instructions and which
+// of them are live, for analyses of what the verifier will see (the calls a
+// kernel must support, for example). The errors are Apply's; with
+// ErrRelocation the Program is still returned, its Insns unrelocated.
+func Relocate(insns asm.Instructions, local, kernel *btf.Spec, bo binary.ByteOrder) (*Program, error) {
 	if kernel == nil {
 		return nil, errors.New("apply CO-RE relocations: no kernel BTF")
 	}
 	insns = append(asm.Instructions(nil), insns...)
+	p := &Program{Insns: insns}
 
 	var relos []*btf.CORERelocation
-	var sites []Site
 	raw := 0
 	for i := range insns {
 		if relo := btf.CORERelocationMetadata(&insns[i]); relo != nil {
@@ -59,12 +85,13 @@ func Apply(insns asm.Instructions, local, kernel *btf.Spec, bo binary.ByteOrder)
 				return nil, err
 			}
 			relos = append(relos, relo)
-			sites = append(sites, Site{Description: d, Index: i, Offset: raw})
+			p.Sites = append(p.Sites, Site{Description: d, Index: i, Offset: raw})
 		}
 		raw += int(insns[i].Width())
 	}
 	if len(relos) == 0 {
-		return nil, nil
+		p.Live = Reachable(insns)
+		return p, nil
 	}
 
 	// Local type IDs only matter to the BTF sent with a load; any stable
@@ -72,13 +99,16 @@ func Apply(insns asm.Instructions, local, kernel *btf.Spec, bo binary.ByteOrder)
 	var b btf.Builder
 	fixups, err := btf.CORERelocate(relos, []*btf.Spec{kernel}, bo, b.Add)
 	if err != nil {
-		return sites, fmt.Errorf("%w: %w", ErrRelocation, err)
+		p.Live = Reachable(p.Insns)
+		return p, fmt.Errorf("%w: %w", ErrRelocation, err)
 	}
+	relocated := append(asm.Instructions(nil), insns...)
 	for i := range fixups {
-		s := &sites[i]
-		ins := &insns[s.Index]
+		s := &p.Sites[i]
+		ins := &relocated[s.Index]
 		if err := fixups[i].Apply(ins); err != nil {
-			return sites, fmt.Errorf("%w: %s: %w", ErrRelocation, s.Access, err)
+			p.Live = Reachable(p.Insns)
+			return p, fmt.Errorf("%w: %s: %w", ErrRelocation, s.Access, err)
 		}
 		switch {
 		case IsPoisoned(ins):
@@ -90,11 +120,12 @@ func Apply(insns asm.Instructions, local, kernel *btf.Spec, bo binary.ByteOrder)
 		}
 	}
 
-	live := Reachable(insns)
-	for i := range sites {
-		sites[i].Unguarded = sites[i].Poisoned && live[sites[i].Index]
+	p.Insns = relocated
+	p.Live = Reachable(relocated)
+	for i := range p.Sites {
+		p.Sites[i].Unguarded = p.Sites[i].Poisoned && p.Live[p.Sites[i].Index]
 	}
-	return sites, nil
+	return p, nil
 }
 
 // BadRelocationText is the message of the error cilium/ebpf returns when the

@@ -90,12 +90,12 @@ func BenchmarkRelocate(b *testing.B) {
 			kernel := k.load(b)
 			// Warm the kernel spec's lazily decoded types as a real run would
 			// after its first relocation.
-			if _, err := Relocate(spec, kernel); err != nil {
+			if _, err := Relocate(spec, kernel, Options{}); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := Relocate(spec, kernel); err != nil {
+				if _, err := Relocate(spec, kernel, Options{}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -126,7 +126,7 @@ func BenchmarkCachedKernel(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := Predict(object, kernel); err != nil {
+		if _, err := Predict(object, kernel, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

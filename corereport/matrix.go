@@ -31,8 +31,50 @@ type Matrix struct {
 	// Relocations has one row per program and distinct (kind, access),
 	// in program then instruction order.
 	Relocations []Row `json:"relocations"`
+	// Findings has one row per program and distinct (check, subject) of
+	// the checks beyond CO-RE (helpers, kfuncs, types, attach targets), in
+	// program then check order.
+	Findings []FindingRow `json:"findings"`
 	// Programs has one row per program, sorted by name.
 	Programs []ProgramRow `json:"programs"`
+}
+
+// FindingRow is one check of one program across the kernels.
+type FindingRow struct {
+	Program string `json:"program"`
+	Check   Check  `json:"check"`
+	Subject string `json:"subject"`
+	// Cells has one entry per kernel, in Matrix.Kernels order.
+	Cells []FindingCell `json:"cells"`
+}
+
+// FindingCell is one check on one kernel.
+type FindingCell struct {
+	Verdict Verdict `json:"verdict,omitempty"`
+	Detail  string  `json:"detail,omitempty"`
+	// NA: the kernel has no result, or the program does not need the check
+	// there (e.g. a helper only called in code dead on that kernel).
+	NA bool `json:"na,omitempty"`
+}
+
+// Text is the cell as the table shows it: "ok", "ok*" (ok thanks to a
+// fallback or dead code, see Detail), "ABSENT", "unknown" or "-".
+func (c FindingCell) Text() string {
+	if c.NA {
+		return "-"
+	}
+	return Finding{Verdict: c.Verdict, Detail: c.Detail}.Text()
+}
+
+// plain reports whether every cell of r is a plain "ok" or "-": nothing to
+// look at.
+func (r FindingRow) plain() bool {
+	for _, c := range r.Cells {
+		if !c.NA && (c.Verdict != Loads || c.Detail != "") {
+			return false
+		}
+	}
+	return true
 }
 
 // Row is one relocation of one program across the kernels.
@@ -66,7 +108,10 @@ type ProgramRow struct {
 
 // ProgramCell is the prediction for one program on one kernel.
 type ProgramCell struct {
-	Loads  bool   `json:"loads"`
+	Verdict Verdict `json:"verdict,omitempty"`
+	// Loads is false when the program is predicted to fail.
+	Loads bool `json:"loads"`
+	// Reason says why it fails, or why the prediction is unknown.
 	Reason string `json:"reason,omitempty"`
 	NA     bool   `json:"na,omitempty"`
 }
@@ -109,15 +154,18 @@ func (c Cell) Text() string {
 	return strings.Join(vs, "|")
 }
 
-// Text is the cell as the table shows it: "loads", "FAILS" or "n/a".
+// Text is the cell as the table shows it: "loads", "FAILS", "unknown" or
+// "n/a".
 func (c ProgramCell) Text() string {
 	switch {
 	case c.NA:
 		return "n/a"
-	case c.Loads:
-		return "loads"
+	case !c.Loads:
+		return "FAILS"
+	case c.Verdict == Unknown:
+		return "unknown"
 	}
-	return "FAILS"
+	return "loads"
 }
 
 // Failures counts the predicted load failures in m.
@@ -126,6 +174,19 @@ func (m *Matrix) Failures() int {
 	for _, p := range m.Programs {
 		for _, c := range p.Cells {
 			if !c.NA && !c.Loads {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Unknowns counts the program cells whose outcome BTF does not settle.
+func (m *Matrix) Unknowns() int {
+	n := 0
+	for _, p := range m.Programs {
+		for _, c := range p.Cells {
+			if !c.NA && c.Loads && c.Verdict == Unknown {
 				n++
 			}
 		}
@@ -146,14 +207,20 @@ func (m *Matrix) Unavailable() int {
 
 // NewMatrix builds the matrix of object from one Kernel per column.
 func NewMatrix(object string, kernels []Kernel) *Matrix {
-	m := &Matrix{Object: object, Kernels: kernels, Relocations: []Row{}, Programs: []ProgramRow{}}
+	m := &Matrix{Object: object, Kernels: kernels, Relocations: []Row{}, Findings: []FindingRow{}, Programs: []ProgramRow{}}
 	type rowKey struct {
 		prog   string
 		kind   corerelo.Kind
 		access string
 	}
+	type findingKey struct {
+		prog    string
+		check   Check
+		subject string
+	}
 	rowAt := map[rowKey]int{}
 	progAt := map[string]int{}
+	findingAt := map[findingKey]int{}
 
 	// Rows come from every kernel's result, so a program that cannot be
 	// relocated on one kernel still gets its rows from the others.
@@ -173,6 +240,17 @@ func NewMatrix(object string, kernels []Kernel) *Matrix {
 					m.Relocations = append(m.Relocations, Row{Program: p.Name, Kind: f.Kind, Access: f.Access, Cells: naCells(len(kernels))})
 				}
 			}
+			for _, f := range p.Findings {
+				key := findingKey{p.Name, f.Check, f.Subject}
+				if _, ok := findingAt[key]; !ok && f.Check != CheckCORE {
+					findingAt[key] = len(m.Findings)
+					cells := make([]FindingCell, len(kernels))
+					for i := range cells {
+						cells[i].NA = true
+					}
+					m.Findings = append(m.Findings, FindingRow{Program: p.Name, Check: f.Check, Subject: f.Subject, Cells: cells})
+				}
+			}
 		}
 	}
 	for col, k := range kernels {
@@ -180,7 +258,12 @@ func NewMatrix(object string, kernels []Kernel) *Matrix {
 			continue
 		}
 		for _, p := range k.Result.Programs {
-			m.Programs[progAt[p.Name]].Cells[col] = ProgramCell{Loads: p.Loads, Reason: p.Reason}
+			m.Programs[progAt[p.Name]].Cells[col] = ProgramCell{Verdict: p.Verdict, Loads: p.Loads, Reason: p.Reason}
+			for _, f := range p.Findings {
+				if i, ok := findingAt[findingKey{p.Name, f.Check, f.Subject}]; ok {
+					m.Findings[i].Cells[col] = FindingCell{Verdict: f.Verdict, Detail: f.Detail}
+				}
+			}
 			seen := map[rowKey]bool{}
 			for _, f := range p.Fixups {
 				key := rowKey{p.Name, f.Kind, f.Access}

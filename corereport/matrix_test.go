@@ -17,7 +17,7 @@ func testMatrix(t *testing.T) *Matrix {
 	spec := loadTestObject(t)
 	var cols []Kernel
 	for _, k := range []testKernel{{"old", kernelPre514}, {"new", kernelModern}} {
-		res, err := Relocate(spec, k.load(t))
+		res, err := Relocate(spec, k.load(t), Options{})
 		if err != nil {
 			t.Fatalf("Relocate %s: %v", k.name, err)
 		}

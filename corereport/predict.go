@@ -12,30 +12,46 @@ import (
 
 // Predict relocates the BPF object at objectPath against kernelBTF and
 // predicts, per program, whether it loads on that kernel: a program fails
-// when a poisoned CO-RE relocation is reachable. It is the offline half of
+// when a poisoned CO-RE relocation is reachable, or the kernel lacks a
+// helper, kfunc, type or attach target it needs. It is the offline half of
 // the runner's agreement check.
-func Predict(objectPath string, kernelBTF *btf.Spec) (*report.Prediction, error) {
+func Predict(objectPath string, kernelBTF *btf.Spec, opts Options) (*report.Prediction, error) {
 	spec, err := ebpf.LoadCollectionSpec(objectPath)
 	if err != nil {
 		return nil, fmt.Errorf("predict %s: %w", objectPath, err)
 	}
-	res, err := Relocate(spec, kernelBTF)
+	res, err := Relocate(spec, kernelBTF, opts)
 	if err != nil {
 		return nil, fmt.Errorf("predict %s: %w", objectPath, err)
 	}
 	return res.Prediction(), nil
 }
 
-// Prediction converts r to the report's data model.
+// Prediction converts r to the report's data model: the load verdict of
+// each program (Programs and Reasons when known, Unknown otherwise) and, for
+// a program predicted to load, any attach failure or doubt (Attach).
 func (r *Result) Prediction() *report.Prediction {
 	p := &report.Prediction{Programs: make(map[string]bool, len(r.Programs))}
+	set := func(m *map[string]string, k, v string) {
+		if *m == nil {
+			*m = make(map[string]string)
+		}
+		(*m)[k] = v
+	}
 	for _, prog := range r.Programs {
-		p.Programs[prog.Name] = prog.Loads
-		if !prog.Loads {
-			if p.Reasons == nil {
-				p.Reasons = make(map[string]string)
-			}
-			p.Reasons[prog.Name] = prog.Reason
+		v, why := verdictOf(prog.Findings, StageLoad)
+		switch v {
+		case Loads:
+			p.Programs[prog.Name] = true
+		case Fails:
+			p.Programs[prog.Name] = false
+			set(&p.Reasons, prog.Name, why)
+			continue
+		case Unknown:
+			set(&p.Unknown, prog.Name, why)
+		}
+		if v, why := verdictOf(prog.Findings, StageAttach); v != Loads {
+			set(&p.Attach, prog.Name, string(v)+": "+why)
 		}
 	}
 	return p
@@ -47,13 +63,14 @@ func (r *Result) Prediction() *report.Prediction {
 type Predictor struct {
 	object string
 	cache  *BTFCache
+	opts   Options
 	mu     sync.Mutex // guards spec: relocation reads its lazily decoded BTF
 	spec   *ebpf.CollectionSpec
 }
 
 // NewPredictor reads the BPF object at objectPath. A nil cache reads BTF and
 // ELF files only, without caching (see BTFCache).
-func NewPredictor(objectPath string, cache *BTFCache) (*Predictor, error) {
+func NewPredictor(objectPath string, cache *BTFCache, opts Options) (*Predictor, error) {
 	spec, err := ebpf.LoadCollectionSpec(objectPath)
 	if err != nil {
 		return nil, fmt.Errorf("predict %s: %w", objectPath, err)
@@ -61,7 +78,7 @@ func NewPredictor(objectPath string, cache *BTFCache) (*Predictor, error) {
 	if cache == nil {
 		cache = &BTFCache{}
 	}
-	return &Predictor{object: objectPath, cache: cache, spec: spec}, nil
+	return &Predictor{object: objectPath, cache: cache, opts: opts, spec: spec}, nil
 }
 
 // Predict relocates the object against the kernel image at imagePath, whose
@@ -73,7 +90,7 @@ func (p *Predictor) Predict(imagePath, sum string) (*report.Prediction, error) {
 		return nil, fmt.Errorf("predict %s: %w", p.object, err)
 	}
 	p.mu.Lock()
-	res, err := Relocate(p.spec, kernel)
+	res, err := Relocate(p.spec, kernel, p.opts)
 	p.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("predict %s: %w", p.object, err)

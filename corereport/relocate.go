@@ -12,9 +12,11 @@
 // relocation"; one that only sits behind a CO-RE existence check that is
 // false on that kernel is dead code and loads fine (corerelo.Reachable).
 //
-// Only CO-RE failures are predicted: a program can still fail to load for
-// reasons BTF does not show (a helper or map type the kernel lacks, verifier
-// limits).
+// Beyond CO-RE, the kernel's BTF also shows the helpers, program, attach and
+// map types, kfuncs and attach targets it has (see features.go): each becomes
+// a Finding of the program, and the program's Verdict is the worst of them
+// (fails, else unknown, else loads). Verifier limits and anything else BTF
+// does not show are not predicted.
 //
 // It must not import kernels, kernels/cache or vmtest (the booting side):
 // kernel images and their BTF come in as inputs (BTFCache's functions, BTF
@@ -61,31 +63,46 @@ type Fixup struct {
 	Unresolved bool `json:"unresolved,omitempty"`
 }
 
-// Program is the predicted load outcome of one program on one kernel.
+// Program is the predicted outcome of one program on one kernel.
 type Program struct {
 	Name string `json:"name"`
-	// Loads is the prediction: true unless a CO-RE relocation fails the load.
+	// Verdict is the prediction: the worst verdict of Findings.
+	Verdict Verdict `json:"verdict"`
+	// Loads is false when the program is predicted to fail (Verdict Fails).
 	Loads bool `json:"loads"`
-	// Reason says why the program is predicted to fail.
+	// Reason says why the program is predicted to fail, or why the
+	// prediction is unknown.
 	Reason string  `json:"reason,omitempty"`
 	Fixups []Fixup `json:"fixups"`
+	// Findings is everything checked for the program on this kernel: the
+	// CO-RE outcome, each helper, kfunc, map, type and attach target.
+	// Other checks append their own findings (see Finding).
+	Findings []Finding `json:"findings"`
 }
 
 // Result is every program of an object relocated against one kernel, sorted
 // by program name.
 type Result struct {
 	Programs []Program `json:"programs"`
+	// Notes say what about the kernel limits the prediction.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Relocate resolves the CO-RE relocations of every program in spec against
-// kernel, the kernel's BTF (vmlinux only; module BTF is not consulted).
+// kernel, the kernel's BTF (vmlinux only; module BTF is not consulted), and
+// runs the other checks of the kernel's BTF on each program (features.go).
 //
 // A program whose relocations cannot be computed is reported as failing, with
 // the error as its reason, rather than failing Relocate; Relocate returns an
 // error only for a relocation it cannot describe.
-func Relocate(spec *ebpf.CollectionSpec, kernel *btf.Spec) (*Result, error) {
+func Relocate(spec *ebpf.CollectionSpec, kernel *btf.Spec, opts Options) (*Result, error) {
 	if kernel == nil {
 		return nil, errors.New("relocate: no kernel BTF")
+	}
+	feats := newKernelFeatures(kernel)
+	var notes []string
+	if feats.partial() {
+		notes = append(notes, partialNote)
 	}
 	names := make([]string, 0, len(spec.Programs))
 	for name := range spec.Programs {
@@ -93,9 +110,9 @@ func Relocate(spec *ebpf.CollectionSpec, kernel *btf.Spec) (*Result, error) {
 	}
 	sort.Strings(names)
 
-	res := &Result{Programs: make([]Program, 0, len(names))}
+	res := &Result{Programs: make([]Program, 0, len(names)), Notes: notes}
 	for _, name := range names {
-		p, err := relocateProgram(spec, spec.Programs[name], kernel)
+		p, err := relocateProgram(spec, spec.Programs[name], kernel, feats, opts)
 		if err != nil {
 			return nil, fmt.Errorf("relocate program %s: %w", name, err)
 		}
@@ -104,18 +121,19 @@ func Relocate(spec *ebpf.CollectionSpec, kernel *btf.Spec) (*Result, error) {
 	return res, nil
 }
 
-// relocateProgram relocates one program; see Relocate.
-func relocateProgram(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, kernel *btf.Spec) (*Program, error) {
+// relocateProgram relocates one program and checks it; see Relocate.
+func relocateProgram(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, kernel *btf.Spec, feats *kernelFeatures, opts Options) (*Program, error) {
 	out := &Program{Name: prog.Name, Loads: true, Fixups: []Fixup{}}
 	bo := prog.ByteOrder
 	if bo == nil {
 		bo = spec.ByteOrder
 	}
-	sites, err := corerelo.Apply(prog.Instructions, spec.Types, kernel, bo)
-	if errors.Is(err, corerelo.ErrUnknownRelocation) {
+	rp, err := corerelo.Relocate(prog.Instructions, spec.Types, kernel, bo)
+	if rp == nil {
 		return nil, err
 	}
-	for _, s := range sites {
+	defer out.check(spec, prog, rp, feats, opts)
+	for _, s := range rp.Sites {
 		out.Fixups = append(out.Fixups, Fixup{
 			Relocation: Relocation{Program: prog.Name, Insn: s.Index, Description: s.Description},
 			Value:      s.Value, Poisoned: s.Poisoned, Unguarded: s.Unguarded,
@@ -135,6 +153,22 @@ func relocateProgram(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, kernel *
 		out.Reason = corerelo.BadRelocationText + ": unguarded poisoned " + strings.Join(bad, ", ")
 	}
 	return out, nil
+}
+
+// check adds p's findings on the kernel feats describes, CO-RE first, and
+// sets its verdict from them. rp is the program relocated on that kernel.
+func (p *Program) check(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, rp *corerelo.Program, feats *kernelFeatures, opts Options) {
+	p.Findings = []Finding{}
+	if len(p.Fixups) > 0 {
+		f := Finding{Check: CheckCORE, Subject: "CO-RE relocations", Verdict: Loads, Stage: StageLoad}
+		if !p.Loads {
+			f.Verdict, f.Detail = Fails, p.Reason
+		}
+		p.Findings = append(p.Findings, f)
+	}
+	p.Findings = append(p.Findings, feats.checkProgram(spec, prog, rp.Insns, rp.Live, opts)...)
+	p.Verdict, p.Reason = verdictOf(p.Findings, "")
+	p.Loads = p.Verdict != Fails
 }
 
 // unresolved marks p as failing to load because its relocations could not be

@@ -114,7 +114,7 @@ func TestRelocateTestObject(t *testing.T) {
 					t.Skip(why)
 				}
 			}
-			res, err := Relocate(loadTestObject(t), kernel)
+			res, err := Relocate(loadTestObject(t), kernel, Options{})
 			if err != nil {
 				t.Fatalf("Relocate: %v", err)
 			}
@@ -199,7 +199,7 @@ func TestRelocateIncompatibleType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Relocate(loadTestObject(t), kernel)
+	res, err := Relocate(loadTestObject(t), kernel, Options{})
 	if err != nil {
 		t.Fatalf("Relocate: %v", err)
 	}
@@ -222,14 +222,14 @@ func TestRelocateIncompatibleType(t *testing.T) {
 }
 
 func TestRelocateNilKernel(t *testing.T) {
-	if _, err := Relocate(loadTestObject(t), nil); err == nil {
+	if _, err := Relocate(loadTestObject(t), nil, Options{}); err == nil {
 		t.Fatal("Relocate(nil kernel) succeeded")
 	}
 }
 
 func TestPredict(t *testing.T) {
 	kernel := kernel61(t)
-	p, err := Predict(testObject, kernel)
+	p, err := Predict(testObject, kernel, Options{})
 	if err != nil {
 		t.Fatalf("Predict: %v", err)
 	}
@@ -251,14 +251,14 @@ func TestPredict(t *testing.T) {
 		t.Errorf("reason %q does not name the poisoned field", r)
 	}
 
-	if _, err := Predict("testdata/no-such.o", kernel); err == nil {
+	if _, err := Predict("testdata/no-such.o", kernel, Options{}); err == nil {
 		t.Error("Predict of a missing object succeeded")
 	}
 }
 
 func TestPredictorConcurrent(t *testing.T) {
 	img61 := image61(t)
-	p, err := NewPredictor(testObject, kernelBTFCache(t.TempDir()))
+	p, err := NewPredictor(testObject, kernelBTFCache(t.TempDir()), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestPredictorConcurrent(t *testing.T) {
 			t.Errorf("Predict(%s): guarded_state loads = false, want true (reason %q)", images[i], r.pred.Reasons["guarded_state"])
 		}
 	}
-	if _, err := NewPredictor("testdata/no-such.o", nil); err == nil {
+	if _, err := NewPredictor("testdata/no-such.o", nil, Options{}); err == nil {
 		t.Error("NewPredictor of a missing object succeeded")
 	}
 }

@@ -23,7 +23,10 @@ var ErrUnknownFormat = fmt.Errorf("unknown format (want %s, %s or %s)", FormatTa
 
 // legend explains the cells that are not plain values.
 const legend = "POISONED: the kernel has no target for the relocation and the program reaches it: the load fails.\n" +
-	"poison (dead): no target either, but only behind a CO-RE check that is false on that kernel: it loads."
+	"poison (dead): no target either, but only behind a CO-RE check that is false on that kernel: it loads.\n" +
+	"ABSENT: the kernel's BTF lacks the helper, kfunc, type or attach target: the program fails.\n" +
+	"ok*: absent too, but the loader falls back or the use is dead code on that kernel: it loads.\n" +
+	"unknown: BTF cannot tell (see the notes); never counted as a failure."
 
 // Write renders m to w in format f.
 func (m *Matrix) Write(w io.Writer, f Format) error {
@@ -68,6 +71,31 @@ func (m *Matrix) WriteTable(w io.Writer) error {
 			fmt.Fprintf(tw, "\t%s", c.Text())
 		}
 		fmt.Fprintln(tw)
+	}
+
+	rows, plain := m.findingRows()
+	if len(rows) > 0 {
+		fmt.Fprintf(tw, "\nPROGRAM\tNEEDS\tCHECK")
+		for _, k := range m.Kernels {
+			fmt.Fprintf(tw, "\t%s", kernelLabel(k))
+		}
+		fmt.Fprintln(tw)
+		prev = ""
+		for _, r := range rows {
+			prog := r.Program
+			if prog == prev {
+				prog = ""
+			}
+			prev = r.Program
+			fmt.Fprintf(tw, "%s\t%s\t%s", prog, r.Subject, r.Check)
+			for _, c := range r.Cells {
+				fmt.Fprintf(tw, "\t%s", c.Text())
+			}
+			fmt.Fprintln(tw)
+		}
+	}
+	if plain > 0 {
+		fmt.Fprintf(tw, "\n%d more helper, map, type and attach-target checks: ok on every kernel.\n", plain)
 	}
 
 	fmt.Fprintf(tw, "\nPREDICTED LOAD")
@@ -118,6 +146,29 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 		b.WriteString("\n")
 	}
 
+	rows, plain := m.findingRows()
+	if len(rows) > 0 {
+		b.WriteString("\n#### Helpers, kfuncs, types and attach targets\n\n| program | needs | check |")
+		for _, k := range m.Kernels {
+			fmt.Fprintf(&b, " %s |", mdEscape(kernelLabel(k)))
+		}
+		b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(m.Kernels)) + "\n")
+		for _, r := range rows {
+			fmt.Fprintf(&b, "| %s | `%s` | %s |", r.Program, r.Subject, r.Check)
+			for _, c := range r.Cells {
+				t := mdEscape(c.Text())
+				if !c.NA && c.Verdict == Fails {
+					t = "**" + t + "**"
+				}
+				fmt.Fprintf(&b, " %s |", t)
+			}
+			b.WriteString("\n")
+		}
+	}
+	if plain > 0 {
+		fmt.Fprintf(&b, "\n%d more helper, map, type and attach-target checks: ok on every kernel.\n", plain)
+	}
+
 	b.WriteString("\n#### Predicted load\n\n| program |")
 	for _, k := range m.Kernels {
 		fmt.Fprintf(&b, " %s |", mdEscape(kernelLabel(k)))
@@ -129,6 +180,9 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 			t := c.Text()
 			if !c.NA && !c.Loads {
 				t = "**" + t + "**"
+			}
+			if !c.NA && c.Loads && c.Verdict == Unknown {
+				t = "_" + t + "_"
 			}
 			fmt.Fprintf(&b, " %s |", t)
 		}
@@ -153,13 +207,40 @@ func (m *Matrix) notes() []string {
 			out = append(out, fmt.Sprintf("%s: n/a: %s", kernelLabel(k), k.Err))
 			continue
 		}
+		for _, n := range k.Result.Notes {
+			out = append(out, fmt.Sprintf("%s: %s", kernelLabel(k), n))
+		}
 		for _, p := range m.Programs {
-			if c := p.Cells[i]; !c.NA && !c.Loads {
+			switch c := p.Cells[i]; {
+			case c.NA:
+			case !c.Loads:
 				out = append(out, fmt.Sprintf("%s FAILS on %s: %s", p.Name, kernelLabel(k), c.Reason))
+			case c.Verdict == Unknown:
+				out = append(out, fmt.Sprintf("%s unknown on %s: %s", p.Name, kernelLabel(k), c.Reason))
+			}
+		}
+	}
+	for _, r := range m.Findings {
+		for i, c := range r.Cells {
+			if !c.NA && c.Verdict == Loads && c.Detail != "" {
+				out = append(out, fmt.Sprintf("%s %s ok* on %s: %s", r.Program, r.Subject, kernelLabel(m.Kernels[i]), c.Detail))
 			}
 		}
 	}
 	return out
+}
+
+// findingRows returns the finding rows worth a look (any cell other than a
+// plain ok) and how many rows were plain.
+func (m *Matrix) findingRows() (rows []FindingRow, plain int) {
+	for _, r := range m.Findings {
+		if r.plain() {
+			plain++
+			continue
+		}
+		rows = append(rows, r)
+	}
+	return rows, plain
 }
 
 // mdEscape keeps text from breaking a Markdown table cell.

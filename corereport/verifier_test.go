@@ -68,7 +68,7 @@ func TestPredictionAgreesWithVerifier(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				res, err := Relocate(spec, kernel)
+				res, err := Relocate(spec, kernel, Options{})
 				if err != nil {
 					t.Fatalf("Relocate: %v", err)
 				}

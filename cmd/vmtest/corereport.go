@@ -15,6 +15,7 @@ import (
 	"github.com/corematrix/corematrix/corereport"
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/cache"
+	"github.com/corematrix/corematrix/probes"
 )
 
 // defaultCoreObject is the probes object core-report reads unless told otherwise.
@@ -113,7 +114,7 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 		if kernel == nil {
 			continue
 		}
-		res, err := corereport.Relocate(spec, kernel)
+		res, err := corereport.Relocate(spec, kernel, corereport.Options{MapFallbacks: probes.MapFallbacks})
 		if err != nil {
 			cols[i].Err = err.Error()
 			continue

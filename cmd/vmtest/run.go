@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/corematrix/corematrix/corereport"
+	"github.com/corematrix/corematrix/probes"
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/report"
 )
@@ -55,7 +56,7 @@ func runCmd(ctx context.Context, args []string) error {
 		if err != nil {
 			return exitWith(exitInfra, err)
 		}
-		predictor, err := corereport.NewPredictor(*coreObject, newBTFCache(btfDir))
+		predictor, err := corereport.NewPredictor(*coreObject, newBTFCache(btfDir), corereport.Options{MapFallbacks: probes.MapFallbacks})
 		if err != nil {
 			return usageError(fmt.Errorf("--core-object: %w", err))
 		}

@@ -118,13 +118,21 @@ type ProgramStat struct {
 	LoadMillis float64 `json:"load_ms,omitempty"`
 }
 
-// Prediction is the offline verdict (CO-RE relocation against the kernel's BTF,
-// no boot) of whether each program of an object loads on a kernel.
+// Prediction is the offline verdict (CO-RE relocations, helpers, kfuncs,
+// types and attach targets checked against the kernel's BTF, no boot) of
+// whether each program of an object loads on a kernel.
 type Prediction struct {
-	// Programs maps program name to predicted load success.
+	// Programs maps program name to predicted load success, for the
+	// programs whose load the kernel's BTF settles.
 	Programs map[string]bool `json:"programs"`
 	// Reasons maps program name to why it is predicted to fail.
 	Reasons map[string]string `json:"reasons,omitempty"`
+	// Unknown maps program name to why its load cannot be predicted (it is
+	// then not in Programs).
+	Unknown map[string]string `json:"unknown,omitempty"`
+	// Attach maps the name of a program not predicted to fail loading to
+	// "fails: <reason>" or "unknown: <why>" for attaching it.
+	Attach map[string]string `json:"attach,omitempty"`
 }
 
 // KernelResult is everything known about one kernel of a run. It is written as
