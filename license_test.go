@@ -38,10 +38,14 @@ const vendoredDir = "probes/bpf/include"
 // from (harness/broken/gen.sh builds the broken objects from a patched copy
 // of the tracer).
 var objectSources = map[string]string{
-	"probes/tracer_x86_bpfel.o":         "probes/bpf/tracer.c",
-	"harness/broken/broken_start.o":     "probes/bpf/tracer.c",
-	"harness/broken/broken_state.o":     "probes/bpf/tracer.c",
-	"corereport/testdata/core.o": "corereport/testdata/core.c",
+	"probes/tracer_x86_bpfel.o":             "probes/bpf/tracer.c",
+	"harness/broken/broken_start.o":         "probes/bpf/tracer.c",
+	"harness/broken/broken_state.o":         "probes/bpf/tracer.c",
+	"harness/broken/broken_task_btf.o":      "probes/bpf/tracer.c",
+	"harness/broken/broken_loop.o":          "probes/bpf/tracer.c",
+	"harness/broken/broken_kern_ctx.o":      "probes/bpf/tracer.c",
+	"harness/broken/broken_kprobe_target.o": "probes/bpf/tracer.c",
+	"corereport/testdata/core.o":            "corereport/testdata/core.c",
 }
 
 // spdxLine matches the kernel's SPDX convention on a file's first line:
