@@ -10,6 +10,8 @@ import (
 	"regexp"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/corematrix/corematrix/internal/atomicfile"
 )
 
 // BTFCache keeps the raw BTF of kernel images on disk, one file per image
@@ -83,7 +85,7 @@ func (c *BTFCache) Load(path, sum string) (*btf.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load btf of %s: %w", path, err)
 	}
-	if err := writeAtomic(blob, raw); err != nil {
+	if err := atomicfile.WriteFile(blob, raw, 0o644); err != nil {
 		return nil, fmt.Errorf("cache btf of %s: %w", path, err)
 	}
 	return spec, nil
@@ -94,29 +96,4 @@ func parseBTF(raw []byte, err error) (*btf.Spec, error) {
 		return nil, err
 	}
 	return btf.LoadSpecFromReader(bytes.NewReader(raw))
-}
-
-// writeAtomic writes data to path through a temporary file and a rename, so
-// that concurrent readers never see a partial blob.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".btf-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/corematrix/corematrix/internal/atomicfile"
 )
 
 // ErrCorrupt is returned when a cached blob does not hash to its name.
@@ -112,11 +114,10 @@ func HashFile(path string) (string, error) {
 
 // BlobWriter writes a new blob; Commit moves it into place under its hash.
 type BlobWriter struct {
-	c    *Cache
-	f    *os.File
-	h    hashWriter
-	n    int64
-	done bool
+	c *Cache
+	f *atomicfile.Writer
+	h hashWriter
+	n int64
 }
 
 type hashWriter interface {
@@ -126,7 +127,7 @@ type hashWriter interface {
 
 // Create starts writing a new blob into a temporary file.
 func (c *Cache) Create() (*BlobWriter, error) {
-	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "blob-*")
+	f, err := atomicfile.Create(filepath.Join(c.dir, "tmp"), "blob-*")
 	if err != nil {
 		return nil, fmt.Errorf("create blob: %w", err)
 	}
@@ -155,29 +156,15 @@ func (w *BlobWriter) Commit(want string) (string, string, error) {
 	if want != "" && sum != strings.ToLower(want) {
 		return "", "", fmt.Errorf("content hashes to %s, want %s: %w", sum, want, ErrCorrupt)
 	}
-	if err := w.f.Sync(); err != nil {
-		return "", "", err
-	}
-	if err := w.f.Close(); err != nil {
-		return "", "", err
-	}
 	p := w.c.BlobPath(sum)
-	if err := os.Rename(w.f.Name(), p); err != nil {
+	if err := w.f.Commit(p, 0); err != nil {
 		return "", "", fmt.Errorf("commit blob: %w", err)
 	}
-	w.done = true
 	return sum, p, nil
 }
 
 // Abort discards an uncommitted blob. It is safe to call after Commit.
-func (w *BlobWriter) Abort() {
-	if w.done {
-		return
-	}
-	w.done = true
-	w.f.Close()
-	os.Remove(w.f.Name())
-}
+func (w *BlobWriter) Abort() { w.f.Abort() }
 
 // PutFile copies the file at path into the cache and returns its hash.
 func (c *Cache) PutFile(path string) (string, error) {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/corematrix/corematrix/internal/atomicfile"
 )
 
 var unsafeKey = regexp.MustCompile(`[^A-Za-z0-9._+~=-]+`)
@@ -76,18 +78,16 @@ func (c *Cache) TouchRecord(key string) error {
 	return c.PutRecord(key, raw)
 }
 
+// writeAtomic writes data to path through a temporary file in the cache's
+// tmp directory.
 func (c *Cache) writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Join(c.dir, "tmp"), "record-*")
+	w, err := atomicfile.Create(filepath.Join(c.dir, "tmp"), "record-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	if _, err := w.Write(data); err != nil {
+		w.Abort()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return w.Commit(path, 0)
 }

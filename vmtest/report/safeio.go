@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"syscall"
 )
 
@@ -68,29 +67,6 @@ func ensureDir(dir string) error {
 		return fmt.Errorf("%s is a %s, not a directory; refusing to write through it", dir, st.Mode().Type())
 	}
 	return nil
-}
-
-// writeFile writes data to path through a new temporary file in the same
-// directory, renamed into place: a symlink planted at path is replaced,
-// never followed.
-func writeFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // validOutcomes are the outcomes a report may hold.

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/corematrix/corematrix/internal/atomicfile"
 )
 
 // File names inside a report directory.
@@ -41,7 +43,7 @@ func WriteKernel(dir string, r KernelResult) error {
 	if err != nil {
 		return fmt.Errorf("write report of kernel %s: %w", r.Kernel.Name, err)
 	}
-	if err := writeFile(filepath.Join(dir, JUnitFile), x); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, JUnitFile), x, 0o644); err != nil {
 		return fmt.Errorf("write report of kernel %s: %w", r.Kernel.Name, err)
 	}
 	return nil
@@ -67,7 +69,7 @@ func WriteRun(root string, s Summary) error {
 		return fmt.Errorf("write run report: %w", err)
 	}
 	md := Markdown(s)
-	if err := writeFile(filepath.Join(root, SummaryMD), []byte(md)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(root, SummaryMD), []byte(md), 0o644); err != nil {
 		return fmt.Errorf("write run report: %w", err)
 	}
 	if path := os.Getenv(StepSummaryEnv); path != "" {
@@ -108,7 +110,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
-	return writeFile(path, append(b, '\n'))
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // Load reads the report under dir back into a Summary.
