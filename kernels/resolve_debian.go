@@ -2,12 +2,13 @@ package kernels
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/go-multierror"
 
 	"github.com/corematrix/corematrix/kernels/debian"
 )
@@ -268,5 +269,5 @@ func (r *Resolver) Offers(ctx context.Context) ([]Offer, error) {
 		out = append(out, Offer{Line: c.Line, Version: c.Upstream, Release: c.Release(), Suite: c.Suite,
 			Package: c.Package.Name, PackageVersion: c.Package.Version, Size: c.Package.Size})
 	}
-	return out, errors.Join(errs...)
+	return out, multierror.Append(nil, errs...).ErrorOrNil()
 }

@@ -156,7 +156,7 @@ wait:
 		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 			msg = msg[i+1:]
 		}
-		res.evidence.QEMUError = fmt.Errorf("qemu: %v: %s", waitErr, msg)
+		res.evidence.QEMUError = fmt.Errorf("qemu: %w: %s", waitErr, msg)
 	}
 	res.evidence.Results = w.data
 	res.evidence.Console, err = os.ReadFile(console)

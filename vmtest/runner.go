@@ -75,7 +75,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	if _, err := exec.LookPath(cfg.QEMU); err != nil {
-		return nil, fmt.Errorf("%w: %s not found (run `make deps`): %v", ErrInfra, cfg.QEMU, err)
+		return nil, fmt.Errorf("%w: %s not found (run `make deps`): %w", ErrInfra, cfg.QEMU, err)
 	}
 	if err := initramfs.CheckStatic(cfg.Init); err != nil {
 		return nil, fmt.Errorf("guest init: %w", err)
@@ -93,7 +93,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox}
 	r.tmp, err = os.MkdirTemp("", "vmtest-")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInfra, err)
+		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
 	if err := r.buildInitramfs(); err != nil {
 		os.RemoveAll(r.tmp)
@@ -127,7 +127,7 @@ func (r *Runner) buildInitramfs() error {
 	r.initramfs = filepath.Join(r.tmp, "initramfs.cpio")
 	f, err := os.Create(r.initramfs)
 	if err != nil {
-		return fmt.Errorf("%w: create initramfs: %v", ErrInfra, err)
+		return fmt.Errorf("%w: create initramfs: %w", ErrInfra, err)
 	}
 	if err := initramfs.Write(f, files); err != nil {
 		f.Close()

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
 
 	"github.com/corematrix/corematrix/kernels"
@@ -204,7 +205,7 @@ func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bo
 			code = max(code, codeOf(resolveError(errs[i])))
 		}
 	}
-	return exitWith(code, errors.Join(failed...))
+	return exitWith(code, multierror.Append(nil, failed...).ErrorOrNil())
 }
 
 func kernelsFetch(ctx context.Context, args []string) error {
@@ -330,7 +331,7 @@ func kernelsBTF(ctx context.Context, args []string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return exitWith(exitFail, errors.Join(missing...))
+		return exitWith(exitFail, multierror.Append(nil, missing...).ErrorOrNil())
 	}
 	return nil
 }

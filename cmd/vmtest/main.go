@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -79,7 +80,8 @@ func codeOf(err error) int {
 func exitCode(stderr io.Writer, prefix string, err error) int {
 	var ee *exitError
 	if err != nil && !(errors.As(err, &ee) && ee == err && ee.err == nil) {
-		fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
+		// An aggregate (go-multierror) ends in blank lines.
+		fmt.Fprintf(stderr, "%s: %s\n", prefix, strings.TrimRight(err.Error(), "\n"))
 	}
 	return codeOf(err)
 }

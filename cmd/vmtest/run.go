@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 
+	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
 
 	"github.com/corematrix/corematrix/corereport"
@@ -110,5 +110,5 @@ func runCmd(ctx context.Context, args []string) error {
 	if len(writeErrs) > 0 && code == exitOK {
 		code = exitInfra
 	}
-	return exitWith(code, errors.Join(append([]error{runErr}, writeErrs...)...))
+	return exitWith(code, multierror.Append(runErr, writeErrs...).ErrorOrNil())
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/hashicorp/go-multierror"
 	"golang.org/x/sys/unix"
 )
 
@@ -73,7 +74,7 @@ func PrepareGuest() error {
 	if err := LinkUp("lo"); err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	return multierror.Append(nil, errs...).ErrorOrNil()
 }
 
 // worldSearchable adds o+x (and sticky world write for the temp directory)

@@ -41,7 +41,7 @@ func ParseStat(line []byte) (Stat, error) {
 	var s Stat
 	pid, err := strconv.Atoi(string(bytes.TrimSpace(line[:open])))
 	if err != nil {
-		return Stat{}, fmt.Errorf("%w: pid: %v", ErrBadStat, err)
+		return Stat{}, fmt.Errorf("%w: pid: %w", ErrBadStat, err)
 	}
 	s.Pid = pid
 	s.Comm = string(line[open+1 : closing])
@@ -55,10 +55,10 @@ func ParseStat(line []byte) (Stat, error) {
 	}
 	s.State = rest[0][0]
 	if s.PPid, err = strconv.Atoi(rest[1]); err != nil {
-		return Stat{}, fmt.Errorf("%w: ppid: %v", ErrBadStat, err)
+		return Stat{}, fmt.Errorf("%w: ppid: %w", ErrBadStat, err)
 	}
 	if s.StartTime, err = strconv.ParseUint(rest[19], 10, 64); err != nil {
-		return Stat{}, fmt.Errorf("%w: starttime: %v", ErrBadStat, err)
+		return Stat{}, fmt.Errorf("%w: starttime: %w", ErrBadStat, err)
 	}
 	return s, nil
 }

@@ -66,7 +66,7 @@ func VerifyInRelease(data []byte, keyring openpgp.EntityList) ([]byte, string, e
 	}
 	signer, err := block.VerifySignature(keyring, nil)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v", ErrBadSignature, err)
+		return nil, "", fmt.Errorf("%w: %w", ErrBadSignature, err)
 	}
 	id := ""
 	if signer != nil && signer.PrimaryKey != nil {
