@@ -64,7 +64,7 @@ type bootResult struct {
 	ended    time.Time
 }
 
-// pollInterval is how often the results file is read while QEMU runs.
+// pollInterval is how often the results file is read on while QEMU runs.
 const pollInterval = 50 * time.Millisecond
 
 func (b *boot) run(ctx context.Context) (*bootResult, error) {
@@ -98,11 +98,17 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
+	w, err := openWatcher(results)
+	if err != nil {
+		cmd.Process.Kill()
+		<-exited
+		return nil, err
+	}
+	defer w.close()
 	deadline := time.NewTimer(b.timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	w := &watcher{path: results}
 	var waitErr error
 	killed := false
 wait:
@@ -111,7 +117,11 @@ wait:
 		case waitErr = <-exited:
 			break wait
 		case <-tick.C:
-			w.poll()
+			if err := w.poll(); err != nil {
+				cmd.Process.Kill()
+				<-exited
+				return nil, err
+			}
 			now := time.Now()
 			if res.hello.IsZero() && w.seen(helloLine) {
 				res.hello = now
@@ -141,7 +151,9 @@ wait:
 		}
 	}
 	res.ended = time.Now()
-	w.poll()
+	if err := w.poll(); err != nil {
+		return nil, err
+	}
 	if res.hello.IsZero() && w.seen(helloLine) {
 		res.hello = res.ended
 	}
@@ -178,26 +190,34 @@ var (
 	payloadTrailer = []byte("\n" + wire.Prefix + "end " + wire.SectionPayload + " ")
 )
 
-// watcher reads a growing file incrementally and finds markers in it
-// without rescanning what it has already searched.
+// watcher reads a growing file as a stream, keeping it open, and finds
+// markers in it without rescanning what it has already searched.
 type watcher struct {
-	path string
+	f    *os.File
 	data []byte
 	from map[string]int // marker -> offset to resume its search at
 }
 
-func (w *watcher) poll() {
-	f, err := os.Open(w.path)
+// openWatcher opens the file at path for reading as it grows.
+func openWatcher(path string) (*watcher, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return
+		return nil, fmt.Errorf("open results: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.Seek(int64(len(w.data)), io.SeekStart); err != nil {
-		return
-	}
-	more, _ := io.ReadAll(f)
-	w.data = append(w.data, more...)
+	return &watcher{f: f}, nil
 }
+
+// poll reads what was appended since the last poll.
+func (w *watcher) poll() error {
+	more, err := io.ReadAll(w.f)
+	w.data = append(w.data, more...)
+	if err != nil {
+		return fmt.Errorf("read results: %w", err)
+	}
+	return nil
+}
+
+func (w *watcher) close() { w.f.Close() }
 
 // seen reports whether marker occurs in the data read so far.
 func (w *watcher) seen(marker []byte) bool {

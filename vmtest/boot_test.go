@@ -13,15 +13,27 @@ import (
 func TestWatcherMarkerAcrossReads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "serial1.raw")
 	require.NoError(t, os.WriteFile(path, []byte("noise corematrix-init v1 hel"), 0o644))
-	w := &watcher{path: path}
-	w.poll()
+	w, err := openWatcher(path)
+	require.NoError(t, err)
+	defer w.close()
+	require.NoError(t, w.poll())
 	require.False(t, w.seen(helloLine))
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	require.NoError(t, err)
 	f.WriteString("lo release=\"6.1\"\n")
 	f.Close()
-	w.poll()
+	require.NoError(t, w.poll())
 	require.True(t, w.seen(helloLine))
 	require.True(t, w.seen(helloLine), "stays seen")
 	require.False(t, w.seen(payloadBegin))
+	require.Equal(t, "noise corematrix-init v1 hello release=\"6.1\"\n", string(w.data), "each byte read once")
+}
+
+func TestWatcherSurfacesReadErrors(t *testing.T) {
+	w, err := openWatcher(t.TempDir()) // a directory: open works, read fails
+	require.NoError(t, err)
+	defer w.close()
+	require.ErrorContains(t, w.poll(), "read results")
+	_, err = openWatcher(filepath.Join(t.TempDir(), "missing"))
+	require.ErrorContains(t, err, "open results")
 }
