@@ -2,6 +2,7 @@ package corereport
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -46,6 +47,14 @@ func (r *Result) Prediction() *report.Prediction {
 		case Fails:
 			p.Programs[prog.Name] = false
 			set(&p.Reasons, prog.Name, why)
+			if p.Causes == nil {
+				p.Causes = make(map[string][]string)
+			}
+			for _, f := range prog.Findings {
+				if f.Stage == StageLoad && f.Verdict == Fails && !slices.Contains(p.Causes[prog.Name], string(f.Check)) {
+					p.Causes[prog.Name] = append(p.Causes[prog.Name], string(f.Check))
+				}
+			}
 			continue
 		case Unknown:
 			set(&p.Unknown, prog.Name, why)

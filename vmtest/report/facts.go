@@ -3,6 +3,7 @@ package report
 import (
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Agreement is how a program's real load verdict on one kernel compares with
@@ -19,6 +20,9 @@ const (
 	// NotAttempted: a prediction names the program but the payload did not
 	// report loading it (the kernel failed before, or the payload skipped it).
 	NotAttempted Agreement = "not-attempted"
+	// Unpredicted: the prediction said the kernel's BTF cannot tell whether
+	// the program loads (Prediction.Unknown); the real verdict stands alone.
+	Unpredicted Agreement = "unknown"
 )
 
 // ProgramCheck compares one program's prediction with its real load on one kernel.
@@ -28,8 +32,21 @@ type ProgramCheck struct {
 	Agreement Agreement
 	// Predicted is the offline verdict; meaningful unless Agreement is NoPrediction.
 	Predicted bool
-	// Reason is why the prediction says the load fails.
+	// Reason is why the prediction says the load fails, or, when Agreement
+	// is Unpredicted, why it cannot tell.
 	Reason string
+	// Causes are the checks the prediction blames for a failure ("core",
+	// "helper", "kfunc", ...; Prediction.Causes).
+	Causes []string
+	// ActualCause is the check the real load error points to, when its text
+	// is recognised (see LoadErrorCause).
+	ActualCause string
+	// OtherCause: predicted to fail and failed, but the real error points
+	// to a cause the prediction did not name. A disagreement.
+	OtherCause bool
+	// Attach is the predicted attach outcome of a program predicted to
+	// load, when not plain success: "fails: ..." or "unknown: ...".
+	Attach string
 	// Loaded is the real verdict; meaningful unless Agreement is NotAttempted.
 	Loaded bool
 	// Error is the real load error.
@@ -56,13 +73,22 @@ func ProgramChecks(k KernelResult) []ProgramCheck {
 		actual[p.Name] = p
 	}
 	var predicted map[string]bool
-	var reasons map[string]string
+	var reasons, unknown, attach map[string]string
+	var causes map[string][]string
 	if k.Prediction != nil {
 		predicted, reasons = k.Prediction.Programs, k.Prediction.Reasons
+		unknown, attach, causes = k.Prediction.Unknown, k.Prediction.Attach, k.Prediction.Causes
 	}
 	for name := range predicted {
 		if _, ok := actual[name]; !ok {
 			names = append(names, name)
+		}
+	}
+	for name := range unknown {
+		if _, ok := actual[name]; !ok {
+			if _, ok := predicted[name]; !ok {
+				names = append(names, name)
+			}
 		}
 	}
 	sort.Strings(names)
@@ -71,21 +97,55 @@ func ProgramChecks(k KernelResult) []ProgramCheck {
 		c := ProgramCheck{Kernel: k.Kernel.Name, Program: name}
 		p, ran := actual[name]
 		pred, hasPred := predicted[name]
-		c.Predicted, c.Reason = pred, reasons[name]
+		why, isUnknown := unknown[name]
+		c.Predicted, c.Reason, c.Causes, c.Attach = pred, reasons[name], causes[name], attach[name]
 		c.Loaded, c.Error = p.Loaded, p.Error
+		if ran && !p.Loaded {
+			c.ActualCause = LoadErrorCause(p.Error)
+		}
 		switch {
+		case isUnknown && !hasPred:
+			c.Agreement, c.Reason = Unpredicted, why
+			if !ran {
+				c.Agreement = NotAttempted
+			}
 		case !hasPred:
 			c.Agreement = NoPrediction
 		case !ran:
 			c.Agreement = NotAttempted
-		case pred == p.Loaded:
-			c.Agreement = Agree
-		default:
+		case pred != p.Loaded:
 			c.Agreement = Disagree
+		case !pred && c.ActualCause != "" && len(c.Causes) > 0 && !slices.Contains(c.Causes, c.ActualCause):
+			c.Agreement, c.OtherCause = Disagree, true
+		default:
+			c.Agreement = Agree
 		}
 		checks = append(checks, c)
 	}
 	return checks
+}
+
+// loadErrorCauses maps what a load error says to the check of the offline
+// prediction (corereport.Check) that explains it, most specific first.
+var loadErrorCauses = []struct{ text, cause string }{
+	{"bad CO-RE relocation", "core"},
+	{"CO-RE relocation failed", "core"},
+	{"invalid func unknown#", "helper"}, // the verifier, for a helper id it does not know
+	{"number of funcs in func_info doesn't match number of subprogs", "callback"}, // a BPF_PSEUDO_FUNC before 5.13
+	{"kfunc", "kfunc"}, // cilium/ebpf: kfunc "name": not supported
+	{"create map", "map_type"},
+}
+
+// LoadErrorCause returns the check a program's load error points to ("core",
+// "helper", "callback", "kfunc", "map_type"), or "" when the text is not
+// recognised.
+func LoadErrorCause(err string) string {
+	for _, c := range loadErrorCauses {
+		if strings.Contains(err, c.text) {
+			return c.cause
+		}
+	}
+	return ""
 }
 
 // Disagreements lists every program of every kernel of s whose real load

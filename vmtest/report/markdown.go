@@ -88,13 +88,23 @@ func writeDisagreements(b *strings.Builder, s Summary) {
 	}
 	fmt.Fprintf(b, "> ⚠️ **DISAGREE**: the offline prediction is wrong for %d program load(s):\n>\n", len(ds))
 	for _, d := range ds {
-		fmt.Fprintf(b, "> - %s %s: predicted %s, actually %s\n", code(d.Kernel), code(d.Program), predictedText(d), loadedText(d))
+		line := fmt.Sprintf("> - %s %s: predicted %s, actually %s", code(d.Kernel), code(d.Program), predictedText(d), loadedText(d))
+		if d.OtherCause {
+			line += fmt.Sprintf(": **another cause** (%s, not %s)", d.ActualCause, strings.Join(d.Causes, ", "))
+		}
+		b.WriteString(line + "\n")
 	}
 	b.WriteString("\n")
 }
 
 func predictedText(c ProgramCheck) string {
+	if c.Agreement == Unpredicted {
+		return "unknown (" + cell(c.Reason) + ")"
+	}
 	if c.Predicted {
+		if c.Attach != "" {
+			return "loads, attach " + cell(c.Attach)
+		}
 		return "loads"
 	}
 	if c.Reason != "" {
@@ -376,11 +386,14 @@ func writePredictions(b *strings.Builder, s Summary) {
 		}
 		for _, c := range checks {
 			pred, act := "—", "—"
-			if c.Agreement != NoPrediction {
-				pred = "✅ loads"
-				if !c.Predicted {
-					pred = "❌ " + predictedText(c)
-				}
+			switch {
+			case c.Agreement == Unpredicted:
+				pred = "❔ " + predictedText(c)
+			case c.Agreement == NoPrediction:
+			case !c.Predicted:
+				pred = "❌ " + predictedText(c)
+			default:
+				pred = "✅ " + predictedText(c)
 			}
 			if c.Agreement != NotAttempted {
 				act = "✅ loaded"
@@ -393,7 +406,11 @@ func writePredictions(b *strings.Builder, s Summary) {
 				Disagree:     "⚠️ **DISAGREE**",
 				NoPrediction: "no prediction",
 				NotAttempted: "not attempted",
+				Unpredicted:  "BTF could not tell",
 			}[c.Agreement]
+			if c.OtherCause {
+				verdict = "⚠️ **DISAGREE** (another cause: " + cell(c.ActualCause) + ")"
+			}
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", code(k.Kernel.Name), code(c.Program), pred, act, verdict)
 		}
 	}

@@ -133,6 +133,11 @@ type Prediction struct {
 	// Attach maps the name of a program not predicted to fail loading to
 	// "fails: <reason>" or "unknown: <why>" for attaching it.
 	Attach map[string]string `json:"attach,omitempty"`
+	// Causes maps the name of a program predicted to fail to the checks
+	// that fail it ("core", "helper", "kfunc", "callback", "map_type",
+	// "prog_type", "attach_type", "attach_target"), so that the agreement
+	// check can tell a failure for another cause.
+	Causes map[string][]string `json:"causes,omitempty"`
 }
 
 // KernelResult is everything known about one kernel of a run. It is written as

@@ -51,7 +51,11 @@ func Terminal(s Summary) string {
 		fmt.Fprintf(&b, "%d/%d kernels passed: %s\n", passed, len(s.Kernels), outcomeCounts(s, false))
 	}
 	for _, d := range Disagreements(s) {
-		fmt.Fprintf(&b, "DISAGREE %s %s: predicted %s, actually %s\n", d.Kernel, d.Program, predictedPlain(d), loadedPlain(d))
+		other := ""
+		if d.OtherCause {
+			other = fmt.Sprintf(": another cause (%s, not %s)", d.ActualCause, strings.Join(d.Causes, ", "))
+		}
+		fmt.Fprintf(&b, "DISAGREE %s %s: predicted %s, actually %s%s\n", d.Kernel, d.Program, predictedPlain(d), loadedPlain(d), other)
 	}
 	// Names, reasons and errors come from images, guests and report files:
 	// no control character of theirs reaches the terminal.
