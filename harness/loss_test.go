@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,125 +16,141 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stormSize is the number of children of an exec storm.
-const stormSize = 1000
+// The loss tests produce their events with open(2) in a loop: one child
+// process opens and closes a file lossOpens times, a syscall apart. Each open
+// is one vfs_open call, so one open event; under an emulated CPU a syscall
+// costs microseconds where a fork+exec costs 15-20 ms.
+const (
+	// lossEvents is the number of events each loss test produces per mode.
+	lossEvents = 1000
+	// lossBurst is how many opens one child of TestLossNone makes before the
+	// test waits for all of them to arrive: a burst of open events (about
+	// 300 bytes each) fits in the default ring buffer and in one CPU's share
+	// of the default perf buffer, so a reader that keeps up loses nothing,
+	// however the reader and the child are scheduled.
+	lossBurst = 250
+	// stormSize is the number of children of TestExecStorm.
+	stormSize = 50
+)
 
-// stormBatch bounds how many gated children wait at once (each holds a pipe).
-const stormBatch = 250
+// lossTarget is the file the open loops open: the open events name it.
+const lossTarget = "cm-loss-target"
 
-// storm execs n children of workload.storm, each targeted in tr before it
-// execs, and returns their pids once all exited 0: each exit 0 proves the
-// exec, and with it one exec event sent, happened. With cpu >= 0 every child
-// is pinned to that CPU.
-func storm(t *testing.T, tr *probes.Tracer, n, cpu int) []int {
+// opener returns a child executable that blocks until released, then opens
+// and closes a file n times, and the path of that file.
+func opener(t *testing.T, n uint32) (exe, file string) {
 	t.Helper()
 	installWorkload(t)
-	type result struct {
-		pids []int
-		err  error
-	}
-	done := make(chan result)
-	go func() {
-		// Children inherit the forking thread's affinity. The thread is
-		// never unlocked, so Go discards it when this goroutine ends.
-		runtime.LockOSThread()
-		if cpu >= 0 {
-			var set unix.CPUSet
-			set.Set(cpu)
-			if err := unix.SchedSetaffinity(0, &set); err != nil {
-				done <- result{err: fmt.Errorf("pin to cpu %d: %w", cpu, err)}
-				return
-			}
-		}
-		pids, err := stormOn(tr, n)
-		done <- result{pids, err}
-	}()
-	r := <-done
-	require.NoError(t, r.err)
-	return r.pids
+	exe, err := ground.Program{BlockOnStdin: true, OpenArg1: true, Opens: n}.Install(workload.dir, fmt.Sprintf("cm-open-%d", n))
+	require.NoError(t, err)
+	file = filepath.Join(workload.dir, lossTarget)
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	return exe, file
 }
 
-func stormOn(tr *probes.Tracer, n int) ([]int, error) {
-	var pids []int
-	for len(pids) < n {
-		var batch []*ground.Child
-		kill := func() {
-			for _, c := range batch {
-				c.Kill()
-			}
-		}
-		for i := 0; i < stormBatch && len(pids)+len(batch) < n; i++ {
-			c, err := ground.SpawnGated(workload.gate, workload.storm, ground.SpawnOptions{})
-			if err != nil {
-				kill()
-				return nil, err
-			}
-			batch = append(batch, c)
-		}
-		tgids := make([]uint32, len(batch))
-		for i, c := range batch {
-			tgids[i] = uint32(c.Pid)
-		}
-		if err := tr.AddTargets(tgids...); err != nil {
-			kill()
-			return nil, err
-		}
-		for _, c := range batch {
-			if err := c.Open(); err != nil {
-				kill()
-				return nil, err
-			}
-		}
-		for _, c := range batch {
-			code, err := c.Wait()
-			if err != nil {
-				kill()
-				return nil, err
-			}
-			if code != 0 {
-				kill()
-				return nil, fmt.Errorf("storm child %d exited %d, want 0 (exec failed?)", c.Pid, code)
-			}
-			pids = append(pids, c.Pid)
-		}
+// openBurst runs exe (see opener) as a target of tr, optionally pinned to
+// cpu (cpu >= 0): it is targeted only after its own exec, so exactly its n
+// opens of file are traced, and it returns the child's pid once the child
+// exited 0, which proves every open succeeded.
+func openBurst(t *testing.T, tr *probes.Tracer, exe, file string, cpu int) int {
+	t.Helper()
+	c, err := ground.Spawn(exe, ground.SpawnOptions{Args: []string{file}, PipeStdin: true})
+	require.NoError(t, err)
+	defer c.Kill()
+	if cpu >= 0 {
+		var set unix.CPUSet
+		set.Set(cpu)
+		require.NoError(t, unix.SchedSetaffinity(c.Pid, &set), "pin child %d to cpu %d", c.Pid, cpu)
 	}
-	return pids, nil
+	require.NoError(t, tr.AddTargets(uint32(c.Pid)))
+	code, err := c.Wait()
+	require.NoError(t, err)
+	require.Equal(t, 0, code, "open loop child %d exit status (%d: an open failed)", c.Pid, ground.OpenFailedCode)
+	require.NoError(t, tr.RemoveTargets(uint32(c.Pid)))
+	return c.Pid
 }
 
-// TestLossNone execs a storm of stormSize children under the shared tracer
+// isOpenOf reports whether ev is an open of lossTarget by pid.
+func isOpenOf(ev probes.Event, pid int) bool {
+	o, ok := ev.(*probes.Open)
+	return ok && int(o.TGID) == pid && o.Name.String() == lossTarget
+}
+
+// TestLossNone produces lossEvents open events under the shared tracer
 // (default buffer sizes, every program attached, events consumed as they
-// come) and requires every exec event, and no drop.
+// come), in bursts of lossBurst from one child each, and requires every event
+// and no drop.
 func TestLossNone(t *testing.T) {
 	forModes(t, func(t *testing.T, s *session) {
+		exe, file := opener(t, lossBurst)
 		before, err := s.tr.Stats()
 		require.NoError(t, err)
 		start := time.Now()
-		pids := storm(t, s.tr, stormSize, -1)
-		spawned := time.Since(start)
-		t.Cleanup(func() { _ = s.tr.RemoveTargets(u32s(pids)...) })
-		for _, pid := range pids {
-			wait(t, s, pid, fmt.Sprintf("exec of storm child %d", pid), func(e *probes.Exec) bool { return int(e.TGID) == pid })
+		for produced := 0; produced < lossEvents; produced += lossBurst {
+			pid := openBurst(t, s.tr, exe, file, -1)
+			got := waitCount(t, s, pid, lossBurst, func(ev probes.Event) bool { return isOpenOf(ev, pid) })
+			require.Equal(t, lossBurst, got, "open events of child %d", pid)
 		}
 		after, err := s.tr.Stats()
 		require.NoError(t, err)
-		t.Logf("%d children exec'd in %v, all %d exec events received after %v", len(pids), spawned.Round(time.Millisecond), len(pids), time.Since(start).Round(time.Millisecond))
-		assert.Equal(t, before.Dropped(), after.Dropped(), "drops during the storm: before %+v after %+v", before, after)
-		assert.Equal(t, before.PerfOutputErrors, after.PerfOutputErrors, "perf output errors during the storm: before %+v after %+v", before, after)
+		t.Logf("%d open events produced and received in %v; stats %+v", lossEvents, time.Since(start).Round(time.Millisecond), after)
+		assert.Equal(t, before.Dropped(), after.Dropped(), "drops: before %+v after %+v", before, after)
+		assert.Equal(t, before.PerfOutputErrors, after.PerfOutputErrors, "perf output errors: before %+v after %+v", before, after)
 	})
 }
 
-// TestLossCounted execs a storm into a deliberately tiny buffer that nobody
-// reads while it runs, then drains it: every exec event sent must be either
-// received or counted as dropped, exactly. Only the exec program is attached
-// and only the storm's children are targets, so the sent count is known: one
-// per child that exited 0. The storm is pinned to one CPU, and one more
-// pinned child runs after the drain: the perf buffer reports lost samples
-// with the next record it can store.
+// TestExecStorm execs stormSize children back to back under the shared
+// tracer and requires each one's exec event with its parent and filename:
+// exec lineage under load, and no drop.
+func TestExecStorm(t *testing.T) {
+	forModes(t, func(t *testing.T, s *session) {
+		installWorkload(t)
+		before, err := s.tr.Stats()
+		require.NoError(t, err)
+		var children []*ground.Child
+		defer func() {
+			for _, c := range children {
+				c.Kill()
+			}
+		}()
+		for range stormSize {
+			c, err := ground.SpawnGated(workload.gate, workload.storm, ground.SpawnOptions{})
+			require.NoError(t, err)
+			children = append(children, c)
+			s.target(t, c.Pid)
+		}
+		for _, c := range children {
+			require.NoError(t, c.Open())
+		}
+		for _, c := range children {
+			code, err := c.Wait()
+			require.NoError(t, err)
+			require.Equal(t, 0, code, "storm child %d exit status (exec failed?)", c.Pid)
+		}
+		for _, c := range children {
+			ev := wait(t, s, c.Pid, fmt.Sprintf("exec of storm child %d", c.Pid), func(e *probes.Exec) bool { return int(e.TGID) == c.Pid })
+			assert.Equal(t, uint32(os.Getpid()), ev.PPID, "ppid; event %s", ev)
+			assert.Equal(t, workload.storm, ev.Filename.String(), "filename; event %s", ev)
+		}
+		after, err := s.tr.Stats()
+		require.NoError(t, err)
+		assert.Equal(t, before.Dropped(), after.Dropped(), "drops during the storm: before %+v after %+v", before, after)
+	})
+}
+
+// TestLossCounted makes one child open a file lossEvents times into a
+// deliberately tiny buffer that nobody reads while it runs, then drains it:
+// every open event sent must be either received or counted as dropped,
+// exactly. Only the open program is attached and only the child is a target,
+// and only after its exec, so the sent count is known: one per open of a
+// child that exited 0. The child is pinned to one CPU, and one more pinned
+// child opens once after the drain: the perf buffer reports lost samples with
+// the next record it can store.
 func TestLossCounted(t *testing.T) {
 	need(t)
 	for _, m := range modes() {
 		t.Run(m.name, func(t *testing.T) {
-			o := probes.Options{ForcePerf: m.perf, Filter: true, Kinds: []probes.Kind{probes.KindExec}}
+			o := probes.Options{ForcePerf: m.perf, Filter: true, Kinds: []probes.Kind{probes.KindOpen}}
 			if m.perf {
 				o.PerfBufferSize = 4096 // one page per CPU
 			} else {
@@ -149,13 +166,15 @@ func TestLossCounted(t *testing.T) {
 				cpu++
 			}
 
-			pids := storm(t, s.tr, stormSize, cpu)
-			received := drain(t, s.tr, pids)
-			flush := storm(t, s.tr, 1, cpu)
-			received += drain(t, s.tr, flush)
+			exe, file := opener(t, lossEvents)
+			pid := openBurst(t, s.tr, exe, file, cpu)
+			received := drain(t, s.tr, m, pid, 0, lossEvents)
+			flushExe, _ := opener(t, 1)
+			flush := openBurst(t, s.tr, flushExe, file, cpu)
+			received += drain(t, s.tr, m, flush, received, lossEvents+1)
 			st, err := s.tr.Stats()
 			require.NoError(t, err)
-			sent := uint64(len(pids) + len(flush))
+			sent := uint64(lossEvents + 1)
 			t.Logf("sent %d, received %d, stats %+v", sent, received, st)
 			assert.Less(t, received, sent, "the tiny buffer did not overflow; the test proves nothing")
 			assert.Equal(t, sent, received+st.Dropped(), "sent != received + dropped: received %d, stats %+v", received, st)
@@ -169,21 +188,31 @@ func TestLossCounted(t *testing.T) {
 }
 
 // drainIdle is how long drain waits for a record before it calls the buffer
-// empty. Every record is already written when drain starts (the exec path
-// outputs synchronously and every child has been reaped), so this only needs
+// empty. Every record is already written when drain starts (the open path
+// outputs synchronously and the child has been reaped), so this only needs
 // to cover the reader's own latency.
 const drainIdle = 500 * time.Millisecond
 
-// drain reads until the buffer is empty and returns the number of exec events
-// of pids it held. Any other event fails t.
-func drain(t *testing.T, tr *probes.Tracer, pids []int) uint64 {
+// drain reads open events of pid until the buffer is empty and returns how
+// many it read. Any other event fails t. It stops early, without waiting
+// drainIdle, once the received events (before of them read earlier) plus the
+// drops the BPF side counted reach sent: then every event sent so far is
+// accounted for, and the caller checks that against the tracer's own loss
+// count. A tracer that loses events silently never gets there and drains to
+// idle.
+func drain(t *testing.T, tr *probes.Tracer, m mode, pid int, before, sent uint64) uint64 {
 	t.Helper()
-	want := map[uint32]bool{}
-	for _, p := range pids {
-		want[uint32(p)] = true
-	}
 	var n uint64
 	for {
+		st, err := tr.Stats()
+		require.NoError(t, err)
+		counted := st.RingbufDropped
+		if m.perf {
+			counted = st.PerfOutputErrors
+		}
+		if before+n+counted >= sent {
+			return n
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), drainIdle)
 		ev, err := tr.Read(ctx)
 		cancel()
@@ -191,18 +220,7 @@ func drain(t *testing.T, tr *probes.Tracer, pids []int) uint64 {
 			return n
 		}
 		require.NoError(t, err)
-		e, ok := ev.(*probes.Exec)
-		require.True(t, ok, "unexpected event %s", ev)
-		require.True(t, want[e.TGID], "exec of a non-storm tgid: %s", ev)
-		delete(want, e.TGID)
+		require.True(t, isOpenOf(ev, pid), "unexpected event (want opens of %s by %d): %s", lossTarget, pid, ev)
 		n++
 	}
-}
-
-func u32s(pids []int) []uint32 {
-	out := make([]uint32, len(pids))
-	for i, p := range pids {
-		out[i] = uint32(p)
-	}
-	return out
 }

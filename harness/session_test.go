@@ -213,6 +213,37 @@ func wait[E probes.Event](t *testing.T, s *session, tgid int, what string, match
 	}
 }
 
+// waitCount waits until n events since mark satisfy match and returns how
+// many did: n, or fewer when eventTimeout passed first or the reader failed.
+func waitCount(t *testing.T, s *session, tgid, n int, match func(probes.Event) bool) int {
+	t.Helper()
+	deadline := time.Now().Add(eventTimeout)
+	timer := time.AfterFunc(eventTimeout, func() {
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer timer.Stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	got := 0
+	for i := s.from; ; {
+		for ; i < len(s.events); i++ {
+			if match(s.events[i]) {
+				got++
+			}
+		}
+		if got >= n {
+			return got
+		}
+		if s.err != nil || time.Now().After(deadline) {
+			t.Logf("tgid %d: %d of %d events within %v (reader error: %v)", tgid, got, n, eventTimeout, s.err)
+			return got
+		}
+		s.cond.Wait()
+	}
+}
+
 // workload holds the child executables every test uses, installed once.
 var workload struct {
 	once sync.Once

@@ -19,9 +19,14 @@ type Program struct {
 	// With an empty pipe as stdin it sleeps in TASK_INTERRUPTIBLE until the
 	// write end closes.
 	BlockOnStdin bool
-	// OpenArg1 makes the child open(argv[1], O_RDONLY) before exiting; if the
-	// open fails the child exits with OpenFailedCode instead of Code.
+	// OpenArg1 makes the child open(argv[1], O_RDONLY) and close it before
+	// exiting; if an open fails the child exits with OpenFailedCode instead of
+	// Code.
 	OpenArg1 bool
+	// Opens is how many times an OpenArg1 child opens and closes argv[1]
+	// (once when 0): a burst of vfs_open calls from one process, a syscall
+	// apart, that costs microseconds each even under an emulated CPU.
+	Opens uint32
 }
 
 // OpenFailedCode is the exit status of an OpenArg1 child whose open failed.
@@ -51,15 +56,27 @@ func (p Program) Text() []byte {
 		)
 	}
 	if p.OpenArg1 {
+		n := max(p.Opens, 1)
 		fail := exitSeq(OpenFailedCode)
+		b = append(b, 0x41, 0xbc, byte(n), byte(n>>8), byte(n>>16), byte(n>>24)) // mov r12d, n
+		loop := len(b)
 		b = append(b,
 			0x48, 0x8b, 0x7c, 0x24, 0x10, // mov rdi, [rsp+16] (argv[1])
 			0x31, 0xf6, // xor esi, esi (O_RDONLY)
 			0xb8, 0x02, 0, 0, 0, // mov eax, 2 (open)
 			0x0f, 0x05, // syscall
 			0x85, 0xc0, // test eax, eax
-			0x78, byte(len(exitSeq(0))), // js fail
 		)
+		// js fail: over the close, the loop tail and the exit sequence.
+		const closeAndLoop = 2 + 5 + 2 + 3 + 2
+		b = append(b, 0x78, byte(closeAndLoop+len(exitSeq(0))))
+		b = append(b,
+			0x89, 0xc7, // mov edi, eax (the fd)
+			0xb8, 0x03, 0, 0, 0, // mov eax, 3 (close)
+			0x0f, 0x05, // syscall
+			0x41, 0xff, 0xcc, // dec r12d
+		)
+		b = append(b, 0x75, byte(loop-(len(b)+2))) // jnz loop
 		b = append(b, exitSeq(p.Code)...)
 		return append(b, fail...)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -182,19 +183,25 @@ func TestChildExitCode(t *testing.T) {
 
 func TestChildOpen(t *testing.T) {
 	dir := t.TempDir()
-	path, err := Program{Code: 5, OpenArg1: true}.Install(dir, "cm-open")
-	require.NoError(t, err)
 	target := filepath.Join(dir, "target")
 	require.NoError(t, os.WriteFile(target, nil, 0o644))
-	for _, tc := range []struct {
-		arg  string
-		want int
-	}{{target, 5}, {filepath.Join(dir, "missing"), OpenFailedCode}} {
-		c, err := Spawn(path, SpawnOptions{Args: []string{tc.arg}})
+	// More opens than the hard limit of open files: only a child that closes
+	// each fd again exits with its code.
+	var lim syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
+	for _, opens := range []uint32{0, 1, uint32(min(lim.Max+1, 1<<20))} {
+		path, err := Program{Code: 5, OpenArg1: true, Opens: opens}.Install(dir, "cm-open")
 		require.NoError(t, err)
-		got, err := c.Wait()
-		require.NoError(t, err)
-		assert.Equal(t, tc.want, got, "open %s", tc.arg)
+		for _, tc := range []struct {
+			arg  string
+			want int
+		}{{target, 5}, {filepath.Join(dir, "missing"), OpenFailedCode}} {
+			c, err := Spawn(path, SpawnOptions{Args: []string{tc.arg}})
+			require.NoError(t, err)
+			got, err := c.Wait()
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got, "%d opens of %s", opens, tc.arg)
+		}
 	}
 }
 
