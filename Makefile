@@ -4,6 +4,7 @@
 #   make test       lint + unit tests + end-to-end VM fault tests
 #   make vmtest     run the compatibility suite on the default kernel matrix
 #   make vmtest KERNELS=5.10,6.1,6.12
+#   make bench-vm   time bare boot, trivial payload and suite per kernel (BENCH_KERNELS, RUNS)
 #
 # Everything the Go binaries need is static (CGO_ENABLED=0): the vmtest binary
 # is also the guest's /init, and harness.test runs inside the guest.
@@ -18,10 +19,12 @@ TIMEOUT      ?= 10m
 VMTEST_FLAGS ?=
 TEST_FLAGS   ?=
 CORE_OBJECT  := probes/tracer_x86_bpfel.o
+BENCH_KERNELS ?= 5.10,6.1,latest
+RUNS         ?= 3
 
 export CGO_ENABLED := 0
 
-.PHONY: all deps generate generate-check build test unit vmtest bench lint clean
+.PHONY: all deps generate generate-check build test unit vmtest bench bench-vm lint clean
 
 all: build
 
@@ -52,10 +55,15 @@ vmtest: deps build
 		$(if $(JOBS),--jobs $(JOBS)) --core-object $(CORE_OBJECT) $(VMTEST_FLAGS) \
 		-- $(BIN)/harness.test -test.v
 
+# A benchmark people run, not a timed test: medians of RUNS side-by-side boots.
+bench-vm: deps build
+	$(BIN)/vmtest bench --kernels '$(BENCH_KERNELS)' --runs $(RUNS) --report vmtest-bench \
+		--timeout $(TIMEOUT) $(VMTEST_FLAGS) -- $(BIN)/harness.test -test.v
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool actionlint
 
 clean:
-	rm -rf $(BIN) $(REPORT)
+	rm -rf $(BIN) $(REPORT) vmtest-bench

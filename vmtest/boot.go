@@ -15,6 +15,7 @@ import (
 
 	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/qemu"
+	"github.com/corematrix/corematrix/vmtest/report"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
@@ -176,6 +177,23 @@ wait:
 		return nil, fmt.Errorf("read console log: %w", err)
 	}
 	return res, nil
+}
+
+// timings fills the phases of t that this run reached.
+func (r *bootResult) timings(t *report.Timings) {
+	if r.hello.IsZero() {
+		return
+	}
+	t.Boot = r.hello.Sub(r.started).Seconds()
+	if r.payload.IsZero() {
+		return
+	}
+	t.Setup = r.payload.Sub(r.hello).Seconds()
+	if r.trailer.IsZero() {
+		return
+	}
+	t.Payload = r.trailer.Sub(r.payload).Seconds()
+	t.PowerOff = r.ended.Sub(r.trailer).Seconds()
 }
 
 func (b *boot) state(s State) {

@@ -125,7 +125,11 @@ func (r *Runner) buildInitramfs() error {
 	)
 	files = append(files, r.cfg.Files...)
 	r.initramfs = filepath.Join(r.tmp, "initramfs.cpio")
-	f, err := os.Create(r.initramfs)
+	return writeInitramfs(r.initramfs, files)
+}
+
+func writeInitramfs(path string, files []initramfs.File) error {
+	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("%w: create initramfs: %w", ErrInfra, err)
 	}
@@ -216,11 +220,7 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	res.ExitCode, res.Trace = v.ExitCode, v.Trace
 	res.Tests, res.Events, res.Facts = v.Tests, v.Events, v.Facts
 	res.Output = v.Output
-	if !br.hello.IsZero() {
-		res.Timings.Boot = br.hello.Sub(br.started).Seconds()
-		if !br.payload.IsZero() && !br.trailer.IsZero() {
-			res.Timings.Payload = br.trailer.Sub(br.payload).Seconds()
-		}
-	}
+	br.timings(&res.Timings)
+	res.Timings.Slowest = report.Slowest(res.Tests, report.SlowestTests)
 	return finish(v.Outcome, v.Reason)
 }

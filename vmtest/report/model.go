@@ -6,7 +6,11 @@
 // the payloads it runs (which may write Facts), and the renderers.
 package report
 
-import "time"
+import (
+	"sort"
+	"strings"
+	"time"
+)
 
 // Outcome is the verdict of one kernel of the matrix. Exactly one per kernel.
 type Outcome string
@@ -76,14 +80,45 @@ type TestResult struct {
 	Output string `json:"output,omitempty"`
 }
 
-// Timings of one kernel run, in seconds.
+// Timings of one kernel run, in seconds: where a verdict's time went.
 type Timings struct {
 	// Boot: QEMU start until the guest init's first message.
 	Boot float64 `json:"boot_seconds"`
+	// Setup: the guest init's first message until the payload started
+	// (mounts, lo, rlimits).
+	Setup float64 `json:"setup_seconds,omitempty"`
 	// Payload: payload start until its trailer.
 	Payload float64 `json:"payload_seconds"`
+	// PowerOff: the payload's trailer until QEMU exited (facts, kernel log,
+	// power-off).
+	PowerOff float64 `json:"power_off_seconds,omitempty"`
 	// Total: resolve + boot + payload + power-off.
 	Total float64 `json:"total_seconds"`
+	// Slowest are the top-level tests of a Go test payload that took
+	// longest, slowest first (at most SlowestTests).
+	Slowest []TestTime `json:"slowest_tests,omitempty"`
+}
+
+// SlowestTests is how many tests Timings.Slowest keeps.
+const SlowestTests = 5
+
+// TestTime is how long one test took.
+type TestTime struct {
+	Name    string  `json:"name"`
+	Seconds float64 `json:"seconds"`
+}
+
+// Slowest returns the n top-level tests (no "/" in the name) of tests that
+// took longest, slowest first.
+func Slowest(tests []TestResult, n int) []TestTime {
+	var out []TestTime
+	for _, t := range tests {
+		if !strings.Contains(t.Name, "/") {
+			out = append(out, TestTime{t.Name, t.Elapsed})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Seconds > out[j].Seconds })
+	return out[:min(n, len(out))]
 }
 
 // Facts are what a payload reports about the kernel beyond test verdicts. A

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/corematrix/corematrix/vmtest"
+	"github.com/corematrix/corematrix/vmtest/report"
+)
+
+func init() {
+	register("bench", "time bare boots, a trivial payload and the payload per kernel, side by side (a benchmark, not a test)", benchCmd)
+}
+
+func benchCmd(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("vmtest bench", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: vmtest bench --kernels 5.10,6.1,latest [--runs 3] [flags] -- PAYLOAD [ARGS...]")
+		fmt.Fprintln(fs.Output(), "Boots each kernel bare (an /init that powers off), with a payload that exits 0,")
+		fmt.Fprintln(fs.Output(), "and with PAYLOAD, one boot at a time, and prints median wall times and ratios.")
+		fs.PrintDefaults()
+	}
+	kernelList := fs.String("kernels", "5.10,6.1,latest", "comma-separated kernels")
+	runs := fs.Int("runs", 3, "boots of each kind per kernel (medians are reported)")
+	reportDir := fs.String("report", "vmtest-bench", "report directory: KERNEL/RUN/{bare,trivial,suite}")
+	vf := addVMFlags(fs)
+	kf := addKernelFlags(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	payload := fs.Args()
+	if len(payload) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	names, err := parseKernelList(*kernelList)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest bench:", err)
+		return exitUsage
+	}
+	cfg := vmtest.Config{
+		Kernels: names,
+		Payload: payload[0], Args: payload[1:],
+		ReportDir: *reportDir, Jobs: 1,
+	}
+	vf.apply(&cfg)
+	if cfg.Resolve, err = kf.resolverTo(os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest bench:", err)
+		return exitUsage
+	}
+	r, code := newRunner("vmtest bench", cfg)
+	if r == nil {
+		return code
+	}
+	defer r.Close()
+
+	var writeErr error
+	ks, err := r.Bench(ctx, *runs, func(s vmtest.BenchSample) {
+		fmt.Fprintf(os.Stderr, "run %d  %-8s %-8s %6.2fs\n", s.Run, s.Kernel, s.Kind, s.Seconds)
+		if s.Result != nil {
+			if err := report.WriteKernel(s.Result.Dir, s.Result.KernelResult); err != nil && writeErr == nil {
+				writeErr = err
+			}
+		}
+	})
+	printBench(os.Stdout, ks)
+	fmt.Fprintf(os.Stderr, "reports in %s\n", *reportDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "vmtest bench:", err)
+		return exitFail
+	}
+	if writeErr != nil {
+		fmt.Fprintln(os.Stderr, "vmtest bench:", writeErr)
+		return exitInfra
+	}
+	return exitOK
+}
+
+// printBench prints the medians and ratios per kernel, then where the median
+// suite verdict's time went.
+func printBench(w io.Writer, ks []vmtest.BenchKernel) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KERNEL\tRUNS\tBARE\tTRIVIAL\tSUITE\tTRIVIAL/BARE\tSUITE/BARE")
+	for _, k := range ks {
+		bare, triv, suite := vmtest.Median(k.Bare), vmtest.Median(k.Trivial), vmtest.Median(k.Suite)
+		fmt.Fprintf(tw, "%s\t%d\t%.2fs\t%.2fs\t%.2fs\t%s\t%s\n", k.Name, len(k.Suite), bare, triv, suite, ratio(triv, bare), ratio(suite, bare))
+	}
+	tw.Flush()
+	for _, k := range ks {
+		r := k.SuiteResult
+		if r == nil {
+			continue
+		}
+		t := r.Timings
+		fmt.Fprintf(w, "\n%s suite verdict %.2fs: boot to init %.2fs, init setup %.2fs, payload %.2fs, power-off %.2fs, resolve and host %.2fs\n",
+			k.Name, t.Total, t.Boot, t.Setup, t.Payload, t.PowerOff, t.Total-t.Boot-t.Setup-t.Payload-t.PowerOff)
+		var top []string
+		for _, s := range t.Slowest {
+			top = append(top, fmt.Sprintf("%s %.2fs", s.Name, s.Seconds))
+		}
+		if len(top) > 0 {
+			fmt.Fprintf(w, "  slowest tests: %s\n", strings.Join(top, ", "))
+		}
+	}
+}
+
+func ratio(a, b float64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", a/b)
+}

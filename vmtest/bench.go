@@ -1,0 +1,276 @@
+package vmtest
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/corematrix/corematrix/vmtest/initramfs"
+	"github.com/corematrix/corematrix/vmtest/report"
+)
+
+// BenchKind is one of the three boots a benchmark compares.
+type BenchKind string
+
+const (
+	// BenchBare boots the kernel to an /init of a few instructions that
+	// powers off: the floor every verdict stands on.
+	BenchBare BenchKind = "bare"
+	// BenchTrivial runs a payload that exits 0 through the full guest init
+	// and results protocol.
+	BenchTrivial BenchKind = "trivial"
+	// BenchSuite runs the configured payload.
+	BenchSuite BenchKind = "suite"
+)
+
+// BenchSample is one timed boot of a benchmark.
+type BenchSample struct {
+	Kernel  string
+	Run     int // 1-based
+	Kind    BenchKind
+	Seconds float64 // wall time until the verdict (QEMU exit for bare)
+	// Result is the verdict of a trivial or suite boot.
+	Result *Result
+}
+
+// BenchKernel is the benchmark of one kernel: every sample's wall time per
+// kind, and the suite verdict of median wall time (its Timings say where the
+// time went).
+type BenchKernel struct {
+	Name                 string
+	Bare, Trivial, Suite []float64
+	SuiteResult          *Result
+}
+
+// Median returns the median of xs (0 when empty).
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Bench boots every kernel of the runner's configuration runs times each in
+// three ways, one boot at a time and side by side (run 1 of every kernel,
+// then run 2, ...), so that a host whose load drifts affects the three alike:
+// bare, with a trivial payload, and with the runner's payload. Report
+// directories go under the runner's ReportDir as KERNEL/RUN/KIND. onSample,
+// when set, hears every sample as it completes. Any boot that does not end
+// in a passing verdict (a bare boot: QEMU powered off cleanly, no splat)
+// stops the benchmark with an error: its timing would mean nothing.
+func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)) ([]BenchKernel, error) {
+	if runs < 1 {
+		return nil, fmt.Errorf("bench: runs must be at least 1, got %d", runs)
+	}
+	bare, trivial, err := r.benchRunners()
+	if err != nil {
+		return nil, err
+	}
+	defer trivial.Close()
+	out := make([]BenchKernel, len(r.cfg.Kernels))
+	suites := make([][]*Result, len(r.cfg.Kernels))
+	for run := 1; run <= runs; run++ {
+		for i, name := range r.cfg.Kernels {
+			out[i].Name = name
+			dir := func(k BenchKind) string {
+				return filepath.Join(report.KernelDir(r.cfg.ReportDir, name), fmt.Sprint(run), string(k))
+			}
+			// The trivial boot goes first: it settles the accelerator
+			// (a KVM probe needs the guest init's hello, which a bare
+			// boot never sends).
+			res := trivial.Kernel(ctx, name, dir(BenchTrivial), nil)
+			if err := benchPassed(name, BenchTrivial, res); err != nil {
+				return out, err
+			}
+			out[i].Trivial = append(out[i].Trivial, res.Timings.Total)
+			notify(onSample, BenchSample{name, run, BenchTrivial, res.Timings.Total, res})
+
+			secs, err := trivial.bareBoot(ctx, name, bare, dir(BenchBare))
+			if err != nil {
+				return out, fmt.Errorf("bench %s: bare boot: %w", name, err)
+			}
+			out[i].Bare = append(out[i].Bare, secs)
+			notify(onSample, BenchSample{name, run, BenchBare, secs, nil})
+
+			res = r.Kernel(ctx, name, dir(BenchSuite), nil)
+			if err := benchPassed(name, BenchSuite, res); err != nil {
+				return out, err
+			}
+			out[i].Suite = append(out[i].Suite, res.Timings.Total)
+			suites[i] = append(suites[i], res)
+			notify(onSample, BenchSample{name, run, BenchSuite, res.Timings.Total, res})
+		}
+	}
+	for i := range out {
+		out[i].SuiteResult = medianResult(suites[i])
+	}
+	return out, nil
+}
+
+func notify(f func(BenchSample), s BenchSample) {
+	if f != nil {
+		f(s)
+	}
+}
+
+func benchPassed(name string, k BenchKind, res *Result) error {
+	if !res.Outcome.Passed() {
+		return fmt.Errorf("bench %s: %s boot: %s: %s (report in %s)", name, k, res.Outcome, res.Reason, res.Dir)
+	}
+	return nil
+}
+
+// medianResult returns the result of median total time (the lower middle
+// one of an even count).
+func medianResult(rs []*Result) *Result {
+	if len(rs) == 0 {
+		return nil
+	}
+	s := slices.Clone(rs)
+	slices.SortStableFunc(s, func(a, b *Result) int {
+		switch {
+		case a.Timings.Total < b.Timings.Total:
+			return -1
+		case a.Timings.Total > b.Timings.Total:
+			return 1
+		}
+		return 0
+	})
+	return s[(len(s)-1)/2]
+}
+
+// benchRunners writes the bare initramfs and builds the trivial runner, which
+// shares r's configuration and accelerator verdict.
+func (r *Runner) benchRunners() (bare string, trivial *Runner, err error) {
+	bare = filepath.Join(r.tmp, "bare.cpio")
+	if err := writeInitramfs(bare, []initramfs.File{{Name: "/init", Data: tinyELF(powerOffText), Mode: 0o755}}); err != nil {
+		return "", nil, err
+	}
+	exit0 := filepath.Join(r.tmp, "exit0")
+	if err := os.WriteFile(exit0, tinyELF(exit0Text), 0o755); err != nil {
+		return "", nil, fmt.Errorf("%w: write trivial payload: %v", ErrInfra, err)
+	}
+	t := &Runner{cfg: r.cfg, accel: r.accel}
+	t.cfg.Payload, t.cfg.Args, t.cfg.Raw, t.cfg.Files = exit0, nil, true, nil
+	t.cfg.Predict = nil
+	if t.tmp, err = os.MkdirTemp("", "vmtest-"); err != nil {
+		return "", nil, fmt.Errorf("%w: %v", ErrInfra, err)
+	}
+	if err := t.buildInitramfs(); err != nil {
+		t.Close()
+		return "", nil, err
+	}
+	return bare, t, nil
+}
+
+// bareBoot boots kernel name with the initramfs at path, whose /init powers
+// off at once, and returns the seconds from resolving the kernel to QEMU's
+// exit. The accelerator must already be settled.
+func (r *Runner) bareBoot(ctx context.Context, name, path, dir string) (float64, error) {
+	start := time.Now()
+	k, err := r.cfg.Resolve(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	if k.Name == "" {
+		k.Name = name
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	accel, probe, err := r.accel.acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if probe {
+		r.accel.abandon()
+		return 0, errors.New("the accelerator is not settled yet")
+	}
+	b := &boot{
+		qemu: r.cfg.QEMU, kernel: k, initramfs: path, dir: dir,
+		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
+		timeout: r.cfg.Timeout,
+	}
+	br, err := b.run(ctx)
+	if err != nil {
+		return 0, err
+	}
+	secs := time.Since(start).Seconds()
+	ev := br.evidence
+	switch {
+	case ev.TimedOut:
+		return 0, fmt.Errorf("no power-off within %s", ev.Timeout)
+	case ev.QEMUError != nil:
+		return 0, ev.QEMUError
+	}
+	if s := FindSplat(ev.Console); s != nil {
+		return 0, fmt.Errorf("kernel error: %s", s.Line)
+	}
+	return secs, nil
+}
+
+// Machine code of the benchmark's tiny programs (x86-64, raw system calls).
+var (
+	// powerOffText: reboot(LINUX_REBOOT_CMD_POWER_OFF), then RESTART (ends
+	// QEMU too, -no-reboot) should power-off be missing, then spin.
+	powerOffText = slices.Concat(
+		rebootSeq(0x4321fedc), // POWER_OFF
+		rebootSeq(0x01234567), // RESTART
+		[]byte{0xeb, 0xfe},    // jmp .
+	)
+	// exit0Text: exit_group(0).
+	exit0Text = []byte{
+		0x31, 0xff, // xor edi, edi
+		0xb8, 0xe7, 0, 0, 0, // mov eax, 231 (exit_group)
+		0x0f, 0x05, // syscall
+	}
+)
+
+// rebootSeq is reboot(LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, cmd).
+func rebootSeq(cmd uint32) []byte {
+	b := []byte{
+		0xbf, 0xad, 0xde, 0xe1, 0xfe, // mov edi, 0xfee1dead
+		0xbe, 0x69, 0x19, 0x12, 0x28, // mov esi, 0x28121969
+		0xba, 0, 0, 0, 0, // mov edx, cmd
+		0xb8, 0xa9, 0, 0, 0, // mov eax, 169 (reboot)
+		0x0f, 0x05, // syscall
+	}
+	binary.LittleEndian.PutUint32(b[11:], cmd)
+	return b
+}
+
+// tinyELF returns a static x86-64 executable: one read+execute PT_LOAD
+// segment mapping the whole file, entry right after the headers.
+func tinyELF(text []byte) []byte {
+	const base = 0x400000
+	hdr := uint64(binary.Size(elf.Header64{}) + binary.Size(elf.Prog64{}))
+	size := hdr + uint64(len(text))
+	h := elf.Header64{
+		Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
+		Entry: base + hdr, Phoff: uint64(binary.Size(elf.Header64{})),
+		Ehsize: uint16(binary.Size(elf.Header64{})), Phentsize: uint16(binary.Size(elf.Prog64{})), Phnum: 1,
+	}
+	copy(h.Ident[:], elf.ELFMAG)
+	h.Ident[elf.EI_CLASS], h.Ident[elf.EI_DATA], h.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	p := elf.Prog64{
+		Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X),
+		Vaddr: base, Paddr: base, Filesz: size, Memsz: size, Align: 0x1000,
+	}
+	var b bytes.Buffer
+	_ = binary.Write(&b, binary.LittleEndian, h)
+	_ = binary.Write(&b, binary.LittleEndian, p)
+	b.Write(text)
+	return b.Bytes()
+}
