@@ -83,7 +83,16 @@ func loadVariant(t *testing.T, v broken.Variant) error {
 		out = probes.OutputRingbuf
 	}
 	require.NoError(t, probes.SetOutput(spec, out, 0))
-	coll, err := ebpf.NewCollection(spec)
+	// Only the program in question: the verdict is about it, and every
+	// other program would be verified for nothing. A log buffer big enough
+	// from the start spares the verifier the reruns that grow it (a
+	// rejection is reported from its log).
+	ps := spec.Programs[v.Program]
+	require.NotNil(t, ps, "program %s", v.Program)
+	spec.Programs = map[string]*ebpf.ProgramSpec{v.Program: ps}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+		Programs: ebpf.ProgramOptions{LogSizeStart: 4 << 20},
+	})
 	if err != nil {
 		return err
 	}
@@ -91,8 +100,6 @@ func loadVariant(t *testing.T, v broken.Variant) error {
 	if v.Stage != broken.Attach {
 		return nil
 	}
-	ps := spec.Programs[v.Program]
-	require.NotNil(t, ps, "program %s", v.Program)
 	var l link.Link
 	switch {
 	case ps.Type == ebpf.Kprobe && strings.HasPrefix(ps.SectionName, "kretprobe/"):

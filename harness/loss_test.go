@@ -30,7 +30,7 @@ const (
 	// however the reader and the child are scheduled.
 	lossBurst = 250
 	// stormSize is the number of children of TestExecStorm.
-	stormSize = 50
+	stormSize = 20
 )
 
 // lossTarget is the file the open loops open: the open events name it.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/corematrix/corematrix/harness/ground"
 )
@@ -27,6 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	start := time.Now()
 	if ground.InVM() {
 		if err := ground.PrepareGuest(); err != nil {
 			// Not fatal here: the tests that need what is missing fail with it.
@@ -45,12 +47,17 @@ func run(m *testing.M) int {
 	kernel.Expect = ground.ExpectFromVersion(v)
 	kernel.BTF, kernel.BTFError = ground.ExpectFromKernelBTF()
 	fmt.Fprintf(os.Stderr, "harness: kernel %s: version expects %v\n", rel, kernel.Expect)
+	tests := time.Now()
 	code := m.Run()
+	teardown := time.Now()
 	recordBranches()
 	closeSessions()
 	for _, f := range cleanups {
 		f()
 	}
+	// Where the payload's time went, for the benchmark's breakdown.
+	fmt.Fprintf(os.Stderr, "harness: setup %v, tests %v, teardown %v\n", tests.Sub(start).Round(time.Millisecond),
+		teardown.Sub(tests).Round(time.Millisecond), time.Since(teardown).Round(time.Millisecond))
 	if err := writeFacts(); err != nil {
 		fmt.Fprintf(os.Stderr, "harness: %v\n", err)
 		if code == 0 {

@@ -112,15 +112,19 @@ func closeSessions() {
 // openSession loads and attaches a tracer and checks it uses the output the
 // mode and kernel call for. The collector is not started.
 func openSession(m mode, o probes.Options) (*session, error) {
+	start := time.Now()
 	tr, err := probes.Load(o)
 	recordPrograms(m, tr, err)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	loaded := time.Now()
 	if err := tr.Attach(); err != nil {
 		tr.Close()
 		return nil, fmt.Errorf("attach: %w", err)
 	}
+	fmt.Fprintf(os.Stderr, "harness: tracer %s: load %v, attach %v\n", m.name,
+		loaded.Sub(start).Round(time.Millisecond), time.Since(loaded).Round(time.Millisecond))
 	want := probes.OutputPerf
 	if !m.perf && kernel.Expect.RingBuf {
 		want = probes.OutputRingbuf

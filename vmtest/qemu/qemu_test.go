@@ -46,7 +46,7 @@ func TestArgs(t *testing.T) {
 				// ttyS0 is the first -serial, ttyS1 the second.
 				"-serial": {"chardev:console", "chardev:results"},
 			},
-			append: []string{"console=ttyS0,115200", "earlyprintk=serial,ttyS0,115200", "panic=-1", "softlockup_panic=1", "no_timer_check", "rdinit=/init", "corematrix.kernel=362e31"},
+			append: []string{"console=ttyS0,115200", "earlyprintk=serial,ttyS0,115200", "quiet", "rcupdate.rcu_expedited=1", "panic=-1", "softlockup_panic=1", "no_timer_check", "rdinit=/init", "corematrix.kernel=362e31"},
 		},
 		{
 			name:  "kvm",
