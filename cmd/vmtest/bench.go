@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,7 +18,7 @@ func init() {
 	register("bench", "time bare boots, a trivial payload and the payload per kernel, side by side (a benchmark, not a test)", benchCmd)
 }
 
-func benchCmd(ctx context.Context, args []string) int {
+func benchCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("vmtest bench", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: vmtest bench --kernels 5.10,6.1,latest [--runs 3] [flags] -- PAYLOAD [ARGS...]")
@@ -30,18 +31,19 @@ func benchCmd(ctx context.Context, args []string) int {
 	reportDir := fs.String("report", "vmtest-bench", "report directory: KERNEL/RUN/{bare,trivial,suite}")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	payload := fs.Args()
 	if len(payload) == 0 {
-		fs.Usage()
-		return exitUsage
+		return usageOf(fs)
 	}
-	names, err := parseKernelList(*kernelList)
+	if *runs < 1 {
+		return usageError(fmt.Errorf("--runs must be at least 1, got %d", *runs))
+	}
+	names, err := parseKernels([]string{*kernelList})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest bench:", err)
-		return exitUsage
+		return usageError(fmt.Errorf("--kernels: %w", err))
 	}
 	cfg := vmtest.Config{
 		Kernels: names,
@@ -50,35 +52,29 @@ func benchCmd(ctx context.Context, args []string) int {
 	}
 	vf.apply(&cfg)
 	if cfg.Resolve, err = kf.resolverTo(os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest bench:", err)
-		return exitUsage
+		return usageError(err)
 	}
-	r, code := newRunner("vmtest bench", cfg)
-	if r == nil {
-		return code
+	r, err := newRunner(cfg)
+	if err != nil {
+		return err
 	}
 	defer r.Close()
 
-	var writeErr error
-	ks, err := r.Bench(ctx, *runs, func(s vmtest.BenchSample) {
+	var writeErrs []error
+	ks, benchErr := r.Bench(ctx, *runs, func(s vmtest.BenchSample) {
 		fmt.Fprintf(os.Stderr, "run %d  %-8s %-8s %6.2fs\n", s.Run, s.Kernel, s.Kind, s.Seconds)
 		if s.Result != nil {
-			if err := report.WriteKernel(s.Result.Dir, s.Result.KernelResult); err != nil && writeErr == nil {
-				writeErr = err
+			if err := report.WriteKernel(s.Result.Dir, s.Result.KernelResult); err != nil {
+				writeErrs = append(writeErrs, err)
 			}
 		}
 	})
 	printBench(os.Stdout, ks)
 	fmt.Fprintf(os.Stderr, "reports in %s\n", *reportDir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "vmtest bench:", err)
-		return exitFail
+	if benchErr != nil {
+		return exitWith(exitFail, errors.Join(append([]error{benchErr}, writeErrs...)...))
 	}
-	if writeErr != nil {
-		fmt.Fprintln(os.Stderr, "vmtest bench:", writeErr)
-		return exitInfra
-	}
-	return exitOK
+	return errors.Join(writeErrs...)
 }
 
 // printBench prints the medians and ratios per kernel, then where the median
