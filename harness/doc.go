@@ -15,4 +15,9 @@
 // capability the kernel's version promises but does not deliver is a failure.
 // The suite writes report.Facts (CO-RE branches taken, per-program load
 // statistics) as JSON to $CM_FACTS.
+//
+// It owns the suite's tests and their ground truth; it imports probes and
+// harness/ground (and vmtest/report for the Facts model) and must not import
+// vmtest's runner, kernels or QEMU code: it runs inside whatever kernel it
+// finds itself in.
 package harness

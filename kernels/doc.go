@@ -6,4 +6,7 @@
 // in the ci-kernels layout, or from local files. Downloads are kept in a
 // content-addressed cache shared safely between processes. The package also
 // reads a kernel's version and BTF straight from its bzImage, without booting.
+//
+// It knows nothing of tests or VMs: it must not import vmtest, corereport,
+// probes or harness.
 package kernels

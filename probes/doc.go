@@ -102,4 +102,8 @@
 // and ExpectFromBTF), and, to prove the suite catches the unguarded
 // mistake, a variant in harness/broken/gen.sh. TestRegistryMatchesObject
 // checks the first three against each other.
+//
+// It knows nothing of VMs: it imports corerelo (to name the CO-RE relocation
+// behind a failed load) and must not import vmtest, kernels, corereport or
+// harness.
 package probes

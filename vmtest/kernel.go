@@ -1,6 +1,10 @@
 // Package vmtest boots one kernel image in QEMU with an initramfs holding a
 // static guest init and a payload, runs the payload, and brings back a verdict
 // that can be trusted; it runs a matrix of kernels in parallel.
+//
+// It owns booting: it must not import kernels (kernel images come in through a
+// Resolver that cmd/vmtest wires), corereport (offline predictions come in
+// through Config.Predict), probes or harness.
 package vmtest
 
 import "context"

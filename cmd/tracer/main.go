@@ -6,6 +6,9 @@
 //
 // It needs root (or CAP_BPF+CAP_PERFMON), kernel 5.4+ with BTF (or -btf), and
 // kprobes for exit, open and connect.
+//
+// It is a thin main over package probes: it must not import vmtest, kernels or
+// harness.
 package main
 
 import (

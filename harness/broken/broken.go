@@ -19,6 +19,9 @@
 //	loop           helper bpf_loop: fails to load before 5.17
 //	kern_ctx       kfunc bpf_cast_to_kern_ctx: fails to load before 6.2
 //	kprobe_target  kprobe on __x64_sys_epoll_pwait2: loads, fails to attach before 5.11
+//
+// It owns only these objects and their spec loaders; it imports cilium/ebpf
+// and must not import any other corematrix package.
 package broken
 
 import (

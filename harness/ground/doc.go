@@ -6,4 +6,7 @@
 // Nothing here needs kprobes, so its unit tests run on any Linux host. The
 // compatibility suite (package harness) compares these truths with what the
 // probes decode inside each kernel.
+//
+// It must not import probes, vmtest or kernels: ground truth is computed
+// without the code it checks.
 package ground

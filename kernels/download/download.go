@@ -4,6 +4,9 @@
 // trickles bytes, fails with a TimeoutError naming the server and the limit
 // instead of hanging. Transient failures (timeouts, dropped connections, 5xx
 // statuses) are retried a bounded number of times with exponential backoff.
+//
+// It imports only the standard library and must not import any corematrix
+// package.
 package download
 
 import (

@@ -4,6 +4,8 @@
 //
 // A test that asks for a kernel needs it: resolution failures are test
 // failures, not skips, so a machine that cannot reach the archive shows red.
+//
+// It is for tests only and must not be imported by non-test code.
 package kerneltest
 
 import (

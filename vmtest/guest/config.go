@@ -4,6 +4,9 @@
 // The host writes Config as JSON to ConfigPath inside the initramfs (the same
 // archive serves every kernel of a run) and passes what differs per kernel on
 // the kernel command line (KernelParam).
+//
+// It runs inside the guest: it may use vmtest/wire for the results stream and
+// must not import vmtest, vmtest/report, kernels or QEMU code.
 package guest
 
 import (

@@ -5,6 +5,9 @@
 // The archive holds no device nodes: every kernel built with initrd support
 // unpacks its built-in default archive (which holds /dev/console) before the
 // external one, so init starts with its console open.
+//
+// It owns the archive format only and must not import any other corematrix
+// package.
 package initramfs
 
 import (

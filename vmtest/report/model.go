@@ -4,6 +4,9 @@
 //
 // The types in this file are the contract between the runner (package vmtest),
 // the payloads it runs (which may write Facts), and the renderers.
+//
+// It owns the data model and its renderings, nothing that runs: it must not
+// import vmtest, kernels, corereport or probes.
 package report
 
 import (

@@ -23,6 +23,9 @@
 // that precedes the trailer. A trailer may carry error="..." when the guest
 // init could not do its job (the exit code is then -1). A section without a
 // matching trailer is never trusted.
+//
+// It owns the framing on both sides of the wire and must not import any other
+// corematrix package.
 package wire
 
 import (
