@@ -29,10 +29,12 @@ func init() {
 }
 
 // runCoreReport resolves every CO-RE relocation of a BPF object against the
-// BTF of each kernel (extracted from its image, cached by image SHA-256) and
-// prints relocation x kernel and the predicted load outcome per program.
-// Exit code 1 when any program is predicted to fail, 3 when only kernels were
-// unavailable.
+// BTF of each kernel (extracted from its image, cached by image SHA-256),
+// checks the helpers, kfuncs, types and attach targets its programs need,
+// and prints relocation x kernel, the checks worth a look and the predicted
+// outcome per program. Exit code 1 when any program is predicted to fail, 3
+// when only kernels were unavailable. With --diff A B it prints only what
+// differs between two kernels; exit code 1 when anything does.
 func runCoreReport(ctx context.Context, args []string) error {
 	return coreReport(ctx, args, os.Stdout)
 }
@@ -43,21 +45,35 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	kernelList := fs.String("kernels", "", "comma-separated kernels: versions (5.10, 6.1), image paths, or \"host\" for the running kernel's BTF")
 	format := fs.String("format", "table", "output format: table, markdown or json")
 	btfCache := fs.String("btf-cache", "", "directory caching BTF extracted from kernel images (default CACHE-DIR/btf; \"none\": no cache)")
+	diff := fs.Bool("diff", false, "print only what differs for the object between two kernels, given as the first two arguments")
 	kf := addKernelFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: vmtest core-report --kernels 5.10,6.1,6.12 [--format table|markdown|json] [OBJECT]\n\n")
+		fmt.Fprintf(fs.Output(), "usage: vmtest core-report --kernels 5.10,6.1,6.12 [--format table|markdown|json] [OBJECT]\n")
+		fmt.Fprintf(fs.Output(), "       vmtest core-report --diff KERNEL-A KERNEL-B [--format ...] [OBJECT]\n\n")
 		fmt.Fprintf(fs.Output(), "OBJECT defaults to %s.\n\nflags:\n", defaultCoreObject)
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *kernelList == "" || fs.NArg() > 1 {
+	rest := fs.Args()
+	var names []string
+	switch {
+	case *diff && (*kernelList != "" || len(rest) < 2 || len(rest) > 3):
 		return usageOf(fs)
-	}
-	names, err := parseKernels([]string{*kernelList}, hostKernel)
-	if err != nil {
-		return usageError(fmt.Errorf("--kernels: %w", err))
+	case *diff:
+		var err error
+		if names, err = parseKernels(rest[:2], hostKernel); err != nil {
+			return usageError(fmt.Errorf("--diff: %w", err))
+		}
+		rest = rest[2:]
+	case *kernelList == "" || len(rest) > 1:
+		return usageOf(fs)
+	default:
+		var err error
+		if names, err = parseKernels([]string{*kernelList}, hostKernel); err != nil {
+			return usageError(fmt.Errorf("--kernels: %w", err))
+		}
 	}
 	f := corereport.Format(*format)
 	if f != corereport.FormatTable && f != corereport.FormatMarkdown && f != corereport.FormatJSON {
@@ -68,8 +84,8 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(os.Stderr, "vmtest core-report: %v; not caching BTF\n", err)
 	}
 	object := defaultCoreObject
-	if fs.NArg() == 1 {
-		object = fs.Arg(0)
+	if len(rest) == 1 {
+		object = rest[0]
 	}
 	spec, err := ebpf.LoadCollectionSpec(object)
 	if err != nil {
@@ -123,6 +139,19 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	m := corereport.NewMatrix(object, cols)
+	if *diff {
+		d, err := m.Diff()
+		if err != nil {
+			return exitWith(exitInfra, err)
+		}
+		if err := d.Write(out, f); err != nil {
+			return exitWith(exitInfra, err)
+		}
+		if !d.Empty() {
+			return exitWith(exitFail, nil)
+		}
+		return nil
+	}
 	if err := m.Write(out, f); err != nil {
 		return exitWith(exitInfra, err)
 	}

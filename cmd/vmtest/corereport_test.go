@@ -33,6 +33,11 @@ func TestCoreReportExitCodes(t *testing.T) {
 		{"no kernels", []string{cache, testObject}, exitUsage, ""},
 		{"bad format", []string{cache, "--kernels", "host", "--format", "yaml", testObject}, exitUsage, ""},
 		{"missing object", []string{cache, "--kernels", "host", "no-such.o"}, exitUsage, ""},
+		{"diff of two cached kernels", []string{"--offline", "--lock=none", "--diff", "5.10", "6.1", "../../harness/broken/broken_task_btf.o"}, exitFail,
+			"bpf_get_current_task_btf  helper  ABSENT"},
+		{"diff with an unavailable kernel", append(offline, cache, "--diff", "host", "5.4", testObject), exitInfra, ""},
+		{"diff needs two kernels", []string{cache, "--diff", "host", testObject}, exitUsage, ""},
+		{"diff takes no --kernels", []string{cache, "--diff", "--kernels", "host", "host", "5.10"}, exitUsage, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

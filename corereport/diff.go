@@ -1,0 +1,163 @@
+package corereport
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Diff is what differs for one object between two kernels: the answer to
+// "what changed between my last green kernel and the first red one".
+type Diff struct {
+	Object string `json:"object"`
+	// Kernels are the two kernels, A then B.
+	Kernels [2]Kernel `json:"kernels"`
+	// Relocations whose values, poison or existence differ.
+	Relocations []Row `json:"relocations"`
+	// Findings (helpers, kfuncs, types, attach targets) whose verdict or
+	// evidence differs, or that a program needs on one kernel only.
+	Findings []FindingRow `json:"findings"`
+	// Programs whose predicted outcome differs.
+	Programs []ProgramRow `json:"programs"`
+}
+
+// ErrDiffKernels is returned by Matrix.Diff for a matrix that is not two
+// kernels with results.
+var ErrDiffKernels = errors.New("a diff needs exactly two kernels with BTF")
+
+// Diff keeps the rows of m, a matrix of exactly two kernels, that differ
+// between them.
+func (m *Matrix) Diff() (*Diff, error) {
+	if len(m.Kernels) != 2 {
+		return nil, fmt.Errorf("%w: got %d", ErrDiffKernels, len(m.Kernels))
+	}
+	for _, k := range m.Kernels {
+		if k.Result == nil {
+			return nil, fmt.Errorf("%w: %s: %s", ErrDiffKernels, k.Name, k.Err)
+		}
+	}
+	d := &Diff{Object: m.Object, Kernels: [2]Kernel{m.Kernels[0], m.Kernels[1]},
+		Relocations: []Row{}, Findings: []FindingRow{}, Programs: []ProgramRow{}}
+	for _, r := range m.Relocations {
+		if r.Cells[0].Text() != r.Cells[1].Text() {
+			d.Relocations = append(d.Relocations, r)
+		}
+	}
+	for _, r := range m.Findings {
+		if r.Cells[0] != r.Cells[1] {
+			d.Findings = append(d.Findings, r)
+		}
+	}
+	for _, p := range m.Programs {
+		a, b := p.Cells[0], p.Cells[1]
+		if a.Text() != b.Text() || a.Reason != b.Reason {
+			d.Programs = append(d.Programs, p)
+		}
+	}
+	return d, nil
+}
+
+// Empty reports whether nothing differs.
+func (d *Diff) Empty() bool {
+	return len(d.Relocations) == 0 && len(d.Findings) == 0 && len(d.Programs) == 0
+}
+
+// Write renders d to w in format f.
+func (d *Diff) Write(w io.Writer, f Format) error {
+	switch f {
+	case FormatTable:
+		return d.writeText(w, false)
+	case FormatMarkdown:
+		return d.writeText(w, true)
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(d)
+	}
+	return fmt.Errorf("write %q: %w", f, ErrUnknownFormat)
+}
+
+// writeText writes d as aligned text, or as Markdown tables when md is set.
+func (d *Diff) writeText(w io.Writer, md bool) error {
+	a, b := kernelLabel(d.Kernels[0]), kernelLabel(d.Kernels[1])
+	var out strings.Builder
+	if d.Empty() {
+		fmt.Fprintf(&out, "Nothing differs for %s between %s and %s: the same relocation values, helpers, types and attach targets, the same predictions.\n", d.Object, a, b)
+		_, err := io.WriteString(w, out.String())
+		return err
+	}
+	if md {
+		fmt.Fprintf(&out, "### What differs for `%s` between %s and %s\n", d.Object, mdEscape(a), mdEscape(b))
+	} else {
+		fmt.Fprintf(&out, "What differs for %s between %s and %s\n", d.Object, a, b)
+	}
+	table := func(head []string, rows [][]string) {
+		out.WriteString("\n")
+		if md {
+			out.WriteString("| " + strings.Join(head, " | ") + " |\n|" + strings.Repeat("---|", len(head)) + "\n")
+			for _, r := range rows {
+				for i := range r {
+					r[i] = mdEscape(r[i])
+				}
+				out.WriteString("| " + strings.Join(r, " | ") + " |\n")
+			}
+			return
+		}
+		tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(head, "\t"))
+		for _, r := range rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		tw.Flush()
+	}
+	if len(d.Programs) > 0 {
+		var rows [][]string
+		for _, p := range d.Programs {
+			rows = append(rows, []string{p.Name, p.Cells[0].Text(), p.Cells[1].Text()})
+		}
+		table([]string{"PREDICTED", a, b}, rows)
+	}
+
+	if len(d.Findings) > 0 {
+		var rows [][]string
+		for _, r := range d.Findings {
+			rows = append(rows, []string{r.Program, r.Subject, string(r.Check), r.Cells[0].Text(), r.Cells[1].Text()})
+		}
+		table([]string{"PROGRAM", "NEEDS", "CHECK", a, b}, rows)
+	}
+	if len(d.Relocations) > 0 {
+		var rows [][]string
+		for _, r := range d.Relocations {
+			rows = append(rows, []string{r.Program, r.Access, string(r.Kind), r.Cells[0].Text(), r.Cells[1].Text()})
+		}
+		table([]string{"PROGRAM", "RELOCATION", "KIND", a, b}, rows)
+	}
+	// Why, for every cell of the diff that is not a plain value.
+	var notes []string
+	for i, k := range d.Kernels {
+		for _, r := range d.Findings {
+			if c := r.Cells[i]; !c.NA && c.Detail != "" {
+				notes = append(notes, fmt.Sprintf("%s %s on %s: %s", r.Program, r.Subject, kernelLabel(k), c.Detail))
+			}
+		}
+		for _, p := range d.Programs {
+			if c := p.Cells[i]; !c.NA && c.Reason != "" {
+				notes = append(notes, fmt.Sprintf("%s %s on %s: %s", p.Name, c.Text(), kernelLabel(k), c.Reason))
+			}
+		}
+	}
+	if len(notes) > 0 {
+		out.WriteString("\n")
+		for _, n := range notes {
+			if md {
+				n = "- " + mdEscape(n)
+			}
+			out.WriteString(n + "\n")
+		}
+	}
+	_, err := io.WriteString(w, out.String())
+	return err
+}
