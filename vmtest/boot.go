@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/corematrix/corematrix/vmtest/guest"
@@ -87,6 +88,8 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 	}
 	var stderr bytes.Buffer
 	cmd := exec.Command(b.qemu, args...)
+	// QEMU dies with vmtest, whatever kills vmtest: no orphan guest.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stdin = nil
 	cmd.Stdout = &limitedBuffer{buf: &stderr, max: 64 << 10}
 	cmd.Stderr = cmd.Stdout
@@ -146,9 +149,13 @@ wait:
 			waitErr = <-exited
 			break wait
 		case <-ctx.Done():
+			// Interrupted: stop QEMU, keep what the guest sent so far
+			// (the payload may have finished with its verdict).
+			res.evidence.Interrupted = true
 			cmd.Process.Kill()
-			<-exited
-			return nil, fmt.Errorf("boot %s: %w", b.kernel.Name, ctx.Err())
+			killed = true
+			waitErr = <-exited
+			break wait
 		}
 	}
 	res.ended = time.Now()

@@ -26,6 +26,13 @@ type Evidence struct {
 	QEMUError error
 	// GoTest says the payload is a Go test binary run with -test.v=test2json.
 	GoTest bool
+	// AllowWarnings keeps a run with non-fatal kernel splats (WARNING:, RCU
+	// stalls, ...) a pass; they are listed either way.
+	AllowWarnings bool
+	// MemoryMiB is the guest's memory, for the OOM reason.
+	MemoryMiB int
+	// Interrupted is set when the run was stopped (Ctrl-C) and QEMU killed.
+	Interrupted bool
 }
 
 // Verdict is the classification of one boot.
@@ -38,6 +45,8 @@ type Verdict struct {
 	Tests    []report.TestResult
 	Events   []report.TestEvent
 	Facts    *report.Facts
+	// Warnings are the first lines of non-fatal kernel splats.
+	Warnings []string
 	// Output is the payload's output as received (trusted only when the
 	// trailer matched, i.e. Outcome is pass or fail with a known ExitCode).
 	Output []byte
@@ -47,11 +56,15 @@ type Verdict struct {
 const initDied = "Attempted to kill init!"
 
 // Classify turns the evidence of one boot into exactly one outcome with a
-// one-line reason. A kernel splat wins over everything (except the panic that
-// follows the death of the guest init, which is a failure: the init owed a
-// verdict and none came); then the deadline;
-// then a guest init that never spoke; then a missing or mismatching trailer
-// (a failure, never a pass); then the payload's own verdict.
+// one-line reason. A fatal kernel splat (panic, oops, lockup) wins over
+// everything (except the panic that follows the death of the guest init,
+// which is a failure: the init owed a verdict and none came); then an
+// interruption before the payload's trailer; then the deadline; then a guest
+// init that never spoke; then a missing or mismatching trailer (a failure,
+// never a pass); then the payload's own verdict, with deaths by signal and by
+// the OOM killer named. A non-fatal splat (WARNING:, RCU stall, hung task,
+// KASAN, ...) turns a pass into a failure unless AllowWarnings; either way it
+// is listed in Warnings.
 func Classify(ev Evidence) Verdict {
 	st := wire.Parse(ev.Results)
 	v := Verdict{ExitCode: -1, Release: st.Release}
@@ -60,10 +73,21 @@ func Classify(ev Evidence) Verdict {
 		v.Output = payload.Data
 	}
 
-	splat := FindSplat(ev.Console)
-	if splat == nil {
-		if k := st.Section(wire.SectionKmsg); k != nil && k.Err == nil {
-			splat = FindSplat(k.Data)
+	var kmsg []byte
+	if k := st.Section(wire.SectionKmsg); k != nil && k.Err == nil {
+		kmsg = k.Data
+	}
+	splats := findSplats(ev.Console, kmsg)
+	var splat, warning *Splat
+	for i := range splats {
+		switch {
+		case splats[i].Fatal && splat == nil:
+			splat = &splats[i]
+		case !splats[i].Fatal:
+			v.Warnings = append(v.Warnings, splats[i].Line)
+			if warning == nil {
+				warning = &splats[i]
+			}
 		}
 	}
 	if splat != nil && strings.Contains(splat.Line, initDied) {
@@ -80,6 +104,49 @@ func Classify(ev Evidence) Verdict {
 		}
 		return v
 	}
+	if warning != nil {
+		// Kept whatever the outcome: a hung task or an RCU stall often
+		// explains a timeout.
+		v.Trace = warning.Trace
+	}
+	classifyPayload(&v, ev, st, payload, kmsg)
+	if warning != nil && v.Outcome.Passed() && !ev.AllowWarnings {
+		v.Outcome, v.Reason = report.Fail, "kernel warning: "+warning.Line
+	}
+	return v
+}
+
+// findSplats returns the splats of the console followed by those only the
+// kernel log dump has (the console may be quieter than the log buffer).
+func findSplats(console, kmsg []byte) []Splat {
+	splats := FindSplats(console)
+	seen := map[string]bool{}
+	for _, s := range splats {
+		seen[s.Line] = true
+	}
+	for _, s := range FindSplats(kmsg) {
+		if !seen[s.Line] {
+			splats = append(splats, s)
+		}
+	}
+	return splats
+}
+
+// classifyPayload judges a boot without fatal splats: the deadline, a silent
+// init, a broken result stream, then the payload's own verdict.
+func classifyPayload(v *Verdict, ev Evidence, st *wire.Stream, payload *wire.Received, kmsg []byte) {
+	if ev.Interrupted && (payload == nil || payload.Err != nil) {
+		v.Outcome = report.Interrupted
+		switch {
+		case !st.Hello:
+			v.Reason = "interrupted while the kernel was booting; QEMU stopped"
+		case payload == nil:
+			v.Reason = "interrupted before the payload started; QEMU stopped"
+		default:
+			v.Reason = fmt.Sprintf("interrupted while the payload was running (after %d bytes of output); QEMU stopped", len(payload.Data))
+		}
+		return
+	}
 
 	if ev.TimedOut {
 		v.Outcome = report.Timeout
@@ -91,13 +158,13 @@ func Classify(ev Evidence) Verdict {
 		default:
 			v.Reason = fmt.Sprintf("no verdict within %s; QEMU killed", ev.Timeout)
 		}
-		return v
+		return
 	}
 
 	if !st.Hello {
 		if ev.QEMUError != nil {
 			v.Outcome, v.Reason = report.InfraError, ev.QEMUError.Error()
-			return v
+			return
 		}
 		v.Outcome = report.BootFailure
 		if !bytes.Contains(ev.Console, []byte("Linux version")) {
@@ -105,7 +172,7 @@ func Classify(ev Evidence) Verdict {
 		} else {
 			v.Reason = "the guest init never spoke; console ends: " + lastLine(ev.Console)
 		}
-		return v
+		return
 	}
 
 	if payload == nil {
@@ -114,7 +181,7 @@ func Classify(ev Evidence) Verdict {
 		if len(st.Errors) > 0 {
 			v.Reason += ": " + st.Errors[0]
 		}
-		return v
+		return
 	}
 	if payload.Err != nil {
 		v.Outcome = report.Fail
@@ -122,28 +189,39 @@ func Classify(ev Evidence) Verdict {
 		if ev.QEMUError != nil {
 			v.Reason += " (" + ev.QEMUError.Error() + ")"
 		}
-		return v
+		return
 	}
 	if payload.InitError != "" {
 		v.Outcome, v.Reason = report.Fail, "guest init: "+payload.InitError
-		return v
+		return
 	}
 	v.ExitCode = payload.Exit
 
 	if ev.GoTest {
-		classifyGoTest(&v, payload.Data)
+		classifyGoTest(v, payload.Data)
 	} else if v.ExitCode == 0 {
 		v.Outcome, v.Reason = report.Pass, "payload exited 0"
 	} else {
 		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("payload exited %d", v.ExitCode)
 	}
+	if death := deathReason(v.ExitCode, ev.MemoryMiB, ev.Console, kmsg); death != "" {
+		testsSilent := v.Reason == fmt.Sprintf("payload exited %d although no test failed", v.ExitCode) ||
+			strings.HasPrefix(v.Reason, "no tests ran")
+		switch {
+		case !signalExit(v.ExitCode):
+			v.Reason += " (" + death + ")"
+		case !ev.GoTest || testsSilent:
+			v.Outcome, v.Reason = report.Fail, death
+		default:
+			v.Reason += "; " + death
+		}
+	}
 
 	if f := st.Section(wire.SectionFacts); f != nil {
-		if err := decodeFacts(f, &v); err != nil && v.Outcome.Passed() {
+		if err := decodeFacts(f, v); err != nil && v.Outcome.Passed() {
 			v.Outcome, v.Reason = report.Fail, err.Error()
 		}
 	}
-	return v
 }
 
 func classifyGoTest(v *Verdict, out []byte) {

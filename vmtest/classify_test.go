@@ -33,6 +33,10 @@ func TestClassifyRecorded(t *testing.T) {
 		trace   string // substring of the kept trace, "" for none
 	}{
 		{dir: "clean", outcome: report.Pass, reason: "payload exited 0", exit: 0},
+		{dir: "warn", outcome: report.Fail, reason: "kernel warning: WARNING: CPU: 0 PID: 90 at kernel/sched/debug.c:1076 resched_latency_warn+0x54/0x60", exit: 0, trace: "bpf_test_run"},
+		{dir: "warn", mod: func(e *Evidence) { e.AllowWarnings = true }, outcome: report.Pass, reason: "payload exited 0", exit: 0, trace: "resched_latency_warn"},
+		{dir: "oom", mod: func(e *Evidence) { e.MemoryMiB = 1024 }, outcome: report.Fail, reason: "payload killed by the OOM killer (guest memory 1024 MiB; raise --memory)", exit: 137},
+		{dir: "segv", outcome: report.Fail, reason: "payload killed by SIGSEGV", exit: 139},
 		{dir: "exit-3", outcome: report.Fail, reason: "payload exited 3", exit: 3},
 		{dir: "panic-sysrq", outcome: report.Panic, reason: "Kernel panic - not syncing: sysrq triggered crash", exit: -1, trace: "sysrq_handle_crash"},
 		{dir: "softlockup", outcome: report.Panic, reason: "watchdog: BUG: soft lockup - CPU#0 stuck for 45s! [lockup:90]", exit: -1, trace: "bpf_prog_"},
@@ -40,6 +44,11 @@ func TestClassifyRecorded(t *testing.T) {
 		{dir: "poweroff-before-trailer", outcome: report.Fail, reason: "result stream cannot be trusted: payload: no trailer after", exit: -1},
 		{dir: "results-wrecked", outcome: report.Fail, reason: "payload trailer mismatch: trailer says 27 bytes, received 35", exit: -1},
 		{dir: "hang", mod: func(e *Evidence) { e.TimedOut, e.Timeout = true, 15*time.Second }, outcome: report.Timeout, reason: "no verdict within 15s (payload still running after 20 bytes of output); QEMU killed", exit: -1},
+		// Ctrl-C: while the payload runs it is interrupted (not a boot
+		// problem); after its trailer the verdict stands.
+		{dir: "hang", mod: func(e *Evidence) { e.Interrupted = true }, outcome: report.Interrupted, reason: "interrupted while the payload was running (after 20 bytes of output); QEMU stopped", exit: -1},
+		{dir: "kvm-hang", mod: func(e *Evidence) { e.Interrupted = true }, outcome: report.Interrupted, reason: "interrupted while the kernel was booting; QEMU stopped", exit: -1},
+		{dir: "exit-3", mod: func(e *Evidence) { e.Interrupted = true }, outcome: report.Fail, reason: "payload exited 3", exit: 3},
 		{dir: "kvm-hang", mod: func(e *Evidence) { e.TimedOut = true }, outcome: report.Timeout, reason: "the guest init never spoke", exit: -1},
 		// Had QEMU exited by itself with this console, the kernel never ran.
 		{dir: "kvm-hang", outcome: report.BootFailure, reason: `the kernel never started (no "Linux version" on the console)`, exit: -1},
@@ -106,4 +115,34 @@ func TestClassifyFacts(t *testing.T) {
 	v = Classify(Evidence{Console: ev.Console, Results: withFacts(t, good, `{"programs":`)})
 	require.Equal(t, report.Fail, v.Outcome)
 	require.Contains(t, v.Reason, "invalid facts")
+}
+
+func TestClassifyWarnings(t *testing.T) {
+	v := Classify(recorded(t, "softlockup"))
+	require.Equal(t, report.Panic, v.Outcome)
+	require.Equal(t, []string{"rcu: INFO: rcu_preempt self-detected stall on CPU"}, v.Warnings)
+	v = Classify(recorded(t, "warn"))
+	require.Equal(t, []string{"WARNING: CPU: 0 PID: 90 at kernel/sched/debug.c:1076 resched_latency_warn+0x54/0x60"}, v.Warnings)
+	require.Empty(t, Classify(recorded(t, "clean")).Warnings)
+}
+
+func TestDeathReason(t *testing.T) {
+	oom := []byte("[   21.429921] Out of memory: Killed process 91 (fault) total-vm:2181204kB, anon-rss:862808kB\n")
+	tests := []struct {
+		exit int
+		log  []byte
+		want string
+	}{
+		{0, oom, ""},
+		{1, nil, ""},
+		{137, oom, "payload killed by the OOM killer (guest memory 512 MiB; raise --memory)"},
+		{137, nil, "payload killed by SIGKILL"},
+		{139, nil, "payload killed by SIGSEGV"},
+		{134, nil, "payload killed by SIGABRT"},
+		{1, oom, "the OOM killer killed fault (pid 91) (guest memory 512 MiB; raise --memory)"},
+		{255, nil, ""},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, deathReason(tt.exit, 512, tt.log), "exit %d", tt.exit)
+	}
 }

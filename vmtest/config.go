@@ -39,6 +39,11 @@ type Config struct {
 	// Go test parsing): what `vmtest exec` needs.
 	Raw bool
 
+	// AllowKernelWarnings keeps a run that passed but made the kernel report
+	// a non-fatal splat (WARNING:, RCU stall, ...) a pass; the warnings are
+	// listed in the result either way.
+	AllowKernelWarnings bool
+
 	// Init is the static guest init binary; empty means this executable.
 	Init string
 	// Busybox is the host's static busybox, packed into every guest as

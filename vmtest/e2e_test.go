@@ -121,6 +121,9 @@ func TestE2EFaults(t *testing.T) {
 		{"hang", want{report.Timeout, "no verdict within 1m0s (payload still running after 20 bytes of output); QEMU killed", -1, ""}},
 		{"pass", want{report.Pass, "payload exited 0", 0, ""}},
 		{"fail", want{report.Fail, "payload exited 3", 3, ""}},
+		{"warn", want{report.Fail, "kernel warning: WARNING: CPU: 0 PID: ", 0, "resched_latency_warn"}},
+		{"segv", want{report.Fail, "payload killed by SIGSEGV", 139, ""}},
+		{"oom", want{report.Fail, "payload killed by the OOM killer (guest memory 1024 MiB; raise --memory)", 137, ""}},
 		{"panic", want{report.Panic, "Kernel panic - not syncing: sysrq triggered crash", -1, "sysrq_handle_crash"}},
 		{"killinit", want{report.Fail, "the guest init died before its verdict (Kernel panic - not syncing: Attempted to kill init!", -1, "do_exit"}},
 		{"poweroff", want{report.Fail, "result stream cannot be trusted: payload: no trailer after 24 bytes", -1, ""}},
@@ -173,6 +176,7 @@ func TestE2EFaults(t *testing.T) {
 		})
 	}
 	pass := sum.Kernels[1]
+	require.Empty(t, pass.Warnings, "sysrq backtraces are no kernel warnings")
 	require.NotNil(t, pass.Facts, "facts written by the payload")
 	require.Equal(t, []report.ProgramStat{{Name: "e2e", Loaded: true, VerifiedInsns: 7}}, pass.Facts.Programs)
 	require.Contains(t, progress.String(), "6.1+pass")

@@ -38,17 +38,24 @@ func (r *Runner) Matrix(ctx context.Context, onResult func(*Result)) (report.Sum
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
+			notStarted := func() {
 				results[i] = &Result{KernelResult: report.KernelResult{
-					Kernel: report.Kernel{Name: name}, Outcome: report.InfraError,
+					Kernel: report.Kernel{Name: name}, Outcome: report.Interrupted,
 					Reason: "interrupted before it started", ExitCode: -1,
 				}}
 				r.progress(i, name, StateDone, &results[i].KernelResult)
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				notStarted()
 				return
 			}
 			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				notStarted()
+				return
+			}
 			dir := report.KernelDir(r.cfg.ReportDir, name)
 			res := r.Kernel(ctx, name, dir, func(s State) { r.progress(i, name, s, nil) })
 			results[i] = res

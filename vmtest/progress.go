@@ -72,18 +72,60 @@ func (d *Display) Update(i int, kernel string, state State, r *report.KernelResu
 		rw.started = now
 	}
 	rw.state, rw.since, rw.result = state, now, r
+	tail := ""
+	if state == StateDone && r != nil && !r.Outcome.Passed() {
+		tail = tailBlock(r.OutputTail)
+	}
 	switch d.mode {
 	case ProgressTTY:
+		if tail != "" {
+			// The verdict and its tail go above the live lines, where
+			// they stay in the scrollback.
+			d.above(d.line(rw, now) + "\n" + tail)
+		}
 		d.redraw()
 	case ProgressPlain, ProgressGitHub:
 		if state == StateQueued {
 			return
 		}
 		fmt.Fprintln(d.w, d.line(rw, now))
+		if d.mode == ProgressPlain {
+			io.WriteString(d.w, tail)
+		}
 		if state == StateDone && d.mode == ProgressGitHub && r != nil {
 			d.group(rw, r)
 		}
 	}
+}
+
+// tailBlock renders the end of a failed kernel's output, indented, with
+// control characters made visible (they must not drive the terminal).
+func tailBlock(tail string) string {
+	if tail == "" {
+		return ""
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(tail, "\n"), "\n") {
+		b.WriteString("    | ")
+		for _, c := range strings.TrimRight(l, "\r") {
+			if c < 0x20 && c != '\t' || c == 0x7f || c >= 0x80 && c < 0xa0 {
+				fmt.Fprintf(&b, "\\x%02x", c)
+				continue
+			}
+			b.WriteRune(c)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// above prints text above the live lines and redraws them below it.
+func (d *Display) above(text string) {
+	if d.drawn > 0 {
+		fmt.Fprintf(d.w, "\x1b[%dA\r\x1b[J", d.drawn)
+		d.drawn = 0
+	}
+	io.WriteString(d.w, text)
 }
 
 // Start redraws the TTY display every second (elapsed times tick) until Stop.
@@ -176,6 +218,9 @@ func (d *Display) group(rw *row, r *report.KernelResult) {
 	}
 	if r.Trace != "" {
 		fmt.Fprint(d.w, r.Trace)
+	}
+	if len(r.Tests) == 0 && r.OutputTail != "" {
+		fmt.Fprintf(d.w, "last lines of the output:\n%s", r.OutputTail)
 	}
 	fmt.Fprintln(d.w, "::endgroup::")
 	if !r.Outcome.Passed() {

@@ -162,8 +162,14 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		return res
 	}
 
+	interrupted := func() *Result {
+		return finish(report.Interrupted, "interrupted before the kernel booted")
+	}
 	onState(StateResolving)
 	k, err := r.cfg.Resolve(ctx, name)
+	if ctx.Err() != nil {
+		return interrupted()
+	}
 	if err != nil {
 		return finish(report.Unavailable, err.Error())
 	}
@@ -186,6 +192,9 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	}
 
 	accel, probe, err := r.accel.acquire(ctx)
+	if ctx.Err() != nil {
+		return interrupted()
+	}
 	if err != nil {
 		return finish(report.InfraError, err.Error())
 	}
@@ -202,6 +211,8 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		switch {
 		case err == nil && !br.hello.IsZero():
 			r.accel.settle(true)
+		case ctx.Err() != nil:
+			r.accel.abandon()
 		case errors.Is(err, errNoHello) || err == nil:
 			r.accel.settle(false)
 			accel, b.accel, b.helloDeadline = AccelTCG, AccelTCG, 0
@@ -215,11 +226,20 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		return finish(report.InfraError, err.Error())
 	}
 	br.evidence.GoTest = r.goTest
+	br.evidence.AllowWarnings = r.cfg.AllowKernelWarnings
+	br.evidence.MemoryMiB = r.cfg.MemoryMiB
 	v := Classify(br.evidence)
 	res.Kernel.Release = v.Release
 	res.ExitCode, res.Trace = v.ExitCode, v.Trace
 	res.Tests, res.Events, res.Facts = v.Tests, v.Events, v.Facts
+	res.Warnings = v.Warnings
 	res.Output = v.Output
+	if !v.Outcome.Passed() {
+		res.OutputTail = failureTail(v)
+	}
+	if err := writeStreams(dir, br.evidence.Results); err != nil && r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: %v\n", name, err)
+	}
 	br.timings(&res.Timings)
 	res.Timings.Slowest = report.Slowest(res.Tests, report.SlowestTests)
 	return finish(v.Outcome, v.Reason)

@@ -73,6 +73,9 @@ func execCmd(ctx context.Context, args []string) error {
 	if *keep != "" {
 		msg += "\nconsole log in " + filepath.Join(dir, vmtest.ConsoleFile)
 	}
+	if res.Outcome == report.Interrupted {
+		return exitWith(report.ExitInterrupted, errors.New(msg))
+	}
 	code := exitFail
 	if res.Outcome.Infrastructure() {
 		code = exitInfra

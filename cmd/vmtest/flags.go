@@ -22,6 +22,8 @@ type vmFlags struct {
 	qemu    string
 	env     envFlag
 	files   fileFlag
+	// allowWarnings keeps runs with non-fatal kernel splats a pass.
+	allowWarnings bool
 }
 
 func addVMFlags(fs *flag.FlagSet) *vmFlags {
@@ -33,6 +35,7 @@ func addVMFlags(fs *flag.FlagSet) *vmFlags {
 	fs.StringVar(&f.qemu, "qemu", "", "QEMU binary (default qemu-system-x86_64)")
 	fs.Var(&f.env, "env", "KEY=VALUE for the payload's environment (repeatable)")
 	fs.Var(&f.files, "file", "HOST[:GUEST] file to put into the guest (repeatable; default GUEST is /corematrix/files/BASENAME)")
+	fs.BoolVar(&f.allowWarnings, "allow-kernel-warnings", false, "a passing run whose kernel reported a non-fatal splat (WARNING:, RCU stall, hung task, KASAN, ...) stays a pass (the warnings are listed)")
 	return f
 }
 
@@ -40,6 +43,7 @@ func (f *vmFlags) apply(cfg *vmtest.Config) {
 	cfg.Timeout, cfg.MemoryMiB, cfg.CPUs, cfg.Accel, cfg.QEMU = f.timeout, f.memory, f.cpus, f.accel, f.qemu
 	cfg.Env = f.env
 	cfg.Files = f.files
+	cfg.AllowKernelWarnings = f.allowWarnings
 	cfg.Log = os.Stderr
 }
 

@@ -122,7 +122,7 @@ func realMain(args []string) int {
 		usage()
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
 	defer stop()
 	return exitCode(os.Stderr, "vmtest "+args[0], cmd.run(ctx, args[1:]))
 }

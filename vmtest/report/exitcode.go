@@ -6,11 +6,15 @@ const (
 	ExitFail  = 1 // at least one kernel failed, or a prediction was contradicted
 	ExitUsage = 2 // the run had no kernel at all
 	ExitInfra = 3 // every failure was the infrastructure's (infra-error, unavailable)
+	// ExitInterrupted is the exit code of a run stopped by SIGINT, SIGTERM
+	// or SIGQUIT (128+SIGINT, as shells report Ctrl-C).
+	ExitInterrupted = 130
 )
 
 // ExitCode is the process exit code for a run.
 //
-// It is ExitUsage when s holds no kernel (nothing was asked or nothing was
+// It is ExitInterrupted when any kernel was interrupted, ExitUsage when s
+// holds no kernel (nothing was asked or nothing was
 // found), ExitOK when every kernel passed and no BPF program's real load
 // verdict contradicts its offline prediction, ExitInfra when every kernel that
 // did not pass is infra-error or unavailable and no prediction was
@@ -22,6 +26,11 @@ func ExitCode(s Summary) int {
 		return ExitUsage
 	}
 	failed, infra := 0, 0
+	for _, k := range s.Kernels {
+		if k.Outcome == Interrupted {
+			return ExitInterrupted
+		}
+	}
 	for _, k := range s.Kernels {
 		if k.Outcome.Passed() {
 			continue

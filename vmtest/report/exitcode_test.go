@@ -3,6 +3,8 @@ package report
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestExitCode(t *testing.T) {
@@ -74,4 +76,23 @@ func TestHeaderDoesNotCallAContradictedRunGreen(t *testing.T) {
 	if term := Terminal(s); !strings.Contains(term, "DISAGREE 6.1 p: predicted fails, actually loaded") {
 		t.Errorf("Terminal does not show the disagreement:\n%s", term)
 	}
+}
+
+func TestExitCodeInterrupted(t *testing.T) {
+	s := Summary{Kernels: []KernelResult{{Outcome: Pass}, {Outcome: Fail}, {Outcome: Interrupted}}}
+	require.Equal(t, ExitInterrupted, ExitCode(s))
+	require.Equal(t, 130, ExitInterrupted)
+}
+
+func TestMarkdownOutputTail(t *testing.T) {
+	s := Summary{Kernels: []KernelResult{{
+		Kernel: Kernel{Name: "6.1"}, Outcome: Fail, Reason: "payload exited 1",
+		OutputTail: "step 1 ok\nstep 2 failed: <b>boom</b> ```\n",
+	}}}
+	md := Markdown(s)
+	require.Contains(t, md, "<details><summary>❌ <code>6.1</code> · fail</summary>")
+	require.Contains(t, md, "Last lines of the output (`6.1/output.log` in the report):")
+	require.Contains(t, md, "````\nstep 1 ok\nstep 2 failed: <b>boom</b> ```\n````", "a fence longer than any backtick run in the tail")
+	require.Equal(t, "b\nc\n", Tail("a\r\nb\nc\n\n", 2))
+	require.Equal(t, "", Tail("\n", 2))
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // outcomeOrder is the order outcomes are counted in headers.
-var outcomeOrder = []Outcome{Pass, Fail, Skip, Panic, Timeout, BootFailure, InfraError, Unavailable}
+var outcomeOrder = []Outcome{Pass, Fail, Skip, Panic, Timeout, BootFailure, InfraError, Unavailable, Interrupted}
 
 // Emoji returns the symbol summary.md shows for an outcome.
 func (o Outcome) Emoji() string {
@@ -31,6 +31,8 @@ func (o Outcome) Emoji() string {
 		return "🛠"
 	case Unavailable:
 		return "❔"
+	case Interrupted:
+		return "✋"
 	}
 	return "❓"
 }

@@ -445,6 +445,9 @@ func writeFailures(b *strings.Builder, s Summary, details bool) {
 		if k.Trace != "" {
 			body += "\n" + excerpt(k.Trace, traceLines)
 		}
+		if k.OutputTail != "" && !failedTest {
+			body += "\nLast lines of the output (" + code(filepath.ToSlash(filepath.Join(kernelDirName(k.Kernel.Name), "output.log"))) + " in the report):\n\n" + excerpt(k.OutputTail, TailLines)
+		}
 		items = append(items, item{
 			summary: fmt.Sprintf("%s <code>%s</code> · %s", k.Outcome.Emoji(), htmlLine(k.Kernel.Name), htmlLine(string(k.Outcome))),
 			body:    body,

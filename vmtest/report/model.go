@@ -27,7 +27,9 @@ const (
 	Fail Outcome = "fail"
 	// Skip: the payload ran and every test skipped. Counts as a failure for exit codes.
 	Skip Outcome = "skip"
-	// Panic: the console shows "Kernel panic", "BUG:" or a soft lockup.
+	// Panic: the kernel panicked, oopsed (Oops:, general protection fault,
+	// BUG: kernel NULL pointer dereference, kernel BUG at) or locked up (soft
+	// or hard lockup).
 	Panic Outcome = "panic"
 	// Timeout: the per-kernel deadline passed; QEMU was killed.
 	Timeout Outcome = "timeout"
@@ -37,6 +39,9 @@ const (
 	InfraError Outcome = "infra-error"
 	// Unavailable: the kernel name could not be resolved to an image.
 	Unavailable Outcome = "unavailable"
+	// Interrupted: the run was stopped (Ctrl-C, SIGTERM, SIGQUIT) before this
+	// kernel's verdict was known; QEMU was stopped.
+	Interrupted Outcome = "interrupted"
 )
 
 // Passed reports whether the outcome counts as success.
@@ -187,12 +192,36 @@ type KernelResult struct {
 	Reason   string  `json:"reason"`
 	ExitCode int     `json:"exit_code"` // payload exit code; -1 when unknown
 	Timings  Timings `json:"timings"`
-	// Trace is the console excerpt for panics (the oops and its call trace).
-	Trace      string       `json:"trace,omitempty"`
+	// Trace is the console excerpt for panics (the oops and its call trace)
+	// and kernel warnings (the first one).
+	Trace string `json:"trace,omitempty"`
+	// OutputTail is the end of the payload's output (of the failing tests'
+	// output for Go tests), at most TailLines lines; kept for kernels that
+	// did not pass. The whole output is <kernel>/output.log.
+	OutputTail string `json:"output_tail,omitempty"`
+	// Warnings are the first lines of the kernel's non-fatal error reports
+	// (WARNING:, RCU stalls, hung tasks, KASAN/KFENCE/UBSAN, other BUG:s).
+	Warnings   []string     `json:"warnings,omitempty"`
 	Tests      []TestResult `json:"tests,omitempty"`
 	Events     []TestEvent  `json:"events,omitempty"`
 	Facts      *Facts       `json:"facts,omitempty"`
 	Prediction *Prediction  `json:"prediction,omitempty"`
+}
+
+// TailLines is how many lines of output OutputTail keeps.
+const TailLines = 20
+
+// Tail returns the last n lines of text (without a trailing empty line).
+func Tail(text string, n int) string {
+	text = strings.TrimRight(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	if text == "" {
+		return ""
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // Summary is a whole run (or a merge of shard runs). It is written as summary.json.

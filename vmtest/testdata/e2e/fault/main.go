@@ -5,11 +5,17 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,9 +39,49 @@ func main() {
 			fmt.Println("write facts:", err)
 			os.Exit(11)
 		}
+		// Backtraces on request are not kernel errors.
+		for _, c := range []string{"l", "w"} {
+			os.WriteFile("/proc/sysrq-trigger", []byte(c), 0)
+		}
 		fmt.Fprintln(os.Stderr, "stderr is captured too")
 	case "fail":
 		os.Exit(3)
+	case "warn":
+		// The scheduler WARNs when a CPU runs kernel code with need_resched
+		// set for longer than latency_warn_ms (sched feature LATENCY_WARN,
+		// kernel 5.14+ with CONFIG_SCHED_DEBUG): a long bpf_loop in
+		// BPF_PROG_TEST_RUN while another thread wants the same CPU.
+		if err := latencyWarn(); err != nil {
+			fmt.Println("warn:", err)
+			os.Exit(12)
+		}
+	case "xdpwarn":
+		// A generic-XDP program on lo returning an action that does not
+		// exist: kernels before 5.17 WARN_ONCE in bpf_warn_invalid_xdp_action
+		// unless the fix was backported (later ones print a plain line).
+		if err := invalidXDPAction(); err != nil {
+			fmt.Println("warn:", err)
+			os.Exit(12)
+		}
+	case "oops":
+		// Kernels before "sysrq: Use panic() to force a crash" crash by a
+		// NULL pointer write: an oops, then the panic.
+		os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0)
+		time.Sleep(time.Minute)
+	case "segv":
+		// The payload process itself dies of the signal.
+		err := unix.Exec("/bin/busybox", []string{"sh", "-c", "kill -SEGV $$"}, os.Environ())
+		fmt.Println("exec busybox:", err)
+		os.Exit(13)
+	case "oom":
+		var hog [][]byte
+		for {
+			b := make([]byte, 64<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			hog = append(hog, b)
+		}
 	case "panic":
 		os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0)
 		time.Sleep(time.Minute)
@@ -96,6 +142,103 @@ func checkGuest() error {
 	flags, err := os.ReadFile("/sys/class/net/lo/flags")
 	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(flags)), "9") { // IFF_UP|IFF_LOOPBACK = 0x9
 		return fmt.Errorf("lo flags %q %v", flags, err)
+	}
+	return nil
+}
+
+// invalidXDPAction attaches an XDP program returning 42 to lo in generic mode
+// and sends it a packet.
+func invalidXDPAction() error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:    ebpf.XDP,
+		License: "GPL",
+		Instructions: asm.Instructions{
+			asm.Mov.Imm(asm.R0, 42),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	defer prog.Close()
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		return err
+	}
+	l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: lo.Index, Flags: link.XDPGenericMode})
+	if err != nil {
+		return fmt.Errorf("attach: %w", err)
+	}
+	defer l.Close()
+	c, err := net.Dial("udp", "127.0.0.1:9")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.Write([]byte("x"))
+	return err
+}
+
+// fn is the BTF of a function returning int with params long arguments
+// (callbacks need BTF function info).
+func fn(name string, params int) *btf.Func {
+	long := &btf.Int{Name: "long", Size: 8, Encoding: btf.Signed}
+	proto := &btf.FuncProto{Return: &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}}
+	for i := range params {
+		proto.Params = append(proto.Params, btf.FuncParam{Name: fmt.Sprintf("a%d", i), Type: long})
+	}
+	linkage := btf.GlobalFunc
+	if name != "main" {
+		linkage = btf.StaticFunc
+	}
+	return &btf.Func{Name: name, Type: proto, Linkage: linkage}
+}
+
+func latencyWarn() error {
+	for path, v := range map[string]string{
+		"/sys/kernel/debug/sched/features":        "LATENCY_WARN",
+		"/sys/kernel/debug/sched/latency_warn_ms": "10",
+	} {
+		if err := os.WriteFile(path, []byte(v), 0); err != nil {
+			return err
+		}
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:    ebpf.SocketFilter,
+		License: "GPL",
+		Instructions: asm.Instructions{
+			btf.WithFuncMetadata(asm.Mov.Imm(asm.R1, 1<<22).WithSymbol("main"), fn("main", 1)),
+			asm.Instruction{OpCode: asm.LoadImmOp(asm.DWord), Dst: asm.R2, Src: asm.PseudoFunc, Constant: -1}.WithReference("cb"),
+			asm.Mov.Imm(asm.R3, 0),
+			asm.Mov.Imm(asm.R4, 0),
+			asm.FnLoop.Call(),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+			btf.WithFuncMetadata(asm.Mov.Imm(asm.R0, 0).WithSymbol("cb"), fn("cb", 2)),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("load: %+v", err)
+	}
+	defer prog.Close()
+	var cpu0 unix.CPUSet
+	cpu0.Set(0)
+	go func() {
+		runtime.LockOSThread()
+		unix.SchedSetaffinity(0, &cpu0)
+		for {
+		}
+	}()
+	runtime.LockOSThread()
+	if err := unix.SchedSetaffinity(0, &cpu0); err != nil {
+		return err
+	}
+	time.Sleep(50 * time.Millisecond)
+	for i := 0; i < 3; i++ {
+		if _, err := prog.Run(&ebpf.RunOptions{Data: make([]byte, 14)}); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
 	}
 	return nil
 }
