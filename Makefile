@@ -1,7 +1,8 @@
 # corematrix — build, test and run the kernel matrix.
 #
 #   make deps       install system packages (qemu, clang, llvm, libbpf-dev)
-#   make test       lint + unit tests + end-to-end VM fault tests
+#   make test       lint + unit tests + end-to-end VM fault tests (fuzz seeds replayed)
+#   make fuzz       run every Go fuzz target for FUZZTIME (default 30s) each
 #   make vmtest     run the compatibility suite on the default kernel matrix
 #   make vmtest KERNELS=5.10,6.1,6.12
 #   make bench-vm   time bare boot, trivial payload and suite per kernel (BENCH_KERNELS, RUNS)
@@ -18,13 +19,14 @@ JOBS         ?=
 TIMEOUT      ?= 10m
 VMTEST_FLAGS ?=
 TEST_FLAGS   ?=
+FUZZTIME     ?= 30s
 CORE_OBJECT  := probes/tracer_x86_bpfel.o
 BENCH_KERNELS ?= 5.10,6.1,latest
 RUNS         ?= 3
 
 export CGO_ENABLED := 0
 
-.PHONY: all deps generate generate-check build test unit vmtest bench bench-vm lint clean
+.PHONY: all deps generate generate-check build test unit vmtest bench bench-vm fuzz lint clean
 
 all: build
 
@@ -46,6 +48,11 @@ build:
 
 test: deps lint
 	$(GO) test $(TEST_FLAGS) -timeout 30m ./...
+
+# Searches for new failing inputs of the parsers that read untrusted bytes.
+# `make test` only replays their seed corpora (f.Add and testdata/fuzz).
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash scripts/fuzz.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -105,7 +105,7 @@ func ParseRelease(text []byte) (*Release, error) {
 				return nil, fmt.Errorf("bad SHA256 line %q", line)
 			}
 			size, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil || len(f[0]) != 64 {
+			if err != nil || size < 0 || len(f[0]) != 64 {
 				return nil, fmt.Errorf("bad SHA256 line %q", line)
 			}
 			r.SHA256[f[2]] = FileHash{SHA256: f[0], Size: size}

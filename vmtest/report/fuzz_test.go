@@ -1,0 +1,56 @@
+package report
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzLoad writes arbitrary bytes as a results.json and loads the
+// directory: no panic, and whatever loads renders to Markdown whose table
+// rows are intact and to a terminal table without control characters.
+func FuzzLoad(f *testing.F) {
+	good, _ := json.Marshal(KernelResult{Kernel: Kernel{Name: "6.1", Version: "6.1.176"}, Outcome: Fail, Reason: "x",
+		Tests: []TestResult{{Name: "TestA", Status: "fail", Output: "boom\n"}}})
+	f.Add(good)
+	f.Add([]byte(`{"kernel":{"name":"6.1|x"},"outcome":"pass\n## hi"}`))
+	f.Add([]byte(`{"kernels":[{"kernel":{"name":"a"},"outcome":"skip"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, ResultsFile), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Load(dir)
+		if err != nil {
+			return
+		}
+		for _, k := range s.Kernels {
+			if !validOutcomes[k.Outcome] {
+				t.Fatalf("loaded unknown outcome %q", k.Outcome)
+			}
+		}
+		fence := ""
+		for _, l := range strings.Split(Markdown(s), "\n") {
+			if fence == "" && strings.HasPrefix(l, "```") {
+				fence = l // fences are backticks only
+				continue
+			}
+			if fence != "" {
+				if l == fence {
+					fence = ""
+				}
+				continue
+			}
+			if strings.HasPrefix(l, "## ") && !strings.HasPrefix(l, "## corematrix: ") {
+				t.Fatalf("injected heading %q", l)
+			}
+		}
+		for _, r := range Terminal(s) {
+			if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+				t.Fatalf("terminal output keeps control character %U", r)
+			}
+		}
+	})
+}
