@@ -223,13 +223,81 @@ func (d *Display) group(rw *row, r *report.KernelResult) {
 		fmt.Fprintf(d.w, "last lines of the output:\n%s", r.OutputTail)
 	}
 	fmt.Fprintln(d.w, "::endgroup::")
-	if !r.Outcome.Passed() {
-		fmt.Fprintf(d.w, "::error title=%s %s::%s\n", rw.name, r.Outcome, escapeAnnotation(r.Reason))
+	for _, a := range Annotations(rw.name, r) {
+		fmt.Fprintln(d.w, a)
 	}
 }
 
-func escapeAnnotation(s string) string {
+// Annotations returns the GitHub Actions workflow commands that annotate a
+// kernel's failure: one ::error per failing test (the innermost failing
+// subtests, not their parents), titled with the kernel and the test, whose
+// message is the test's first failure line; one for the kernel when it
+// failed without a failing test. A passing kernel has none.
+func Annotations(kernel string, r *report.KernelResult) []string {
+	if r.Outcome.Passed() {
+		return nil
+	}
+	var out []string
+	failing := map[string]bool{}
+	for _, t := range r.Tests {
+		if t.Status == "fail" {
+			failing[t.Name] = true
+		}
+	}
+	for _, t := range r.Tests {
+		if t.Status != "fail" || hasFailingChild(failing, t.Name) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("::error title=%s::%s",
+			escapeProperty(kernel+" "+t.Name), escapeData(t.Name+" on "+kernel+": "+firstFailureLine(t.Output))))
+	}
+	if len(out) == 0 {
+		out = append(out, fmt.Sprintf("::error title=%s::%s",
+			escapeProperty(kernel+" "+string(r.Outcome)), escapeData(kernel+": "+r.Reason)))
+	}
+	return out
+}
+
+func hasFailingChild(failing map[string]bool, name string) bool {
+	for n := range failing {
+		if strings.HasPrefix(n, name+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// firstFailureLine is the first line of a failing test's output that is
+// not test2json framing ("=== RUN", "--- FAIL"), with a testify "Error:"
+// line that follows a bare "file_test.go:12:" header joined to it.
+func firstFailureLine(output string) string {
+	lines := strings.Split(output, "\n")
+	for i, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "=== ") || strings.HasPrefix(l, "--- ") {
+			continue
+		}
+		if strings.HasSuffix(l, ":") {
+			for _, next := range lines[i+1:] {
+				if e, ok := strings.CutPrefix(strings.TrimSpace(next), "Error:"); ok {
+					return l + " " + strings.TrimSpace(e)
+				}
+			}
+		}
+		return l
+	}
+	return "failed"
+}
+
+// escapeData escapes a workflow command's message (the part after "::").
+func escapeData(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// escapeProperty escapes a workflow command's property value, where ":" and
+// "," end the value (kernel names such as "deb:bookworm/..." hold colons).
+func escapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
 
 // truncate cuts s to at most cols terminal columns (emoji count as two).

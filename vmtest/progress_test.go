@@ -56,7 +56,25 @@ func TestProgressGitHub(t *testing.T) {
 	require.Contains(t, out, "::group::6.1: fail (1 of 2 tests failed: TestX)\n")
 	require.Contains(t, out, "--- FAIL: TestX\nboom\n")
 	require.Contains(t, out, "::endgroup::\n")
-	require.Contains(t, out, "::error title=6.1 fail::1 of 2 tests failed: TestX\n")
+	require.Contains(t, out, "::error title=6.1 TestX::TestX on 6.1: boom\n")
+}
+
+func TestAnnotations(t *testing.T) {
+	r := &report.KernelResult{Outcome: report.Fail, Tests: []report.TestResult{
+		{Name: "TestA", Status: "fail", Output: "=== RUN   TestA\n"},
+		{Name: "TestA/sub", Status: "fail", Output: "    a_test.go:12: \n        \tError Trace:\ta_test.go:12\n        \tError:      \tNot equal: 50% done\n--- FAIL: TestA/sub (0.00s)\n"},
+		{Name: "TestB", Status: "fail", Output: "    b_test.go:3: line one\r\n    line two\n"},
+		{Name: "TestC", Status: "pass"},
+	}}
+	require.Equal(t, []string{
+		"::error title=deb%3Abookworm/linux-image-6.1.0-50-cloud-amd64 TestA/sub::TestA/sub on deb:bookworm/linux-image-6.1.0-50-cloud-amd64: a_test.go:12: Not equal: 50%25 done",
+		"::error title=deb%3Abookworm/linux-image-6.1.0-50-cloud-amd64 TestB::TestB on deb:bookworm/linux-image-6.1.0-50-cloud-amd64: b_test.go:3: line one",
+	}, Annotations("deb:bookworm/linux-image-6.1.0-50-cloud-amd64", r))
+
+	panicked := &report.KernelResult{Outcome: report.Panic, Reason: "Kernel panic - not syncing: a, b\nc"}
+	require.Equal(t, []string{"::error title=5.10%2C6.1 panic::5.10,6.1: Kernel panic - not syncing: a, b%0Ac"},
+		Annotations("5.10,6.1", panicked))
+	require.Nil(t, Annotations("6.1", &report.KernelResult{Outcome: report.Pass}))
 }
 
 func TestProgressTTYRedraw(t *testing.T) {
