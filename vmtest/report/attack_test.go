@@ -21,6 +21,15 @@ func writeResults(t *testing.T, dir string, v any) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, ResultsFile), b, 0o644))
 }
 
+func TestLoadAcceptsEveryOutcome(t *testing.T) {
+	for _, o := range outcomeOrder {
+		dir := t.TempDir()
+		writeResults(t, filepath.Join(dir, "6.1"), KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: o})
+		_, err := Load(dir)
+		assert.NoError(t, err, "outcome %s", o)
+	}
+}
+
 // Attack 6: outcomes and test statuses that no run writes are refused when
 // a report is loaded, so they never reach summary.md.
 func TestLoadRefusesInjectedOutcomeAndStatus(t *testing.T) {

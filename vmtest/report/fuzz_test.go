@@ -27,7 +27,7 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		for _, k := range s.Kernels {
-			if !validOutcomes[k.Outcome] {
+			if !validOutcome(k.Outcome) {
 				t.Fatalf("loaded unknown outcome %q", k.Outcome)
 			}
 		}

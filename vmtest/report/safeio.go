@@ -69,14 +69,13 @@ func ensureDir(dir string) error {
 	return nil
 }
 
-// validOutcomes are the outcomes a report may hold.
-var validOutcomes = map[Outcome]bool{Pass: true, Fail: true, Skip: true, Panic: true, Timeout: true,
-	BootFailure: true, InfraError: true, Unavailable: true}
+// validOutcome reports whether o is an outcome a run writes.
+func validOutcome(o Outcome) bool { return containsOutcome(outcomeOrder, o) }
 
 // validate refuses values that no run writes: they would be rendered into
 // summaries as they are.
 func (r KernelResult) validate() error {
-	if !validOutcomes[r.Outcome] {
+	if !validOutcome(r.Outcome) {
 		return fmt.Errorf("kernel %q: unknown outcome %q", r.Kernel.Name, r.Outcome)
 	}
 	for _, t := range r.Tests {
