@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
+	"github.com/corematrix/corematrix/corereport"
 	"github.com/corematrix/corematrix/harness/broken"
 	"github.com/corematrix/corematrix/probes"
 	"github.com/stretchr/testify/assert"
@@ -36,7 +38,9 @@ func wantError(v broken.Variant) string {
 }
 
 // TestBrokenTracerCaught loads each deliberately broken build of the tracer
-// (see package broken) and requires exactly the verdict the kernel calls for:
+// (see package broken) and requires exactly the verdict the kernel calls for,
+// and the same verdict from the offline prediction (vmtest core-report) made
+// from the kernel's BTF alone:
 // the field variants load on kernels that still have the old field and are
 // rejected as a bad CO-RE relocation where it was renamed; the feature
 // variants fail (to load, or to attach) on kernels older than the helper,
@@ -55,7 +59,21 @@ func TestBrokenTracerCaught(t *testing.T) {
 					kernel.Release, v.Uses, fails, byBTF)
 			}
 
+			predicted := predictVariant(t, v)
 			err := loadVariant(t, v)
+			// The offline prediction from this kernel's BTF alone must say
+			// the same, or admit it cannot tell.
+			switch predicted.Verdict {
+			case corereport.Fails:
+				assert.Error(t, err, "kernel %s: predicted to fail (%s), but %s worked", kernel.Release, predicted.Reason, v.Program)
+			case corereport.Loads:
+				assert.NoError(t, err, "kernel %s: predicted to work, but %s failed", kernel.Release, v.Program)
+			default:
+				t.Logf("kernel %s: the prediction for %s is %s: %s; real: %v", kernel.Release, v.Program, predicted.Verdict, predicted.Reason, err)
+			}
+			if v.Kind != broken.KprobeTarget {
+				assert.NotEqual(t, corereport.Unknown, predicted.Verdict, "kernel %s: BTF settles %s, the prediction must not be unknown", kernel.Release, v.Uses)
+			}
 			if !fails {
 				require.NoError(t, err, "kernel %s has %s: the broken %s build must work", kernel.Release, v.Uses, v.Name)
 				t.Logf("kernel %s has what the broken %s build needs (%s): it works, as it should", kernel.Release, v.Name, v.Uses)
@@ -68,6 +86,25 @@ func TestBrokenTracerCaught(t *testing.T) {
 			t.Logf("kernel %s: the broken %s build fails to %s as expected: %v", kernel.Release, v.Name, v.Stage, firstLine(err.Error()))
 		})
 	}
+}
+
+// predictVariant is the offline prediction (vmtest core-report) for v's
+// program from the running kernel's own BTF.
+func predictVariant(t *testing.T, v broken.Variant) corereport.Program {
+	t.Helper()
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(v.Object))
+	require.NoError(t, err)
+	kt, err := btf.LoadKernelSpec()
+	require.NoError(t, err)
+	res, err := corereport.Relocate(spec, kt, corereport.Options{MapFallbacks: probes.MapFallbacks})
+	require.NoError(t, err)
+	for _, p := range res.Programs {
+		if p.Name == v.Program {
+			return p
+		}
+	}
+	t.Fatalf("no program %s in the prediction", v.Program)
+	return corereport.Program{}
 }
 
 // loadVariant loads every program of v's object the way the probes' loader

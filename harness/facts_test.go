@@ -69,7 +69,8 @@ func recordPrograms(m mode, tr *probes.Tracer, err error) {
 }
 
 // recordBranches fills Facts.Branches from the probes' catalog, each marked
-// taken when an event of any mode the suite ran carried its bit: on a 5.8+
+// taken when an event of any mode the suite ran carried its bit (and
+// synthetic when only TestOldFlavorsWithSyntheticBTF's events did): on a 5.8+
 // kernel the perf output path is exercised by the forced-perf runs, so it is
 // covered there too, next to the ring buffer the kernel picks by default.
 func recordBranches() {
@@ -92,9 +93,13 @@ func recordBranches() {
 	sessions.Unlock()
 	facts.Lock()
 	defer facts.Unlock()
+	synthetic.Lock()
+	synth := synthetic.core
+	synthetic.Unlock()
 	for _, b := range probes.Branches() {
 		facts.Branches = append(facts.Branches, report.Branch{
 			Group: b.Group, Name: b.Name, Needs: b.Needs, Taken: seen.Has(b.Bit),
+			Synthetic: !seen.Has(b.Bit) && synth.Has(b.Bit),
 		})
 	}
 }

@@ -262,64 +262,10 @@ func hasMember(t *testing.T, spec *btf.Spec, typ, member string) bool {
 	return false
 }
 
-// oldKernelTypes builds kernel BTF that looks like a kernel before 5.5: the
-// task_struct has real_start_time and a long state, and there is no
-// bpf_ringbuf. Offsets are the running kernel's, so programs relocated
-// against it read real data. drop names members to leave out.
+// oldKernelTypes is OldKernelTypes, failing t on error.
 func oldKernelTypes(t *testing.T, host *btf.Spec, drop ...string) *btf.Spec {
 	t.Helper()
-	var hostTask, hostCred *btf.Struct
-	require.NoError(t, host.TypeByName("task_struct", &hostTask))
-	require.NoError(t, host.TypeByName("cred", &hostCred))
-	// off finds the first of names (the current name, then the old one).
-	off := func(s *btf.Struct, names ...string) btf.Bits {
-		for _, name := range names {
-			for _, m := range s.Members {
-				if m.Name == name {
-					return m.Offset
-				}
-			}
-		}
-		t.Fatalf("%s has none of the members %v", s.Name, names)
-		return 0
-	}
-	u32 := &btf.Int{Name: "unsigned int", Size: 4}
-	i32 := &btf.Int{Name: "int", Size: 4, Encoding: btf.Signed}
-	long := &btf.Int{Name: "long int", Size: 8, Encoding: btf.Signed}
-	u64 := &btf.Int{Name: "long long unsigned int", Size: 8}
-	char := &btf.Int{Name: "char", Size: 1, Encoding: btf.Char}
-	kuid := &btf.Typedef{Name: "kuid_t", Type: &btf.Struct{Size: 4, Members: []btf.Member{{Name: "val", Type: u32}}}}
-	kgid := &btf.Typedef{Name: "kgid_t", Type: &btf.Struct{Size: 4, Members: []btf.Member{{Name: "val", Type: u32}}}}
-	cred := &btf.Struct{Name: "cred", Size: hostCred.Size, Members: []btf.Member{
-		{Name: "uid", Type: kuid, Offset: off(hostCred, "uid")},
-		{Name: "gid", Type: kgid, Offset: off(hostCred, "gid")},
-	}}
-	task := &btf.Struct{Name: "task_struct", Size: hostTask.Size}
-	members := []btf.Member{
-		{Name: "state", Type: long, Offset: off(hostTask, "__state", "state")},
-		{Name: "pid", Type: i32, Offset: off(hostTask, "pid")},
-		{Name: "tgid", Type: i32, Offset: off(hostTask, "tgid")},
-		{Name: "real_parent", Type: &btf.Pointer{Target: task}, Offset: off(hostTask, "real_parent")},
-		{Name: "cred", Type: &btf.Pointer{Target: &btf.Const{Type: cred}}, Offset: off(hostTask, "cred")},
-		{Name: "comm", Type: &btf.Array{Index: u32, Type: char, Nelems: 16}, Offset: off(hostTask, "comm")},
-		{Name: "real_start_time", Type: u64, Offset: off(hostTask, "start_boottime", "real_start_time")},
-	}
-	for _, m := range members {
-		keep := true
-		for _, d := range drop {
-			keep = keep && m.Name != d
-		}
-		if keep {
-			task.Members = append(task.Members, m)
-		}
-	}
-	sort.Slice(task.Members, func(i, j int) bool { return task.Members[i].Offset < task.Members[j].Offset })
-
-	var exec *btf.Struct
-	require.NoError(t, host.TypeByName("trace_event_raw_sched_process_exec", &exec))
-	b, err := btf.NewBuilder([]btf.Type{task, cred, exec}, nil)
-	require.NoError(t, err)
-	spec, err := b.Spec()
+	spec, err := OldKernelTypes(host, drop...)
 	require.NoError(t, err)
 	return spec
 }

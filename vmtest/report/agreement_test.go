@@ -67,3 +67,27 @@ func TestLoadErrorCause(t *testing.T) {
 		assert.Equal(t, want, LoadErrorCause(text), text)
 	}
 }
+
+// TestSyntheticBranchIsNeverRealCoverage: a branch exercised only with
+// synthetic BTF is reported as such, and still as not covered.
+func TestSyntheticBranchIsNeverRealCoverage(t *testing.T) {
+	k := func(name string, synthetic bool) KernelResult {
+		return KernelResult{Kernel: Kernel{Name: name}, Outcome: Pass, Facts: &Facts{Branches: []Branch{
+			{Group: "start_time", Name: "start_boottime", Needs: "kernel >= 5.5", Taken: true},
+			{Group: "start_time", Name: "real_start_time", Needs: "kernel < 5.5", Synthetic: synthetic},
+		}}}
+	}
+	s := Summary{Kernels: []KernelResult{k("5.10", false), k("6.1", true)}}
+	var real BranchCoverage
+	for _, c := range Coverage(s) {
+		if c.Name == "real_start_time" {
+			real = c
+		}
+	}
+	assert.False(t, real.Covered(), "%+v", real)
+	assert.Equal(t, []string{"6.1"}, real.Synthetic)
+	md := Markdown(s)
+	assert.Contains(t, md, "⚠️ **not covered**; exercised with synthetic BTF on `6.1`")
+	assert.Contains(t, md, "exercised with synthetic BTF on `6.1`, which is no real kernel's BTF")
+	assert.NotContains(t, md, "✅ `6.1`")
+}

@@ -171,6 +171,9 @@ type BranchCoverage struct {
 	Needs string
 	// Kernels that took the branch, in report order; empty when no kernel did.
 	Kernels []string
+	// Synthetic are the kernels that exercised the branch only with
+	// synthetic BTF (Branch.Synthetic): not coverage by a real kernel.
+	Synthetic []string
 }
 
 // Covered reports whether any kernel of the run took the branch.
@@ -199,6 +202,9 @@ func Coverage(s Summary) []BranchCoverage {
 			}
 			if b.Taken && !slices.Contains(out[i].Kernels, k.Kernel.Name) {
 				out[i].Kernels = append(out[i].Kernels, k.Kernel.Name)
+			}
+			if !b.Taken && b.Synthetic && !slices.Contains(out[i].Synthetic, k.Kernel.Name) {
+				out[i].Synthetic = append(out[i].Synthetic, k.Kernel.Name)
 			}
 		}
 	}

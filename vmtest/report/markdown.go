@@ -268,6 +268,9 @@ func writeBranches(b *strings.Builder, s Summary) {
 	var uncovered []BranchCoverage
 	for _, c := range cov {
 		by := "⚠️ **not covered**"
+		if len(c.Synthetic) > 0 {
+			by += "; " + syntheticText(c)
+		}
 		if c.Covered() {
 			ks := make([]string, len(c.Kernels))
 			for i, k := range c.Kernels {
@@ -283,10 +286,24 @@ func writeBranches(b *strings.Builder, s Summary) {
 	if len(uncovered) > 0 {
 		b.WriteString("Branches no kernel of this matrix exercised:\n\n")
 		for _, c := range uncovered {
-			fmt.Fprintf(b, "- %s (%s): not covered%s\n", code(c.Name), code(c.Group), needsText(c.Needs))
+			synth := ""
+			if len(c.Synthetic) > 0 {
+				synth = "; " + syntheticText(c) + ", which is no real kernel's BTF"
+			}
+			fmt.Fprintf(b, "- %s (%s): not covered%s%s\n", code(c.Name), code(c.Group), needsText(c.Needs), synth)
 		}
 		b.WriteString("\n")
 	}
+}
+
+// syntheticText says where c was exercised with synthetic BTF only:
+// "exercised with synthetic BTF on `6.1`".
+func syntheticText(c BranchCoverage) string {
+	ks := make([]string, len(c.Synthetic))
+	for i, k := range c.Synthetic {
+		ks[i] = code(k)
+	}
+	return "exercised with synthetic BTF on " + strings.Join(ks, ", ")
 }
 
 // needsText turns a branch's Needs ("kernel < 5.5") into " — needs a kernel < 5.5".

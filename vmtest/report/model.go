@@ -148,6 +148,10 @@ type Branch struct {
 	// Needs says which kernels take this branch, for the coverage report.
 	Needs string `json:"needs,omitempty"`
 	Taken bool   `json:"taken"`
+	// Synthetic: not taken with the kernel's own BTF, but exercised on this
+	// kernel with synthetic BTF (its real types renamed to look like an
+	// older kernel's). Never coverage by a real kernel.
+	Synthetic bool `json:"synthetic,omitempty"`
 }
 
 // ProgramStat is the load verdict and verifier statistics of one BPF program.
