@@ -81,4 +81,3 @@ func OldKernelTypes(host *btf.Spec, drop ...string) (*btf.Spec, error) {
 	}
 	return b.Spec()
 }
-

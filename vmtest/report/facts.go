@@ -130,9 +130,9 @@ func ProgramChecks(k KernelResult) []ProgramCheck {
 var loadErrorCauses = []struct{ text, cause string }{
 	{"bad CO-RE relocation", "core"},
 	{"CO-RE relocation failed", "core"},
-	{"invalid func unknown#", "helper"}, // the verifier, for a helper id it does not know
+	{"invalid func unknown#", "helper"},                                           // the verifier, for a helper id it does not know
 	{"number of funcs in func_info doesn't match number of subprogs", "callback"}, // a BPF_PSEUDO_FUNC before 5.13
-	{"kfunc", "kfunc"}, // cilium/ebpf: kfunc "name": not supported
+	{"kfunc", "kfunc"},                                                            // cilium/ebpf: kfunc "name": not supported
 	{"create map", "map_type"},
 }
 
