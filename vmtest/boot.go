@@ -54,6 +54,8 @@ type boot struct {
 	// guest init has not spoken by then (the KVM probe).
 	helloDeadline time.Duration
 	onState       func(State)
+	// follow, when set, prints the payload's output as it arrives.
+	follow *wire.Follower
 }
 
 // bootResult is what one QEMU run left behind.
@@ -126,6 +128,7 @@ wait:
 				<-exited
 				return nil, err
 			}
+			b.feed(w.data)
 			now := time.Now()
 			if res.hello.IsZero() && w.seen(helloLine) {
 				res.hello = now
@@ -162,6 +165,7 @@ wait:
 	if err := w.poll(); err != nil {
 		return nil, err
 	}
+	b.feed(w.data)
 	if res.hello.IsZero() && w.seen(helloLine) {
 		res.hello = res.ended
 	}
@@ -201,6 +205,12 @@ func (r *bootResult) timings(t *report.Timings) {
 	}
 	t.Payload = r.trailer.Sub(r.payload).Seconds()
 	t.PowerOff = r.ended.Sub(r.trailer).Seconds()
+}
+
+func (b *boot) feed(data []byte) {
+	if b.follow != nil {
+		b.follow.Feed(data)
+	}
 }
 
 func (b *boot) state(s State) {

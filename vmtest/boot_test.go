@@ -37,3 +37,9 @@ func TestWatcherSurfacesReadErrors(t *testing.T) {
 	_, err = openWatcher(filepath.Join(t.TempDir(), "missing"))
 	require.ErrorContains(t, err, "open results")
 }
+
+func TestHostEnv(t *testing.T) {
+	got := HostEnv([]string{"GOFLAGS=-count=1", "GO111MODULE=on", "GOOGLE_APPLICATION_CREDENTIALS=/secret",
+		"GO=x", "CI=true", "CIRCLE=1", "HOME=/root", "GOCOVERDIR=/tmp/c", "GOdebug=1"})
+	require.Equal(t, []string{"GOFLAGS=-count=1", "GO111MODULE=on", "CI=true", "GOCOVERDIR=/tmp/c"}, got)
+}

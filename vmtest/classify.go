@@ -50,6 +50,8 @@ type Verdict struct {
 	// Output is the payload's output as received (trusted only when the
 	// trailer matched, i.e. Outcome is pass or fail with a known ExitCode).
 	Output []byte
+	// Files are the file sections the payload sent for the host, all intact.
+	Files []*wire.Received
 }
 
 // initDied is the panic message of a kernel whose PID 1 exited.
@@ -217,6 +219,20 @@ func classifyPayload(v *Verdict, ev Evidence, st *wire.Stream, payload *wire.Rec
 		}
 	}
 
+	for _, f := range st.Sections {
+		if f.Name != wire.SectionFile {
+			continue
+		}
+		if err := fileError(f); err != nil {
+			if v.Outcome.Passed() {
+				v.Outcome, v.Reason = report.Fail, err.Error()
+			}
+			v.Files = nil
+			break
+		}
+		v.Files = append(v.Files, f)
+	}
+
 	if f := st.Section(wire.SectionFacts); f != nil {
 		if err := decodeFacts(f, v); err != nil && v.Outcome.Passed() {
 			v.Outcome, v.Reason = report.Fail, err.Error()
@@ -249,6 +265,19 @@ func classifyGoTest(v *Verdict, out []byte) {
 	default:
 		v.Outcome, v.Reason = report.Pass, fmt.Sprintf("%d tests passed, %d skipped", pass, skip)
 	}
+}
+
+// fileError says why a file the payload wrote for the host cannot be used.
+func fileError(f *wire.Received) error {
+	switch {
+	case f.Err != nil:
+		return fmt.Errorf("file %s for the host cannot be trusted: %w", f.Path, f.Err)
+	case f.InitError != "":
+		return fmt.Errorf("file %s for the host: %s", f.Path, f.InitError)
+	case f.Path == "" || !strings.HasPrefix(f.Path, "/"):
+		return fmt.Errorf("file section with a bad path %q", f.Path)
+	}
+	return nil
 }
 
 func decodeFacts(f *wire.Received, v *Verdict) error {

@@ -3,6 +3,7 @@ package vmtest
 import (
 	"context"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/corematrix/corematrix/vmtest/initramfs"
@@ -14,6 +15,9 @@ const (
 	DefaultMemoryMiB = 1024
 	DefaultCPUs      = 2
 	DefaultTimeout   = 10 * time.Minute
+	// DefaultWorkDirLimit caps the bytes of a packed working directory: the
+	// guest holds them in memory, twice while the initramfs unpacks.
+	DefaultWorkDirLimit = 128 << 20
 )
 
 // Config describes a run: one payload on one or more kernels.
@@ -33,8 +37,30 @@ type Config struct {
 	Args []string
 	// Env holds extra KEY=VALUE pairs for the payload.
 	Env []string
-	// Files are extra files for the initramfs.
+	// Files are extra files for the guest, installed at their Name after
+	// the guest mounted its file systems (so never shadowed by them).
 	Files []initramfs.File
+	// WorkDir is the payload's working directory in the guest (created when
+	// missing); empty means guest.WorkDir (/tmp).
+	WorkDir string
+	// PackWorkDir packs the host directory WorkDir into the guest at the
+	// same absolute path (initramfs.Tree: VCS folders left out, links out
+	// of the tree resolved), at most WorkDirLimit bytes (0 picks
+	// DefaultWorkDirLimit). Writes in the guest never reach the host.
+	PackWorkDir  bool
+	WorkDirLimit int64
+	// MakeDirs are guest directories created before the payload starts.
+	MakeDirs []string
+	// CollectFiles and CollectDirs name what the payload writes for the
+	// host (absolute paths, the same in the guest and on the host): the
+	// files that exist after it exited, and the files it created under the
+	// directories. They come back in Result.Files,
+	// integrity-checked like the payload's output.
+	CollectFiles, CollectDirs []string
+	// Output, when set, gives the writers that receive a kernel's payload
+	// stdout and stderr while the guest runs (as received: the verdict says
+	// whether the stream was complete).
+	Output func(kernel string) (stdout, stderr io.Writer)
 	// Raw passes the payload's arguments and output through untouched (no
 	// Go test parsing): what `vmtest exec` needs.
 	Raw bool
@@ -79,4 +105,33 @@ type Progress interface {
 	// Update reports that kernel (index i in Config.Kernels) entered state.
 	// r is set when state is StateDone.
 	Update(i int, kernel string, state State, r *report.KernelResult)
+}
+
+// HostEnv picks what the payload inherits from the host environment: the Go
+// toolchain's and runtime's variables (GO followed by capitals and digits
+// only: GOFLAGS, GODEBUG, GOTRACEBACK, GOMAXPROCS, GOCOVERDIR, GO111MODULE,
+// ...; not GOOGLE_... and other names with an underscore) and CI. Everything
+// else stays on the host; --env adds more.
+func HostEnv(environ []string) []string {
+	var env []string
+	for _, e := range environ {
+		name, _, _ := strings.Cut(e, "=")
+		if name == "CI" || isGoVar(name) {
+			env = append(env, e)
+		}
+	}
+	return env
+}
+
+func isGoVar(name string) bool {
+	rest, ok := strings.CutPrefix(name, "GO")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, c := range rest {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
 }

@@ -126,8 +126,8 @@ func TestE2EFaults(t *testing.T) {
 		{"oom", want{report.Fail, "payload killed by the OOM killer (guest memory 1024 MiB; raise --memory)", 137, ""}},
 		{"panic", want{report.Panic, "Kernel panic - not syncing: sysrq triggered crash", -1, "sysrq_handle_crash"}},
 		{"killinit", want{report.Fail, "the guest init died before its verdict (Kernel panic - not syncing: Attempted to kill init!", -1, "do_exit"}},
-		{"poweroff", want{report.Fail, "result stream cannot be trusted: payload: no trailer after 24 bytes", -1, ""}},
-		{"wreck", want{report.Fail, "result stream cannot be trusted: payload trailer mismatch: trailer says 21 bytes, received 60", -1, ""}},
+		{"poweroff", want{report.Fail, "result stream cannot be trusted: payload: no trailer after 28 bytes", -1, ""}},
+		{"wreck", want{report.Fail, "result stream cannot be trusted: payload trailer mismatch: trailer says 25 bytes, received 64", -1, ""}},
 	}
 	var names []string
 	for _, c := range cases {
@@ -250,6 +250,122 @@ func TestE2EExec(t *testing.T) {
 		require.Contains(t, string(out), "--- SKIP: TestSkipped")
 		require.Contains(t, string(out), "kernel "+e2e.kernel.Path)
 	})
+}
+
+// TestE2EExecWorkdir runs a test package through `go test -exec 'vmtest
+// exec'` from a directory under /tmp (which the guest mounts a tmpfs on):
+// the package directory travels without its .git, the coverprofile and an
+// -test.outputdir file come back, host writes stay on the host, output
+// streams while the guest runs, and -timeout ends a hanging test the way go
+// test expects, leaving no QEMU behind.
+func TestE2EExecWorkdir(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	pkg := copyPackage(t, "testdata/e2e/workdir")
+	require.NoError(t, os.MkdirAll(filepath.Join(pkg, ".git"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(pkg, ".git", "HEAD"), []byte("ref\n"), 0o644))
+	filedir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(filedir, "in.txt"), []byte("read from testdata\n"), 0o644))
+	goTest := func(keep string, args ...string) *exec.Cmd {
+		vm := e2e.vmtest + " exec --accel tcg --kernel " + e2eKernelName + " --keep " + keep +
+			" --file " + filedir + ":/tmp/filedir --env E2E_FILEDIR=/tmp/filedir"
+		cmd := exec.Command("go", append([]string{"test", "-count=1", "-exec", vm}, args...)...)
+		cmd.Dir = pkg
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "CI=vmtest-e2e", "HOSTONLY=1", "GOFLAGS=-mod=mod")
+		return cmd
+	}
+
+	t.Run("files and live output", func(t *testing.T) {
+		t.Parallel()
+		outdir := t.TempDir()
+		cmd := goTest(t.TempDir(), "-v", "-cover", "-coverprofile=c.out", "-outputdir", outdir, "-run", "TestFiles|TestSlow", ".")
+		stdout, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		require.NoError(t, cmd.Start())
+		var out bytes.Buffer
+		var first, last time.Time
+		buf := make([]byte, 4096)
+		for {
+			n, err := stdout.Read(buf)
+			out.Write(buf[:n])
+			if first.IsZero() && bytes.Contains(out.Bytes(), []byte("slow line 0001\n")) {
+				first = time.Now()
+			}
+			if last.IsZero() && bytes.Contains(out.Bytes(), []byte("slow line 1000\n")) {
+				last = time.Now()
+			}
+			if err != nil {
+				break
+			}
+		}
+		err = cmd.Wait()
+		exited := time.Now()
+		require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", out.String(), stderr.String())
+		require.Contains(t, out.String(), "--- PASS: TestFiles")
+		require.Contains(t, out.String(), "--- PASS: TestSlow")
+		require.Equal(t, 1000, strings.Count(out.String(), "slow line "))
+		// The guest sleeps 4s after the last line, then powers off: lines
+		// that arrive only when QEMU exits would come a moment before go
+		// test ends, not seconds.
+		require.False(t, first.IsZero() || last.IsZero())
+		require.Greater(t, exited.Sub(last), 3*time.Second, "the last line arrived %s before go test ended", exited.Sub(last))
+		require.Greater(t, last.Sub(first), time.Second, "1000 lines over 3s arrived at once")
+
+		prof, err := os.ReadFile(filepath.Join(outdir, "c.out"))
+		require.NoError(t, err)
+		require.Contains(t, string(prof), "workdir.go:")
+		cover := exec.Command("go", "tool", "cover", "-func", filepath.Join(outdir, "c.out"))
+		cover.Dir = pkg
+		fn, err := cover.CombinedOutput()
+		require.NoError(t, err, "%s", fn)
+		require.Regexp(t, `Double\s+100.0%`, string(fn))
+		art, err := os.ReadFile(filepath.Join(outdir, "artifact.txt"))
+		require.NoError(t, err)
+		require.Equal(t, "written in the guest\n", string(art))
+		in, err := os.ReadFile(filepath.Join(pkg, "testdata", "in.txt"))
+		require.NoError(t, err)
+		require.Equal(t, "read from testdata\n", string(in), "a write in the guest reached the host")
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		t.Parallel()
+		keep := t.TempDir()
+		cmd := goTest(keep, "-timeout", "8s", "-run", "TestHang", ".")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "%s", out)
+		require.Equal(t, 1, ee.ExitCode(), "%s", out)
+		require.Contains(t, string(out), "panic: test timed out after 8s")
+		require.Contains(t, string(out), "FAIL")
+		require.Empty(t, qemuUsing(t, keep), "QEMU left running")
+	})
+}
+
+// copyPackage copies the package directory src to a fresh directory with a
+// go.mod of its own, so it builds outside this module.
+func copyPackage(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	require.NoError(t, os.CopyFS(dst, os.DirFS(src)))
+	require.NoError(t, os.WriteFile(filepath.Join(dst, "go.mod"), []byte("module workdir\n\ngo 1.22\n"), 0o644))
+	return dst
+}
+
+// qemuUsing returns the pids of processes whose command line mentions dir.
+func qemuUsing(t *testing.T, dir string) []string {
+	t.Helper()
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	require.NoError(t, err)
+	var pids []string
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte("qemu")) && bytes.Contains(b, []byte(dir)) {
+			pids = append(pids, filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return pids
 }
 
 // TestE2EAccelFallback makes auto mode believe KVM is worth a try on a host

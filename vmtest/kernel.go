@@ -24,6 +24,9 @@ type Kernel struct {
 	// Unverified says the image's source was used without verifying it
 	// (--allow-unverified); reports mark it.
 	Unverified bool
+	// ConfigPath is the kernel's config file, empty when unknown; the guest
+	// gets it as /boot/config-$(uname -r).
+	ConfigPath string
 }
 
 // Resolver turns a kernel name into a verified image on disk. An error means

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/corematrix/corematrix/vmtest/gotest"
@@ -15,6 +17,7 @@ import (
 	"github.com/corematrix/corematrix/vmtest/initramfs"
 	"github.com/corematrix/corematrix/vmtest/qemu"
 	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
 // Runner boots kernels with one initramfs, built once by NewRunner and shared
@@ -35,6 +38,16 @@ type Result struct {
 	Output []byte
 	// Dir is the kernel's report directory.
 	Dir string
+	// Files are the files the payload wrote for the host (Config's
+	// CollectFiles and CollectDirs), all received intact.
+	Files []File
+}
+
+// File is a file the payload wrote in the guest for the host.
+type File struct {
+	Path string
+	Mode os.FileMode
+	Data []byte
 }
 
 // NewRunner checks that the guest init and the payload are static, and
@@ -111,7 +124,10 @@ func (r *Runner) buildInitramfs() error {
 		args = gotest.Args(args)
 	}
 	inGuest := guest.PayloadDir + "/" + filepath.Base(r.cfg.Payload)
-	conf, err := json.Marshal(guest.Config{Args: append([]string{inGuest}, args...), Env: r.cfg.Env})
+	conf, err := json.Marshal(guest.Config{
+		Args: append([]string{inGuest}, args...), Env: r.cfg.Env, Dir: r.cfg.WorkDir,
+		MakeDirs: r.cfg.MakeDirs, CollectFiles: r.cfg.CollectFiles, CollectDirs: r.cfg.CollectDirs,
+	})
 	if err != nil {
 		return err
 	}
@@ -123,7 +139,24 @@ func (r *Runner) buildInitramfs() error {
 		initramfs.File{Name: inGuest, Source: r.cfg.Payload, Mode: 0o755},
 		initramfs.File{Name: guest.ConfigPath, Data: conf, Mode: 0o644},
 	)
-	files = append(files, r.cfg.Files...)
+	if r.cfg.PackWorkDir {
+		limit := r.cfg.WorkDirLimit
+		if limit <= 0 {
+			limit = DefaultWorkDirLimit
+		}
+		tree, _, err := initramfs.Tree(r.cfg.WorkDir, r.cfg.WorkDir, limit)
+		if err != nil {
+			return fmt.Errorf("working directory: %w (choose another with --workdir, or --no-workdir)", err)
+		}
+		for _, f := range tree {
+			f.Name = guest.StagedName(f.Name)
+			files = append(files, f)
+		}
+	}
+	for _, f := range r.cfg.Files {
+		f.Name = guest.StagedName(f.Name)
+		files = append(files, f)
+	}
 	r.initramfs = filepath.Join(r.tmp, "initramfs.cpio")
 	return writeInitramfs(r.initramfs, files)
 }
@@ -138,6 +171,52 @@ func writeInitramfs(path string, files []initramfs.File) error {
 		return err
 	}
 	return f.Close()
+}
+
+// collects reports whether p is one of Config.CollectFiles or lies under
+// one of Config.CollectDirs.
+func (r *Runner) collects(p string) bool {
+	p = filepath.Clean(p)
+	for _, f := range r.cfg.CollectFiles {
+		if p == filepath.Clean(f) {
+			return true
+		}
+	}
+	for _, d := range r.cfg.CollectDirs {
+		if rel, err := filepath.Rel(d, p); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			return true
+		}
+	}
+	return false
+}
+
+// kernelInitramfs returns the initramfs for k: the run's, followed (the
+// kernel unpacks concatenated archives in order) by an archive holding k's
+// config when it is known.
+func (r *Runner) kernelInitramfs(k Kernel) (string, error) {
+	if k.ConfigPath == "" {
+		return r.initramfs, nil
+	}
+	f, err := os.CreateTemp(r.tmp, "initramfs-*.cpio")
+	if err != nil {
+		return "", fmt.Errorf("kernel initramfs: %w", err)
+	}
+	base, err := os.Open(r.initramfs)
+	if err == nil {
+		_, err = io.Copy(f, base)
+		base.Close()
+	}
+	if err == nil {
+		err = initramfs.Write(f, []initramfs.File{{Name: guest.KconfigPath, Source: k.ConfigPath, Mode: 0o644}})
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("kernel initramfs: %w", err)
+	}
+	return f.Name(), nil
 }
 
 // Close removes the initramfs.
@@ -191,6 +270,13 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		return finish(report.InfraError, fmt.Sprintf("create report directory: %v", err))
 	}
 
+	img, err := r.kernelInitramfs(k)
+	if err != nil {
+		return finish(report.InfraError, err.Error())
+	}
+	if img != r.initramfs {
+		defer os.Remove(img)
+	}
 	accel, probe, err := r.accel.acquire(ctx)
 	if ctx.Err() != nil {
 		return interrupted()
@@ -199,9 +285,13 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		return finish(report.InfraError, err.Error())
 	}
 	b := &boot{
-		qemu: r.cfg.QEMU, kernel: k, initramfs: r.initramfs, dir: dir,
+		qemu: r.cfg.QEMU, kernel: k, initramfs: img, dir: dir,
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
 		timeout: r.cfg.Timeout, onState: onState,
+	}
+	if r.cfg.Output != nil {
+		stdout, stderr := r.cfg.Output(name)
+		b.follow = wire.NewFollower(wire.SectionPayload, stdout, stderr)
 	}
 	if probe {
 		b.helloDeadline = r.accel.probeTO
@@ -216,6 +306,10 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		case errors.Is(err, errNoHello) || err == nil:
 			r.accel.settle(false)
 			accel, b.accel, b.helloDeadline = AccelTCG, AccelTCG, 0
+			if r.cfg.Output != nil {
+				stdout, stderr := r.cfg.Output(name)
+				b.follow = wire.NewFollower(wire.SectionPayload, stdout, stderr)
+			}
 			br, err = b.run(ctx)
 		default:
 			r.accel.abandon()
@@ -239,6 +333,12 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	}
 	if err := writeStreams(dir, br.evidence.Results); err != nil && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: %v\n", name, err)
+	}
+	for _, f := range v.Files {
+		if !r.collects(f.Path) {
+			return finish(report.Fail, fmt.Sprintf("the guest sent %s, which is not a file the payload was asked to write", f.Path))
+		}
+		res.Files = append(res.Files, File{Path: f.Path, Mode: f.Mode, Data: f.Data})
 	}
 	br.timings(&res.Timings)
 	res.Timings.Slowest = report.Slowest(res.Tests, report.SlowestTests)

@@ -34,14 +34,14 @@ func addVMFlags(fs *flag.FlagSet) *vmFlags {
 	fs.StringVar(&f.accel, "accel", vmtest.AccelAuto, "accelerator: auto (KVM when it really works, else TCG), kvm or tcg")
 	fs.StringVar(&f.qemu, "qemu", "", "QEMU binary (default qemu-system-x86_64)")
 	fs.Var(&f.env, "env", "KEY=VALUE for the payload's environment (repeatable)")
-	fs.Var(&f.files, "file", "HOST[:GUEST] file to put into the guest (repeatable; default GUEST is /corematrix/files/BASENAME)")
+	fs.Var(&f.files, "file", "HOST[:GUEST] file or directory to put into the guest, installed after the guest mounted /tmp and /run (repeatable; default GUEST is /corematrix/files/BASENAME)")
 	fs.BoolVar(&f.allowWarnings, "allow-kernel-warnings", false, "a passing run whose kernel reported a non-fatal splat (WARNING:, RCU stall, hung task, KASAN, ...) stays a pass (the warnings are listed)")
 	return f
 }
 
 func (f *vmFlags) apply(cfg *vmtest.Config) {
 	cfg.Timeout, cfg.MemoryMiB, cfg.CPUs, cfg.Accel, cfg.QEMU = f.timeout, f.memory, f.cpus, f.accel, f.qemu
-	cfg.Env = f.env
+	cfg.Env = append(vmtest.HostEnv(os.Environ()), f.env...)
 	cfg.Files = f.files
 	cfg.AllowKernelWarnings = f.allowWarnings
 	cfg.Log = os.Stderr
@@ -74,8 +74,16 @@ func (f *fileFlag) Set(v string) error {
 	if err != nil {
 		return err
 	}
+	if st.IsDir() {
+		tree, _, err := initramfs.Tree(host, guest, 0)
+		if err != nil {
+			return err
+		}
+		*f = append(*f, tree...)
+		return nil
+	}
 	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", host)
+		return fmt.Errorf("%s is not a regular file or directory", host)
 	}
 	*f = append(*f, initramfs.File{Name: guest, Source: host, Mode: st.Mode().Perm()})
 	return nil

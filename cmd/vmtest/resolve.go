@@ -87,6 +87,6 @@ func (kf *kernelFlags) resolverTo(w io.Writer) (vmtest.Resolver, error) {
 		if err != nil {
 			return vmtest.Kernel{}, err
 		}
-		return vmtest.Kernel{Name: img.Name, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path, Unverified: img.Unverified}, nil
+		return vmtest.Kernel{Name: img.Name, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path, Unverified: img.Unverified, ConfigPath: img.ConfigPath}, nil
 	}, nil
 }

@@ -11,6 +11,7 @@ package guest
 
 import (
 	"encoding/hex"
+	"path"
 	"strings"
 )
 
@@ -24,8 +25,17 @@ const (
 	FactsPath = "/run/corematrix/facts.json"
 	// ResultsPort is the serial port that carries the results stream.
 	ResultsPort = "/dev/ttyS1"
-	// WorkDir is the payload's working directory.
+	// WorkDir is the payload's working directory when Config.Dir is empty,
+	// and its $HOME and $TMPDIR.
 	WorkDir = "/tmp"
+	// StageDir holds files the host packed for paths anywhere in the guest
+	// (StageDir+"/src/pkg/x" becomes "/src/pkg/x"): the init moves them into
+	// place after it mounted /proc, /sys, /tmp and /run, so those mounts
+	// never shadow them.
+	StageDir = "/corematrix/stage"
+	// KconfigPath is where the host puts the kernel's config, when known;
+	// the init installs it as /boot/config-$(uname -r).
+	KconfigPath = "/corematrix/kconfig"
 )
 
 // KernelParam is the kernel command-line parameter holding the hex-encoded
@@ -45,7 +55,23 @@ type Config struct {
 	Args []string `json:"args"`
 	// Env holds extra KEY=VALUE pairs, applied after the built-in ones.
 	Env []string `json:"env,omitempty"`
+	// Dir is the payload's working directory (created when missing); empty
+	// means WorkDir.
+	Dir string `json:"dir,omitempty"`
+	// MakeDirs are directories created before the payload starts (where it
+	// is told to write profiles).
+	MakeDirs []string `json:"make_dirs,omitempty"`
+	// CollectFiles are files sent back to the host, when they exist, after
+	// the payload exited.
+	CollectFiles []string `json:"collect_files,omitempty"`
+	// CollectDirs are directories whose regular files created while the
+	// payload ran are sent back after it exited.
+	CollectDirs []string `json:"collect_dirs,omitempty"`
 }
+
+// StagedName returns where a file meant for guest path p goes in the
+// initramfs (see StageDir).
+func StagedName(p string) string { return StageDir + path.Clean("/"+p) }
 
 // EncodeKernelParam returns the command-line parameter carrying name.
 func EncodeKernelParam(name string) string {

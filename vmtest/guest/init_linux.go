@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,15 +63,23 @@ func Main() {
 	w := wire.NewWriter(port)
 	w.Hello(release())
 
-	setupErr := setup()
-	section, err = w.Begin(wire.SectionPayload)
+	cfg, setupErr := readConfig()
+	if setupErr == nil {
+		setupErr = setup()
+	}
+	if setupErr == nil {
+		setupErr = install()
+	}
+	section, err = w.BeginStreams(wire.SectionPayload)
 	if err != nil {
 		consolef("corematrix: write results: %v", err)
 		return
 	}
 	exit, runErr := -1, setupErr
+	var before map[string]bool
 	if runErr == nil {
-		exit, runErr = runPayload(section)
+		before = listFiles(cfg.CollectDirs)
+		exit, runErr = runPayload(cfg, section)
 	}
 	msg := ""
 	if runErr != nil {
@@ -79,6 +88,9 @@ func Main() {
 	}
 	section.End(exit, msg)
 	section = nil
+	if setupErr == nil {
+		collect(w, cfg, before)
+	}
 	sendFile(w, wire.SectionFacts, FactsPath)
 	sendKmsg(w)
 	w.Done()
@@ -168,46 +180,197 @@ func drain(f *os.File) {
 	unix.IoctlSetInt(int(f.Fd()), unix.TCSBRK, 1) // tcdrain
 }
 
-func runPayload(out io.Writer) (int, error) {
+func readConfig() (Config, error) {
+	var cfg Config
 	raw, err := os.ReadFile(ConfigPath)
 	if err != nil {
-		return -1, fmt.Errorf("read config: %w", err)
+		return cfg, fmt.Errorf("read config: %w", err)
 	}
-	var cfg Config
 	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return -1, fmt.Errorf("decode config: %w", err)
+		return cfg, fmt.Errorf("decode config: %w", err)
 	}
 	if len(cfg.Args) == 0 {
-		return -1, errors.New("config has no payload")
+		return cfg, errors.New("config has no payload")
 	}
-	cmdline, _ := os.ReadFile("/proc/cmdline")
-	pr, pw, err := os.Pipe()
+	return cfg, nil
+}
+
+// install moves what the host staged (StageDir) into place, now that the
+// guest's own mounts exist, and installs the kernel config as
+// /boot/config-$(uname -r).
+func install() error {
+	if _, err := os.Lstat(StageDir); err == nil {
+		if err := moveTree(StageDir, "/"); err != nil {
+			return fmt.Errorf("install staged files: %w", err)
+		}
+	}
+	if _, err := os.Stat(KconfigPath); err == nil {
+		if err := os.MkdirAll("/boot", 0o755); err != nil {
+			return fmt.Errorf("install kernel config: %w", err)
+		}
+		if err := os.Rename(KconfigPath, "/boot/config-"+release()); err != nil {
+			return fmt.Errorf("install kernel config: %w", err)
+		}
+	}
+	return nil
+}
+
+// moveTree moves the entries of directory src into directory dst, merging
+// into directories that exist and replacing anything else. Within one file
+// system an entry is renamed; across (into a tmpfs mounted over a staged
+// path) it is copied with its mode and modification time, then removed.
+func moveTree(src, dst string) error {
+	ents, err := os.ReadDir(src)
 	if err != nil {
-		return -1, fmt.Errorf("payload pipe: %w", err)
+		return err
+	}
+	for _, e := range ents {
+		s, d := filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())
+		cur, err := os.Lstat(d)
+		switch {
+		case err == nil && cur.IsDir() && e.IsDir():
+			if err := moveTree(s, d); err != nil {
+				return err
+			}
+			continue
+		case err == nil:
+			if err := os.RemoveAll(d); err != nil {
+				return err
+			}
+		case !errors.Is(err, os.ErrNotExist):
+			return err
+		}
+		err = os.Rename(s, d)
+		if errors.Is(err, unix.EXDEV) {
+			err = copyTree(s, d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyTree(src, dst string) error {
+	st, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	switch m := st.Mode(); {
+	case m&os.ModeSymlink != 0:
+		target, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		return os.Symlink(target, dst)
+	case m.IsDir():
+		if err := os.Mkdir(dst, m.Perm()|0o700); err != nil {
+			return err
+		}
+		ents, err := os.ReadDir(src)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if err := copyTree(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+				return err
+			}
+		}
+		if err := os.Chmod(dst, m.Perm()); err != nil {
+			return err
+		}
+	default:
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, data, m.Perm()); err != nil {
+			return err
+		}
+		if err := os.Chmod(dst, m.Perm()); err != nil {
+			return err
+		}
+		os.Remove(src) // frees the staged copy's memory
+	}
+	return os.Chtimes(dst, st.ModTime(), st.ModTime())
+}
+
+// runPayload runs the payload with its stdout and stderr framed into out.
+func runPayload(cfg Config, out *wire.Section) (int, error) {
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	dir := cfg.Dir
+	if dir == "" {
+		dir = WorkDir
+	}
+	for _, d := range append([]string{dir}, cfg.MakeDirs...) {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return -1, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	var pipes [2][2]*os.File // stdout, stderr: read end, write end
+	for i := range pipes {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return -1, fmt.Errorf("payload pipe: %w", err)
+		}
+		defer r.Close()
+		pipes[i] = [2]*os.File{r, w}
 	}
 	cmd := exec.Command(cfg.Args[0])
 	cmd.Args = cfg.Args
 	cmd.Env = Environ(DecodeKernelParam(string(cmdline)), cfg)
-	cmd.Dir = WorkDir
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		pw.Close()
-		pr.Close()
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = pipes[0][1], pipes[1][1]
+	err := cmd.Start()
+	pipes[0][1].Close()
+	pipes[1][1].Close()
+	if err != nil {
 		return -1, fmt.Errorf("start payload: %w", err)
 	}
-	pw.Close()
 	waited := make(chan error, 1)
 	go func() {
 		err := cmd.Wait()
-		// Children of the payload may hold the pipe open: stop reading
+		// Children of the payload may hold the pipes open: stop reading
 		// shortly after the payload itself exits.
-		pr.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for _, p := range pipes {
+			p[0].SetReadDeadline(time.Now().Add(2 * time.Second))
+		}
 		waited <- err
 	}()
-	_, copyErr := io.Copy(out, pr)
+	var mu sync.Mutex
+	copied := make(chan error, 2)
+	for i, tag := range []byte{wire.TagStdout, wire.TagStderr} {
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := pipes[i][0].Read(buf)
+				if n > 0 {
+					mu.Lock()
+					werr := out.WriteFrame(tag, buf[:n])
+					mu.Unlock()
+					if werr != nil {
+						copied <- werr
+						return
+					}
+				}
+				if err != nil {
+					if errors.Is(err, io.EOF) {
+						err = nil
+					}
+					copied <- err
+					return
+				}
+			}
+		}()
+	}
+	var copyErr error
+	for range 2 {
+		if err := <-copied; err != nil && copyErr == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			copyErr = err
+		}
+	}
 	waitErr := <-waited
-	pr.Close()
-	if copyErr != nil && !errors.Is(copyErr, os.ErrDeadlineExceeded) {
+	if copyErr != nil {
 		return -1, fmt.Errorf("forward payload output: %w", copyErr)
 	}
 	st := cmd.ProcessState
@@ -219,6 +382,64 @@ func runPayload(out io.Writer) (int, error) {
 		return -1, fmt.Errorf("wait payload: %w", waitErr)
 	}
 	return st.ExitCode(), nil
+}
+
+// listFiles returns the regular files under dirs.
+func listFiles(dirs []string) map[string]bool {
+	files := map[string]bool{}
+	for _, d := range dirs {
+		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.Type().IsRegular() {
+				files[p] = true
+			}
+			return nil
+		})
+	}
+	return files
+}
+
+// collect sends the files the payload wrote for the host: cfg.CollectFiles
+// that exist, and the regular files under cfg.CollectDirs that were not
+// there before it started (so a packed working directory that is also the
+// -test.outputdir sends back only what the payload created).
+func collect(w *wire.Writer, cfg Config, before map[string]bool) {
+	seen := map[string]bool{}
+	send := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			sendCollected(w, p)
+		}
+	}
+	for _, p := range cfg.CollectFiles {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			send(p)
+		}
+	}
+	for p := range listFiles(cfg.CollectDirs) {
+		if !before[p] {
+			send(p)
+		}
+	}
+}
+
+// sendCollected sends one file for the host; a read error travels in the
+// trailer, so the host knows the file is missing rather than short.
+func sendCollected(w *wire.Writer, p string) {
+	mode := os.FileMode(0o644)
+	if st, err := os.Stat(p); err == nil {
+		mode = st.Mode().Perm()
+	}
+	data, err := os.ReadFile(p)
+	s, werr := w.BeginFile(p, mode)
+	if werr != nil {
+		return
+	}
+	if err != nil {
+		s.End(-1, err.Error())
+		return
+	}
+	s.Write(data)
+	s.End(0, "")
 }
 
 // sendFile sends a file as a section when it exists.

@@ -23,7 +23,8 @@ import (
 	"github.com/cavaliergopher/cpio"
 )
 
-// File is one regular file of the archive.
+// File is one entry of the archive: a regular file, a symbolic link (Link
+// set) or a directory (Mode has fs.ModeDir).
 type File struct {
 	// Name is the absolute path inside the guest ("/init").
 	Name string
@@ -31,7 +32,8 @@ type File struct {
 	Source string
 	// Data is the file's content.
 	Data []byte
-	// Mode holds the permission bits (0755 for executables).
+	// Mode holds the permission bits (0755 for executables), plus
+	// fs.ModeDir for a directory.
 	Mode fs.FileMode
 	// Link, when set, makes the entry a symbolic link to Link; Source and
 	// Data are then ignored.
@@ -77,10 +79,13 @@ func Write(w io.Writer, files []File) error {
 
 func writeFile(cw *cpio.Writer, f File, mtime time.Time) error {
 	mode := cpio.FileMode(f.Mode.Perm())
-	if mode == 0 {
+	if mode == 0 && !f.Mode.IsDir() {
 		mode = 0o644
 	}
 	name := strings.TrimPrefix(path.Clean("/"+f.Name), "/")
+	if f.Mode.IsDir() {
+		return cw.WriteHeader(&cpio.Header{Name: name, Mode: cpio.TypeDir | mode, Links: 2, ModTime: mtime})
+	}
 	if f.Link != "" {
 		if err := cw.WriteHeader(&cpio.Header{Name: name, Mode: cpio.TypeSymlink | 0o777, Size: int64(len(f.Link)), ModTime: mtime}); err != nil {
 			return err

@@ -5,9 +5,12 @@
 // of framed sections:
 //
 //	corematrix-init v1 hello release=6.1.0-50-cloud-amd64
-//	corematrix-init v1 begin payload
-//	<raw payload stdout+stderr>
+//	corematrix-init v1 begin payload framing=streams
+//	<payload stdout and stderr, framed: see below>
 //	corematrix-init v1 end payload exit=0 bytes=1234 sha256=<64 hex>
+//	corematrix-init v1 begin file path="/src/pkg/c.out" mode=0644
+//	<raw contents of a file the payload wrote for the host>
+//	corematrix-init v1 end file exit=0 bytes=... sha256=...
 //	corematrix-init v1 begin facts
 //	<raw contents of $CM_FACTS>
 //	corematrix-init v1 end facts exit=0 bytes=... sha256=...
@@ -24,6 +27,15 @@
 // init could not do its job (the exit code is then -1). A section without a
 // matching trailer is never trusted.
 //
+// A begin line may carry attributes after the name (KEY=VALUE, values of
+// paths quoted). With framing=streams the section's bytes are a sequence of
+// frames, one per read of the payload's stdout or stderr: a tag byte ('o' for
+// stdout, 'e' for stderr), the decimal length, ':' and that many bytes. The
+// frames let the host keep stdout and stderr apart and print them while the
+// guest still runs: a frame never starts with '\n', so the byte after the last
+// frame (the newline before the trailer) ends the section unambiguously. The
+// trailer covers the framed bytes.
+//
 // It owns the framing on both sides of the wire and must not import any other
 // corematrix package.
 package wire
@@ -36,6 +48,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"strconv"
 	"strings"
 )
@@ -48,7 +61,19 @@ const (
 	SectionPayload = "payload"
 	SectionFacts   = "facts"
 	SectionKmsg    = "kmsg"
+	// SectionFile carries a file the payload wrote for the host; its begin
+	// line names the path (path="...") and permission bits (mode=0644).
+	SectionFile = "file"
 )
+
+// Frame tags of a framing=streams section.
+const (
+	TagStdout = 'o'
+	TagStderr = 'e'
+)
+
+// framingStreams is the begin-line attribute of a framed section.
+const framingStreams = "framing=streams"
 
 // ErrNoTrailer means a section began but its trailer never arrived: the guest
 // stopped (or the stream was cut) before the section was finished.
@@ -112,10 +137,37 @@ type Section struct {
 
 // Begin opens a section.
 func (w *Writer) Begin(name string) (*Section, error) {
-	if _, err := fmt.Fprintf(w.w, "%sbegin %s\n", Prefix, name); err != nil {
+	return w.begin(name, "")
+}
+
+// BeginStreams opens a framed section; write to it with WriteFrame.
+func (w *Writer) BeginStreams(name string) (*Section, error) {
+	return w.begin(name, " "+framingStreams)
+}
+
+// BeginFile opens a file section for path with permission bits mode.
+func (w *Writer) BeginFile(path string, mode fs.FileMode) (*Section, error) {
+	return w.begin(SectionFile, fmt.Sprintf(" path=%s mode=%#o", strconv.Quote(path), mode.Perm()))
+}
+
+func (w *Writer) begin(name, attrs string) (*Section, error) {
+	if _, err := fmt.Fprintf(w.w, "%sbegin %s%s\n", Prefix, name, attrs); err != nil {
 		return nil, err
 	}
 	return &Section{w: w.w, name: name, h: sha256.New()}, nil
+}
+
+// WriteFrame writes p as one frame of stream tag (TagStdout or TagStderr) in
+// a section opened with BeginStreams. An empty p writes nothing.
+func (s *Section) WriteFrame(tag byte, p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if _, err := s.Write(fmt.Appendf(nil, "%c%d:", tag, len(p))); err != nil {
+		return err
+	}
+	_, err := s.Write(p)
+	return err
 }
 
 // Write writes section bytes, counting and hashing what was written.
@@ -146,8 +198,15 @@ func Trailer(section string, exit int, n int64, sha string, errMsg string) strin
 // Received is one section as the host received it.
 type Received struct {
 	Name string
-	// Data are the section bytes; only trustworthy when Err is nil.
+	// Path and Mode are the attributes of a file section.
+	Path string
+	Mode fs.FileMode
+	// Data are the section bytes; only trustworthy when Err is nil. Of a
+	// framed section, Data is the payload of its frames in order (stdout
+	// and stderr interleaved as they were read).
 	Data []byte
+	// Stdout and Stderr are the frames of each stream of a framed section.
+	Stdout, Stderr []byte
 	// Exit is the exit code from the trailer (-1 when the init failed).
 	Exit int
 	// InitError is the error="..." field of the trailer.
@@ -162,7 +221,8 @@ type Stream struct {
 	Hello bool
 	// Release is the guest's `uname -r`.
 	Release string
-	// Sections in order of arrival. Parsing stops at the first untrusted one.
+	// Sections in order of arrival (file sections included). Parsing stops
+	// at the first untrusted one.
 	Sections []*Received
 	// Errors are init errors reported outside sections.
 	Errors []string
@@ -213,7 +273,8 @@ func Parse(b []byte) *Stream {
 		case "done":
 			s.Done = true
 		case "begin":
-			r, next := parseSection(b, p, rest)
+			name, attrs, _ := strings.Cut(rest, " ")
+			r, next := parseSection(b, p, name, attrs)
 			s.Sections = append(s.Sections, r)
 			if r.Err != nil {
 				return s
@@ -227,8 +288,34 @@ func Parse(b []byte) *Stream {
 // parseSection finds the trailer of section name whose data start at b[start:].
 // It accepts the first trailer whose byte count and hash match the bytes before
 // it, and returns the offset after that trailer line.
-func parseSection(b []byte, start int, name string) (*Received, int) {
+func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 	r := &Received{Name: name, Exit: -1}
+	framed := false
+	for attrs != "" {
+		var kv string
+		if k, v, ok := strings.Cut(attrs, "="); ok && strings.HasPrefix(v, `"`) {
+			// A quoted value: find its end with strconv.QuotedPrefix.
+			q, err := strconv.QuotedPrefix(v)
+			if err != nil {
+				break
+			}
+			u, _ := strconv.Unquote(q)
+			if k == "path" {
+				r.Path = u
+			}
+			attrs = strings.TrimPrefix(v[len(q):], " ")
+			continue
+		}
+		kv, attrs, _ = strings.Cut(attrs, " ")
+		switch k, v, _ := strings.Cut(kv, "="); k {
+		case "framing":
+			framed = v == "streams"
+		case "mode":
+			if m, err := strconv.ParseUint(v, 0, 32); err == nil {
+				r.Mode = fs.FileMode(m).Perm()
+			}
+		}
+	}
 	marker := []byte("\n" + Prefix + "end " + name + " ")
 	var lastErr error = ErrNoTrailer
 	for off := start; ; {
@@ -257,6 +344,12 @@ func parseSection(b []byte, start int, name string) (*Received, int) {
 			continue
 		}
 		r.Data, r.Exit, r.InitError = data, t.exit, t.errMsg
+		if framed {
+			var err error
+			if r.Data, r.Stdout, r.Stderr, err = Deframe(data); err != nil {
+				r.Err = fmt.Errorf("%s: %w", name, err)
+			}
+		}
 		return r, next
 	}
 	r.Data = b[start:]
@@ -264,8 +357,139 @@ func parseSection(b []byte, start int, name string) (*Received, int) {
 	if errors.Is(lastErr, ErrNoTrailer) {
 		r.Err = fmt.Errorf("%s: %w after %d bytes", name, ErrNoTrailer, len(b)-start)
 	}
+	if framed {
+		// What arrived, decoded as far as it goes (for the user to read).
+		var a, o, e bytes.Buffer
+		d := Deframer{Out: &o, Err: &e, All: &a}
+		d.feed(r.Data)
+		r.Data, r.Stdout, r.Stderr = a.Bytes(), o.Bytes(), e.Bytes()
+	}
 	return r, len(b)
 }
+
+// Deframe splits the bytes of a framed section into the payload of all its
+// frames in order and the payload of each stream.
+func Deframe(b []byte) (all, stdout, stderr []byte, err error) {
+	var f Deframer
+	var a, o, e bytes.Buffer
+	f.Out, f.Err, f.All = &o, &e, &a
+	used, err := f.feed(b)
+	switch {
+	case err != nil:
+		return nil, nil, nil, err
+	case used < len(b):
+		return nil, nil, nil, fmt.Errorf("byte %d of %d does not start a frame", used, len(b))
+	case f.partial():
+		return nil, nil, nil, errors.New("last frame cut short")
+	}
+	return a.Bytes(), o.Bytes(), e.Bytes(), nil
+}
+
+// Deframer decodes frames written to it in pieces of any size, copying each
+// frame's bytes to Out or Err as soon as they arrive (and to All, when set).
+// It stops at the first byte that cannot start a frame: the end of a section.
+type Deframer struct {
+	Out, Err, All io.Writer
+	// Ended is set once a byte that cannot start a frame was seen.
+	Ended bool
+	hdr   []byte // the header read so far
+	tag   byte
+	left  int // bytes of the current frame still to come
+}
+
+func (d *Deframer) partial() bool { return len(d.hdr) > 0 || d.left > 0 }
+
+// Write consumes p; bytes after the end of the section are ignored. The error
+// is a malformed frame header.
+func (d *Deframer) Write(p []byte) (int, error) {
+	_, err := d.feed(p)
+	return len(p), err
+}
+
+// feed decodes p and returns how many bytes belonged to frames.
+func (d *Deframer) feed(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && !d.Ended {
+		if d.left > 0 {
+			k := min(d.left, len(p))
+			w := d.Out
+			if d.tag == TagStderr {
+				w = d.Err
+			}
+			if w != nil {
+				w.Write(p[:k])
+			}
+			if d.All != nil {
+				d.All.Write(p[:k])
+			}
+			d.left -= k
+			p = p[k:]
+			continue
+		}
+		c := p[0]
+		p = p[1:]
+		if len(d.hdr) == 0 {
+			if c != TagStdout && c != TagStderr {
+				d.Ended = true
+				return n - len(p) - 1, nil
+			}
+			d.hdr = append(d.hdr, c)
+			continue
+		}
+		if c != ':' {
+			if c < '0' || c > '9' || len(d.hdr) > 12 {
+				d.Ended = true
+				return n - len(p), fmt.Errorf("malformed frame header %q", append(d.hdr, c))
+			}
+			d.hdr = append(d.hdr, c)
+			continue
+		}
+		size, err := strconv.Atoi(string(d.hdr[1:]))
+		if err != nil || size <= 0 {
+			d.Ended = true
+			return n - len(p), fmt.Errorf("malformed frame header %q", d.hdr)
+		}
+		d.tag, d.left, d.hdr = d.hdr[0], size, d.hdr[:0]
+	}
+	return n, nil
+}
+
+// Follower prints a framed section of a results stream while the stream
+// still grows: give it the whole stream read so far, as often as wanted.
+type Follower struct {
+	Section string
+	d       Deframer
+	off     int // offset of the next byte to decode; 0 before the begin line
+	err     error
+}
+
+// NewFollower follows section (framed) and copies its streams to out and errw.
+func NewFollower(section string, out, errw io.Writer) *Follower {
+	return &Follower{Section: section, d: Deframer{Out: out, Err: errw}}
+}
+
+// Feed decodes what is new in stream (the stream so far, from its start).
+func (f *Follower) Feed(stream []byte) {
+	if f.d.Ended || f.err != nil {
+		return
+	}
+	if f.off == 0 {
+		begin := []byte(Prefix + "begin " + f.Section + " " + framingStreams + "\n")
+		i := bytes.Index(stream, begin)
+		if i < 0 {
+			return
+		}
+		f.off = i + len(begin)
+	}
+	if f.off >= len(stream) {
+		return
+	}
+	_, f.err = f.d.feed(stream[f.off:])
+	f.off = len(stream)
+}
+
+// Ended reports whether the end of the section was seen.
+func (f *Follower) Ended() bool { return f.d.Ended }
 
 type trailer struct {
 	exit   int

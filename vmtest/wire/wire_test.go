@@ -120,3 +120,84 @@ func TestTrailerFormat(t *testing.T) {
 	got := Trailer("payload", 3, 3, hex.EncodeToString(sum[:]), "")
 	require.Equal(t, "\ncorematrix-init v1 end payload exit=3 bytes=3 sha256=ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n", got)
 }
+
+// framed writes a stream whose payload section is framed, with frames
+// alternating between stdout and stderr, and a file section.
+func framed(t *testing.T, frames []string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	require.NoError(t, w.Hello("6.1.0-test"))
+	s, err := w.BeginStreams(SectionPayload)
+	require.NoError(t, err)
+	for i, f := range frames {
+		tag := byte(TagStdout)
+		if i%2 == 1 {
+			tag = TagStderr
+		}
+		require.NoError(t, s.WriteFrame(tag, []byte(f)))
+	}
+	require.NoError(t, s.End(3, ""))
+	fs, err := w.BeginFile(`/src/a "b"/c.out`, 0o640)
+	require.NoError(t, err)
+	fs.Write([]byte("mode: set\n\x00binary"))
+	require.NoError(t, fs.End(0, ""))
+	require.NoError(t, w.Done())
+	return b.Bytes()
+}
+
+func TestParseFramed(t *testing.T) {
+	frames := []string{"out one\n", "err one\n", "o2:" + Prefix + "end payload exit=0\n", "e\n", "\n"}
+	b := framed(t, frames)
+	s := Parse(b)
+	require.True(t, s.Done)
+	p := s.Section(SectionPayload)
+	require.NotNil(t, p)
+	require.NoError(t, p.Err)
+	require.Equal(t, 3, p.Exit)
+	require.Equal(t, strings.Join(frames, ""), string(p.Data))
+	require.Equal(t, frames[0]+frames[2]+frames[4], string(p.Stdout))
+	require.Equal(t, frames[1]+frames[3], string(p.Stderr))
+	f := s.Section(SectionFile)
+	require.NotNil(t, f)
+	require.NoError(t, f.Err)
+	require.Equal(t, `/src/a "b"/c.out`, f.Path)
+	require.Equal(t, 0o640, int(f.Mode))
+	require.Equal(t, "mode: set\n\x00binary", string(f.Data))
+
+	// A file section cut short is never trusted.
+	cut := b[:bytes.LastIndex(b, []byte("binary"))+3]
+	f = Parse(cut).Section(SectionFile)
+	require.NotNil(t, f)
+	require.ErrorIs(t, f.Err, ErrNoTrailer)
+}
+
+func TestDeframeRejectsGarbage(t *testing.T) {
+	for _, b := range []string{"o5:abc", "x", "o:abc", "o3abc", "o3:abcd"} {
+		_, _, _, err := Deframe([]byte(b))
+		require.Error(t, err, "%q", b)
+	}
+	all, out, errs, err := Deframe([]byte("o3:abce1:x"))
+	require.NoError(t, err)
+	require.Equal(t, "abcx", string(all))
+	require.Equal(t, "abc", string(out))
+	require.Equal(t, "x", string(errs))
+}
+
+func TestFollowerByteByByte(t *testing.T) {
+	frames := []string{"first\n", "oops\n", strings.Repeat("long line ", 100) + "\n"}
+	b := framed(t, frames)
+	var out, errs bytes.Buffer
+	f := NewFollower(SectionPayload, &out, &errs)
+	for i := 0; i <= len(b); i++ {
+		f.Feed(b[:i])
+		if out.Len() > 0 && !f.Ended() {
+			// What was printed so far is a prefix of stdout: nothing of the
+			// framing or the trailer leaks.
+			require.True(t, strings.HasPrefix(frames[0]+frames[2], out.String()))
+		}
+	}
+	require.True(t, f.Ended())
+	require.Equal(t, frames[0]+frames[2], out.String())
+	require.Equal(t, frames[1], errs.String())
+}
