@@ -135,7 +135,7 @@ func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool
 }
 
 // execMany runs the binary in each kernel, cfg.Jobs at a time: every line
-// of output is prefixed with its kernel ("6.1| "), the outcome table ends
+// of output is prefixed with its kernel ("6.1 | "), the outcome table ends
 // the run, and the report directory is written when asked for.
 func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	width := 0
@@ -145,7 +145,7 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	var mu sync.Mutex
 	var writers []*prefixWriter
 	cfg.Output = func(kernel string) (io.Writer, io.Writer) {
-		p := fmt.Sprintf("%-*s| ", width, kernel)
+		p := fmt.Sprintf("%-*s | ", width, kernel)
 		o := &prefixWriter{mu: &mu, w: os.Stdout, prefix: p}
 		e := &prefixWriter{mu: &mu, w: os.Stderr, prefix: p}
 		mu.Lock()
