@@ -41,7 +41,7 @@ const lossTarget = "cm-loss-target"
 func opener(t *testing.T, n uint32) (exe, file string) {
 	t.Helper()
 	installWorkload(t)
-	exe, err := ground.Program{BlockOnStdin: true, OpenArg1: true, Opens: n}.Install(workload.dir, fmt.Sprintf("cm-open-%d", n))
+	exe, err := ground.Program{Steps: []ground.Step{ground.ReadStdin(), ground.OpenCloseArg(1, n, ground.OpenFailedCode)}}.Install(workload.dir, fmt.Sprintf("cm-open-%d", n))
 	require.NoError(t, err)
 	file = filepath.Join(workload.dir, lossTarget)
 	require.NoError(t, os.WriteFile(file, nil, 0o644))

@@ -288,9 +288,9 @@ func installWorkload(t *testing.T) {
 			p    *ground.Program
 		}{
 			{&workload.gate, "cm-gate", nil},
-			{&workload.block, blockName, &ground.Program{Code: blockCode, BlockOnStdin: true}},
+			{&workload.block, blockName, &ground.Program{Code: blockCode, Steps: []ground.Step{ground.ReadStdin()}}},
 			{&workload.exit, "cm-exit-probe", &ground.Program{Code: exitCode}},
-			{&workload.open, openName, &ground.Program{OpenArg1: true}},
+			{&workload.open, openName, &ground.Program{Steps: []ground.Step{ground.OpenArg(1, ground.OpenFailedCode)}}},
 			{&workload.storm, "cm-storm", &ground.Program{}},
 		}
 		for _, st := range steps {

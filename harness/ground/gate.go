@@ -16,31 +16,15 @@ const ExecFailedCode = 98
 // and only then let the child exec the workload, so the traced exec, and all
 // that follows it, carries a tgid the filter already knows. The gate exits
 // with ExecFailedCode if the read returns no byte or execve fails.
-func GateELF() []byte {
-	fail := exitSeq(ExecFailedCode)
-	exec := []byte{
-		0x48, 0x8b, 0x7c, 0x24, 0x10, // mov rdi, [rsp+16]          argv[1]
-		0x48, 0x8d, 0x74, 0x24, 0x10, // lea rsi, [rsp+16]          &argv[1]
-		0x48, 0x8d, 0x54, 0xdc, 0x10, // lea rdx, [rsp+rbx*8+16]    envp
-		0xb8, 0x3b, 0, 0, 0, // mov eax, 59 (execve)
-		0x0f, 0x05, // syscall
-	}
-	text := []byte{
-		0x48, 0x8b, 0x1c, 0x24, // mov rbx, [rsp]          argc
-		0x48, 0x8d, 0x74, 0x24, 0xf0, // lea rsi, [rsp-16] buffer below the stack
-		0xbf, 0x01, 0, 0, 0, // mov edi, 1
-		0xba, 0x01, 0, 0, 0, // mov edx, 1
-		0xb8, 0x01, 0, 0, 0, // mov eax, 1 (write: "ready")
-		0x0f, 0x05, // syscall
-		0x31, 0xff, // xor edi, edi
-		0xba, 0x01, 0, 0, 0, // mov edx, 1
-		0x31, 0xc0, // xor eax, eax (read)
-		0x0f, 0x05, // syscall
-		0x85, 0xc0, // test eax, eax
-		0x7e, byte(len(exec)), // jle fail
-	}
-	text = append(text, exec...)
-	return elfFile(append(text, fail...))
+func GateELF() []byte { return gate.ELF() }
+
+var gate = Program{
+	Steps: []Step{
+		WriteStdout(), // "ready"
+		ReadStdin().OrExitUnlessPositive(ExecFailedCode),
+		ExecArg(1),
+	},
+	Code: ExecFailedCode, // execve returned
 }
 
 // InstallGate writes the gate executable as dir/name (see Program.Install).

@@ -157,7 +157,7 @@ func TestExpectAgreesOnThisHost(t *testing.T) {
 }
 
 func TestProgramELF(t *testing.T) {
-	f, err := elf.NewFile(bytes.NewReader(Program{Code: 3, OpenArg1: true}.ELF()))
+	f, err := elf.NewFile(bytes.NewReader(Program{Code: 3, Steps: []Step{OpenArg(1, OpenFailedCode)}}.ELF()))
 	require.NoError(t, err)
 	assert.Equal(t, elf.ET_EXEC, f.Type)
 	assert.Equal(t, elf.EM_X86_64, f.Machine)
@@ -189,8 +189,8 @@ func TestChildOpen(t *testing.T) {
 	// each fd again exits with its code.
 	var lim syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
-	for _, opens := range []uint32{0, 1, uint32(min(lim.Max+1, 1<<20))} {
-		path, err := Program{Code: 5, OpenArg1: true, Opens: opens}.Install(dir, "cm-open")
+	for _, opens := range []uint32{1, 2, uint32(min(lim.Max+1, 1<<20))} {
+		path, err := Program{Code: 5, Steps: []Step{OpenCloseArg(1, opens, OpenFailedCode)}}.Install(dir, "cm-open")
 		require.NoError(t, err)
 		for _, tc := range []struct {
 			arg  string
@@ -212,7 +212,7 @@ func TestChildBlocksAsNamedUser(t *testing.T) {
 	dir, cleanup, err := ChildDir()
 	require.NoError(t, err)
 	t.Cleanup(cleanup)
-	path, err := Program{Code: 9, BlockOnStdin: true}.Install(dir, "cm-exec-probe")
+	path, err := Program{Code: 9, Steps: []Step{ReadStdin()}}.Install(dir, "cm-exec-probe")
 	require.NoError(t, err)
 	before, err := ReadStat(os.Getpid())
 	require.NoError(t, err)
@@ -277,7 +277,7 @@ func TestGatedChild(t *testing.T) {
 	t.Cleanup(cleanup)
 	gate, err := InstallGate(dir, "cm-gate")
 	require.NoError(t, err)
-	target, err := Program{Code: 12, BlockOnStdin: true}.Install(dir, "cm-exec-probe")
+	target, err := Program{Code: 12, Steps: []Step{ReadStdin()}}.Install(dir, "cm-exec-probe")
 	require.NoError(t, err)
 	c, err := SpawnGated(gate, target, SpawnOptions{})
 	require.NoError(t, err)
@@ -311,4 +311,80 @@ func TestGatedChild(t *testing.T) {
 	code, err = c.Wait()
 	require.NoError(t, err)
 	assert.Equal(t, ExecFailedCode, code)
+}
+
+// The encodings below are what llvm-mc -show-encoding prints for the same
+// instructions.
+func TestOperandEncoding(t *testing.T) {
+	tests := []struct {
+		name string
+		got  []byte
+		want []byte
+	}{
+		{"mov $5, %r10d", Imm(5).load(10), []byte{0x41, 0xba, 0x05, 0, 0, 0}},
+		{"mov $9, %r9d", Imm(9).load(9), []byte{0x41, 0xb9, 0x09, 0, 0, 0}},
+		{"mov $7, %edi", Imm(7).load(7), []byte{0xbf, 0x07, 0, 0, 0}},
+		{"mov 16(%rsp), %rdi", Argv(1).load(7), []byte{0x48, 0x8b, 0x7c, 0x24, 0x10}},
+		{"mov 200(%rsp), %r8", Argv(24).load(8), []byte{0x4c, 0x8b, 0x84, 0x24, 0xc8, 0, 0, 0}},
+		{"lea 16(%rsp), %rsi", ArgvFrom(1).load(6), []byte{0x48, 0x8d, 0x74, 0x24, 0x10}},
+		{"lea -16(%rsp), %rsi", Scratch().load(6), []byte{0x48, 0x8d, 0x74, 0x24, 0xf0}},
+		{"mov 0(%rsp), %rax; lea 16(%rsp,%rax,8), %rdx", Envp().load(2),
+			[]byte{0x48, 0x8b, 0x44, 0x24, 0x00, 0x48, 0x8d, 0x54, 0xc4, 0x10}},
+		{"mov 0(%rsp), %rax; lea 16(%rsp,%rax,8), %r9", Envp().load(9),
+			[]byte{0x48, 0x8b, 0x44, 0x24, 0x00, 0x4c, 0x8d, 0x4c, 0xc4, 0x10}},
+		{"mov %rax, %rdi", Result().load(7), []byte{0x48, 0x89, 0xc7}},
+		{"mov %rax, %r8", Result().load(8), []byte{0x49, 0x89, 0xc0}},
+		{"mov $5, %r12d; dec %r12d; jnz -5", Repeat(5).code(), []byte{0x41, 0xbc, 5, 0, 0, 0, 0x41, 0xff, 0xcc, 0x75, 0xfb}},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, tt.got, tt.name)
+	}
+	assert.Panics(t, func() { Syscall(0, Imm(1), Imm(2), Imm(3), Imm(4), Imm(5), Imm(6), Imm(7)) })
+	assert.Panics(t, func() { Repeat(2, Repeat(2)) })
+	assert.Empty(t, Repeat(0, ReadStdin()).code(), "zero iterations")
+	long := Repeat(2, ReadStdin(), ReadStdin(), ReadStdin(), ReadStdin(), ReadStdin(), ReadStdin()).code()
+	assert.Equal(t, []byte{0x0f, 0x85}, long[len(long)-6:len(long)-4], "a body over 128 bytes jumps back with rel32")
+}
+
+// TestProgramComposes runs a workload built only from steps: wait on stdin,
+// open argv[1], unlink argv[2]; each check exits with its own code.
+func TestProgramComposes(t *testing.T) {
+	const openFailed, unlinkFailed = 96, 97
+	dir := t.TempDir()
+	path, err := Program{Code: 3, Steps: []Step{
+		ReadStdin(),
+		OpenArg(1, openFailed),
+		Syscall(SysUnlink, Argv(2)).OrExit(unlinkFailed),
+	}}.Install(dir, "cm-unlink")
+	require.NoError(t, err)
+	keep := filepath.Join(dir, "keep")
+	require.NoError(t, os.WriteFile(keep, nil, 0o644))
+	missing := filepath.Join(dir, "missing")
+	for _, tc := range []struct {
+		name       string
+		open, gone string
+		want       int
+	}{
+		{"all steps succeed", keep, "victim", 3},
+		{"open fails first", missing, "victim", openFailed},
+		{"unlink fails", keep, "missing", unlinkFailed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			victim := filepath.Join(dir, "victim")
+			require.NoError(t, os.WriteFile(victim, nil, 0o644))
+			c, err := Spawn(path, SpawnOptions{Args: []string{tc.open, filepath.Join(dir, tc.gone)}, PipeStdin: true})
+			require.NoError(t, err)
+			defer c.Kill()
+			var st Stat
+			require.Eventually(t, func() bool { st, err = ReadStat(c.Pid); return err == nil && st.State == 'S' },
+				10*time.Second, 5*time.Millisecond, "child blocks on stdin first: state %q err %v", st.State, err)
+			_, err = os.Stat(victim)
+			require.NoError(t, err, "nothing unlinked before stdin closes")
+			got, err := c.Wait()
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+			_, err = os.Stat(victim)
+			assert.Equal(t, tc.want == 3, os.IsNotExist(err), "victim unlinked: %v", err)
+		})
+	}
 }
