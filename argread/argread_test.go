@@ -1,0 +1,135 @@
+package argread
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/kernels/kerneltest"
+	"github.com/corematrix/corematrix/probes"
+)
+
+func brief(rs []Read) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, fmt.Sprintf("%s %s %s %s via %s", r.Program, r.Attach, r.Target, r.Label(), r.Via))
+	}
+	return out
+}
+
+// The tracer's kprobes read their arguments with PT_REGS_PARMn over a pt_regs
+// without CO-RE: plain context loads.
+func TestTracerReads(t *testing.T) {
+	spec, err := probes.Spec()
+	require.NoError(t, err)
+	rs, err := Reads(spec)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"connect4_entry kprobe tcp_v4_connect arg 1 via ctx+112 (di)",
+		"connect4_return kretprobe tcp_v4_connect return via ctx+80 (ax)",
+		"connect6_entry kprobe tcp_v6_connect arg 1 via ctx+112 (di)",
+		"connect6_return kretprobe tcp_v6_connect return via ctx+80 (ax)",
+		"trace_exit kprobe do_exit arg 1 via ctx+112 (di)",
+		"trace_open kprobe vfs_open arg 1 via ctx+112 (di)",
+	}, brief(rs))
+}
+
+// testKernels loads the BTF of cached Debian kernels once per test binary.
+var testKernels = map[string]Kernel{}
+
+func kernelsNamed(t *testing.T, names ...string) []Kernel {
+	t.Helper()
+	var out []Kernel
+	for _, n := range names {
+		k, ok := testKernels[n]
+		if !ok {
+			s, err := kernels.LoadBTF(kerneltest.Image(t, n).Path)
+			require.NoError(t, err, "BTF of %s", n)
+			k = Kernel{n, s}
+			testKernels[n] = k
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+func verdicts(fs []Finding) map[string]Verdict {
+	out := map[string]Verdict{}
+	for _, f := range fs {
+		out[f.Program+" "+f.Label()] = f.Verdict
+	}
+	return out
+}
+
+// TestCheckTestObject runs the drift check over testdata/args.o (see args.c)
+// and the cached 5.10, 6.1 and 6.12 kernels.
+func TestCheckTestObject(t *testing.T) {
+	spec, err := ebpf.LoadCollectionSpec("testdata/args.o")
+	require.NoError(t, err)
+	fs, err := Check(spec, kernelsNamed(t, "5.10", "6.1", "6.12"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Verdict{
+		"core_drift arg 2":   Drift,
+		"plain_drift arg 2":  Drift,
+		"fentry_drift arg 2": Drift,
+		"fexit_drift arg 4":  Drift,
+		"guarded arg 2":      Guarded,
+		"guarded arg 3":      Guarded,
+		"stable arg 1":       Stable,
+		"missing arg 1":      Unknown,
+	}, verdicts(fs))
+	for _, f := range fs {
+		switch f.Program {
+		case "core_drift":
+			assert.Equal(t, "struct dentry * (arg 2) on 5.10; struct inode * (arg 2) on 6.1, 6.12", f.Detail)
+			assert.Equal(t, "int vfs_unlink(struct inode *dir, struct dentry *dentry, struct inode **delegated_inode)", f.Cells[0].Proto)
+			assert.Contains(t, f.Cells[1].Proto, "(struct user_namespace *mnt_userns, struct inode *dir,")
+		case "fexit_drift":
+			assert.Equal(t, "int (return) on 5.10; struct inode ** (arg 4) on 6.1, 6.12", f.Detail)
+		case "guarded":
+			live := map[string]State{}
+			for _, c := range f.Cells {
+				live[c.Kernel] = c.State
+			}
+			if f.Position == 2 {
+				assert.Equal(t, map[string]State{"5.10": Running, "6.1": Dead, "6.12": Dead}, live)
+			} else {
+				assert.Equal(t, map[string]State{"5.10": Dead, "6.1": Running, "6.12": Running}, live)
+			}
+		case "missing":
+			assert.Equal(t, "corematrix_no_such_function not in the BTF of 5.10, 6.1, 6.12 (absent or inlined)", f.Detail)
+		}
+	}
+}
+
+// A guard that picks the wrong argument on some kernel is drift even though
+// each of its reads runs on one side only.
+func TestJudgeWrongGuard(t *testing.T) {
+	cell := func(k string, st State, label, typ string) Cell { return Cell{Kernel: k, State: st, Label: label, Type: typ} }
+	all := []Finding{
+		{Read: Read{Program: "p", Position: 2}, Cells: []Cell{cell("5.10", Dead, "", ""), cell("6.1", Running, "arg 2", "struct inode *")}},
+		{Read: Read{Program: "p", Position: 3}, Cells: []Cell{cell("5.10", Running, "arg 3", "struct inode **"), cell("6.1", Dead, "", "")}},
+	}
+	for i := range all {
+		judge(&all[i], all)
+		assert.Equal(t, Drift, all[i].Verdict)
+		assert.Equal(t, "the kernel-guarded choice reads struct inode ** on 5.10; struct inode * on 6.1", all[i].Detail)
+	}
+}
+
+// The tracer's own targets keep their argument types on every kernel of the
+// default matrix.
+func TestCheckProbes(t *testing.T) {
+	spec, err := probes.Spec()
+	require.NoError(t, err)
+	fs, err := Check(spec, kernelsNamed(t, "5.10", "6.1", "6.12", "6.18", "latest"))
+	require.NoError(t, err)
+	require.NotEmpty(t, fs)
+	for _, f := range fs {
+		assert.Equal(t, Stable, f.Verdict, "%s %s %s: %s", f.Program, f.Target, f.Label(), f.Detail)
+	}
+}

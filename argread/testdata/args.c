@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// args.c is the argument-drift test object of package argread: programs that
+// read vfs_unlink's arguments by position, correctly and not. vfs_unlink is
+//   5.10:       int vfs_unlink(struct inode *dir, struct dentry *dentry, ...)
+//   5.12..6.2:  int vfs_unlink(struct user_namespace *mnt_userns, struct inode *dir, struct dentry *dentry, ...)
+//   6.3..:      int vfs_unlink(struct mnt_idmap *idmap, struct inode *dir, struct dentry *dentry, ...)
+// so the dentry is argument 2 on 5.10 and argument 3 from 5.12 on.
+//
+// Rebuild args.o with `go generate ./argread/` (see gen.go).
+
+typedef unsigned char __u8;
+typedef unsigned short __u16;
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+typedef int __s32;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+
+// bpf_tracing.h uses the kernel's pt_regs field names (di, si) when it sees
+// vmlinux.h's guard.
+#define __VMLINUX_H__
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+// The kernel's x86-64 pt_regs as vmlinux.h declares it: reading a field is a
+// CO-RE relocation (pt_regs.si).
+struct pt_regs {
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di;
+	unsigned long orig_ax, ip, cs, flags, sp, ss;
+} __attribute__((preserve_access_index));
+
+// The same layout without CO-RE: reading a field is a plain context load at
+// a fixed offset (si: 104).
+struct plain_regs {
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di;
+	unsigned long orig_ax, ip, cs, flags, sp, ss;
+};
+
+struct inode {
+	unsigned long i_ino;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+	struct inode *d_inode;
+} __attribute__((preserve_access_index));
+
+// 6.3+: the idmap type exists.
+struct mnt_idmap {
+	int dummy;
+} __attribute__((preserve_access_index));
+
+// 5.12..6.2: struct vfsmount has mnt_userns.
+struct vfsmount___userns {
+	void *mnt_userns;
+} __attribute__((preserve_access_index));
+
+__u64 out_ino;
+__s64 out_ret;
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline void record(struct dentry *d)
+{
+	out_ino = BPF_CORE_READ(d, d_inode, i_ino);
+}
+
+// core_drift reads argument 2 as the dentry on every kernel, through a CO-RE
+// pt_regs: right on 5.10, the parent directory's inode from 5.12 on.
+SEC("kprobe/vfs_unlink")
+int core_drift(struct pt_regs *ctx)
+{
+	record((struct dentry *)PT_REGS_PARM2(ctx));
+	return 0;
+}
+
+// plain_drift is the same mistake with a plain context load.
+SEC("kprobe/vfs_unlink")
+int plain_drift(struct plain_regs *ctx)
+{
+	record((struct dentry *)PT_REGS_PARM2(ctx));
+	return 0;
+}
+
+// guarded lets a CO-RE check pick the argument: 3 where the kernel has
+// idmapped mounts (mnt_idmap, or vfsmount.mnt_userns), 2 before. The
+// barrier_var()s keep clang from merging the two context loads into one
+// load at a computed offset, which the verifier rejects.
+SEC("kprobe/vfs_unlink")
+int guarded(struct plain_regs *ctx)
+{
+	struct dentry *d;
+
+	if (bpf_core_type_exists(struct mnt_idmap) ||
+	    bpf_core_field_exists(struct vfsmount___userns, mnt_userns)) {
+		d = (struct dentry *)PT_REGS_PARM3(ctx);
+		barrier_var(d);
+	} else {
+		d = (struct dentry *)PT_REGS_PARM2(ctx);
+		barrier_var(d);
+	}
+	record(d);
+	return 0;
+}
+
+// fentry_drift reads ctx[1] (argument 2) as the dentry.
+SEC("fentry/vfs_unlink")
+int BPF_PROG(fentry_drift, void *arg1, struct dentry *dentry)
+{
+	record(dentry);
+	return 0;
+}
+
+// fexit_drift reads the return value at ctx[3], after 5.10's three
+// arguments: from 5.12 on that slot is delegated_inode, and the return
+// value is at ctx[4].
+SEC("fexit/vfs_unlink")
+int fexit_drift(unsigned long long *ctx)
+{
+	out_ret = (int)ctx[3];
+	return 0;
+}
+
+// stable reads do_exit's only argument, the same on every kernel.
+SEC("kprobe/do_exit")
+int stable(struct plain_regs *ctx)
+{
+	out_ret = (long)PT_REGS_PARM1(ctx);
+	return 0;
+}
+
+// missing traces a function no kernel has: its reads are unknown.
+SEC("kprobe/corematrix_no_such_function")
+int missing(struct plain_regs *ctx)
+{
+	out_ret = (long)PT_REGS_PARM1(ctx);
+	return 0;
+}
