@@ -34,7 +34,7 @@ deps:
 	bash scripts/install-deps.sh
 
 generate:
-	$(GO) generate ./probes/... ./harness/broken/... ./corereport/...
+	$(GO) generate ./probes/... ./harness/broken/... ./corereport/... ./argread/...
 
 # Regenerate into a scratch copy and fail on any difference from what is committed.
 generate-check:

@@ -46,6 +46,7 @@ var objectSources = map[string]string{
 	"harness/broken/broken_kern_ctx.o":      "probes/bpf/tracer.c",
 	"harness/broken/broken_kprobe_target.o": "probes/bpf/tracer.c",
 	"corereport/testdata/core.o":            "corereport/testdata/core.c",
+	"argread/testdata/args.o":               "argread/testdata/args.c",
 }
 
 // spdxLine matches the kernel's SPDX convention on a file's first line:

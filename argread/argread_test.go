@@ -109,7 +109,9 @@ func TestCheckTestObject(t *testing.T) {
 // A guard that picks the wrong argument on some kernel is drift even though
 // each of its reads runs on one side only.
 func TestJudgeWrongGuard(t *testing.T) {
-	cell := func(k string, st State, label, typ string) Cell { return Cell{Kernel: k, State: st, Label: label, Type: typ} }
+	cell := func(k string, st State, label, typ string) Cell {
+		return Cell{Kernel: k, State: st, Label: label, Type: typ}
+	}
 	all := []Finding{
 		{Read: Read{Program: "p", Position: 2}, Cells: []Cell{cell("5.10", Dead, "", ""), cell("6.1", Running, "arg 2", "struct inode *")}},
 		{Read: Read{Program: "p", Position: 3}, Cells: []Cell{cell("5.10", Running, "arg 3", "struct inode **"), cell("6.1", Dead, "", "")}},

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # generate-check: regenerate every committed BPF object (the bpf2go output of
 # probes/, the deliberately broken tracer builds of harness/broken and the
-# CO-RE test object of corereport) in a scratch copy of the tree and
+# CO-RE test objects of corereport and argread) in a scratch copy of the tree and
 # fail on any difference from what is committed. Run from the repository root
 # (make generate-check).
 #
@@ -44,8 +44,8 @@ trap 'rm -rf "$scratch"' EXIT
 # removed; then go generate everything that has a directive. A generated file
 # must come out byte-identical to the committed one.
 git ls-files -z | xargs -0 cp --parents -t "$scratch"
-generated=$(git ls-files 'probes/*_bpfel.go' 'probes/*_bpfel.o' 'harness/broken/*.o' 'corereport/testdata/*.o')
-(cd "$scratch" && rm -f $generated && go generate ./probes/... ./harness/broken/... ./corereport/...)
+generated=$(git ls-files 'probes/*_bpfel.go' 'probes/*_bpfel.o' 'harness/broken/*.o' 'corereport/testdata/*.o' 'argread/testdata/*.o')
+(cd "$scratch" && rm -f $generated && go generate ./probes/... ./harness/broken/... ./corereport/... ./argread/...)
 
 status=0
 for rel in $generated; do
@@ -60,7 +60,7 @@ for rel in $generated; do
 		status=1
 	fi
 done
-for f in "$scratch"/probes/*_bpfel.go "$scratch"/probes/*_bpfel.o "$scratch"/harness/broken/*.o; do
+for f in "$scratch"/probes/*_bpfel.go "$scratch"/probes/*_bpfel.o "$scratch"/harness/broken/*.o "$scratch"/argread/testdata/*.o; do
 	rel=${f#"$scratch"/}
 	[ -f "$rel" ] || { echo "generate-check: $rel is generated but not committed" >&2; status=1; }
 done
