@@ -150,12 +150,18 @@ func WriteSideBySide(w io.Writer, name string, versions []Version) error {
 		head = append(head, v.Kernel)
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
-	for _, l := range Compare(versions) {
+	lines := Compare(versions)
+	for _, l := range lines {
 		row := append([]string{mark(l.Change), l.Label()}, l.Cells...)
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if Changed(lines) {
+		if _, err := fmt.Fprintln(w, legend); err != nil {
+			return err
+		}
 	}
 	for _, v := range versions {
 		if v.Proto == nil && !errors.Is(v.Err, ErrNotFound) {
@@ -166,6 +172,9 @@ func WriteSideBySide(w io.Writer, name string, versions []Version) error {
 	}
 	return nil
 }
+
+// legend explains the marks of WriteSideBySide.
+const legend = "(* type changed: a probe reading that position reads something else; ~ only the name changed; ? not in that kernel's BTF: absent or inlined)"
 
 func mark(c Change) string {
 	switch c {

@@ -1,72 +1,115 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/corematrix/corematrix/btfproto"
 )
 
-// typeName renders a BTF type reference the way C spells it, briefly.
-func typeName(t btf.Type) string {
-	switch t := t.(type) {
-	case *btf.Pointer:
-		return typeName(t.Target) + " *"
-	case *btf.Array:
-		return fmt.Sprintf("%s[%d]", typeName(t.Type), t.Nelems)
-	case *btf.Const:
-		return "const " + typeName(t.Type)
-	case *btf.Volatile:
-		return "volatile " + typeName(t.Type)
-	case *btf.Restrict:
-		return typeName(t.Type) + " restrict"
-	case *btf.Struct:
-		return "struct " + anon(t.Name)
-	case *btf.Union:
-		return "union " + anon(t.Name)
-	case *btf.Enum:
-		return "enum " + anon(t.Name)
-	case *btf.Fwd:
-		return t.Kind.String() + " " + t.Name
-	case *btf.FuncProto:
-		return "func(...)"
-	case *btf.Void:
-		return "void"
-	case *btf.TypeTag:
-		return typeName(t.Type)
+// printBTF prints what the kernels' BTF (specs, labelled by labels) holds
+// under name. A function prints as its prototype; on several kernels the
+// prototypes are lined up side by side with changes marked (see
+// btfproto.WriteSideBySide). Other types print per kernel. The error says
+// where name was not found; name found on some kernels only is not an
+// error for a function (its column shows "?").
+func printBTF(w io.Writer, name string, labels []string, specs []*btf.Spec) error {
+	versions := make([]btfproto.Version, len(specs))
+	var others [][]btf.Type
+	isFunc, found := false, 0
+	for i, spec := range specs {
+		versions[i].Kernel = labels[i]
+		types, err := spec.AnyTypesByName(name)
+		if err != nil && !errors.Is(err, btf.ErrNotFound) {
+			return fmt.Errorf("%s: %s: %w", labels[i], name, err)
+		}
+		var rest []btf.Type
+		for _, t := range types {
+			if fn, ok := t.(*btf.Func); ok && versions[i].Proto == nil {
+				p, err := btfproto.FromFunc(fn)
+				if err != nil {
+					return fmt.Errorf("%s: %w", labels[i], err)
+				}
+				versions[i].Proto, isFunc = &p, true
+				continue
+			}
+			rest = append(rest, t)
+		}
+		if versions[i].Proto == nil {
+			versions[i].Err = fmt.Errorf("%s: %w", labels[i], btfproto.ErrNotFound)
+		}
+		if len(types) > 0 {
+			found++
+		}
+		others = append(others, rest)
 	}
-	if n := t.TypeName(); n != "" {
-		return n
+	if found == 0 {
+		return fmt.Errorf("%s: not in the BTF of %s", name, joinLabels(labels))
 	}
-	return fmt.Sprintf("%T", t)
+	if isFunc {
+		if err := btfproto.WriteSideBySide(w, name, versions); err != nil {
+			return err
+		}
+	}
+	for i, rest := range others {
+		if len(rest) == 0 {
+			continue
+		}
+		if len(specs) > 1 {
+			fmt.Fprintf(w, "# %s\n", labels[i])
+		}
+		for _, t := range rest {
+			printType(w, t)
+		}
+	}
+	if !isFunc {
+		var absent []string
+		for i, rest := range others {
+			if len(rest) == 0 {
+				absent = append(absent, labels[i])
+			}
+		}
+		if len(absent) > 0 {
+			return fmt.Errorf("%s: not in the BTF of %s", name, joinLabels(absent))
+		}
+	}
+	return nil
 }
 
-func anon(n string) string {
-	if n == "" {
-		return "{...}"
+func joinLabels(labels []string) string {
+	out := ""
+	for i, l := range labels {
+		if i > 0 {
+			out += ", "
+		}
+		out += l
 	}
-	return n
+	return out
 }
 
 // printType prints a type; structs and unions with their members' byte
 // offsets, names and types.
-func printType(t btf.Type) {
+func printType(w io.Writer, t btf.Type) {
 	var members []btf.Member
 	switch t := t.(type) {
 	case *btf.Struct:
-		fmt.Printf("struct %s { // size %d\n", t.Name, t.Size)
+		fmt.Fprintf(w, "struct %s { // size %d\n", t.Name, t.Size)
 		members = t.Members
 	case *btf.Union:
-		fmt.Printf("union %s { // size %d\n", t.Name, t.Size)
+		fmt.Fprintf(w, "union %s { // size %d\n", t.Name, t.Size)
 		members = t.Members
 	case *btf.Enum:
-		fmt.Printf("enum %s { // size %d\n", t.Name, t.Size)
+		fmt.Fprintf(w, "enum %s { // size %d\n", t.Name, t.Size)
 		for _, v := range t.Values {
-			fmt.Printf("\t%s = %d\n", v.Name, v.Value)
+			fmt.Fprintf(w, "\t%s = %d\n", v.Name, v.Value)
 		}
-		fmt.Println("}")
+		fmt.Fprintln(w, "}")
 		return
 	default:
-		fmt.Printf("%s: %s\n", t.TypeName(), typeName(btf.UnderlyingType(t)))
+		fmt.Fprintf(w, "%s: %s\n", t.TypeName(), btfproto.TypeString(btf.UnderlyingType(t)))
 		return
 	}
 	for _, m := range members {
@@ -78,7 +121,7 @@ func printType(t btf.Type) {
 		if m.BitfieldSize != 0 {
 			name = fmt.Sprintf("%s:%d", name, m.BitfieldSize)
 		}
-		fmt.Printf("\t/* %6s */ %s %s;\n", off, typeName(m.Type), name)
+		fmt.Fprintf(w, "\t/* %6s */ %s %s;\n", off, btfproto.TypeString(m.Type), name)
 	}
-	fmt.Println("}")
+	fmt.Fprintln(w, "}")
 }

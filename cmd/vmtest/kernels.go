@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
 
@@ -34,7 +35,7 @@ var kernelsSubcommands = []struct {
 	{"fetch", "resolve and download kernels into the cache; print versions and hashes", kernelsFetch},
 	{"lock", "pin kernel names to exact images in kernels.lock", kernelsLock},
 	{"prune", "remove cached images unused for a while (--all: everything)", kernelsPrune},
-	{"btf", "print BTF types of a kernel, e.g. `btf 6.1 task_struct`", kernelsBTF},
+	{"btf", "print BTF types and function prototypes, e.g. `btf 6.1 task_struct`, `btf --kernels 5.10,6.1 vfs_unlink`", kernelsBTF},
 }
 
 func kernelsCmd(ctx context.Context, args []string) error {
@@ -295,39 +296,50 @@ func kernelsPrune(ctx context.Context, args []string) error {
 }
 
 func kernelsBTF(ctx context.Context, args []string) error {
-	fs, kf := kernelsFlagSet("btf", "btf [flags] NAME [TYPE...]")
+	fs, kf := kernelsFlagSet("btf", "btf [flags] NAME [TYPE|FUNC...]\n       vmtest kernels btf --kernels 5.10,6.1,6.12 FUNC...")
+	list := fs.String("kernels", "", "comma-separated kernels: print each FUNC's prototype on all of them side by side, marking what changed")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() < 1 {
-		return usageOf(fs)
-	}
-	name := fs.Arg(0)
-	if _, err := kernels.ParseName(name); err != nil {
-		return usageError(err)
+	names, items := []string{fs.Arg(0)}, fs.Args()
+	if *list != "" {
+		var err error
+		if names, err = parseKernels([]string{*list}); err != nil {
+			return usageError(fmt.Errorf("--kernels: %w", err))
+		}
+		if len(items) == 0 {
+			return usageOf(fs)
+		}
+	} else {
+		if fs.NArg() < 1 {
+			return usageOf(fs)
+		}
+		if _, err := kernels.ParseName(names[0]); err != nil {
+			return usageError(err)
+		}
+		items = items[1:]
 	}
 	r, err := kf.newResolver(stderrProgress(), false)
 	if err != nil {
 		return exitWith(exitInfra, err)
 	}
-	img, err := r.Resolve(ctx, name)
-	if err != nil {
-		return resolveError(err)
-	}
-	spec, err := kernels.LoadBTF(img.Path)
-	if err != nil {
-		return exitWith(exitFail, err)
-	}
-	fmt.Printf("# %s: %s\n", name, img.KernelVersion)
-	var missing []error
-	for _, tn := range fs.Args()[1:] {
-		types, err := spec.AnyTypesByName(tn)
+	specs := make([]*btf.Spec, len(names))
+	labels := make([]string, len(names))
+	for i, name := range names {
+		img, err := r.Resolve(ctx, name)
 		if err != nil {
-			missing = append(missing, fmt.Errorf("%s: type %s: %w", name, tn, err))
-			continue
+			return resolveError(err)
 		}
-		for _, t := range types {
-			printType(t)
+		if specs[i], err = kernels.LoadBTF(img.Path); err != nil {
+			return exitWith(exitFail, err)
+		}
+		labels[i] = name
+		fmt.Printf("# %s: %s\n", name, img.KernelVersion)
+	}
+	var missing []error
+	for _, item := range items {
+		if err := printBTF(os.Stdout, item, labels, specs); err != nil {
+			missing = append(missing, err)
 		}
 	}
 	if len(missing) > 0 {
