@@ -37,6 +37,8 @@ type Matrix struct {
 	Findings []FindingRow `json:"findings"`
 	// Programs has one row per program, sorted by name.
 	Programs []ProgramRow `json:"programs"`
+	// Args is the argument check (see CheckArgs); nil when not run.
+	Args *Args `json:"args,omitempty"`
 }
 
 // FindingRow is one check of one program across the kernels.

@@ -120,6 +120,11 @@ func (m *Matrix) WriteTable(w io.Writer) error {
 			fmt.Fprintln(w, n)
 		}
 	}
+	if m.Args != nil {
+		if err := m.Args.writeTable(w); err != nil {
+			return err
+		}
+	}
 	_, err := fmt.Fprintf(w, "\n%s\n", legend)
 	return err
 }
@@ -193,6 +198,9 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 		for _, n := range notes {
 			fmt.Fprintf(&b, "- %s\n", mdEscape(n))
 		}
+	}
+	if m.Args != nil {
+		m.Args.writeMarkdown(&b)
 	}
 	b.WriteString("\n" + strings.ReplaceAll(legend, "\n", "  \n") + "\n")
 	_, err := io.WriteString(w, b.String())

@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/corematrix/corematrix/argread"
 	"github.com/corematrix/corematrix/corereport"
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/cache"
@@ -30,11 +31,14 @@ func init() {
 
 // runCoreReport resolves every CO-RE relocation of a BPF object against the
 // BTF of each kernel (extracted from its image, cached by image SHA-256),
-// checks the helpers, kfuncs, types and attach targets its programs need,
-// and prints relocation x kernel, the checks worth a look and the predicted
-// outcome per program. Exit code 1 when any program is predicted to fail, 3
-// when only kernels were unavailable. With --diff A B it prints only what
-// differs between two kernels; exit code 1 when anything does.
+// checks the helpers, kfuncs, types and attach targets its programs need
+// and, for kprobe/kretprobe/fentry/fexit programs, whether the arguments
+// they read keep their types across the kernels, and prints relocation x
+// kernel, the checks worth a look, the predicted outcome per program and the
+// argument reads. Exit code 1 when any program is predicted to fail or an
+// argument read drifts, 3 when only kernels were unavailable. With --diff A
+// B it prints only what differs between two kernels; exit code 1 when
+// anything does.
 func runCoreReport(ctx context.Context, args []string) error {
 	return coreReport(ctx, args, os.Stdout)
 }
@@ -139,6 +143,15 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	m := corereport.NewMatrix(object, cols)
+	var withBTF []argread.Kernel
+	for i, kernel := range btfs {
+		if kernel != nil {
+			withBTF = append(withBTF, argread.Kernel{Name: names[i], BTF: kernel})
+		}
+	}
+	if err := m.CheckArgs(spec, withBTF); err != nil {
+		return exitWith(exitInfra, err)
+	}
 	if *diff {
 		d, err := m.Diff()
 		if err != nil {
@@ -156,7 +169,7 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 		return exitWith(exitInfra, err)
 	}
 	switch {
-	case m.Failures() > 0:
+	case m.Failures() > 0 || m.Args.Drifts() > 0:
 		return exitWith(exitFail, nil)
 	case m.Unavailable() > 0:
 		return exitWith(exitInfra, nil)

@@ -1,0 +1,197 @@
+package corereport
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/corematrix/corematrix/argread"
+)
+
+// Args is the argument check of a Matrix: for every kprobe, kretprobe,
+// fentry and fexit program, each argument it reads (see package argread)
+// and whether the target's parameter at that position keeps its type
+// across the kernels. CO-RE cannot see a prototype change: the object loads
+// and reads something else.
+type Args struct {
+	// Kernels labels the kernels compared, in Matrix.Kernels order, the
+	// kernels without BTF left out.
+	Kernels []string `json:"kernels"`
+	// Findings has one entry per argument read, by program.
+	Findings []argread.Finding `json:"findings"`
+	// Summary is one line: "argument types stable across 5.10..latest" or
+	// what drifted.
+	Summary string `json:"summary"`
+}
+
+// CheckArgs runs the argument check of spec over kernels (those of m that
+// have BTF, in column order) and records it in m.Args.
+func (m *Matrix) CheckArgs(spec *ebpf.CollectionSpec, kernels []argread.Kernel) error {
+	fs, err := argread.Check(spec, kernels)
+	if err != nil {
+		return fmt.Errorf("argument check: %w", err)
+	}
+	a := &Args{Findings: fs}
+	for _, k := range kernels {
+		a.Kernels = append(a.Kernels, k.Name)
+	}
+	a.Summary = a.summary()
+	m.Args = a
+	return nil
+}
+
+// Drifts counts the findings whose verdict is drift.
+func (a *Args) Drifts() int {
+	if a == nil {
+		return 0
+	}
+	n := 0
+	for _, f := range a.Findings {
+		if f.Verdict == argread.Drift {
+			n++
+		}
+	}
+	return n
+}
+
+func (a *Args) summary() string {
+	span := "no kernel"
+	if n := len(a.Kernels); n == 1 {
+		span = a.Kernels[0]
+	} else if n > 1 {
+		span = a.Kernels[0] + ".." + a.Kernels[n-1]
+	}
+	if len(a.Findings) == 0 {
+		return "no kprobe, kretprobe, fentry or fexit program reads an argument"
+	}
+	count := map[argread.Verdict]int{}
+	for _, f := range a.Findings {
+		count[f.Verdict]++
+	}
+	switch {
+	case count[argread.Drift] > 0:
+		return fmt.Sprintf("argument DRIFT across %s: %d of %d reads change type (see below)", span, count[argread.Drift], len(a.Findings))
+	case count[argread.Unknown] > 0:
+		return fmt.Sprintf("argument types unknown for %d of %d reads across %s (target not in BTF); the others are stable", count[argread.Unknown], len(a.Findings), span)
+	}
+	return fmt.Sprintf("argument types stable across %s (%d reads)", span, len(a.Findings))
+}
+
+// cellText is one read on one kernel as the tables show it: the type read
+// (with what it is when that differs from the row, as for fexit), "(dead)"
+// where a CO-RE check rules the read out, "?" without a prototype, "no arg
+// N" past the last parameter.
+func cellText(f argread.Finding, c argread.Cell) string {
+	switch c.State {
+	case argread.Dead:
+		return "(dead)"
+	case argread.NoTarget:
+		return "?"
+	case argread.NoParam:
+		return "no " + c.Label
+	}
+	if c.Label != f.Label() {
+		return c.Type + " (" + c.Label + ")"
+	}
+	return c.Type
+}
+
+// verdictText is the verdict column: DRIFT in capitals, as FAILS is.
+func verdictText(v argread.Verdict) string {
+	if v == argread.Drift {
+		return "DRIFT"
+	}
+	return string(v)
+}
+
+// notes explains each drift and unknown finding, with the target's
+// prototypes on the kernels that disagree.
+func (a *Args) notes() []string {
+	var out []string
+	for _, f := range a.Findings {
+		switch f.Verdict {
+		case argread.Drift:
+			out = append(out, fmt.Sprintf("%s DRIFT: %s %s %s via %s: %s", f.Program, f.Attach, f.Target, f.Label(), f.Via, f.Detail))
+			seen := map[string]bool{}
+			for _, c := range f.Cells {
+				if c.Proto != "" && !seen[c.Proto] {
+					seen[c.Proto] = true
+					out = append(out, fmt.Sprintf("  %s: %s", c.Kernel, c.Proto))
+				}
+			}
+		case argread.Unknown:
+			out = append(out, fmt.Sprintf("%s unknown: %s %s %s: %s", f.Program, f.Attach, f.Target, f.Label(), f.Detail))
+		}
+	}
+	return out
+}
+
+// writeArgsTable writes the argument check as a plain-text table.
+func (a *Args) writeTable(w io.Writer) error {
+	fmt.Fprintf(w, "\nARGUMENTS: %s\n", a.Summary)
+	if len(a.Findings) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "PROGRAM\tTARGET\tREADS\tVIA")
+	for _, k := range a.Kernels {
+		fmt.Fprintf(tw, "\t%s", k)
+	}
+	fmt.Fprintln(tw, "\tVERDICT")
+	for _, f := range a.Findings {
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s", f.Program, f.Attach, f.Target, f.Label(), f.Via)
+		for _, c := range f.Cells {
+			fmt.Fprintf(tw, "\t%s", cellText(f, c))
+		}
+		fmt.Fprintf(tw, "\t%s\n", verdictText(f.Verdict))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range a.notes() {
+		fmt.Fprintln(w, n)
+	}
+	_, err := fmt.Fprintln(w, argsLegend)
+	return err
+}
+
+// argsLegend explains the cells of the argument table that are not types.
+const argsLegend = "(dead): a CO-RE check makes the read dead code on that kernel (the object picks the argument by kernel: not drift); ?: the target is not in that kernel's BTF (absent or inlined)."
+
+// writeMarkdown writes the argument check as a Markdown section.
+func (a *Args) writeMarkdown(b *strings.Builder) {
+	fmt.Fprintf(b, "\n#### Arguments read\n\n%s\n", mdEscape(a.Summary))
+	if len(a.Findings) == 0 {
+		return
+	}
+	b.WriteString("\n| program | target | reads | via |")
+	for _, k := range a.Kernels {
+		fmt.Fprintf(b, " %s |", mdEscape(k))
+	}
+	b.WriteString(" verdict |\n|---|---|---|---|" + strings.Repeat("---|", len(a.Kernels)) + "---|\n")
+	for _, f := range a.Findings {
+		fmt.Fprintf(b, "| %s | %s `%s` | %s | `%s` |", f.Program, f.Attach, f.Target, f.Label(), f.Via)
+		for _, c := range f.Cells {
+			fmt.Fprintf(b, " %s |", mdEscape(cellText(f, c)))
+		}
+		v := verdictText(f.Verdict)
+		if f.Verdict == argread.Drift {
+			v = "**" + v + "**"
+		}
+		fmt.Fprintf(b, " %s |\n", v)
+	}
+	if notes := a.notes(); len(notes) > 0 {
+		b.WriteString("\n")
+		for _, n := range notes {
+			if strings.HasPrefix(n, "  ") {
+				fmt.Fprintf(b, "  - `%s`\n", strings.TrimSpace(n))
+				continue
+			}
+			fmt.Fprintf(b, "- %s\n", mdEscape(n))
+		}
+	}
+	b.WriteString("\n" + argsLegend + "\n")
+}

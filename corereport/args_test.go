@@ -1,0 +1,88 @@
+package corereport
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/argread"
+	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/kernels/kerneltest"
+)
+
+// argsObject is argread's drift test object: vfs_unlink's dentry read as
+// argument 2 on every kernel (drift), and picked by a CO-RE check (guarded).
+const argsObject = "../argread/testdata/args.o"
+
+func argKernels(t *testing.T, names ...string) []argread.Kernel {
+	t.Helper()
+	var out []argread.Kernel
+	for _, n := range names {
+		spec, err := kernels.LoadBTF(kerneltest.Image(t, n).Path)
+		require.NoError(t, err)
+		out = append(out, argread.Kernel{Name: n, BTF: spec})
+	}
+	return out
+}
+
+func TestMatrixArgs(t *testing.T) {
+	spec, err := ebpf.LoadCollectionSpec(argsObject)
+	require.NoError(t, err)
+	ks := argKernels(t, "5.10", "6.1")
+	m := NewMatrix(argsObject, []Kernel{{Name: "5.10"}, {Name: "6.1"}})
+	require.NoError(t, m.CheckArgs(spec, ks))
+	assert.Equal(t, 4, m.Args.Drifts(), "core_drift, plain_drift, fentry_drift, fexit_drift")
+	assert.Equal(t, "argument DRIFT across 5.10..6.1: 4 of 8 reads change type (see below)", m.Args.Summary)
+
+	var b bytes.Buffer
+	require.NoError(t, m.WriteTable(&b))
+	table := b.String()
+	for _, want := range []string{
+		"core_drift    kprobe vfs_unlink                   arg 2  pt_regs.si (CO-RE)  struct dentry *  struct inode *   DRIFT",
+		"guarded       kprobe vfs_unlink                   arg 3  ctx+96 (dx)         (dead)           struct dentry *  guarded",
+		"missing       kprobe corematrix_no_such_function  arg 1  ctx+112 (di)        ?                ?                unknown",
+		"core_drift DRIFT: kprobe vfs_unlink arg 2 via pt_regs.si (CO-RE): struct dentry * (arg 2) on 5.10; struct inode * (arg 2) on 6.1",
+		"  5.10: int vfs_unlink(struct inode *dir, struct dentry *dentry, struct inode **delegated_inode)",
+		"  6.1: int vfs_unlink(struct user_namespace *mnt_userns, struct inode *dir, struct dentry *dentry, struct inode **delegated_inode)",
+	} {
+		assert.Contains(t, table, want)
+	}
+	assert.NotContains(t, table, "guarded DRIFT")
+
+	b.Reset()
+	require.NoError(t, m.WriteMarkdown(&b))
+	assert.Contains(t, b.String(), "| core_drift | kprobe `vfs_unlink` | arg 2 | `pt_regs.si (CO-RE)` | struct dentry * | struct inode * | **DRIFT** |")
+	assert.Contains(t, b.String(), "  - `6.1: int vfs_unlink(struct user_namespace *mnt_userns,")
+
+	b.Reset()
+	require.NoError(t, m.WriteJSON(&b))
+	var back struct {
+		Args struct {
+			Summary  string `json:"summary"`
+			Findings []struct {
+				Program string `json:"program"`
+				Verdict string `json:"verdict"`
+				Cells   []struct {
+					Type  string `json:"type"`
+					Proto string `json:"proto"`
+				} `json:"cells"`
+			} `json:"findings"`
+		} `json:"args"`
+	}
+	require.NoError(t, json.Unmarshal(b.Bytes(), &back))
+	got := map[string]string{}
+	for _, f := range back.Args.Findings {
+		got[f.Program] = f.Verdict
+		if f.Program == "plain_drift" {
+			assert.Equal(t, "struct dentry *", f.Cells[0].Type)
+			assert.True(t, strings.HasPrefix(f.Cells[1].Proto, "int vfs_unlink(struct user_namespace *"), f.Cells[1].Proto)
+		}
+	}
+	assert.Equal(t, map[string]string{"core_drift": "drift", "plain_drift": "drift", "fentry_drift": "drift",
+		"fexit_drift": "drift", "guarded": "guarded", "stable": "stable", "missing": "unknown"}, got)
+}
