@@ -109,7 +109,7 @@ func Check(spec *ebpf.CollectionSpec, kernels []Kernel) ([]Finding, error) {
 			}
 			lk := key{r.Program, k.Name}
 			if _, done := live[lk]; !done {
-				l, err := Live(spec.Programs[r.Program].Instructions, spec.Types, k.BTF)
+				l, err := reachable(spec.Programs[r.Program].Instructions, spec.Types, k.BTF)
 				if err != nil {
 					return nil, fmt.Errorf("program %s on kernel %s: %w", r.Program, k.Name, err)
 				}
@@ -267,31 +267,14 @@ func programDrift(program string, all []Finding) string {
 	return strings.Join(parts, "; ")
 }
 
-// Live relocates a copy of insns against kernel as the loader would and
-// returns, per instruction, whether the verifier can reach it there
-// (corerelo.Reachable): CO-RE existence checks become constants, and the
-// side they rule out is dead. A relocation that cannot be computed leaves
-// its instruction as it was, which keeps both sides of its branch live.
-func Live(insns asm.Instructions, local, kernel *btf.Spec) ([]bool, error) {
-	insns = slices.Clone(insns)
-	var relos []*btf.CORERelocation
-	var at []int
-	for i := range insns {
-		if r := btf.CORERelocationMetadata(&insns[i]); r != nil {
-			relos = append(relos, r)
-			at = append(at, i)
-		}
+// reachable returns, per instruction of insns, whether the verifier can reach it
+// on kernel: CO-RE existence checks become constants, and the side they
+// rule out is dead (corerelo.Relocate). A relocation that cannot be
+// computed leaves the instructions as they were, so both sides stay live.
+func reachable(insns asm.Instructions, local, kernel *btf.Spec) ([]bool, error) {
+	p, err := corerelo.Relocate(insns, local, kernel, binary.LittleEndian)
+	if err != nil && !errors.Is(err, corerelo.ErrRelocation) {
+		return nil, err
 	}
-	if len(relos) > 0 {
-		var b btf.Builder
-		fixups, err := btf.CORERelocate(relos, []*btf.Spec{kernel}, binary.LittleEndian, b.Add)
-		if err == nil {
-			for i, f := range fixups {
-				if err := f.Apply(&insns[at[i]]); err != nil {
-					return nil, fmt.Errorf("apply CO-RE relocation: %w", err)
-				}
-			}
-		}
-	}
-	return corerelo.Reachable(insns), nil
+	return p.Live, nil
 }
