@@ -170,6 +170,9 @@ func decompressXZ(body []byte, want int64) ([]byte, error) {
 	if err == nil || !errors.Is(err, errNotKernelXZ) {
 		return out, err
 	}
+	if d, ok := XZDictSize(body); ok && d > maxDict {
+		return nil, fmt.Errorf("xz: the payload asks for a %d-byte dictionary, more than the limit of %d", d, maxDict)
+	}
 	r, err := xz.ReaderConfig{SingleStream: true}.NewReader(bytes.NewReader(body))
 	if err != nil {
 		return nil, err

@@ -163,3 +163,50 @@ func unBCJX86(buf []byte, start uint32) {
 		i += 4
 	}
 }
+
+// XZDictSize returns the LZMA2 dictionary size the first block of the xz
+// stream starting in head asks for, so that a caller can refuse a huge one
+// before a decoder allocates it. ok is false when head does not show it
+// (too short, or not an xz stream with an LZMA2 block).
+func XZDictSize(head []byte) (size int64, ok bool) {
+	if len(head) < 13 || string(head[:6]) != "\xfd7zXZ\x00" {
+		return 0, false
+	}
+	p := head[12:]
+	hsize := (int(p[0]) + 1) * 4
+	if p[0] == 0 || len(p) < hsize {
+		return 0, false
+	}
+	r := bytes.NewReader(p[2 : hsize-4])
+	flags := p[1]
+	for _, bit := range []byte{0x40, 0x80} {
+		if flags&bit != 0 {
+			if _, err := binary.ReadUvarint(r); err != nil {
+				return 0, false
+			}
+		}
+	}
+	for i := 0; i < int(flags&3)+1; i++ {
+		id, err1 := binary.ReadUvarint(r)
+		n, err2 := binary.ReadUvarint(r)
+		if err1 != nil || err2 != nil || n > uint64(r.Len()) {
+			return 0, false
+		}
+		props := make([]byte, n)
+		r.Read(props)
+		if id == xzFilterLZMA2 && n == 1 {
+			if props[0] > 40 {
+				return 0, false
+			}
+			if props[0] == 40 {
+				return 1<<32 - 1, true
+			}
+			return int64(2|props[0]&1) << (props[0]/2 + 11), true
+		}
+	}
+	return 0, false
+}
+
+// MaxDict bounds the LZMA/LZMA2 dictionary a stream may ask for; the kernel
+// build and dpkg use 64 MiB at most.
+const MaxDict = maxDict

@@ -1,6 +1,7 @@
 package debian
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -193,7 +194,10 @@ func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, ol
 	if strings.HasSuffix(path, ".gz") {
 		r, err = gzip.NewReader(bytes.NewReader(data))
 	} else {
-		r, err = xz.NewReader(bytes.NewReader(data))
+		br := bufio.NewReaderSize(bytes.NewReader(data), 1<<20)
+		if err = checkXZ(br); err == nil {
+			r, err = xz.NewReader(br)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", pu, err)

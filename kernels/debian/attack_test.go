@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/ulikunitz/xz"
 
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/kernels/internal/fakearchive"
@@ -123,4 +124,47 @@ func TestDebWithHugeImageLeavesNothing(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
 	assert.True(t, strings.HasPrefix(recs[0].Name(), "debian-index-unverified"), recs[0].Name())
+}
+
+// Attack 4: a data.tar that expands beyond MaxDataTar ends in an error, not
+// in minutes of decompression.
+func TestDataTarBombRefused(t *testing.T) {
+	old := MaxDataTar
+	MaxDataTar = 1 << 20
+	t.Cleanup(func() { MaxDataTar = old })
+	var data bytes.Buffer
+	tw := tar.NewWriter(&data)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "./usr/share/pad", Typeflag: tar.TypeReg, Mode: 0o644, Size: 8 << 20}))
+	_, err := tw.Write(make([]byte, 8<<20))
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	deb := fakearchive.Ar([]fakearchive.ArMember{
+		{Name: "debian-binary", Data: []byte("2.0\n")},
+		{Name: "data.tar.gz", Data: gzipped(t, data.Bytes())},
+	})
+	_, _, _, err = ExtractKernelBytes(bytes.NewReader(deb))
+	require.ErrorIs(t, err, ErrTooLarge)
+	assert.Contains(t, err.Error(), "decompressed data.tar.gz: more than 1048576 bytes")
+}
+
+// Attack 5: an xz stream asking for a 4 GiB dictionary is refused before
+// the decoder allocates it, in a .deb and in a Packages.xz alike.
+func TestXZHugeDictionaryRefused(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := xz.WriterConfig{DictCap: 1 << 20}.NewWriter(&buf)
+	require.NoError(t, err)
+	_, err = w.Write([]byte("some tar bytes"))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	stream := buf.Bytes()
+	i := bytes.Index(stream[13:], []byte{0x21, 0x01})
+	require.GreaterOrEqual(t, i, 0, "LZMA2 filter in the block header")
+	stream[13+i+2] = 40 // 4 GiB - 1
+	deb := fakearchive.Ar([]fakearchive.ArMember{
+		{Name: "debian-binary", Data: []byte("2.0\n")},
+		{Name: "data.tar.xz", Data: stream},
+	})
+	_, _, _, err = ExtractKernelBytes(bytes.NewReader(deb))
+	require.ErrorIs(t, err, ErrTooLarge)
+	assert.Contains(t, err.Error(), "asks for a 4294967295-byte dictionary")
 }

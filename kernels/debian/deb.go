@@ -68,7 +68,7 @@ func ExtractKernel(r io.Reader, vmlinuz, config io.Writer) (KernelFiles, error) 
 		return kf, err
 	}
 	defer closeDec()
-	tr := tar.NewReader(dec)
+	tr := tar.NewReader(LimitReader(dec, MaxDataTar, "decompressed "+name))
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -105,6 +105,25 @@ func ExtractKernel(r io.Reader, vmlinuz, config io.Writer) (KernelFiles, error) 
 		return kf, ErrNoKernelInDeb
 	}
 	return kf, nil
+}
+
+// MaxDataTar bounds the decompressed data.tar of a package (a kernel
+// package holds about 100 MiB of modules), so a compression bomb ends in an
+// error rather than hours of decompression. A variable for tests.
+var MaxDataTar int64 = 4 << 30
+
+// maxWindow bounds the zstd window a package may ask for (dpkg uses 8 MiB
+// at most; Debian builds ask for less).
+const maxWindow = 128 << 20
+
+// checkXZ refuses an xz stream whose first block asks for a dictionary over
+// bzimage.MaxDict, before the decoder allocates it.
+func checkXZ(br *bufio.Reader) error {
+	head, _ := br.Peek(12 + 1024)
+	if d, ok := bzimage.XZDictSize(head); ok && d > bzimage.MaxDict {
+		return fmt.Errorf("xz stream asks for a %d-byte dictionary, more than the limit of %d: %w", d, bzimage.MaxDict, ErrTooLarge)
+	}
+	return nil
 }
 
 // copyMember copies the tar member h to w, refusing (before copying) one
@@ -158,10 +177,14 @@ func decompressor(r io.Reader, name string) (io.Reader, func(), error) {
 	case ".tar":
 		return r, nop, nil
 	case ".xz":
-		x, err := xz.NewReader(bufio.NewReaderSize(r, 1<<20))
+		br := bufio.NewReaderSize(r, 1<<20)
+		if err := checkXZ(br); err != nil {
+			return nil, nop, err
+		}
+		x, err := xz.NewReader(br)
 		return x, nop, err
 	case ".zst":
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxWindow))
 		if err != nil {
 			return nil, nop, err
 		}
