@@ -78,6 +78,9 @@ func ReadPayload(r io.ReaderAt, size int64, h *Header) ([]byte, error) {
 	if h.PayloadOffset < 0 || h.PayloadLength > size || h.PayloadOffset > size-h.PayloadLength {
 		return nil, fmt.Errorf("header places the payload at %#x+%d, beyond the end of the %d-byte file", h.PayloadOffset, h.PayloadLength, size)
 	}
+	if h.PayloadLength > MaxImage {
+		return nil, fmt.Errorf("header records a payload of %d bytes, more than the limit of %d", h.PayloadLength, MaxImage)
+	}
 	p := make([]byte, h.PayloadLength)
 	if _, err := r.ReadAt(p, h.PayloadOffset); err != nil {
 		return nil, fmt.Errorf("read payload at %#x+%d: %w", h.PayloadOffset, h.PayloadLength, err)
