@@ -71,7 +71,7 @@ type TimeoutError struct {
 func (e *TimeoutError) Error() string {
 	switch e.Wait {
 	case "connection":
-		return fmt.Sprintf("%s %s did not accept a connection within %s", e.Role, e.Host, e.Limit)
+		return fmt.Sprintf("%s %s did not answer within %s (connecting)", e.Role, e.Host, e.Limit)
 	case "more data":
 		return fmt.Sprintf("%s %s did not answer within %s (stalled after %d bytes)", e.Role, e.Host, e.Limit, e.Got)
 	case "end of download":
