@@ -1,7 +1,8 @@
 # corematrix — build, test and run the kernel matrix.
 #
 #   make deps       install system packages (qemu, clang, llvm, libbpf-dev)
-#   make test       lint + unit tests + end-to-end VM fault tests (fuzz seeds replayed)
+#   make test       lint + unit tests + end-to-end VM fault tests (fuzz seeds replayed),
+#                   then ./probes inside kernel 6.1 via go test -exec 'vmtest exec' (no skips)
 #   make fuzz       run every Go fuzz target for FUZZTIME (default 30s) each
 #   make vmtest     run the compatibility suite on the default kernel matrix
 #   make vmtest KERNELS=5.10,6.1,6.12
@@ -46,8 +47,9 @@ build:
 	$(GO) build -o $(BIN)/tracer ./cmd/tracer
 	$(GO) test -c -o $(BIN)/harness.test ./harness
 
-test: deps lint
+test: deps lint build
 	$(GO) test $(TEST_FLAGS) -timeout 30m ./...
+	BIN=$(BIN) bash scripts/probes-vm.sh
 
 # Searches for new failing inputs of the parsers that read untrusted bytes.
 # `make test` only replays their seed corpora (f.Add and testdata/fuzz).
@@ -71,6 +73,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool actionlint
+	$(GO) tool actionlint examples/github/*.yml
 
 clean:
 	rm -rf $(BIN) $(REPORT) vmtest-bench
