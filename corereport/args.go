@@ -1,14 +1,18 @@
 package corereport
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/cilium/ebpf"
 
 	"github.com/corematrix/corematrix/argread"
+	"github.com/corematrix/corematrix/btfproto"
+	"github.com/corematrix/corematrix/vmtest/report"
 )
 
 // Args is the argument check of a Matrix: for every kprobe, kretprobe,
@@ -22,6 +26,9 @@ type Args struct {
 	Kernels []string `json:"kernels"`
 	// Findings has one entry per argument read, by program.
 	Findings []argread.Finding `json:"findings"`
+	// Prototypes has every traced function's prototype per kernel, sorted
+	// by program name.
+	Prototypes []Prototype `json:"prototypes"`
 	// Summary is one line: "argument types stable across 5.10..latest" or
 	// what drifted.
 	Summary string `json:"summary"`
@@ -30,17 +37,96 @@ type Args struct {
 // CheckArgs runs the argument check of spec over kernels (those of m that
 // have BTF, in column order) and records it in m.Args.
 func (m *Matrix) CheckArgs(spec *ebpf.CollectionSpec, kernels []argread.Kernel) error {
+	a, err := CheckArgs(spec, kernels)
+	if err != nil {
+		return err
+	}
+	m.Args = a
+	return nil
+}
+
+// CheckArgs runs the argument check of spec over kernels, in order.
+func CheckArgs(spec *ebpf.CollectionSpec, kernels []argread.Kernel) (*Args, error) {
 	fs, err := argread.Check(spec, kernels)
 	if err != nil {
-		return fmt.Errorf("argument check: %w", err)
+		return nil, fmt.Errorf("argument check: %w", err)
 	}
 	a := &Args{Findings: fs}
 	for _, k := range kernels {
 		a.Kernels = append(a.Kernels, k.Name)
 	}
+	for _, name := range sortedNames(spec.Programs) {
+		_, target, ok := argread.Traced(spec.Programs[name])
+		if !ok || slices.ContainsFunc(a.Prototypes, func(p Prototype) bool { return p.Function == target }) {
+			continue
+		}
+		p := Prototype{Function: target}
+		for _, k := range kernels {
+			v := btfproto.Version{Kernel: k.Name}
+			proto, err := btfproto.Lookup(k.BTF, target)
+			switch {
+			case err == nil:
+				v.Proto = &proto
+			case errors.Is(err, btfproto.ErrNotFound):
+				v.Err = err
+			default:
+				return nil, fmt.Errorf("argument check: kernel %s: %w", k.Name, err)
+			}
+			p.Versions = append(p.Versions, v)
+		}
+		a.Prototypes = append(a.Prototypes, p)
+	}
 	a.Summary = a.summary()
-	m.Args = a
-	return nil
+	return a, nil
+}
+
+// Prototype is one traced function's prototype on each kernel.
+type Prototype struct {
+	Function string `json:"function"`
+	// Versions has one entry per kernel, in Args.Kernels order; Proto is
+	// nil where the function is not in the kernel's BTF.
+	Versions []btfproto.Version `json:"versions"`
+}
+
+// Changed reports whether the prototype differs between the kernels
+// (missing on some but not all counts; missing everywhere does not).
+func (p Prototype) Changed() bool {
+	for _, v := range p.Versions[1:] {
+		if protoText(v) != protoText(p.Versions[0]) {
+			return true
+		}
+	}
+	return false
+}
+
+func protoText(v btfproto.Version) string {
+	if v.Proto == nil {
+		return ""
+	}
+	return v.Proto.String()
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Report is the argument check as the run report carries it (summary.md).
+func (a *Args) Report() *report.Args {
+	r := &report.Args{Summary: a.Summary, Notes: a.notes()}
+	for _, f := range a.Findings {
+		switch f.Verdict {
+		case argread.Drift:
+			r.Drift++
+		case argread.Unknown:
+			r.Unknown++
+		}
+	}
+	return r
 }
 
 // Drifts counts the findings whose verdict is drift.

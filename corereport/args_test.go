@@ -3,6 +3,7 @@ package corereport
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -85,4 +86,52 @@ func TestMatrixArgs(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{"core_drift": "drift", "plain_drift": "drift", "fentry_drift": "drift",
 		"fexit_drift": "drift", "guarded": "guarded", "stable": "stable", "missing": "unknown"}, got)
+
+	var protos []string
+	for _, p := range m.Args.Prototypes {
+		protos = append(protos, fmt.Sprintf("%s changed=%t", p.Function, p.Changed()))
+	}
+	assert.Equal(t, []string{"vfs_unlink changed=true", "corematrix_no_such_function changed=false", "do_exit changed=false"}, protos,
+		"one per traced function, in program order (core_drift, ..., missing, ..., stable)")
+
+	r := m.Args.Report()
+	assert.Equal(t, 4, r.Drift)
+	assert.Equal(t, 1, r.Unknown)
+	assert.Equal(t, m.Args.Summary, r.Summary)
+	assert.Contains(t, r.Notes, "  5.10: int vfs_unlink(struct inode *dir, struct dentry *dentry, struct inode **delegated_inode)")
+}
+
+func TestDiffArgs(t *testing.T) {
+	spec, err := ebpf.LoadCollectionSpec(argsObject)
+	require.NoError(t, err)
+	ks := argKernels(t, "5.10", "6.1")
+	var cols []Kernel
+	for _, k := range ks {
+		res, err := Relocate(spec, k.BTF, Options{})
+		require.NoError(t, err)
+		cols = append(cols, Kernel{Name: k.Name, Result: res})
+	}
+	m := NewMatrix(argsObject, cols)
+	require.NoError(t, m.CheckArgs(spec, ks))
+	d, err := m.Diff()
+	require.NoError(t, err)
+	require.Len(t, d.Prototypes, 1, "vfs_unlink changed; the function no kernel has did not")
+	assert.Equal(t, "vfs_unlink", d.Prototypes[0].Function)
+	var reads []string
+	for _, f := range d.ArgReads {
+		reads = append(reads, f.Program+" "+f.Label())
+	}
+	assert.ElementsMatch(t, []string{"core_drift arg 2", "plain_drift arg 2", "fentry_drift arg 2", "fexit_drift arg 4", "guarded arg 2", "guarded arg 3"}, reads)
+
+	var b bytes.Buffer
+	require.NoError(t, d.Write(&b, FormatTable))
+	assert.Contains(t, b.String(), "*  arg 2       struct dentry *dentry           struct inode *dir")
+	assert.Contains(t, b.String(), "core_drift    kprobe vfs_unlink  arg 2  pt_regs.si (CO-RE)  struct dentry *  struct inode *   DRIFT")
+
+	// The same kernel twice: nothing differs, prototypes included.
+	m = NewMatrix(argsObject, []Kernel{cols[1], cols[1]})
+	require.NoError(t, m.CheckArgs(spec, []argread.Kernel{ks[1], ks[1]}))
+	d, err = m.Diff()
+	require.NoError(t, err)
+	assert.True(t, d.Empty())
 }

@@ -7,6 +7,9 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/corematrix/corematrix/argread"
+	"github.com/corematrix/corematrix/btfproto"
 )
 
 // Diff is what differs for one object between two kernels: the answer to
@@ -22,6 +25,10 @@ type Diff struct {
 	Findings []FindingRow `json:"findings"`
 	// Programs whose predicted outcome differs.
 	Programs []ProgramRow `json:"programs"`
+	// Prototypes of traced functions that differ (see Args).
+	Prototypes []Prototype `json:"prototypes"`
+	// ArgReads whose type, or whether they run, differs.
+	ArgReads []argread.Finding `json:"arg_reads"`
 }
 
 // ErrDiffKernels is returned by Matrix.Diff for a matrix that is not two
@@ -57,12 +64,26 @@ func (m *Matrix) Diff() (*Diff, error) {
 			d.Programs = append(d.Programs, p)
 		}
 	}
+	d.Prototypes, d.ArgReads = []Prototype{}, []argread.Finding{}
+	if m.Args != nil && len(m.Args.Kernels) == 2 {
+		for _, p := range m.Args.Prototypes {
+			if p.Changed() {
+				d.Prototypes = append(d.Prototypes, p)
+			}
+		}
+		for _, f := range m.Args.Findings {
+			if cellText(f, f.Cells[0]) != cellText(f, f.Cells[1]) {
+				d.ArgReads = append(d.ArgReads, f)
+			}
+		}
+	}
 	return d, nil
 }
 
 // Empty reports whether nothing differs.
 func (d *Diff) Empty() bool {
-	return len(d.Relocations) == 0 && len(d.Findings) == 0 && len(d.Programs) == 0
+	return len(d.Relocations) == 0 && len(d.Findings) == 0 && len(d.Programs) == 0 &&
+		len(d.Prototypes) == 0 && len(d.ArgReads) == 0
 }
 
 // Write renders d to w in format f.
@@ -85,7 +106,7 @@ func (d *Diff) writeText(w io.Writer, md bool) error {
 	a, b := kernelLabel(d.Kernels[0]), kernelLabel(d.Kernels[1])
 	var out strings.Builder
 	if d.Empty() {
-		fmt.Fprintf(&out, "Nothing differs for %s between %s and %s: the same relocation values, helpers, types and attach targets, the same predictions.\n", d.Object, a, b)
+		fmt.Fprintf(&out, "Nothing differs for %s between %s and %s: the same relocation values, helpers, types, attach targets and traced prototypes, the same predictions.\n", d.Object, a, b)
 		_, err := io.WriteString(w, out.String())
 		return err
 	}
@@ -134,6 +155,26 @@ func (d *Diff) writeText(w io.Writer, md bool) error {
 			rows = append(rows, []string{r.Program, r.Access, string(r.Kind), r.Cells[0].Text(), r.Cells[1].Text()})
 		}
 		table([]string{"PROGRAM", "RELOCATION", "KIND", a, b}, rows)
+	}
+	if len(d.ArgReads) > 0 {
+		var rows [][]string
+		for _, f := range d.ArgReads {
+			rows = append(rows, []string{f.Program, f.Attach + " " + f.Target, f.Label(), f.Via,
+				cellText(f, f.Cells[0]), cellText(f, f.Cells[1]), verdictText(f.Verdict)})
+		}
+		table([]string{"PROGRAM", "TARGET", "READS", "VIA", a, b, "VERDICT"}, rows)
+	}
+	for _, p := range d.Prototypes {
+		out.WriteString("\n")
+		if md {
+			out.WriteString("```\n")
+		}
+		if err := btfproto.WriteSideBySide(&out, p.Function, p.Versions); err != nil {
+			return err
+		}
+		if md {
+			out.WriteString("```\n")
+		}
 	}
 	// Why, for every cell of the diff that is not a plain value.
 	var notes []string

@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/corematrix/corematrix/argread"
 	"github.com/corematrix/corematrix/vmtest/report"
 )
 
@@ -105,4 +106,28 @@ func (p *Predictor) Predict(imagePath, sum string) (*report.Prediction, error) {
 		return nil, fmt.Errorf("predict %s: %w", p.object, err)
 	}
 	return res.Prediction(), nil
+}
+
+// Image is one kernel image of a run, for Predictor.Args.
+type Image struct {
+	// Name labels the kernel ("6.1").
+	Name string
+	// Path is the image; SHA256 its hex digest (empty: hashed when caching).
+	Path, SHA256 string
+}
+
+// Args runs the argument check (CheckArgs) of the object over images, in
+// order, reading their BTF through the cache.
+func (p *Predictor) Args(images []Image) (*Args, error) {
+	var kernels []argread.Kernel
+	for _, img := range images {
+		spec, err := p.cache.Load(img.Path, img.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("argument check of %s: kernel %s: %w", p.object, img.Name, err)
+		}
+		kernels = append(kernels, argread.Kernel{Name: img.Name, BTF: spec})
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return CheckArgs(p.spec, kernels)
 }

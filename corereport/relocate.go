@@ -18,6 +18,12 @@
 // (fails, else unknown, else loads). Verifier limits and anything else BTF
 // does not show are not predicted.
 //
+// Across kernels, CheckArgs compares the arguments each kprobe, kretprobe,
+// fentry and fexit program reads (package argread) with its target's
+// prototype on every kernel (package btfproto): a position whose type
+// changes is drift, reported with the prototypes (Matrix.Args, the Args
+// section of every rendering, and Diff).
+//
 // It must not import kernels, kernels/cache or vmtest (the booting side):
 // kernel images and their BTF come in as inputs (BTFCache's functions, BTF
 // specs), and cmd/vmtest wires them. It may import vmtest/report for the

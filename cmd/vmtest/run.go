@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
@@ -48,6 +49,10 @@ func runCmd(ctx context.Context, args []string) error {
 		ReportDir: *reportDir, Jobs: *jobs,
 	}
 	vf.apply(&cfg)
+	// With a core object, every resolved kernel's image is kept for the
+	// argument check across kernels, which runs once the matrix is done.
+	var images resolvedImages
+	var argsCheck func() (*report.Args, error)
 	if *coreObject != "" {
 		if _, err := os.Stat(*coreObject); err != nil {
 			return usageError(fmt.Errorf("--core-object: %w", err))
@@ -61,7 +66,15 @@ func runCmd(ctx context.Context, args []string) error {
 			return usageError(fmt.Errorf("--core-object: %w", err))
 		}
 		cfg.Predict = func(ctx context.Context, k vmtest.Kernel) (*report.Prediction, error) {
+			images.add(k)
 			return predictor.Predict(k.Path, k.SHA256)
+		}
+		argsCheck = func() (*report.Args, error) {
+			a, err := predictor.Args(images.inOrder(names))
+			if err != nil {
+				return nil, err
+			}
+			return a.Report(), nil
 		}
 	}
 
@@ -101,6 +114,11 @@ func runCmd(ctx context.Context, args []string) error {
 		}
 	})
 	display.Stop()
+	if argsCheck != nil {
+		if sum.Args, err = argsCheck(); err != nil {
+			fmt.Fprintf(os.Stderr, "vmtest run: warning: %v\n", err)
+		}
+	}
 	if err := report.WriteRun(*reportDir, sum); err != nil {
 		writeErrs = append(writeErrs, err)
 	}
@@ -111,4 +129,34 @@ func runCmd(ctx context.Context, args []string) error {
 		code = exitInfra
 	}
 	return exitWith(code, multierror.Append(runErr, writeErrs...).ErrorOrNil())
+}
+
+// resolvedImages collects the kernels a run resolved, from every kernel's
+// goroutine.
+type resolvedImages struct {
+	mu     sync.Mutex
+	byName map[string]vmtest.Kernel
+}
+
+func (r *resolvedImages) add(k vmtest.Kernel) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byName == nil {
+		r.byName = map[string]vmtest.Kernel{}
+	}
+	r.byName[k.Name] = k
+}
+
+// inOrder returns the resolved kernels in the order of names; unresolved
+// ones are left out.
+func (r *resolvedImages) inOrder(names []string) []corereport.Image {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []corereport.Image
+	for _, n := range names {
+		if k, ok := r.byName[n]; ok {
+			out = append(out, corereport.Image{Name: n, Path: k.Path, SHA256: k.SHA256})
+		}
+	}
+	return out
 }

@@ -31,6 +31,7 @@ func markdown(s Summary, details bool) string {
 	writeBranches(&b, s)
 	writeVerifier(&b, s)
 	writePredictions(&b, s)
+	writeArgs(&b, s)
 	writeFailures(&b, s, details)
 	return b.String()
 }
@@ -507,4 +508,27 @@ func excerpt(text string, n int) string {
 		out += fmt.Sprintf("\n_… %d more line(s) in results.json_\n", more)
 	}
 	return out
+}
+
+// writeArgs writes the offline argument check: one line when every read
+// keeps its type, the notes of each drift and unknown read otherwise.
+func writeArgs(b *strings.Builder, s Summary) {
+	if s.Args == nil {
+		return
+	}
+	summary := cellEscape(s.Args.Summary)
+	if s.Args.Drift > 0 {
+		summary = "⚠️ " + summary
+	}
+	fmt.Fprintf(b, "### Arguments read by the probes\n\n%s\n\n", summary)
+	for _, n := range s.Args.Notes {
+		if strings.HasPrefix(n, "  ") {
+			fmt.Fprintf(b, "  - %s\n", code(n))
+			continue
+		}
+		fmt.Fprintf(b, "- %s\n", cellEscape(n))
+	}
+	if len(s.Args.Notes) > 0 {
+		b.WriteString("\n")
+	}
 }

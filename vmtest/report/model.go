@@ -234,4 +234,22 @@ type Summary struct {
 	Finished time.Time      `json:"finished"`
 	Payload  string         `json:"payload,omitempty"`
 	Kernels  []KernelResult `json:"kernels"`
+	// Args is the offline argument check of the run's core object across
+	// its kernels (vmtest run --core-object), nil without one.
+	Args *Args `json:"args,omitempty"`
+}
+
+// Args is the offline check of the arguments a core object's kprobe,
+// kretprobe, fentry and fexit programs read: whether each keeps its type
+// across the kernels of the run (see package corereport).
+type Args struct {
+	// Summary is one line, e.g. "argument types stable across 5.10..latest
+	// (6 reads)".
+	Summary string `json:"summary"`
+	// Drift and Unknown count the reads whose type changes, and those whose
+	// target some kernel's BTF lacks.
+	Drift   int `json:"drift"`
+	Unknown int `json:"unknown"`
+	// Notes explain each drift (with the prototypes) and unknown read.
+	Notes []string `json:"notes,omitempty"`
 }
