@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/kerneltest"
 	"github.com/corematrix/corematrix/probes"
 )
@@ -38,21 +37,11 @@ func TestTracerReads(t *testing.T) {
 	}, brief(rs))
 }
 
-// testKernels loads the BTF of cached Debian kernels once per test binary.
-var testKernels = map[string]Kernel{}
-
 func kernelsNamed(t *testing.T, names ...string) []Kernel {
 	t.Helper()
 	var out []Kernel
 	for _, n := range names {
-		k, ok := testKernels[n]
-		if !ok {
-			s, err := kernels.LoadBTF(kerneltest.Image(t, n).Path)
-			require.NoError(t, err, "BTF of %s", n)
-			k = Kernel{n, s}
-			testKernels[n] = k
-		}
-		out = append(out, k)
+		out = append(out, Kernel{n, kerneltest.BTF(t, n)})
 	}
 	return out
 }

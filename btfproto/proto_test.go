@@ -2,42 +2,18 @@ package btfproto
 
 import (
 	"bytes"
-	"sync"
 	"testing"
 
-	"github.com/cilium/ebpf/btf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/kerneltest"
 )
-
-var (
-	specsMu sync.Mutex
-	specs   = map[string]*btf.Spec{}
-)
-
-// kernelBTF is the BTF of the cached Debian kernel of a line, loaded once per
-// test binary. A test that asks for a kernel needs it (see kerneltest).
-func kernelBTF(t *testing.T, name string) *btf.Spec {
-	t.Helper()
-	specsMu.Lock()
-	defer specsMu.Unlock()
-	if s, ok := specs[name]; ok {
-		return s
-	}
-	img := kerneltest.Image(t, name)
-	s, err := kernels.LoadBTF(img.Path)
-	require.NoError(t, err, "BTF of %s", img.Path)
-	specs[name] = s
-	return s
-}
 
 func versions(t *testing.T, fn string, names ...string) []Version {
 	var out []Version
 	for _, n := range names {
-		p, err := Lookup(kernelBTF(t, n), fn)
+		p, err := Lookup(kerneltest.BTF(t, n), fn)
 		v := Version{Kernel: n, Err: err}
 		if err == nil {
 			v.Proto = &p

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/corematrix/corematrix/argread"
-	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/kerneltest"
 )
 
@@ -24,9 +23,7 @@ func argKernels(t *testing.T, names ...string) []argread.Kernel {
 	t.Helper()
 	var out []argread.Kernel
 	for _, n := range names {
-		spec, err := kernels.LoadBTF(kerneltest.Image(t, n).Path)
-		require.NoError(t, err)
-		out = append(out, argread.Kernel{Name: n, BTF: spec})
+		out = append(out, argread.Kernel{Name: n, BTF: kerneltest.BTF(t, n)})
 	}
 	return out
 }

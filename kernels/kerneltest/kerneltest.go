@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/corematrix/corematrix/kernels"
 )
 
@@ -55,4 +57,28 @@ func Resolve(name string) (*kernels.Image, error) {
 	}
 	images[name] = img
 	return img, nil
+}
+
+var (
+	btfMu sync.Mutex
+	btfs  = map[string]*btf.Spec{}
+)
+
+// BTF returns the BTF of the kernel name resolves to (see Image), extracted
+// from the image once per test binary. It fails tb when the kernel or its
+// BTF cannot be had. Callers must not modify the returned spec.
+func BTF(tb testing.TB, name string) *btf.Spec {
+	tb.Helper()
+	img := Image(tb, name)
+	btfMu.Lock()
+	defer btfMu.Unlock()
+	if spec, ok := btfs[img.Path]; ok {
+		return spec
+	}
+	spec, err := kernels.LoadBTF(img.Path)
+	if err != nil {
+		tb.Fatalf("BTF of kernel %s (%s): %v", name, img.Path, err)
+	}
+	btfs[img.Path] = spec
+	return spec
 }
