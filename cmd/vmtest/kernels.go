@@ -323,6 +323,11 @@ func kernelsBTF(ctx context.Context, args []string) error {
 	if err != nil {
 		return exitWith(exitInfra, err)
 	}
+	btfDir, err := btfCacheDir("", kf.cacheDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vmtest kernels btf: %v; not caching BTF\n", err)
+	}
+	bc := newBTFCache(btfDir)
 	specs := make([]*btf.Spec, len(names))
 	labels := make([]string, len(names))
 	for i, name := range names {
@@ -330,7 +335,7 @@ func kernelsBTF(ctx context.Context, args []string) error {
 		if err != nil {
 			return resolveError(err)
 		}
-		if specs[i], err = kernels.LoadBTF(img.Path); err != nil {
+		if specs[i], err = bc.Load(img.Path, img.SHA256); err != nil {
 			return exitWith(exitFail, err)
 		}
 		labels[i] = name
