@@ -1,11 +1,12 @@
 package kernels
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestLoadBTFFake(t *testing.T) {
@@ -24,20 +25,17 @@ func TestLoadBTFFake(t *testing.T) {
 			p := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "_"))
 			os.WriteFile(p, fakeImage(t, kv61, tt.members...), 0o644)
 			if tt.err != nil {
-				if _, err := LoadBTF(p); !errors.Is(err, tt.err) {
-					t.Fatalf("LoadBTF = %v, want %v", err, tt.err)
-				}
+				_, err := LoadBTF(p)
+				require.ErrorIs(t, err, tt.err, "LoadBTF = %v, want %v", err, tt.err)
 				return
 			}
 			m := members(t, p, "task_struct")
 			for _, want := range tt.members {
-				if !m[want] {
-					t.Fatalf("task_struct members %v lack %s", m, want)
-				}
+				require.True(t, m[want], "task_struct members %v lack %s", m, want)
 			}
-			if v, err := ReadVersion(p); err != nil || v != kv61 {
-				t.Fatalf("ReadVersion = %q, %v", v, err)
-			}
+			v, err := ReadVersion(p)
+			require.NoError(t, err, "ReadVersion = %q,", v)
+			require.Equal(t, kv61, v, "ReadVersion = %q, %v", v, err)
 		})
 	}
 }
@@ -45,10 +43,7 @@ func TestLoadBTFFake(t *testing.T) {
 func TestLoadBTFNotBzImage(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "x")
 	os.WriteFile(p, []byte(strings.Repeat("not a kernel", 100)), 0o644)
-	if _, err := LoadBTF(p); !errors.Is(err, ErrNotBzImage) {
-		t.Fatalf("LoadBTF(text file) = %v, want ErrNotBzImage", err)
-	}
-	if IsBzImage(p) {
-		t.Fatal("IsBzImage(text file) = true")
-	}
+	_, err := LoadBTF(p)
+	require.ErrorIs(t, err, ErrNotBzImage, "LoadBTF(text file) = %v, want ErrNotBzImage", err)
+	require.False(t, IsBzImage(p), "IsBzImage(text file) = true")
 }

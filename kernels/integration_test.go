@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/corematrix/corematrix/kernels/debian"
 )
 
@@ -38,16 +41,12 @@ func realResolver(t *testing.T, name string) (*Resolver, *Image) {
 		opts.Offline = true
 	}
 	r, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	img, err := r.Resolve(context.Background(), name)
 	if opts.Offline && errors.Is(err, debian.ErrOffline) {
 		t.Skipf("Debian archive unreachable and %s not cached: %v", name, err)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return r, img
 }
 
@@ -62,30 +61,19 @@ func TestRealArchive(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, img := realResolver(t, tt.name)
-			if !strings.HasPrefix(img.Version, tt.name+".") || !strings.HasPrefix(img.Source, "debian:"+tt.suite+"/linux-") {
-				t.Fatalf("Resolve(%s) = version %q source %q", tt.name, img.Version, img.Source)
-			}
-			if !strings.Contains(img.KernelVersion, "Debian "+img.Version) {
-				t.Errorf("bzImage version string %q does not name Debian %s", img.KernelVersion, img.Version)
-			}
+			require.True(t, strings.HasPrefix(img.Version, tt.name+"."), "Resolve(%s) = version %q source %q", tt.name, img.Version, img.Source)
+			require.True(t, strings.HasPrefix(img.Source, "debian:"+tt.suite+"/linux-"), "Resolve(%s) = version %q source %q", tt.name, img.Version, img.Source)
+			assert.Contains(t, img.KernelVersion, "Debian "+img.Version, "bzImage version string %q does not name Debian %s", img.KernelVersion, img.Version)
 			for _, k := range []string{"CONFIG_DEBUG_INFO_BTF", "CONFIG_KPROBES", "CONFIG_BPF_EVENTS", "CONFIG_SERIAL_8250_CONSOLE"} {
-				if img.Config[k] != "y" {
-					t.Errorf("%s=%q, want y", k, img.Config[k])
-				}
+				assert.EqualValues(t, "y", img.Config[k], "%s=%q, want y", k, img.Config[k])
 			}
-			if !img.HasBTF {
-				t.Fatal("HasBTF = false")
-			}
+			require.True(t, img.HasBTF, "HasBTF = false")
 			m := members(t, img.Path, "task_struct")
 			for _, f := range tt.has {
-				if !m[f] {
-					t.Errorf("task_struct of %s lacks %s", img.Version, f)
-				}
+				assert.True(t, m[f], "task_struct of %s lacks %s", img.Version, f)
 			}
 			for _, f := range tt.lacks {
-				if m[f] {
-					t.Errorf("task_struct of %s has %s", img.Version, f)
-				}
+				assert.False(t, m[f], "task_struct of %s has %s", img.Version, f)
 			}
 		})
 	}

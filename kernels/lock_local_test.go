@@ -2,11 +2,13 @@ package kernels
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/corematrix/corematrix/kernels/internal/fakekernel"
 )
@@ -17,18 +19,12 @@ func TestLockFilePinsAndDetectsMismatch(t *testing.T) {
 	ctx := context.Background()
 	r := newResolver(t, opts)
 	old, e, err := r.Pin(ctx, "6.1.170")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	lockPath := filepath.Join(t.TempDir(), LockFileName)
 	lf := &LockFile{Kernels: map[string]LockEntry{"6.1": e}}
-	if err := lf.Write(lockPath); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, lf.Write(lockPath))
 	lf, err = ReadLockFile(lockPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 
 	// "6.1" is pinned to 6.1.170 although 6.1.176 is newer; with an empty
 	// cache the pinned package is fetched without reading any index.
@@ -36,36 +32,30 @@ func TestLockFilePinsAndDetectsMismatch(t *testing.T) {
 	opts.CacheDir = t.TempDir()
 	before := fa.Hits("InRelease")
 	img, err := newResolver(t, opts).Resolve(ctx, "6.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img.Version != "6.1.170" || img.SHA256 != old.SHA256 {
-		t.Fatalf("locked 6.1 resolved to %s %s, want 6.1.170 %s", img.Version, img.SHA256, old.SHA256)
-	}
-	if n := fa.Hits("InRelease") - before; n != 0 {
-		t.Fatalf("locked resolution fetched %d indices, want 0", n)
-	}
+	require.NoError(t, err)
+	require.EqualValues(t, "6.1.170", img.Version, "locked 6.1 resolved to %s %s, want 6.1.170 %s", img.Version, img.SHA256, old.SHA256)
+	require.EqualValues(t, old.SHA256, img.SHA256, "locked 6.1 resolved to %s %s, want 6.1.170 %s", img.Version, img.SHA256, old.SHA256)
+	n := fa.Hits("InRelease") - before
+	require.EqualValues(t, 0, n, "locked resolution fetched %d indices, want 0", n)
 
 	// A lock whose hash the package does not produce is an error naming the kernel.
 	bad := e
 	bad.SHA256 = strings.Repeat("0", 64)
 	opts.LockFile = &LockFile{Kernels: map[string]LockEntry{"6.1": bad}}
 	_, err = newResolver(t, opts).Resolve(ctx, "6.1")
-	if !errors.Is(err, ErrLockMismatch) || !strings.Contains(err.Error(), "kernel 6.1") {
-		t.Fatalf("Resolve with a mismatching lock = %v, want ErrLockMismatch naming kernel 6.1", err)
-	}
+	require.ErrorIs(t, err, ErrLockMismatch, "Resolve with a mismatching lock = %v, want ErrLockMismatch naming kernel 6.1", err)
+	require.Contains(t, err.Error(), "kernel 6.1", "Resolve with a mismatching lock = %v, want ErrLockMismatch naming kernel 6.1", err)
 
 	// Names not in the lock resolve as usual.
-	if img, err := newResolver(t, opts).Resolve(ctx, "5.10"); err != nil || img.Version != "5.10.223" {
-		t.Fatalf("unlocked 5.10 = %+v, %v", img, err)
-	}
+	img, err = newResolver(t, opts).Resolve(ctx, "5.10")
+	require.NoError(t, err, "unlocked 5.10 = %+v,", img)
+	require.EqualValues(t, "5.10.223", img.Version, "unlocked 5.10 = %+v, %v", img, err)
 }
 
 func TestReadLockFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := ReadLockFile(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("missing lock file: %v", err)
-	}
+	_, err := ReadLockFile(filepath.Join(dir, "missing"))
+	require.ErrorIs(t, err, os.ErrNotExist, "missing lock file: %v", err)
 	for name, body := range map[string]string{
 		"garbage":     "not json",
 		"version":     `{"version": 9, "kernels": {}}`,
@@ -73,9 +63,8 @@ func TestReadLockFileErrors(t *testing.T) {
 	} {
 		p := filepath.Join(dir, name)
 		os.WriteFile(p, []byte(body), 0o644)
-		if _, err := ReadLockFile(p); err == nil {
-			t.Errorf("ReadLockFile(%s) accepted %q", name, body)
-		}
+		_, err := ReadLockFile(p)
+		assert.Error(t, err, "ReadLockFile(%s) accepted %q", name, body)
 	}
 }
 
@@ -92,31 +81,29 @@ func TestResolveLocal(t *testing.T) {
 	os.WriteFile(filepath.Join(ci, "boot", "config"), []byte(testConfig), 0o644)
 
 	img, err := r.Resolve(ctx, file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img.Version != "5.4.290" || img.Release != "5.4.290" || !img.HasBTF || img.Source != "local:"+file || img.Path != file {
-		t.Fatalf("Resolve(file) = %+v", img)
-	}
+	require.NoError(t, err)
+	require.EqualValues(t, "5.4.290", img.Version, "Resolve(file) = %+v", img)
+	require.EqualValues(t, "5.4.290", img.Release, "Resolve(file) = %+v", img)
+	require.True(t, img.HasBTF, "Resolve(file) = %+v", img)
+	require.Equal(t, "local:"+file, img.Source, "Resolve(file) = %+v", img)
+	require.Equal(t, file, img.Path, "Resolve(file) = %+v", img)
 	img, err = r.Resolve(ctx, ci)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img.HasBTF || img.ConfigPath == "" || img.Config["CONFIG_KPROBES"] != "y" {
-		t.Fatalf("Resolve(ci dir) = %+v; want no BTF and the config", img)
-	}
+	require.NoError(t, err)
+	require.False(t, img.HasBTF, "Resolve(ci dir) = %+v; want no BTF and the config", img)
+	require.NotEqual(t, "", img.ConfigPath, "Resolve(ci dir) = %+v; want no BTF and the config", img)
+	require.EqualValues(t, "y", img.Config["CONFIG_KPROBES"], "Resolve(ci dir) = %+v; want no BTF and the config", img)
 
 	// Without a config file, the config embedded in the image (IKCONFIG) serves.
 	ik := filepath.Join(dir, "ikconfig", "bzImage")
 	os.MkdirAll(filepath.Dir(ik), 0o755)
 	withCfg, err := fakekernel.KernelWithConfig(kv, []byte(testConfig), "state")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	os.WriteFile(ik, withCfg, 0o644)
-	if img, err := r.Resolve(ctx, ik); err != nil || img.ConfigPath != "" || img.Config["CONFIG_KPROBES"] != "y" || img.Config["CONFIG_BPF_LSM"] != "n" {
-		t.Fatalf("Resolve(image with IKCONFIG) = %+v, %v; want config highlights from the image", img, err)
-	}
+	img, err = r.Resolve(ctx, ik)
+	require.NoError(t, err, "Resolve(image with IKCONFIG) = %+v, %v; want config highlights from the image", img, err)
+	require.EqualValues(t, "", img.ConfigPath, "Resolve(image with IKCONFIG) = %+v, %v; want config highlights from the image", img, err)
+	require.EqualValues(t, "y", img.Config["CONFIG_KPROBES"], "Resolve(image with IKCONFIG) = %+v, %v; want config highlights from the image", img, err)
+	require.EqualValues(t, "n", img.Config["CONFIG_BPF_LSM"], "Resolve(image with IKCONFIG) = %+v, %v; want config highlights from the image", img, err)
 
 	text := filepath.Join(dir, "notes.txt")
 	os.WriteFile(text, []byte(strings.Repeat("hello ", 200)), 0o644)
@@ -129,8 +116,7 @@ func TestResolveLocal(t *testing.T) {
 		{t.TempDir(), "holds no boot/vmlinuz"},
 	} {
 		_, err := r.Resolve(ctx, tt.path)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("Resolve(%s) = %v, want an error containing %q", tt.path, err, tt.want)
-		}
+		assert.Error(t, err, "Resolve(%s) = %v, want an error containing %q", tt.path, err, tt.want)
+		assert.Contains(t, err.Error(), tt.want, "Resolve(%s) = %v, want an error containing %q", tt.path, err, tt.want)
 	}
 }

@@ -1,11 +1,11 @@
 package kernels
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestParseName(t *testing.T) {
@@ -32,13 +32,11 @@ func TestParseName(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, err := ParseName(tt.in)
-		if err != nil || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("ParseName(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
-		}
+		assert.NoError(t, err, "ParseName(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		assert.Equal(t, tt.want, got, "ParseName(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
 	}
 	for _, bad := range []string{"", "6", "v6.1", "6.x", "deb:bookworm", "deb:/pkg", "oci:", "lts", "06.1"} {
-		if got, err := ParseName(bad); !errors.Is(err, ErrBadName) {
-			t.Errorf("ParseName(%q) = %+v, %v; want ErrBadName", bad, got, err)
-		}
+		got, err := ParseName(bad)
+		assert.ErrorIs(t, err, ErrBadName, "ParseName(%q) = %+v, %v; want ErrBadName", bad, got, err)
 	}
 }

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -39,24 +42,16 @@ func testRegistry(t *testing.T) (string, *atomic.Int64) {
 		"boot/vmlinuz": fakeImage(t, kv54, "state", "real_start_time"),
 		"boot/config":  []byte(testConfig),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	arm64, err := crane.Image(map[string][]byte{"boot/vmlinuz": []byte("an arm64 Image, not for us")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	idx := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 	)
 	ref, err := name.ParseReference(host + "/ci-kernels:5.4")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(ref, idx); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	require.NoError(t, remote.WriteIndex(ref, idx))
 	return host, &hits
 }
 
@@ -66,23 +61,19 @@ func TestResolveOCI(t *testing.T) {
 	ctx := context.Background()
 	kname := "oci:" + host + "/ci-kernels:5.4"
 	img, err := newResolver(t, opts).Resolve(ctx, kname)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if img.Version != "5.4.290" || !img.HasBTF || img.Config["CONFIG_DEBUG_INFO_BTF"] != "y" ||
 		!strings.HasPrefix(img.Source, "oci:"+host+"/ci-kernels@sha256:") {
-		t.Fatalf("Resolve(%s) = %+v", kname, img)
+		require.Fail(t, fmt.Sprintf("Resolve(%s) = %+v", kname, img))
 	}
-	if m := members(t, img.Path, "task_struct"); !m["real_start_time"] {
-		t.Fatalf("5.4 task_struct members = %v; want the amd64 image's real_start_time", m)
-	}
+	m := members(t, img.Path, "task_struct")
+	require.True(t, m["real_start_time"], "5.4 task_struct members = %v; want the amd64 image's real_start_time", m)
 	before := hits.Load()
-	if again, err := newResolver(t, opts).Resolve(ctx, kname); err != nil || again.SHA256 != img.SHA256 {
-		t.Fatalf("second Resolve = %+v, %v", again, err)
-	}
-	if n := hits.Load() - before; n != 0 {
-		t.Fatalf("cached OCI resolution made %d registry requests, want 0", n)
-	}
+	again, err := newResolver(t, opts).Resolve(ctx, kname)
+	require.NoError(t, err, "second Resolve = %+v,", again)
+	require.EqualValues(t, img.SHA256, again.SHA256, "second Resolve = %+v, %v", again, err)
+	n := hits.Load() - before
+	require.EqualValues(t, 0, n, "cached OCI resolution made %d registry requests, want 0", n)
 }
 
 func TestResolveFallsBackToOCI(t *testing.T) {
@@ -91,10 +82,8 @@ func TestResolveFallsBackToOCI(t *testing.T) {
 	opts := testOptions(t, fa, "")
 	opts.OCIRepository = host + "/ci-kernels"
 	img, err := newResolver(t, opts).Resolve(context.Background(), "5.4")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img.Name != "5.4" || img.Version != "5.4.290" || !strings.HasPrefix(img.Source, "oci:") {
-		t.Fatalf("Resolve(5.4) = %+v; want the OCI image", img)
-	}
+	require.NoError(t, err)
+	require.EqualValues(t, "5.4", img.Name, "Resolve(5.4) = %+v; want the OCI image", img)
+	require.EqualValues(t, "5.4.290", img.Version, "Resolve(5.4) = %+v; want the OCI image", img)
+	require.True(t, strings.HasPrefix(img.Source, "oci:"), "Resolve(5.4) = %+v; want the OCI image", img)
 }

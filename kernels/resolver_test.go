@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cilium/ebpf/btf"
 
@@ -21,13 +23,9 @@ import (
 func members(t *testing.T, path, typ string) map[string]bool {
 	t.Helper()
 	spec, err := LoadBTF(path)
-	if err != nil {
-		t.Fatalf("LoadBTF(%s): %v", path, err)
-	}
+	require.NoError(t, err, "LoadBTF(%s)", path)
 	var s *btf.Struct
-	if err := spec.TypeByName(typ, &s); err != nil {
-		t.Fatalf("struct %s: %v", typ, err)
-	}
+	require.NoError(t, spec.TypeByName(typ, &s), "struct %s", typ)
 	m := map[string]bool{}
 	for _, mem := range s.Members {
 		m[mem.Name] = true
@@ -52,27 +50,22 @@ func TestResolveDebianNames(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			img, err := r.Resolve(ctx, tt.name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if img.Name != tt.name || img.Version != tt.version || img.Release != tt.release || img.Source != tt.source {
-				t.Fatalf("Resolve(%s) = name %q version %q release %q source %q; want %q %q %q", tt.name, img.Name, img.Version, img.Release, img.Source, tt.version, tt.release, tt.source)
-			}
-			if !img.HasBTF || !strings.HasPrefix(img.KernelVersion, tt.release+" ") {
-				t.Fatalf("HasBTF %v, KernelVersion %q", img.HasBTF, img.KernelVersion)
-			}
-			if tt.config != (img.ConfigPath != "") {
-				t.Fatalf("ConfigPath = %q, want config %v", img.ConfigPath, tt.config)
-			}
-			if tt.config && (img.Config["CONFIG_DEBUG_INFO_BTF"] != "y" || img.Config["CONFIG_BPF_LSM"] != "n" || img.Config["CONFIG_BPF_EVENTS"] != "n") {
-				t.Fatalf("config highlights = %v", img.Config)
-			}
+			require.NoError(t, err)
+			require.Equal(t, tt.name, img.Name, "Resolve(%s) = name %q version %q release %q source %q; want %q %q %q", tt.name, img.Name, img.Version, img.Release, img.Source, tt.version, tt.release, tt.source)
+			require.Equal(t, tt.version, img.Version, "Resolve(%s) = name %q version %q release %q source %q; want %q %q %q", tt.name, img.Name, img.Version, img.Release, img.Source, tt.version, tt.release, tt.source)
+			require.Equal(t, tt.release, img.Release, "Resolve(%s) = name %q version %q release %q source %q; want %q %q %q", tt.name, img.Name, img.Version, img.Release, img.Source, tt.version, tt.release, tt.source)
+			require.Equal(t, tt.source, img.Source, "Resolve(%s) = name %q version %q release %q source %q; want %q %q %q", tt.name, img.Name, img.Version, img.Release, img.Source, tt.version, tt.release, tt.source)
+			require.True(t, img.HasBTF, "HasBTF %v, KernelVersion %q", img.HasBTF, img.KernelVersion)
+			require.True(t, strings.HasPrefix(img.KernelVersion, tt.release+" "), "HasBTF %v, KernelVersion %q", img.HasBTF, img.KernelVersion)
+			require.Equal(t, (img.ConfigPath != ""), tt.config, "ConfigPath = %q, want config %v", img.ConfigPath, tt.config)
+			require.False(t, tt.config && (img.Config["CONFIG_DEBUG_INFO_BTF"] != "y" || img.Config["CONFIG_BPF_LSM"] != "n" || img.Config["CONFIG_BPF_EVENTS"] != "n"), "config highlights = %v", img.Config)
 		})
 	}
 	img, _ := r.Resolve(ctx, "5.10")
-	if m := members(t, img.Path, "task_struct"); !m["state"] || !m["start_boottime"] || m["__state"] {
-		t.Fatalf("5.10 task_struct members = %v", m)
-	}
+	m := members(t, img.Path, "task_struct")
+	require.True(t, m["state"], "5.10 task_struct members = %v", m)
+	require.True(t, m["start_boottime"], "5.10 task_struct members = %v", m)
+	require.False(t, m["__state"], "5.10 task_struct members = %v", m)
 }
 
 func TestResolveCachedIsOfflineAndFast(t *testing.T) {
@@ -84,9 +77,7 @@ func TestResolveCachedIsOfflineAndFast(t *testing.T) {
 	r := newResolver(t, opts)
 	for _, n := range names {
 		img, err := r.Resolve(ctx, n)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		first[n] = img.SHA256
 	}
 	before := fa.Hits("")
@@ -94,35 +85,27 @@ func TestResolveCachedIsOfflineAndFast(t *testing.T) {
 	r2 := newResolver(t, opts)
 	for _, n := range names {
 		img, err := r2.Resolve(ctx, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if img.SHA256 != first[n] {
-			t.Fatalf("%s resolved to %s, then to %s", n, first[n], img.SHA256)
-		}
+		require.NoError(t, err)
+		require.Equal(t, first[n], img.SHA256, "%s resolved to %s, then to %s", n, first[n], img.SHA256)
 	}
-	if el := time.Since(start); el > time.Second {
-		t.Errorf("cached resolution took %s, want well under a second", el)
-	}
-	if n := fa.Hits("") - before; n != 0 {
-		t.Fatalf("cached resolution made %d requests, want 0", n)
-	}
+	el := time.Since(start)
+	assert.False(t, el > time.Second, "cached resolution took %s, want well under a second", el)
+	n := fa.Hits("") - before
+	require.EqualValues(t, 0, n, "cached resolution made %d requests, want 0", n)
 
 	// Offline, with every TTL expired and the mirror gone, the cache serves.
 	fa.Server.Close()
 	opts.Offline, opts.IndexTTL = true, time.Nanosecond
 	r3 := newResolver(t, opts)
 	for _, n := range names {
-		if img, err := r3.Resolve(ctx, n); err != nil || img.SHA256 != first[n] {
-			t.Fatalf("offline Resolve(%s) = %v, %v", n, img, err)
-		}
+		img, err := r3.Resolve(ctx, n)
+		require.NoError(t, err, "offline Resolve(%s) = %v,", n, img)
+		require.Equal(t, first[n], img.SHA256, "offline Resolve(%s) = %v, %v", n, img, err)
 	}
 	// Offline with an empty cache names the problem.
 	opts.CacheDir = t.TempDir()
 	_, err := newResolver(t, opts).Resolve(ctx, "6.1")
-	if !errors.Is(err, debian.ErrOffline) {
-		t.Fatalf("offline Resolve with an empty cache = %v, want ErrOffline", err)
-	}
+	require.ErrorIs(t, err, debian.ErrOffline, "offline Resolve with an empty cache = %v, want ErrOffline", err)
 }
 
 func TestResolveUnavailable(t *testing.T) {
@@ -130,9 +113,7 @@ func TestResolveUnavailable(t *testing.T) {
 	opts := testOptions(t, fa, "")
 	opts.OCIRepository = "127.0.0.1:1/ci-kernels" // nothing listens there
 	_, err := newResolver(t, opts).Resolve(context.Background(), "5.4")
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Resolve(5.4) = %v, want ErrUnavailable", err)
-	}
+	require.ErrorIs(t, err, ErrUnavailable, "Resolve(5.4) = %v, want ErrUnavailable", err)
 	for _, want := range []string{
 		"kernel 5.4 is unavailable",
 		"no configured Debian suite serves 5.4",
@@ -141,9 +122,7 @@ func TestResolveUnavailable(t *testing.T) {
 		"oci:127.0.0.1:1/ci-kernels:5.4",
 		"local bzImage",
 	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
-		}
+		assert.Contains(t, err.Error(), want, "error %q lacks %q", err, want)
 	}
 }
 
@@ -152,12 +131,10 @@ func TestResolveSignatureFailure(t *testing.T) {
 	opts := testOptions(t, fa, "")
 	opts.Keyring = fakearchive.WriteKeyring(t, t.TempDir(), fakearchive.NewKey(t))
 	_, err := newResolver(t, opts).Resolve(context.Background(), "6.1")
-	if !errors.Is(err, debian.ErrBadSignature) || !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Resolve with a foreign keyring = %v, want ErrBadSignature and ErrUnavailable", err)
-	}
-	if n := fa.Hits(".deb"); n != 0 {
-		t.Fatalf("downloaded %d packages from an unverified archive", n)
-	}
+	require.ErrorIs(t, err, debian.ErrBadSignature, "Resolve with a foreign keyring = %v, want ErrBadSignature and ErrUnavailable", err)
+	require.ErrorIs(t, err, ErrUnavailable, "Resolve with a foreign keyring = %v, want ErrBadSignature and ErrUnavailable", err)
+	n := fa.Hits(".deb")
+	require.EqualValues(t, 0, n, "downloaded %d packages from an unverified archive", n)
 }
 
 func TestResolveCorruptEntryRefetched(t *testing.T) {
@@ -165,26 +142,18 @@ func TestResolveCorruptEntryRefetched(t *testing.T) {
 	opts := testOptions(t, fa, "")
 	ctx := context.Background()
 	img, err := newResolver(t, opts).Resolve(ctx, "6.1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	good, _ := os.ReadFile(img.Path)
 	bad := append([]byte(nil), good...)
 	bad[len(bad)/2] ^= 0x55
-	if err := os.WriteFile(img.Path, bad, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(img.Path, bad, 0o644))
 	img2, err := newResolver(t, opts).Resolve(ctx, "6.1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	got, _ := os.ReadFile(img2.Path)
-	if img2.SHA256 != img.SHA256 || string(got) != string(good) {
-		t.Fatalf("after corruption resolved %s (content intact %v), want %s", img2.SHA256, string(got) == string(good), img.SHA256)
-	}
-	if n := fa.Hits(".deb"); n != 2 {
-		t.Fatalf("package downloaded %d times, want 2", n)
-	}
+	require.EqualValues(t, img.SHA256, img2.SHA256, "after corruption resolved %s (content intact %v), want %s", img2.SHA256, string(got) == string(good), img.SHA256)
+	require.Equal(t, string(good), string(got), "after corruption resolved %s (content intact %v), want %s", img2.SHA256, string(got) == string(good), img.SHA256)
+	n := fa.Hits(".deb")
+	require.EqualValues(t, 2, n, "package downloaded %d times, want 2", n)
 }
 
 func TestResolveConcurrentGoroutines(t *testing.T) {
@@ -211,16 +180,13 @@ func TestResolveConcurrentGoroutines(t *testing.T) {
 	}
 	wg.Wait()
 	for i := range sums {
-		if errs[i] != nil || sums[i] != sums[0] {
-			t.Fatalf("goroutine %d: %s, %v (goroutine 0: %s)", i, sums[i], errs[i], sums[0])
-		}
+		require.Nil(t, errs[i], "goroutine %d: %s, %v (goroutine 0: %s)", i, sums[i], errs[i], sums[0])
+		require.Equal(t, sums[0], sums[i], "goroutine %d: %s, %v (goroutine 0: %s)", i, sums[i], errs[i], sums[0])
 	}
-	if n := fa.Hits("linux-image-6.1.0-50-cloud-amd64_6.1.176-1_amd64.deb"); n != 1 {
-		t.Fatalf("package downloaded %d times by 8 goroutines, want 1", n)
-	}
-	if n := fa.Hits("bookworm/InRelease"); n != 1 {
-		t.Fatalf("bookworm InRelease fetched %d times by 8 goroutines, want 1", n)
-	}
+	n := fa.Hits("linux-image-6.1.0-50-cloud-amd64_6.1.176-1_amd64.deb")
+	require.EqualValues(t, 1, n, "package downloaded %d times by 8 goroutines, want 1", n)
+	n = fa.Hits("bookworm/InRelease")
+	require.EqualValues(t, 1, n, "bookworm InRelease fetched %d times by 8 goroutines, want 1", n)
 }
 
 // TestHelperResolve is run as a child process by TestResolveTwoProcesses.
@@ -230,13 +196,9 @@ func TestHelperResolve(t *testing.T) {
 	}
 	r, err := New(Options{CacheDir: os.Getenv("CM_TEST_CACHE"), DebianMirror: os.Getenv("CM_TEST_MIRROR"),
 		Keyring: os.Getenv("CM_TEST_KEYRING"), Suites: []string{"bookworm"}, OCIRepository: "none"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	img, err := r.Resolve(context.Background(), "6.1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	fmt.Printf("RESOLVED %s\n", img.SHA256)
 }
 
@@ -250,26 +212,18 @@ func TestResolveTwoProcesses(t *testing.T) {
 		cmd.Env = append(os.Environ(), "CM_TEST_HELPER=1", "CM_TEST_CACHE="+cacheDir, "CM_TEST_MIRROR="+fa.URL(), "CM_TEST_KEYRING="+fa.Keyring)
 		out := &strings.Builder{}
 		cmd.Stdout, cmd.Stderr = out, out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, cmd.Start())
 		cmds, outs = append(cmds, cmd), append(outs, out)
 	}
 	var sums []string
 	for i, cmd := range cmds {
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("process %d: %v\n%s", i, err, outs[i])
-		}
+		err := cmd.Wait()
+		require.NoError(t, err, "process %d: %v\n%s", i, err, outs[i])
 		_, after, ok := strings.Cut(outs[i].String(), "RESOLVED ")
-		if !ok {
-			t.Fatalf("process %d printed no result:\n%s", i, outs[i])
-		}
+		require.True(t, ok, "process %d printed no result:\n%s", i, outs[i])
 		sums = append(sums, strings.Fields(after)[0])
 	}
-	if sums[0] != sums[1] {
-		t.Fatalf("processes resolved %s and %s", sums[0], sums[1])
-	}
-	if n := fa.Hits(".deb"); n != 1 {
-		t.Fatalf("package downloaded %d times by two processes, want 1", n)
-	}
+	require.Equal(t, sums[1], sums[0], "processes resolved %s and %s", sums[0], sums[1])
+	n := fa.Hits(".deb")
+	require.EqualValues(t, 1, n, "package downloaded %d times by two processes, want 1", n)
 }

@@ -3,6 +3,8 @@ package kernels
 import (
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/corematrix/corematrix/kernels/internal/fakearchive"
 	"github.com/corematrix/corematrix/kernels/internal/fakekernel"
 )
@@ -19,9 +21,7 @@ const testConfig = "CONFIG_BPF_SYSCALL=y\nCONFIG_DEBUG_INFO_BTF=y\nCONFIG_KPROBE
 func fakeImage(t testing.TB, kernelVersion string, members ...string) []byte {
 	t.Helper()
 	img, err := fakekernel.Kernel(kernelVersion, members...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return img
 }
 
@@ -58,8 +58,6 @@ func testOptions(t testing.TB, fa *fakearchive.Archive, cacheDir string) Options
 func newResolver(t testing.TB, opts Options) *Resolver {
 	t.Helper()
 	r, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return r
 }

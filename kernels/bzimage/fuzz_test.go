@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/corematrix/corematrix/kernels/internal/fakekernel"
 )
 
@@ -21,17 +23,15 @@ func FuzzReadHeader(f *testing.F) {
 			return
 		}
 		for _, r := range h.KernelVersion {
-			if r < 0x20 || r == 0x7f {
-				t.Fatalf("version %q keeps control character %U", h.KernelVersion, r)
-			}
+			require.False(t, r < 0x20, "version %q keeps control character %U", h.KernelVersion, r)
+			require.NotEqual(t, 0x7f, r, "version %q keeps control character %U", h.KernelVersion, r)
 		}
 		p, err := ReadPayload(bytes.NewReader(img), int64(len(img)), h)
 		if err != nil {
 			return
 		}
-		if int64(len(p)) != h.PayloadLength || len(p) > len(img) {
-			t.Fatalf("payload of %d bytes from a %d-byte file, header says %d", len(p), len(img), h.PayloadLength)
-		}
+		require.EqualValues(t, h.PayloadLength, int64(len(p)), "payload of %d bytes from a %d-byte file, header says %d", len(p), len(img), h.PayloadLength)
+		require.False(t, len(p) > len(img), "payload of %d bytes from a %d-byte file, header says %d", len(p), len(img), h.PayloadLength)
 	})
 }
 
@@ -53,8 +53,7 @@ func FuzzDecompress(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(payload) < 4 || len(out) > MaxVmlinux {
-			t.Fatalf("decompressed %d bytes from %d", len(out), len(payload))
-		}
+		require.False(t, len(payload) < 4, "decompressed %d bytes from %d", len(out), len(payload))
+		require.False(t, len(out) > MaxVmlinux, "decompressed %d bytes from %d", len(out), len(payload))
 	})
 }

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // header returns a 2-sector image with a valid setup header.
@@ -24,12 +27,10 @@ func header() []byte {
 
 func TestReadHeader(t *testing.T) {
 	h, err := ReadHeader(bytes.NewReader(header()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	if h.PayloadOffset != 1024+0x10 || h.PayloadLength != 0x20 || h.Protocol != 0x020f ||
 		h.KernelVersion != "6.1.0-50-cloud-amd64 (builder@example.org) #1 SMP" || h.Release() != "6.1.0-50-cloud-amd64" {
-		t.Fatalf("ReadHeader = %+v", h)
+		require.Fail(t, fmt.Sprintf("ReadHeader = %+v", h))
 	}
 }
 
@@ -49,12 +50,8 @@ func TestReadHeaderRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := ReadHeader(bytes.NewReader(tt.mutate(header())))
-			if err == nil {
-				t.Fatalf("ReadHeader = %+v, want an error", h)
-			}
-			if errors.Is(err, ErrNotBzImage) != tt.notBzImg {
-				t.Fatalf("ReadHeader = %v; ErrNotBzImage %v, want %v", err, errors.Is(err, ErrNotBzImage), tt.notBzImg)
-			}
+			require.Error(t, err, "ReadHeader = %+v, want an error", h)
+			require.Equal(t, tt.notBzImg, errors.Is(err, ErrNotBzImage), "ReadHeader = %v; ErrNotBzImage %v, want %v", err, errors.Is(err, ErrNotBzImage), tt.notBzImg)
 		})
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/pierrec/lz4/v4"
 )
 
@@ -48,9 +51,7 @@ func compressCLI(t *testing.T, in []byte, tool string, args ...string) []byte {
 	cmd := exec.Command(tool, args...)
 	cmd.Stdin = bytes.NewReader(in)
 	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %v: %v", tool, args, err)
-	}
+	require.NoError(t, err, "%s %v", tool, args)
 	return out
 }
 
@@ -62,9 +63,8 @@ func lz4Legacy(t *testing.T, in []byte, blockSize int) []byte {
 		n := min(blockSize, len(in))
 		var c lz4.Compressor
 		m, err := c.CompressBlock(in[:n], buf)
-		if err != nil || m == 0 {
-			t.Fatalf("lz4 compress block: n=%d err=%v", m, err)
-		}
+		require.NoError(t, err, "lz4 compress block: n=%d err=%v", m, err)
+		require.NotEqual(t, 0, m, "lz4 compress block: n=%d err=%v", m, err)
 		out = binary.LittleEndian.AppendUint32(out, uint32(m))
 		out = append(out, buf[:m]...)
 		in = in[n:]
@@ -98,16 +98,10 @@ func TestDecompressFormats(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tt.make(t)
 			out, c, err := Decompress(p)
-			if err != nil {
-				t.Fatalf("Decompress: %v", err)
-			}
-			if c != tt.want {
-				t.Errorf("compression = %q, want %q", c, tt.want)
-			}
+			require.NoError(t, err, "Decompress")
+			assert.Equal(t, tt.want, c, "compression = %q, want %q", c, tt.want)
 			want := tt.in
-			if !bytes.Equal(out, want) {
-				t.Fatalf("decompressed %d bytes differ from the %d input bytes", len(out), len(want))
-			}
+			require.Equal(t, want, out, "decompressed %d bytes differ from the %d input bytes", len(out), len(want))
 		})
 	}
 }
@@ -115,13 +109,11 @@ func TestDecompressFormats(t *testing.T) {
 func TestDecompressSizeMismatch(t *testing.T) {
 	data := x86ish(1 << 16)
 	p := withSize(lz4Legacy(t, data, lz4LegacyBlockMax), len(data)+1)
-	if _, _, err := Decompress(p); err == nil {
-		t.Fatal("Decompress accepted a payload whose size trailer does not match")
-	}
+	_, _, err := Decompress(p)
+	require.Error(t, err, "Decompress accepted a payload whose size trailer does not match")
 }
 
 func TestDetectUnknown(t *testing.T) {
-	if c, err := Detect([]byte("hello world")); err == nil {
-		t.Fatalf("Detect(text) = %q, want an error", c)
-	}
+	c, err := Detect([]byte("hello world"))
+	require.Error(t, err, "Detect(text) = %q, want an error", c)
 }

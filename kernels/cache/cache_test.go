@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestDefaultDir(t *testing.T) {
@@ -24,69 +27,56 @@ func TestDefaultDir(t *testing.T) {
 		t.Setenv("CM_CACHE_DIR", tt.cm)
 		t.Setenv("XDG_CACHE_HOME", tt.xdg)
 		t.Setenv("HOME", tt.home)
-		if got, err := DefaultDir(); err != nil || got != tt.want {
-			t.Errorf("DefaultDir(CM_CACHE_DIR=%q XDG_CACHE_HOME=%q HOME=%q) = %q, %v; want %q", tt.cm, tt.xdg, tt.home, got, err, tt.want)
-		}
+		got, err := DefaultDir()
+		assert.NoError(t, err, "DefaultDir(CM_CACHE_DIR=%q XDG_CACHE_HOME=%q HOME=%q) = %q, %v; want %q", tt.cm, tt.xdg, tt.home, got, err, tt.want)
+		assert.Equal(t, tt.want, got, "DefaultDir(CM_CACHE_DIR=%q XDG_CACHE_HOME=%q HOME=%q) = %q, %v; want %q", tt.cm, tt.xdg, tt.home, got, err, tt.want)
 	}
 }
 
 func TestBlobRoundTripAndCorruption(t *testing.T) {
 	c, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	w, _ := c.Create()
 	w.Write([]byte("kernel bytes"))
-	if _, _, err := w.Commit(strings.Repeat("a", 64)); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("Commit with a wrong expected hash = %v, want ErrCorrupt", err)
-	}
+	_, _, err = w.Commit(strings.Repeat("a", 64))
+	require.ErrorIs(t, err, ErrCorrupt, "Commit with a wrong expected hash = %v, want ErrCorrupt", err)
 	w, _ = c.Create()
 	w.Write([]byte("kernel bytes"))
 	sum, p, err := w.Commit("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := c.Blob(sum); err != nil || got != p {
-		t.Fatalf("Blob = %q, %v; want %q", got, err, p)
-	}
+	require.NoError(t, err)
+	got, err := c.Blob(sum)
+	require.NoError(t, err, "Blob = %q, %v; want %q", got, err, p)
+	require.Equal(t, p, got, "Blob = %q, %v; want %q", got, err, p)
 	os.WriteFile(p, []byte("kernel bytez"), 0o644)
-	if _, err := c.Blob(sum); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("Blob of a corrupted file = %v, want ErrCorrupt", err)
-	}
-	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("corrupt blob not removed: %v", err)
-	}
-	if _, err := c.Blob(sum); !errors.Is(err, ErrMiss) {
-		t.Fatalf("Blob after removal = %v, want ErrMiss", err)
-	}
-	if ents, _ := os.ReadDir(filepath.Join(c.Dir(), "tmp")); len(ents) != 0 {
-		t.Fatalf("temporary files left behind: %v", ents)
-	}
+	_, err = c.Blob(sum)
+	require.ErrorIs(t, err, ErrCorrupt, "Blob of a corrupted file = %v, want ErrCorrupt", err)
+	_, err = os.Stat(p)
+	require.ErrorIs(t, err, os.ErrNotExist, "corrupt blob not removed: %v", err)
+	_, err = c.Blob(sum)
+	require.ErrorIs(t, err, ErrMiss, "Blob after removal = %v, want ErrMiss", err)
+	ents, _ := os.ReadDir(filepath.Join(c.Dir(), "tmp"))
+	require.Empty(t, ents, "temporary files left behind: %v", ents)
 }
 
 func TestRecords(t *testing.T) {
 	c, _ := Open(t.TempDir())
 	type rec struct{ A string }
 	var got rec
-	if _, err := c.GetRecord("k 1", &got); !errors.Is(err, ErrMiss) {
-		t.Fatalf("GetRecord of a missing key = %v, want ErrMiss", err)
-	}
-	if err := c.PutRecord("k 1", rec{"x"}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := c.GetRecord("k 1", &got)
+	require.ErrorIs(t, err, ErrMiss, "GetRecord of a missing key = %v, want ErrMiss", err)
+	require.NoError(t, c.PutRecord("k 1", rec{"x"}))
 	// Keys that sanitise to the same prefix do not collide.
 	c.PutRecord("k/1", rec{"y"})
-	if w, err := c.GetRecord("k 1", &got); err != nil || got.A != "x" || time.Since(w) > time.Minute {
-		t.Fatalf("GetRecord = %+v, %v, %v", got, w, err)
-	}
+	w, err := c.GetRecord("k 1", &got)
+	require.NoError(t, err, "GetRecord = %+v, %v,", got, w)
+	require.EqualValues(t, "x", got.A, "GetRecord = %+v, %v, %v", got, w, err)
+	require.False(t, time.Since(w) > time.Minute, "GetRecord = %+v, %v, %v", got, w, err)
 	ents, _ := os.ReadDir(filepath.Join(c.Dir(), "records"))
 	os.WriteFile(filepath.Join(c.Dir(), "records", ents[0].Name()), []byte("{garbage"), 0o644)
 	var a, b rec
 	_, errA := c.GetRecord("k 1", &a)
 	_, errB := c.GetRecord("k/1", &b)
-	if !errors.Is(errA, ErrCorrupt) && !errors.Is(errB, ErrCorrupt) {
-		t.Fatalf("corrupt record not reported: %v, %v", errA, errB)
-	}
+	require.False(t, !errors.Is(errA, ErrCorrupt) && !errors.Is(errB, ErrCorrupt), "corrupt record not reported: %v, %v", errA, errB)
 }
 
 // TestLockSerialisesGoroutines runs the fetch pattern (lock, check, fill)
@@ -101,13 +91,11 @@ func TestLockSerialisesGoroutines(t *testing.T) {
 			defer wg.Done()
 			unlock, err := c.Lock(context.Background(), "thing")
 			if err != nil {
-				t.Error(err)
+				assert.NoError(t, err)
 				return
 			}
 			defer unlock()
-			if inside.Add(1) != 1 {
-				t.Error("two holders of one lock")
-			}
+			assert.EqualValues(t, 1, inside.Add(1), "two holders of one lock")
 			defer inside.Add(-1)
 			var v string
 			if _, err := c.GetRecord("thing", &v); errors.Is(err, ErrMiss) {
@@ -118,23 +106,19 @@ func TestLockSerialisesGoroutines(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := fills.Load(); n != 1 {
-		t.Fatalf("filled %d times, want 1", n)
-	}
+	n := fills.Load()
+	require.EqualValues(t, 1, n, "filled %d times, want 1", n)
 }
 
 func TestLockHonoursContext(t *testing.T) {
 	c, _ := Open(t.TempDir())
 	unlock, err := c.Lock(context.Background(), "held")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	defer unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := c.Lock(ctx, "held"); err == nil {
-		t.Fatal("second Lock of a held lock succeeded")
-	}
+	_, err = c.Lock(ctx, "held")
+	require.Error(t, err, "second Lock of a held lock succeeded")
 }
 
 func TestPrune(t *testing.T) {
@@ -143,9 +127,7 @@ func TestPrune(t *testing.T) {
 		w, _ := c.Create()
 		w.Write([]byte(s))
 		sum, _, err := w.Commit("")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		return sum
 	}
 	old, fresh := put("old"), put("fresh")
@@ -153,26 +135,19 @@ func TestPrune(t *testing.T) {
 	os.Chtimes(c.BlobPath(old), past, past)
 	c.PutRecord("r", 1)
 	st, err := c.Prune(context.Background(), 24*time.Hour)
-	if err != nil || st.Files != 1 {
-		t.Fatalf("Prune = %+v, %v; want 1 file", st, err)
-	}
-	if _, err := c.Blob(old); !errors.Is(err, ErrMiss) {
-		t.Fatalf("old blob survived: %v", err)
-	}
-	if _, err := c.Blob(fresh); err != nil {
-		t.Fatalf("fresh blob pruned: %v", err)
-	}
+	require.NoError(t, err, "Prune = %+v, %v; want 1 file", st, err)
+	require.EqualValues(t, 1, st.Files, "Prune = %+v, %v; want 1 file", st, err)
+	_, err = c.Blob(old)
+	require.ErrorIs(t, err, ErrMiss, "old blob survived: %v", err)
+	_, err = c.Blob(fresh)
+	require.NoError(t, err, "fresh blob pruned")
 	var v int
-	if _, err := c.GetRecord("r", &v); err != nil {
-		t.Fatalf("record pruned by an age prune: %v", err)
-	}
-	if _, err := c.Prune(context.Background(), 0); err != nil {
-		t.Fatal(err)
-	}
-	if u, _ := c.Usage(); u.Files != 0 {
-		t.Fatalf("Prune(0) left %d blobs", u.Files)
-	}
-	if _, err := c.GetRecord("r", &v); !errors.Is(err, ErrMiss) {
-		t.Fatalf("Prune(0) left the record: %v", err)
-	}
+	_, err = c.GetRecord("r", &v)
+	require.NoError(t, err, "record pruned by an age prune")
+	_, err = c.Prune(context.Background(), 0)
+	require.NoError(t, err)
+	u, _ := c.Usage()
+	require.EqualValues(t, 0, u.Files, "Prune(0) left %d blobs", u.Files)
+	_, err = c.GetRecord("r", &v)
+	require.ErrorIs(t, err, ErrMiss, "Prune(0) left the record: %v", err)
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,7 +83,7 @@ func TestPruneWaitsForFetchInProgress(t *testing.T) {
 	go func() { _, err := c.Prune(ctx, 0); done <- err }()
 	select {
 	case err := <-done:
-		t.Fatalf("prune ran during a fetch: %v", err)
+		require.Fail(t, fmt.Sprintf("prune ran during a fetch: %v", err))
 	case <-time.After(300 * time.Millisecond):
 	}
 	_, err = w.Write([]byte(", the rest"))
@@ -98,7 +99,7 @@ func TestPruneWaitsForFetchInProgress(t *testing.T) {
 	case err := <-done:
 		require.NoError(t, err)
 	case <-time.After(5 * time.Second):
-		t.Fatal("prune did not run after the fetch ended")
+		require.Fail(t, "prune did not run after the fetch ended")
 	}
 
 	// A deadline ends the wait with an error.

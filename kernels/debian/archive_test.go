@@ -2,9 +2,7 @@ package debian
 
 import (
 	"context"
-	"errors"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,13 +21,9 @@ func testArchive(t *testing.T) (*fakearchive.Archive, *Archive) {
 			Image: []byte("image 6.1.170"), Config: []byte("CONFIG_X=y\n")},
 	})
 	kr, err := ReadKeyring(fa.Keyring)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	c, err := cache.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return fa, &Archive{Mirror: fa.URL(), Keyring: kr, Cache: c, TTL: time.Hour}
 }
 
@@ -37,47 +31,33 @@ func TestArchiveIndexAndFetch(t *testing.T) {
 	fa, a := testArchive(t)
 	ctx := context.Background()
 	idx, err := a.Index(ctx, "bookworm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(idx.Candidates) != 2 || idx.Candidates[0].Upstream != "6.1.176" {
-		t.Fatalf("candidates = %+v, want 6.1.176 then 6.1.170", idx.Candidates)
-	}
+	require.NoError(t, err)
+	require.Len(t, idx.Candidates, 2, "candidates = %+v, want 6.1.176 then 6.1.170", idx.Candidates)
+	require.EqualValues(t, "6.1.176", idx.Candidates[0].Upstream, "candidates = %+v, want 6.1.176 then 6.1.170", idx.Candidates)
 	f, err := a.Fetch(ctx, idx.Candidates[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	p, err := a.Cache.Blob(f.ImageSHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := os.ReadFile(p); string(got) != "image 6.1.176" {
-		t.Fatalf("cached image = %q", got)
-	}
+	require.NoError(t, err)
+	got, _ := os.ReadFile(p)
+	require.EqualValues(t, "image 6.1.176", string(got), "cached image = %q", got)
 
 	// Again: nothing is fetched, neither the index (within TTL) nor the deb.
 	before := fa.Hits("")
-	if _, err := a.Index(ctx, "bookworm"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Fetch(ctx, idx.Candidates[0]); err != nil {
-		t.Fatal(err)
-	}
-	if n := fa.Hits("") - before; n != 0 {
-		t.Fatalf("second resolve made %d requests, want 0", n)
-	}
+	_, err = a.Index(ctx, "bookworm")
+	require.NoError(t, err)
+	_, err = a.Fetch(ctx, idx.Candidates[0])
+	require.NoError(t, err)
+	n := fa.Hits("") - before
+	require.EqualValues(t, 0, n, "second resolve made %d requests, want 0", n)
 
 	// A corrupt cached image is detected and fetched again.
 	os.WriteFile(p, []byte("bit rot"), 0o644)
-	if _, err := a.Fetch(ctx, idx.Candidates[0]); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := os.ReadFile(p); string(got) != "image 6.1.176" {
-		t.Fatalf("re-fetched image = %q", got)
-	}
-	if n := fa.Hits(".deb"); n != 2 {
-		t.Fatalf("deb downloaded %d times, want 2 (once more after corruption)", n)
-	}
+	_, err = a.Fetch(ctx, idx.Candidates[0])
+	require.NoError(t, err)
+	got, _ = os.ReadFile(p)
+	require.EqualValues(t, "image 6.1.176", string(got), "re-fetched image = %q", got)
+	n = fa.Hits(".deb")
+	require.EqualValues(t, 2, n, "deb downloaded %d times, want 2 (once more after corruption)", n)
 }
 
 func TestArchiveRejectsTampering(t *testing.T) {
@@ -85,23 +65,21 @@ func TestArchiveRejectsTampering(t *testing.T) {
 	t.Run("deb", func(t *testing.T) {
 		fa, a := testArchive(t)
 		idx, err := a.Index(ctx, "bookworm")
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		c := idx.Candidates[0]
 		deb := append([]byte(nil), fa.Get(c.Package.Filename)...)
 		deb[len(deb)-1] ^= 0xff
 		fa.Set(c.Package.Filename, deb)
-		if _, err := a.Fetch(ctx, c); err == nil || !strings.Contains(err.Error(), "does not match Packages") {
-			t.Fatalf("Fetch of a tampered deb = %v, want a hash mismatch", err)
-		}
+		_, err = a.Fetch(ctx, c)
+		require.Error(t, err, "Fetch of a tampered deb = %v, want a hash mismatch", err)
+		require.Contains(t, err.Error(), "does not match Packages", "Fetch of a tampered deb = %v, want a hash mismatch", err)
 	})
 	t.Run("packages", func(t *testing.T) {
 		fa, a := testArchive(t)
 		fa.Set("dists/bookworm/main/binary-amd64/Packages.gz", []byte("\x1f\x8b tampered"))
-		if _, err := a.Index(ctx, "bookworm"); err == nil || !strings.Contains(err.Error(), "Packages.gz") {
-			t.Fatalf("Index with a tampered Packages.gz = %v, want an error naming it", err)
-		}
+		_, err := a.Index(ctx, "bookworm")
+		require.Error(t, err, "Index with a tampered Packages.gz = %v, want an error naming it", err)
+		require.Contains(t, err.Error(), "Packages.gz", "Index with a tampered Packages.gz = %v, want an error naming it", err)
 	})
 	t.Run("signature", func(t *testing.T) {
 		fa, a := testArchive(t)
@@ -109,16 +87,15 @@ func TestArchiveRejectsTampering(t *testing.T) {
 		text, _ := UnsignedInRelease(fa.Get("dists/bookworm/InRelease"))
 		fa.Set("dists/bookworm/InRelease", fakearchive.Sign(t, other, string(text)))
 		_, err := a.Index(ctx, "bookworm")
-		if !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), fa.URL()+"/dists/bookworm/InRelease") {
-			t.Fatalf("Index signed by a foreign key = %v, want ErrBadSignature naming the URL", err)
-		}
+		require.ErrorIs(t, err, ErrBadSignature, "Index signed by a foreign key = %v, want ErrBadSignature naming the URL", err)
+		require.Contains(t, err.Error(), fa.URL()+"/dists/bookworm/InRelease", "Index signed by a foreign key = %v, want ErrBadSignature naming the URL", err)
 	})
 	t.Run("wrong suite", func(t *testing.T) {
 		fa, a := testArchive(t)
 		fa.Set("dists/trixie/InRelease", fa.Get("dists/bookworm/InRelease"))
-		if _, err := a.Index(ctx, "trixie"); err == nil || !strings.Contains(err.Error(), "not \"trixie\"") {
-			t.Fatalf("Index of trixie served bookworm's InRelease = %v, want a suite mismatch", err)
-		}
+		_, err := a.Index(ctx, "trixie")
+		require.Error(t, err, "Index of trixie served bookworm's InRelease = %v, want a suite mismatch", err)
+		require.Contains(t, err.Error(), "not \"trixie\"", "Index of trixie served bookworm's InRelease = %v, want a suite mismatch", err)
 	})
 }
 
@@ -126,35 +103,30 @@ func TestArchiveOfflineAndStale(t *testing.T) {
 	fa, a := testArchive(t)
 	ctx := context.Background()
 	a.Offline = true
-	if _, err := a.Index(ctx, "bookworm"); !errors.Is(err, ErrOffline) {
-		t.Fatalf("offline Index with an empty cache = %v, want ErrOffline", err)
-	}
+	_, err := a.Index(ctx, "bookworm")
+	require.ErrorIs(t, err, ErrOffline, "offline Index with an empty cache = %v, want ErrOffline", err)
 	a.Offline = false
 	idx, err := a.Index(ctx, "bookworm")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	// Expired TTL and the mirror down: the stale index is used, flagged.
 	a.TTL = time.Nanosecond
 	fa.Server.Close()
 	stale, err := a.Index(ctx, "bookworm")
-	if err != nil || !stale.Stale || len(stale.Candidates) != len(idx.Candidates) {
-		t.Fatalf("Index with the mirror down = %+v, %v; want the stale cached index", stale, err)
-	}
+	require.NoError(t, err, "Index with the mirror down = %+v, %v; want the stale cached index", stale, err)
+	require.True(t, stale.Stale, "Index with the mirror down = %+v, %v; want the stale cached index", stale, err)
+	require.Len(t, stale.Candidates, len(idx.Candidates), "Index with the mirror down = %+v, %v; want the stale cached index", stale, err)
 	// Offline with a cached index of any age works; the image is not cached.
 	a.Offline = true
-	if _, err := a.Index(ctx, "bookworm"); err != nil {
-		t.Fatalf("offline Index with a cached index: %v", err)
-	}
-	if _, err := a.Fetch(ctx, idx.Candidates[0]); !errors.Is(err, ErrOffline) {
-		t.Fatalf("offline Fetch of an uncached image = %v, want ErrOffline", err)
-	}
+	_, err = a.Index(ctx, "bookworm")
+	require.NoError(t, err, "offline Index with a cached index")
+	_, err = a.Fetch(ctx, idx.Candidates[0])
+	require.ErrorIs(t, err, ErrOffline, "offline Fetch of an uncached image = %v, want ErrOffline", err)
 	// Mirror down and nothing cached: the error names the URL and says so.
 	a.Offline = false
 	_, err = a.Index(ctx, "trixie")
-	if err == nil || !strings.Contains(err.Error(), "/dists/trixie/InRelease") || !strings.Contains(err.Error(), "no cached copy") {
-		t.Fatalf("Index of an unreachable suite = %v, want the URL and \"no cached copy\"", err)
-	}
+	require.Error(t, err, "Index of an unreachable suite = %v, want the URL and \"no cached copy\"", err)
+	require.Contains(t, err.Error(), "/dists/trixie/InRelease", "Index of an unreachable suite = %v, want the URL and \"no cached copy\"", err)
+	require.Contains(t, err.Error(), "no cached copy", "Index of an unreachable suite = %v, want the URL and \"no cached copy\"", err)
 }
 
 // A mirror caught in the middle of an update serves a newer Packages file

@@ -1,6 +1,11 @@
 package debian
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
 
 func pkg(name, version string, size int64) Package {
 	return Package{Name: name, Version: version, Size: size, Filename: "pool/" + name + "_" + version + ".deb", SHA256: name}
@@ -28,24 +33,19 @@ func TestFindCandidates(t *testing.T) {
 		{"linux-image-6.1.0-50-cloud-amd64", "6.1.176", "6.1", "6.1.0-50"},
 		{"linux-image-6.1.0-49-cloud-amd64", "6.1.170", "6.1", "6.1.0-49"},
 	}
-	if len(got) != len(want) {
-		t.Fatalf("FindCandidates found %d candidates, want %d: %+v", len(got), len(want), got)
-	}
+	require.Len(t, got, len(want), "FindCandidates found %d candidates, want %d: %+v", len(got), len(want), got)
 	for i, w := range want {
 		g := got[i]
-		if g.Package.Name != w.name || g.Upstream != w.up || g.Line != w.line || g.ABI != w.abi || g.Suite != "sid" {
-			t.Errorf("candidate %d = %s %s line %s abi %s, want %s %s line %s abi %s", i, g.Package.Name, g.Upstream, g.Line, g.ABI, w.name, w.up, w.line, w.abi)
-		}
+		assert.Equal(t, w.name, g.Package.Name, "candidate %d = %s %s line %s abi %s, want %s %s line %s abi %s", i, g.Package.Name, g.Upstream, g.Line, g.ABI, w.name, w.up, w.line, w.abi)
+		assert.Equal(t, w.up, g.Upstream, "candidate %d = %s %s line %s abi %s, want %s %s line %s abi %s", i, g.Package.Name, g.Upstream, g.Line, g.ABI, w.name, w.up, w.line, w.abi)
+		assert.Equal(t, w.line, g.Line, "candidate %d = %s %s line %s abi %s, want %s %s line %s abi %s", i, g.Package.Name, g.Upstream, g.Line, g.ABI, w.name, w.up, w.line, w.abi)
+		assert.Equal(t, w.abi, g.ABI, "candidate %d = %s %s line %s abi %s, want %s %s line %s abi %s", i, g.Package.Name, g.Upstream, g.Line, g.ABI, w.name, w.up, w.line, w.abi)
+		assert.EqualValues(t, "sid", g.Suite, "candidate %d = %s %s line %s abi %s, want %s %s line %s abi %s", i, g.Package.Name, g.Upstream, g.Line, g.ABI, w.name, w.up, w.line, w.abi)
 	}
-	if got[0].Base == nil || got[0].Base.Name != "linux-base-7.2.13+deb14-cloud-amd64" {
-		t.Errorf("7.x candidate base = %+v, want linux-base-7.2.13+deb14-cloud-amd64", got[0].Base)
-	}
-	if got[0].Release() != "7.2.13+deb14-cloud-amd64" {
-		t.Errorf("Release() = %q", got[0].Release())
-	}
-	if got[1].Base != nil {
-		t.Errorf("6.1 candidate has a base package %+v", got[1].Base)
-	}
+	assert.NotNil(t, got[0].Base, "7.x candidate base = %+v, want linux-base-7.2.13+deb14-cloud-amd64", got[0].Base)
+	assert.EqualValues(t, "linux-base-7.2.13+deb14-cloud-amd64", got[0].Base.Name, "7.x candidate base = %+v, want linux-base-7.2.13+deb14-cloud-amd64", got[0].Base)
+	assert.EqualValues(t, "7.2.13+deb14-cloud-amd64", got[0].Release(), "Release() = %q", got[0].Release())
+	assert.Nil(t, got[1].Base, "6.1 candidate has a base package %+v", got[1].Base)
 }
 
 func TestImagePackages(t *testing.T) {
@@ -55,7 +55,6 @@ func TestImagePackages(t *testing.T) {
 		pkg("linux-image-amd64", "6.1.176-1", 1500),
 		pkg("linux-headers-6.1.0-50-amd64", "6.1.176-1", 2<<20),
 	})
-	if len(got) != 1 || got[0].Name != "linux-image-6.1.0-50-amd64" {
-		t.Fatalf("ImagePackages = %+v, want only linux-image-6.1.0-50-amd64", got)
-	}
+	require.Len(t, got, 1, "ImagePackages = %+v, want only linux-image-6.1.0-50-amd64", got)
+	require.EqualValues(t, "linux-image-6.1.0-50-amd64", got[0].Name, "ImagePackages = %+v, want only linux-image-6.1.0-50-amd64", got)
 }

@@ -2,8 +2,9 @@ package debian
 
 import (
 	"bytes"
-	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/corematrix/corematrix/kernels/internal/fakearchive"
 )
@@ -24,19 +25,13 @@ func TestExtractKernel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			deb, err := fakearchive.Deb(tt.k)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			gotImg, gotCfg, kf, err := ExtractKernelBytes(bytes.NewReader(deb))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if kf.Vmlinuz != tt.wantImg || kf.Config != tt.wantCfg {
-				t.Fatalf("found %+v, want vmlinuz %q config %q", kf, tt.wantImg, tt.wantCfg)
-			}
-			if !bytes.Equal(gotImg, img) || !bytes.Equal(gotCfg, tt.k.Config) {
-				t.Fatalf("extracted image %q config %q", gotImg, gotCfg)
-			}
+			require.NoError(t, err)
+			require.Equal(t, tt.wantImg, kf.Vmlinuz, "found %+v, want vmlinuz %q config %q", kf, tt.wantImg, tt.wantCfg)
+			require.Equal(t, tt.wantCfg, kf.Config, "found %+v, want vmlinuz %q config %q", kf, tt.wantImg, tt.wantCfg)
+			require.Equal(t, img, gotImg, "extracted image %q config %q", gotImg, gotCfg)
+			require.Equal(t, tt.k.Config, gotCfg, "extracted image %q config %q", gotImg, gotCfg)
 		})
 	}
 }
@@ -53,13 +48,11 @@ func TestExtractKernelErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, _, kf, err := ExtractKernelBytes(bytes.NewReader(tt.data)); err == nil {
-				t.Fatalf("ExtractKernel = %+v, want an error", kf)
-			}
+			_, _, kf, err := ExtractKernelBytes(bytes.NewReader(tt.data))
+			require.Error(t, err, "ExtractKernel = %+v, want an error", kf)
 		})
 	}
 	empty := fakearchive.Ar([]fakearchive.ArMember{{Name: "debian-binary", Data: []byte("2.0\n")}, {Name: "data.tar", Data: make([]byte, 1024)}})
-	if _, _, _, err := ExtractKernelBytes(bytes.NewReader(empty)); !errors.Is(err, ErrNoKernelInDeb) {
-		t.Fatalf("ExtractKernel(empty data.tar) = %v, want ErrNoKernelInDeb", err)
-	}
+	_, _, _, err := ExtractKernelBytes(bytes.NewReader(empty))
+	require.ErrorIs(t, err, ErrNoKernelInDeb, "ExtractKernel(empty data.tar) = %v, want ErrNoKernelInDeb", err)
 }

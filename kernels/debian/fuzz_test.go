@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 const seedPackages = "Package: linux-image-6.1.0-50-cloud-amd64\nSource: linux\nVersion: 6.1.176-1\nDepends: kmod\nFilename: pool/main/l/linux/x.deb\nSize: 12345678\nSHA256: " +
@@ -22,9 +24,9 @@ func FuzzParsePackages(f *testing.F) {
 			return
 		}
 		for _, p := range pkgs {
-			if p.Name == "" || p.Version == "" || p.Filename == "" {
-				t.Fatalf("kept stanza %+v lacks Package, Version or Filename", p)
-			}
+			require.NotEqual(t, "", p.Name, "kept stanza %+v lacks Package, Version or Filename", p)
+			require.NotEqual(t, "", p.Version, "kept stanza %+v lacks Package, Version or Filename", p)
+			require.NotEqual(t, "", p.Filename, "kept stanza %+v lacks Package, Version or Filename", p)
 		}
 		FindCandidates("bookworm", pkgs)
 		ImagePackages(pkgs)
@@ -43,9 +45,8 @@ func FuzzParseRelease(f *testing.F) {
 			return
 		}
 		for p, h := range rel.SHA256 {
-			if len(h.SHA256) != 64 || h.Size < 0 {
-				t.Fatalf("%s: hash %q size %d", p, h.SHA256, h.Size)
-			}
+			require.Len(t, h.SHA256, 64, "%s: hash %q size %d", p, h.SHA256, h.Size)
+			require.False(t, h.Size < 0, "%s: hash %q size %d", p, h.SHA256, h.Size)
 		}
 	})
 }
@@ -75,9 +76,7 @@ func FuzzParseSources(f *testing.F) {
 					found = found || strings.TrimRight(u, "/") == strings.TrimRight(m, "/")
 				}
 			}
-			if !found {
-				t.Fatalf("mirror %q is none of the URIs of %+v", m, srcs)
-			}
+			require.True(t, found, "mirror %q is none of the URIs of %+v", m, srcs)
 		}
 	})
 }
@@ -89,8 +88,7 @@ func FuzzExtractKernel(f *testing.F) {
 	f.Add([]byte("!<arch>\ndata.tar        0           0     0     100644  10        `\n0123456789"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, c, _, _ := ExtractKernelBytes(bytes.NewReader(data))
-		if len(v) > 256<<20 || len(c) > 16<<20 {
-			t.Fatalf("extracted %d and %d bytes", len(v), len(c))
-		}
+		require.False(t, len(v) > 256<<20, "extracted %d and %d bytes", len(v), len(c))
+		require.False(t, len(c) > 16<<20, "extracted %d and %d bytes", len(v), len(c))
 	})
 }

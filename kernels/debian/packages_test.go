@@ -1,9 +1,11 @@
 package debian
 
 import (
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const packagesText = `Package: linux-image-6.1.0-50-cloud-amd64
@@ -32,9 +34,7 @@ SHA256: 1111111111111111111111111111111111111111111111111111111111111111
 
 func TestParsePackages(t *testing.T) {
 	got, err := ParsePackages(strings.NewReader(packagesText), KeepIndexEntry)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []Package{
 		{Name: "linux-image-6.1.0-50-cloud-amd64", Version: "6.1.176-1", Source: "linux-signed-amd64 (6.1.176+1)",
 			Filename: "pool/main/l/linux-signed-amd64/linux-image-6.1.0-50-cloud-amd64_6.1.176-1_amd64.deb",
@@ -43,13 +43,10 @@ func TestParsePackages(t *testing.T) {
 			Filename: "pool/main/l/linux-signed-amd64/linux-image-cloud-amd64_6.1.176-1_amd64.deb",
 			Size:     1484, SHA256: "1111111111111111111111111111111111111111111111111111111111111111"},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("ParsePackages =\n%+v\nwant\n%+v", got, want)
-	}
+	require.Equal(t, want, got, "ParsePackages =\n%+v\nwant\n%+v", got, want)
 	all, err := ParsePackages(strings.NewReader(packagesText), nil)
-	if err != nil || len(all) != 3 {
-		t.Fatalf("ParsePackages(no filter) = %d stanzas, %v; want 3", len(all), err)
-	}
+	require.NoError(t, err, "ParsePackages(no filter) = %d stanzas, %v; want 3", len(all), err)
+	require.Len(t, all, 3, "ParsePackages(no filter) = %d stanzas, %v; want 3", len(all), err)
 }
 
 func TestParsePackagesErrors(t *testing.T) {
@@ -58,8 +55,7 @@ func TestParsePackagesErrors(t *testing.T) {
 		"Package: x\nVersion: 1\nFilename: f\nSize: big\n", // bad size
 		"Package x\n", // not a field
 	} {
-		if p, err := ParsePackages(strings.NewReader(in), nil); err == nil {
-			t.Errorf("ParsePackages(%q) = %+v, want an error", in, p)
-		}
+		p, err := ParsePackages(strings.NewReader(in), nil)
+		assert.Error(t, err, "ParsePackages(%q) = %+v, want an error", in, p)
 	}
 }

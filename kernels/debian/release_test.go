@@ -2,9 +2,9 @@ package debian
 
 import (
 	"bytes"
-	"errors"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
@@ -24,19 +24,15 @@ SHA256:
 
 func TestParseRelease(t *testing.T) {
 	r, err := ParseRelease([]byte(releaseText))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.Suite != "oldstable" || r.Codename != "bookworm" || len(r.SHA256) != 2 {
-		t.Fatalf("ParseRelease = %+v", r)
-	}
+	require.NoError(t, err)
+	require.EqualValues(t, "oldstable", r.Suite, "ParseRelease = %+v", r)
+	require.EqualValues(t, "bookworm", r.Codename, "ParseRelease = %+v", r)
+	require.Len(t, r.SHA256, 2, "ParseRelease = %+v", r)
 	want := FileHash{SHA256: "9e0b5aabb2465b3d2e7a7fe27f9913846277833f7a2826e7767acccff5b588c5", Size: 8790396}
-	if got := r.SHA256["main/binary-amd64/Packages.xz"]; got != want {
-		t.Fatalf("Packages.xz hash = %+v, want %+v", got, want)
-	}
-	if _, err := ParseRelease([]byte("Suite: x\n")); err == nil {
-		t.Fatal("ParseRelease accepted a release without hashes")
-	}
+	got := r.SHA256["main/binary-amd64/Packages.xz"]
+	require.Equal(t, want, got, "Packages.xz hash = %+v, want %+v", got, want)
+	_, err = ParseRelease([]byte("Suite: x\n"))
+	require.Error(t, err, "ParseRelease accepted a release without hashes")
 }
 
 func TestVerifyInRelease(t *testing.T) {
@@ -59,17 +55,12 @@ func TestVerifyInRelease(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			text, signer, err := VerifyInRelease(tt.data, keyring)
 			if tt.ok {
-				if err != nil {
-					t.Fatalf("VerifyInRelease: %v", err)
-				}
-				if !strings.Contains(string(text), "Codename: bookworm") || signer != good.PrimaryKey.KeyIdString() {
-					t.Fatalf("VerifyInRelease = signer %q, text %q", signer, text)
-				}
+				require.NoError(t, err, "VerifyInRelease")
+				require.Contains(t, string(text), "Codename: bookworm", "VerifyInRelease = signer %q, text %q", signer, text)
+				require.Equal(t, good.PrimaryKey.KeyIdString(), signer, "VerifyInRelease = signer %q, text %q", signer, text)
 				return
 			}
-			if !errors.Is(err, ErrBadSignature) {
-				t.Fatalf("VerifyInRelease = %v, want ErrBadSignature", err)
-			}
+			require.ErrorIs(t, err, ErrBadSignature, "VerifyInRelease = %v, want ErrBadSignature", err)
 		})
 	}
 }
@@ -79,7 +70,5 @@ func TestReadKeyringSystem(t *testing.T) {
 	if err != nil {
 		t.Skipf("no Debian archive keyring installed: %v", err)
 	}
-	if len(kr) == 0 {
-		t.Fatalf("%s holds no keys", DefaultKeyring)
-	}
+	require.NotEmpty(t, kr, "%s holds no keys", DefaultKeyring)
 }

@@ -1,12 +1,13 @@
 package debian
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseDeb822(t *testing.T) {
@@ -24,25 +25,20 @@ Components: main contrib
 Enabled: no
 `
 	got, err := ParseDeb822(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []Source{
 		{Types: []string{"deb"}, URIs: []string{"http://mirror.example/debian"}, Suites: []string{"bookworm", "bookworm-updates"},
 			Components: []string{"main"}, SignedBy: "/usr/share/keyrings/debian-archive-keyring.gpg", Enabled: true},
 		{Types: []string{"deb", "deb-src"}, URIs: []string{"http://mirror.example/debian-security"}, Suites: []string{"bookworm-security"},
 			Components: []string{"main", "contrib"}, Enabled: false},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("ParseDeb822 =\n%+v\nwant\n%+v", got, want)
-	}
+	require.Equal(t, want, got, "ParseDeb822 =\n%+v\nwant\n%+v", got, want)
 }
 
 func TestParseDeb822Errors(t *testing.T) {
 	for _, in := range []string{" continuation first\n", "Types deb\n"} {
-		if s, err := ParseDeb822(strings.NewReader(in)); err == nil {
-			t.Errorf("ParseDeb822(%q) = %+v, want an error", in, s)
-		}
+		s, err := ParseDeb822(strings.NewReader(in))
+		assert.Error(t, err, "ParseDeb822(%q) = %+v, want an error", in, s)
 	}
 }
 
@@ -54,20 +50,15 @@ deb-src http://mirror.example/debian bookworm main # trailing comment
 deb https://mirror.example/debian-security bookworm-security main
 `
 	got, err := ParseOneLine(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	want := []Source{
 		{Types: []string{"deb"}, URIs: []string{"http://mirror.example/debian"}, Suites: []string{"bookworm"}, Components: []string{"main", "contrib"}, SignedBy: "/k.gpg", Enabled: true},
 		{Types: []string{"deb-src"}, URIs: []string{"http://mirror.example/debian"}, Suites: []string{"bookworm"}, Components: []string{"main"}, Enabled: true},
 		{Types: []string{"deb"}, URIs: []string{"https://mirror.example/debian-security"}, Suites: []string{"bookworm-security"}, Components: []string{"main"}, Enabled: true},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("ParseOneLine =\n%+v\nwant\n%+v", got, want)
-	}
-	if _, err := ParseOneLine(strings.NewReader("deb http://x\n")); err == nil {
-		t.Error("ParseOneLine accepted a line without a suite")
-	}
+	require.Equal(t, want, got, "ParseOneLine =\n%+v\nwant\n%+v", got, want)
+	_, err = ParseOneLine(strings.NewReader("deb http://x\n"))
+	assert.Error(t, err, "ParseOneLine accepted a line without a suite")
 }
 
 func TestMirrorFrom(t *testing.T) {
@@ -87,14 +78,11 @@ func TestMirrorFrom(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := MirrorFrom(tt.sources)
 			if tt.want == "" {
-				if !errors.Is(err, ErrNoMirror) {
-					t.Fatalf("MirrorFrom = %q, %v; want ErrNoMirror", got, err)
-				}
+				require.ErrorIs(t, err, ErrNoMirror, "MirrorFrom = %q, %v; want ErrNoMirror", got, err)
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("MirrorFrom = %q, %v; want %q", got, err, tt.want)
-			}
+			require.NoError(t, err, "MirrorFrom = %q, %v; want %q", got, err, tt.want)
+			require.Equal(t, tt.want, got, "MirrorFrom = %q, %v; want %q", got, err, tt.want)
 		})
 	}
 }
@@ -106,13 +94,9 @@ func TestSystemSourcesBothFormats(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "etc/apt/sources.list"), []byte("deb http://one.example/debian-security bookworm-security main\n"), 0o644)
 	os.WriteFile(filepath.Join(d, "debian.sources"), []byte("Types: deb\nURIs: http://two.example/debian\nSuites: bookworm\nComponents: main\n"), 0o644)
 	s, err := SystemSources(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s) != 2 {
-		t.Fatalf("SystemSources read %d sources, want 2: %+v", len(s), s)
-	}
-	if m, err := MirrorFrom(s); err != nil || m != "http://two.example/debian" {
-		t.Fatalf("MirrorFrom = %q, %v", m, err)
-	}
+	require.NoError(t, err)
+	require.Len(t, s, 2, "SystemSources read %d sources, want 2: %+v", len(s), s)
+	m, err := MirrorFrom(s)
+	require.NoError(t, err, "MirrorFrom = %q,", m)
+	require.EqualValues(t, "http://two.example/debian", m, "MirrorFrom = %q, %v", m, err)
 }

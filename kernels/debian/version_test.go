@@ -1,6 +1,10 @@
 package debian
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
 
 func TestCompareVersions(t *testing.T) {
 	tests := []struct {
@@ -23,12 +27,10 @@ func TestCompareVersions(t *testing.T) {
 		{"1.0.", "1.0", 1},
 	}
 	for _, tt := range tests {
-		if got := CompareVersions(tt.a, tt.b); got != tt.want {
-			t.Errorf("CompareVersions(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-		if got := CompareVersions(tt.b, tt.a); got != -tt.want {
-			t.Errorf("CompareVersions(%q, %q) = %d, want %d", tt.b, tt.a, got, -tt.want)
-		}
+		got := CompareVersions(tt.a, tt.b)
+		assert.Equal(t, tt.want, got, "CompareVersions(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
+		got = CompareVersions(tt.b, tt.a)
+		assert.Equal(t, -tt.want, got, "CompareVersions(%q, %q) = %d, want %d", tt.b, tt.a, got, -tt.want)
 	}
 }
 
@@ -40,8 +42,8 @@ func TestUpstreamVersionAndLine(t *testing.T) {
 		{"5.10.223-1", "5.10.223", "5.10"},
 	}
 	for _, tt := range tests {
-		if up := UpstreamVersion(tt.in); up != tt.up || Line(up) != tt.line {
-			t.Errorf("UpstreamVersion(%q) = %q (line %q), want %q (%q)", tt.in, up, Line(up), tt.up, tt.line)
-		}
+		up := UpstreamVersion(tt.in)
+		assert.Equal(t, tt.up, up, "UpstreamVersion(%q) = %q (line %q), want %q (%q)", tt.in, up, Line(up), tt.up, tt.line)
+		assert.Equal(t, tt.line, Line(up), "UpstreamVersion(%q) = %q (line %q), want %q (%q)", tt.in, up, Line(up), tt.up, tt.line)
 	}
 }

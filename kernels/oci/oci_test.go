@@ -1,6 +1,10 @@
 package oci
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
 
 func TestKernelFile(t *testing.T) {
 	tests := map[string]string{
@@ -14,8 +18,7 @@ func TestKernelFile(t *testing.T) {
 		"boot/vmlinuz/../passwd": "",
 	}
 	for in, want := range tests {
-		if got := kernelFile(in); got != want {
-			t.Errorf("kernelFile(%q) = %q, want %q", in, got, want)
-		}
+		got := kernelFile(in)
+		assert.Equal(t, want, got, "kernelFile(%q) = %q, want %q", in, got, want)
 	}
 }

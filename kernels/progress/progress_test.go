@@ -6,23 +6,24 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestDownloadPlain(t *testing.T) {
 	var out strings.Builder
 	r := New(&out, false)
 	src, done := r.Download("pkg_1.0", 3<<20, strings.NewReader(strings.Repeat("x", 3<<20)))
-	if n, err := io.Copy(io.Discard, src); err != nil || n != 3<<20 {
-		t.Fatalf("copy = %d, %v", n, err)
-	}
+	n, err := io.Copy(io.Discard, src)
+	require.NoError(t, err, "copy = %d,", n)
+	require.False(t, n != 3<<20, "copy = %d, %v", n, err)
 	done(nil)
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 2 || lines[0] != "downloading pkg_1.0 (3.0 MiB)" || !strings.HasPrefix(lines[1], "downloaded pkg_1.0: 3.0 MiB in ") {
-		t.Fatalf("plain progress = %q", out.String())
-	}
-	if strings.Contains(out.String(), "\r") {
-		t.Fatalf("plain progress has carriage returns: %q", out.String())
-	}
+	require.Len(t, lines, 2, "plain progress = %q", out.String())
+	require.EqualValues(t, "downloading pkg_1.0 (3.0 MiB)", lines[0], "plain progress = %q", out.String())
+	require.True(t, strings.HasPrefix(lines[1], "downloaded pkg_1.0: 3.0 MiB in "), "plain progress = %q", out.String())
+	require.NotContains(t, out.String(), "\r", "plain progress has carriage returns: %q", out.String())
 }
 
 func TestDownloadTTY(t *testing.T) {
@@ -39,25 +40,23 @@ func TestDownloadTTY(t *testing.T) {
 	}
 	done(errors.New("boom"))
 	s := out.String()
-	if !strings.Contains(s, "\r\033[Kpkg 1.0 KiB/4.0 KiB") || !strings.Contains(s, "/s") || !strings.Contains(s, "download pkg failed after 4.0 KiB: boom") {
-		t.Fatalf("tty progress = %q", s)
-	}
+	require.Contains(t, s, "\r\033[Kpkg 1.0 KiB/4.0 KiB", "tty progress = %q", s)
+	require.Contains(t, s, "/s", "tty progress = %q", s)
+	require.Contains(t, s, "download pkg failed after 4.0 KiB: boom", "tty progress = %q", s)
 }
 
 func TestNilReporter(t *testing.T) {
 	var r *Reporter
 	r.Stepf("nothing %d", 1)
 	src, done := r.Download("x", 1, strings.NewReader("a"))
-	if b, _ := io.ReadAll(src); string(b) != "a" {
-		t.Fatalf("nil reporter changed the stream: %q", b)
-	}
+	b, _ := io.ReadAll(src)
+	require.EqualValues(t, "a", string(b), "nil reporter changed the stream: %q", b)
 	done(nil)
 }
 
 func TestBytes(t *testing.T) {
 	for n, want := range map[int64]string{-1: "?", 12: "12 B", 2048: "2.0 KiB", 25 << 20: "25.0 MiB", 3 << 30: "3.00 GiB"} {
-		if got := Bytes(n); got != want {
-			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
-		}
+		got := Bytes(n)
+		assert.Equal(t, want, got, "Bytes(%d) = %q, want %q", n, got, want)
 	}
 }
