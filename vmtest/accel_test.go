@@ -61,9 +61,9 @@ func TestAccelChooserProbe(t *testing.T) {
 
 func TestAccelChooserForced(t *testing.T) {
 	for _, mode := range []string{AccelKVM, AccelTCG} {
-		c, err := newAccelChooser(mode, func(string) { t.Fatal("no warning expected") })
+		c, err := newAccelChooser(mode, func(string) { require.Fail(t, "no warning expected") })
 		require.NoError(t, err)
-		c.capable = func() error { t.Fatal("forced mode must not probe"); return nil }
+		c.capable = func() error { require.Fail(t, "forced mode must not probe"); return nil }
 		a, probe, err := c.acquire(context.Background())
 		require.NoError(t, err)
 		require.False(t, probe)

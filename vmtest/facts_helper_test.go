@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
@@ -12,15 +14,11 @@ import (
 func withFacts(t *testing.T, stream []byte, facts string) []byte {
 	t.Helper()
 	at := bytes.Index(stream, []byte(wire.Prefix+"begin "+wire.SectionKmsg))
-	if at < 0 {
-		t.Fatalf("recorded stream has no kmsg section")
-	}
+	require.False(t, at < 0, "recorded stream has no kmsg section")
 	var b bytes.Buffer
 	b.Write(stream[:at])
 	s, err := wire.NewWriter(&b).Begin(wire.SectionFacts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	s.Write([]byte(facts))
 	s.End(0, "")
 	b.Write(stream[at:])

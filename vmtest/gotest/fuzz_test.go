@@ -1,8 +1,11 @@
 package gotest
 
 import (
+	"fmt"
 	"os"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzParse feeds arbitrary test-binary output to the test2json parser: it
@@ -17,18 +20,14 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, out []byte) {
 		r := Parse(out)
 		for _, tr := range r.Tests {
-			if tr.Name == "" {
-				t.Fatalf("test without a name in %q", out)
-			}
+			require.NotEqual(t, "", tr.Name, "test without a name in %q", out)
 			switch tr.Status {
 			case "pass", "fail", "skip", "":
 			default:
-				t.Fatalf("test %q: status %q", tr.Name, tr.Status)
+				require.Fail(t, fmt.Sprintf("test %q: status %q", tr.Name, tr.Status))
 			}
 		}
 		pass, fail, skip := r.Counts()
-		if pass+fail+skip > len(r.Tests) {
-			t.Fatalf("counts %d+%d+%d exceed %d tests", pass, fail, skip, len(r.Tests))
-		}
+		require.False(t, pass+fail+skip > len(r.Tests), "counts %d+%d+%d exceed %d tests", pass, fail, skip, len(r.Tests))
 	})
 }

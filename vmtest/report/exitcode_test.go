@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -38,17 +39,18 @@ func TestExitCode(t *testing.T) {
 		{"prediction of a failed load confirmed", []KernelResult{agreeing}, ExitOK},
 	}
 	for _, tc := range tests {
-		if got := ExitCode(Summary{Kernels: tc.kernels}); got != tc.want {
-			t.Errorf("%s: ExitCode = %d, want %d", tc.name, got, tc.want)
-		}
+		got := ExitCode(Summary{Kernels: tc.kernels})
+		assert.Equal(t, tc.want, got, "%s: ExitCode = %d, want %d", tc.name, got, tc.want)
 	}
 }
 
 func TestDisagreementsFindsOnlyContradictions(t *testing.T) {
 	ds := Disagreements(factsRun())
-	if len(ds) != 1 || ds[0].Kernel != "6.1" || ds[0].Program != "handle_openat" || ds[0].Predicted || !ds[0].Loaded {
-		t.Errorf("Disagreements(factsRun) = %+v, want only 6.1 handle_openat predicted to fail but loaded", ds)
-	}
+	assert.Len(t, ds, 1, "Disagreements(factsRun) = %+v, want only 6.1 handle_openat predicted to fail but loaded", ds)
+	assert.EqualValues(t, "6.1", ds[0].Kernel, "Disagreements(factsRun) = %+v, want only 6.1 handle_openat predicted to fail but loaded", ds)
+	assert.EqualValues(t, "handle_openat", ds[0].Program, "Disagreements(factsRun) = %+v, want only 6.1 handle_openat predicted to fail but loaded", ds)
+	assert.False(t, ds[0].Predicted, "Disagreements(factsRun) = %+v, want only 6.1 handle_openat predicted to fail but loaded", ds)
+	assert.True(t, ds[0].Loaded, "Disagreements(factsRun) = %+v, want only 6.1 handle_openat predicted to fail but loaded", ds)
 }
 
 func TestCoverageNamesUncoveredBranches(t *testing.T) {
@@ -59,9 +61,9 @@ func TestCoverageNamesUncoveredBranches(t *testing.T) {
 		}
 	}
 	want := []string{"start_time/real_start_time needs kernel < 5.5", "events/perf needs kernel < 5.8 (or forced)"}
-	if len(uncovered) != len(want) || uncovered[0] != want[0] || uncovered[1] != want[1] {
-		t.Errorf("uncovered branches = %q, want %q", uncovered, want)
-	}
+	assert.Len(t, uncovered, len(want), "uncovered branches = %q, want %q", uncovered, want)
+	assert.Equal(t, want[0], uncovered[0], "uncovered branches = %q, want %q", uncovered, want)
+	assert.Equal(t, want[1], uncovered[1], "uncovered branches = %q, want %q", uncovered, want)
 }
 
 func TestHeaderDoesNotCallAContradictedRunGreen(t *testing.T) {
@@ -70,12 +72,10 @@ func TestHeaderDoesNotCallAContradictedRunGreen(t *testing.T) {
 		Prediction: &Prediction{Programs: map[string]bool{"p": false}}}
 	s := Summary{Kernels: []KernelResult{k}}
 	md := Markdown(s)
-	if want := "## corematrix: ⚠️ all 1 kernel(s) passed, but the offline prediction was contradicted\n"; !strings.HasPrefix(md, want) {
-		t.Errorf("Markdown header = %q, want %q", strings.SplitN(md, "\n", 2)[0], want)
-	}
-	if term := Terminal(s); !strings.Contains(term, "DISAGREE 6.1 p: predicted fails, actually loaded") {
-		t.Errorf("Terminal does not show the disagreement:\n%s", term)
-	}
+	want := "## corematrix: ⚠️ all 1 kernel(s) passed, but the offline prediction was contradicted\n"
+	assert.True(t, strings.HasPrefix(md, want), "Markdown header = %q, want %q", strings.SplitN(md, "\n", 2)[0], want)
+	term := Terminal(s)
+	assert.Contains(t, term, "DISAGREE 6.1 p: predicted fails, actually loaded", "Terminal does not show the disagreement:\n%s", term)
 }
 
 func TestExitCodeInterrupted(t *testing.T) {

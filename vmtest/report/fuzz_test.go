@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzLoad writes arbitrary bytes as a results.json and loads the
@@ -19,17 +21,13 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"kernels":[{"kernel":{"name":"a"},"outcome":"skip"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, ResultsFile), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, ResultsFile), data, 0o644))
 		s, err := Load(dir)
 		if err != nil {
 			return
 		}
 		for _, k := range s.Kernels {
-			if !validOutcome(k.Outcome) {
-				t.Fatalf("loaded unknown outcome %q", k.Outcome)
-			}
+			require.True(t, validOutcome(k.Outcome), "loaded unknown outcome %q", k.Outcome)
 		}
 		fence := ""
 		for _, l := range strings.Split(Markdown(s), "\n") {
@@ -43,14 +41,11 @@ func FuzzLoad(f *testing.F) {
 				}
 				continue
 			}
-			if strings.HasPrefix(l, "## ") && !strings.HasPrefix(l, "## corematrix: ") {
-				t.Fatalf("injected heading %q", l)
-			}
+			require.False(t, strings.HasPrefix(l, "## ") && !strings.HasPrefix(l, "## corematrix: "), "injected heading %q", l)
 		}
 		for _, r := range Terminal(s) {
-			if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-				t.Fatalf("terminal output keeps control character %U", r)
-			}
+			require.False(t, r < 0x20 && r != '\n' && r != '\t', "terminal output keeps control character %U", r)
+			require.NotEqual(t, 0x7f, r, "terminal output keeps control character %U", r)
 		}
 	})
 }

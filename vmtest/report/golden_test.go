@@ -5,6 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -14,18 +17,12 @@ func golden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
 	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
 		return
 	}
 	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test -update to create it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it); got:\n%s", path, got)
-	}
+	require.NoError(t, err, "read golden file (run go test -update to create it)")
+	assert.Equal(t, string(want), got, "%s differs from the golden file (go test -update rewrites it); got:\n%s", path, got)
 }
 
 var runs = []struct {
@@ -59,9 +56,7 @@ func TestJUnitMatchesGolden(t *testing.T) {
 			name := tc.name + "-" + kernelDirName(k.Kernel.Name) + ".junit.xml"
 			t.Run(name, func(t *testing.T) {
 				x, err := JUnit(k)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err)
 				golden(t, name, string(x))
 			})
 		}

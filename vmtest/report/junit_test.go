@@ -7,6 +7,9 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // decodeJUnit parses a junit.xml document back, failing on malformed XML.
@@ -19,14 +22,11 @@ func decodeJUnit(t *testing.T, x []byte) junitSuites {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		if err != nil {
-			t.Fatalf("junit.xml is not well-formed: %v\n%s", err, x)
-		}
+		require.NoError(t, err, "junit.xml is not well-formed: %v\n%s", err, x)
 	}
 	var doc junitSuites
-	if err := xml.Unmarshal(x, &doc); err != nil {
-		t.Fatalf("decode junit.xml: %v\n%s", err, x)
-	}
+	err := xml.Unmarshal(x, &doc)
+	require.NoError(t, err, "decode junit.xml: %v\n%s", err, x)
 	return doc
 }
 
@@ -49,21 +49,13 @@ func TestJUnitDecodesBackWithCounts(t *testing.T) {
 	for _, k := range mixedRun().Kernels {
 		t.Run(k.Kernel.Name, func(t *testing.T) {
 			x, err := JUnit(k)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err)
 			doc := decodeJUnit(t, x)
-			if len(doc.Suites) != 1 {
-				t.Fatalf("got %d testsuites, want 1 per kernel", len(doc.Suites))
-			}
+			require.Len(t, doc.Suites, 1, "got %d testsuites, want 1 per kernel", len(doc.Suites))
 			s := doc.Suites[0]
 			got := counts{s.Tests, s.Failures, s.Errors, s.Skipped}
-			if got != want[k.Kernel.Name] {
-				t.Errorf("suite counts (tests, failures, errors, skipped) = %v, want %v", got, want[k.Kernel.Name])
-			}
-			if len(s.Cases) != s.Tests {
-				t.Errorf("suite says tests=%d but holds %d testcases", s.Tests, len(s.Cases))
-			}
+			assert.Equal(t, want[k.Kernel.Name], got, "suite counts (tests, failures, errors, skipped) = %v, want %v", got, want[k.Kernel.Name])
+			assert.Len(t, s.Cases, s.Tests, "suite says tests=%d but holds %d testcases", s.Tests, len(s.Cases))
 			var failures, errs, skips int
 			for _, c := range s.Cases {
 				if c.Failure != nil {
@@ -76,12 +68,11 @@ func TestJUnitDecodesBackWithCounts(t *testing.T) {
 					skips++
 				}
 			}
-			if (counts{len(s.Cases), failures, errs, skips}) != got {
-				t.Errorf("testcase elements (cases, failures, errors, skipped) = %v, attributes say %v", counts{len(s.Cases), failures, errs, skips}, got)
-			}
-			if doc.Tests != s.Tests || doc.Failures != s.Failures || doc.Errors != s.Errors || doc.Skipped != s.Skipped {
-				t.Errorf("testsuites totals %+v differ from the suite's", doc)
-			}
+			assert.Equal(t, got, (counts{len(s.Cases), failures, errs, skips}), "testcase elements (cases, failures, errors, skipped) = %v, attributes say %v", counts{len(s.Cases), failures, errs, skips}, got)
+			assert.EqualValues(t, s.Tests, doc.Tests, "testsuites totals %+v differ from the suite's", doc)
+			assert.EqualValues(t, s.Failures, doc.Failures, "testsuites totals %+v differ from the suite's", doc)
+			assert.EqualValues(t, s.Errors, doc.Errors, "testsuites totals %+v differ from the suite's", doc)
+			assert.EqualValues(t, s.Skipped, doc.Skipped, "testsuites totals %+v differ from the suite's", doc)
 		})
 	}
 }
@@ -92,20 +83,14 @@ func TestJUnitKernelCaseCarriesOutcomeAndTrace(t *testing.T) {
 			continue
 		}
 		x, err := JUnit(k)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		doc := decodeJUnit(t, x)
 		last := doc.Suites[0].Cases[len(doc.Suites[0].Cases)-1]
-		if last.Name != kernelCaseName || last.Failure == nil {
-			t.Fatalf("last testcase = %+v, want a %q case with a failure", last, kernelCaseName)
-		}
-		if last.Failure.Type != "panic" || !strings.Contains(last.Failure.Message, "sysrq triggered crash") {
-			t.Errorf("kernel failure type=%q message=%q, want type panic and the reason", last.Failure.Type, last.Failure.Message)
-		}
-		if !strings.Contains(last.Failure.Body, "Call Trace:") {
-			t.Errorf("kernel failure body = %q, want the panic trace", last.Failure.Body)
-		}
+		require.Equal(t, kernelCaseName, last.Name, "last testcase = %+v, want a %q case with a failure", last, kernelCaseName)
+		require.NotNil(t, last.Failure, "last testcase = %+v, want a %q case with a failure", last, kernelCaseName)
+		assert.EqualValues(t, "panic", last.Failure.Type, "kernel failure type=%q message=%q, want type panic and the reason", last.Failure.Type, last.Failure.Message)
+		assert.Contains(t, last.Failure.Message, "sysrq triggered crash", "kernel failure type=%q message=%q, want type panic and the reason", last.Failure.Type, last.Failure.Message)
+		assert.Contains(t, last.Failure.Body, "Call Trace:", "kernel failure body = %q, want the panic trace", last.Failure.Body)
 	}
 }
 
@@ -121,23 +106,13 @@ func TestJUnitStaysWellFormedWithHostileOutput(t *testing.T) {
 		},
 	}
 	x, err := JUnit(r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	doc := decodeJUnit(t, x)
 	c := doc.Suites[0].Cases
-	if len(c) != 3 {
-		t.Fatalf("got %d testcases, want 3: %s", len(c), x)
-	}
-	if c[0].Name != "TestA<]]>" {
-		t.Errorf("testcase name decoded as %q, want it unchanged", c[0].Name)
-	}
-	if !strings.Contains(c[0].Failure.Body, "]]> cdata end <tag> & \"quotes\"") {
-		t.Errorf("failure body decoded as %q, want the text around ]]> intact", c[0].Failure.Body)
-	}
-	if strings.ContainsAny(c[0].Failure.Body, "\x1b\x00") {
-		t.Errorf("failure body %q still holds characters XML cannot carry", c[0].Failure.Body)
-	}
+	require.Len(t, c, 3, "got %d testcases, want 3: %s", len(c), x)
+	assert.EqualValues(t, "TestA<]]>", c[0].Name, "testcase name decoded as %q, want it unchanged", c[0].Name)
+	assert.Contains(t, c[0].Failure.Body, "]]> cdata end <tag> & \"quotes\"", "failure body decoded as %q, want the text around ]]> intact", c[0].Failure.Body)
+	assert.False(t, strings.ContainsAny(c[0].Failure.Body, "\x1b\x00"), "failure body %q still holds characters XML cannot carry", c[0].Failure.Body)
 }
 
 func TestJUnitNeverPassesAnUnreportedTest(t *testing.T) {
@@ -145,12 +120,11 @@ func TestJUnitNeverPassesAnUnreportedTest(t *testing.T) {
 		r := KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: Fail, Reason: "x",
 			Tests: []TestResult{{Name: "TestA", Status: status}}}
 		x, err := JUnit(r)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		doc := decodeJUnit(t, x)
-		if c := doc.Suites[0].Cases; len(c) != 1 || c[0].Failure == nil || doc.Suites[0].Failures != 1 {
-			t.Errorf("test with status %q: testcases %+v, failures=%d; want one failed case", status, c, doc.Suites[0].Failures)
-		}
+		c := doc.Suites[0].Cases
+		assert.Len(t, c, 1, "test with status %q: testcases %+v, failures=%d; want one failed case", status, c, doc.Suites[0].Failures)
+		assert.NotNil(t, c[0].Failure, "test with status %q: testcases %+v, failures=%d; want one failed case", status, c, doc.Suites[0].Failures)
+		assert.EqualValues(t, 1, doc.Suites[0].Failures, "test with status %q: testcases %+v, failures=%d; want one failed case", status, c, doc.Suites[0].Failures)
 	}
 }

@@ -6,13 +6,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestKernelDirKeepsPlainNames(t *testing.T) {
 	for _, name := range []string{"6.1", "5.10", "latest", "6.12.57-1", "linux_7.3"} {
-		if got := KernelDir("/r", name); got != "/r/"+name {
-			t.Errorf("KernelDir(/r, %q) = %q, want /r/%s", name, got, name)
-		}
+		got := KernelDir("/r", name)
+		assert.Equal(t, "/r/"+name, got, "KernelDir(/r, %q) = %q, want /r/%s", name, got, name)
 	}
 }
 
@@ -34,18 +35,17 @@ func TestKernelDirMakesTrickyNamesSafe(t *testing.T) {
 	}
 	for _, tc := range tests {
 		got := kernelDirName(tc.name)
-		if !strings.HasPrefix(got, tc.prefix) || len(got) != len(tc.prefix)+12 {
-			t.Errorf("kernelDirName(%q) = %q, want %q followed by 12 hex digits", tc.name, got, tc.prefix)
-		}
-		if !safe.MatchString(got) || got == "." || got == ".." || strings.HasPrefix(got, "-") || strings.HasPrefix(got, ".") {
-			t.Errorf("kernelDirName(%q) = %q, not a safe directory name", tc.name, got)
-		}
-		if dir := KernelDir("/r", tc.name); filepath.Dir(dir) != "/r" {
-			t.Errorf("KernelDir(/r, %q) = %q, escapes the root", tc.name, dir)
-		}
-		if again := kernelDirName(tc.name); again != got {
-			t.Errorf("kernelDirName(%q) is not stable: %q then %q", tc.name, got, again)
-		}
+		assert.True(t, strings.HasPrefix(got, tc.prefix), "kernelDirName(%q) = %q, want %q followed by 12 hex digits", tc.name, got, tc.prefix)
+		assert.Len(t, got, len(tc.prefix)+12, "kernelDirName(%q) = %q, want %q followed by 12 hex digits", tc.name, got, tc.prefix)
+		assert.True(t, safe.MatchString(got), "kernelDirName(%q) = %q, not a safe directory name", tc.name, got)
+		assert.NotEqual(t, ".", got, "kernelDirName(%q) = %q, not a safe directory name", tc.name, got)
+		assert.NotEqual(t, "..", got, "kernelDirName(%q) = %q, not a safe directory name", tc.name, got)
+		assert.False(t, strings.HasPrefix(got, "-"), "kernelDirName(%q) = %q, not a safe directory name", tc.name, got)
+		assert.False(t, strings.HasPrefix(got, "."), "kernelDirName(%q) = %q, not a safe directory name", tc.name, got)
+		dir := KernelDir("/r", tc.name)
+		assert.EqualValues(t, "/r", filepath.Dir(dir), "KernelDir(/r, %q) = %q, escapes the root", tc.name, dir)
+		again := kernelDirName(tc.name)
+		assert.Equal(t, got, again, "kernelDirName(%q) is not stable: %q then %q", tc.name, got, again)
 	}
 }
 
@@ -59,9 +59,8 @@ func TestKernelDirKeepsNamesApart(t *testing.T) {
 	seen := map[string]string{}
 	for _, n := range names {
 		d := kernelDirName(n)
-		if other, dup := seen[d]; dup {
-			t.Errorf("kernelDirName(%q) = kernelDirName(%q) = %q", n, other, d)
-		}
+		other, dup := seen[d]
+		assert.False(t, dup, "kernelDirName(%q) = kernelDirName(%q) = %q", n, other, d)
 		seen[d] = n
 	}
 }
@@ -81,8 +80,6 @@ func TestKernelOrderIsVersionAware(t *testing.T) {
 		for _, k := range ks {
 			got = append(got, k.Kernel.Name)
 		}
-		if !slices.Equal(got, want) {
-			t.Errorf("SortKernels(%q) = %q, want %q", in, got, want)
-		}
+		assert.True(t, slices.Equal(got, want), "SortKernels(%q) = %q, want %q", in, got, want)
 	}
 }

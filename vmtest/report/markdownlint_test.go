@@ -1,11 +1,15 @@
 package report
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // reporter is the part of testing.T the checker uses, so a test can check
@@ -59,7 +63,7 @@ func checkMarkdown(t reporter, name, md string) {
 			if header < 0 {
 				header = unescapedPipes(l)
 			} else if got := unescapedPipes(l); got != header {
-				t.Errorf("%s line %d has %d cell separators, its table header %d: %s", name, i+1, got, header, l)
+				assert.Fail(t, fmt.Sprintf("%s line %d has %d cell separators, its table header %d: %s", name, i+1, got, header, l))
 			}
 		} else {
 			header = -1
@@ -70,18 +74,12 @@ func checkMarkdown(t reporter, name, md string) {
 			} else {
 				depth[m[2]]--
 			}
-			if depth[m[2]] < 0 {
-				t.Errorf("%s line %d closes <%s> that is not open", name, i+1, m[2])
-			}
+			assert.False(t, depth[m[2]] < 0, "%s line %d closes <%s> that is not open", name, i+1, m[2])
 		}
 	}
-	if fence != "" {
-		t.Errorf("%s ends inside a code fence %q", name, fence)
-	}
+	assert.EqualValues(t, "", fence, "%s ends inside a code fence %q", name, fence)
 	for tag, d := range depth {
-		if d != 0 {
-			t.Errorf("%s leaves %d <%s> open", name, d, tag)
-		}
+		assert.EqualValues(t, 0, d, "%s leaves %d <%s> open", name, d, tag)
 	}
 }
 
@@ -94,9 +92,7 @@ func TestMarkdownIsWellFormed(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.md"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err)
 		checkMarkdown(t, f, string(b))
 	}
 }
@@ -111,8 +107,6 @@ func TestMarkdownCheckerBites(t *testing.T) {
 	for _, md := range bad {
 		rt := &recorder{}
 		checkMarkdown(rt, "bad", md)
-		if !rt.failed {
-			t.Errorf("checkMarkdown accepted broken Markdown %q", md)
-		}
+		assert.True(t, rt.failed, "checkMarkdown accepted broken Markdown %q", md)
 	}
 }

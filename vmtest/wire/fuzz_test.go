@@ -3,6 +3,8 @@ package wire
 import (
 	"bytes"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzParse checks the results-stream parser on arbitrary bytes (it must
@@ -15,9 +17,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, noise, data []byte, exit int) {
 		// Arbitrary bytes alone.
 		for _, r := range Parse(append(bytes.Clone(noise), data...)).Sections {
-			if r.Err == nil && r.Data == nil && r.InitError == "" {
-				t.Fatalf("section %q trusted without data", r.Name)
-			}
+			require.False(t, r.Err == nil && r.Data == nil && r.InitError == "", "section %q trusted without data", r.Name)
 		}
 		// A well-formed stream after noise that holds no control line.
 		if bytes.Contains(noise, []byte(Prefix)) {
@@ -34,11 +34,11 @@ func FuzzParse(f *testing.F) {
 		w.Done()
 		st := Parse(b.Bytes())
 		got := st.Section(SectionPayload)
-		if !st.Hello || !st.Done || got == nil || got.Err != nil {
-			t.Fatalf("stream %q: hello=%v done=%v section=%+v", b.Bytes(), st.Hello, st.Done, got)
-		}
-		if !bytes.Equal(got.Data, data) || got.Exit != exit {
-			t.Fatalf("section data %q exit %d, wrote %q exit %d", got.Data, got.Exit, data, exit)
-		}
+		require.True(t, st.Hello, "stream %q: hello=%v done=%v section=%+v", b.Bytes(), st.Hello, st.Done, got)
+		require.True(t, st.Done, "stream %q: hello=%v done=%v section=%+v", b.Bytes(), st.Hello, st.Done, got)
+		require.NotNil(t, got, "stream %q: hello=%v done=%v section=%+v", b.Bytes(), st.Hello, st.Done, got)
+		require.Nil(t, got.Err, "stream %q: hello=%v done=%v section=%+v", b.Bytes(), st.Hello, st.Done, got)
+		require.Equal(t, data, got.Data, "section data %q exit %d, wrote %q exit %d", got.Data, got.Exit, data, exit)
+		require.Equal(t, exit, got.Exit, "section data %q exit %d, wrote %q exit %d", got.Data, got.Exit, data, exit)
 	})
 }
