@@ -3,6 +3,8 @@ package corerelo
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/cilium/ebpf/btf"
 )
 
@@ -36,8 +38,7 @@ func TestAccessPath(t *testing.T) {
 		{enum, EnumvalExists, []int{7}, "pid_type::#[7]"},
 	}
 	for _, tt := range tests {
-		if got := accessPath(tt.typ, tt.kind, tt.idx); got != tt.want {
-			t.Errorf("accessPath(%s, %s, %v) = %q, want %q", tt.typ.TypeName(), tt.kind, tt.idx, got, tt.want)
-		}
+		got := accessPath(tt.typ, tt.kind, tt.idx)
+		assert.Equal(t, tt.want, got, "accessPath(%s, %s, %v) = %q, want %q", tt.typ.TypeName(), tt.kind, tt.idx, got, tt.want)
 	}
 }

@@ -3,6 +3,9 @@ package corerelo
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 )
@@ -58,12 +61,8 @@ func TestReachablePoison(t *testing.T) {
 					idx = i
 				}
 			}
-			if idx < 0 {
-				t.Fatal("test program has no poisoned instruction")
-			}
-			if live[idx] != tt.want {
-				t.Errorf("poison reachable = %v, want %v in\n%v", live[idx], tt.want, tt.insns)
-			}
+			require.False(t, idx < 0, "test program has no poisoned instruction")
+			assert.Equal(t, tt.want, live[idx], "poison reachable = %v, want %v in\n%v", live[idx], tt.want, tt.insns)
 		})
 	}
 }
@@ -102,9 +101,7 @@ func TestReachableSubprogram(t *testing.T) {
 				asm.Return(),
 			}
 			live := Reachable(insns)
-			if live[4] != tt.want {
-				t.Errorf("poison in subprogram reachable = %v, want %v", live[4], tt.want)
-			}
+			assert.Equal(t, tt.want, live[4], "poison in subprogram reachable = %v, want %v", live[4], tt.want)
 		})
 	}
 
@@ -118,12 +115,9 @@ func TestReachableSubprogram(t *testing.T) {
 	}
 	cb[0].Src = asm.PseudoFunc
 	cb[0] = cb[0].WithReference("callback")
-	if !cb[0].IsLoadOfFunctionPointer() {
-		t.Fatalf("test instruction %v is not a function pointer load", cb[0])
-	}
-	if live := Reachable(cb); !live[3] {
-		t.Errorf("poison in a callback reachable = false, want true")
-	}
+	require.True(t, cb[0].IsLoadOfFunctionPointer(), "test instruction %v is not a function pointer load", cb[0])
+	live := Reachable(cb)
+	assert.True(t, live[3], "poison in a callback reachable = false, want true")
 
 	// A subprogram nobody calls is dead.
 	insns := asm.Instructions{
@@ -132,9 +126,8 @@ func TestReachableSubprogram(t *testing.T) {
 		poison().WithSymbol("unused"),
 		asm.Return(),
 	}
-	if live := Reachable(insns); live[2] {
-		t.Errorf("poison in uncalled subprogram reachable = true, want false")
-	}
+	live = Reachable(insns)
+	assert.False(t, live[2], "poison in uncalled subprogram reachable = true, want false")
 }
 
 func TestIsPoisoned(t *testing.T) {
@@ -150,8 +143,7 @@ func TestIsPoisoned(t *testing.T) {
 		{"mov sentinel", asm.Mov.Imm(asm.R1, btf.COREBadRelocationSentinel), false},
 	}
 	for _, tt := range tests {
-		if got := IsPoisoned(&tt.ins); got != tt.want {
-			t.Errorf("%s: IsPoisoned(%v) = %v, want %v", tt.name, tt.ins, got, tt.want)
-		}
+		got := IsPoisoned(&tt.ins)
+		assert.Equal(t, tt.want, got, "%s: IsPoisoned(%v) = %v, want %v", tt.name, tt.ins, got, tt.want)
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/cache"
 )
@@ -25,9 +28,7 @@ func TestBTFCache(t *testing.T) {
 		return kernels.RawBTF(path)
 	}
 	sum, err := cache.HashFile(img61)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	blob := filepath.Join(c.Dir, sum+".btf")
 
 	steps := []struct {
@@ -44,18 +45,12 @@ func TestBTFCache(t *testing.T) {
 	for _, s := range steps {
 		s.before()
 		spec, err := c.Load(img61, s.sum)
-		if err != nil {
-			t.Fatalf("%s: Load: %v", s.name, err)
-		}
-		if _, err := spec.AnyTypeByName("task_struct"); err != nil {
-			t.Errorf("%s: task_struct: %v", s.name, err)
-		}
-		if extracted != s.wantExtracted {
-			t.Errorf("%s: extracted %d times, want %d", s.name, extracted, s.wantExtracted)
-		}
-		if _, err := os.Stat(blob); err != nil {
-			t.Errorf("%s: blob not cached: %v", s.name, err)
-		}
+		require.NoError(t, err, "%s: Load", s.name)
+		_, err = spec.AnyTypeByName("task_struct")
+		assert.NoError(t, err, "%s: task_struct", s.name)
+		assert.Equal(t, s.wantExtracted, extracted, "%s: extracted %d times, want %d", s.name, extracted, s.wantExtracted)
+		_, err = os.Stat(blob)
+		assert.NoError(t, err, "%s: blob not cached", s.name)
 	}
 }
 
@@ -65,22 +60,18 @@ func TestBTFCacheNonBzImage(t *testing.T) {
 	}
 	c := kernelBTFCache(t.TempDir())
 	c.Extract = func(string) ([]byte, error) {
-		t.Error("Extract called for raw BTF")
+		assert.Fail(t, "Extract called for raw BTF")
 		return nil, errors.New("unexpected")
 	}
 	spec, err := c.Load("/sys/kernel/btf/vmlinux", "")
-	if err != nil {
-		t.Fatalf("Load(raw BTF): %v", err)
-	}
-	if _, err := spec.AnyTypeByName("task_struct"); err != nil {
-		t.Errorf("task_struct: %v", err)
-	}
+	require.NoError(t, err, "Load(raw BTF)")
+	_, err = spec.AnyTypeByName("task_struct")
+	assert.NoError(t, err, "task_struct")
 
 	junk := filepath.Join(t.TempDir(), "junk")
 	os.WriteFile(junk, []byte("not a kernel"), 0o644)
-	if _, err := c.Load(junk, ""); err == nil {
-		t.Error("Load(junk) succeeded")
-	}
+	_, err = c.Load(junk, "")
+	assert.Error(t, err, "Load(junk) succeeded")
 }
 
 func BenchmarkRelocate(b *testing.B) {
@@ -90,14 +81,12 @@ func BenchmarkRelocate(b *testing.B) {
 			kernel := k.load(b)
 			// Warm the kernel spec's lazily decoded types as a real run would
 			// after its first relocation.
-			if _, err := Relocate(spec, kernel, Options{}); err != nil {
-				b.Fatal(err)
-			}
+			_, err := Relocate(spec, kernel, Options{})
+			require.NoError(b, err)
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := Relocate(spec, kernel, Options{}); err != nil {
-					b.Fatal(err)
-				}
+				_, err := Relocate(spec, kernel, Options{})
+				require.NoError(b, err)
 			}
 		})
 	}
@@ -114,20 +103,14 @@ func BenchmarkCachedKernel(b *testing.B) {
 	img61 := image61(b)
 	c := kernelBTFCache(b.TempDir())
 	sum, err := cache.HashFile(img61)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := c.Load(img61, sum); err != nil {
-		b.Fatal(err)
-	}
+	require.NoError(b, err)
+	_, err = c.Load(img61, sum)
+	require.NoError(b, err)
 	b.ResetTimer()
 	for b.Loop() {
 		kernel, err := c.Load(img61, sum)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := Predict(object, kernel, Options{}); err != nil {
-			b.Fatal(err)
-		}
+		require.NoError(b, err)
+		_, err = Predict(object, kernel, Options{})
+		require.NoError(b, err)
 	}
 }

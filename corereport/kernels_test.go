@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
@@ -41,9 +43,7 @@ func kernel61(t testing.TB) *btf.Spec {
 	t.Helper()
 	img61 := image61(t)
 	spec61Once.Do(func() { spec61, spec61Err = kernels.LoadBTF(img61) })
-	if spec61Err != nil {
-		t.Fatalf("kernels.LoadBTF(%s): %v", img61, spec61Err)
-	}
+	require.NoError(t, spec61Err, "kernels.LoadBTF(%s)", img61)
 	return spec61
 }
 
@@ -54,9 +54,7 @@ func kernelHost(t testing.TB) *btf.Spec {
 		t.Skipf("host kernel has no BTF: %v", err)
 	}
 	spec, err := btf.LoadKernelSpec()
-	if err != nil {
-		t.Fatalf("load host BTF: %v", err)
-	}
+	require.NoError(t, err, "load host BTF")
 	return spec
 }
 
@@ -72,13 +70,9 @@ func kernelPre514(t testing.TB) *btf.Spec {
 		{Name: "pid", Type: i32, Offset: 40 * 8},
 	}}
 	b, err := btf.NewBuilder([]btf.Type{ts}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	spec, err := b.Spec()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return spec
 }
 
@@ -100,21 +94,15 @@ func kernelModern(t testing.TB) *btf.Spec {
 	}}
 	rb := &btf.Struct{Name: "bpf_ringbuf", Size: 8, Members: []btf.Member{{Name: "mask", Type: u32}}}
 	b, err := btf.NewBuilder([]btf.Type{ts, rb}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	spec, err := b.Spec()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	return spec
 }
 
 func loadTestObject(t testing.TB) *ebpf.CollectionSpec {
 	t.Helper()
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(coreObject))
-	if err != nil {
-		t.Fatalf("load %s: %v", testObject, err)
-	}
+	require.NoError(t, err, "load %s", testObject)
 	return spec
 }

@@ -3,9 +3,12 @@ package corereport
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/corematrix/corematrix/corerelo"
 )
@@ -18,9 +21,7 @@ func testMatrix(t *testing.T) *Matrix {
 	var cols []Kernel
 	for _, k := range []testKernel{{"old", kernelPre514}, {"new", kernelModern}} {
 		res, err := Relocate(spec, k.load(t), Options{})
-		if err != nil {
-			t.Fatalf("Relocate %s: %v", k.name, err)
-		}
+		require.NoError(t, err, "Relocate %s", k.name)
 		cols = append(cols, Kernel{Name: k.name, Result: res})
 	}
 	cols = append(cols, Kernel{Name: "5.4", Err: "no image for 5.4"})
@@ -39,7 +40,7 @@ func TestMatrixCells(t *testing.T) {
 				return out
 			}
 		}
-		t.Fatalf("no row %s %s %s", prog, kind, access)
+		require.Fail(t, fmt.Sprintf("no row %s %s %s", prog, kind, access))
 		return nil
 	}
 	tests := []struct {
@@ -56,9 +57,7 @@ func TestMatrixCells(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got := cell(tt.prog, tt.kind, tt.access)
-		if strings.Join(got, ",") != strings.Join(tt.want, ",") {
-			t.Errorf("%s %s %s: cells %q, want %q", tt.prog, tt.access, tt.kind, got, tt.want)
-		}
+		assert.Equal(t, strings.Join(tt.want, ","), strings.Join(got, ","), "%s %s %s: cells %q, want %q", tt.prog, tt.access, tt.kind, got, tt.want)
 	}
 
 	loads := map[string]string{}
@@ -78,16 +77,12 @@ func TestMatrixCells(t *testing.T) {
 		"subprog_state":   "loads,loads,n/a",
 	}
 	for name, want := range wantLoads {
-		if loads[name] != want {
-			t.Errorf("%s: predicted %q, want %q", name, loads[name], want)
-		}
+		assert.Equal(t, want, loads[name], "%s: predicted %q, want %q", name, loads[name], want)
 	}
-	if got := m.Failures(); got != 3 {
-		t.Errorf("Failures() = %d, want 3", got)
-	}
-	if got := m.Unavailable(); got != 1 {
-		t.Errorf("Unavailable() = %d, want 1", got)
-	}
+	got := m.Failures()
+	assert.EqualValues(t, 3, got, "Failures() = %d, want 3", got)
+	got = m.Unavailable()
+	assert.EqualValues(t, 1, got, "Unavailable() = %d, want 1", got)
 }
 
 func TestMatrixWrite(t *testing.T) {
@@ -113,41 +108,32 @@ func TestMatrixWrite(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer
-		if err := m.Write(&b, tt.format); err != nil {
-			t.Fatalf("Write(%s): %v", tt.format, err)
-		}
+		require.NoError(t, m.Write(&b, tt.format), "Write(%s)", tt.format)
 		for _, w := range tt.want {
-			if !strings.Contains(b.String(), w) {
-				t.Errorf("%s output lacks %q; got:\n%s", tt.format, w, b.String())
-			}
+			assert.Contains(t, b.String(), w, "%s output lacks %q; got:\n%s", tt.format, w, b.String())
 		}
 	}
 
 	var b bytes.Buffer
-	if err := m.Write(&b, "yaml"); !errors.Is(err, ErrUnknownFormat) {
-		t.Errorf("Write(yaml) = %v, want ErrUnknownFormat", err)
-	}
+	err := m.Write(&b, "yaml")
+	assert.ErrorIs(t, err, ErrUnknownFormat, "Write(yaml) = %v, want ErrUnknownFormat", err)
 }
 
 func TestMatrixJSONRoundTrip(t *testing.T) {
 	m := testMatrix(t)
 	var b bytes.Buffer
-	if err := m.WriteJSON(&b); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, m.WriteJSON(&b))
 	var back Matrix
-	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
-		t.Fatalf("unmarshal: %v\n%s", err, b.String())
-	}
+	err := json.Unmarshal(b.Bytes(), &back)
+	require.NoError(t, err, "unmarshal: %v\n%s", err, b.String())
 	if len(back.Relocations) != len(m.Relocations) || len(back.Programs) != len(m.Programs) || len(back.Kernels) != 3 {
-		t.Fatalf("round trip: %d relocations, %d programs, %d kernels; want %d, %d, 3",
-			len(back.Relocations), len(back.Programs), len(back.Kernels), len(m.Relocations), len(m.Programs))
+		require.Fail(t, fmt.Sprintf("round trip: %d relocations, %d programs, %d kernels; want %d, %d, 3",
+			len(back.Relocations), len(back.Programs), len(back.Kernels), len(m.Relocations), len(m.Programs)))
 	}
 	for i, r := range back.Relocations {
 		for j, c := range r.Cells {
-			if got, want := c.Text(), m.Relocations[i].Cells[j].Text(); got != want {
-				t.Errorf("row %d cell %d: %q after round trip, want %q", i, j, got, want)
-			}
+			got, want := c.Text(), m.Relocations[i].Cells[j].Text()
+			assert.Equal(t, want, got, "row %d cell %d: %q after round trip, want %q", i, j, got, want)
 		}
 	}
 }

@@ -6,6 +6,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/vmtest/report"
@@ -115,9 +118,7 @@ func TestRelocateTestObject(t *testing.T) {
 				}
 			}
 			res, err := Relocate(loadTestObject(t), kernel, Options{})
-			if err != nil {
-				t.Fatalf("Relocate: %v", err)
-			}
+			require.NoError(t, err, "Relocate")
 			progs := map[string]Program{}
 			for _, p := range res.Programs {
 				progs[p.Name] = p
@@ -125,32 +126,24 @@ func TestRelocateTestObject(t *testing.T) {
 			for name, want := range tt.loads {
 				p, ok := progs[name]
 				if !ok {
-					t.Errorf("program %s missing from result", name)
+					assert.Fail(t, fmt.Sprintf("program %s missing from result", name))
 					continue
 				}
-				if p.Loads != want {
-					t.Errorf("%s: Loads = %v (reason %q), want %v", name, p.Loads, p.Reason, want)
-				}
-				if !p.Loads && !strings.Contains(p.Reason, "bad CO-RE relocation") {
-					t.Errorf("%s: reason %q does not say bad CO-RE relocation", name, p.Reason)
-				}
+				assert.Equal(t, want, p.Loads, "%s: Loads = %v (reason %q), want %v", name, p.Loads, p.Reason, want)
+				assert.False(t, !p.Loads && !strings.Contains(p.Reason, "bad CO-RE relocation"), "%s: reason %q does not say bad CO-RE relocation", name, p.Reason)
 			}
-			if len(progs) != len(tt.loads) {
-				t.Errorf("got %d programs, want %d", len(progs), len(tt.loads))
-			}
+			assert.Len(t, progs, len(tt.loads), "got %d programs, want %d", len(progs), len(tt.loads))
 			for _, w := range tt.fixups {
 				f, ok := findFixup(progs[w.prog], w.kind, w.access)
 				if !ok {
-					t.Errorf("%s: no %s relocation of %s; have %v", w.prog, w.kind, w.access, progs[w.prog].Fixups)
+					assert.Fail(t, fmt.Sprintf("%s: no %s relocation of %s; have %v", w.prog, w.kind, w.access, progs[w.prog].Fixups))
 					continue
 				}
 				if f.Poisoned != w.poisoned || f.Unguarded != w.unguarded {
-					t.Errorf("%s %s %s: poisoned=%v unguarded=%v, want poisoned=%v unguarded=%v",
-						w.prog, w.access, w.kind, f.Poisoned, f.Unguarded, w.poisoned, w.unguarded)
+					assert.Fail(t, fmt.Sprintf("%s %s %s: poisoned=%v unguarded=%v, want poisoned=%v unguarded=%v",
+						w.prog, w.access, w.kind, f.Poisoned, f.Unguarded, w.poisoned, w.unguarded))
 				}
-				if !w.poisoned && w.value >= 0 && f.Value != w.value {
-					t.Errorf("%s %s %s: value %d, want %d", w.prog, w.access, w.kind, f.Value, w.value)
-				}
+				assert.False(t, !w.poisoned && w.value >= 0 && f.Value != w.value, "%s %s %s: value %d, want %d", w.prog, w.access, w.kind, f.Value, w.value)
 			}
 		})
 	}
@@ -192,76 +185,57 @@ func TestRelocateIncompatibleType(t *testing.T) {
 		{Name: "state", Type: inner, Offset: 0},
 	}}
 	b, err := btf.NewBuilder([]btf.Type{ts}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	kernel, err := b.Spec()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	res, err := Relocate(loadTestObject(t), kernel, Options{})
-	if err != nil {
-		t.Fatalf("Relocate: %v", err)
-	}
+	require.NoError(t, err, "Relocate")
 	for _, p := range res.Programs {
 		if p.Name != "unguarded_state" {
 			continue
 		}
-		if p.Loads {
-			t.Fatalf("unguarded_state predicted to load against an incompatible task_struct.state: %+v", p)
-		}
+		require.False(t, p.Loads, "unguarded_state predicted to load against an incompatible task_struct.state: %+v", p)
 		// Either poisoned (cilium treats incompatible members as missing) or
 		// not computable at all; both fail the load.
 		f := p.Fixups[0]
-		if !f.Unguarded && !f.Unresolved {
-			t.Errorf("fixup %+v neither unguarded nor unresolved", f)
-		}
+		assert.False(t, !f.Unguarded && !f.Unresolved, "fixup %+v neither unguarded nor unresolved", f)
 		return
 	}
-	t.Fatal("unguarded_state missing")
+	require.Fail(t, "unguarded_state missing")
 }
 
 func TestRelocateNilKernel(t *testing.T) {
-	if _, err := Relocate(loadTestObject(t), nil, Options{}); err == nil {
-		t.Fatal("Relocate(nil kernel) succeeded")
-	}
+	_, err := Relocate(loadTestObject(t), nil, Options{})
+	require.Error(t, err, "Relocate(nil kernel) succeeded")
 }
 
 func TestPredict(t *testing.T) {
 	kernel := kernel61(t)
 	p, err := Predict(testObject, kernel, Options{})
-	if err != nil {
-		t.Fatalf("Predict: %v", err)
-	}
+	require.NoError(t, err, "Predict")
 	want := map[string]bool{
 		"guarded_state": true, "unguarded_state": false,
 		"guarded_bogus": true, "unguarded_bogus": false, "type_checks": true,
 		"subprog_state": true,
 	}
 	for name, w := range want {
-		if got, ok := p.Programs[name]; !ok || got != w {
-			t.Errorf("Programs[%s] = %v (present %v), want %v", name, got, ok, w)
-		}
+		got, ok := p.Programs[name]
+		assert.True(t, ok, "Programs[%s] = %v (present %v), want %v", name, got, ok, w)
+		assert.Equal(t, w, got, "Programs[%s] = %v (present %v), want %v", name, got, ok, w)
 		_, hasReason := p.Reasons[name]
-		if hasReason == w {
-			t.Errorf("Reasons[%s] present = %v, want %v (reasons %v)", name, hasReason, !w, p.Reasons)
-		}
+		assert.NotEqual(t, w, hasReason, "Reasons[%s] present = %v, want %v (reasons %v)", name, hasReason, !w, p.Reasons)
 	}
-	if r := p.Reasons["unguarded_state"]; !strings.Contains(r, "task_struct___pre514.state") {
-		t.Errorf("reason %q does not name the poisoned field", r)
-	}
+	r := p.Reasons["unguarded_state"]
+	assert.Contains(t, r, "task_struct___pre514.state", "reason %q does not name the poisoned field", r)
 
-	if _, err := Predict("testdata/no-such.o", kernel, Options{}); err == nil {
-		t.Error("Predict of a missing object succeeded")
-	}
+	_, err = Predict("testdata/no-such.o", kernel, Options{})
+	assert.Error(t, err, "Predict of a missing object succeeded")
 }
 
 func TestPredictorConcurrent(t *testing.T) {
 	img61 := image61(t)
 	p, err := NewPredictor(testObject, kernelBTFCache(t.TempDir()), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	type out struct {
 		pred *report.Prediction
 		err  error
@@ -279,17 +253,12 @@ func TestPredictorConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	for i, r := range results {
-		if r.err != nil {
-			t.Fatalf("Predict(%s): %v", images[i], r.err)
-		}
-		if got := r.pred.Programs["unguarded_state"]; got {
-			t.Errorf("Predict(%s): unguarded_state loads = true, want false", images[i])
-		}
-		if got := r.pred.Programs["guarded_state"]; !got {
-			t.Errorf("Predict(%s): guarded_state loads = false, want true (reason %q)", images[i], r.pred.Reasons["guarded_state"])
-		}
+		require.Nil(t, r.err, "Predict(%s): %v", images[i], r.err)
+		got := r.pred.Programs["unguarded_state"]
+		assert.False(t, got, "Predict(%s): unguarded_state loads = true, want false", images[i])
+		got = r.pred.Programs["guarded_state"]
+		assert.True(t, got, "Predict(%s): guarded_state loads = false, want true (reason %q)", images[i], r.pred.Reasons["guarded_state"])
 	}
-	if _, err := NewPredictor("testdata/no-such.o", nil, Options{}); err == nil {
-		t.Error("NewPredictor of a missing object succeeded")
-	}
+	_, err = NewPredictor("testdata/no-such.o", nil, Options{})
+	assert.Error(t, err, "NewPredictor of a missing object succeeded")
 }

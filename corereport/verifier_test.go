@@ -2,8 +2,12 @@ package corereport
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -64,14 +68,11 @@ func TestPredictionAgreesWithVerifier(t *testing.T) {
 				spec := loadTestObject(t)
 				if obj.path != testObject {
 					var err error
-					if spec, err = ebpf.LoadCollectionSpec(obj.path); err != nil {
-						t.Fatal(err)
-					}
+					spec, err = ebpf.LoadCollectionSpec(obj.path)
+					require.NoError(t, err)
 				}
 				res, err := Relocate(spec, kernel, Options{})
-				if err != nil {
-					t.Fatalf("Relocate: %v", err)
-				}
+				require.NoError(t, err, "Relocate")
 				failures := 0
 				for _, p := range res.Programs {
 					err := loadOne(spec, p.Name, kernel)
@@ -80,11 +81,11 @@ func TestPredictionAgreesWithVerifier(t *testing.T) {
 					}
 					switch {
 					case p.Loads && err != nil:
-						t.Errorf("%s: predicted to load, verifier said: %v", p.Name, err)
+						assert.Fail(t, fmt.Sprintf("%s: predicted to load, verifier said: %v", p.Name, err))
 					case !p.Loads && err == nil:
-						t.Errorf("%s: predicted to fail (%s), but it loaded", p.Name, p.Reason)
+						assert.Fail(t, fmt.Sprintf("%s: predicted to fail (%s), but it loaded", p.Name, p.Reason))
 					case !p.Loads && !corerelo.IsBadRelocation(err):
-						t.Errorf("%s: predicted a CO-RE failure, verifier failed otherwise: %v", p.Name, err)
+						assert.Fail(t, fmt.Sprintf("%s: predicted a CO-RE failure, verifier failed otherwise: %v", p.Name, err))
 					}
 				}
 				t.Logf("%d programs, %d predicted and verified to fail", len(res.Programs), failures)
