@@ -144,7 +144,7 @@ func loadVariant(t *testing.T, v broken.Variant) error {
 	case ps.Type == ebpf.Kprobe:
 		l, err = link.Kprobe(ps.AttachTo, coll.Programs[v.Program], nil)
 	default:
-		t.Fatalf("attach %s: section %s not handled", v.Program, ps.SectionName)
+		require.Fail(t, fmt.Sprintf("attach %s: section %s not handled", v.Program, ps.SectionName))
 	}
 	if err != nil {
 		return fmt.Errorf("attach program %s to %s: %w", v.Program, ps.AttachTo, err)

@@ -81,16 +81,14 @@ func shared(t *testing.T, m mode) *session {
 	if s := sessions.m[m]; s != nil {
 		return s
 	}
-	if err := sessions.errs[m]; err != nil {
-		t.Fatalf("tracer (%s) unavailable: %v", m.name, err)
-	}
+	require.NoError(t, sessions.errs[m], "tracer (%s) unavailable", m.name)
 	s, err := openSession(m, probes.Options{ForcePerf: m.perf, Filter: true})
 	if err != nil {
 		if sessions.errs == nil {
 			sessions.errs = map[mode]error{}
 		}
 		sessions.errs[m] = err
-		t.Fatalf("tracer (%s) unavailable: %v", m.name, err)
+		require.Fail(t, fmt.Sprintf("tracer (%s) unavailable: %v", m.name, err))
 	}
 	if sessions.m == nil {
 		sessions.m = map[mode]*session{}
@@ -211,8 +209,8 @@ func wait[E probes.Event](t *testing.T, s *session, tgid int, what string, match
 					seen = append(seen, ev.String())
 				}
 			}
-			t.Fatalf("%s: no matching event within %v (reader error: %v); events of tgid %d: %q",
-				what, eventTimeout, s.err, tgid, seen)
+			require.Fail(t, fmt.Sprintf("%s: no matching event within %v (reader error: %v); events of tgid %d: %q",
+				what, eventTimeout, s.err, tgid, seen))
 		}
 		s.cond.Wait()
 	}
@@ -336,6 +334,6 @@ func waitProc(t *testing.T, pid int, comm string, state byte) ground.Stat {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("pid %d: want comm %q state %c, /proc says %+v (err %v)", pid, comm, state, st, err)
+	require.Fail(t, fmt.Sprintf("pid %d: want comm %q state %c, /proc says %+v (err %v)", pid, comm, state, st, err))
 	return st
 }

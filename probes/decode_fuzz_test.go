@@ -3,6 +3,8 @@ package probes
 import (
 	"errors"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzDecode feeds arbitrary records to the event decoder: it must return
@@ -19,16 +21,11 @@ func FuzzDecode(f *testing.F) {
 		before := r
 		err := Decode(raw, &r)
 		if err != nil {
-			if !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrUnknownKind) {
-				t.Fatalf("Decode(%x) = %v, want ErrTruncated or ErrUnknownKind", raw, err)
-			}
-			if r != before {
-				t.Fatalf("Decode(%x) failed but changed the record", raw)
-			}
+			require.False(t, !errors.Is(err, ErrTruncated) && !errors.Is(err, ErrUnknownKind), "Decode(%x) = %v, want ErrTruncated or ErrUnknownKind", raw, err)
+			require.Equal(t, before, r, "Decode(%x) failed but changed the record", raw)
 			return
 		}
-		if _, err := DecodeEvent(raw); err != nil {
-			t.Fatalf("Decode accepted %x, DecodeEvent did not: %v", raw, err)
-		}
+		_, err = DecodeEvent(raw)
+		require.NoError(t, err, "Decode accepted %x, DecodeEvent did not", raw)
 	})
 }

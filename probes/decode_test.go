@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -142,9 +141,7 @@ func TestDecodeTruncated(t *testing.T) {
 			for n := 0; n < len(tt.raw); n++ {
 				var r Record
 				err := Decode(tt.raw[:n], &r)
-				if !errors.Is(err, ErrTruncated) {
-					t.Fatalf("Decode(%d of %d bytes) = %v, want ErrTruncated", n, len(tt.raw), err)
-				}
+				require.ErrorIs(t, err, ErrTruncated, "Decode(%d of %d bytes) = %v, want ErrTruncated", n, len(tt.raw), err)
 				assert.Equal(t, Kind(0), r.Kind, "record touched on error")
 			}
 		})
@@ -165,9 +162,7 @@ func TestDecodeNoAlloc(t *testing.T) {
 	for _, tt := range roundTrips(t) {
 		raw := tt.raw
 		allocs := testing.AllocsPerRun(100, func() {
-			if err := Decode(raw, &r); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, Decode(raw, &r))
 		})
 		assert.Zero(t, allocs, "%s: allocs per Decode", tt.name)
 	}
@@ -205,9 +200,7 @@ func BenchmarkDecode(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(raw)))
 		for b.Loop() {
-			if err := Decode(raw, &r); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, Decode(raw, &r))
 			benchSink += uint64(r.Exec.PPID)
 		}
 	})
@@ -216,9 +209,7 @@ func BenchmarkDecode(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(raw)))
 		for b.Loop() {
-			if err := binary.Read(bytes.NewReader(raw), binary.LittleEndian, &ev); err != nil {
-				b.Fatal(err)
-			}
+			require.NoError(b, binary.Read(bytes.NewReader(raw), binary.LittleEndian, &ev))
 			benchSink += uint64(ev.Ppid)
 		}
 	})

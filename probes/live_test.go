@@ -105,9 +105,7 @@ func readSched(ctx context.Context, t *testing.T, tr *Tracer, tid int) *SchedSta
 	var seen []string
 	for {
 		err := tr.ReadInto(ctx, &r)
-		if err != nil {
-			t.Fatalf("no sleeping sched event of tid %d: %v (states seen: %v)", tid, err, seen)
-		}
+		require.NoError(t, err, "no sleeping sched event of tid %d: %v (states seen: %v)", tid, err, seen)
 		require.Equal(t, KindSched, r.Kind)
 		e := r.Sched
 		require.Equal(t, uint32(os.Getpid()), e.TGID, "filter let through another process")
@@ -201,7 +199,7 @@ func TestReadCancel(t *testing.T) {
 	case err := <-done:
 		assert.ErrorIs(t, err, ErrClosed)
 	case <-time.After(5 * time.Second):
-		t.Fatal("Read did not return after Close")
+		require.Fail(t, "Read did not return after Close")
 	}
 }
 

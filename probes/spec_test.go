@@ -198,5 +198,5 @@ func TestDescribeRelocation(t *testing.T) {
 		assert.Regexp(t, fmt.Sprintf(`^field_byte_offset task_struct\.real_parent \(insn %d(: .+)?\)$`, iter.Offset), got)
 		return
 	}
-	t.Fatal("no real_parent relocation in trace_exec")
+	require.Fail(t, "no real_parent relocation in trace_exec")
 }

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestCoreReportExitCodes(t *testing.T) {
@@ -42,12 +43,9 @@ func TestCoreReportExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if got := codeOf(coreReport(context.Background(), tt.args, &out)); got != tt.want {
-				t.Errorf("core-report %v = exit %d, want %d; output:\n%s", tt.args, got, tt.want, out.String())
-			}
-			if !strings.Contains(out.String(), tt.out) {
-				t.Errorf("core-report %v output lacks %q:\n%s", tt.args, tt.out, out.String())
-			}
+			got := codeOf(coreReport(context.Background(), tt.args, &out))
+			assert.Equal(t, tt.want, got, "core-report %v = exit %d, want %d; output:\n%s", tt.args, got, tt.want, out.String())
+			assert.Contains(t, out.String(), tt.out, "core-report %v output lacks %q:\n%s", tt.args, tt.out, out.String())
 		})
 	}
 }

@@ -4,17 +4,16 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // runKernels runs `vmtest kernels ARGS...` and returns its exit code and stderr.
 func runKernels(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	old := os.Stderr
 	os.Stderr = f
 	code := exitCode(f, "vmtest kernels", kernelsCmd(context.Background(), args))
@@ -43,9 +42,8 @@ func TestKernelsCommandExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out := runKernels(t, tt.args...)
-			if code != tt.code || !strings.Contains(out, tt.want) {
-				t.Fatalf("vmtest kernels %q = exit %d, stderr %q; want exit %d containing %q", tt.args, code, out, tt.code, tt.want)
-			}
+			require.Equal(t, tt.code, code, "vmtest kernels %q = exit %d, stderr %q; want exit %d containing %q", tt.args, code, out, tt.code, tt.want)
+			require.Contains(t, out, tt.want, "vmtest kernels %q = exit %d, stderr %q; want exit %d containing %q", tt.args, code, out, tt.code, tt.want)
 		})
 	}
 }

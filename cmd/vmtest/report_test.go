@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/corematrix/corematrix/vmtest/report"
 )
 
@@ -15,9 +18,7 @@ import (
 func writeShardReport(t *testing.T, root string, rs ...report.KernelResult) {
 	t.Helper()
 	for _, r := range rs {
-		if err := report.WriteKernel(report.KernelDir(root, r.Kernel.Name), r); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, report.WriteKernel(report.KernelDir(root, r.Kernel.Name), r))
 	}
 }
 
@@ -41,27 +42,21 @@ func TestReportMergeWritesSummaryAndExitsWithRunCode(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	code := reportCode(&stdout, &stderr, []string{"merge", filepath.Join(dir, "in", "shard-6.1"), "-o", out, filepath.Join(dir, "in", "shard-5.10")})
-	if code != exitFail {
-		t.Errorf("merge of a passing and a failing shard exited %d, want %d; stderr: %s", code, exitFail, stderr.String())
-	}
+	assert.Equal(t, exitFail, code, "merge of a passing and a failing shard exited %d, want %d; stderr: %s", code, exitFail, stderr.String())
 	md, err := os.ReadFile(filepath.Join(out, report.SummaryMD))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if i, j := strings.Index(string(md), "| `5.10` |"), strings.Index(string(md), "| `6.1` |"); i < 0 || j < 0 || i > j {
-		t.Errorf("summary.md does not list 5.10 before 6.1:\n%s", md)
-	}
-	if got, _ := os.ReadFile(step); string(got) != string(md) {
-		t.Errorf("step summary = %q, want summary.md appended", got)
-	}
+	require.NoError(t, err)
+	i, j := strings.Index(string(md), "| `5.10` |"), strings.Index(string(md), "| `6.1` |")
+	assert.False(t, i < 0, "summary.md does not list 5.10 before 6.1:\n%s", md)
+	assert.False(t, j < 0, "summary.md does not list 5.10 before 6.1:\n%s", md)
+	assert.False(t, i > j, "summary.md does not list 5.10 before 6.1:\n%s", md)
+	got, _ := os.ReadFile(step)
+	assert.Equal(t, string(md), string(got), "step summary = %q, want summary.md appended", got)
 	var s report.Summary
 	b, _ := os.ReadFile(filepath.Join(out, report.SummaryJSON))
-	if err := json.Unmarshal(b, &s); err != nil || len(s.Kernels) != 2 {
-		t.Errorf("summary.json holds %d kernels (err %v), want 2", len(s.Kernels), err)
-	}
-	if !strings.Contains(stdout.String(), "1/2 kernels passed") {
-		t.Errorf("stdout lacks the terminal matrix:\n%s", stdout.String())
-	}
+	err = json.Unmarshal(b, &s)
+	assert.NoError(t, err, "summary.json holds %d kernels (err %v), want 2", len(s.Kernels), err)
+	assert.Len(t, s.Kernels, 2, "summary.json holds %d kernels (err %v), want 2", len(s.Kernels), err)
+	assert.Contains(t, stdout.String(), "1/2 kernels passed", "stdout lacks the terminal matrix:\n%s", stdout.String())
 }
 
 func TestReportMergeOfParentDirectoryAndMissingKernel(t *testing.T) {
@@ -71,12 +66,9 @@ func TestReportMergeOfParentDirectoryAndMissingKernel(t *testing.T) {
 	writeShardReport(t, filepath.Join(dir, "in", "b"), kernelResult("6.12", report.Pass))
 	var stdout, stderr bytes.Buffer
 	code := reportCode(&stdout, &stderr, []string{"merge", "-o", filepath.Join(dir, "out"), "-kernels", "6.1,6.12,5.10", filepath.Join(dir, "in")})
-	if code != exitInfra {
-		t.Errorf("merge with kernel 5.10 missing exited %d, want %d (infrastructure only); stdout:\n%s", code, exitInfra, stdout.String())
-	}
-	if !strings.Contains(stdout.String(), "5.10") || !strings.Contains(stdout.String(), "infra-error") {
-		t.Errorf("missing kernel 5.10 not reported:\n%s", stdout.String())
-	}
+	assert.Equal(t, exitInfra, code, "merge with kernel 5.10 missing exited %d, want %d (infrastructure only); stdout:\n%s", code, exitInfra, stdout.String())
+	assert.Contains(t, stdout.String(), "5.10", "missing kernel 5.10 not reported:\n%s", stdout.String())
+	assert.Contains(t, stdout.String(), "infra-error", "missing kernel 5.10 not reported:\n%s", stdout.String())
 }
 
 func TestReportMergeRejectsDuplicateKernel(t *testing.T) {
@@ -86,12 +78,10 @@ func TestReportMergeRejectsDuplicateKernel(t *testing.T) {
 	writeShardReport(t, filepath.Join(dir, "b"), kernelResult("6.1", report.Fail))
 	var stdout, stderr bytes.Buffer
 	code := reportCode(&stdout, &stderr, []string{"merge", "-o", filepath.Join(dir, "out"), filepath.Join(dir, "a"), filepath.Join(dir, "b")})
-	if code != exitUsage || !strings.Contains(stderr.String(), `kernel "6.1" reported more than once`) {
-		t.Errorf("merge of two reports of 6.1 exited %d with %q, want %d and the duplicate named", code, stderr.String(), exitUsage)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "out", report.SummaryMD)); err == nil {
-		t.Errorf("a failed merge wrote summary.md anyway")
-	}
+	assert.Equal(t, exitUsage, code, "merge of two reports of 6.1 exited %d with %q, want %d and the duplicate named", code, stderr.String(), exitUsage)
+	assert.Contains(t, stderr.String(), `kernel "6.1" reported more than once`, "merge of two reports of 6.1 exited %d with %q, want %d and the duplicate named", code, stderr.String(), exitUsage)
+	_, err := os.Stat(filepath.Join(dir, "out", report.SummaryMD))
+	assert.Error(t, err, "a failed merge wrote summary.md anyway")
 }
 
 func TestReportUsageErrors(t *testing.T) {
@@ -105,9 +95,8 @@ func TestReportUsageErrors(t *testing.T) {
 		{"frobnicate"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := reportCode(&stdout, &stderr, args); code != exitUsage {
-			t.Errorf("vmtest report %q exited %d, want %d; stderr: %s", args, code, exitUsage, stderr.String())
-		}
+		code := reportCode(&stdout, &stderr, args)
+		assert.Equal(t, exitUsage, code, "vmtest report %q exited %d, want %d; stderr: %s", args, code, exitUsage, stderr.String())
 	}
 }
 
@@ -121,9 +110,8 @@ func TestReportShowFormats(t *testing.T) {
 	} {
 		var stdout, stderr bytes.Buffer
 		code := reportCode(&stdout, &stderr, []string{"show", "-format", tc.format, dir})
-		if code != exitOK || !strings.Contains(stdout.String(), tc.want) {
-			t.Errorf("report show -format %s exited %d, printed:\n%s\nwant exit 0 and %q", tc.format, code, stdout.String(), tc.want)
-		}
+		assert.Equal(t, exitOK, code, "report show -format %s exited %d, printed:\n%s\nwant exit 0 and %q", tc.format, code, stdout.String(), tc.want)
+		assert.Contains(t, stdout.String(), tc.want, "report show -format %s exited %d, printed:\n%s\nwant exit 0 and %q", tc.format, code, stdout.String(), tc.want)
 	}
 }
 

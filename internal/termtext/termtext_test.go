@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestStrip(t *testing.T) {
@@ -25,9 +26,8 @@ func FuzzStrip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		out := Strip(s, false)
 		for _, r := range out {
-			if r < 0x20 || (r >= 0x7f && r < 0xa0) {
-				t.Fatalf("Strip(%q) = %q keeps control %U", s, out, r)
-			}
+			require.False(t, r < 0x20, "Strip(%q) = %q keeps control %U", s, out, r)
+			require.False(t, (r >= 0x7f && r < 0xa0), "Strip(%q) = %q keeps control %U", s, out, r)
 		}
 	})
 }
