@@ -103,7 +103,7 @@ func predictVariant(t *testing.T, v broken.Variant) corereport.Program {
 			return p
 		}
 	}
-	t.Fatalf("no program %s in the prediction", v.Program)
+	require.Fail(t, fmt.Sprintf("no program %s in the prediction", v.Program))
 	return corereport.Program{}
 }
 
