@@ -49,12 +49,12 @@ func TestHeaderClaimingHugePayloadAllocatesNothing(t *testing.T) {
 // before decompressing; payloads that expand beyond their recorded size
 // stop there. Memory stays near the recorded size, not the expansion.
 func TestDecompressionBombs(t *testing.T) {
-	zeros := make([]byte, 64<<20)
+	zeros := make([]byte, 32<<20)
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
 	zw.Write(zeros)
 	zw.Close()
-	gzBomb := gz.Bytes() // its trailer records 64 MiB
+	gzBomb := gz.Bytes() // its trailer records 32 MiB
 	zenc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
 	zstdBomb := zenc.EncodeAll(zeros, nil)
 	var lzBlocks []byte
@@ -63,7 +63,7 @@ func TestDecompressionBombs(t *testing.T) {
 	var c lz4.Compressor
 	m, err := c.CompressBlock(zeros[:lz4LegacyBlockMax], block)
 	require.NoError(t, err)
-	for range 8 {
+	for range 4 {
 		lzBlocks = binary.LittleEndian.AppendUint32(lzBlocks, uint32(m))
 		lzBlocks = append(lzBlocks, block[:m]...)
 	}
@@ -88,7 +88,7 @@ func TestDecompressionBombs(t *testing.T) {
 			n := allocated(func() { _, _, err = Decompress(tc.payload) })
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
-			assert.Less(t, n, uint64(16<<20), "bytes allocated for a payload recording at most 1 MiB")
+			assert.Less(t, n, uint64(12<<20), "bytes allocated for a payload recording at most 1 MiB (lz4 adds its 8 MiB block buffer)")
 		})
 	}
 }

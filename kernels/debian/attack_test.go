@@ -77,7 +77,7 @@ func TestPackagesBombRefused(t *testing.T) {
 	MaxPackagesText = 4 << 20
 	t.Cleanup(func() { MaxPackagesText = old })
 	stanza := "Package: linux-image-6.1.0-50-cloud-amd64\nVersion: 6.1.176-1\nFilename: pool/x.deb\nSize: 2000000\nSHA256: " + strings.Repeat("a", 64) + "\n\n"
-	bomb := gzipped(t, bytes.Repeat([]byte(stanza), (32<<20)/len(stanza)))
+	bomb := gzipped(t, bytes.Repeat([]byte(stanza), (12<<20)/len(stanza)))
 	a := hostileArchive(t, bomb, nil, true)
 	_, err := a.Index(context.Background(), "bookworm")
 	require.ErrorIs(t, err, ErrTooLarge)
