@@ -144,7 +144,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // Transient reports whether err may go away on retry: a timeout, a dropped
-// connection or a server error status (StatusError with a 5xx code).
+// connection or a server error status (StatusError with a 5xx code or 429).
 func Transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
@@ -157,8 +157,9 @@ func Transient(err error) bool {
 	if errors.As(err, &te) {
 		return te.Wait != "end of download"
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) {
+	// A refused connection is an answer (nothing listens there), not a
+	// transient failure.
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return true
 	}
 	var ne net.Error

@@ -126,3 +126,16 @@ func TestNotFoundIsNotRetried(t *testing.T) {
 	assert.Contains(t, err.Error(), "404 Not Found")
 	assert.EqualValues(t, 1, hits.Load())
 }
+
+func TestRefusedConnectionIsNotRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c := &Client{Role: "mirror", Deadlines: fast, Attempts: 3, Backoff: time.Second}
+	start := time.Now()
+	err = c.Get(context.Background(), "http://"+addr+"/x", func(io.Reader, int64) error { return nil })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "connection refused")
+	assert.Less(t, time.Since(start), time.Second, "no backoff for a refused connection")
+}
