@@ -36,17 +36,20 @@ type BenchSample struct {
 	Run     int // 1-based
 	Kind    BenchKind
 	Seconds float64 // wall time until the verdict (QEMU exit for bare)
+	CPU     float64 // CPU time QEMU used
 	// Result is the verdict of a trivial or suite boot.
 	Result *Result
 }
 
-// BenchKernel is the benchmark of one kernel: every sample's wall time per
-// kind, and the suite verdict of median wall time (its Timings say where the
-// time went).
+// BenchKernel is the benchmark of one kernel: every sample's wall time and
+// QEMU CPU time per kind, and the suite verdict of median wall time (its
+// Timings say where the time went).
 type BenchKernel struct {
 	Name                 string
 	Bare, Trivial, Suite []float64
-	SuiteResult          *Result
+	// CPU holds the QEMU CPU seconds of every sample per kind.
+	CPU         map[BenchKind][]float64
+	SuiteResult *Result
 }
 
 // Median returns the median of xs (0 when empty).
@@ -84,6 +87,10 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 	for run := 1; run <= runs; run++ {
 		for i, name := range r.cfg.Kernels {
 			out[i].Name = name
+			if out[i].CPU == nil {
+				out[i].CPU = map[BenchKind][]float64{}
+			}
+			cpu := func(k BenchKind, secs float64) { out[i].CPU[k] = append(out[i].CPU[k], secs) }
 			dir := func(k BenchKind) string {
 				return filepath.Join(report.KernelDir(r.cfg.ReportDir, name), fmt.Sprint(run), string(k))
 			}
@@ -95,22 +102,25 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 				return out, err
 			}
 			out[i].Trivial = append(out[i].Trivial, res.Timings.Total)
-			notify(onSample, BenchSample{name, run, BenchTrivial, res.Timings.Total, res})
+			cpu(BenchTrivial, res.Timings.QEMUCPU)
+			notify(onSample, BenchSample{name, run, BenchTrivial, res.Timings.Total, res.Timings.QEMUCPU, res})
 
-			secs, err := trivial.bareBoot(ctx, name, bare, dir(BenchBare))
+			secs, cpuSecs, err := trivial.bareBoot(ctx, name, bare, dir(BenchBare))
 			if err != nil {
 				return out, fmt.Errorf("bench %s: bare boot: %w", name, err)
 			}
 			out[i].Bare = append(out[i].Bare, secs)
-			notify(onSample, BenchSample{name, run, BenchBare, secs, nil})
+			cpu(BenchBare, cpuSecs)
+			notify(onSample, BenchSample{name, run, BenchBare, secs, cpuSecs, nil})
 
 			res = r.Kernel(ctx, name, dir(BenchSuite), nil)
 			if err := benchPassed(name, BenchSuite, res); err != nil {
 				return out, err
 			}
 			out[i].Suite = append(out[i].Suite, res.Timings.Total)
+			cpu(BenchSuite, res.Timings.QEMUCPU)
 			suites[i] = append(suites[i], res)
-			notify(onSample, BenchSample{name, run, BenchSuite, res.Timings.Total, res})
+			notify(onSample, BenchSample{name, run, BenchSuite, res.Timings.Total, res.Timings.QEMUCPU, res})
 		}
 	}
 	for i := range out {
@@ -177,26 +187,27 @@ func (r *Runner) benchRunners() (bare string, trivial *Runner, err error) {
 
 // bareBoot boots kernel name with the initramfs at path, whose /init powers
 // off at once, and returns the seconds from resolving the kernel to QEMU's
-// exit. The accelerator must already be settled.
-func (r *Runner) bareBoot(ctx context.Context, name, path, dir string) (float64, error) {
+// exit and the CPU seconds QEMU used. The accelerator must already be
+// settled.
+func (r *Runner) bareBoot(ctx context.Context, name, path, dir string) (wall, cpu float64, err error) {
 	start := time.Now()
 	k, err := r.cfg.Resolve(ctx, name)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if k.Name == "" {
 		k.Name = name
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	accel, probe, err := r.accel.acquire(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if probe {
 		r.accel.abandon()
-		return 0, errors.New("the accelerator is not settled yet")
+		return 0, 0, errors.New("the accelerator is not settled yet")
 	}
 	b := &boot{
 		qemu: r.cfg.QEMU, kernel: k, initramfs: path, dir: dir,
@@ -205,20 +216,20 @@ func (r *Runner) bareBoot(ctx context.Context, name, path, dir string) (float64,
 	}
 	br, err := b.run(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	secs := time.Since(start).Seconds()
 	ev := br.evidence
 	switch {
 	case ev.TimedOut:
-		return 0, fmt.Errorf("no power-off within %s", ev.Timeout)
+		return 0, 0, fmt.Errorf("no power-off within %s", ev.Timeout)
 	case ev.QEMUError != nil:
-		return 0, ev.QEMUError
+		return 0, 0, ev.QEMUError
 	}
 	if s := FindSplat(ev.Console); s != nil {
-		return 0, fmt.Errorf("kernel error: %s", s.Line)
+		return 0, 0, fmt.Errorf("kernel error: %s", s.Line)
 	}
-	return secs, nil
+	return secs, br.cpu.Seconds(), nil
 }
 
 // Machine code of the benchmark's tiny programs (x86-64, raw system calls).

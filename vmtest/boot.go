@@ -22,7 +22,7 @@ import (
 
 // File names the runner writes into a kernel's report directory.
 const (
-	ConsoleFile = "console.log" // ttyS0: the kernel console
+	ConsoleFile = "console.log" // ttyS0: the kernel console (quiet)
 	ResultsFile = "serial1.raw" // ttyS1: the raw results stream
 )
 
@@ -66,6 +66,9 @@ type bootResult struct {
 	payload  time.Time // when the payload section began
 	trailer  time.Time // zero when the payload trailer never came
 	ended    time.Time
+	// cpu is the CPU time QEMU used (user + system): on a shared host it
+	// measures the work of a boot where wall time measures the neighbours.
+	cpu time.Duration
 }
 
 // pollInterval is how often the results file is read on while QEMU runs.
@@ -162,6 +165,9 @@ wait:
 		}
 	}
 	res.ended = time.Now()
+	if st := cmd.ProcessState; st != nil {
+		res.cpu = st.UserTime() + st.SystemTime()
+	}
 	if err := w.poll(); err != nil {
 		return nil, err
 	}
@@ -192,6 +198,7 @@ wait:
 
 // timings fills the phases of t that this run reached.
 func (r *bootResult) timings(t *report.Timings) {
+	t.QEMUCPU = r.cpu.Seconds()
 	if r.hello.IsZero() {
 		return
 	}

@@ -62,7 +62,7 @@ func benchCmd(ctx context.Context, args []string) error {
 
 	var writeErrs []error
 	ks, benchErr := r.Bench(ctx, *runs, func(s vmtest.BenchSample) {
-		fmt.Fprintf(os.Stderr, "run %d  %-8s %-8s %6.2fs\n", s.Run, s.Kernel, s.Kind, s.Seconds)
+		fmt.Fprintf(os.Stderr, "run %d  %-8s %-8s %6.2fs wall %6.2fs qemu cpu\n", s.Run, s.Kernel, s.Kind, s.Seconds, s.CPU)
 		if s.Result != nil {
 			if err := report.WriteKernel(s.Result.Dir, s.Result.KernelResult); err != nil {
 				writeErrs = append(writeErrs, err)
@@ -77,14 +77,18 @@ func benchCmd(ctx context.Context, args []string) error {
 	return errors.Join(writeErrs...)
 }
 
-// printBench prints the medians and ratios per kernel, then where the median
-// suite verdict's time went.
+// printBench prints the medians and ratios per kernel, wall time and QEMU CPU
+// time, then where the median suite verdict's time went.
 func printBench(w io.Writer, ks []vmtest.BenchKernel) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KERNEL\tRUNS\tBARE\tTRIVIAL\tSUITE\tTRIVIAL/BARE\tSUITE/BARE")
+	fmt.Fprintln(tw, "KERNEL\tRUNS\tTIME\tBARE\tTRIVIAL\tSUITE\tTRIVIAL/BARE\tSUITE/BARE")
 	for _, k := range ks {
-		bare, triv, suite := vmtest.Median(k.Bare), vmtest.Median(k.Trivial), vmtest.Median(k.Suite)
-		fmt.Fprintf(tw, "%s\t%d\t%.2fs\t%.2fs\t%.2fs\t%s\t%s\n", k.Name, len(k.Suite), bare, triv, suite, ratio(triv, bare), ratio(suite, bare))
+		row := func(what string, bare, triv, suite []float64) {
+			b, t, s := vmtest.Median(bare), vmtest.Median(triv), vmtest.Median(suite)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%.2fs\t%.2fs\t%.2fs\t%s\t%s\n", k.Name, len(suite), what, b, t, s, ratio(t, b), ratio(s, b))
+		}
+		row("wall", k.Bare, k.Trivial, k.Suite)
+		row("qemu cpu", k.CPU[vmtest.BenchBare], k.CPU[vmtest.BenchTrivial], k.CPU[vmtest.BenchSuite])
 	}
 	tw.Flush()
 	for _, k := range ks {
@@ -93,8 +97,8 @@ func printBench(w io.Writer, ks []vmtest.BenchKernel) {
 			continue
 		}
 		t := r.Timings
-		fmt.Fprintf(w, "\n%s suite verdict %.2fs: boot to init %.2fs, init setup %.2fs, payload %.2fs, power-off %.2fs, resolve and host %.2fs\n",
-			k.Name, t.Total, t.Boot, t.Setup, t.Payload, t.PowerOff, t.Total-t.Boot-t.Setup-t.Payload-t.PowerOff)
+		fmt.Fprintf(w, "\n%s suite verdict %.2fs (QEMU CPU %.2fs): boot to init %.2fs, init setup %.2fs, payload %.2fs, power-off %.2fs, resolve and host %.2fs\n",
+			k.Name, t.Total, t.QEMUCPU, t.Boot, t.Setup, t.Payload, t.PowerOff, t.Total-t.Boot-t.Setup-t.Payload-t.PowerOff)
 		var top []string
 		for _, s := range t.Slowest {
 			top = append(top, fmt.Sprintf("%s %.2fs", s.Name, s.Seconds))

@@ -102,6 +102,9 @@ type Timings struct {
 	PowerOff float64 `json:"power_off_seconds,omitempty"`
 	// Total: resolve + boot + payload + power-off.
 	Total float64 `json:"total_seconds"`
+	// QEMUCPU is the CPU time QEMU used (user + system). On a shared host
+	// it measures a boot's own work where wall times also measure the load.
+	QEMUCPU float64 `json:"qemu_cpu_seconds,omitempty"`
 	// Slowest are the top-level tests of a Go test payload that took
 	// longest, slowest first (at most SlowestTests).
 	Slowest []TestTime `json:"slowest_tests,omitempty"`

@@ -1,0 +1,54 @@
+package vmtest
+
+import (
+	"bytes"
+	"debug/elf"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	} {
+		assert.Equal(t, tc.want, Median(tc.in), "median of %v", tc.in)
+	}
+}
+
+func TestMedianResult(t *testing.T) {
+	rs := []*Result{{}, {}, {}}
+	for i, secs := range []float64{9, 3, 5} {
+		rs[i].Timings.Total = secs
+	}
+	assert.Equal(t, 5.0, medianResult(rs).Timings.Total)
+	assert.Equal(t, 3.0, medianResult(rs[1:]).Timings.Total, "lower middle of an even count")
+	assert.Nil(t, medianResult(nil))
+}
+
+// TestTinyELF checks the benchmark's programs are static x86-64 executables
+// whose one segment maps the whole file and whose entry is the text.
+func TestTinyELF(t *testing.T) {
+	for name, text := range map[string][]byte{"poweroff": powerOffText, "exit0": exit0Text} {
+		b := tinyELF(text)
+		f, err := elf.NewFile(bytes.NewReader(b))
+		require.NoError(t, err, name)
+		assert.Equal(t, elf.ET_EXEC, f.Type, name)
+		assert.Equal(t, elf.EM_X86_64, f.Machine, name)
+		require.Len(t, f.Progs, 1, name)
+		p := f.Progs[0]
+		assert.Equal(t, elf.PT_LOAD, p.Type, name)
+		assert.Equal(t, uint64(len(b)), p.Filesz, name)
+		assert.Equal(t, p.Vaddr+uint64(len(b)-len(text)), f.Entry, name)
+		assert.Equal(t, text, b[len(b)-len(text):], name)
+	}
+	// reboot(2) takes the magic numbers and the command in edi, esi, edx.
+	assert.Equal(t, []byte{0xdc, 0xfe, 0x21, 0x43}, powerOffText[11:15], "LINUX_REBOOT_CMD_POWER_OFF")
+}
