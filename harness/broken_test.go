@@ -129,6 +129,7 @@ func loadVariant(t *testing.T, v broken.Variant) error {
 	spec.Programs = map[string]*ebpf.ProgramSpec{v.Program: ps}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
 		Programs: ebpf.ProgramOptions{LogSizeStart: 4 << 20},
+		Cache:    kernel.Types,
 	})
 	if err != nil {
 		return err

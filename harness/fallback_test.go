@@ -64,7 +64,9 @@ func TestDefaultOutput(t *testing.T) {
 		got = shared(t, ringbufMode).tr.Output()
 	} else {
 		// The output is chosen at load: nothing needs attaching.
-		tr, err := probes.Load(probes.Options{Filter: true, Kinds: []probes.Kind{probes.KindExec}})
+		kt, err := kernel.Types.Kernel()
+		require.NoError(t, err)
+		tr, err := probes.Load(probes.Options{Filter: true, Kinds: []probes.Kind{probes.KindExec}, KernelTypes: kt})
 		require.NoError(t, err)
 		defer tr.Close()
 		got = tr.Output()

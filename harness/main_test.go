@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf/btf"
 	"github.com/corematrix/corematrix/harness/ground"
 )
 
@@ -21,6 +22,10 @@ var kernel struct {
 	Expect   ground.Expect // from the version
 	BTF      ground.Expect // from /sys/kernel/btf/vmlinux
 	BTFError error
+	// Types is the kernel's BTF, parsed once and shared by every load of
+	// the suite (each fresh parse rebuilds its name index for CO-RE, a
+	// large part of a load's cost under TCG).
+	Types *btf.Cache
 }
 
 func TestMain(m *testing.M) {
@@ -45,7 +50,12 @@ func run(m *testing.M) int {
 	}
 	kernel.Release, kernel.Version = rel, v
 	kernel.Expect = ground.ExpectFromVersion(v)
-	kernel.BTF, kernel.BTFError = ground.ExpectFromKernelBTF()
+	kernel.Types = btf.NewCache()
+	if spec, err := kernel.Types.Kernel(); err != nil {
+		kernel.BTFError = fmt.Errorf("load kernel btf: %w", err)
+	} else {
+		kernel.BTF, kernel.BTFError = ground.ExpectFromBTF(spec)
+	}
 	fmt.Fprintf(os.Stderr, "harness: kernel %s: version expects %v\n", rel, kernel.Expect)
 	tests := time.Now()
 	code := m.Run()

@@ -112,6 +112,11 @@ func closeSessions() {
 // mode and kernel call for. The collector is not started.
 func openSession(m mode, o probes.Options) (*session, error) {
 	start := time.Now()
+	kt, err := kernel.Types.Kernel()
+	if err != nil {
+		return nil, fmt.Errorf("load kernel btf: %w", err)
+	}
+	o.KernelTypes = kt
 	tr, err := probes.Load(o)
 	recordPrograms(m, tr, err)
 	if err != nil {
