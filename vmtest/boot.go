@@ -227,8 +227,9 @@ func (b *boot) state(s State) {
 }
 
 var (
-	helloLine      = []byte(wire.Prefix + "hello ")
-	payloadBegin   = []byte(wire.Prefix + "begin " + wire.SectionPayload + "\n")
+	helloLine = []byte(wire.Prefix + "hello ")
+	// The begin line may carry attributes ("framing=streams").
+	payloadBegin   = []byte(wire.Prefix + "begin " + wire.SectionPayload)
 	payloadTrailer = []byte("\n" + wire.Prefix + "end " + wire.SectionPayload + " ")
 )
 

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
 // TestWatcherMarkerAcrossReads checks that a marker split between two reads
@@ -42,4 +44,29 @@ func TestHostEnv(t *testing.T) {
 	got := HostEnv([]string{"GOFLAGS=-count=1", "GO111MODULE=on", "GOOGLE_APPLICATION_CREDENTIALS=/secret",
 		"GO=x", "CI=true", "CIRCLE=1", "HOME=/root", "GOCOVERDIR=/tmp/c", "GOdebug=1"})
 	require.Equal(t, []string{"GOFLAGS=-count=1", "GO111MODULE=on", "CI=true", "GOCOVERDIR=/tmp/c"}, got)
+}
+
+// TestWatcherSeesGuestMarkers feeds the watcher what the guest init's
+// writer really sends (a framed payload section) and checks every marker the
+// timings need is found, so a change of the wire format cannot silently zero
+// the breakdown.
+func TestWatcherSeesGuestMarkers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "serial1.raw")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	gw := wire.NewWriter(f)
+	require.NoError(t, gw.Hello("6.1.0"))
+	s, err := gw.BeginStreams(wire.SectionPayload)
+	require.NoError(t, err)
+	require.NoError(t, s.WriteFrame(wire.TagStdout, []byte("ok\n")))
+	require.NoError(t, s.End(0, ""))
+	require.NoError(t, f.Close())
+
+	w, err := openWatcher(path)
+	require.NoError(t, err)
+	defer w.close()
+	require.NoError(t, w.poll())
+	for name, m := range map[string][]byte{"hello": helloLine, "payload begin": payloadBegin, "payload trailer": payloadTrailer} {
+		require.True(t, w.seen(m), "%s marker not found in %q", name, w.data)
+	}
 }
