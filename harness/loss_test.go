@@ -17,7 +17,7 @@ import (
 )
 
 // The loss tests produce their events with open(2) in a loop: one child
-// process opens and closes a file lossOpens times, a syscall apart. Each open
+// process opens and closes a file many times, a syscall apart. Each open
 // is one vfs_open call, so one open event; under an emulated CPU a syscall
 // costs microseconds where a fork+exec costs 15-20 ms.
 const (
