@@ -172,9 +172,7 @@ func ProgramReads(p *ebpf.ProgramSpec, local *btf.Spec) ([]Read, error) {
 		if relo := btf.CORERelocationMetadata(ins); relo != nil && !tracing {
 			// Only a field of the context itself: a pt_regs reached through
 			// a pointer (a syscall's inner regs) is not this call's.
-			class := ins.OpCode.Class()
-			onCtx := (class == asm.LdXClass && ctx[i]&(1<<ins.Src) != 0) || (class.IsALU() && ctx[i]&(1<<ins.Dst) != 0)
-			if !onCtx {
+			if !relocatesContext(p.Instructions, ctx, i) {
 				continue
 			}
 			d, err := corerelo.Describe(relo, local)
@@ -201,6 +199,49 @@ func ProgramReads(p *ebpf.ProgramSpec, local *btf.Spec) ([]Read, error) {
 		}
 	}
 	return out, nil
+}
+
+// relocatesContext reports whether the relocated instruction i addresses the
+// context itself: a load from it, an offset added to it, or an offset moved
+// into a register that is then added to it (clang's form of
+// bpf_probe_read_kernel(&ctx->si)). Anything else addresses another
+// pt_regs, such as the one a syscall wrapper receives as its argument.
+func relocatesContext(insns asm.Instructions, ctx []uint16, i int) bool {
+	ins := &insns[i]
+	op := ins.OpCode
+	switch {
+	case op.Class() == asm.LdXClass:
+		return ctx[i]&(1<<ins.Src) != 0
+	case op.Class().IsALU() && op.ALUOp() == asm.Add && op.Source() == asm.ImmSource:
+		return ctx[i]&(1<<ins.Dst) != 0
+	case op.Class().IsALU() && op.ALUOp() == asm.Mov && op.Source() == asm.ImmSource:
+		// Follow the offset to the addition that uses it, in the same
+		// straight-line code.
+		off := ins.Dst
+		for j := i + 1; j < len(insns); j++ {
+			next := &insns[j]
+			nop := next.OpCode
+			if nop.Class().IsJump() {
+				return false
+			}
+			if nop.Class().IsALU() && nop.ALUOp() == asm.Add && nop.Source() == asm.RegSource && next.Src == off {
+				return ctx[j]&(1<<next.Dst) != 0
+			}
+			if writes(next, off) {
+				return false
+			}
+		}
+	}
+	return false
+}
+
+// writes reports whether ins overwrites register r.
+func writes(ins *asm.Instruction, r asm.Register) bool {
+	switch c := ins.OpCode.Class(); {
+	case c.IsALU(), c == asm.LdXClass, c == asm.LdClass:
+		return ins.Dst == r
+	}
+	return false
 }
 
 // contextRegisters returns, per instruction, the set of registers (bit n for

@@ -62,14 +62,16 @@ func TestCheckTestObject(t *testing.T) {
 	fs, err := Check(spec, kernelsNamed(t, "5.10", "6.1", "6.12"))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]Verdict{
-		"core_drift arg 2":   Drift,
-		"plain_drift arg 2":  Drift,
-		"fentry_drift arg 2": Drift,
-		"fexit_drift arg 4":  Drift,
-		"guarded arg 2":      Guarded,
-		"guarded arg 3":      Guarded,
-		"stable arg 1":       Stable,
-		"missing arg 1":      Unknown,
+		"core_drift arg 2":     Drift,
+		"coreread_drift arg 2": Drift,
+		"syscall_inner arg 1":  Stable,
+		"plain_drift arg 2":    Drift,
+		"fentry_drift arg 2":   Drift,
+		"fexit_drift arg 4":    Drift,
+		"guarded arg 2":        Guarded,
+		"guarded arg 3":        Guarded,
+		"stable arg 1":         Stable,
+		"missing arg 1":        Unknown,
 	}, verdicts(fs))
 	for _, f := range fs {
 		switch f.Program {
@@ -123,4 +125,14 @@ func TestCheckProbes(t *testing.T) {
 	for _, f := range fs {
 		assert.Equal(t, Stable, f.Verdict, "%s %s %s: %s", f.Program, f.Target, f.Label(), f.Detail)
 	}
+}
+
+// A read past the last parameter on every kernel reads no argument: not
+// stable, whatever the kernels agree on.
+func TestJudgePastLastParameter(t *testing.T) {
+	f := Finding{Read: Read{Program: "p", Target: "do_exit", Position: 3}, Cells: []Cell{
+		{Kernel: "5.10", State: NoParam, Label: "arg 3"}, {Kernel: "6.1", State: NoParam, Label: "arg 3"}}}
+	judge(&f, []Finding{f})
+	assert.Equal(t, Unknown, f.Verdict)
+	assert.Equal(t, "reads arg 3, but do_exit has fewer parameters on every kernel: the register holds no argument", f.Detail)
 }

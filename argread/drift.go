@@ -169,6 +169,9 @@ func judge(f *Finding, all []Finding) {
 	switch {
 	case len(types) > 1:
 		f.Verdict, f.Detail = Drift, describe(f.Cells)
+	case len(types) == 1 && strings.HasSuffix(types[0], "(no such parameter)"):
+		f.Verdict = Unknown
+		f.Detail = fmt.Sprintf("reads %s, but %s has fewer parameters on every kernel: the register holds no argument", f.Label(), f.Target)
 	case noTarget:
 		f.Verdict = Unknown
 		var missing []string

@@ -78,6 +78,27 @@ int core_drift(struct pt_regs *ctx)
 	return 0;
 }
 
+// coreread_drift is the same mistake through bpf_probe_read_kernel of a
+// CO-RE relocated &ctx->si (PT_REGS_PARM2_CORE).
+SEC("kprobe/vfs_unlink")
+int coreread_drift(struct pt_regs *ctx)
+{
+	record((struct dentry *)PT_REGS_PARM2_CORE(ctx));
+	return 0;
+}
+
+// syscall_inner reads the syscall's own arguments from the pt_regs its
+// wrapper receives as argument 1: only that first argument is the traced
+// function's; the inner si is not vfs_unlink's or anyone's argument 2.
+SEC("kprobe/__x64_sys_unlinkat")
+int syscall_inner(struct pt_regs *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);
+
+	out_ret = (long)PT_REGS_PARM2_CORE(regs);
+	return 0;
+}
+
 // plain_drift is the same mistake with a plain context load.
 SEC("kprobe/vfs_unlink")
 int plain_drift(struct plain_regs *ctx)
