@@ -139,8 +139,11 @@ func (p *parser) line(raw []byte) {
 	for _, u := range updates {
 		if rest, ok := strings.CutPrefix(trim, u); ok {
 			action := strings.ToLower(strings.TrimSpace(u[4:]))
-			p.flush(0)
 			name := strings.TrimSpace(rest)
+			if name == "" && action != "name" {
+				break // not a framing line: no test is named
+			}
+			p.flush(0)
 			p.current = name
 			if action == "name" {
 				return
@@ -170,7 +173,7 @@ func (p *parser) line(raw []byte) {
 			elapsed, _ = strconv.ParseFloat(rest[i+2:len(rest)-2], 64)
 			name = rest[:i]
 		}
-		if len(p.report) < indent {
+		if len(p.report) < indent || name == "" {
 			p.output(line)
 			return
 		}
