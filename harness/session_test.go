@@ -188,10 +188,10 @@ func (s *session) target(t *testing.T, tgids ...int) {
 	t.Cleanup(func() { _ = s.tr.RemoveTargets(u...) })
 }
 
-// wait returns the first event since mark that satisfies match, or fails t
-// after eventTimeout listing what the tracer did deliver for tgid.
-func wait[E probes.Event](t *testing.T, s *session, tgid int, what string, match func(E) bool) E {
-	t.Helper()
+// watch calls visit on every event since mark, in order and as they arrive
+// (s.mu held), until visit returns true (then watch returns true), the
+// reader fails or eventTimeout passes (then false).
+func (s *session) watch(visit func(probes.Event) bool) bool {
 	deadline := time.Now().Add(eventTimeout)
 	timer := time.AfterFunc(eventTimeout, func() {
 		s.mu.Lock()
@@ -203,53 +203,59 @@ func wait[E probes.Event](t *testing.T, s *session, tgid int, what string, match
 	defer s.mu.Unlock()
 	for i := s.from; ; {
 		for ; i < len(s.events); i++ {
-			if e, ok := s.events[i].(E); ok && match(e) {
-				return e
+			if visit(s.events[i]) {
+				return true
 			}
 		}
 		if s.err != nil || time.Now().After(deadline) {
-			var seen []string
-			for _, ev := range s.events[s.from:] {
-				if int(ev.Hdr().TGID) == tgid {
-					seen = append(seen, ev.String())
-				}
-			}
-			require.Fail(t, fmt.Sprintf("%s: no matching event within %v (reader error: %v); events of tgid %d: %q",
-				what, eventTimeout, s.err, tgid, seen))
+			return false
 		}
 		s.cond.Wait()
 	}
+}
+
+// wait returns the first event since mark that satisfies match, or fails t
+// after eventTimeout listing what the tracer did deliver for tgid.
+func wait[E probes.Event](t *testing.T, s *session, tgid int, what string, match func(E) bool) E {
+	t.Helper()
+	var found E
+	if s.watch(func(ev probes.Event) bool {
+		if e, ok := ev.(E); ok && match(e) {
+			found = e
+			return true
+		}
+		return false
+	}) {
+		return found
+	}
+	s.mu.Lock()
+	var seen []string
+	for _, ev := range s.events[s.from:] {
+		if int(ev.Hdr().TGID) == tgid {
+			seen = append(seen, ev.String())
+		}
+	}
+	readErr := s.err
+	s.mu.Unlock()
+	require.Fail(t, fmt.Sprintf("%s: no matching event within %v (reader error: %v); events of tgid %d: %q",
+		what, eventTimeout, readErr, tgid, seen))
+	return found
 }
 
 // waitCount waits until n events since mark satisfy match and returns how
 // many did: n, or fewer when eventTimeout passed first or the reader failed.
 func waitCount(t *testing.T, s *session, tgid, n int, match func(probes.Event) bool) int {
 	t.Helper()
-	deadline := time.Now().Add(eventTimeout)
-	timer := time.AfterFunc(eventTimeout, func() {
-		s.mu.Lock()
-		s.cond.Broadcast()
-		s.mu.Unlock()
-	})
-	defer timer.Stop()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	got := 0
-	for i := s.from; ; {
-		for ; i < len(s.events); i++ {
-			if match(s.events[i]) {
-				got++
-			}
+	if !s.watch(func(ev probes.Event) bool {
+		if match(ev) {
+			got++
 		}
-		if got >= n {
-			return got
-		}
-		if s.err != nil || time.Now().After(deadline) {
-			t.Logf("tgid %d: %d of %d events within %v (reader error: %v)", tgid, got, n, eventTimeout, s.err)
-			return got
-		}
-		s.cond.Wait()
+		return got >= n
+	}) {
+		t.Logf("tgid %d: %d of %d events within %v", tgid, got, n, eventTimeout)
 	}
+	return got
 }
 
 // workload holds the child executables every test uses, installed once.
