@@ -76,7 +76,8 @@
 //     C struct, size, Record member, decoder.
 //  8. tracer.go: a programTable row per program (attach type and target,
 //     equal to the ELF section).
-//  9. decode_test.go: a roundTrips row and a TestLayout row; doc.go's
+//  9. decode_test.go: a roundTrips row (TestRoundTripsCoverRegistry
+//     insists) and a TestLayout row; doc.go's
 //     program list above; README where users see event names.
 //  10. harness: a ground-truth workload (harness/ground children are
 //     composed from steps; see ground.Program) and a test comparing what

@@ -224,3 +224,15 @@ func TestRegistryMismatchesCaught(t *testing.T) {
 		})
 	}
 }
+
+// Every kind in the registry has a decode round trip (decode_test.go), so a
+// new event cannot ship with a decoder nothing exercised.
+func TestRoundTripsCoverRegistry(t *testing.T) {
+	covered := map[Kind]bool{}
+	for _, rt := range roundTrips(t) {
+		covered[rt.want.Hdr().Kind] = true
+	}
+	for _, e := range registry {
+		assert.True(t, covered[e.kind], "kind %q has no roundTrips row in decode_test.go", e.name)
+	}
+}
