@@ -257,6 +257,9 @@ func execWorkdir(cfg *vmtest.Config, workdir string, noWorkdir bool) error {
 	if err != nil {
 		return err
 	}
+	if dir == "/" && !noWorkdir {
+		return errors.New("the working directory is /: pack another with --workdir DIR, or none with --no-workdir")
+	}
 	cfg.WorkDir, cfg.PackWorkDir = dir, !noWorkdir
 	out := gotest.FindOutputs(cfg.Args, cfg.Env, dir)
 	cfg.CollectFiles, cfg.CollectDirs = out.Files, out.Dirs

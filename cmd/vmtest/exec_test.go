@@ -33,6 +33,8 @@ func TestExecWorkdir(t *testing.T) {
 	require.Equal(t, []string{dir}, cfg.CollectDirs)
 	require.ErrorContains(t, execWorkdir(&cfg, dir, true), "exclude each other")
 
+	require.ErrorContains(t, execWorkdir(&vmtest.Config{}, "/", false), "working directory is /")
+
 	cfg = vmtest.Config{}
 	require.NoError(t, execWorkdir(&cfg, "", true))
 	wd, _ := os.Getwd()
