@@ -2,17 +2,16 @@ package report
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
 
-// FuzzLoad writes arbitrary bytes as a results.json and loads the
-// directory: no panic, and whatever loads renders to Markdown whose table
-// rows are intact and to a terminal table without control characters.
+// FuzzLoad decodes arbitrary bytes as a results.json and as a summary.json,
+// as Load does after reading the file: no panic, and whatever is accepted
+// renders to Markdown with no injected heading and to a terminal table
+// without control characters.
 func FuzzLoad(f *testing.F) {
 	good, _ := json.Marshal(KernelResult{Kernel: Kernel{Name: "6.1", Version: "6.1.176"}, Outcome: Fail, Reason: "x",
 		Tests: []TestResult{{Name: "TestA", Status: "fail", Output: "boom\n"}}})
@@ -20,14 +19,19 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte(`{"kernel":{"name":"6.1|x"},"outcome":"pass\n## hi"}`))
 	f.Add([]byte(`{"kernels":[{"kernel":{"name":"a"},"outcome":"skip"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		require.NoError(t, os.WriteFile(filepath.Join(dir, ResultsFile), data, 0o644))
-		s, err := Load(dir)
-		if err != nil {
+		var s Summary
+		var k KernelResult
+		switch {
+		case decodeReport(SummaryJSON, data, &s) == nil && len(s.Kernels) > 0:
+		case decodeReport(ResultsFile, data, &k) == nil:
+			s = Summary{Kernels: []KernelResult{k}}
+		default:
 			return
 		}
 		for _, k := range s.Kernels {
-			require.True(t, validOutcome(k.Outcome), "loaded unknown outcome %q", k.Outcome)
+			if !validOutcome(k.Outcome) {
+				t.Fatalf("loaded unknown outcome %q", k.Outcome)
+			}
 		}
 		fence := ""
 		for _, l := range strings.Split(Markdown(s), "\n") {
