@@ -54,6 +54,10 @@ type boot struct {
 	// guest init has not spoken by then (the KVM probe).
 	helloDeadline time.Duration
 	onState       func(State)
+	// shell, when set, relays the guest's shell port (QEMU listening on
+	// shellSock) to the user's terminal once the guest starts the shell.
+	shell     *Shell
+	shellSock string
 	// follow, when set, prints the payload's output as it arrives.
 	follow *wire.Follower
 }
@@ -87,6 +91,7 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 		Console: console, Results: results,
 		MemoryMiB: b.memoryMiB, CPUs: b.cpus, Accel: b.accel,
 		Append: []string{guest.EncodeKernelParam(b.kernel.Name)},
+		Shell:  b.shellSock,
 	})
 	if err != nil {
 		return nil, err
@@ -105,7 +110,22 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 	}
 	b.state(StateBooting)
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	qemuDone := make(chan struct{})
+	go func() {
+		err := cmd.Wait()
+		close(qemuDone)
+		exited <- err
+	}()
+	var shell *relay
+	if b.shell != nil {
+		if shell, err = dialRelay(b.shellSock, b.shell.In, b.shell.Out, qemuDone); err != nil {
+			cmd.Process.Kill()
+			<-exited
+			return nil, fmt.Errorf("connect to the guest's shell port: %w", err)
+		}
+		defer shell.stop()
+	}
+	shellOn := false
 
 	w, err := openWatcher(results)
 	if err != nil {
@@ -143,12 +163,21 @@ wait:
 			if res.trailer.IsZero() && w.seen(payloadTrailer) {
 				res.trailer = now
 			}
+			if shell != nil && !shellOn && w.seen(shellLine) {
+				// The user is at the keyboard now: no deadline.
+				shellOn = true
+				deadline.Stop()
+				shell.start()
+			}
 			if b.helloDeadline > 0 && res.hello.IsZero() && now.Sub(res.started) > b.helloDeadline {
 				cmd.Process.Kill()
 				<-exited
 				return nil, errNoHello
 			}
 		case <-deadline.C:
+			if shellOn {
+				continue
+			}
 			res.evidence.TimedOut = true
 			cmd.Process.Kill()
 			killed = true
@@ -231,6 +260,7 @@ var (
 	// The begin line may carry attributes ("framing=streams").
 	payloadBegin   = []byte(wire.Prefix + "begin " + wire.SectionPayload)
 	payloadTrailer = []byte("\n" + wire.Prefix + "end " + wire.SectionPayload + " ")
+	shellLine      = []byte(wire.ShellLine)
 )
 
 // watcher reads a growing file as a stream, keeping it open, and finds

@@ -3,6 +3,7 @@ package vmtest
 import (
 	"context"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -64,6 +65,11 @@ type Config struct {
 	// Raw passes the payload's arguments and output through untouched (no
 	// Go test parsing): what `vmtest exec` needs.
 	Raw bool
+
+	// Shell, when set, gives the guest an interactive busybox shell on the
+	// user's terminal after the payload (see Shell). Payload may then be
+	// empty: the shell starts right after the guest environment is set up.
+	Shell *Shell
 
 	// AllowKernelWarnings keeps a run that passed but made the kernel report
 	// a non-fatal splat (WARNING:, RCU stall, ...) a pass; the warnings are
@@ -134,4 +140,17 @@ func isGoVar(name string) bool {
 		}
 	}
 	return true
+}
+
+// Shell connects the guest's interactive shell (its third serial port) to
+// a terminal. While the shell runs, In is in raw mode (when it is a
+// terminal: keys such as Ctrl-C go to the guest) and the per-kernel deadline
+// is off; exit or Ctrl-D in the shell powers the guest off.
+type Shell struct {
+	// OnFail starts the shell only after a payload that exited non-zero or
+	// could not run.
+	OnFail bool
+	// In and Out are the user's terminal.
+	In  *os.File
+	Out io.Writer
 }

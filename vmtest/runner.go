@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
@@ -53,7 +55,7 @@ type File struct {
 // NewRunner checks that the guest init and the payload are static, and
 // builds the initramfs (with busybox, see Config.Busybox). Close removes it.
 func NewRunner(cfg Config) (*Runner, error) {
-	if cfg.Payload == "" {
+	if cfg.Payload == "" && (cfg.Shell == nil || cfg.Shell.OnFail) {
 		return nil, errors.New("no payload")
 	}
 	if cfg.Init == "" {
@@ -93,7 +95,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err := initramfs.CheckStatic(cfg.Init); err != nil {
 		return nil, fmt.Errorf("guest init: %w", err)
 	}
-	if err := initramfs.CheckStatic(cfg.Payload); err != nil {
+	if cfg.Payload == "" {
+		// A shell only (vmtest shell).
+	} else if err := initramfs.CheckStatic(cfg.Payload); err != nil {
 		return nil, fmt.Errorf("payload: %w", err)
 	}
 	if cfg.Busybox == "" {
@@ -124,10 +128,22 @@ func (r *Runner) buildInitramfs() error {
 		args = gotest.Args(args)
 	}
 	inGuest := guest.PayloadDir + "/" + filepath.Base(r.cfg.Payload)
-	conf, err := json.Marshal(guest.Config{
-		Args: append([]string{inGuest}, args...), Env: r.cfg.Env, Dir: r.cfg.WorkDir,
+	gc := guest.Config{
+		Env: r.cfg.Env, Dir: r.cfg.WorkDir,
 		MakeDirs: r.cfg.MakeDirs, CollectFiles: r.cfg.CollectFiles, CollectDirs: r.cfg.CollectDirs,
-	})
+	}
+	if r.cfg.Payload != "" {
+		gc.Args = append([]string{inGuest}, args...)
+	}
+	if sh := r.cfg.Shell; sh != nil {
+		gc.Shell = &guest.Shell{OnFail: sh.OnFail, Term: os.Getenv("TERM")}
+		if sh.In != nil {
+			if cols, rows, err := term.GetSize(int(sh.In.Fd())); err == nil {
+				gc.Shell.Rows, gc.Shell.Cols = rows, cols
+			}
+		}
+	}
+	conf, err := json.Marshal(gc)
 	if err != nil {
 		return err
 	}
@@ -135,10 +151,10 @@ func (r *Runner) buildInitramfs() error {
 	// earlier one when the kernel unpacks the archive, so the payload and
 	// the user's files win over an applet link.
 	files := append([]initramfs.File{{Name: "/init", Source: r.cfg.Init, Mode: 0o755}}, r.busybox...)
-	files = append(files,
-		initramfs.File{Name: inGuest, Source: r.cfg.Payload, Mode: 0o755},
-		initramfs.File{Name: guest.ConfigPath, Data: conf, Mode: 0o644},
-	)
+	if r.cfg.Payload != "" {
+		files = append(files, initramfs.File{Name: inGuest, Source: r.cfg.Payload, Mode: 0o755})
+	}
+	files = append(files, initramfs.File{Name: guest.ConfigPath, Data: conf, Mode: 0o644})
 	if r.cfg.PackWorkDir {
 		limit := r.cfg.WorkDirLimit
 		if limit <= 0 {
@@ -288,6 +304,9 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		qemu: r.cfg.QEMU, kernel: k, initramfs: img, dir: dir,
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
 		timeout: r.cfg.Timeout, onState: onState,
+	}
+	if r.cfg.Shell != nil {
+		b.shell, b.shellSock = r.cfg.Shell, filepath.Join(r.tmp, "shell.sock")
 	}
 	if r.cfg.Output != nil {
 		stdout, stderr := r.cfg.Output(name)

@@ -46,6 +46,7 @@ func execCmd(ctx context.Context, args []string) error {
 	jobs := fs.Int("jobs", 0, "with --kernels: kernels booted at once (default: from cores and memory)")
 	reportDir := fs.String("report", "", "write the report directory `vmtest run` writes (summary, per-kernel logs)")
 	keep := fs.String("keep", "", "keep the guest's console log and raw results stream in this directory")
+	onFail := fs.Bool("shell-on-fail", false, "with one kernel: after a failing payload, open a shell in the guest on this terminal (only when stdin is a terminal and CI is not set)")
 	workdir := fs.String("workdir", "", "directory packed into the guest at the same path, where the payload starts (default: the current directory)")
 	noWorkdir := fs.Bool("no-workdir", false, "pack no directory: the payload starts in an empty directory at the current directory's path")
 	vf := addVMFlags(fs)
@@ -64,6 +65,9 @@ func execCmd(ctx context.Context, args []string) error {
 			return usageError(fmt.Errorf("--kernels: %w", err))
 		}
 	}
+	if *onFail && len(names) != 1 {
+		return usageError(errors.New("--shell-on-fail needs exactly one kernel"))
+	}
 	if *keep != "" && *reportDir != "" {
 		return usageError(errors.New("--keep and --report exclude each other"))
 	}
@@ -73,6 +77,9 @@ func execCmd(ctx context.Context, args []string) error {
 	}
 	cfg := vmtest.Config{Kernels: names, Resolve: resolve, Payload: payload[0], Args: payload[1:], Raw: true, Jobs: *jobs}
 	vf.apply(&cfg)
+	if *onFail {
+		cfg.Shell = shellOnFail("vmtest exec")
+	}
 	if err := execWorkdir(&cfg, *workdir, *noWorkdir); err != nil {
 		return usageError(err)
 	}

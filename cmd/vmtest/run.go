@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -29,6 +30,7 @@ func runCmd(ctx context.Context, args []string) error {
 	kernelList := fs.String("kernels", "", "comma-separated kernels: versions (6.1), images (path to a bzImage), ...")
 	jobs := fs.Int("jobs", 0, "kernels booted at once (default: from cores and memory)")
 	reportDir := fs.String("report", "vmtest-report", "report directory")
+	onFail := fs.Bool("shell-on-fail", false, "with a single kernel: after a failing payload, open a shell in the guest on this terminal (only when stdin is a terminal and CI is not set)")
 	coreObject := fs.String("core-object", "", "BPF object whose loads are predicted offline per kernel (CO-RE against the kernel's BTF)")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
@@ -49,6 +51,12 @@ func runCmd(ctx context.Context, args []string) error {
 		ReportDir: *reportDir, Jobs: *jobs,
 	}
 	vf.apply(&cfg)
+	if *onFail {
+		if len(names) != 1 {
+			return usageError(errors.New("--shell-on-fail needs exactly one kernel"))
+		}
+		cfg.Shell = shellOnFail("vmtest run")
+	}
 	// With a core object, every resolved kernel's image is kept for the
 	// argument check across kernels, which runs once the matrix is done.
 	var images resolvedImages
@@ -82,6 +90,8 @@ func runCmd(ctx context.Context, args []string) error {
 	switch {
 	case os.Getenv("GITHUB_ACTIONS") == "true":
 		mode = vmtest.ProgressGitHub
+	case cfg.Shell != nil:
+		// No redrawn lines: the guest's shell may own the terminal.
 	case term.IsTerminal(int(os.Stderr.Fd())):
 		mode = vmtest.ProgressTTY
 	}

@@ -25,6 +25,11 @@ const (
 	FactsPath = "/run/corematrix/facts.json"
 	// ResultsPort is the serial port that carries the results stream.
 	ResultsPort = "/dev/ttyS1"
+	// ShellPort is the serial port of the interactive shell (vmtest shell,
+	// --shell-on-fail), relayed to the user's terminal.
+	ShellPort = "/dev/ttyS2"
+	// OutputPath is where the payload's output is kept when a shell follows.
+	OutputPath = "/run/corematrix/output.log"
 	// WorkDir is the payload's working directory when Config.Dir is empty,
 	// and its $HOME and $TMPDIR.
 	WorkDir = "/tmp"
@@ -67,6 +72,20 @@ type Config struct {
 	// CollectDirs are directories whose regular files created while the
 	// payload ran are sent back after it exited.
 	CollectDirs []string `json:"collect_dirs,omitempty"`
+	// Shell, when set, starts an interactive busybox shell on ShellPort
+	// after the payload (or instead of it, when Args is empty).
+	Shell *Shell `json:"shell,omitempty"`
+}
+
+// Shell configures the interactive shell.
+type Shell struct {
+	// OnFail starts the shell only when the payload exited non-zero or
+	// could not run.
+	OnFail bool `json:"on_fail,omitempty"`
+	// Term is the user's $TERM; Rows and Cols the terminal's size.
+	Term string `json:"term,omitempty"`
+	Rows int    `json:"rows,omitempty"`
+	Cols int    `json:"cols,omitempty"`
 }
 
 // StagedName returns where a file meant for guest path p goes in the

@@ -24,10 +24,17 @@ import (
 // results stream (with a trailer when the payload section was opened) and
 // powers the VM off.
 func Main() {
-	// A signal must not end PID 1 (the kernel would panic): ignore the
-	// catchable ones a payload might send it.
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT,
+	// A signal must not end PID 1 (the kernel would panic): catch and drop
+	// the catchable ones a payload might send it. Caught, not ignored: an
+	// ignored signal stays ignored across exec, and the payload and the
+	// shell must get the default dispositions (Ctrl-C, SIGPIPE).
+	drop := make(chan os.Signal, 16)
+	signal.Notify(drop, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
+	go func() {
+		for range drop {
+		}
+	}()
 	consolef("corematrix: guest init started")
 
 	var port *os.File
@@ -70,6 +77,15 @@ func Main() {
 	if setupErr == nil {
 		setupErr = install()
 	}
+	if setupErr == nil && cfg.Shell != nil && len(cfg.Args) == 0 {
+		// vmtest shell without a payload.
+		w.Shell()
+		runShell(cfg, "")
+		sendKmsg(w)
+		w.Done()
+		drain(port)
+		return
+	}
 	section, err = w.BeginStreams(wire.SectionPayload)
 	if err != nil {
 		consolef("corematrix: write results: %v", err)
@@ -79,7 +95,14 @@ func Main() {
 	var before map[string]bool
 	if runErr == nil {
 		before = listFiles(cfg.CollectDirs)
-		exit, runErr = runPayload(cfg, section)
+		var keep io.Writer // the payload's output, for the shell's user
+		if cfg.Shell != nil {
+			if f, err := os.Create(OutputPath); err == nil {
+				defer f.Close()
+				keep = f
+			}
+		}
+		exit, runErr = runPayload(cfg, section, keep)
 	}
 	msg := ""
 	if runErr != nil {
@@ -93,8 +116,57 @@ func Main() {
 	}
 	sendFile(w, wire.SectionFacts, FactsPath)
 	sendKmsg(w)
+	if setupErr == nil && cfg.Shell != nil && (!cfg.Shell.OnFail || exit != 0) {
+		status := fmt.Sprintf("the payload exited %d; its output is in %s", exit, OutputPath)
+		if msg != "" {
+			status = "the payload did not run: " + msg
+		}
+		w.Shell()
+		runShell(cfg, status)
+	}
 	w.Done()
 	drain(port)
+}
+
+// runShell runs an interactive busybox shell on ShellPort, as the session
+// leader with the port as its controlling terminal, and returns when it
+// exits (exit or Ctrl-D).
+func runShell(cfg Config, status string) {
+	tty, err := os.OpenFile(ShellPort, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		consolef("corematrix: open shell port: %v", err)
+		return
+	}
+	defer tty.Close()
+	if cfg.Shell.Rows > 0 && cfg.Shell.Cols > 0 {
+		unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(cfg.Shell.Rows), Col: uint16(cfg.Shell.Cols)})
+	}
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	kernel := DecodeKernelParam(string(cmdline))
+	fmt.Fprintf(tty, "corematrix: shell in kernel %s (%s)", kernel, release())
+	if status != "" {
+		fmt.Fprintf(tty, "; %s", status)
+	}
+	fmt.Fprint(tty, "\r\ncorematrix: exit or Ctrl-D powers the guest off\r\n")
+	dir := cfg.Dir
+	if dir == "" {
+		dir = WorkDir
+	}
+	sh := exec.Command("/bin/sh")
+	sh.Env = Environ(kernel, cfg)
+	if cfg.Shell.Term != "" {
+		sh.Env = append(sh.Env, "TERM="+cfg.Shell.Term)
+	}
+	sh.Env = append(sh.Env, "PS1=[vmtest "+kernel+" \\w]# ", "ENV=")
+	sh.Dir = dir
+	sh.Stdin, sh.Stdout, sh.Stderr = tty, tty, tty
+	sh.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := sh.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			fmt.Fprintf(tty, "corematrix: shell: %v\r\n", err)
+		}
+	}
 }
 
 // setup mounts the file systems a tracer payload needs, brings lo up and
@@ -189,7 +261,7 @@ func readConfig() (Config, error) {
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return cfg, fmt.Errorf("decode config: %w", err)
 	}
-	if len(cfg.Args) == 0 {
+	if len(cfg.Args) == 0 && cfg.Shell == nil {
 		return cfg, errors.New("config has no payload")
 	}
 	return cfg, nil
@@ -295,8 +367,9 @@ func copyTree(src, dst string) error {
 	return os.Chtimes(dst, st.ModTime(), st.ModTime())
 }
 
-// runPayload runs the payload with its stdout and stderr framed into out.
-func runPayload(cfg Config, out *wire.Section) (int, error) {
+// runPayload runs the payload with its stdout and stderr framed into out
+// and, when keep is not nil, copied to keep as they are.
+func runPayload(cfg Config, out *wire.Section, keep io.Writer) (int, error) {
 	cmdline, _ := os.ReadFile("/proc/cmdline")
 	dir := cfg.Dir
 	if dir == "" {
@@ -347,6 +420,9 @@ func runPayload(cfg Config, out *wire.Section) (int, error) {
 				if n > 0 {
 					mu.Lock()
 					werr := out.WriteFrame(tag, buf[:n])
+					if keep != nil {
+						keep.Write(buf[:n])
+					}
 					mu.Unlock()
 					if werr != nil {
 						copied <- werr

@@ -24,6 +24,9 @@ type Config struct {
 	CPUs      int
 	Accel     string   // "kvm" or "tcg"
 	Append    []string // extra kernel command-line parameters
+	// Shell, when set, is a Unix socket path QEMU listens on for ttyS2, the
+	// interactive shell's port.
+	Shell string
 }
 
 // CommandLine returns the kernel command line for cfg: console on ttyS0 from
@@ -79,7 +82,7 @@ func Args(cfg Config) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("qemu: unknown accelerator %q", cfg.Accel)
 	}
-	return []string{
+	args := []string{
 		"-nodefaults", "-nographic", "-no-reboot",
 		"-machine", "pc", "-accel", accel, "-cpu", cpu,
 		"-m", strconv.Itoa(cfg.MemoryMiB), "-smp", strconv.Itoa(cfg.CPUs),
@@ -90,7 +93,13 @@ func Args(cfg Config) ([]string, error) {
 		"-chardev", "file,id=results,path=" + escape(cfg.Results),
 		"-serial", "chardev:results",
 		"-monitor", "none",
-	}, nil
+	}
+	if cfg.Shell != "" {
+		args = append(args,
+			"-chardev", "socket,id=shell,server=on,wait=off,path="+escape(cfg.Shell),
+			"-serial", "chardev:shell")
+	}
+	return args, nil
 }
 
 // escape doubles commas, QEMU's option separator.

@@ -121,6 +121,17 @@ func (w *Writer) Error(msg string) error {
 	return err
 }
 
+// ShellLine announces that the guest init starts an interactive shell on
+// the shell port (the results sections before it are complete); the host
+// stops its deadline then.
+const ShellLine = Prefix + "shell\n"
+
+// Shell writes ShellLine.
+func (w *Writer) Shell() error {
+	_, err := io.WriteString(w.w, ShellLine)
+	return err
+}
+
 // Done is the last line of a complete stream.
 func (w *Writer) Done() error {
 	_, err := fmt.Fprintf(w.w, "%sdone\n", Prefix)
