@@ -91,6 +91,23 @@ func startOnPTY(t *testing.T, tmp string, args ...string) (*exec.Cmd, *terminal,
 	return cmd, &terminal{t: t, master: master}, &stderr
 }
 
+// waitExit waits for cmd to end after the guest was told to power off, and
+// kills it (failing the test) when it is still running a minute later.
+func waitExit(t *testing.T, cmd *exec.Cmd, term *terminal) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%s still running a minute after the shell ended; terminal:\n%s", cmd.Args[1], term.buf.String())
+		return nil
+	}
+}
+
 // requireNoQEMU fails when a QEMU process whose command line mentions dir
 // (its console log, shell socket) is still running.
 func requireNoQEMU(t *testing.T, dir string) {
@@ -127,14 +144,7 @@ func TestE2EShell(t *testing.T) {
 	term.send("echo status $?\n")
 	term.expect("status 130", 30*time.Second)
 	term.send("exit\n")
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		require.NoError(t, err, "stderr: %s\nterminal:\n%s", stderr.String(), term.buf.String())
-	case <-time.After(time.Minute):
-		t.Fatalf("vmtest shell still running a minute after exit; terminal:\n%s", term.buf.String())
-	}
+	require.NoError(t, waitExit(t, cmd, term), "stderr: %s\nterminal:\n%s", stderr.String(), term.buf.String())
 	requireNoQEMU(t, tmp)
 }
 
@@ -150,8 +160,10 @@ func TestE2EShellOnFail(t *testing.T) {
 	term.expect("# ", 30*time.Second)
 	term.send("cat /run/corematrix/output.log\n")
 	term.expect("fault payload: fail", 30*time.Second)
-	term.send("\x04") // Ctrl-D
-	err := cmd.Wait()
+	term.expect("# ", 30*time.Second)
+	time.Sleep(time.Second) // the prompt's own terminal queries settle
+	term.send("\x04")       // Ctrl-D on an empty line
+	err := waitExit(t, cmd, term)
 	var ee *exec.ExitError
 	require.True(t, errors.As(err, &ee), "err %v, stderr %s", err, stderr.String())
 	require.Equal(t, 3, ee.ExitCode(), "stderr: %s", stderr.String())
