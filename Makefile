@@ -76,6 +76,8 @@ bench-vm: deps build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	$(GO) fix -diff ./...
 	$(GO) tool actionlint
 	$(GO) tool actionlint examples/github/*.yml
 

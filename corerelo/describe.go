@@ -59,7 +59,7 @@ func Describe(relo *btf.CORERelocation, local *btf.Spec) (Description, error) {
 		return Description{}, fmt.Errorf("%w: %s", ErrUnknownRelocation, s)
 	}
 	var idx []int
-	for _, f := range strings.Split(m[3], ":") {
+	for f := range strings.SplitSeq(m[3], ":") {
 		i, err := strconv.Atoi(f)
 		if err != nil {
 			return Description{}, fmt.Errorf("%w: accessor %q", ErrUnknownRelocation, m[3])

@@ -362,12 +362,7 @@ func (k *kernelFeatures) checkKfunc(name string) Finding {
 }
 
 func hasTag(tags []string, want string) bool {
-	for _, t := range tags {
-		if t == want {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(tags, want)
 }
 
 func (k *kernelFeatures) checkMapType(name string, typ, fallback ebpf.MapType) Finding {

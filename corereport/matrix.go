@@ -3,6 +3,7 @@ package corereport
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -306,12 +307,7 @@ func naProgramCells(n int) []ProgramCell {
 }
 
 func containsValue(vs []int64, v int64) bool {
-	for _, x := range vs {
-		if x == v {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(vs, v)
 }
 
 // kernelLabel is the column heading of k: its name, and its version when

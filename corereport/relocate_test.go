@@ -244,12 +244,10 @@ func TestPredictorConcurrent(t *testing.T) {
 	results := make([]out, len(images))
 	var wg sync.WaitGroup
 	for i, img := range images {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			pred, err := p.Predict(img, "")
 			results[i] = out{pred, err}
-		}()
+		})
 	}
 	wg.Wait()
 	for i, r := range results {

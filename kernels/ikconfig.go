@@ -11,11 +11,11 @@ import (
 // returns nil when there is none.
 func ikconfig(vmlinux []byte) []byte {
 	const start = "IKCFG_ST"
-	i := bytes.Index(vmlinux, []byte(start))
-	if i < 0 {
+	_, after, ok := bytes.Cut(vmlinux, []byte(start))
+	if !ok {
 		return nil
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(vmlinux[i+len(start):]))
+	zr, err := gzip.NewReader(bytes.NewReader(after))
 	if err != nil {
 		return nil
 	}

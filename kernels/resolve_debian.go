@@ -57,11 +57,9 @@ func (r *Resolver) loadIndices(ctx context.Context) ([]*debian.Index, []error) {
 	errs := make([]error, len(r.opts.Suites))
 	var wg sync.WaitGroup
 	for i, s := range r.opts.Suites {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			out[i], errs[i] = r.index(ctx, s)
-		}()
+		})
 	}
 	wg.Wait()
 	var idx []*debian.Index

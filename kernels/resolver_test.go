@@ -163,9 +163,7 @@ func TestResolveConcurrentGoroutines(t *testing.T) {
 	sums := make([]string, 8)
 	errs := make([]error, 8)
 	for i := range sums {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			r, err := New(opts) // separate resolvers share only the cache
 			if err != nil {
 				errs[i] = err
@@ -176,7 +174,7 @@ func TestResolveConcurrentGoroutines(t *testing.T) {
 				sums[i] = img.SHA256
 			}
 			errs[i] = err
-		}()
+		})
 	}
 	wg.Wait()
 	for i := range sums {

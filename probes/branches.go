@@ -69,7 +69,7 @@ func Branches() []Branch {
 // bits are named "bit<N>".
 func (c Core) Names() []string {
 	var names []string
-	for i := 0; i < 32; i++ {
+	for i := range 32 {
 		bit := Core(1) << i
 		if c&bit == 0 {
 			continue

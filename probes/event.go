@@ -63,7 +63,7 @@ func ParseKinds(s string) ([]Kind, error) {
 	}
 	var out []Kind
 	seen := map[Kind]bool{}
-	for _, part := range strings.Split(s, ",") {
+	for part := range strings.SplitSeq(s, ",") {
 		k, err := ParseKind(strings.TrimSpace(part))
 		if err != nil {
 			return nil, err

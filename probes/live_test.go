@@ -229,7 +229,7 @@ func TestDropsCounted(t *testing.T) {
 			require.NoError(t, err)
 			defer tr.Close()
 			require.NoError(t, tr.Attach())
-			for i := 0; i < 2000; i++ {
+			for range 2000 {
 				time.Sleep(10 * time.Microsecond)
 			}
 			// Drain; perf reports its losses as records in the stream.

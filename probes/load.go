@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -323,12 +324,7 @@ func Load(opts Options) (*Tracer, error) {
 }
 
 func containsKind(ks []Kind, k Kind) bool {
-	for _, x := range ks {
-		if x == k {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(ks, k)
 }
 
 var processedRE = regexp.MustCompile(`processed (\d+) insns`)
@@ -382,7 +378,7 @@ func loadProgram(spec *ebpf.CollectionSpec, d progDesc, coll *ebpf.Collection, k
 	if m := processedRE.FindStringSubmatch(prog.VerifierLog); m != nil {
 		n, _ := strconv.ParseUint(m[1], 10, 32)
 		st.VerifiedInsns = uint32(n)
-		for _, line := range strings.Split(prog.VerifierLog, "\n") {
+		for line := range strings.SplitSeq(prog.VerifierLog, "\n") {
 			if strings.HasPrefix(line, "processed ") {
 				st.VerifierStats = strings.TrimSpace(line)
 			}

@@ -17,14 +17,12 @@ func TestAccelChooserIncapableWarnsOnce(t *testing.T) {
 	c.capable = func() error { return errors.New("the CPU flags show neither vmx nor svm") }
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			a, probe, err := c.acquire(context.Background())
 			require.NoError(t, err)
 			require.False(t, probe)
 			require.Equal(t, AccelTCG, a)
-		}()
+		})
 	}
 	wg.Wait()
 	require.Len(t, warnings, 1, "warnings: %q", warnings)

@@ -35,9 +35,7 @@ func (r *Runner) Matrix(ctx context.Context, onResult func(*Result)) (report.Sum
 	var mu sync.Mutex
 	for i, name := range r.cfg.Kernels {
 		r.progress(i, name, StateQueued, nil)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			notStarted := func() {
 				results[i] = &Result{KernelResult: report.KernelResult{
 					Kernel: report.Kernel{Name: name}, Outcome: report.Interrupted,
@@ -65,7 +63,7 @@ func (r *Runner) Matrix(ctx context.Context, onResult func(*Result)) (report.Sum
 			}
 			mu.Unlock()
 			r.progress(i, name, StateDone, &res.KernelResult)
-		}()
+		})
 	}
 	wg.Wait()
 	var errs *multierror.Error

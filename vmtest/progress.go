@@ -105,7 +105,7 @@ func tailBlock(tail string) string {
 		return ""
 	}
 	var b strings.Builder
-	for _, l := range strings.Split(strings.TrimRight(tail, "\n"), "\n") {
+	for l := range strings.SplitSeq(strings.TrimRight(tail, "\n"), "\n") {
 		b.WriteString("    | ")
 		for _, c := range strings.TrimRight(l, "\r") {
 			if c < 0x20 && c != '\t' || c == 0x7f || c >= 0x80 && c < 0xa0 {

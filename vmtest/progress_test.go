@@ -86,7 +86,7 @@ func TestProgressTTYRedraw(t *testing.T) {
 	d.Update(1, "5.10", StateDone, &report.KernelResult{Outcome: report.Pass, Reason: "a reason far too long for twenty columns"})
 	out := b.String()
 	require.True(t, strings.HasPrefix(out, "\x1b[2A"), "redraw moves up over both lines: %q", out)
-	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+	for l := range strings.SplitSeq(strings.TrimSuffix(out, "\n"), "\n") {
 		l = l[strings.LastIndex(l, "\x1b[2K")+len("\x1b[2K"):]
 		require.LessOrEqual(t, utf8.RuneCountInString(l), 19, "line %q wraps", l)
 	}

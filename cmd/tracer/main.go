@@ -75,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.kinds, err = probes.ParseKinds(*events); err != nil {
 		return nil, err
 	}
-	for _, p := range strings.Split(*pids, ",") {
+	for p := range strings.SplitSeq(*pids, ",") {
 		if p = strings.TrimSpace(p); p == "" {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/cilium/ebpf/btf"
 
@@ -80,14 +81,14 @@ func printBTF(w io.Writer, name string, labels []string, specs []*btf.Spec) erro
 }
 
 func joinLabels(labels []string) string {
-	out := ""
+	var out strings.Builder
 	for i, l := range labels {
 		if i > 0 {
-			out += ", "
+			out.WriteString(", ")
 		}
-		out += l
+		out.WriteString(l)
 	}
-	return out
+	return out.String()
 }
 
 // printType prints a type; structs and unions with their members' byte

@@ -107,9 +107,7 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	btfs := make([]*btf.Spec, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			cols[i] = corereport.Kernel{Name: name}
 			path, sum := "/sys/kernel/btf/vmlinux", ""
 			if name != hostKernel {
@@ -127,7 +125,7 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 				return
 			}
 			btfs[i] = kernel
-		}()
+		})
 	}
 	wg.Wait()
 	for i, kernel := range btfs {

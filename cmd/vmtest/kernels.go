@@ -152,13 +152,11 @@ func resolveAll(ctx context.Context, resolve func(context.Context, string) (*ker
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
 	for i, n := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			imgs[i], errs[i] = resolve(ctx, n)
-		}()
+		})
 	}
 	wg.Wait()
 	return imgs, errs

@@ -58,7 +58,7 @@ func decompressXZKernel(in []byte, want int64) ([]byte, error) {
 	var x86 bool
 	var x86Start uint32
 	var dictProp byte
-	for i := 0; i < nfilters; i++ {
+	for i := range nfilters {
 		id, err1 := binary.ReadUvarint(r)
 		n, err2 := binary.ReadUvarint(r)
 		if err1 != nil || err2 != nil || n > uint64(r.Len()) {

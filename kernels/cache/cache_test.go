@@ -86,9 +86,7 @@ func TestLockSerialisesGoroutines(t *testing.T) {
 	var fills, inside atomic.Int32
 	var wg sync.WaitGroup
 	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			unlock, err := c.Lock(context.Background(), "thing")
 			if err != nil {
 				assert.NoError(t, err)
@@ -103,7 +101,7 @@ func TestLockSerialisesGoroutines(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 				c.PutRecord("thing", "filled")
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	n := fills.Load()

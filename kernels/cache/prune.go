@@ -103,7 +103,7 @@ func (c *Cache) Prune(ctx context.Context, olderThan time.Duration) (PruneStats,
 // not a symlink to one.
 func realDir(root, sub string) error {
 	p := root
-	for _, part := range strings.Split(sub, "/") {
+	for part := range strings.SplitSeq(sub, "/") {
 		p = filepath.Join(p, part)
 		st, err := os.Lstat(p)
 		if err != nil {

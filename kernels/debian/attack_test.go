@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,9 +36,7 @@ func hostileArchive(t *testing.T, packagesGz []byte, files map[string][]byte, al
 		"dists/bookworm/InRelease":                     fakearchive.Sign(t, fakearchive.NewKey(t), rel),
 		"dists/bookworm/main/binary-amd64/Packages.gz": packagesGz,
 	}
-	for k, v := range files {
-		all[k] = v
-	}
+	maps.Copy(all, files)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data, ok := all[strings.TrimPrefix(r.URL.Path, "/")]
 		if !ok {

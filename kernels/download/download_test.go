@@ -53,7 +53,7 @@ func TestSilentMirrorTimesOut(t *testing.T) {
 func TestTricklingMirrorHitsTotalDeadline(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
-		for i := 0; i < 100; i++ {
+		for range 100 {
 			if _, err := w.Write([]byte{'x'}); err != nil {
 				return
 			}

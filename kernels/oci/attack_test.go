@@ -272,7 +272,7 @@ func TestExpandingLayerIsCapped(t *testing.T) {
 func TestManyKernelFilesLeaveNoOrphans(t *testing.T) {
 	var es []entry
 	for i := range 200 {
-		es = append(es, entry{name: fmt.Sprintf("boot/vmlinuz-%d", i), data: []byte(fmt.Sprint("kernel ", i))})
+		es = append(es, entry{name: fmt.Sprintf("boot/vmlinuz-%d", i), data: fmt.Append(nil, "kernel ", i)})
 	}
 	host := serve(t, newRegistry(), nil)
 	push(t, host, "ci-kernels:5.4", image(t, tarLayer(t, es...)))

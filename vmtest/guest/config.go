@@ -99,7 +99,7 @@ func EncodeKernelParam(name string) string {
 
 // DecodeKernelParam finds KernelParam in a kernel command line.
 func DecodeKernelParam(cmdline string) string {
-	for _, f := range strings.Fields(cmdline) {
+	for f := range strings.FieldsSeq(cmdline) {
 		if v, ok := strings.CutPrefix(f, KernelParam+"="); ok {
 			if b, err := hex.DecodeString(v); err == nil {
 				return string(b)

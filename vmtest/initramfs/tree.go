@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -229,10 +230,5 @@ func mustReal(p string) string {
 }
 
 func isVCS(name string) bool {
-	for _, v := range VCSDirs {
-		if name == v {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(VCSDirs, name)
 }

@@ -26,7 +26,7 @@ func KVMCapable(cpuinfo, kvm string) error {
 		if !ok || strings.TrimSpace(key) != "flags" {
 			continue
 		}
-		for _, fl := range strings.Fields(val) {
+		for fl := range strings.FieldsSeq(val) {
 			if fl == "vmx" || fl == "svm" {
 				virt = true
 			}

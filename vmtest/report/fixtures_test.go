@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 )
@@ -179,9 +180,7 @@ func factsRun() Summary {
 	all := map[string]bool{"handle_exec": true, "handle_exit": true, "kprobe_tcp_v4_connect": true, "handle_openat": true}
 	withOpen := func(ok bool, reason string) *Prediction {
 		p := &Prediction{Programs: map[string]bool{}}
-		for k, v := range all {
-			p.Programs[k] = v
-		}
+		maps.Copy(p.Programs, all)
 		p.Programs["handle_openat"] = ok
 		if reason != "" {
 			p.Reasons = map[string]string{"handle_openat": reason}

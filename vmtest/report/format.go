@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -97,12 +98,7 @@ func outcomeCounts(s Summary, emoji bool) string {
 }
 
 func containsOutcome(os []Outcome, o Outcome) bool {
-	for _, x := range os {
-		if x == o {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(os, o)
 }
 
 // duration formats seconds for tables: "—" for zero, "850ms", "3.2s", "2m05s".
@@ -201,7 +197,7 @@ func headLines(text string, n int) (string, int) {
 // test's output, keeping what the test said.
 func testOutput(out string) string {
 	var keep []string
-	for _, l := range strings.Split(out, "\n") {
+	for l := range strings.SplitSeq(out, "\n") {
 		t := strings.TrimSpace(l)
 		if strings.HasPrefix(t, "=== RUN") || strings.HasPrefix(t, "=== PAUSE") ||
 			strings.HasPrefix(t, "=== CONT") || strings.HasPrefix(t, "=== NAME") {

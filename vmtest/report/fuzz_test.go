@@ -34,7 +34,7 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		fence := ""
-		for _, l := range strings.Split(Markdown(s), "\n") {
+		for l := range strings.SplitSeq(Markdown(s), "\n") {
 			if fence == "" && strings.HasPrefix(l, "```") {
 				fence = l // fences are backticks only
 				continue

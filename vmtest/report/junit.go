@@ -154,7 +154,7 @@ func junitSuiteOf(r KernelResult) junitSuite {
 // skipReason returns the line of a skipped test's output that says why: the
 // first line that is not a "=== RUN" or "--- SKIP" marker.
 func skipReason(out string) string {
-	for _, l := range strings.Split(out, "\n") {
+	for l := range strings.SplitSeq(out, "\n") {
 		t := strings.TrimSpace(l)
 		if t == "" || strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- ") {
 			continue

@@ -172,7 +172,7 @@ func TestStepSummaryFitsGitHubLimit(t *testing.T) {
 	s := mixedRun()
 	// Enough failing tests with long output to exceed 1 MiB in summary.md.
 	long := strings.Repeat(strings.Repeat("x", 199)+"\n", failureLines)
-	for i := 0; i < 400; i++ {
+	for i := range 400 {
 		s.Kernels[1].Tests = append(s.Kernels[1].Tests, TestResult{Name: "TestMany/" + strings.Repeat("n", 3) + string(rune('a'+i%26)) + strings.Repeat("0", i%7) + "_" + strconv.Itoa(i), Status: "fail", Output: long})
 	}
 	require.NoError(t, WriteRun(filepath.Join(dir, "report"), s))

@@ -71,7 +71,7 @@ type Kernel struct {
 // TestEvent is one event of a Go test run, in the shape of `go test -json`
 // (cmd/test2json): Action is run, pause, cont, pass, fail, skip, output, bench, start.
 type TestEvent struct {
-	Time    time.Time `json:"Time,omitempty"`
+	Time    time.Time `json:"Time"`
 	Action  string    `json:"Action"`
 	Package string    `json:"Package,omitempty"`
 	Test    string    `json:"Test,omitempty"`

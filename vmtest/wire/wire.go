@@ -263,11 +263,11 @@ func Parse(b []byte) *Stream {
 		}
 		line := string(b[p : p+i])
 		p += i + 1
-		j := strings.Index(line, Prefix)
-		if j < 0 {
+		_, after, ok := strings.Cut(line, Prefix)
+		if !ok {
 			continue
 		}
-		verb, rest, _ := strings.Cut(line[j+len(Prefix):], " ")
+		verb, rest, _ := strings.Cut(after, " ")
 		switch verb {
 		case "hello":
 			s.Hello = true
