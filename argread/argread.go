@@ -17,8 +17,10 @@
 //     which depends on the kernel (Read.At resolves it against a prototype).
 //
 // The context is followed through register moves within the program's own
-// instructions; a read inside a BPF-to-BPF subprogram that is not inlined
-// is not seen.
+// instructions; a read inside a BPF-to-BPF subprogram that is not inlined,
+// or through a context pointer spilled to the stack and loaded back, is not
+// seen (clang at -O2 keeps the context in a register and inlines
+// BPF_KPROBE's body).
 package argread
 
 import (
@@ -103,7 +105,7 @@ func Traced(p *ebpf.ProgramSpec) (attach, target string, ok bool) {
 	case ebpf.Kprobe:
 		sec := p.SectionName
 		switch {
-		case strings.HasPrefix(sec, "kprobe/"), strings.HasPrefix(sec, "kprobe.s/"):
+		case strings.HasPrefix(sec, "kprobe/"):
 			attach = Kprobe
 		case strings.HasPrefix(sec, "kretprobe/"):
 			attach = Kretprobe

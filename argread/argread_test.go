@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -135,4 +136,33 @@ func TestJudgePastLastParameter(t *testing.T) {
 	judge(&f, []Finding{f})
 	assert.Equal(t, Unknown, f.Verdict)
 	assert.Equal(t, "reads arg 3, but do_exit has fewer parameters on every kernel: the register holds no argument", f.Detail)
+}
+
+// The context is followed through moves and jumps, and lost on calls and
+// overwrites.
+func TestProgramReadsFollowContext(t *testing.T) {
+	jump := asm.JEq.Imm(asm.R3, 0, "")
+	jump.Offset = 3 // to the load of cx, reachable only through the jump
+	insns := asm.Instructions{
+		asm.Mov.Reg(asm.R6, asm.R1),                 // r6 = ctx
+		asm.FnGetCurrentPidTgid.Call(),              // clobbers r1-r5
+		asm.LoadMem(asm.R2, asm.R1, 112, asm.DWord), // r1 is no longer ctx: not a read
+		asm.LoadMem(asm.R3, asm.R6, 104, asm.DWord), // ctx->si: arg 2
+		jump,
+		asm.LoadMem(asm.R4, asm.R6, 96, asm.Word), // low half of ctx->dx: arg 3
+		asm.Mov.Imm(asm.R0, 0),
+		asm.Return(),
+		asm.LoadMem(asm.R5, asm.R6, 88, asm.DWord), // ctx->cx: arg 4
+		asm.Mov.Imm(asm.R6, 0),                     // r6 overwritten
+		asm.LoadMem(asm.R0, asm.R6, 64, asm.DWord), // not ctx: not a read
+		asm.Return(),
+	}
+	p := &ebpf.ProgramSpec{Name: "p", Type: ebpf.Kprobe, SectionName: "kprobe/f+0x10", AttachTo: "f+0x10", Instructions: insns}
+	rs, err := ProgramReads(p, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"p kprobe f arg 2 via ctx+104 (si)",
+		"p kprobe f arg 3 via ctx+96 (dx)",
+		"p kprobe f arg 4 via ctx+88 (cx)",
+	}, brief(rs))
 }
