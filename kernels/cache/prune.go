@@ -110,7 +110,11 @@ func realDir(root, sub string) error {
 			return err
 		}
 		if st.Mode().Type() != fs.ModeDir {
-			return fmt.Errorf("%s is a %s, not a directory the cache made; refusing to touch it", p, st.Mode().Type())
+			what := "symlink"
+			if st.Mode()&fs.ModeSymlink == 0 {
+				what = "file of mode " + st.Mode().String()
+			}
+			return fmt.Errorf("%s is a %s, not a directory the cache made; refusing to touch it", p, what)
 		}
 	}
 	return nil

@@ -29,7 +29,7 @@ func readRegular(path string, max int64) ([]byte, bool, error) {
 		return nil, false, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, false, fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, st.Mode().Type())
+		return nil, false, fmt.Errorf("%s: %w (a %s)", path, ErrNotRegular, kind(st.Mode()))
 	}
 	if st.Size() > max {
 		return nil, false, fmt.Errorf("%s: %d bytes, more than the limit of %d", path, st.Size(), max)
@@ -64,7 +64,7 @@ func ensureDir(dir string) error {
 		return err
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("%s is a %s, not a directory; refusing to write through it", dir, st.Mode().Type())
+		return fmt.Errorf("%s is a %s, not a directory; refusing to write through it", dir, kind(st.Mode()))
 	}
 	return nil
 }
@@ -106,4 +106,23 @@ func decodeReport(path string, data []byte, v any) error {
 		}
 	}
 	return nil
+}
+
+// kind names the type of a file for messages.
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m.IsDir():
+		return "directory"
+	case m.IsRegular():
+		return "regular file"
+	}
+	return m.Type().String()
 }
