@@ -26,12 +26,10 @@ func loadTestObject(t *testing.T) *ebpf.CollectionSpec {
 	return spec
 }
 
-// kernelPre514 is BTF shaped like a kernel older than 5.14: task_struct has
-// `long state` at offset 16 and no __state.
-func kernelPre514(t *testing.T) *btf.Spec {
+// taskStructKernel is kernel BTF holding only a task_struct with members.
+func taskStructKernel(t *testing.T, members ...btf.Member) *btf.Spec {
 	t.Helper()
-	long := &btf.Int{Name: "long int", Size: 8, Encoding: btf.Signed}
-	ts := &btf.Struct{Name: "task_struct", Size: 64, Members: []btf.Member{{Name: "state", Type: long, Offset: 16 * 8}}}
+	ts := &btf.Struct{Name: "task_struct", Size: 64, Members: members}
 	b, err := btf.NewBuilder([]btf.Type{ts}, nil)
 	require.NoError(t, err)
 	spec, err := b.Spec()
@@ -39,16 +37,17 @@ func kernelPre514(t *testing.T) *btf.Spec {
 	return spec
 }
 
+// kernelPre514 is BTF shaped like a kernel older than 5.14: task_struct has
+// `long state` at offset 16 and no __state.
+func kernelPre514(t *testing.T) *btf.Spec {
+	long := &btf.Int{Name: "long int", Size: 8, Encoding: btf.Signed}
+	return taskStructKernel(t, btf.Member{Name: "state", Type: long, Offset: 16 * 8})
+}
+
 // kernelPost514 has `unsigned int __state` and no state.
 func kernelPost514(t *testing.T) *btf.Spec {
-	t.Helper()
 	u32 := &btf.Int{Name: "unsigned int", Size: 4}
-	ts := &btf.Struct{Name: "task_struct", Size: 64, Members: []btf.Member{{Name: "__state", Type: u32, Offset: 24 * 8}}}
-	b, err := btf.NewBuilder([]btf.Type{ts}, nil)
-	require.NoError(t, err)
-	spec, err := b.Spec()
-	require.NoError(t, err)
-	return spec
+	return taskStructKernel(t, btf.Member{Name: "__state", Type: u32, Offset: 24 * 8})
 }
 
 // site returns the site of prog with the given kind and access.
