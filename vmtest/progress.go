@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"crypto/rand"
 	"fmt"
 	"io"
 	"strings"
@@ -211,6 +212,10 @@ func (d *Display) group(rw *row, r *report.KernelResult) {
 	fmt.Fprintf(d.w, "::group::%s: %s (%s)\n", rw.name, r.Outcome, r.Reason)
 	fmt.Fprintf(d.w, "release %s, accel %s, boot %.1fs, payload %.1fs, total %.1fs, exit code %d\n",
 		r.Kernel.Release, r.Accel, r.Timings.Boot, r.Timings.Payload, r.Timings.Total, r.ExitCode)
+	// What the guest printed must not act as a workflow command.
+	token := make([]byte, 16)
+	rand.Read(token)
+	fmt.Fprintf(d.w, "::stop-commands::%x\n", token)
 	for _, t := range r.Tests {
 		if t.Status != "pass" {
 			fmt.Fprintf(d.w, "--- %s: %s\n%s", strings.ToUpper(t.Status), t.Name, t.Output)
@@ -222,6 +227,7 @@ func (d *Display) group(rw *row, r *report.KernelResult) {
 	if len(r.Tests) == 0 && r.OutputTail != "" {
 		fmt.Fprintf(d.w, "last lines of the output:\n%s", r.OutputTail)
 	}
+	fmt.Fprintf(d.w, "::%x::\n", token)
 	fmt.Fprintln(d.w, "::endgroup::")
 	for _, a := range Annotations(rw.name, r) {
 		fmt.Fprintln(d.w, a)

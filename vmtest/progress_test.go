@@ -2,6 +2,7 @@ package vmtest
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -56,6 +57,9 @@ func TestProgressGitHub(t *testing.T) {
 	require.Contains(t, out, "::group::6.1: fail (1 of 2 tests failed: TestX)\n")
 	require.Contains(t, out, "--- FAIL: TestX\nboom\n")
 	require.Contains(t, out, "::endgroup::\n")
+	m := regexp.MustCompile(`::stop-commands::([0-9a-f]{32})\n(?s:.*)boom\n::([0-9a-f]{32})::\n::endgroup::`).FindStringSubmatch(out)
+	require.NotNil(t, m, "guest output is fenced off from workflow commands: %s", out)
+	require.Equal(t, m[1], m[2], "the same token resumes commands")
 	require.Contains(t, out, "::error title=6.1 TestX::TestX on 6.1: boom\n")
 }
 
@@ -109,4 +113,25 @@ func TestProgressWriterAbove(t *testing.T) {
 	p := NewProgress(&b, ProgressPlain, []string{"6.1"})
 	p.Writer().Write([]byte("a\nb\n"))
 	require.Equal(t, "a\nb\n", b.String())
+}
+
+func TestProgressFailureTail(t *testing.T) {
+	var b bytes.Buffer
+	d := NewProgress(&b, ProgressPlain, []string{"6.1"})
+	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Fail, Reason: "payload exited 1",
+		OutputTail: "step 1\nstep 2: \x1b[31mred\x1b[0m failed\n"})
+	require.Contains(t, b.String(), "fail: payload exited 1\n    | step 1\n    | step 2: \\x1b[31mred\\x1b[0m failed\n")
+
+	b.Reset()
+	d = NewProgress(&b, ProgressPlain, []string{"6.1"})
+	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Pass, Reason: "payload exited 0", OutputTail: "kept only for failures\n"})
+	require.NotContains(t, b.String(), "|")
+
+	b.Reset()
+	d = NewProgress(&b, ProgressTTY, []string{"6.1", "5.10"})
+	d.Update(1, "5.10", StateBooting, nil)
+	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Panic, Reason: "Oops", OutputTail: "last words\n"})
+	out := b.String()
+	require.Contains(t, out, "    | last words\n", "the tail goes above the live lines")
+	require.Less(t, strings.Index(out, "last words"), strings.LastIndex(out, "5.10"), "live lines are redrawn below it")
 }
