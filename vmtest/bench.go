@@ -170,13 +170,13 @@ func (r *Runner) benchRunners() (bare string, trivial *Runner, err error) {
 	}
 	exit0 := filepath.Join(r.tmp, "exit0")
 	if err := os.WriteFile(exit0, tinyELF(exit0Text), 0o755); err != nil {
-		return "", nil, fmt.Errorf("%w: write trivial payload: %v", ErrInfra, err)
+		return "", nil, fmt.Errorf("%w: write trivial payload: %w", ErrInfra, err)
 	}
 	t := &Runner{cfg: r.cfg, accel: r.accel}
 	t.cfg.Payload, t.cfg.Args, t.cfg.Raw, t.cfg.Files = exit0, nil, true, nil
 	t.cfg.Predict = nil
 	if t.tmp, err = os.MkdirTemp("", "vmtest-"); err != nil {
-		return "", nil, fmt.Errorf("%w: %v", ErrInfra, err)
+		return "", nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
 	if err := t.buildInitramfs(); err != nil {
 		t.Close()

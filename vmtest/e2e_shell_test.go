@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
@@ -103,7 +104,7 @@ func waitExit(t *testing.T, cmd *exec.Cmd, term *terminal) error {
 	case <-time.After(time.Minute):
 		cmd.Process.Kill()
 		<-done
-		t.Fatalf("%s still running a minute after the shell ended; terminal:\n%s", cmd.Args[1], term.buf.String())
+		require.Fail(t, fmt.Sprintf("%s still running a minute after the shell ended; terminal:\n%s", cmd.Args[1], term.buf.String()))
 		return nil
 	}
 }
@@ -120,9 +121,7 @@ func requireNoQEMU(t *testing.T, dir string) {
 			continue
 		}
 		cmdline := strings.ReplaceAll(string(b), "\x00", " ")
-		if strings.Contains(cmdline, "qemu-system") && strings.Contains(cmdline, dir) {
-			t.Errorf("QEMU left running: %s: %s", p, cmdline)
-		}
+		assert.False(t, strings.Contains(cmdline, "qemu-system") && strings.Contains(cmdline, dir), "QEMU left running: %s: %s", p, cmdline)
 	}
 }
 

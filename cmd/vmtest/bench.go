@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/hashicorp/go-multierror"
 
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/report"
@@ -72,9 +73,9 @@ func benchCmd(ctx context.Context, args []string) error {
 	printBench(os.Stdout, ks)
 	fmt.Fprintf(os.Stderr, "reports in %s\n", *reportDir)
 	if benchErr != nil {
-		return exitWith(exitFail, errors.Join(append([]error{benchErr}, writeErrs...)...))
+		return exitWith(exitFail, multierror.Append(benchErr, writeErrs...))
 	}
-	return errors.Join(writeErrs...)
+	return multierror.Append(nil, writeErrs...).ErrorOrNil()
 }
 
 // printBench prints the medians and ratios per kernel, wall time and QEMU CPU

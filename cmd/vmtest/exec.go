@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
+
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/report"
@@ -203,7 +205,7 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	if len(writeErrs) > 0 && code == exitOK {
 		code = exitInfra
 	}
-	return exitWith(code, errors.Join(writeErrs...))
+	return exitWith(code, multierror.Append(nil, writeErrs...).ErrorOrNil())
 }
 
 // prefixWriter writes whole lines to w, each after prefix; a partial last

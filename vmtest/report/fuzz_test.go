@@ -29,9 +29,7 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		for _, k := range s.Kernels {
-			if !validOutcome(k.Outcome) {
-				t.Fatalf("loaded unknown outcome %q", k.Outcome)
-			}
+			require.True(t, validOutcome(k.Outcome), "loaded unknown outcome %q", k.Outcome)
 		}
 		fence := ""
 		for l := range strings.SplitSeq(Markdown(s), "\n") {
