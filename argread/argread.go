@@ -21,6 +21,9 @@
 // or through a context pointer spilled to the stack and loaded back, is not
 // seen (clang at -O2 keeps the context in a register and inlines
 // BPF_KPROBE's body).
+//
+// It is offline analysis: it imports corerelo and btfproto and must not import
+// kernels, vmtest or probes.
 package argread
 
 import (

@@ -12,6 +12,9 @@
 // Only functions present in the kernel's BTF have a prototype: a function
 // the compiler inlined everywhere, or one that does not exist on that
 // kernel, is ErrNotFound.
+//
+// It is offline analysis over BTF specs handed to it: it must not import any
+// other corematrix package (kernels, vmtest, probes).
 package btfproto
 
 import (
