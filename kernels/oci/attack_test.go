@@ -310,3 +310,15 @@ func TestDifferentKernelsWithoutVmlinuzAreAmbiguous(t *testing.T) {
 }
 
 func jsonManifest(m *v1.Manifest) ([]byte, error) { return json.Marshal(m) }
+
+func TestHardLinkOutOfBootIsNamed(t *testing.T) {
+	host := serve(t, newRegistry(), nil)
+	push(t, host, "ci-kernels:5.4", image(t, tarLayer(t,
+		entry{name: "usr/lib/modules/5.4/vmlinuz", data: []byte("kernel")},
+		entry{name: "boot/vmlinuz", typ: tar.TypeLink, link: "usr/lib/modules/5.4/vmlinuz"})))
+	c := openCache(t)
+	_, err := Fetch(context.Background(), c, host+"/ci-kernels:5.4", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "boot/vmlinuz is a hard link to usr/lib/modules/5.4/vmlinuz, which is not a kernel file under /boot")
+	assertCacheEmpty(t, c)
+}

@@ -253,8 +253,8 @@ func extract(c *cache.Cache, img v1.Image) (*Fetched, error) {
 	for name, target := range links {
 		if t := files[target]; t != nil {
 			files[name] = &staged{w: t.w, sum: t.sum, kind: kernelFile(name)}
-		} else if kernelFile(name) == "vmlinuz" {
-			return nil, fmt.Errorf("%s is a hard link to %s, which the image does not hold as a file", name, target)
+		} else if name == "boot/vmlinuz" {
+			return nil, fmt.Errorf("%s is a hard link to %s, which is not a kernel file under /boot", name, target)
 		}
 	}
 	kernel, err := pick(files, "vmlinuz")
