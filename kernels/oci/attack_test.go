@@ -311,14 +311,22 @@ func TestDifferentKernelsWithoutVmlinuzAreAmbiguous(t *testing.T) {
 
 func jsonManifest(m *v1.Manifest) ([]byte, error) { return json.Marshal(m) }
 
-func TestHardLinkOutOfBootIsNamed(t *testing.T) {
+func TestHardLinkOutOfBoot(t *testing.T) {
 	host := serve(t, newRegistry(), nil)
 	push(t, host, "ci-kernels:5.4", image(t, tarLayer(t,
-		entry{name: "usr/lib/modules/5.4/vmlinuz", data: []byte("kernel")},
+		entry{name: "usr/lib/modules/5.4/vmlinuz", data: []byte("kernel in modules")},
 		entry{name: "boot/vmlinuz", typ: tar.TypeLink, link: "usr/lib/modules/5.4/vmlinuz"})))
 	c := openCache(t)
-	_, err := Fetch(context.Background(), c, host+"/ci-kernels:5.4", nil)
+	f, err := Fetch(context.Background(), c, host+"/ci-kernels:5.4", nil)
+	require.NoError(t, err)
+	assert.Equal(t, sum([]byte("kernel in modules")), f.ImageSHA256)
+
+	push(t, host, "ci-kernels:5.5", image(t, tarLayer(t,
+		entry{name: "etc/passwd", data: []byte("root:x:0:0")},
+		entry{name: "boot/vmlinuz", typ: tar.TypeLink, link: "etc/passwd"})))
+	c = openCache(t)
+	_, err = Fetch(context.Background(), c, host+"/ci-kernels:5.5", nil)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "boot/vmlinuz is a hard link to usr/lib/modules/5.4/vmlinuz, which is not a kernel file under /boot")
+	assert.Contains(t, err.Error(), "boot/vmlinuz is a hard link to etc/passwd, which is neither a kernel file nor named vmlinuz*")
 	assertCacheEmpty(t, c)
 }

@@ -182,8 +182,8 @@ type staged struct {
 // extract copies /boot/vmlinuz and /boot/config out of the image's flattened
 // filesystem into the cache. It reads the stream to its end, so that
 // go-containerregistry verifies every layer's digest and path safety, and
-// commits the files only after that. A hard link to a kernel file counts as
-// that file. Where an image has several kernels, /boot/vmlinuz is the one;
+// commits the files only after that. A hard link to a kernel file, or to a
+// file named vmlinuz* anywhere in the image, counts as that file. Where an image has several kernels, /boot/vmlinuz is the one;
 // several /boot/vmlinuz-* without it are ambiguous.
 func extract(c *cache.Cache, img v1.Image) (*Fetched, error) {
 	rc := mutate.Extract(img)
@@ -207,12 +207,17 @@ func extract(c *cache.Cache, img v1.Image) (*Fetched, error) {
 		}
 		name := cleanPath(h.Name)
 		kind := kernelFile(name)
-		if kind == "" {
+		// Other files named vmlinuz* are kept in case /boot/vmlinuz
+		// turns out to be a hard link to one of them.
+		target := strings.HasPrefix(path.Base(name), "vmlinuz")
+		if kind == "" && !target {
 			continue
 		}
 		switch h.Typeflag {
 		case tar.TypeLink:
-			links[name] = cleanPath(h.Linkname)
+			if kind != "" {
+				links[name] = cleanPath(h.Linkname)
+			}
 			continue
 		case tar.TypeReg:
 		default:
@@ -230,7 +235,7 @@ func extract(c *cache.Cache, img v1.Image) (*Fetched, error) {
 			delete(files, name)
 		}
 		if len(files) >= maxKernelFiles {
-			return nil, fmt.Errorf("image holds more than %d kernel and config files under /boot", maxKernelFiles)
+			return nil, fmt.Errorf("image holds more than %d kernel and config files (under /boot, or named vmlinuz*)", maxKernelFiles)
 		}
 		w, err := c.Create()
 		if err != nil {
@@ -254,7 +259,7 @@ func extract(c *cache.Cache, img v1.Image) (*Fetched, error) {
 		if t := files[target]; t != nil {
 			files[name] = &staged{w: t.w, sum: t.sum, kind: kernelFile(name)}
 		} else if name == "boot/vmlinuz" {
-			return nil, fmt.Errorf("%s is a hard link to %s, which is not a kernel file under /boot", name, target)
+			return nil, fmt.Errorf("%s is a hard link to %s, which is neither a kernel file nor named vmlinuz*", name, target)
 		}
 	}
 	kernel, err := pick(files, "vmlinuz")
