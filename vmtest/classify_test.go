@@ -37,6 +37,7 @@ func TestClassifyRecorded(t *testing.T) {
 		{dir: "warn", mod: func(e *Evidence) { e.AllowWarnings = true }, outcome: report.Pass, reason: "payload exited 0", exit: 0, trace: "resched_latency_warn"},
 		{dir: "oom", mod: func(e *Evidence) { e.MemoryMiB = 1024 }, outcome: report.Fail, reason: "payload killed by the OOM killer (guest memory 1024 MiB; raise --memory)", exit: 137},
 		{dir: "segv", outcome: report.Fail, reason: "payload killed by SIGSEGV", exit: 139},
+		{dir: "hung", outcome: report.Fail, reason: "kernel warning: INFO: task fault:97 blocked for more than 1 seconds.", exit: 0, trace: "hung_task_timeout_secs"},
 		{dir: "exit-3", outcome: report.Fail, reason: "payload exited 3", exit: 3},
 		{dir: "panic-sysrq", outcome: report.Panic, reason: "Kernel panic - not syncing: sysrq triggered crash", exit: -1, trace: "sysrq_handle_crash"},
 		{dir: "softlockup", outcome: report.Panic, reason: "watchdog: BUG: soft lockup - CPU#0 stuck for 45s! [lockup:90]", exit: -1, trace: "bpf_prog_"},

@@ -29,6 +29,7 @@ func TestFindSplatsRecorded(t *testing.T) {
 		{"panic-sysrq/console.log", []SplatKind{SplatPanic}, true, "Kernel panic - not syncing: sysrq triggered crash"},
 		{"softlockup/console.log", []SplatKind{SplatRCUStall, SplatLockup, SplatPanic}, false, "rcu: INFO: rcu_preempt self-detected stall on CPU"},
 		{"warn/console.log", []SplatKind{SplatWarning}, false, "WARNING: CPU: 0 PID: 90 at kernel/sched/debug.c:1076 resched_latency_warn+0x54/0x60"},
+		{"hung/console.log", []SplatKind{SplatHungTask, SplatHungTask, SplatHungTask}, false, "INFO: task fault:97 blocked for more than 1 seconds."},
 		{"clean/console.log", nil, false, ""},
 		{"oom/console.log", nil, false, ""},
 		{"segv/console.log", nil, false, ""},

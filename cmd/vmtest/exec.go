@@ -120,11 +120,10 @@ func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool
 	if err := writeFiles(cfg, []*vmtest.Result{res}); err != nil {
 		return exitWith(exitInfra, err)
 	}
-	switch res.Outcome {
-	case report.Pass, report.Fail:
-		if res.ExitCode >= 0 {
-			return exitWith(res.ExitCode, nil)
-		}
+	// The payload's own exit code passes through, unless the kernel failed
+	// a run the payload passed (a kernel warning).
+	if res.Outcome == report.Pass || res.Outcome == report.Fail && res.ExitCode > 0 {
+		return exitWith(res.ExitCode, nil)
 	}
 	msg := fmt.Sprintf("kernel %s: %s: %s", name, res.Outcome, res.Reason)
 	if res.Trace != "" {

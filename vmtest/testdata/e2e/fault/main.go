@@ -63,6 +63,14 @@ func main() {
 			fmt.Println("warn:", err)
 			os.Exit(12)
 		}
+	case "hung":
+		// A task blocked uninterruptibly for longer than
+		// hung_task_timeout_secs: a writer waiting for a pipe's mutex that
+		// a splice into a full TCP socket holds.
+		if err := hungTask(); err != nil {
+			fmt.Println("hung:", err)
+			os.Exit(14)
+		}
 	case "oops":
 		// Kernels before "sysrq: Use panic() to force a crash" crash by a
 		// NULL pointer write: an oops, then the panic.
@@ -241,4 +249,94 @@ func latencyWarn() error {
 		}
 	}
 	return nil
+}
+
+func hungTask() error {
+	for path, v := range map[string]string{
+		"/proc/sys/kernel/hung_task_timeout_secs":        "1",
+		"/proc/sys/kernel/hung_task_check_interval_secs": "1",
+	} {
+		if err := os.WriteFile(path, []byte(v), 0); err != nil {
+			return err
+		}
+	}
+	// Blocking sockets and pipes (Go's own are non-blocking).
+	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return err
+	}
+	unix.SetsockoptInt(ln, unix.SOL_SOCKET, unix.SO_RCVBUF, 4096) // inherited by the accepted socket
+	addr := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+	if err := unix.Bind(ln, addr); err != nil {
+		return err
+	}
+	if err := unix.Listen(ln, 1); err != nil {
+		return err
+	}
+	sa, err := unix.Getsockname(ln)
+	if err != nil {
+		return err
+	}
+	conn, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return err
+	}
+	unix.SetsockoptInt(conn, unix.SOL_SOCKET, unix.SO_SNDBUF, 4096)
+	if err := unix.Connect(conn, sa); err != nil {
+		return err
+	}
+	peer, _, err := unix.Accept(ln)
+	if err != nil {
+		return err
+	}
+	var p [2]int
+	if err := unix.Pipe(p[:]); err != nil {
+		return err
+	}
+	const fill = 256 << 10 // far more than both socket buffers hold
+	if _, err := unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, 2*fill); err != nil {
+		return fmt.Errorf("pipe size: %w", err)
+	}
+	chunk := make([]byte, 4096)
+	for range fill / len(chunk) {
+		unix.Write(p[1], chunk)
+	}
+	spliced := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Much more than the socket buffers hold: blocks in the socket's
+		// send path with the pipe locked.
+		for n := 0; n < fill; {
+			k, err := unix.Splice(p[0], nil, conn, nil, fill-n, 0)
+			if err != nil {
+				spliced <- err
+				return
+			}
+			n += int(k)
+		}
+		spliced <- nil
+	}()
+	time.Sleep(500 * time.Millisecond)
+	written := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		unix.Write(p[1], []byte("x")) // waits for the pipe's mutex
+		close(written)
+	}()
+	time.Sleep(4 * time.Second) // khungtaskd looks every second
+	// Drain the peer: the splice finishes, the writer gets the mutex.
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			if n, err := unix.Read(peer, buf); n <= 0 || err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-written:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("the writer never got the pipe")
+	}
+	return <-spliced
 }
