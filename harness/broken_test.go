@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/corematrix/corematrix/corereport"
 	"github.com/corematrix/corematrix/harness/broken"
@@ -94,7 +93,7 @@ func predictVariant(t *testing.T, v broken.Variant) corereport.Program {
 	t.Helper()
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(v.Object))
 	require.NoError(t, err)
-	kt, err := btf.LoadKernelSpec()
+	kt, err := kernel.Types.Kernel()
 	require.NoError(t, err)
 	res, err := corereport.Relocate(spec, kt, corereport.Options{MapFallbacks: probes.MapFallbacks})
 	require.NoError(t, err)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cilium/ebpf/btf"
 	"github.com/corematrix/corematrix/probes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,7 +30,7 @@ var synthetic struct {
 // checks that the start time it reads through that flavor is right.
 func TestOldFlavorsWithSyntheticBTF(t *testing.T) {
 	need(t)
-	host, err := btf.LoadKernelSpec()
+	host, err := kernel.Types.Kernel()
 	require.NoError(t, err)
 	old, err := probes.OldKernelTypes(host)
 	require.NoError(t, err)
