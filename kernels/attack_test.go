@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,30 +17,11 @@ import (
 	"github.com/corematrix/corematrix/kernels/internal/fakekernel"
 )
 
-// silentHost accepts connections and never answers.
-func silentHost(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done); ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { <-done; c.Close() }()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 var fastDeadlines = download.Deadlines{Connect: 300 * time.Millisecond, FirstByte: 300 * time.Millisecond, Idle: 300 * time.Millisecond, Total: 3 * time.Second}
 
 // Attack 2: a mirror that accepts the connection and never answers.
 func TestSilentMirrorFailsWithinDeadlines(t *testing.T) {
-	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://" + silentHost(t), Suites: []string{"bookworm"},
+	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://" + fakearchive.Silent(t), Suites: []string{"bookworm"},
 		Keyring: fakearchive.WriteKeyring(t, t.TempDir(), fakearchive.NewKey(t)), OCIRepository: "none",
 		Deadlines: fastDeadlines, Retries: 2, RetryBackoff: 10 * time.Millisecond}
 	start := time.Now()
@@ -58,7 +38,7 @@ func TestSilentRegistryFailsWithinDeadlines(t *testing.T) {
 	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none",
 		Deadlines: fastDeadlines, Retries: 2, RetryBackoff: 10 * time.Millisecond}
 	start := time.Now()
-	_, err := newResolver(t, opts).Resolve(context.Background(), "oci:"+silentHost(t)+"/ci-kernels:5.4")
+	_, err := newResolver(t, opts).Resolve(context.Background(), "oci:"+fakearchive.Silent(t)+"/ci-kernels:5.4")
 	require.Error(t, err)
 	assert.ErrorIs(t, err, download.ErrNoAnswer)
 	assert.Contains(t, err.Error(), "did not answer within 300ms")

@@ -12,31 +12,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernels/internal/fakearchive"
 )
 
 var fast = Deadlines{Connect: time.Second, FirstByte: 300 * time.Millisecond, Idle: 300 * time.Millisecond, Total: 2 * time.Second}
 
-// silentServer accepts connections and never answers (attack 2).
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done); ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { <-done; c.Close() }()
-		}
-	}()
-	return "http://" + ln.Addr().String()
-}
-
 func TestSilentMirrorTimesOut(t *testing.T) {
-	u := silentServer(t) + "/dists/bookworm/InRelease"
+	u := "http://" + fakearchive.Silent(t) + "/dists/bookworm/InRelease"
 	c := &Client{Role: "mirror", Deadlines: fast, Attempts: 2, Backoff: 10 * time.Millisecond}
 	start := time.Now()
 	err := c.Get(context.Background(), u, func(r io.Reader, _ int64) error { _, err := io.ReadAll(r); return err })
