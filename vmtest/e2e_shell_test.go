@@ -135,8 +135,8 @@ func TestE2EShell(t *testing.T) {
 	cmd, term, stderr := startOnPTY(t, tmp, "shell", "--accel", "tcg", "--kernel", e2e.kernel.Path, "--env", "E2E_SHELL=from --env")
 	term.expect("corematrix: shell in kernel "+e2e.kernel.Path, 3*time.Minute)
 	term.expect("# ", 30*time.Second)
-	term.send("echo $((6*7)) $E2E_SHELL $PWD; grep -c bpf /proc/mounts\n")
-	term.expect("42 from --env /tmp\r\n1\r\n", 30*time.Second)
+	term.send("echo $((6*7)) $E2E_SHELL $PWD; grep -c bpf /proc/mounts; stty size\n")
+	term.expect("42 from --env /tmp\r\n1\r\n40 100\r\n", 30*time.Second) // the terminal's size too
 	term.send("sleep 300\n")
 	time.Sleep(2 * time.Second)
 	term.send("\x03") // Ctrl-C: the guest's sleep, not vmtest
