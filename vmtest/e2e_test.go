@@ -123,7 +123,7 @@ func TestE2EFaults(t *testing.T) {
 		{"fail", want{report.Fail, "payload exited 3", 3, ""}},
 		{"warn", want{report.Fail, "kernel warning: WARNING: CPU: 0 PID: ", 0, "resched_latency_warn"}},
 		{"segv", want{report.Fail, "payload killed by SIGSEGV", 139, ""}},
-		{"oom", want{report.Fail, "payload killed by the OOM killer (guest memory 1024 MiB; raise --memory)", 137, ""}},
+		{"oom", want{report.Fail, "payload killed by the OOM killer (guest memory 512 MiB; raise --memory)", 137, ""}},
 		{"panic", want{report.Panic, "Kernel panic - not syncing: sysrq triggered crash", -1, "sysrq_handle_crash"}},
 		{"killinit", want{report.Fail, "the guest init died before its verdict (Kernel panic - not syncing: Attempted to kill init!", -1, "do_exit"}},
 		{"poweroff", want{report.Fail, "result stream cannot be trusted: payload: no trailer after 28 bytes", -1, ""}},
@@ -139,6 +139,7 @@ func TestE2EFaults(t *testing.T) {
 		Kernels: names, Resolve: sameKernel,
 		Payload: e2e.fault, Env: []string{"E2E_EXTRA=from --env"},
 		Init: e2e.vmtest, ReportDir: root, Jobs: 4, Timeout: time.Minute, Accel: AccelTCG,
+		MemoryMiB: 512, // the oom case fills it: half the default, half the time
 		Progress: NewProgress(&lockedWriter{w: &progress}, ProgressPlain, names),
 	})
 	require.NoError(t, err)
