@@ -140,7 +140,7 @@ func TestE2EFaults(t *testing.T) {
 		Payload: e2e.fault, Env: []string{"E2E_EXTRA=from --env"},
 		Init: e2e.vmtest, ReportDir: root, Jobs: 4, Timeout: time.Minute, Accel: AccelTCG,
 		MemoryMiB: 512, // the oom case fills it: half the default, half the time
-		Progress: NewProgress(&lockedWriter{w: &progress}, ProgressPlain, names),
+		Progress:  NewProgress(&lockedWriter{w: &progress}, ProgressPlain, names),
 	})
 	require.NoError(t, err)
 	defer r.Close()
