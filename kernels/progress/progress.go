@@ -46,7 +46,7 @@ func (r *Reporter) Download(label string, size int64, src io.Reader) (io.Reader,
 	if r == nil || r.w == nil {
 		return src, func(error) {}
 	}
-	d := &download{r: r, label: label, size: size, src: src, start: r.now()}
+	d := &download{r: r, label: termtext.Line(label), size: size, src: src, start: r.now()}
 	if !r.tty {
 		r.Stepf("downloading %s (%s)", label, Bytes(size))
 	}
@@ -93,7 +93,7 @@ func (d *download) done(err error) {
 		fmt.Fprint(d.r.w, "\r\033[K")
 	}
 	if err != nil {
-		fmt.Fprintf(d.r.w, "download %s failed after %s: %v\n", d.label, Bytes(d.n), err)
+		fmt.Fprintln(d.r.w, termtext.Line(fmt.Sprintf("download %s failed after %s: %v", d.label, Bytes(d.n), err)))
 		return
 	}
 	fmt.Fprintf(d.r.w, "downloaded %s: %s in %s (%s/s)\n", d.label, Bytes(d.n), el, Bytes(d.rate()))
