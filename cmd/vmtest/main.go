@@ -22,6 +22,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/corematrix/corematrix/internal/termtext"
 )
 
 // Exit codes, documented in README.md.
@@ -80,8 +82,9 @@ func codeOf(err error) int {
 func exitCode(stderr io.Writer, prefix string, err error) int {
 	var ee *exitError
 	if err != nil && !(errors.As(err, &ee) && ee == err && ee.err == nil) {
-		// An aggregate (go-multierror) ends in blank lines.
-		fmt.Fprintf(stderr, "%s: %s\n", prefix, strings.TrimRight(err.Error(), "\n"))
+		// An aggregate (go-multierror) ends in blank lines. Errors carry
+		// text from servers, images and guests: no control characters.
+		fmt.Fprintf(stderr, "%s: %s\n", prefix, termtext.Strip(strings.TrimRight(err.Error(), "\n"), true))
 	}
 	return codeOf(err)
 }

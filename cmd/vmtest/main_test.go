@@ -36,3 +36,11 @@ func TestExitCodePrintsOnceWithTheCarriedCode(t *testing.T) {
 	assert.Equal(t, "kernels: fetch: boom", fmt.Sprint(fmt.Errorf("kernels: %w", prefixed("fetch", cause))))
 	assert.Equal(t, errHelp, prefixed("fetch", errHelp), "a silent error gets no prefix")
 }
+
+// Attack 6: an error carrying a server's text (here an escape sequence in a
+// status line) is printed without control characters.
+func TestExitCodeStripsControlCharacters(t *testing.T) {
+	var stderr bytes.Buffer
+	exitCode(&stderr, "vmtest kernels", errors.New("GET http://mirror/x: 404 \x1b[2J\x1b[Hall fine\nsecond line"))
+	assert.Equal(t, "vmtest kernels: GET http://mirror/x: 404 [2J[Hall fine\nsecond line\n", stderr.String())
+}
