@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/corematrix/corematrix/internal/termtext"
 	"github.com/corematrix/corematrix/vmtest/report"
 )
 
@@ -198,7 +199,7 @@ func (d *Display) line(rw *row, now time.Time) string {
 	if rw.state == StateDone && rw.result != nil {
 		status = fmt.Sprintf("%s %s", rw.result.Outcome.Emoji(), rw.result.Outcome)
 		if rw.result.Reason != "" {
-			status += ": " + rw.result.Reason
+			status += ": " + termtext.Line(rw.result.Reason) // may quote a server or guest
 		}
 	}
 	if rw.state == StateQueued {

@@ -135,3 +135,13 @@ func TestProgressFailureTail(t *testing.T) {
 	require.Contains(t, out, "    | last words\n", "the tail goes above the live lines")
 	require.Less(t, strings.Index(out, "last words"), strings.LastIndex(out, "5.10"), "live lines are redrawn below it")
 }
+
+// Attack 6: a reason quoting a hostile server cannot drive the terminal.
+func TestProgressStripsControlCharactersFromReasons(t *testing.T) {
+	var b bytes.Buffer
+	d := NewProgress(&b, ProgressPlain, []string{"6.1"})
+	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Unavailable, Reason: "GET x: 404 \x1b[2J\x1b[Hall kernels passed\rok"})
+	require.NotContains(t, b.String(), "\x1b")
+	require.NotContains(t, b.String(), "\r")
+	require.Contains(t, b.String(), "unavailable: GET x: 404 [2J[Hall kernels passed")
+}
