@@ -10,11 +10,13 @@
 #   ca-certificates  TLS for OCI registries
 #   busybox-static   the guest's userland: /bin/busybox (static) and its applets (/bin/sh, ...)
 #                    are packed into every initramfs
+#   debian-archive-keyring  verifies the Debian archive's InRelease files (without it Debian
+#                    kernels are refused, unless --allow-unverified)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 clang_version=$(tr -d '[:space:]' < "$here/../probes/bpf/CLANG_VERSION")
-packages=(qemu-system-x86 clang llvm "clang-$clang_version" "llvm-$clang_version" libbpf-dev ca-certificates busybox-static)
+packages=(qemu-system-x86 clang llvm "clang-$clang_version" "llvm-$clang_version" libbpf-dev ca-certificates busybox-static debian-archive-keyring)
 
 missing=()
 for p in "${packages[@]}"; do
