@@ -350,7 +350,7 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	if !v.Outcome.Passed() {
 		res.OutputTail = failureTail(v)
 	}
-	if err := writeStreams(dir, br.evidence.Results); err != nil && r.cfg.Log != nil {
+	if err := writeStreams(dir, br.evidence.Results, r.goTest); err != nil && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: %v\n", name, err)
 	}
 	for _, f := range v.Files {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/report"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
@@ -19,12 +20,18 @@ const (
 // writeStreams writes the payload section of a results stream as OutputFile
 // and the kmsg section as DmesgFile: exactly the section bytes (no protocol
 // lines), also when a section was cut short (then it is all that arrived).
-// A section that never began writes no file.
-func writeStreams(dir string, results []byte) error {
+// A Go test's output is written as -test.v prints it (without the ^V
+// markers of the test2json framing the runner asked for). A section that
+// never began writes no file.
+func writeStreams(dir string, results []byte, goTest bool) error {
 	st := wire.Parse(results)
 	for _, f := range []struct{ section, file string }{{wire.SectionPayload, OutputFile}, {wire.SectionKmsg, DmesgFile}} {
 		if s := st.Section(f.section); s != nil {
-			if err := os.WriteFile(filepath.Join(dir, f.file), s.Data, 0o644); err != nil {
+			data := s.Data
+			if goTest && f.section == wire.SectionPayload {
+				data = gotest.Plain(data)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f.file), data, 0o644); err != nil {
 				return fmt.Errorf("write %s: %w", f.file, err)
 			}
 		}
@@ -44,5 +51,5 @@ func failureTail(v Verdict) string {
 	if b.Len() > 0 {
 		return report.Tail(b.String(), report.TailLines)
 	}
-	return report.Tail(string(v.Output), report.TailLines)
+	return report.Tail(string(gotest.Plain(v.Output)), report.TailLines)
 }

@@ -1,6 +1,7 @@
 package gotest
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -223,4 +224,10 @@ func (p *parser) output(s string) {
 		t := p.test(name)
 		t.Output += s
 	}
+}
+
+// Plain turns -test.v=test2json output back into what -test.v prints: the
+// same bytes without the ^V framing markers.
+func Plain(out []byte) []byte {
+	return bytes.ReplaceAll(out, []byte{marker}, nil)
 }
