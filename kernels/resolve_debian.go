@@ -123,6 +123,10 @@ func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntr
 	var found bool
 	var reasons []string
 	var errs []error
+	// partial is set when a suite could not be read but another served the
+	// name: the choice may not be the one a complete archive would give, so
+	// it is used for this run and not remembered.
+	partial := false
 	if n.Kind == KindDeb {
 		idx, err := r.index(ctx, n.Suite)
 		if err != nil {
@@ -136,6 +140,12 @@ func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntr
 	} else {
 		indices, bad := r.loadIndices(ctx)
 		c, found = pick(n, indices)
+		if found && len(bad) > 0 {
+			partial = true
+			for _, err := range bad {
+				r.opts.Progress.Stepf("warning: %s resolved without %v; not remembered, the next run asks again", n.Raw, err)
+			}
+		}
 		if !found {
 			errs = bad
 			if len(indices) == 0 && len(bad) > 1 {
@@ -167,8 +177,10 @@ func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntr
 	if err != nil {
 		return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
 	}
-	if err := r.cache.PutRecord(key, e); err != nil {
-		return nil, nil, err
+	if !partial {
+		if err := r.cache.PutRecord(key, e); err != nil {
+			return nil, nil, err
+		}
 	}
 	return img, &e, nil
 }

@@ -225,3 +225,31 @@ func TestResolveTwoProcesses(t *testing.T) {
 	n := fa.Hits(".deb")
 	require.EqualValues(t, 1, n, "package downloaded %d times by two processes, want 1", n)
 }
+
+// A suite that cannot be read must not pin a name for the index lifetime:
+// "latest" resolved among the suites that answered is used for this run only,
+// and the next run, with the suite back, resolves it again.
+func TestResolveWithoutASuiteIsNotRemembered(t *testing.T) {
+	fa := newFakeArchive(t)
+	good := fa.Get("dists/sid/InRelease")
+	fa.Set("dists/sid/InRelease", []byte("not an InRelease file"))
+	opts := testOptions(t, fa, "")
+	ctx := context.Background()
+
+	img, err := newResolver(t, opts).Resolve(ctx, "latest")
+	require.NoError(t, err)
+	require.Equal(t, "6.1.176", img.Version, "latest among bullseye and bookworm")
+
+	fa.Set("dists/sid/InRelease", good)
+	img, err = newResolver(t, opts).Resolve(ctx, "latest")
+	require.NoError(t, err)
+	require.Equal(t, "7.2.13", img.Version, "with sid readable again, latest must be resolved anew")
+
+	// A complete resolution is remembered: the same name resolves again
+	// without touching the archive's indices.
+	before := fa.Hits("InRelease")
+	img, err = newResolver(t, opts).Resolve(ctx, "latest")
+	require.NoError(t, err)
+	require.Equal(t, "7.2.13", img.Version)
+	require.Equal(t, before, fa.Hits("InRelease"))
+}
