@@ -278,33 +278,28 @@ func missingEnum(c Check, subject, enum string) Finding {
 }
 
 func (k *kernelFeatures) checkProgType(prog *ebpf.ProgramSpec) []Finding {
-	subject := "program type " + prog.Type.String()
-	var out []Finding
-	switch _, ok := k.progTypes[uint64(prog.Type)]; {
-	case k.progTypes == nil:
-		out = append(out, missingEnum(CheckProgType, subject, "bpf_prog_type"))
-	case !ok:
-		out = append(out, Finding{Check: CheckProgType, Subject: subject, Verdict: Fails, Stage: StageLoad,
-			Detail: fmt.Sprintf("program type %s (%d) is not in this kernel's enum bpf_prog_type", prog.Type, prog.Type)})
-	default:
-		out = append(out, Finding{Check: CheckProgType, Subject: subject, Verdict: Loads, Stage: StageLoad})
-	}
+	out := []Finding{checkEnumMember(CheckProgType, "program type", prog.Type.String(), uint64(prog.Type), k.progTypes, "bpf_prog_type")}
 	// AttachNone is 0, which is also BPF_CGROUP_INET_INGRESS: only a
 	// non-zero attach type says something.
 	if prog.AttachType == ebpf.AttachNone {
 		return out
 	}
-	subject = "attach type " + prog.AttachType.String()
-	switch _, ok := k.attachTypes[uint64(prog.AttachType)]; {
-	case k.attachTypes == nil:
-		out = append(out, missingEnum(CheckAttachType, subject, "bpf_attach_type"))
-	case !ok:
-		out = append(out, Finding{Check: CheckAttachType, Subject: subject, Verdict: Fails, Stage: StageLoad,
-			Detail: fmt.Sprintf("attach type %s (%d) is not in this kernel's enum bpf_attach_type", prog.AttachType, prog.AttachType)})
-	default:
-		out = append(out, Finding{Check: CheckAttachType, Subject: subject, Verdict: Loads, Stage: StageLoad})
+	return append(out, checkEnumMember(CheckAttachType, "attach type", prog.AttachType.String(), uint64(prog.AttachType), k.attachTypes, "bpf_attach_type"))
+}
+
+// checkEnumMember says whether value (named name, a "program type" or an
+// "attach type") is in the kernel's enum, given as the set of its values
+// (nil when the kernel's BTF lacks the enum).
+func checkEnumMember(c Check, what, name string, value uint64, set map[uint64]string, enum string) Finding {
+	subject := what + " " + name
+	if set == nil {
+		return missingEnum(c, subject, enum)
 	}
-	return out
+	if _, ok := set[value]; !ok {
+		return Finding{Check: c, Subject: subject, Verdict: Fails, Stage: StageLoad,
+			Detail: fmt.Sprintf("%s %s (%d) is not in this kernel's enum %s", what, name, value, enum)}
+	}
+	return Finding{Check: c, Subject: subject, Verdict: Loads, Stage: StageLoad}
 }
 
 func (k *kernelFeatures) checkHelper(fn asm.BuiltinFunc) Finding {

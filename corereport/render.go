@@ -61,16 +61,7 @@ func (m *Matrix) WriteTable(w io.Writer) error {
 	fmt.Fprintln(tw)
 	prev := ""
 	for _, r := range m.Relocations {
-		prog := r.Program
-		if prog == prev {
-			prog = ""
-		}
-		prev = r.Program
-		fmt.Fprintf(tw, "%s\t%s\t%s", prog, r.Access, r.Kind)
-		for _, c := range r.Cells {
-			fmt.Fprintf(tw, "\t%s", c.Text())
-		}
-		fmt.Fprintln(tw)
+		writeGroupedRow(tw, &prev, r.Program, []string{r.Access, string(r.Kind)}, r.Cells)
 	}
 
 	rows, plain := m.findingRows()
@@ -82,16 +73,7 @@ func (m *Matrix) WriteTable(w io.Writer) error {
 		fmt.Fprintln(tw)
 		prev = ""
 		for _, r := range rows {
-			prog := r.Program
-			if prog == prev {
-				prog = ""
-			}
-			prev = r.Program
-			fmt.Fprintf(tw, "%s\t%s\t%s", prog, r.Subject, r.Check)
-			for _, c := range r.Cells {
-				fmt.Fprintf(tw, "\t%s", c.Text())
-			}
-			fmt.Fprintln(tw)
+			writeGroupedRow(tw, &prev, r.Program, []string{r.Subject, string(r.Check)}, r.Cells)
 		}
 	}
 	if plain > 0 {
@@ -254,4 +236,22 @@ func (m *Matrix) findingRows() (rows []FindingRow, plain int) {
 // mdEscape keeps text from breaking a Markdown table cell.
 func mdEscape(s string) string {
 	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// writeGroupedRow writes one table row: the program name (blank when it is
+// the same as the row above, *prev), the columns, then one cell per kernel.
+func writeGroupedRow[C interface{ Text() string }](w io.Writer, prev *string, program string, cols []string, cells []C) {
+	name := program
+	if program == *prev {
+		name = ""
+	}
+	*prev = program
+	fmt.Fprint(w, name)
+	for _, c := range cols {
+		fmt.Fprintf(w, "\t%s", c)
+	}
+	for _, c := range cells {
+		fmt.Fprintf(w, "\t%s", c.Text())
+	}
+	fmt.Fprintln(w)
 }
