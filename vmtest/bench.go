@@ -20,8 +20,12 @@ import (
 type BenchKind string
 
 const (
-	// BenchBare boots the kernel to an /init of a few instructions that
-	// powers off: the floor every verdict stands on.
+	// BenchFloor boots the kernel to an /init of a few instructions that
+	// powers off: the least any boot costs.
+	BenchFloor BenchKind = "floor"
+	// BenchBare boots the kernel to a busybox /init that powers off (a
+	// shell script running `poweroff -f`): a bare boot as people script
+	// one, and what the trivial and suite ratios divide by.
 	BenchBare BenchKind = "bare"
 	// BenchTrivial runs a payload that exits 0 through the full guest init
 	// and results protocol.
@@ -45,11 +49,48 @@ type BenchSample struct {
 // QEMU CPU time per kind, and the suite verdict of median wall time (its
 // Timings say where the time went).
 type BenchKernel struct {
-	Name                 string
-	Bare, Trivial, Suite []float64
+	Name                        string
+	Floor, Bare, Trivial, Suite []float64
 	// CPU holds the QEMU CPU seconds of every sample per kind.
 	CPU         map[BenchKind][]float64
 	SuiteResult *Result
+}
+
+// Ratio returns the median over runs of kind's wall time divided by the bare
+// boot's of the same run: each pair booted back to back, so that a host
+// whose speed drifts between runs (shared CI machines do) moves both. 0 when
+// there are no pairs.
+func (k BenchKernel) Ratio(kind BenchKind) float64 {
+	return pairedRatio(k.samples(kind), k.Bare)
+}
+
+// CPURatio is Ratio of QEMU CPU times.
+func (k BenchKernel) CPURatio(kind BenchKind) float64 {
+	return pairedRatio(k.CPU[kind], k.CPU[BenchBare])
+}
+
+func (k BenchKernel) samples(kind BenchKind) []float64 {
+	switch kind {
+	case BenchFloor:
+		return k.Floor
+	case BenchBare:
+		return k.Bare
+	case BenchTrivial:
+		return k.Trivial
+	case BenchSuite:
+		return k.Suite
+	}
+	return nil
+}
+
+func pairedRatio(xs, base []float64) float64 {
+	var rs []float64
+	for i := range min(len(xs), len(base)) {
+		if base[i] > 0 {
+			rs = append(rs, xs[i]/base[i])
+		}
+	}
+	return Median(rs)
 }
 
 // Median returns the median of xs (0 when empty).
@@ -66,24 +107,33 @@ func Median(xs []float64) float64 {
 }
 
 // Bench boots every kernel of the runner's configuration runs times each in
-// three ways, one boot at a time and side by side (run 1 of every kernel,
-// then run 2, ...), so that a host whose load drifts affects the three alike:
-// bare, with a trivial payload, and with the runner's payload. Report
-// directories go under the runner's ReportDir as KERNEL/RUN/KIND. onSample,
-// when set, hears every sample as it completes. Any boot that does not end
-// in a passing verdict (a bare boot: QEMU powered off cleanly, no splat)
+// four ways, one boot at a time and side by side (run 1 of every kernel,
+// then run 2, ...), so that a host whose load drifts affects them alike:
+// floor, bare, with a trivial payload, and with the runner's payload. Report
+// directories go under the runner's ReportDir as KERNEL/RUN/KIND. Before run
+// 1, one trivial boot of every kernel warms up what the first boot alone
+// pays for (resolving the kernel, the host's page cache, the accelerator's
+// verdict); it is not a sample (KERNEL/warmup/trivial). onSample, when set,
+// hears every sample as it completes. Any boot that does not end
+// in a passing verdict (floor and bare: QEMU powered off cleanly, no splat)
 // stops the benchmark with an error: its timing would mean nothing.
 func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)) ([]BenchKernel, error) {
 	if runs < 1 {
 		return nil, fmt.Errorf("bench: runs must be at least 1, got %d", runs)
 	}
-	bare, trivial, err := r.benchRunners()
+	floor, bare, trivial, err := r.benchRunners()
 	if err != nil {
 		return nil, err
 	}
 	defer trivial.Close()
 	out := make([]BenchKernel, len(r.cfg.Kernels))
 	suites := make([][]*Result, len(r.cfg.Kernels))
+	for _, name := range r.cfg.Kernels {
+		res := trivial.Kernel(ctx, name, filepath.Join(report.KernelDir(r.cfg.ReportDir, name), "warmup", string(BenchTrivial)), nil)
+		if err := benchPassed(name, BenchTrivial, res); err != nil {
+			return out, err
+		}
+	}
 	for run := 1; run <= runs; run++ {
 		for i, name := range r.cfg.Kernels {
 			out[i].Name = name
@@ -94,9 +144,6 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 			dir := func(k BenchKind) string {
 				return filepath.Join(report.KernelDir(r.cfg.ReportDir, name), fmt.Sprint(run), string(k))
 			}
-			// The trivial boot goes first: it settles the accelerator
-			// (a KVM probe needs the guest init's hello, which a bare
-			// boot never sends).
 			res := trivial.Kernel(ctx, name, dir(BenchTrivial), nil)
 			if err := benchPassed(name, BenchTrivial, res); err != nil {
 				return out, err
@@ -105,13 +152,19 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 			cpu(BenchTrivial, res.Timings.QEMUCPU)
 			notify(onSample, BenchSample{name, run, BenchTrivial, res.Timings.Total, res.Timings.QEMUCPU, res})
 
-			secs, cpuSecs, err := trivial.bareBoot(ctx, name, bare, dir(BenchBare))
-			if err != nil {
-				return out, fmt.Errorf("bench %s: bare boot: %w", name, err)
+			for _, b := range []struct {
+				kind   BenchKind
+				cpio   string
+				sample *[]float64
+			}{{BenchFloor, floor, &out[i].Floor}, {BenchBare, bare, &out[i].Bare}} {
+				secs, cpuSecs, err := trivial.bareBoot(ctx, name, b.cpio, dir(b.kind))
+				if err != nil {
+					return out, fmt.Errorf("bench %s: %s boot: %w", name, b.kind, err)
+				}
+				*b.sample = append(*b.sample, secs)
+				cpu(b.kind, cpuSecs)
+				notify(onSample, BenchSample{name, run, b.kind, secs, cpuSecs, nil})
 			}
-			out[i].Bare = append(out[i].Bare, secs)
-			cpu(BenchBare, cpuSecs)
-			notify(onSample, BenchSample{name, run, BenchBare, secs, cpuSecs, nil})
 
 			res = r.Kernel(ctx, name, dir(BenchSuite), nil)
 			if err := benchPassed(name, BenchSuite, res); err != nil {
@@ -161,28 +214,33 @@ func medianResult(rs []*Result) *Result {
 	return s[(len(s)-1)/2]
 }
 
-// benchRunners writes the bare initramfs and builds the trivial runner, which
-// shares r's configuration and accelerator verdict.
-func (r *Runner) benchRunners() (bare string, trivial *Runner, err error) {
+// benchRunners writes the floor and bare initramfs archives and builds the
+// trivial runner, which shares r's configuration and accelerator verdict.
+func (r *Runner) benchRunners() (floor, bare string, trivial *Runner, err error) {
+	floor = filepath.Join(r.tmp, "floor.cpio")
+	if err := writeInitramfs(floor, []initramfs.File{{Name: "/init", Data: tinyELF(powerOffText), Mode: 0o755}}); err != nil {
+		return "", "", nil, err
+	}
 	bare = filepath.Join(r.tmp, "bare.cpio")
-	if err := writeInitramfs(bare, []initramfs.File{{Name: "/init", Data: tinyELF(powerOffText), Mode: 0o755}}); err != nil {
-		return "", nil, err
+	sh := initramfs.File{Name: "/init", Data: []byte("#!/bin/sh\nexec poweroff -f\n"), Mode: 0o755}
+	if err := writeInitramfs(bare, append(slices.Clone(r.busybox), sh)); err != nil {
+		return "", "", nil, err
 	}
 	exit0 := filepath.Join(r.tmp, "exit0")
 	if err := os.WriteFile(exit0, tinyELF(exit0Text), 0o755); err != nil {
-		return "", nil, fmt.Errorf("%w: write trivial payload: %w", ErrInfra, err)
+		return "", "", nil, fmt.Errorf("%w: write trivial payload: %w", ErrInfra, err)
 	}
-	t := &Runner{cfg: r.cfg, accel: r.accel}
+	t := &Runner{cfg: r.cfg, accel: r.accel, busybox: r.busybox}
 	t.cfg.Payload, t.cfg.Args, t.cfg.Raw, t.cfg.Files = exit0, nil, true, nil
 	t.cfg.Predict = nil
 	if t.tmp, err = os.MkdirTemp("", "vmtest-"); err != nil {
-		return "", nil, fmt.Errorf("%w: %w", ErrInfra, err)
+		return "", "", nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
 	if err := t.buildInitramfs(); err != nil {
 		t.Close()
-		return "", nil, err
+		return "", "", nil, err
 	}
-	return bare, t, nil
+	return floor, bare, t, nil
 }
 
 // bareBoot boots kernel name with the initramfs at path, whose /init powers

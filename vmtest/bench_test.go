@@ -33,6 +33,21 @@ func TestMedianResult(t *testing.T) {
 	assert.Nil(t, medianResult(nil))
 }
 
+// TestRatioPairsRuns checks that ratios pair each run's boots: a host that
+// slows down between runs moves a run's bare and trivial boots alike.
+func TestRatioPairsRuns(t *testing.T) {
+	k := BenchKernel{
+		Bare:    []float64{2, 3, 4},       // the host got slower run by run
+		Trivial: []float64{2.2, 3.6, 4.4}, // 1.1x, 1.2x, 1.1x
+		Suite:   []float64{6, 9},          // a run cut short: pairs only
+		CPU:     map[BenchKind][]float64{BenchBare: {1, 0}, BenchTrivial: {1.5, 3}},
+	}
+	assert.InDelta(t, 1.1, k.Ratio(BenchTrivial), 1e-9)
+	assert.InDelta(t, 3.0, k.Ratio(BenchSuite), 1e-9)
+	assert.InDelta(t, 1.5, k.CPURatio(BenchTrivial), 1e-9, "a zero base is no pair")
+	assert.Zero(t, k.Ratio(BenchFloor))
+}
+
 // TestTinyELF checks the benchmark's programs are static x86-64 executables
 // whose one segment maps the whole file and whose entry is the text.
 func TestTinyELF(t *testing.T) {

@@ -2,7 +2,6 @@ package vmtest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -143,10 +142,7 @@ func (r *Runner) buildInitramfs() error {
 			}
 		}
 	}
-	conf, err := json.Marshal(gc)
-	if err != nil {
-		return err
-	}
+	conf := gc.Encode()
 	// Busybox comes first: a later entry of the same name replaces an
 	// earlier one when the kernel unpacks the archive, so the payload and
 	// the user's files win over an applet link.

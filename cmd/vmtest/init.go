@@ -1,8 +1,5 @@
 package main
 
-import "github.com/corematrix/corematrix/vmtest/guest"
-
-// guestInit runs the guest side when vmtest is PID 1 inside a VM.
-func guestInit() {
-	guest.Main()
-}
+// As PID 1 in a guest, vmtest is the guest init: pid1's init function runs
+// it, before the host's packages initialize.
+import _ "github.com/corematrix/corematrix/cmd/vmtest/internal/pid1"

@@ -105,9 +105,6 @@ func register(name, summary string, run func(ctx context.Context, args []string)
 }
 
 func main() {
-	if os.Getpid() == 1 {
-		guestInit() // never returns
-	}
 	os.Exit(realMain(os.Args[1:]))
 }
 

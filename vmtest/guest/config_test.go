@@ -21,3 +21,38 @@ func TestEnviron(t *testing.T) {
 	require.Contains(t, env, "CM_FACTS=/run/corematrix/facts.json")
 	require.Equal(t, []string{"FOO=bar", "CM_KERNEL=override"}, env[len(env)-2:], "user variables come last and win")
 }
+
+func TestConfigRoundTrip(t *testing.T) {
+	for _, c := range []Config{
+		{Args: []string{"/corematrix/bin/harness.test", "-test.v=test2json", "-test.run", "^TestX$"}},
+		{
+			Args:         []string{"/corematrix/bin/p", "arg with spaces", "quote \" and \\ backslash", "new\nline", "", "ünïcode \x00\xff"},
+			Env:          []string{"A=1", "B=two words", "EMPTY="},
+			Dir:          "/src/pkg dir",
+			MakeDirs:     []string{"/tmp/out"},
+			CollectFiles: []string{"/src/c.out", "/tmp/x"},
+			CollectDirs:  []string{"/tmp/cover"},
+			Shell:        &Shell{OnFail: true, Term: "xterm-256color", Rows: 40, Cols: 120},
+		},
+		{Shell: &Shell{}},
+	} {
+		got, err := ParseConfig(c.Encode())
+		require.NoError(t, err, "config:\n%s", c.Encode())
+		require.Equal(t, c, got, "config:\n%s", c.Encode())
+	}
+}
+
+func TestParseConfigRefusesWhatEncodeNeverWrites(t *testing.T) {
+	for name, in := range map[string]string{
+		"no header":            `arg "/p"`,
+		"json":                 `{"args":["/p"]}`,
+		"unquoted value":       configHeader + "\narg /p\n",
+		"unknown key":          configHeader + "\nargs \"/p\"\n",
+		"shell setting alone":  configHeader + "\nshell.rows \"24\"\n",
+		"shell rows not a int": configHeader + "\nshell \"false\"\nshell.rows \"many\"\n",
+		"shell not a bool":     configHeader + "\nshell \"maybe\"\n",
+	} {
+		_, err := ParseConfig([]byte(in))
+		require.Error(t, err, "%s: %q", name, in)
+	}
+}

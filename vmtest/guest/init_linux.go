@@ -1,7 +1,6 @@
 package guest
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -258,8 +257,8 @@ func readConfig() (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("read config: %w", err)
 	}
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		return cfg, fmt.Errorf("decode config: %w", err)
+	if cfg, err = ParseConfig(raw); err != nil {
+		return cfg, err
 	}
 	if len(cfg.Args) == 0 && cfg.Shell == nil {
 		return cfg, errors.New("config has no payload")
@@ -539,7 +538,7 @@ func sendFile(w *wire.Writer, name, path string) {
 
 // sendKmsg sends the kernel log buffer.
 func sendKmsg(w *wire.Writer) {
-	s, err := w.Begin(wire.SectionKmsg)
+	s, err := w.BeginCompressed(wire.SectionKmsg)
 	if err != nil {
 		return
 	}

@@ -14,8 +14,8 @@
 //	corematrix-init v1 begin facts
 //	<raw contents of $CM_FACTS>
 //	corematrix-init v1 end facts exit=0 bytes=... sha256=...
-//	corematrix-init v1 begin kmsg
-//	<kernel log>
+//	corematrix-init v1 begin kmsg encoding=gzip
+//	<kernel log, gzip-compressed>
 //	corematrix-init v1 end kmsg exit=0 bytes=... sha256=...
 //	corematrix-init v1 done
 //
@@ -36,12 +36,19 @@
 // frame (the newline before the trailer) ends the section unambiguously. The
 // trailer covers the framed bytes.
 //
+// With encoding=gzip the section's bytes are a gzip stream (the guest init
+// sends the kernel log so: a third of the bytes, and every byte on an
+// emulated UART costs). The trailer covers the compressed bytes; the host
+// decompresses them, at most MaxDecoded bytes, and a section that does not
+// decompress cleanly is not trusted.
+//
 // It owns the framing on both sides of the wire and must not import any other
 // corematrix package.
 package wire
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -72,8 +79,19 @@ const (
 	TagStderr = 'e'
 )
 
-// framingStreams is the begin-line attribute of a framed section.
-const framingStreams = "framing=streams"
+// Begin-line attributes: a framed section, a compressed section.
+const (
+	framingStreams = "framing=streams"
+	encodingGzip   = "encoding=gzip"
+)
+
+// MaxDecoded bounds what one compressed section may decompress to: the
+// largest kernel log buffer (log_buf_len) is 32 MiB.
+const MaxDecoded = 64 << 20
+
+// ErrTooLarge means a compressed section decompresses to more than MaxDecoded
+// bytes.
+var ErrTooLarge = errors.New("decompresses to more than the limit")
 
 // ErrNoTrailer means a section began but its trailer never arrived: the guest
 // stopped (or the stream was cut) before the section was finished.
@@ -144,6 +162,9 @@ type Section struct {
 	name string
 	n    int64
 	h    hash.Hash
+	// z, when set, compresses what Write gets before it is counted,
+	// hashed and sent (encoding=gzip).
+	z *gzip.Writer
 }
 
 // Begin opens a section.
@@ -155,6 +176,22 @@ func (w *Writer) Begin(name string) (*Section, error) {
 func (w *Writer) BeginStreams(name string) (*Section, error) {
 	return w.begin(name, " "+framingStreams)
 }
+
+// BeginCompressed opens a section whose bytes travel gzip-compressed; the
+// host receives them decompressed.
+func (w *Writer) BeginCompressed(name string) (*Section, error) {
+	s, err := w.begin(name, " "+encodingGzip)
+	if err != nil {
+		return nil, err
+	}
+	s.z, err = gzip.NewWriterLevel(rawWriter{s}, gzip.BestSpeed)
+	return s, err
+}
+
+// rawWriter sends, counts and hashes the bytes of a compressed section.
+type rawWriter struct{ s *Section }
+
+func (r rawWriter) Write(p []byte) (int, error) { return r.s.write(p) }
 
 // BeginFile opens a file section for path with permission bits mode.
 func (w *Writer) BeginFile(path string, mode fs.FileMode) (*Section, error) {
@@ -181,8 +218,15 @@ func (s *Section) WriteFrame(tag byte, p []byte) error {
 	return err
 }
 
-// Write writes section bytes, counting and hashing what was written.
+// Write writes section bytes, counting and hashing what was sent.
 func (s *Section) Write(p []byte) (int, error) {
+	if s.z != nil {
+		return s.z.Write(p)
+	}
+	return s.write(p)
+}
+
+func (s *Section) write(p []byte) (int, error) {
 	n, err := s.w.Write(p)
 	s.n += int64(n)
 	s.h.Write(p[:n])
@@ -192,6 +236,11 @@ func (s *Section) Write(p []byte) (int, error) {
 // End writes the trailer. errMsg, when not empty, says why the section is
 // incomplete (for example the payload could not be started).
 func (s *Section) End(exit int, errMsg string) error {
+	if s.z != nil {
+		if err := s.z.Close(); err != nil && errMsg == "" {
+			exit, errMsg = -1, "compress: "+err.Error()
+		}
+	}
 	line := Trailer(s.name, exit, s.n, hex.EncodeToString(s.h.Sum(nil)), errMsg)
 	_, err := io.WriteString(s.w, line)
 	return err
@@ -301,7 +350,7 @@ func Parse(b []byte) *Stream {
 // it, and returns the offset after that trailer line.
 func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 	r := &Received{Name: name, Exit: -1}
-	framed := false
+	framed, gzipped := false, false
 	for attrs != "" {
 		var kv string
 		if k, v, ok := strings.Cut(attrs, "="); ok && strings.HasPrefix(v, `"`) {
@@ -321,6 +370,8 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 		switch k, v, _ := strings.Cut(kv, "="); k {
 		case "framing":
 			framed = v == "streams"
+		case "encoding":
+			gzipped = v == "gzip"
 		case "mode":
 			if m, err := strconv.ParseUint(v, 0, 32); err == nil {
 				r.Mode = fs.FileMode(m).Perm()
@@ -355,6 +406,12 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 			continue
 		}
 		r.Data, r.Exit, r.InitError = data, t.exit, t.errMsg
+		if gzipped {
+			var err error
+			if r.Data, err = decompress(data); err != nil {
+				r.Err = fmt.Errorf("%s: %w", name, err)
+			}
+		}
 		if framed {
 			var err error
 			if r.Data, r.Stdout, r.Stderr, err = Deframe(data); err != nil {
@@ -368,6 +425,10 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 	if errors.Is(lastErr, ErrNoTrailer) {
 		r.Err = fmt.Errorf("%s: %w after %d bytes", name, ErrNoTrailer, len(b)-start)
 	}
+	if gzipped {
+		// What arrived, decompressed as far as it goes (for the user to read).
+		r.Data, _ = decompress(r.Data)
+	}
 	if framed {
 		// What arrived, decoded as far as it goes (for the user to read).
 		var a, o, e bytes.Buffer
@@ -376,6 +437,24 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 		r.Data, r.Stdout, r.Stderr = a.Bytes(), o.Bytes(), e.Bytes()
 	}
 	return r, len(b)
+}
+
+// decompress returns the gzip stream b decompressed, at most MaxDecoded
+// bytes. On an error it returns what decompressed before it.
+func decompress(b []byte) ([]byte, error) {
+	z, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	z.Multistream(false)
+	out, err := io.ReadAll(io.LimitReader(z, MaxDecoded+1))
+	switch {
+	case err != nil:
+		return out, fmt.Errorf("decompress: %w", err)
+	case len(out) > MaxDecoded:
+		return out[:MaxDecoded], fmt.Errorf("decompress: %w (%d MiB)", ErrTooLarge, MaxDecoded>>20)
+	}
+	return out, nil
 }
 
 // Deframe splits the bytes of a framed section into the payload of all its

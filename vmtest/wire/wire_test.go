@@ -2,9 +2,11 @@ package wire
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -21,7 +23,7 @@ func stream(t *testing.T, out string, exit int) []byte {
 	require.NoError(t, err)
 	s.Write([]byte(out))
 	require.NoError(t, s.End(exit, ""))
-	k, err := w.Begin(SectionKmsg)
+	k, err := w.BeginCompressed(SectionKmsg)
 	require.NoError(t, err)
 	k.Write([]byte("<6>[    0.000000] Linux version 6.1\n"))
 	require.NoError(t, k.End(0, ""))
@@ -200,4 +202,78 @@ func TestFollowerByteByByte(t *testing.T) {
 	require.True(t, f.Ended())
 	require.Equal(t, frames[0]+frames[2], out.String())
 	require.Equal(t, frames[1], errs.String())
+}
+
+// compressed returns a stream whose kmsg section is the gzip stream z,
+// sent with a matching trailer (what a guest init would send for z).
+func compressed(z []byte) []byte {
+	sum := sha256.Sum256(z)
+	return []byte(Prefix + "begin kmsg " + encodingGzip + "\n" + string(z) +
+		Trailer(SectionKmsg, 0, int64(len(z)), hex.EncodeToString(sum[:]), "") + Prefix + "done\n")
+}
+
+func gz(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	z := gzip.NewWriter(&b)
+	_, err := z.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, z.Close())
+	return b.Bytes()
+}
+
+func TestCompressedSection(t *testing.T) {
+	log := bytes.Repeat([]byte("<6>[    1.717118] Run /init as init process\n"), 500)
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	k, err := w.BeginCompressed(SectionKmsg)
+	require.NoError(t, err)
+	for i := 0; i < len(log); i += 1000 {
+		_, err := k.Write(log[i:min(i+1000, len(log))])
+		require.NoError(t, err)
+	}
+	require.NoError(t, k.End(0, ""))
+	require.NoError(t, w.Done())
+	require.Less(t, b.Len(), len(log)/4, "the compressed stream is not smaller")
+
+	s := Parse(b.Bytes())
+	got := s.Section(SectionKmsg)
+	require.NotNil(t, got)
+	require.NoError(t, got.Err)
+	require.Equal(t, log, got.Data)
+	require.True(t, s.Done)
+
+	// Cut short: not trusted, but what arrived decompresses for the user.
+	cut := b.Bytes()[:b.Len()/2]
+	got = Parse(cut).Section(SectionKmsg)
+	require.ErrorIs(t, got.Err, ErrNoTrailer)
+	require.NotEmpty(t, got.Data)
+	require.True(t, bytes.HasPrefix(log, got.Data), "partial data is not a prefix of the log")
+}
+
+func TestCompressedSectionRefused(t *testing.T) {
+	bomb := gz(t, make([]byte, MaxDecoded+1))
+	for name, tc := range map[string]struct {
+		z    []byte
+		want error
+	}{
+		"not gzip":        {[]byte("plain text, trailer matches"), gzip.ErrHeader},
+		"truncated gzip":  {gz(t, []byte("kernel log"))[:15], io.ErrUnexpectedEOF},
+		"bomb":            {bomb, ErrTooLarge},
+		"corrupt payload": {corrupt(gz(t, bytes.Repeat([]byte("abc"), 1000))), gzip.ErrChecksum},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := Parse(compressed(tc.z)).Section(SectionKmsg)
+			require.NotNil(t, got)
+			require.ErrorIs(t, got.Err, tc.want)
+			require.LessOrEqual(t, len(got.Data), MaxDecoded)
+		})
+	}
+}
+
+// corrupt flips the stored CRC-32 of a gzip stream.
+func corrupt(z []byte) []byte {
+	z = bytes.Clone(z)
+	z[len(z)-8] ^= 0xff
+	return z
 }
