@@ -1,0 +1,61 @@
+package pid1
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestGuestInitComesBeforeTheHostSide builds the vmtest binary, runs it with
+// probeEnv set (init exits 0 where, as PID 1, it would become the guest
+// init) and GODEBUG=inittrace=1, and checks that none of the host side's
+// packages initialized before: an import that drags them in front of the
+// guest init costs every guest boot.
+func TestGuestInitComesBeforeTheHostSide(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds cmd/vmtest")
+	}
+	bin := filepath.Join(t.TempDir(), "vmtest")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/corematrix/corematrix/cmd/vmtest")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	var stderr bytes.Buffer
+	run := exec.Command(bin, "version")
+	run.Env = append(os.Environ(), probeEnv+"=1", "GODEBUG=inittrace=1")
+	run.Stdout, run.Stderr = &stderr, &stderr
+	require.NoError(t, run.Run(), "vmtest with %s=1: %s", probeEnv, stderr.String())
+
+	var inited []string
+	sc := bufio.NewScanner(&stderr)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) > 1 && f[0] == "init" {
+			inited = append(inited, f[1])
+		} else if len(f) > 0 && !strings.HasPrefix(sc.Text(), "init ") {
+			t.Fatalf("vmtest printed %q: it got past the probe into main", sc.Text())
+		}
+	}
+	require.NotEmpty(t, inited, "no inittrace lines")
+	for _, p := range inited {
+		for _, host := range []string{
+			"net/http",
+			"github.com/google/go-containerregistry/pkg/v1/remote",
+			"github.com/corematrix/corematrix/vmtest",
+			"github.com/corematrix/corematrix/vmtest/report",
+			"github.com/corematrix/corematrix/kernels",
+			"github.com/corematrix/corematrix/corereport",
+			"github.com/cilium/ebpf/btf",
+		} {
+			require.NotEqual(t, host, p, "host package %s initialized before the guest init (of %d packages: %v)", p, len(inited), inited)
+		}
+	}
+	t.Logf("%d packages with init work ran before the guest init", len(inited))
+}
