@@ -263,8 +263,16 @@ func classifyGoTest(v *Verdict, out []byte) {
 	case skip == total:
 		v.Outcome, v.Reason = report.Skip, fmt.Sprintf("all %d tests skipped", total)
 	default:
-		v.Outcome, v.Reason = report.Pass, fmt.Sprintf("%d tests passed, %d skipped", pass, skip)
+		v.Outcome, v.Reason = report.Pass, fmt.Sprintf("%d %s passed, %d skipped", pass, plural(pass, "test"), skip)
 	}
+}
+
+// plural returns noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
 
 // fileError says why a file the payload wrote for the host cannot be used.

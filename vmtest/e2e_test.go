@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/corematrix/corematrix/kernels/kerneltest"
+	"github.com/corematrix/corematrix/vmtest/initramfs"
 	"github.com/corematrix/corematrix/vmtest/report"
 )
 
@@ -191,17 +192,24 @@ func TestE2EFaults(t *testing.T) {
 func TestE2EGoTest(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
+	all := map[string]string{
+		"TestInGuest": "pass", "TestTracefs": "pass", "TestSkipped": "skip",
+		"TestSubtests": "pass", "TestSubtests/a": "pass", "TestSubtests/b": "pass",
+		"TestModuleAutoload": "pass",
+	}
+	// With files under /lib/modules the guest keeps module autoloading.
+	modules := []initramfs.File{{Name: "/lib/modules/README", Data: []byte("not a module"), Mode: 0o644}}
 	tests := []struct {
 		args    []string
+		env     []string
+		files   []initramfs.File
 		outcome report.Outcome
 		reason  string
 		tests   map[string]string
 	}{
-		{[]string{"-test.v"}, report.Pass, "4 tests passed, 1 skipped", map[string]string{
-			"TestInGuest": "pass", "TestTracefs": "pass", "TestSkipped": "skip",
-			"TestSubtests": "pass", "TestSubtests/a": "pass", "TestSubtests/b": "pass",
-		}},
-		{[]string{"-test.run=^$"}, report.Fail, "no tests ran (payload exited 0)", map[string]string{}},
+		{[]string{"-test.v"}, nil, nil, report.Pass, "5 tests passed, 1 skipped", all},
+		{[]string{"-test.v", "-test.run=TestModuleAutoload"}, []string{"CM_E2E_MODULES=1"}, modules, report.Pass, "1 test passed, 0 skipped", map[string]string{"TestModuleAutoload": "pass"}},
+		{[]string{"-test.run=^$"}, nil, nil, report.Fail, "no tests ran (payload exited 0)", map[string]string{}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -209,6 +217,7 @@ func TestE2EGoTest(t *testing.T) {
 			r, err := NewRunner(Config{
 				Kernels: []string{e2eKernelName}, Resolve: sameKernel,
 				Payload: e2e.tests, Args: tt.args, Init: e2e.vmtest,
+				Env: tt.env, Files: tt.files,
 				Timeout: 3 * time.Minute, Accel: AccelTCG,
 			})
 			require.NoError(t, err)

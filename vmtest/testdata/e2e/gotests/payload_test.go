@@ -3,6 +3,7 @@ package gotests
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -24,5 +25,22 @@ func TestSkipped(t *testing.T) { t.Skip("skips on purpose") }
 func TestSubtests(t *testing.T) {
 	for _, n := range []string{"a", "b"} {
 		t.Run(n, func(t *testing.T) { t.Parallel() })
+	}
+}
+
+// TestModuleAutoload checks the kernel's module loader setting: the guest
+// init empties it when the guest holds no modules, and leaves it when the
+// run brought some (CM_E2E_MODULES=1, with files under /lib/modules).
+func TestModuleAutoload(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/kernel/modprobe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ""
+	if os.Getenv("CM_E2E_MODULES") == "1" {
+		want = "/sbin/modprobe"
+	}
+	if got := strings.TrimSpace(string(b)); got != want {
+		t.Fatalf("/proc/sys/kernel/modprobe = %q, want %q", got, want)
 	}
 }
