@@ -6,7 +6,7 @@
 #   make fuzz       run every Go fuzz target for FUZZTIME (default 30s) each
 #   make vmtest     run the compatibility suite on the default kernel matrix
 #   make vmtest KERNELS=5.10,6.1,6.12
-#   make bench-vm   time bare boot, trivial payload and suite per kernel (BENCH_KERNELS, RUNS)
+#   make bench-vm   time floor, bare, trivial-payload and suite boots per kernel (BENCH_KERNELS, RUNS)
 #
 # Everything the Go binaries need is static (CGO_ENABLED=0): the vmtest binary
 # is also the guest's /init, and harness.test runs inside the guest.
