@@ -89,8 +89,8 @@ type Shell struct {
 	OnFail bool
 	// Term is the user's $TERM; Rows and Cols the terminal's size.
 	Term string
-	Rows int   
-	Cols int   
+	Rows int
+	Cols int
 }
 
 // configHeader is the first line of an encoded Config.
