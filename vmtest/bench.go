@@ -37,7 +37,7 @@ const (
 // BenchSample is one timed boot of a benchmark.
 type BenchSample struct {
 	Kernel  string
-	Run     int // 1-based
+	Run     int // 1-based; 0 for the warm-up boot, which is not a sample
 	Kind    BenchKind
 	Seconds float64 // wall time until the verdict (QEMU exit for bare)
 	CPU     float64 // CPU time QEMU used
@@ -114,7 +114,7 @@ func Median(xs []float64) float64 {
 // 1, one trivial boot of every kernel warms up what the first boot alone
 // pays for (resolving the kernel, the host's page cache, the accelerator's
 // verdict); it is not a sample (KERNEL/warmup/trivial). onSample, when set,
-// hears every sample as it completes. Any boot that does not end
+// hears every sample as it completes, and the warm-up boots as Run 0. Any boot that does not end
 // in a passing verdict (floor and bare: QEMU powered off cleanly, no splat)
 // stops the benchmark with an error: its timing would mean nothing.
 func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)) ([]BenchKernel, error) {
@@ -133,6 +133,7 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 		if err := benchPassed(name, BenchTrivial, res); err != nil {
 			return out, err
 		}
+		notify(onSample, BenchSample{name, 0, BenchTrivial, res.Timings.Total, res.Timings.QEMUCPU, res})
 	}
 	for run := 1; run <= runs; run++ {
 		for i, name := range r.cfg.Kernels {

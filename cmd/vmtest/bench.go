@@ -64,7 +64,11 @@ func benchCmd(ctx context.Context, args []string) error {
 
 	var writeErrs []error
 	ks, benchErr := r.Bench(ctx, *runs, func(s vmtest.BenchSample) {
-		fmt.Fprintf(os.Stderr, "run %d  %-8s %-8s %6.2fs wall %6.2fs qemu cpu\n", s.Run, s.Kernel, s.Kind, s.Seconds, s.CPU)
+		run := fmt.Sprintf("run %d ", s.Run)
+		if s.Run == 0 {
+			run = "warm-up"
+		}
+		fmt.Fprintf(os.Stderr, "%s %-8s %-8s %6.2fs wall %6.2fs qemu cpu\n", run, s.Kernel, s.Kind, s.Seconds, s.CPU)
 		if s.Result != nil {
 			if err := report.WriteKernel(s.Result.Dir, s.Result.KernelResult); err != nil {
 				writeErrs = append(writeErrs, err)
