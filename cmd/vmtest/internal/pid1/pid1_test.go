@@ -19,14 +19,7 @@ import (
 // packages initialized before: an import that drags them in front of the
 // guest init costs every guest boot.
 func TestGuestInitComesBeforeTheHostSide(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds cmd/vmtest")
-	}
-	bin := filepath.Join(t.TempDir(), "vmtest")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/corematrix/corematrix/cmd/vmtest")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
+	bin := buildVMTest(t)
 
 	var stderr bytes.Buffer
 	run := exec.Command(bin, "version")
@@ -58,4 +51,36 @@ func TestGuestInitComesBeforeTheHostSide(t *testing.T) {
 		}
 	}
 	t.Logf("%d packages with init work ran before the guest init", len(inited))
+}
+
+// TestPID1InAContainerIsTheCLI runs vmtest as the first process of new PID,
+// user and mount namespaces, as a container would start it: it must be the
+// command-line tool there, not a guest init (that would mount over /dev and
+// power off).
+func TestPID1InAContainerIsTheCLI(t *testing.T) {
+	bin := buildVMTest(t)
+	unshare, err := exec.LookPath("unshare")
+	require.NoError(t, err, "unshare (util-linux) runs vmtest as PID 1")
+	probe := exec.Command(unshare, "--user", "--map-root-user", "--mount", "--pid", "--fork", "sh", "-c", "echo $$")
+	if out, err := probe.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Skipf("cannot start a process as PID 1 in new namespaces here: %v: %s", err, out)
+	}
+	out, err := exec.Command(unshare, "--user", "--map-root-user", "--mount", "--pid", "--fork", bin, "version").CombinedOutput()
+	require.NoError(t, err, "vmtest version as PID 1: %s", out)
+	require.Contains(t, string(out), "vmtest", "vmtest version as PID 1")
+	require.NotContains(t, string(out), "guest init", "vmtest version as PID 1")
+}
+
+// buildVMTest builds cmd/vmtest into a temporary directory.
+func buildVMTest(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds cmd/vmtest")
+	}
+	bin := filepath.Join(t.TempDir(), "vmtest")
+	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/corematrix/corematrix/cmd/vmtest")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
 }
