@@ -414,7 +414,7 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 		}
 		if framed {
 			var err error
-			if r.Data, r.Stdout, r.Stderr, err = Deframe(data); err != nil {
+			if r.Data, r.Stdout, r.Stderr, err = Deframe(r.Data); err != nil {
 				r.Err = fmt.Errorf("%s: %w", name, err)
 			}
 		}
