@@ -23,7 +23,7 @@ TEST_FLAGS   ?=
 FUZZTIME     ?= 30s
 CORE_OBJECT  := probes/tracer_x86_bpfel.o
 BENCH_KERNELS ?= 5.10,6.1,latest
-RUNS         ?= 3
+RUNS         ?= 5
 # Without symbol table and DWARF (stack traces keep names and lines): vmtest
 # is copied into every guest's initramfs as /init and harness.test rides
 # along, and a smaller initramfs unpacks faster under TCG.

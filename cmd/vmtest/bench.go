@@ -22,14 +22,14 @@ func init() {
 func benchCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("vmtest bench", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: vmtest bench --kernels 5.10,6.1,latest [--runs 3] [flags] -- PAYLOAD [ARGS...]")
+		fmt.Fprintln(fs.Output(), "usage: vmtest bench --kernels 5.10,6.1,latest [--runs 5] [flags] -- PAYLOAD [ARGS...]")
 		fmt.Fprintln(fs.Output(), "Boots each kernel to an /init of a few instructions that powers off (floor), to a busybox")
 		fmt.Fprintln(fs.Output(), "/init that powers off (bare), with a payload that exits 0 (trivial) and with PAYLOAD (suite),")
 		fmt.Fprintln(fs.Output(), "one boot at a time, and prints median times and the median of each run's ratios to its bare boot.")
 		fs.PrintDefaults()
 	}
 	kernelList := fs.String("kernels", "5.10,6.1,latest", "comma-separated kernels")
-	runs := fs.Int("runs", 3, "boots of each kind per kernel (medians are reported)")
+	runs := fs.Int("runs", 5, "boots of each kind per kernel (medians are reported)")
 	reportDir := fs.String("report", "vmtest-bench", "report directory: KERNEL/RUN/{floor,bare,trivial,suite}")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
