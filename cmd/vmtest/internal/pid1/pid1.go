@@ -25,10 +25,10 @@ import (
 // test of this package counts the packages initialized before it.
 const probeEnv = "CM_PID1_PROBE"
 
-// IsGuest reports whether this process is a vmtest guest's init: PID 1 with
+// isGuest reports whether this process is a vmtest guest's init: PID 1 with
 // the guest configuration the host packed into the initramfs. A container
 // that starts vmtest as its first process has PID 1 too, and no such file.
-func IsGuest() bool {
+func isGuest() bool {
 	if os.Getpid() != 1 {
 		return false
 	}
@@ -40,7 +40,7 @@ func init() {
 	if os.Getenv(probeEnv) == "1" {
 		os.Exit(0)
 	}
-	if IsGuest() {
+	if isGuest() {
 		guest.Main() // never returns
 	}
 }

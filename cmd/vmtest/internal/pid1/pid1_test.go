@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -71,16 +72,40 @@ func TestPID1InAContainerIsTheCLI(t *testing.T) {
 	require.NotContains(t, string(out), "guest init", "vmtest version as PID 1")
 }
 
-// buildVMTest builds cmd/vmtest into a temporary directory.
+// built is the vmtest binary both tests run, built once.
+var built struct {
+	once sync.Once
+	path string
+	err  error
+	out  []byte
+}
+
+// buildVMTest builds cmd/vmtest into a temporary directory, once per test
+// binary.
 func buildVMTest(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds cmd/vmtest")
 	}
-	bin := filepath.Join(t.TempDir(), "vmtest")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "github.com/corematrix/corematrix/cmd/vmtest")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "pid1-test-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.path = filepath.Join(dir, "vmtest")
+		build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", built.path, "github.com/corematrix/corematrix/cmd/vmtest")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		built.out, built.err = build.CombinedOutput()
+	})
+	require.NoError(t, built.err, "go build: %s", built.out)
+	return built.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.path != "" {
+		os.RemoveAll(filepath.Dir(built.path))
+	}
+	os.Exit(code)
 }
