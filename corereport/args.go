@@ -12,7 +12,7 @@ import (
 
 	"github.com/corematrix/corematrix/argread"
 	"github.com/corematrix/corematrix/btfproto"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 // Args is the argument check of a Matrix: for every kprobe, kretprobe,

@@ -9,7 +9,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/argread"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 // Predict relocates the BPF object at objectPath against kernelBTF and

@@ -26,7 +26,7 @@
 //
 // It must not import kernels, kernels/cache or vmtest (the booting side):
 // kernel images and their BTF come in as inputs (BTFCache's functions, BTF
-// specs), and cmd/vmtest wires them. It may import vmtest/report for the
+// specs), and cmd/vmtest wires them. It may import report for the
 // report's data model (report.Prediction).
 package corereport
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 // fixupWant is what one relocation of one program must resolve to.

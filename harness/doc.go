@@ -17,7 +17,7 @@
 // statistics) as JSON to $CM_FACTS.
 //
 // It owns the suite's tests and their ground truth; it imports probes and
-// harness/ground (and vmtest/report for the Facts model) and must not import
+// harness/ground (and report for the Facts model) and must not import
 // vmtest's runner, kernels or QEMU code: it runs inside whatever kernel it
 // finds itself in.
 package harness

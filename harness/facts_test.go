@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/corematrix/corematrix/probes"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 // facts collects what the tests learn about the kernel; TestMain writes it to

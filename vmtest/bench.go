@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/corematrix/corematrix/vmtest/initramfs"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 // BenchKind is one of the three boots a benchmark compares.

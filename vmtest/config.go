@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/corematrix/corematrix/vmtest/initramfs"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 // Defaults for Config.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/corematrix/corematrix/kernels/kerneltest"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 // The end-to-end tests boot a real Debian 6.1 cloud kernel under QEMU. The
@@ -119,10 +119,12 @@ func TestE2EFaults(t *testing.T) {
 		mode string
 		want want
 	}{
-		{"hang", want{report.Timeout, "no verdict within 1m0s (payload still running after 20 bytes of output); QEMU killed", -1, ""}},
+		// How much output a slow guest got out before the deadline varies.
+		{"hang", want{report.Timeout, "no verdict within 1m0s (payload still running after ", -1, ""}},
 		{"pass", want{report.Pass, "payload exited 0", 0, ""}},
 		{"fail", want{report.Fail, "payload exited 3", 3, ""}},
-		{"warn", want{report.Fail, "kernel warning: WARNING: CPU: 0 PID: ", 0, "resched_latency_warn"}},
+		// Any CPU may print the warning (seen on CPU 1 on a loaded host).
+		{"warn", want{report.Fail, "kernel warning: WARNING: CPU: ", 0, "resched_latency_warn"}},
 		{"segv", want{report.Fail, "payload killed by SIGSEGV", 139, ""}},
 		{"oom", want{report.Fail, "payload killed by the OOM killer (guest memory 512 MiB; raise --memory)", 137, ""}},
 		{"panic", want{report.Panic, "Kernel panic - not syncing: sysrq triggered crash", -1, "sysrq_handle_crash"}},

@@ -8,7 +8,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 // KernelError is the error of one kernel that did not pass.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/corematrix/corematrix/internal/termtext"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 // ProgressMode selects how progress is shown.

@@ -17,7 +17,7 @@ import (
 	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
 	"github.com/corematrix/corematrix/vmtest/qemu"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 

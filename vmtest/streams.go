@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/corematrix/corematrix/vmtest/gotest"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 

@@ -14,7 +14,7 @@ import (
 	"github.com/corematrix/corematrix/corereport"
 	"github.com/corematrix/corematrix/probes"
 	"github.com/corematrix/corematrix/vmtest"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 func init() {

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/corematrix/corematrix/vmtest"
-	"github.com/corematrix/corematrix/vmtest/report"
+	"github.com/corematrix/corematrix/report"
 )
 
 func init() {

@@ -3,7 +3,7 @@
 // that output into test events and per-test verdicts without the go tool.
 //
 // It must not import package vmtest or anything that boots; it may use
-// vmtest/report for the event model.
+// report for the event model.
 package gotest
 
 import (

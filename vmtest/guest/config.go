@@ -8,7 +8,7 @@
 // 15-35 ms of every verdict (its code is translated before it runs once).
 //
 // It runs inside the guest: it may use vmtest/wire for the results stream and
-// must not import vmtest, vmtest/report, kernels or QEMU code.
+// must not import vmtest, report, kernels or QEMU code.
 package guest
 
 import (

@@ -43,7 +43,7 @@ func TestGuestInitComesBeforeTheHostSide(t *testing.T) {
 			"net/http",
 			"github.com/google/go-containerregistry/pkg/v1/remote",
 			"github.com/corematrix/corematrix/vmtest",
-			"github.com/corematrix/corematrix/vmtest/report",
+			"github.com/corematrix/corematrix/report",
 			"github.com/corematrix/corematrix/kernels",
 			"github.com/corematrix/corematrix/corereport",
 			"github.com/cilium/ebpf/btf",
