@@ -12,8 +12,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/corematrix/corematrix/vmtest/initramfs"
 	"github.com/corematrix/corematrix/report"
+	"github.com/corematrix/corematrix/vmtest/initramfs"
 )
 
 // BenchKind is one of the three boots a benchmark compares.

@@ -14,9 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/qemu"
-	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 

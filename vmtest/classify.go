@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/report"
+	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 

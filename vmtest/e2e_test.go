@@ -17,8 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/corematrix/corematrix/kernels/kerneltest"
-	"github.com/corematrix/corematrix/vmtest/initramfs"
 	"github.com/corematrix/corematrix/report"
+	"github.com/corematrix/corematrix/vmtest/initramfs"
 )
 
 // The end-to-end tests boot a real Debian 6.1 cloud kernel under QEMU. The

@@ -13,11 +13,11 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
 	"github.com/corematrix/corematrix/vmtest/qemu"
-	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/report"
+	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
-	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/report"
+	"github.com/corematrix/corematrix/vmtest"
 )
 
 func init() {

@@ -15,9 +15,9 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/gotest"
-	"github.com/corematrix/corematrix/report"
 )
 
 func init() {

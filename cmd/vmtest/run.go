@@ -13,8 +13,8 @@ import (
 
 	"github.com/corematrix/corematrix/corereport"
 	"github.com/corematrix/corematrix/probes"
-	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/report"
+	"github.com/corematrix/corematrix/vmtest"
 )
 
 func init() {

@@ -9,8 +9,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/report"
+	"github.com/corematrix/corematrix/vmtest"
 )
 
 func init() {
