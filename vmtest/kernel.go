@@ -7,7 +7,10 @@
 // through Config.Predict), probes or harness.
 package vmtest
 
-import "context"
+import (
+	"context"
+	"runtime"
+)
 
 // Kernel is a resolved, verified kernel image on disk.
 type Kernel struct {
@@ -19,8 +22,11 @@ type Kernel struct {
 	Source string
 	// SHA256 of the image file.
 	SHA256 string
-	// Path is the bzImage on disk.
+	// Path is the kernel image on disk (an x86 bzImage, an arm64 Image).
 	Path string
+	// Arch is the kernel's architecture ("amd64", "arm64"); empty means the
+	// host's. Guests of another architecture than the host's are emulated.
+	Arch string
 	// Unverified says the image's source was used without verifying it
 	// (--allow-unverified); reports mark it.
 	Unverified bool
@@ -32,3 +38,11 @@ type Kernel struct {
 // Resolver turns a kernel name into a verified image on disk. An error means
 // the kernel is unavailable; its message is shown to the user as the reason.
 type Resolver func(ctx context.Context, name string) (Kernel, error)
+
+// arch returns the kernel's architecture, the host's when unset.
+func (k Kernel) arch() string {
+	if k.Arch == "" {
+		return runtime.GOARCH
+	}
+	return k.Arch
+}
