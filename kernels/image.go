@@ -22,8 +22,11 @@ type Image struct {
 	// "debian:bookworm/linux-image-6.1.0-50-cloud-amd64=6.1.176-1",
 	// "oci:ghcr.io/cilium/ci-kernels:5.4@sha256:...", "local:/path".
 	Source string `json:"source"`
-	// Path is the bzImage on disk.
+	// Path is the kernel image on disk (an x86 bzImage, an arm64 Image).
 	Path string `json:"path"`
+	// Arch is the image's architecture ("amd64", "arm64"), read from the
+	// image itself.
+	Arch string `json:"arch,omitempty"`
 	// ConfigPath is the kernel's config, empty when the source has none.
 	ConfigPath string `json:"config_path,omitempty"`
 	// SHA256 is the hash of the bzImage.

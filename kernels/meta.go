@@ -3,23 +3,23 @@ package kernels
 import (
 	"errors"
 	"strings"
-
-	"github.com/corematrix/corematrix/kernels/bzimage"
 )
 
 // imageMeta is what is learnt from reading an image once, cached by its hash.
 type imageMeta struct {
 	KernelVersion string `json:"kernel_version"`
-	HasBTF        bool   `json:"has_btf"`
-	BTFError      string `json:"btf_error,omitempty"`
+	// Arch is the image's architecture (ImageArch).
+	Arch     string `json:"arch"`
+	HasBTF   bool   `json:"has_btf"`
+	BTFError string `json:"btf_error,omitempty"`
 	// IKConfig holds the highlights of the config embedded in the image
 	// (CONFIG_IKCONFIG), used when the source has no config file.
 	IKConfig map[string]string `json:"ikconfig,omitempty"`
 }
 
 // metaKey names the meta record of an image; version 2 validates the BTF
-// it reports.
-func metaKey(sum string) string { return "image-meta-v2 " + sum }
+// it reports, version 3 records the architecture.
+func metaKey(sum string) string { return "image-meta-v3 " + sum }
 
 // fillMeta sets the version and BTF fields of img from its bzImage, reading
 // the image only the first time a hash is seen.
@@ -31,10 +31,11 @@ func (r *Resolver) fillMeta(img *Image) error {
 			return err
 		}
 		m.KernelVersion = kv
-		vmlinux, err := bzimage.Vmlinux(img.Path)
+		data, arch, err := kernelBytes(img.Path)
+		m.Arch = arch
 		if err == nil {
-			err = validBTF(vmlinux)
-			if cfg := ikconfig(vmlinux); cfg != nil {
+			err = validBTF(data, arch)
+			if cfg := ikconfig(data); cfg != nil {
 				m.IKConfig = highlights(ParseConfig(cfg))
 			}
 		}
@@ -49,6 +50,7 @@ func (r *Resolver) fillMeta(img *Image) error {
 	}
 	img.KernelVersion = m.KernelVersion
 	img.HasBTF = m.HasBTF
+	img.Arch = m.Arch
 	if img.Config == nil {
 		img.Config = m.IKConfig
 	}

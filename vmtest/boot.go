@@ -89,7 +89,7 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 		}
 	}
 	args, err := qemu.Args(qemu.Config{
-		Kernel: b.kernel.Path, Initramfs: b.initramfs,
+		Arch: b.kernel.arch(), Kernel: b.kernel.Path, Initramfs: b.initramfs,
 		Console: console, Results: results,
 		MemoryMiB: b.memoryMiB, CPUs: b.cpus, Accel: b.accel,
 		Append: []string{guest.EncodeKernelParam(b.kernel.Name)},

@@ -53,6 +53,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		ReportDir: *reportDir, Jobs: 1,
 	}
 	vf.apply(&cfg)
+	cfg.BusyboxFor = kf.busyboxFor(os.Stderr)
 	if cfg.Resolve, err = kf.resolverTo(os.Stderr); err != nil {
 		return usageError(err)
 	}

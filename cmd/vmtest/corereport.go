@@ -197,5 +197,5 @@ func btfCacheDir(flag, kernelCacheDir string) (string, error) {
 // newBTFCache is the offline report's BTF cache in dir, wired to the kernels
 // package: it tells bzImages, extracts their BTF and hashes them.
 func newBTFCache(dir string) *corereport.BTFCache {
-	return &corereport.BTFCache{Dir: dir, IsImage: kernels.IsBzImage, Extract: kernels.RawBTF, Hash: cache.HashFile}
+	return &corereport.BTFCache{Dir: dir, IsImage: kernels.IsImage, Extract: kernels.RawBTF, Hash: cache.HashFile}
 }

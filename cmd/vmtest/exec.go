@@ -78,6 +78,7 @@ func execCmd(ctx context.Context, args []string) error {
 		return usageError(err)
 	}
 	cfg := vmtest.Config{Kernels: names, Resolve: resolve, Payload: payload[0], Args: payload[1:], Raw: true, Jobs: *jobs}
+	cfg.BusyboxFor = kf.busyboxFor(os.Stderr)
 	vf.apply(&cfg)
 	if *onFail {
 		cfg.Shell = shellOnFail("vmtest exec")

@@ -87,6 +87,19 @@ func (kf *kernelFlags) resolverTo(w io.Writer) (vmtest.Resolver, error) {
 		if err != nil {
 			return vmtest.Kernel{}, err
 		}
-		return vmtest.Kernel{Name: img.Name, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path, Unverified: img.Unverified, ConfigPath: img.ConfigPath}, nil
+		return vmtest.Kernel{Name: img.Name, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path, Unverified: img.Unverified, ConfigPath: img.ConfigPath, Arch: img.Arch}, nil
 	}, nil
+}
+
+// busyboxFor returns what gives guests of another architecture than the
+// host's their busybox: Debian's busybox-static of that architecture,
+// verified and cached like a kernel package (progress written to w).
+func (kf *kernelFlags) busyboxFor(w io.Writer) func(ctx context.Context, arch string) (string, error) {
+	return func(ctx context.Context, arch string) (string, error) {
+		r, err := kf.newResolver(progress.New(w, false), false)
+		if err != nil {
+			return "", err
+		}
+		return r.Busybox(ctx, arch)
+	}
 }

@@ -109,6 +109,7 @@ func runCmd(ctx context.Context, args []string) error {
 		return usageError(err)
 	}
 	cfg.Resolve = resolve
+	cfg.BusyboxFor = kf.busyboxFor(display.Writer())
 
 	r, err := newRunner(cfg)
 	if err != nil {

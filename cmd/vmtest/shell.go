@@ -42,6 +42,7 @@ func shellCmd(ctx context.Context, args []string) error {
 		return usageError(err)
 	}
 	cfg := vmtest.Config{Kernels: []string{*kernel}, Resolve: resolve, Raw: true}
+	cfg.BusyboxFor = kf.busyboxFor(os.Stderr)
 	if payload := fs.Args(); len(payload) > 0 {
 		cfg.Payload, cfg.Args = payload[0], payload[1:]
 	}
