@@ -94,9 +94,9 @@ type parser struct {
 	open     int
 	openText strings.Builder
 	order    []string
-	report  []report.TestEvent // pending --- PASS/FAIL reports, by depth
-	current string
-	final   string
+	report   []report.TestEvent // pending --- PASS/FAIL reports, by depth
+	current  string
+	final    string
 }
 
 // lines yields b split at \n and before a ^V that does not start a line,
