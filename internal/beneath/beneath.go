@@ -90,7 +90,7 @@ func split(rel string) ([]string, error) {
 		return nil, ErrEscape
 	}
 	var parts []string
-	for _, p := range strings.Split(rel, "/") {
+	for p := range strings.SplitSeq(rel, "/") {
 		switch p {
 		case "", ".":
 			continue
