@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,8 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/sys/unix"
 
+	"github.com/corematrix/corematrix/internal/beneath"
+	"github.com/corematrix/corematrix/internal/termtext"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/gotest"
@@ -137,7 +140,9 @@ func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool
 	}
 	defer r.Close()
 	res := r.Kernel(ctx, name, dir, nil)
-	if err := writeFiles(cfg, []*vmtest.Result{res}); err != nil {
+	err = writeFiles(cfg, []*vmtest.Result{res})
+	printRefused(os.Stderr, res)
+	if err != nil {
 		return exitWith(exitInfra, err)
 	}
 	// The payload's own exit code passes through, unless the kernel failed
@@ -194,19 +199,9 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	var writeErrs []error
 	sum, _ := r.Matrix(ctx, func(res *vmtest.Result) {
 		results = append(results, res)
-		if writeReport {
-			if err := report.WriteKernel(res.Dir, res.KernelResult); err != nil {
-				writeErrs = append(writeErrs, err)
-			}
-		}
 	})
 	for _, w := range writers {
 		w.Flush()
-	}
-	if writeReport {
-		if err := report.WriteRun(cfg.ReportDir, sum); err != nil {
-			writeErrs = append(writeErrs, err)
-		}
 	}
 	// Files in the order of the kernel list, whatever order they finished in.
 	order := map[string]int{}
@@ -219,6 +214,25 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	}
 	if err := writeFiles(cfg, sorted); err != nil {
 		writeErrs = append(writeErrs, err)
+	}
+	for i, res := range sorted {
+		if res == nil {
+			continue
+		}
+		printRefused(os.Stderr, res)
+		if i < len(sum.Kernels) && sum.Kernels[i].Kernel.Name == res.Kernel.Name {
+			sum.Kernels[i].Refused = res.Refused
+		}
+		if writeReport {
+			if err := report.WriteKernel(res.Dir, res.KernelResult); err != nil {
+				writeErrs = append(writeErrs, err)
+			}
+		}
+	}
+	if writeReport {
+		if err := report.WriteRun(cfg.ReportDir, sum); err != nil {
+			writeErrs = append(writeErrs, err)
+		}
 	}
 	fmt.Fprint(os.Stderr, report.Terminal(sum))
 	if writeReport {
@@ -299,14 +313,23 @@ func execWorkdir(cfg *vmtest.Config, workdir string, noWorkdir bool) error {
 	return nil
 }
 
-// writeFiles writes what the payload wrote for the host at the same paths.
-// When several kernels sent the same file, a coverage profile is merged
-// (go tool cover adds up the blocks) and any other file is the first
-// kernel's (in list order).
+// writeFiles writes what the payload wrote for the host at the same paths,
+// and records in each result the files it refused. When several kernels
+// sent the same file, a coverage profile is merged (go tool cover adds up
+// the blocks) and any other file is the first kernel's (in list order).
+//
+// Only the files go test names come back (gotest.Outputs.Place): the
+// profiles its flags name, coverage files in the coverage directories, the
+// -artifacts tree. Each is created beneath its directory without following
+// any link, without execute bits, and, unless a flag named it, only where
+// no file existed. The error is a host failure (a directory that cannot be
+// opened); refusals are not errors.
 func writeFiles(cfg vmtest.Config, results []*vmtest.Result) error {
+	outs := gotest.FindOutputs(cfg.Args, cfg.Env, cfg.WorkDir)
 	cover := gotest.CoverProfile(cfg.Args, cfg.WorkDir)
 	data := map[string][]byte{}
 	modes := map[string]os.FileMode{}
+	from := map[string]*vmtest.Result{}
 	var order []string
 	for _, res := range results {
 		if res == nil {
@@ -316,22 +339,64 @@ func writeFiles(cfg vmtest.Config, results []*vmtest.Result) error {
 			prev, seen := data[f.Path]
 			switch {
 			case !seen:
-				data[f.Path], modes[f.Path] = f.Data, f.Mode
+				data[f.Path], modes[f.Path], from[f.Path] = f.Data, f.Mode, res
 				order = append(order, f.Path)
 			case f.Path == cover:
 				data[f.Path] = mergeCoverProfiles(prev, f.Data)
 			}
 		}
 	}
+	var errs []error
 	for _, p := range order {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
+		res := from[p]
+		place, err := outs.Place(p)
+		if err == nil {
+			err = writeReturned(place, data[p], modes[p])
 		}
-		if err := os.WriteFile(p, data[p], modes[p]|0o200); err != nil {
-			return err
+		if err != nil {
+			res.Refused = append(res.Refused, report.RefusedFile{Path: p, Reason: err.Error()})
+			if !errors.Is(err, gotest.ErrNotNamed) && !errors.Is(err, beneath.ErrLink) && !errors.Is(err, beneath.ErrExists) && !errors.Is(err, beneath.ErrEscape) && !errors.Is(err, beneath.ErrNotRegular) {
+				errs = append(errs, fmt.Errorf("write %s: %w", p, err))
+			}
 		}
 	}
-	return nil
+	return multierror.Append(nil, errs...).ErrorOrNil()
+}
+
+// writeReturned writes one returned file at place: read-write for its
+// owner, read for others, never executable.
+func writeReturned(place gotest.Place, data []byte, mode os.FileMode) error {
+	root, err := beneath.Open(place.Root)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	how := beneath.Exclusive
+	if place.Named {
+		how = beneath.Replace
+	}
+	err = root.WriteFile(place.Rel, data, (mode&0o644)|0o600, how)
+	if errors.Is(err, beneath.ErrExists) {
+		// The runtime writes a coverage meta file once per binary: the same
+		// bytes from an earlier run are no conflict.
+		if f, oerr := root.Open(place.Rel); oerr == nil {
+			old, rerr := io.ReadAll(io.LimitReader(f, int64(len(data))+1))
+			f.Close()
+			if rerr == nil && bytes.Equal(old, data) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w (it existed before the run)", err)
+	}
+	return err
+}
+
+// printRefused warns on stderr about each file a kernel sent back that was
+// not written (the paths come from the guest: control characters removed).
+func printRefused(w io.Writer, res *vmtest.Result) {
+	for _, r := range res.Refused {
+		fmt.Fprintf(w, "vmtest: kernel %s: refused returned file %s: %s\n", termtext.Line(res.Kernel.Name), termtext.Line(strconv.Quote(r.Path)), termtext.Line(r.Reason))
+	}
 }
 
 // mergeCoverProfiles appends b's blocks to a, dropping b's mode line.
