@@ -28,6 +28,11 @@ type Runner struct {
 	tmp       string
 	initramfs string
 	goTest    bool
+	// countTests: a Go test binary run Raw whose arguments ask for verbose
+	// output (-test.v or -test.v=test2json): its tests are counted from
+	// the output it was asked for.
+	countTests bool
+	plainTests bool // countTests from plain -test.v output (no ^V framing)
 	accel     *accelChooser
 	busybox   []initramfs.File
 }
@@ -107,6 +112,10 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
 	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox}
+	if cfg.Raw && gotest.Is(cfg.Payload, cfg.Args) {
+		verbosity := gotest.VerbosityOf(cfg.Args)
+		r.countTests, r.plainTests = verbosity != gotest.Quiet, verbosity == gotest.Verbose
+	}
 	r.tmp, err = os.MkdirTemp("", "vmtest-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
@@ -334,7 +343,8 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	if err != nil {
 		return finish(report.InfraError, err.Error())
 	}
-	br.evidence.GoTest = r.goTest
+	br.evidence.GoTest = r.goTest || r.countTests
+	br.evidence.PlainTestOutput = r.plainTests
 	br.evidence.AllowWarnings = r.cfg.AllowKernelWarnings
 	br.evidence.MemoryMiB = r.cfg.MemoryMiB
 	v := Classify(br.evidence)
@@ -346,7 +356,7 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	if !v.Outcome.Passed() {
 		res.OutputTail = failureTail(v)
 	}
-	if err := writeStreams(dir, br.evidence.Results, r.goTest); err != nil && r.cfg.Log != nil {
+	if err := writeStreams(dir, br.evidence.Results, r.goTest || r.countTests); err != nil && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: %v\n", name, err)
 	}
 	for _, f := range v.Files {
