@@ -33,8 +33,8 @@ type Runner struct {
 	// the output it was asked for.
 	countTests bool
 	plainTests bool // countTests from plain -test.v output (no ^V framing)
-	accel     *accelChooser
-	busybox   []initramfs.File
+	accel      *accelChooser
+	busybox    []initramfs.File
 }
 
 // Result is the outcome of one kernel.
