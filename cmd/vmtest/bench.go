@@ -43,19 +43,21 @@ func benchCmd(ctx context.Context, args []string) error {
 	if *runs < 1 {
 		return usageError(fmt.Errorf("--runs must be at least 1, got %d", *runs))
 	}
-	names, err := parseKernels([]string{*kernelList})
+	parsed, err := parseKernels([]string{*kernelList})
 	if err != nil {
 		return usageError(fmt.Errorf("--kernels: %w", err))
 	}
 	cfg := vmtest.Config{
-		Kernels: names,
+		Kernels: parsed,
 		Payload: payload[0], Args: payload[1:],
 		ReportDir: *reportDir, Jobs: 1,
 	}
 	vf.apply(&cfg)
-	if cfg.Resolve, err = kf.resolverTo(os.Stderr); err != nil {
+	resolver, err := kf.resolverTo(os.Stderr)
+	if err != nil {
 		return usageError(err)
 	}
+	cfg.Resolver = resolver
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/corematrix/corematrix/argread"
 	"github.com/corematrix/corematrix/corereport"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/probes"
@@ -61,13 +62,13 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	rest := fs.Args()
-	var names []string
+	var ks []kernel.Kernel
 	switch {
 	case *diff && (*kernelList != "" || len(rest) < 2 || len(rest) > 3):
 		return usageOf(fs)
 	case *diff:
 		var err error
-		if names, err = parseKernels(rest[:2], hostKernel); err != nil {
+		if ks, err = parseKernels(rest[:2], hostKernel); err != nil {
 			return usageError(fmt.Errorf("--diff: %w", err))
 		}
 		rest = rest[2:]
@@ -75,7 +76,7 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 		return usageOf(fs)
 	default:
 		var err error
-		if names, err = parseKernels([]string{*kernelList}, hostKernel); err != nil {
+		if ks, err = parseKernels([]string{*kernelList}, hostKernel); err != nil {
 			return usageError(fmt.Errorf("--kernels: %w", err))
 		}
 	}
@@ -95,7 +96,7 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return usageError(fmt.Errorf("load %s: %w", object, err))
 	}
-	resolve, err := kf.resolver()
+	resolver, err := kf.resolver()
 	if err != nil {
 		return usageError(err)
 	}
@@ -103,36 +104,36 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	// Resolving may download and BTF extraction decompresses: do kernels in
 	// parallel, then relocate (microseconds) in order.
 	bc := newBTFCache(btfDir)
-	cols := make([]corereport.Kernel, len(names))
-	btfs := make([]*btf.Spec, len(names))
+	cols := make([]corereport.Column, len(ks))
+	btfs := make([]*btf.Spec, len(ks))
 	var wg sync.WaitGroup
-	for i, name := range names {
+	for i, k := range ks {
 		wg.Go(func() {
-			cols[i] = corereport.Kernel{Name: name}
-			path, sum := "/sys/kernel/btf/vmlinux", ""
-			if name != hostKernel {
-				k, err := resolve(ctx, name)
-				if err != nil {
+			cols[i].Kernel = k
+			if k.Name == hostKernel {
+				k.Source, k.Path = "host", "/sys/kernel/btf/vmlinux"
+			} else {
+				var err error
+				if k, err = resolver.Resolve(ctx, k); err != nil {
 					cols[i].Err = err.Error()
 					return
 				}
-				cols[i].Version = k.Version
-				path, sum = k.Path, k.SHA256
+				cols[i].Kernel = k
 			}
-			kernel, err := bc.Load(path, sum)
+			spec, err := bc.Load(k.Path, k.SHA256)
 			if err != nil {
 				cols[i].Err = err.Error()
 				return
 			}
-			btfs[i] = kernel
+			btfs[i] = spec
 		})
 	}
 	wg.Wait()
-	for i, kernel := range btfs {
-		if kernel == nil {
+	for i, kbtf := range btfs {
+		if kbtf == nil {
 			continue
 		}
-		res, err := corereport.Relocate(spec, kernel, corereport.Options{MapFallbacks: probes.MapFallbacks})
+		res, err := corereport.Relocate(spec, kbtf, corereport.Options{MapFallbacks: probes.MapFallbacks})
 		if err != nil {
 			cols[i].Err = err.Error()
 			continue
@@ -141,10 +142,10 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	m := corereport.NewMatrix(object, cols)
-	var withBTF []argread.Kernel
-	for i, kernel := range btfs {
-		if kernel != nil {
-			withBTF = append(withBTF, argread.Kernel{Name: names[i], BTF: kernel})
+	var withBTF []argread.KernelBTF
+	for i, spec := range btfs {
+		if spec != nil {
+			withBTF = append(withBTF, argread.KernelBTF{Kernel: cols[i].Kernel, BTF: spec})
 		}
 	}
 	if err := m.CheckArgs(spec, withBTF); err != nil {

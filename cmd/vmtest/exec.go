@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/gotest"
@@ -43,7 +44,7 @@ func execCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: vmtest exec --kernel 6.1 | --kernels 5.10,6.1,6.12 [flags] [--] BINARY [ARGS...]")
 		fs.PrintDefaults()
 	}
-	kernel := fs.String("kernel", "", "the kernel: a version (6.1) or a bzImage path")
+	kernelName := fs.String("kernel", "", "the kernel: a version (6.1) or a bzImage path")
 	kernelList := fs.String("kernels", "", "several kernels, comma-separated: the binary runs in each")
 	jobs := fs.Int("jobs", 0, "with --kernels: kernels booted at once (default: from cores and memory)")
 	reportDir := fs.String("report", "", "write the report directory `vmtest run` writes (summary, per-kernel logs)")
@@ -57,27 +58,33 @@ func execCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	payload := fs.Args()
-	if (*kernel == "") == (*kernelList == "") || len(payload) == 0 {
+	if (*kernelName == "") == (*kernelList == "") || len(payload) == 0 {
 		return usageOf(fs)
 	}
-	names := []string{*kernel}
+	var ks []kernel.Kernel
 	if *kernelList != "" {
 		var err error
-		if names, err = parseKernels([]string{*kernelList}); err != nil {
+		if ks, err = parseKernels([]string{*kernelList}); err != nil {
 			return usageError(fmt.Errorf("--kernels: %w", err))
 		}
+	} else {
+		k, err := kernel.Parse(*kernelName)
+		if err != nil {
+			return usageError(fmt.Errorf("--kernel: %w", err))
+		}
+		ks = []kernel.Kernel{k}
 	}
-	if *onFail && len(names) != 1 {
+	if *onFail && len(ks) != 1 {
 		return usageError(errors.New("--shell-on-fail needs exactly one kernel"))
 	}
 	if *keep != "" && *reportDir != "" {
 		return usageError(errors.New("--keep and --report exclude each other"))
 	}
-	resolve, err := kf.resolver()
+	resolver, err := kf.resolver()
 	if err != nil {
 		return usageError(err)
 	}
-	cfg := vmtest.Config{Kernels: names, Resolve: resolve, Payload: payload[0], Args: payload[1:], Raw: true, Jobs: *jobs}
+	cfg := vmtest.Config{Kernels: ks, Resolver: resolver, Payload: payload[0], Args: payload[1:], Raw: true, Jobs: *jobs}
 	vf.apply(&cfg)
 	if *onFail {
 		cfg.Shell = shellOnFail("vmtest exec")
@@ -101,22 +108,22 @@ func execCmd(ctx context.Context, args []string) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-	if len(names) == 1 && *reportDir == "" {
-		return execOne(ctx, cfg, names[0], dir, *keep != "")
+	if len(ks) == 1 && *reportDir == "" {
+		return execOne(ctx, cfg, ks[0], dir, *keep != "")
 	}
 	cfg.ReportDir = dir
 	return execMany(ctx, cfg, *reportDir != "")
 }
 
 // execOne runs the binary in one kernel, its output streaming through.
-func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool) error {
+func execOne(ctx context.Context, cfg vmtest.Config, k kernel.Kernel, dir string, kept bool) error {
 	cfg.Output = func(string) (io.Writer, io.Writer) { return os.Stdout, os.Stderr }
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	res := r.Kernel(ctx, name, dir, nil)
+	res := r.Kernel(ctx, k, dir, nil)
 	if err := writeFiles(cfg, []*vmtest.Result{res}); err != nil {
 		return exitWith(exitInfra, err)
 	}
@@ -125,7 +132,7 @@ func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool
 	if res.Outcome == report.Pass || res.Outcome == report.Fail && res.ExitCode > 0 {
 		return exitWith(res.ExitCode, nil)
 	}
-	msg := fmt.Sprintf("kernel %s: %s: %s", name, res.Outcome, res.Reason)
+	msg := fmt.Sprintf("kernel %s: %s: %s", k.Name, res.Outcome, res.Reason)
 	if res.Trace != "" {
 		msg += "\n" + strings.TrimRight(res.Trace, "\n")
 	}
@@ -147,13 +154,13 @@ func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool
 // the run, and the report directory is written when asked for.
 func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	width := 0
-	for _, n := range cfg.Kernels {
-		width = max(width, len(n))
+	for _, k := range cfg.Kernels {
+		width = max(width, len(k.Name))
 	}
 	var mu sync.Mutex
 	var writers []*prefixWriter
-	cfg.Output = func(kernel string) (io.Writer, io.Writer) {
-		p := fmt.Sprintf("%-*s | ", width, kernel)
+	cfg.Output = func(name string) (io.Writer, io.Writer) {
+		p := fmt.Sprintf("%-*s | ", width, name)
 		o := &prefixWriter{mu: &mu, w: os.Stdout, prefix: p}
 		e := &prefixWriter{mu: &mu, w: os.Stderr, prefix: p}
 		mu.Lock()
@@ -186,8 +193,8 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	}
 	// Files in the order of the kernel list, whatever order they finished in.
 	order := map[string]int{}
-	for i, n := range cfg.Kernels {
-		order[n] = i
+	for i, k := range cfg.Kernels {
+		order[k.Name] = i
 	}
 	sorted := make([]*vmtest.Result, len(cfg.Kernels))
 	for _, res := range results {

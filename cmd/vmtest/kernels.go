@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/progress"
 
@@ -91,7 +92,7 @@ func stderrProgress() *progress.Reporter {
 // resolveError gives a resolution error its exit code: exitUsage for a bad
 // name, exitInfra otherwise.
 func resolveError(err error) error {
-	if errors.Is(err, kernels.ErrBadName) {
+	if errors.Is(err, kernel.ErrBadName) {
 		return usageError(err)
 	}
 	return exitWith(exitInfra, err)
@@ -145,26 +146,27 @@ func lineLess(a, b string) bool {
 	return a2 < b2
 }
 
-// resolveAll resolves names two at a time, returning images and errors in order.
-func resolveAll(ctx context.Context, resolve func(context.Context, string) (*kernels.Image, error), names []string) ([]*kernels.Image, []error) {
-	imgs := make([]*kernels.Image, len(names))
-	errs := make([]error, len(names))
+// resolveAll resolves kernels two at a time, returning them and their errors
+// in order.
+func resolveAll(ctx context.Context, resolve func(context.Context, kernel.Kernel) (kernel.Kernel, error), ks []kernel.Kernel) ([]kernel.Kernel, []error) {
+	imgs := make([]kernel.Kernel, len(ks))
+	errs := make([]error, len(ks))
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
-	for i, n := range names {
+	for i, k := range ks {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			imgs[i], errs[i] = resolve(ctx, n)
+			imgs[i], errs[i] = resolve(ctx, k)
 		})
 	}
 	wg.Wait()
 	return imgs, errs
 }
 
-// printImages prints the images resolved and returns the errors of the
+// printImages prints the kernels resolved and returns the errors of the
 // others, each named, with the highest exit code among them.
-func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bool) error {
+func printImages(names []string, imgs []kernel.Kernel, errs []error, verbose bool) error {
 	code := exitOK
 	var failed []error
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -213,7 +215,7 @@ func kernelsFetch(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	names, err := parseKernels(fs.Args())
+	ks, err := parseKernels(fs.Args())
 	if err != nil {
 		return usageError(err)
 	}
@@ -221,8 +223,8 @@ func kernelsFetch(ctx context.Context, args []string) error {
 	if err != nil {
 		return exitWith(exitInfra, err)
 	}
-	imgs, errs := resolveAll(ctx, r.Resolve, names)
-	return printImages(names, imgs, errs, *verbose)
+	imgs, errs := resolveAll(ctx, r.Resolve, ks)
+	return printImages(kernelNames(ks), imgs, errs, *verbose)
 }
 
 func kernelsLock(ctx context.Context, args []string) error {
@@ -230,7 +232,7 @@ func kernelsLock(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	names, err := parseKernels(fs.Args())
+	ks, err := parseKernels(fs.Args())
 	if err != nil {
 		return usageError(err)
 	}
@@ -247,16 +249,16 @@ func kernelsLock(ctx context.Context, args []string) error {
 		return exitWith(exitInfra, err)
 	}
 	var mu sync.Mutex
-	imgs, errs := resolveAll(ctx, func(ctx context.Context, n string) (*kernels.Image, error) {
-		img, e, err := r.Pin(ctx, n)
+	imgs, errs := resolveAll(ctx, func(ctx context.Context, k kernel.Kernel) (kernel.Kernel, error) {
+		img, e, err := r.Pin(ctx, k)
 		if err == nil {
 			mu.Lock()
-			lf.Kernels[n] = e
+			lf.Kernels[k.Name] = e
 			mu.Unlock()
 		}
 		return img, err
-	}, names)
-	if err := printImages(names, imgs, errs, false); err != nil {
+	}, ks)
+	if err := printImages(kernelNames(ks), imgs, errs, false); err != nil {
 		return fmt.Errorf("%w\n%s not written", err, path)
 	}
 	if err := lf.Write(path); err != nil {
@@ -299,10 +301,11 @@ func kernelsBTF(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	names, items := []string{fs.Arg(0)}, fs.Args()
+	var ks []kernel.Kernel
+	items := fs.Args()
 	if *list != "" {
 		var err error
-		if names, err = parseKernels([]string{*list}); err != nil {
+		if ks, err = parseKernels([]string{*list}); err != nil {
 			return usageError(fmt.Errorf("--kernels: %w", err))
 		}
 		if len(items) == 0 {
@@ -312,10 +315,11 @@ func kernelsBTF(ctx context.Context, args []string) error {
 		if fs.NArg() < 1 {
 			return usageOf(fs)
 		}
-		if _, err := kernels.ParseName(names[0]); err != nil {
+		k, err := kernel.Parse(fs.Arg(0))
+		if err != nil {
 			return usageError(err)
 		}
-		items = items[1:]
+		ks, items = []kernel.Kernel{k}, items[1:]
 	}
 	r, err := kf.newResolver(stderrProgress(), false)
 	if err != nil {
@@ -326,18 +330,18 @@ func kernelsBTF(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "vmtest kernels btf: %v; not caching BTF\n", err)
 	}
 	bc := newBTFCache(btfDir)
-	specs := make([]*btf.Spec, len(names))
-	labels := make([]string, len(names))
-	for i, name := range names {
-		img, err := r.Resolve(ctx, name)
+	specs := make([]*btf.Spec, len(ks))
+	labels := make([]string, len(ks))
+	for i, k := range ks {
+		img, err := r.Resolve(ctx, k)
 		if err != nil {
 			return resolveError(err)
 		}
 		if specs[i], err = bc.Load(img.Path, img.SHA256); err != nil {
 			return exitWith(exitFail, err)
 		}
-		labels[i] = name
-		fmt.Printf("# %s: %s\n", name, img.KernelVersion)
+		labels[i] = img.Name
+		fmt.Printf("# %s: %s\n", img.Name, img.KernelVersion)
 	}
 	var missing []error
 	for _, item := range items {

@@ -6,12 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"sync"
 
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
 
 	"github.com/corematrix/corematrix/corereport"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/probes"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
@@ -41,12 +41,13 @@ func runCmd(ctx context.Context, args []string) error {
 	if len(payload) == 0 {
 		return usageOf(fs)
 	}
-	names, err := parseKernels([]string{*kernelList})
+	ks, err := parseKernels([]string{*kernelList})
 	if err != nil {
 		return usageError(fmt.Errorf("--kernels: %w", err))
 	}
+	names := kernelNames(ks)
 	cfg := vmtest.Config{
-		Kernels: names,
+		Kernels: ks,
 		Payload: payload[0], Args: payload[1:],
 		ReportDir: *reportDir, Jobs: *jobs,
 	}
@@ -57,10 +58,10 @@ func runCmd(ctx context.Context, args []string) error {
 		}
 		cfg.Shell = shellOnFail("vmtest run")
 	}
-	// With a core object, every resolved kernel's image is kept for the
-	// argument check across kernels, which runs once the matrix is done.
-	var images resolvedImages
-	var argsCheck func() (*report.Args, error)
+	// With a core object, every kernel's loads are predicted once it is
+	// resolved, and the argument check runs across the resolved kernels
+	// once the matrix is done.
+	var predictor *corereport.Predictor
 	if *coreObject != "" {
 		if _, err := os.Stat(*coreObject); err != nil {
 			return usageError(fmt.Errorf("--core-object: %w", err))
@@ -69,21 +70,11 @@ func runCmd(ctx context.Context, args []string) error {
 		if err != nil {
 			return exitWith(exitInfra, err)
 		}
-		predictor, err := corereport.NewPredictor(*coreObject, newBTFCache(btfDir), corereport.Options{MapFallbacks: probes.MapFallbacks})
+		predictor, err = corereport.NewPredictor(*coreObject, newBTFCache(btfDir), corereport.Options{MapFallbacks: probes.MapFallbacks})
 		if err != nil {
 			return usageError(fmt.Errorf("--core-object: %w", err))
 		}
-		cfg.Predict = func(ctx context.Context, k vmtest.Kernel) (*report.Prediction, error) {
-			images.add(k)
-			return predictor.Predict(k.Path, k.SHA256)
-		}
-		argsCheck = func() (*report.Args, error) {
-			a, err := predictor.Args(images.inOrder(names))
-			if err != nil {
-				return nil, err
-			}
-			return a.Report(), nil
-		}
+		cfg.Predictor = predictor
 	}
 
 	mode := vmtest.ProgressPlain
@@ -104,11 +95,11 @@ func runCmd(ctx context.Context, args []string) error {
 	cfg.Progress = display
 	cfg.Log = display.Writer() // warnings go above the live lines
 	// Download progress goes above the live lines too, one line per step.
-	resolve, err := kf.resolverTo(display.Writer())
+	resolver, err := kf.resolverTo(display.Writer())
 	if err != nil {
 		return usageError(err)
 	}
-	cfg.Resolve = resolve
+	cfg.Resolver = resolver
 
 	r, err := newRunner(cfg)
 	if err != nil {
@@ -124,8 +115,8 @@ func runCmd(ctx context.Context, args []string) error {
 		}
 	})
 	display.Stop()
-	if argsCheck != nil {
-		if sum.Args, err = argsCheck(); err != nil {
+	if predictor != nil {
+		if sum.Args, err = argsCheck(predictor, sum); err != nil {
 			fmt.Fprintf(os.Stderr, "vmtest run: warning: %v\n", err)
 		}
 	}
@@ -141,32 +132,18 @@ func runCmd(ctx context.Context, args []string) error {
 	return exitWith(code, multierror.Append(runErr, writeErrs...).ErrorOrNil())
 }
 
-// resolvedImages collects the kernels a run resolved, from every kernel's
-// goroutine.
-type resolvedImages struct {
-	mu     sync.Mutex
-	byName map[string]vmtest.Kernel
-}
-
-func (r *resolvedImages) add(k vmtest.Kernel) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byName == nil {
-		r.byName = map[string]vmtest.Kernel{}
-	}
-	r.byName[k.Name] = k
-}
-
-// inOrder returns the resolved kernels in the order of names; unresolved
-// ones are left out.
-func (r *resolvedImages) inOrder(names []string) []corereport.Image {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []corereport.Image
-	for _, n := range names {
-		if k, ok := r.byName[n]; ok {
-			out = append(out, corereport.Image{Name: n, Path: k.Path, SHA256: k.SHA256})
+// argsCheck runs the predictor's argument check across the kernels of sum
+// that resolved, in order.
+func argsCheck(p *corereport.Predictor, sum report.Summary) (*report.Args, error) {
+	var resolved []kernel.Kernel
+	for _, k := range sum.Kernels {
+		if k.Kernel.Resolved() {
+			resolved = append(resolved, k.Kernel)
 		}
 	}
-	return out
+	a, err := p.Args(resolved)
+	if err != nil {
+		return nil, err
+	}
+	return a.Report(), nil
 }

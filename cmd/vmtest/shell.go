@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
 )
@@ -28,20 +29,24 @@ func shellCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: vmtest shell --kernel 6.1 [flags] [-- PAYLOAD [ARGS...]]")
 		fs.PrintDefaults()
 	}
-	kernel := fs.String("kernel", "", "the kernel: a version (6.1) or a bzImage path")
+	kernelName := fs.String("kernel", "", "the kernel: a version (6.1) or a bzImage path")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *kernel == "" {
+	if *kernelName == "" {
 		return usageOf(fs)
 	}
-	resolve, err := kf.resolver()
+	k, err := kernel.Parse(*kernelName)
+	if err != nil {
+		return usageError(fmt.Errorf("--kernel: %w", err))
+	}
+	resolver, err := kf.resolver()
 	if err != nil {
 		return usageError(err)
 	}
-	cfg := vmtest.Config{Kernels: []string{*kernel}, Resolve: resolve, Raw: true}
+	cfg := vmtest.Config{Kernels: []kernel.Kernel{k}, Resolver: resolver, Raw: true}
 	if payload := fs.Args(); len(payload) > 0 {
 		cfg.Payload, cfg.Args = payload[0], payload[1:]
 	}
@@ -57,8 +62,8 @@ func shellCmd(ctx context.Context, args []string) error {
 		return exitWith(exitInfra, err)
 	}
 	defer os.RemoveAll(dir)
-	res := r.Kernel(ctx, *kernel, dir, nil)
-	return shellVerdict(*kernel, res)
+	res := r.Kernel(ctx, k, dir, nil)
+	return shellVerdict(k.Name, res)
 }
 
 // shellVerdict is the error of a shell session that did not end with the
