@@ -12,6 +12,5 @@
 // reads a kernel's version and BTF straight from its bzImage, without booting.
 //
 // It knows nothing of tests or VMs: it may import kernel (the identity it
-// fills in) and must not import vmtest, corereport,
-// probes or harness.
+// fills in) and must not import vmtest, corereport, probes or harness.
 package kernels
