@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -46,21 +45,22 @@ func kernelsCmd(ctx context.Context, args []string) error {
 				return prefixed(c.name, c.run(ctx, args[1:]))
 			}
 		}
-		if args[0] != "-h" && args[0] != "--help" && args[0] != "help" {
-			fmt.Fprintf(os.Stderr, "vmtest kernels: unknown subcommand %q\n\n", args[0])
+		if args[0] != "-h" && args[0] != "-help" && args[0] != "--help" && args[0] != "help" {
+			return &exitError{code: exitUsage, err: fmt.Errorf("unknown subcommand %q", args[0]), usage: kernelsSynopsis}
 		}
-	}
-	fmt.Fprintln(os.Stderr, "usage: vmtest kernels SUBCOMMAND [flags] [NAMES...]")
-	fmt.Fprintln(os.Stderr, "\nsubcommands:")
-	for _, c := range kernelsSubcommands {
-		fmt.Fprintf(os.Stderr, "  %-7s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(os.Stderr, "\nkernel names: 6.1 (newest 6.1.x), 6.1.176, latest, deb:SUITE/PACKAGE, oci:REF, a bzImage path or a ci-kernels directory")
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Println("usage: " + kernelsSynopsis)
+		fmt.Println("\nsubcommands:")
+		for _, c := range kernelsSubcommands {
+			fmt.Printf("  %-7s %s\n", c.name, c.summary)
+		}
+		fmt.Println("\nkernel names: 6.1 (newest 6.1.x), 6.1.176, latest, deb:SUITE/PACKAGE, oci:REF, a bzImage path or a ci-kernels directory")
+		fmt.Println("vmtest kernels SUBCOMMAND --help shows a subcommand's flags.")
 		return nil
 	}
-	return exitWith(exitUsage, nil)
+	return &exitError{code: exitUsage, err: errors.New("missing subcommand: list, fetch, lock, prune or btf"), usage: kernelsSynopsis}
 }
+
+const kernelsSynopsis = "vmtest kernels list|fetch|lock|prune|btf [flags] [NAMES...] (vmtest kernels --help)"
 
 // prefixed puts the subcommand's name before err's message, unless err is
 // nil or silent.
@@ -73,14 +73,17 @@ func prefixed(name string, err error) error {
 }
 
 // kernelsFlagSet makes the flag set of a kernels subcommand.
-func kernelsFlagSet(name, usage string) (*flag.FlagSet, *kernelFlags) {
-	fs := flag.NewFlagSet("vmtest kernels "+name, flag.ContinueOnError)
-	kf := addKernelFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: vmtest kernels %s\n\nflags:\n", usage)
-		fs.PrintDefaults()
+func kernelsFlagSet(name, usage string) (*flags, *kernelFlags) {
+	fs := newFlags("vmtest kernels "+name, "vmtest kernels "+usage, "")
+	return fs, addKernelFlags(fs)
+}
+
+// orFail is err, or else a usage error of fs with the message.
+func orFail(err error, fs *flags, format string, a ...any) error {
+	if err != nil {
+		return err
 	}
-	return fs, kf
+	return fs.failf(format, a...)
 }
 
 // stderrProgress reports on stderr: live bytes and rate on a terminal, a line
@@ -101,8 +104,8 @@ func resolveError(err error) error {
 func kernelsList(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("list", "list [--all] [flags]")
 	all := fs.Bool("all", false, "list every version, not only the newest of each line")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	if rest, err := fs.parse(args, true); err != nil || len(rest) > 0 {
+		return orFail(err, fs, "takes no arguments, got %q", rest)
 	}
 	r, err := kf.newResolver(stderrProgress(), true)
 	if err != nil {
@@ -164,7 +167,7 @@ func resolveAll(ctx context.Context, resolve func(context.Context, kernel.Kernel
 	return imgs, errs
 }
 
-// printImages prints the kernels resolved and returns the errors of the
+// printImages prints the images resolved and returns the errors of the
 // others, each named, with the highest exit code among them.
 func printImages(names []string, imgs []kernel.Kernel, errs []error, verbose bool) error {
 	code := exitOK
@@ -212,12 +215,16 @@ func printImages(names []string, imgs []kernel.Kernel, errs []error, verbose boo
 func kernelsFetch(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("fetch", "fetch [flags] NAME[,NAME...] [NAME...]")
 	verbose := fs.Bool("v", false, "also print paths, kernel version strings and config highlights")
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := fs.parse(args, true)
+	if err != nil {
 		return err
 	}
-	ks, err := parseKernels(fs.Args())
+	if len(rest) == 0 {
+		return fs.failf("missing NAME: the kernels to fetch (e.g. 6.1 or 5.10,6.1)")
+	}
+	ks, err := parseKernels(rest)
 	if err != nil {
-		return usageError(err)
+		return fs.fail(err)
 	}
 	r, err := kf.newResolver(stderrProgress(), false)
 	if err != nil {
@@ -229,12 +236,16 @@ func kernelsFetch(ctx context.Context, args []string) error {
 
 func kernelsLock(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("lock", "lock [--lock FILE] NAME[,NAME...] [NAME...]")
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := fs.parse(args, true)
+	if err != nil {
 		return err
 	}
-	ks, err := parseKernels(fs.Args())
+	if len(rest) == 0 {
+		return fs.failf("missing NAME: the kernels to pin (e.g. 5.10,6.1)")
+	}
+	ks, err := parseKernels(rest)
 	if err != nil {
-		return usageError(err)
+		return fs.fail(err)
 	}
 	path, _ := kf.lockPath()
 	if path == "" {
@@ -259,7 +270,9 @@ func kernelsLock(ctx context.Context, args []string) error {
 		return img, err
 	}, ks)
 	if err := printImages(kernelNames(ks), imgs, errs, false); err != nil {
-		return fmt.Errorf("%w\n%s not written", err, path)
+		var me *multierror.Error
+		errors.As(err, &me)
+		return exitWith(codeOf(err), multierror.Append(me, fmt.Errorf("%s not written", path)))
 	}
 	if err := lf.Write(path); err != nil {
 		return exitWith(exitInfra, err)
@@ -271,12 +284,9 @@ func kernelsLock(ctx context.Context, args []string) error {
 func kernelsPrune(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("prune", "prune [--older-than 720h] [--all]")
 	olderThan := fs.Duration("older-than", 30*24*time.Hour, "remove images not used for this long")
-	all := fs.Bool("all", false, "empty the cache")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageOf(fs)
+	all := fs.Bool("all", false, "empty the cache: every image, index and extracted BTF")
+	if rest, err := fs.parse(args, true); err != nil || len(rest) > 0 {
+		return orFail(err, fs, "takes no arguments, got %q", rest)
 	}
 	r, err := kf.newResolver(nil, true)
 	if err != nil {
@@ -297,29 +307,25 @@ func kernelsPrune(ctx context.Context, args []string) error {
 
 func kernelsBTF(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("btf", "btf [flags] NAME [TYPE|FUNC...]\n       vmtest kernels btf --kernels 5.10,6.1,6.12 FUNC...")
-	list := fs.String("kernels", "", "comma-separated kernels: print each FUNC's prototype on all of them side by side, marking what changed")
-	if err := parseFlags(fs, args); err != nil {
+	kl := addKernelFlag(fs, "kernels")
+	items, err := fs.parse(args, true)
+	if err != nil {
 		return err
 	}
-	var ks []kernel.Kernel
-	items := fs.Args()
-	if *list != "" {
-		var err error
-		if ks, err = parseKernels([]string{*list}); err != nil {
-			return usageError(fmt.Errorf("--kernels: %w", err))
+	ks := kl.kernels
+	switch {
+	case ks != nil && len(items) == 0:
+		return fs.failf("missing FUNC: the functions whose prototypes to compare (e.g. vfs_unlink)")
+	case ks == nil && len(items) == 0:
+		return fs.failf("missing NAME: the kernel whose BTF to print (e.g. kernels btf 6.1 task_struct)")
+	case ks == nil:
+		if ks, err = parseKernels(items[:1]); err != nil {
+			return fs.fail(err)
 		}
-		if len(items) == 0 {
-			return usageOf(fs)
+		if len(ks) > 1 {
+			return fs.failf("one kernel NAME, got %q: compare several with --kernels", items[0])
 		}
-	} else {
-		if fs.NArg() < 1 {
-			return usageOf(fs)
-		}
-		k, err := kernel.Parse(fs.Arg(0))
-		if err != nil {
-			return usageError(err)
-		}
-		ks, items = []kernel.Kernel{k}, items[1:]
+		items = items[1:]
 	}
 	r, err := kf.newResolver(stderrProgress(), false)
 	if err != nil {
@@ -340,8 +346,8 @@ func kernelsBTF(ctx context.Context, args []string) error {
 		if specs[i], err = bc.Load(img.Path, img.SHA256); err != nil {
 			return exitWith(exitFail, err)
 		}
-		labels[i] = img.Name
-		fmt.Printf("# %s: %s\n", img.Name, img.KernelVersion)
+		labels[i] = k.Name
+		fmt.Printf("# %s: %s\n", k.Name, img.KernelVersion)
 	}
 	var missing []error
 	for _, item := range items {

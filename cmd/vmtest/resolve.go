@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,7 +20,7 @@ type kernelFlags struct {
 }
 
 // addKernelFlags registers the kernel-source flags on fs.
-func addKernelFlags(fs *flag.FlagSet) *kernelFlags {
+func addKernelFlags(fs *flags) *kernelFlags {
 	kf := &kernelFlags{}
 	fs.StringVar(&kf.cacheDir, "cache-dir", "", "kernel cache directory (default $CM_CACHE_DIR, $XDG_CACHE_HOME/corematrix or ~/.cache/corematrix)")
 	fs.BoolVar(&kf.offline, "offline", false, "use only cached indices and images; never touch the network")
