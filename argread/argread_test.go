@@ -266,3 +266,44 @@ func TestReadsFlows(t *testing.T) {
 		"subprog_return_drift kprobe vfs_unlink arg 2 via pt_regs.si (CO-RE) in second_arg()",
 	}, brief(rs))
 }
+
+// The interpreter follows the context through a stack spill across a
+// helper call, drops a read whose value is overwritten before any use,
+// follows a constant through the stack to decide a branch, and carries a
+// read's value through a subprogram's return.
+func TestInterpreterFlows(t *testing.T) {
+	insns := asm.Instructions{
+		asm.StoreMem(asm.RFP, -8, asm.R1, asm.DWord), // spill ctx
+		asm.Mov.Imm(asm.R2, 0),
+		asm.StoreMem(asm.RFP, -16, asm.R2, asm.DWord), // spill the constant 0
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.LoadMem(asm.R1, asm.RFP, -8, asm.DWord),  // fill ctx
+		asm.LoadMem(asm.R6, asm.R1, 112, asm.DWord),  // arg 1: overwritten, never used
+		asm.Mov.Imm(asm.R6, 1),
+		asm.LoadMem(asm.R3, asm.RFP, -16, asm.DWord), // the constant 0 again
+		asm.JEq.Imm(asm.R3, 0, "skip"),
+		asm.LoadMem(asm.R7, asm.R1, 96, asm.DWord), // arg 3: dead, the branch is always taken
+		asm.Mov.Reg(asm.R0, asm.R7),
+		asm.Return(),
+		asm.Call.Label("sub").WithSymbol("skip"),   // r0 = arg 2 read in sub
+		asm.StoreMem(asm.RFP, -24, asm.R0, asm.DWord),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -24),
+		asm.LoadMapPtr(asm.R1, 0),
+		asm.FnMapLookupElem.Call(), // the key holds arg 2: used
+		asm.Mov.Imm(asm.R0, 0),
+		asm.Return(),
+		asm.LoadMem(asm.R0, asm.R1, 104, asm.DWord).WithSymbol("sub"),
+		asm.Return(),
+	}
+	a, err := newAnalysis(insns, nil, false, nil)
+	require.NoError(t, err)
+	a.run()
+	require.Empty(t, a.problems)
+	got := map[int64]bool{}
+	for i, s := range a.sites {
+		got[s.off] = a.used[i]
+	}
+	assert.Equal(t, map[int64]bool{112: false, 104: true}, got, "arg 1 read but unused, arg 2 used, arg 3 unreachable")
+	assert.False(t, a.reached[9], "the branch on the spilled constant is decided")
+}
