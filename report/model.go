@@ -213,6 +213,17 @@ type KernelResult struct {
 	Events     []TestEvent  `json:"events,omitempty"`
 	Facts      *Facts       `json:"facts,omitempty"`
 	Prediction *Prediction  `json:"prediction,omitempty"`
+	// Refused are the files the guest sent back for the host that were not
+	// written, each with the reason (a path go test did not name, a link
+	// in the way, a file that existed before the run). Paths come from the
+	// guest: render them as untrusted text.
+	Refused []RefusedFile `json:"refused_files,omitempty"`
+}
+
+// RefusedFile is a file the guest sent back that the host did not write.
+type RefusedFile struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // TailLines is how many lines of output OutputTail keeps.

@@ -351,7 +351,10 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	}
 	for _, f := range v.Files {
 		if !r.collects(f.Path) {
-			return finish(report.Fail, fmt.Sprintf("the guest sent %s, which is not a file the payload was asked to write", f.Path))
+			// Only the host decides what comes back: whatever the guest
+			// init (which a hostile kernel controls) sent.
+			res.Refused = append(res.Refused, report.RefusedFile{Path: f.Path, Reason: "not a file the payload was asked to write"})
+			continue
 		}
 		res.Files = append(res.Files, File{Path: f.Path, Mode: f.Mode, Data: f.Data})
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,7 +22,7 @@ type kernelFlags struct {
 }
 
 // addKernelFlags registers the kernel-source flags on fs.
-func addKernelFlags(fs *flag.FlagSet) *kernelFlags {
+func addKernelFlags(fs *flags) *kernelFlags {
 	kf := &kernelFlags{}
 	fs.StringVar(&kf.cacheDir, "cache-dir", "", "kernel cache directory (default $CM_CACHE_DIR, $XDG_CACHE_HOME/corematrix or ~/.cache/corematrix)")
 	fs.BoolVar(&kf.offline, "offline", false, "use only cached indices and images; never touch the network")
