@@ -277,15 +277,15 @@ func TestInterpreterFlows(t *testing.T) {
 		asm.Mov.Imm(asm.R2, 0),
 		asm.StoreMem(asm.RFP, -16, asm.R2, asm.DWord), // spill the constant 0
 		asm.FnGetCurrentPidTgid.Call(),
-		asm.LoadMem(asm.R1, asm.RFP, -8, asm.DWord),  // fill ctx
-		asm.LoadMem(asm.R6, asm.R1, 112, asm.DWord),  // arg 1: overwritten, never used
+		asm.LoadMem(asm.R1, asm.RFP, -8, asm.DWord), // fill ctx
+		asm.LoadMem(asm.R6, asm.R1, 112, asm.DWord), // arg 1: overwritten, never used
 		asm.Mov.Imm(asm.R6, 1),
 		asm.LoadMem(asm.R3, asm.RFP, -16, asm.DWord), // the constant 0 again
 		asm.JEq.Imm(asm.R3, 0, "skip"),
 		asm.LoadMem(asm.R7, asm.R1, 96, asm.DWord), // arg 3: dead, the branch is always taken
 		asm.Mov.Reg(asm.R0, asm.R7),
 		asm.Return(),
-		asm.Call.Label("sub").WithSymbol("skip"),   // r0 = arg 2 read in sub
+		asm.Call.Label("sub").WithSymbol("skip"), // r0 = arg 2 read in sub
 		asm.StoreMem(asm.RFP, -24, asm.R0, asm.DWord),
 		asm.Mov.Reg(asm.R2, asm.RFP),
 		asm.Add.Imm(asm.R2, -24),
