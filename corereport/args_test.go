@@ -141,3 +141,33 @@ func TestDiffArgs(t *testing.T) {
 func squeeze(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
 }
+
+// The second test object: drift through the stack and subprograms, reads a
+// CO-RE check selects, a use the analysis cannot follow (unknown, with its
+// reason) and a program that reads no argument (named, not dropped).
+func TestMatrixArgsFlows(t *testing.T) {
+	const obj = "../argread/testdata/flows.o"
+	spec, err := ebpf.LoadCollectionSpec(obj)
+	require.NoError(t, err)
+	m := NewMatrix(obj, []Kernel{{Name: "5.10"}, {Name: "6.1"}})
+	require.NoError(t, m.CheckArgs(spec, argKernels(t, "5.10", "6.1")))
+	assert.Equal(t, "argument DRIFT across 5.10..6.1: 6 of 10 reads change type; 2 selected by CO-RE check, 1 unknown (see below)", m.Args.Summary)
+	var b bytes.Buffer
+	require.NoError(t, m.WriteTable(&b))
+	table := squeeze(b.String())
+	for _, want := range []string{
+		"helper_first kprobe vfs_unlink arg 2 ctx+104 (si) struct dentry * struct inode * DRIFT",
+		"subprog_drift kprobe vfs_unlink arg 2 ctx+104 (si) in unlinked_ino() struct dentry * struct inode * DRIFT",
+		"selected kprobe vfs_unlink arg 3 pt_regs.dx (CO-RE) (dead) struct dentry * selected by CO-RE check (not drift)",
+		"computed kprobe vfs_unlink ? insn 5 (unknown) (unknown) unknown: context read at an offset computed at run time (on 5.10, 6.1)",
+		"reading no argument (context passed to helpers only): context_only",
+	} {
+		assert.Contains(t, table, want)
+	}
+	b.Reset()
+	require.NoError(t, m.WriteMarkdown(&b))
+	assert.Contains(t, b.String(), "| selected | kprobe `vfs_unlink` | arg 2 | `pt_regs.si (CO-RE)` | struct dentry * | (dead) | selected by CO-RE check (not drift) |")
+	r := m.Args.Report()
+	assert.Equal(t, 6, r.Drift)
+	assert.Equal(t, 1, r.Unknown)
+}
