@@ -30,8 +30,8 @@
 // stored to a map, passed to a kfunc) is reported as unknown, never
 // dropped.
 //
-// It is offline analysis: it imports corerelo and btfproto and must not import
-// kernels, vmtest or probes.
+// It is offline analysis: it imports corerelo, btfproto and kernel (the
+// identity of a kernel) and must not import kernels, vmtest or probes.
 package argread
 
 import (

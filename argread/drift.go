@@ -13,13 +13,13 @@ import (
 
 	"github.com/corematrix/corematrix/btfproto"
 	"github.com/corematrix/corematrix/corerelo"
+	"github.com/corematrix/corematrix/kernel"
 )
 
-// Kernel is one kernel of a drift check.
-type Kernel struct {
-	// Name labels the kernel in findings ("5.10", "6.1").
-	Name string
-	// BTF is the kernel's vmlinux BTF.
+// KernelBTF is one kernel of a drift check: the kernel (its Name labels it
+// in findings) and its vmlinux BTF.
+type KernelBTF struct {
+	kernel.Kernel
 	BTF *btf.Spec
 }
 
@@ -104,10 +104,10 @@ type Result struct {
 // each kernel, the target's parameter at the position of each read whose
 // value reaches a use there. Findings are sorted by program, position and
 // instruction.
-func Check(spec *ebpf.CollectionSpec, kernels []Kernel) (*Result, error) {
+func Check(spec *ebpf.CollectionSpec, kernels []KernelBTF) (*Result, error) {
 	res := &Result{}
 	protos := map[[2]string]*btfproto.Proto{}
-	proto := func(target string, k Kernel) (*btfproto.Proto, error) {
+	proto := func(target string, k KernelBTF) (*btfproto.Proto, error) {
 		pk := [2]string{target, k.Name}
 		if p, done := protos[pk]; done {
 			return p, nil
@@ -175,8 +175,8 @@ type perKernel struct {
 // checkProgram analyses one traced program on every kernel and returns a
 // finding per read (and per use the analysis cannot follow), unjudged,
 // and whether the program touches its context at all.
-func checkProgram(p *ebpf.ProgramSpec, attach, target string, spec *ebpf.CollectionSpec, kernels []Kernel,
-	proto func(string, Kernel) (*btfproto.Proto, error)) ([]Finding, bool, error) {
+func checkProgram(p *ebpf.ProgramSpec, attach, target string, spec *ebpf.CollectionSpec, kernels []KernelBTF,
+	proto func(string, KernelBTF) (*btfproto.Proto, error)) ([]Finding, bool, error) {
 	tracing := attach == Fentry || attach == Fexit
 	runs := make([]perKernel, len(kernels))
 	touched := false

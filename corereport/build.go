@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/argread"
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // ErrNotELF is returned (wrapped) by LoadObject for a file that is not an
@@ -38,44 +39,48 @@ func LoadObject(path string) (*ebpf.CollectionSpec, error) {
 	return spec, nil
 }
 
-// KernelBTF gives a kernel's BTF by the name the user asked for, and the
-// version it resolved to ("" when unknown).
-type KernelBTF func(ctx context.Context, name string) (version string, spec *btf.Spec, err error)
-
 // Build relocates spec (the object at object) against the BTF of each of
-// names (loaded by load, in parallel: resolving may download and BTF
-// extraction decompresses), then checks the arguments its programs read
-// across the kernels that have BTF, and returns the matrix. A kernel whose
-// BTF cannot be had is a column with its error.
-func Build(ctx context.Context, object string, spec *ebpf.CollectionSpec, names []string, load KernelBTF, opts Options) (*Matrix, error) {
-	cols := make([]Kernel, len(names))
-	btfs := make([]*btf.Spec, len(names))
+// ks, then checks the arguments its programs read across the kernels that
+// have BTF, and returns the matrix. Kernels not yet resolved are resolved
+// by resolver, and their BTF read through cache, all in parallel (resolving
+// may download and BTF extraction decompresses). A kernel whose BTF cannot
+// be had is a column with its error.
+func Build(ctx context.Context, object string, spec *ebpf.CollectionSpec, ks []kernel.Kernel, resolver kernel.Resolver, cache *BTFCache, opts Options) (*Matrix, error) {
+	cols := make([]Column, len(ks))
+	btfs := make([]*btf.Spec, len(ks))
 	var wg sync.WaitGroup
-	for i, name := range names {
+	for i, k := range ks {
 		wg.Go(func() {
-			cols[i] = Kernel{Name: name}
-			version, kernel, err := load(ctx, name)
-			cols[i].Version = version
+			cols[i].Kernel = k
+			if !k.Resolved() {
+				var err error
+				if k, err = resolver.Resolve(ctx, k); err != nil {
+					cols[i].Err = err.Error()
+					return
+				}
+				cols[i].Kernel = k
+			}
+			s, err := cache.Load(k.Path, k.SHA256)
 			if err != nil {
 				cols[i].Err = err.Error()
 				return
 			}
-			btfs[i] = kernel
+			btfs[i] = s
 		})
 	}
 	wg.Wait()
-	var withBTF []argread.Kernel
-	for i, kernel := range btfs {
-		if kernel == nil {
+	var withBTF []argread.KernelBTF
+	for i, kbtf := range btfs {
+		if kbtf == nil {
 			continue
 		}
-		res, err := Relocate(spec, kernel, opts)
+		res, err := Relocate(spec, kbtf, opts)
 		if err != nil {
 			cols[i].Err = err.Error()
 			continue
 		}
 		cols[i].Result = res
-		withBTF = append(withBTF, argread.Kernel{Name: names[i], BTF: kernel})
+		withBTF = append(withBTF, argread.KernelBTF{Kernel: cols[i].Kernel, BTF: kbtf})
 	}
 	m := NewMatrix(object, cols)
 	if err := m.CheckArgs(spec, withBTF); err != nil {

@@ -39,19 +39,23 @@ func benchCmd(ctx context.Context, args []string) error {
 	if *runs < 1 {
 		return fs.failf("--runs must be at least 1, got %d", *runs)
 	}
-	names := kl.names
-	if names == nil {
-		names = []string{"5.10", "6.1", "latest"}
+	matrix := kl.kernels
+	if matrix == nil {
+		if matrix, err = parseKernels([]string{"5.10,6.1,latest"}); err != nil {
+			return err
+		}
 	}
 	cfg := vmtest.Config{
-		Kernels: names,
+		Kernels: matrix,
 		Payload: payload[0], Args: payload[1:],
 		ReportDir: *reportDir, Jobs: 1,
 	}
 	vf.apply(&cfg)
-	if cfg.Resolve, err = kf.resolverTo(os.Stderr); err != nil {
+	resolver, err := kf.resolverTo(os.Stderr)
+	if err != nil {
 		return usageError(err)
 	}
+	cfg.Resolver = resolver
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // flags is a command's flag set and its synopsis. Errors of its parse say
@@ -118,18 +118,22 @@ func (f *flags) set(name string) bool {
 }
 
 // kernelsHelp is the one help text of the kernel-list flag.
-const kernelsHelp = "kernels, comma-separated: version lines (6.1), exact versions (6.1.176), latest, deb:SUITE/PACKAGE, oci:REF, bzImage paths"
+const kernelsHelp = "kernels, comma-separated: version lines (6.1), exact versions (6.1.176), latest, deb:SUITE/PACKAGE, oci:REF, bzImage paths; any may end in /amd64 or /arm64"
 
 // kernelList is the one flag.Value for kernels on the command line:
 // --kernels takes a comma list, --kernel (its single form) one name. Every
-// name must parse (kernels.ParseName) or be one of also; a kernel listed
-// twice, an empty name ("6.1,,5.10") and an empty list are errors.
+// name must parse (kernel.Parse) or be one of also; a kernel listed twice,
+// an empty name ("6.1,,5.10") and an empty list are errors. What it holds
+// is each kernel's identity, carried from here to QEMU and the reports.
 type kernelList struct {
-	names  []string
-	also   []string // names that are not kernel names but are allowed ("host")
-	single bool     // the --kernel form: one name only
-	from   string   // the flag that set it
+	kernels []kernel.Kernel
+	also    []string // names that are not kernel names but are allowed ("host")
+	single  bool     // the --kernel form: one name only
+	from    string   // the flag that set it
 }
+
+// names returns the names of the kernels, as written.
+func (kl *kernelList) names() []string { return kernelNames(kl.kernels) }
 
 // addKernelFlag declares the kernel-list flag on fs: "kernels" (a list),
 // "kernel" (one name) or both, sharing one value.
@@ -156,7 +160,7 @@ func (k kernelForm) String() string {
 	if k.kl == nil {
 		return ""
 	}
-	return strings.Join(k.kl.names, ",")
+	return strings.Join(k.kl.names(), ",")
 }
 
 func (k kernelForm) Set(v string) error {
@@ -167,14 +171,14 @@ func (k kernelForm) Set(v string) error {
 	if k.kl.from != "" {
 		return fmt.Errorf("%s given after %s: give the kernels once", flagName, k.kl.from)
 	}
-	names, err := parseKernels([]string{v}, k.kl.also...)
+	ks, err := parseKernels([]string{v}, k.kl.also...)
 	if err != nil {
 		return err
 	}
-	if k.single && len(names) > 1 {
-		return fmt.Errorf("takes one kernel; for several use --kernels %s", strings.Join(names, ","))
+	if k.single && len(ks) > 1 {
+		return fmt.Errorf("takes one kernel; for several use --kernels %s", strings.Join(kernelNames(ks), ","))
 	}
-	k.kl.names, k.kl.single, k.kl.from = names, k.single, flagName
+	k.kl.kernels, k.kl.single, k.kl.from = ks, k.single, flagName
 	return nil
 }
 
@@ -182,14 +186,16 @@ func (k kernelForm) Set(v string) error {
 func (k kernelForm) IsBoolFlag() bool { return false }
 
 // parseKernels is the one parser of kernel lists on the command line (the
-// kernel-list flag; the NAME arguments of kernels fetch and lock). Each of
-// args is a name or a list separated by commas; every name must be a kernel
-// name (kernels.ParseName) or one of also (core-report's "host"). An empty
-// name between commas, a kernel listed twice and an empty list are errors;
-// the errors for a bad or missing name wrap kernels.ErrBadName.
-func parseKernels(args []string, also ...string) ([]string, error) {
-	var out []string
-	seen := map[string]bool{}
+// kernel-list flag; the NAME arguments of kernels fetch and lock), where
+// each kernel's identity is made (kernel.Parse). Each of args is a name or a
+// list separated by commas; every name must be a kernel name or one of also
+// (core-report's "host", which becomes a Kernel of that name alone). An
+// empty name between commas, a kernel listed twice (also as "6.1" and
+// "6.1/amd64" on an amd64 host) and an empty list are errors; the errors for
+// a bad or missing name wrap kernel.ErrBadName.
+func parseKernels(args []string, also ...string) ([]kernel.Kernel, error) {
+	var out []kernel.Kernel
+	seen := map[string]string{}
 	for _, arg := range args {
 		if strings.TrimSpace(arg) == "" {
 			continue
@@ -197,24 +203,39 @@ func parseKernels(args []string, also ...string) ([]string, error) {
 		for tok := range strings.SplitSeq(arg, ",") {
 			tok = strings.TrimSpace(tok)
 			if tok == "" {
-				return nil, fmt.Errorf("empty name in kernel list %q: %w", arg, kernels.ErrBadName)
+				return nil, fmt.Errorf("empty name in kernel list %q: %w", arg, kernel.ErrBadName)
 			}
+			k, id := kernel.Kernel{Name: tok}, tok
 			if !slices.Contains(also, tok) {
-				if _, err := kernels.ParseName(tok); err != nil {
+				var err error
+				if k, err = kernel.Parse(tok); err != nil {
 					return nil, err
 				}
+				id = k.Spec.Base() + "/" + string(k.Arch)
 			}
-			if seen[tok] {
-				return nil, fmt.Errorf("kernel %q listed twice", tok)
+			if first, ok := seen[id]; ok {
+				if first == tok {
+					return nil, fmt.Errorf("kernel %q listed twice", tok)
+				}
+				return nil, fmt.Errorf("kernel %q listed twice (also as %q)", tok, first)
 			}
-			seen[tok] = true
-			out = append(out, tok)
+			seen[id] = tok
+			out = append(out, k)
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no kernel given: %w", kernels.ErrBadName)
+		return nil, fmt.Errorf("no kernel given: %w", kernel.ErrBadName)
 	}
 	return out, nil
+}
+
+// kernelNames returns the names of ks, in order (nil for none).
+func kernelNames(ks []kernel.Kernel) []string {
+	var names []string
+	for _, k := range ks {
+		names = append(names, k.Name)
+	}
+	return names
 }
 
 // format is the one --format vocabulary of every command that renders a

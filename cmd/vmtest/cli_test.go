@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/corematrix/corematrix/kernels"
+	"github.com/corematrix/corematrix/kernel"
 )
 
 func TestParseKernels(t *testing.T) {
@@ -16,7 +16,7 @@ func TestParseKernels(t *testing.T) {
 		also    []string
 		want    []string
 		wantErr string
-		badName bool // the error wraps kernels.ErrBadName
+		badName bool // the error wraps kernel.ErrBadName
 	}{
 		{name: "comma list", args: []string{"5.10,6.1,6.12"}, want: []string{"5.10", "6.1", "6.12"}},
 		{name: "blanks", args: []string{" 6.1 , latest"}, want: []string{"6.1", "latest"}},
@@ -26,6 +26,9 @@ func TestParseKernels(t *testing.T) {
 		{name: "duplicate", args: []string{"6.1,6.1"}, wantErr: `kernel "6.1" listed twice`},
 		{name: "duplicate across arguments", args: []string{"6.1", "6.1"}, wantErr: `kernel "6.1" listed twice`},
 		{name: "duplicate extra name", args: []string{"host,host"}, also: []string{"host"}, wantErr: `kernel "host" listed twice`},
+		{name: "architectures", args: []string{"6.1,6.1/arm64"}, want: []string{"6.1", "6.1/arm64"}},
+		{name: "the host's architecture named twice", args: []string{"6.1,6.1/" + string(kernel.HostArch())}, wantErr: `listed twice (also as "6.1")`},
+		{name: "bad architecture", args: []string{"6.1/arm"}, wantErr: `architecture "arm"`, badName: true},
 		{name: "bad token", args: []string{"6.1,bogus!"}, wantErr: "bogus!", badName: true},
 		{name: "empty name between commas", args: []string{"6.1,,5.10"}, wantErr: `empty name in kernel list "6.1,,5.10"`, badName: true},
 		{name: "trailing comma", args: []string{"6.1,"}, wantErr: "empty name", badName: true},
@@ -37,12 +40,12 @@ func TestParseKernels(t *testing.T) {
 			if tc.wantErr != "" {
 				require.ErrorContains(t, err, tc.wantErr)
 				if tc.badName {
-					assert.ErrorIs(t, err, kernels.ErrBadName)
+					assert.ErrorIs(t, err, kernel.ErrBadName)
 				}
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.want, kernelNames(got))
 		})
 	}
 }
@@ -71,7 +74,7 @@ func TestKernelFlagForms(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tc.want, kl.names)
+			assert.Equal(t, tc.want, kl.names())
 		})
 	}
 }

@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cilium/ebpf/btf"
+	"slices"
 
 	"github.com/corematrix/corematrix/corereport"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/probes"
@@ -41,7 +42,7 @@ func runCoreReport(ctx context.Context, args []string) error {
 
 // coreReportArgs is the command line of vmtest core-report.
 type coreReportArgs struct {
-	names    []string
+	kernels  []kernel.Kernel
 	object   string
 	diff     bool
 	format   corereport.Format
@@ -66,19 +67,19 @@ func parseCoreReport(args []string) (*coreReportArgs, error) {
 		return nil, err
 	}
 	switch {
-	case a.diff && kl.names != nil:
+	case a.diff && kl.kernels != nil:
 		return nil, fs.failf("--diff takes its two kernels as arguments, not --kernels")
 	case a.diff && len(rest) < 2:
 		return nil, fs.failf("--diff needs two kernels, got %d", len(rest))
 	case a.diff:
-		if a.names, err = parseKernels(rest[:2], hostKernel); err != nil {
+		if a.kernels, err = parseKernels(rest[:2], hostKernel); err != nil {
 			return nil, fs.failf("--diff: %w", err)
 		}
 		rest = rest[2:]
-	case kl.names == nil:
+	case kl.kernels == nil:
 		return nil, fs.failf("missing --kernels: the kernels to check against (e.g. --kernels 5.10,6.1)")
 	default:
-		a.names = kl.names
+		a.kernels = kl.kernels
 	}
 	a.object = defaultCoreObject
 	switch len(rest) {
@@ -106,24 +107,18 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return usageError(err)
 	}
-	resolve, err := a.kf.resolver()
+	resolver, err := a.kf.resolver()
 	if err != nil {
 		return usageError(err)
 	}
-	bc := newBTFCache(btfDir)
-	load := func(ctx context.Context, name string) (string, *btf.Spec, error) {
-		if name == hostKernel {
-			s, err := bc.Load("/sys/kernel/btf/vmlinux", "")
-			return "", s, err
+	ks := slices.Clone(a.kernels)
+	for i, k := range ks {
+		if k.Name == hostKernel {
+			// The running kernel: its BTF is the image.
+			ks[i].Source, ks[i].Path = "host", "/sys/kernel/btf/vmlinux"
 		}
-		k, err := resolve(ctx, name)
-		if err != nil {
-			return "", nil, err
-		}
-		s, err := bc.Load(k.Path, k.SHA256)
-		return k.Version, s, err
 	}
-	m, err := corereport.Build(ctx, a.object, spec, a.names, load, corereport.Options{MapFallbacks: probes.MapFallbacks})
+	m, err := corereport.Build(ctx, a.object, spec, ks, resolver, newBTFCache(btfDir), corereport.Options{MapFallbacks: probes.MapFallbacks})
 	if err != nil {
 		return exitWith(exitInfra, err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/corematrix/corematrix/internal/beneath"
 	"github.com/corematrix/corematrix/internal/termtext"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/gotest"
@@ -35,7 +36,7 @@ const bootMargin = 45 * time.Second
 
 // execArgs is the command line of vmtest exec.
 type execArgs struct {
-	names     []string
+	kernels   []kernel.Kernel
 	payload   []string
 	jobs      int
 	reportDir string
@@ -67,14 +68,14 @@ func parseExec(args []string) (*execArgs, error) {
 	if a.payload, err = fs.parse(args, false); err != nil {
 		return nil, err
 	}
-	a.names = kl.names
+	a.kernels = kl.kernels
 	switch {
-	case a.names == nil:
+	case a.kernels == nil:
 		return nil, fs.failf("missing --kernel (one kernel, e.g. --kernel 6.1) or --kernels (several, e.g. --kernels 5.10,6.1)")
 	case len(a.payload) == 0:
 		return nil, fs.failf("missing binary: the program to run, after the flags (-- BINARY ARGS...)")
-	case a.onFail && len(a.names) != 1:
-		return nil, fs.failf("--shell-on-fail needs exactly one kernel, got %d", len(a.names))
+	case a.onFail && len(a.kernels) != 1:
+		return nil, fs.failf("--shell-on-fail needs exactly one kernel, got %d", len(a.kernels))
 	case a.keep != "" && a.reportDir != "":
 		return nil, fs.failf("--keep and --report exclude each other")
 	case a.workdir != "" && a.noWorkdir:
@@ -96,11 +97,11 @@ func execCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	resolve, err := a.kf.resolver()
+	resolver, err := a.kf.resolver()
 	if err != nil {
 		return usageError(err)
 	}
-	cfg := vmtest.Config{Kernels: a.names, Resolve: resolve, Payload: a.payload[0], Args: a.payload[1:], Raw: true, Jobs: a.jobs}
+	cfg := vmtest.Config{Kernels: a.kernels, Resolver: resolver, Payload: a.payload[0], Args: a.payload[1:], Raw: true, Jobs: a.jobs}
 	a.vf.apply(&cfg)
 	if a.onFail {
 		cfg.Shell = shellOnFail("vmtest exec")
@@ -124,22 +125,22 @@ func execCmd(ctx context.Context, args []string) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-	if len(a.names) == 1 && a.reportDir == "" {
-		return execOne(ctx, cfg, a.names[0], dir, a.keep != "")
+	if len(a.kernels) == 1 && a.reportDir == "" {
+		return execOne(ctx, cfg, a.kernels[0], dir, a.keep != "")
 	}
 	cfg.ReportDir = dir
 	return execMany(ctx, cfg, a.reportDir != "")
 }
 
 // execOne runs the binary in one kernel, its output streaming through.
-func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool) error {
+func execOne(ctx context.Context, cfg vmtest.Config, k kernel.Kernel, dir string, kept bool) error {
 	cfg.Output = func(string) (io.Writer, io.Writer) { return os.Stdout, os.Stderr }
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	res := r.Kernel(ctx, name, dir, nil)
+	res := r.Kernel(ctx, k, dir, nil)
 	err = writeFiles(cfg, []*vmtest.Result{res})
 	printRefused(os.Stderr, res)
 	if err != nil {
@@ -150,11 +151,11 @@ func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool
 	// A death by a signal is said, as run says it (exit 128+N).
 	switch {
 	case res.Outcome == report.Fail && diedOfSignal(res.ExitCode):
-		return exitWith(res.ExitCode, fmt.Errorf("kernel %s: %s", name, res.Reason))
+		return exitWith(res.ExitCode, fmt.Errorf("kernel %s: %s", k.Name, res.Reason))
 	case res.Outcome == report.Pass || res.Outcome == report.Fail && res.ExitCode > 0:
 		return exitWith(res.ExitCode, nil)
 	}
-	msg := fmt.Sprintf("kernel %s: %s: %s", name, res.Outcome, res.Reason)
+	msg := fmt.Sprintf("kernel %s: %s: %s", k.Name, res.Outcome, res.Reason)
 	if res.Trace != "" {
 		msg += "\n" + strings.TrimRight(res.Trace, "\n")
 	}
@@ -176,13 +177,13 @@ func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool
 // the run, and the report directory is written when asked for.
 func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	width := 0
-	for _, n := range cfg.Kernels {
-		width = max(width, len(n))
+	for _, k := range cfg.Kernels {
+		width = max(width, len(k.Name))
 	}
 	var mu sync.Mutex
 	var writers []*prefixWriter
-	cfg.Output = func(kernel string) (io.Writer, io.Writer) {
-		p := fmt.Sprintf("%-*s | ", width, kernel)
+	cfg.Output = func(name string) (io.Writer, io.Writer) {
+		p := fmt.Sprintf("%-*s | ", width, name)
 		o := &prefixWriter{mu: &mu, w: os.Stdout, prefix: p}
 		e := &prefixWriter{mu: &mu, w: os.Stderr, prefix: p}
 		mu.Lock()
@@ -205,8 +206,8 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	}
 	// Files in the order of the kernel list, whatever order they finished in.
 	order := map[string]int{}
-	for i, n := range cfg.Kernels {
-		order[n] = i
+	for i, k := range cfg.Kernels {
+		order[k.Name] = i
 	}
 	sorted := make([]*vmtest.Result, len(cfg.Kernels))
 	for _, res := range results {

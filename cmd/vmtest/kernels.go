@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/progress"
 
@@ -94,7 +95,7 @@ func stderrProgress() *progress.Reporter {
 // resolveError gives a resolution error its exit code: exitUsage for a bad
 // name, exitInfra otherwise.
 func resolveError(err error) error {
-	if errors.Is(err, kernels.ErrBadName) {
+	if errors.Is(err, kernel.ErrBadName) {
 		return usageError(err)
 	}
 	return exitWith(exitInfra, err)
@@ -148,17 +149,18 @@ func lineLess(a, b string) bool {
 	return a2 < b2
 }
 
-// resolveAll resolves names two at a time, returning images and errors in order.
-func resolveAll(ctx context.Context, resolve func(context.Context, string) (*kernels.Image, error), names []string) ([]*kernels.Image, []error) {
-	imgs := make([]*kernels.Image, len(names))
-	errs := make([]error, len(names))
+// resolveAll resolves kernels two at a time, returning them and their errors
+// in order.
+func resolveAll(ctx context.Context, resolve func(context.Context, kernel.Kernel) (kernel.Kernel, error), ks []kernel.Kernel) ([]kernel.Kernel, []error) {
+	imgs := make([]kernel.Kernel, len(ks))
+	errs := make([]error, len(ks))
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
-	for i, n := range names {
+	for i, k := range ks {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			imgs[i], errs[i] = resolve(ctx, n)
+			imgs[i], errs[i] = resolve(ctx, k)
 		})
 	}
 	wg.Wait()
@@ -167,7 +169,7 @@ func resolveAll(ctx context.Context, resolve func(context.Context, string) (*ker
 
 // printImages prints the images resolved and returns the errors of the
 // others, each named, with the highest exit code among them.
-func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bool) error {
+func printImages(names []string, imgs []kernel.Kernel, errs []error, verbose bool) error {
 	code := exitOK
 	var failed []error
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -220,7 +222,7 @@ func kernelsFetch(ctx context.Context, args []string) error {
 	if len(rest) == 0 {
 		return fs.failf("missing NAME: the kernels to fetch (e.g. 6.1 or 5.10,6.1)")
 	}
-	names, err := parseKernels(rest)
+	ks, err := parseKernels(rest)
 	if err != nil {
 		return fs.fail(err)
 	}
@@ -228,8 +230,8 @@ func kernelsFetch(ctx context.Context, args []string) error {
 	if err != nil {
 		return exitWith(exitInfra, err)
 	}
-	imgs, errs := resolveAll(ctx, r.Resolve, names)
-	return printImages(names, imgs, errs, *verbose)
+	imgs, errs := resolveAll(ctx, r.Resolve, ks)
+	return printImages(kernelNames(ks), imgs, errs, *verbose)
 }
 
 func kernelsLock(ctx context.Context, args []string) error {
@@ -241,7 +243,7 @@ func kernelsLock(ctx context.Context, args []string) error {
 	if len(rest) == 0 {
 		return fs.failf("missing NAME: the kernels to pin (e.g. 5.10,6.1)")
 	}
-	names, err := parseKernels(rest)
+	ks, err := parseKernels(rest)
 	if err != nil {
 		return fs.fail(err)
 	}
@@ -258,16 +260,16 @@ func kernelsLock(ctx context.Context, args []string) error {
 		return exitWith(exitInfra, err)
 	}
 	var mu sync.Mutex
-	imgs, errs := resolveAll(ctx, func(ctx context.Context, n string) (*kernels.Image, error) {
-		img, e, err := r.Pin(ctx, n)
+	imgs, errs := resolveAll(ctx, func(ctx context.Context, k kernel.Kernel) (kernel.Kernel, error) {
+		img, e, err := r.Pin(ctx, k)
 		if err == nil {
 			mu.Lock()
-			lf.Kernels[n] = e
+			lf.Kernels[k.Name] = e
 			mu.Unlock()
 		}
 		return img, err
-	}, names)
-	if err := printImages(names, imgs, errs, false); err != nil {
+	}, ks)
+	if err := printImages(kernelNames(ks), imgs, errs, false); err != nil {
 		var me *multierror.Error
 		errors.As(err, &me)
 		return exitWith(codeOf(err), multierror.Append(me, fmt.Errorf("%s not written", path)))
@@ -310,17 +312,17 @@ func kernelsBTF(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	names := kl.names
+	ks := kl.kernels
 	switch {
-	case names != nil && len(items) == 0:
+	case ks != nil && len(items) == 0:
 		return fs.failf("missing FUNC: the functions whose prototypes to compare (e.g. vfs_unlink)")
-	case names == nil && len(items) == 0:
+	case ks == nil && len(items) == 0:
 		return fs.failf("missing NAME: the kernel whose BTF to print (e.g. kernels btf 6.1 task_struct)")
-	case names == nil:
-		if names, err = parseKernels(items[:1]); err != nil {
+	case ks == nil:
+		if ks, err = parseKernels(items[:1]); err != nil {
 			return fs.fail(err)
 		}
-		if len(names) > 1 {
+		if len(ks) > 1 {
 			return fs.failf("one kernel NAME, got %q: compare several with --kernels", items[0])
 		}
 		items = items[1:]
@@ -334,18 +336,18 @@ func kernelsBTF(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "vmtest kernels btf: %v; not caching BTF\n", err)
 	}
 	bc := newBTFCache(btfDir)
-	specs := make([]*btf.Spec, len(names))
-	labels := make([]string, len(names))
-	for i, name := range names {
-		img, err := r.Resolve(ctx, name)
+	specs := make([]*btf.Spec, len(ks))
+	labels := make([]string, len(ks))
+	for i, k := range ks {
+		img, err := r.Resolve(ctx, k)
 		if err != nil {
 			return resolveError(err)
 		}
 		if specs[i], err = bc.Load(img.Path, img.SHA256); err != nil {
 			return exitWith(exitFail, err)
 		}
-		labels[i] = name
-		fmt.Printf("# %s: %s\n", name, img.KernelVersion)
+		labels[i] = k.Name
+		fmt.Printf("# %s: %s\n", k.Name, img.KernelVersion)
 	}
 	var missing []error
 	for _, item := range items {

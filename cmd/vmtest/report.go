@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -78,7 +79,7 @@ func reportMerge(stdout, stderr io.Writer, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
-	merged = addMissing(merged, kl.names)
+	merged = addMissing(merged, kl.kernels)
 	if err := report.WriteRun(*out, merged); err != nil {
 		return exitWith(exitInfra, err)
 	}
@@ -88,20 +89,20 @@ func reportMerge(stdout, stderr io.Writer, args []string) error {
 	return exitWith(report.ExitCode(merged), nil)
 }
 
-// addMissing adds an infra-error result for every kernel of names that s does
+// addMissing adds an infra-error result for every kernel of want that s does
 // not hold, so a shard that never uploaded its report shows.
-func addMissing(s report.Summary, names []string) report.Summary {
+func addMissing(s report.Summary, want []kernel.Kernel) report.Summary {
 	have := map[string]bool{}
 	for _, k := range s.Kernels {
 		have[k.Kernel.Name] = true
 	}
-	for _, name := range names {
-		if have[name] {
+	for _, k := range want {
+		if have[k.Name] {
 			continue
 		}
-		have[name] = true
+		have[k.Name] = true
 		s.Kernels = append(s.Kernels, report.KernelResult{
-			Kernel:   report.Kernel{Name: name},
+			Kernel:   k,
 			Outcome:  report.InfraError,
 			Reason:   "no report found for this kernel in any merged directory (did its shard upload one?)",
 			ExitCode: -1,

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
 
 	"github.com/corematrix/corematrix/corereport"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/probes"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
@@ -21,7 +21,7 @@ func init() {
 
 // runArgs is the command line of vmtest run.
 type runArgs struct {
-	names      []string
+	kernels    []kernel.Kernel
 	payload    []string
 	reportDir  string
 	jobs       int
@@ -49,14 +49,14 @@ func parseRun(args []string) (*runArgs, error) {
 		return nil, err
 	}
 	switch {
-	case kl.names == nil:
+	case kl.kernels == nil:
 		return nil, fs.failf("missing --kernels: which kernels to boot (e.g. --kernels 5.10,6.1)")
 	case len(a.payload) == 0:
 		return nil, fs.failf("missing payload: the binary to run, after the flags (-- PAYLOAD ARGS...)")
-	case a.onFail && len(kl.names) != 1:
-		return nil, fs.failf("--shell-on-fail needs exactly one kernel, got %d", len(kl.names))
+	case a.onFail && len(kl.kernels) != 1:
+		return nil, fs.failf("--shell-on-fail needs exactly one kernel, got %d", len(kl.kernels))
 	}
-	a.names = kl.names
+	a.kernels = kl.kernels
 	return a, nil
 }
 
@@ -66,7 +66,7 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg := vmtest.Config{
-		Kernels: a.names,
+		Kernels: a.kernels,
 		Payload: a.payload[0], Args: a.payload[1:],
 		ReportDir: a.reportDir, Jobs: a.jobs,
 	}
@@ -82,9 +82,11 @@ func runCmd(ctx context.Context, args []string) error {
 	}
 	display := runDisplay(&cfg)
 	// Download progress goes above the live lines, one line per step.
-	if cfg.Resolve, err = a.kf.resolverTo(display.Writer()); err != nil {
+	resolver, err := a.kf.resolverTo(display.Writer())
+	if err != nil {
 		return usageError(err)
 	}
+	cfg.Resolver = resolver
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err
@@ -102,7 +104,7 @@ func runCmd(ctx context.Context, args []string) error {
 	})
 	display.Stop()
 	if check != nil {
-		if sum.Args, err = check.run(a.names); err != nil {
+		if sum.Args, err = check.run(sum); err != nil {
 			fmt.Fprintf(os.Stderr, "vmtest run: warning: %v\n", err)
 		}
 	}
@@ -137,7 +139,7 @@ func runDisplay(cfg *vmtest.Config) *vmtest.Display {
 	case term.IsTerminal(int(os.Stderr.Fd())):
 		mode = vmtest.ProgressTTY
 	}
-	display := vmtest.NewProgress(os.Stderr, mode, cfg.Kernels)
+	display := vmtest.NewProgress(os.Stderr, mode, kernelNames(cfg.Kernels))
 	if mode == vmtest.ProgressTTY {
 		if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
 			display.Width = w
@@ -153,10 +155,9 @@ func runDisplay(cfg *vmtest.Config) *vmtest.Display {
 // across every kernel that resolved.
 type argsCheck struct {
 	predictor *corereport.Predictor
-	images    resolvedImages
 }
 
-// newArgsCheck sets cfg.Predict to predict object's loads on each kernel.
+// newArgsCheck sets cfg.Predictor to predict object's loads on each kernel.
 func newArgsCheck(cfg *vmtest.Config, object, kernelCacheDir string) (*argsCheck, error) {
 	if _, err := os.Stat(object); err != nil {
 		return nil, usageError(fmt.Errorf("--core-object: %w", err))
@@ -169,49 +170,22 @@ func newArgsCheck(cfg *vmtest.Config, object, kernelCacheDir string) (*argsCheck
 	if err != nil {
 		return nil, usageError(fmt.Errorf("--core-object: %w", err))
 	}
-	c := &argsCheck{predictor: predictor}
-	cfg.Predict = func(ctx context.Context, k vmtest.Kernel) (*report.Prediction, error) {
-		c.images.add(k)
-		return predictor.Predict(k.Path, k.SHA256)
-	}
-	return c, nil
+	cfg.Predictor = predictor
+	return &argsCheck{predictor: predictor}, nil
 }
 
-// run checks the argument reads across the kernels of names that resolved.
-func (c *argsCheck) run(names []string) (*report.Args, error) {
-	a, err := c.predictor.Args(c.images.inOrder(names))
+// run checks the argument reads across the kernels of sum that resolved,
+// in order.
+func (c *argsCheck) run(sum report.Summary) (*report.Args, error) {
+	var resolved []kernel.Kernel
+	for _, k := range sum.Kernels {
+		if k.Kernel.Resolved() {
+			resolved = append(resolved, k.Kernel)
+		}
+	}
+	a, err := c.predictor.Args(resolved)
 	if err != nil {
 		return nil, err
 	}
 	return a.Report(), nil
-}
-
-// resolvedImages collects the kernels a run resolved, from every kernel's
-// goroutine.
-type resolvedImages struct {
-	mu     sync.Mutex
-	byName map[string]vmtest.Kernel
-}
-
-func (r *resolvedImages) add(k vmtest.Kernel) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byName == nil {
-		r.byName = map[string]vmtest.Kernel{}
-	}
-	r.byName[k.Name] = k
-}
-
-// inOrder returns the resolved kernels in the order of names; unresolved
-// ones are left out.
-func (r *resolvedImages) inOrder(names []string) []corereport.Image {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []corereport.Image
-	for _, n := range names {
-		if k, ok := r.byName[n]; ok {
-			out = append(out, corereport.Image{Name: n, Path: k.Path, SHA256: k.SHA256})
-		}
-	}
-	return out
 }

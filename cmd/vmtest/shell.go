@@ -36,18 +36,18 @@ func shellCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if kl.names == nil {
+	if kl.kernels == nil {
 		return fs.failf("missing --kernel: the kernel to boot (e.g. --kernel 6.1)")
 	}
 	if err := needTerminals(os.Stdin, os.Stdout); err != nil {
 		return usageError(err)
 	}
-	kernel := kl.names[0]
-	resolve, err := kf.resolver()
+	k := kl.kernels[0]
+	resolver, err := kf.resolver()
 	if err != nil {
 		return usageError(err)
 	}
-	cfg := vmtest.Config{Kernels: kl.names, Resolve: resolve, Raw: true}
+	cfg := vmtest.Config{Kernels: kl.kernels, Resolver: resolver, Raw: true}
 	if len(payload) > 0 {
 		cfg.Payload, cfg.Args = payload[0], payload[1:]
 	}
@@ -65,11 +65,11 @@ func shellCmd(ctx context.Context, args []string) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-	res := r.Kernel(ctx, kernel, report.KernelDir(dir, kernel), nil)
+	res := r.Kernel(ctx, k, report.KernelDir(dir, k.Name), nil)
 	if *reportDir != "" {
 		fmt.Fprintf(os.Stderr, "kernel console in %s\n", filepath.Join(res.Dir, vmtest.ConsoleFile))
 	}
-	return shellVerdict(kernel, res)
+	return shellVerdict(k.Name, res)
 }
 
 // needTerminals refuses a shell that no one could type into or read: with
