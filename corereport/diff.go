@@ -160,7 +160,7 @@ func (d *Diff) writeText(w io.Writer, md bool) error {
 		var rows [][]string
 		for _, f := range d.ArgReads {
 			rows = append(rows, []string{f.Program, f.Attach + " " + f.Target, f.Label(), f.Via,
-				cellText(f, f.Cells[0]), cellText(f, f.Cells[1]), verdictText(f.Verdict)})
+				cellText(f, f.Cells[0]), cellText(f, f.Cells[1]), verdictText(f)})
 		}
 		table([]string{"PROGRAM", "TARGET", "READS", "VIA", a, b, "VERDICT"}, rows)
 	}
