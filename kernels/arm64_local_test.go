@@ -18,7 +18,7 @@ import (
 
 // arm64Image returns a synthetic arm64 Image: the header, a version banner
 // and a BTF blob holding a function named fn.
-func arm64Image(t *testing.T, release, fn string) []byte {
+func arm64Image(t testing.TB, release, fn string) []byte {
 	t.Helper()
 	b, err := btf.NewBuilder(nil, nil)
 	require.NoError(t, err)
@@ -56,9 +56,9 @@ func TestResolveLocalARM64(t *testing.T) {
 	r, err := New(Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"})
 	require.NoError(t, err)
 	for _, p := range []string{raw, filepath.Join(dir, "gz")} {
-		got, err := r.Resolve(context.Background(), p)
+		got, err := r.ResolveName(context.Background(), p+"/arm64")
 		require.NoError(t, err, p)
-		require.Equal(t, ArchARM64, got.Arch, p)
+		require.EqualValues(t, ArchARM64, got.Arch, p)
 		require.Equal(t, "6.1.0-50-cloud-arm64", got.Release, p)
 		require.True(t, got.HasBTF, p)
 		spec, err := LoadBTF(got.Path)
@@ -68,5 +68,11 @@ func TestResolveLocalARM64(t *testing.T) {
 		a, err := ImageArch(got.Path)
 		require.NoError(t, err)
 		require.Equal(t, ArchARM64, a)
+
+		// Without the suffix the name asks for an amd64 kernel: refused,
+		// naming the suffix to add.
+		_, err = r.ResolveName(context.Background(), p)
+		require.ErrorIs(t, err, ErrArchMismatch, p)
+		require.ErrorContains(t, err, p+"/arm64", p)
 	}
 }

@@ -3,6 +3,8 @@ package kernels
 import (
 	"errors"
 	"strings"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // imageMeta is what is learnt from reading an image once, cached by its hash.
@@ -21,9 +23,9 @@ type imageMeta struct {
 // it reports, version 3 records the architecture.
 func metaKey(sum string) string { return "image-meta-v3 " + sum }
 
-// fillMeta sets the version and BTF fields of img from its bzImage, reading
+// fillMeta sets the version and BTF fields of img from its image, reading
 // the image only the first time a hash is seen.
-func (r *Resolver) fillMeta(img *Image) error {
+func (r *Resolver) fillMeta(img *kernel.Kernel) error {
 	var m imageMeta
 	if _, err := r.cache.GetRecord(metaKey(img.SHA256), &m); err != nil {
 		kv, err := ReadVersion(img.Path)
@@ -48,9 +50,11 @@ func (r *Resolver) fillMeta(img *Image) error {
 			return err
 		}
 	}
+	// The image's own architecture; the resolver compares it with the one
+	// the name asks for.
+	img.Arch = kernel.Arch(m.Arch)
 	img.KernelVersion = m.KernelVersion
 	img.HasBTF = m.HasBTF
-	img.Arch = m.Arch
 	if img.Config == nil {
 		img.Config = m.IKConfig
 	}
@@ -62,3 +66,8 @@ func (r *Resolver) fillMeta(img *Image) error {
 	}
 	return nil
 }
+
+// ErrArchMismatch means a kernel image is built for another architecture
+// than the kernel's name asks for (a path to an arm64 Image without the
+// /arm64 suffix).
+var ErrArchMismatch = errors.New("kernel image of another architecture")

@@ -43,7 +43,7 @@ func testRegistry(t *testing.T) (string, *atomic.Int64) {
 		"boot/config":  []byte(testConfig),
 	})
 	require.NoError(t, err)
-	arm64, err := crane.Image(map[string][]byte{"boot/vmlinuz": []byte("an arm64 Image, not for us")})
+	arm64, err := crane.Image(map[string][]byte{"boot/vmlinuz": arm64Image(t, "6.6.0-ci-arm64", "__arm64_sys_openat")})
 	require.NoError(t, err)
 	idx := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
@@ -60,7 +60,7 @@ func TestResolveOCI(t *testing.T) {
 	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"}
 	ctx := context.Background()
 	kname := "oci:" + host + "/ci-kernels:5.4"
-	img, err := newResolver(t, opts).Resolve(ctx, kname)
+	img, err := newResolver(t, opts).ResolveName(ctx, kname)
 	require.NoError(t, err)
 	if img.Version != "5.4.290" || !img.HasBTF || img.Config["CONFIG_DEBUG_INFO_BTF"] != "y" ||
 		!strings.HasPrefix(img.Source, "oci:"+host+"/ci-kernels@sha256:") {
@@ -69,11 +69,29 @@ func TestResolveOCI(t *testing.T) {
 	m := members(t, img.Path, "task_struct")
 	require.True(t, m["real_start_time"], "5.4 task_struct members = %v; want the amd64 image's real_start_time", m)
 	before := hits.Load()
-	again, err := newResolver(t, opts).Resolve(ctx, kname)
+	again, err := newResolver(t, opts).ResolveName(ctx, kname)
 	require.NoError(t, err, "second Resolve = %+v,", again)
 	require.EqualValues(t, img.SHA256, again.SHA256, "second Resolve = %+v, %v", again, err)
 	n := hits.Load() - before
 	require.EqualValues(t, 0, n, "cached OCI resolution made %d registry requests, want 0", n)
+}
+
+// An arm64 name pulls the index's linux/arm64 image; the amd64 name of the
+// same reference the amd64 one.
+func TestResolveOCIARM64(t *testing.T) {
+	host, _ := testRegistry(t)
+	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"}
+	ctx := context.Background()
+	r := newResolver(t, opts)
+	arm, err := r.ResolveName(ctx, "oci:"+host+"/ci-kernels:5.4/arm64")
+	require.NoError(t, err)
+	require.EqualValues(t, "arm64", arm.Arch)
+	require.Equal(t, "6.6.0-ci-arm64", arm.Release)
+	require.True(t, arm.HasBTF)
+	amd, err := r.ResolveName(ctx, "oci:"+host+"/ci-kernels:5.4")
+	require.NoError(t, err)
+	require.EqualValues(t, "amd64", amd.Arch)
+	require.NotEqual(t, arm.SHA256, amd.SHA256)
 }
 
 func TestResolveFallsBackToOCI(t *testing.T) {
@@ -81,7 +99,7 @@ func TestResolveFallsBackToOCI(t *testing.T) {
 	fa := newFakeArchive(t)
 	opts := testOptions(t, fa, "")
 	opts.OCIRepository = host + "/ci-kernels"
-	img, err := newResolver(t, opts).Resolve(context.Background(), "5.4")
+	img, err := newResolver(t, opts).ResolveName(context.Background(), "5.4")
 	require.NoError(t, err)
 	require.EqualValues(t, "5.4", img.Name, "Resolve(5.4) = %+v; want the OCI image", img)
 	require.EqualValues(t, "5.4.290", img.Version, "Resolve(5.4) = %+v; want the OCI image", img)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/kernels/debian"
 )
@@ -13,9 +14,9 @@ import (
 // resolveLocked returns exactly the image a lock entry pins, from the cache
 // when it is there, else from the pinned package or image; any other content
 // is an ErrLockMismatch.
-func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) (*Image, error) {
+func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) (*kernel.Kernel, error) {
 	if p, ok := strings.CutPrefix(e.Source, "local:"); ok {
-		img, got, err := r.resolveLocal(Name{Raw: name, Kind: KindPath, Path: p})
+		img, got, err := r.resolveLocal(kernel.Name{Raw: name, Kind: kernel.KindPath, Path: p})
 		if err != nil {
 			return nil, err
 		}
@@ -51,7 +52,9 @@ func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) 
 		if r.opts.Offline {
 			return nil, fmt.Errorf("oci %s: %w", e.OCIRef, debian.ErrOffline)
 		}
-		f, err := r.fetchOCI(ctx, e.OCIRef)
+		// The pinned reference names one image by digest, not a
+		// multi-platform index: no platform to choose.
+		f, err := r.fetchOCI(ctx, e.OCIRef, "")
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
 )
@@ -130,15 +131,17 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 	defer trivial.Close()
 	out := make([]BenchKernel, len(r.cfg.Kernels))
 	suites := make([][]*Result, len(r.cfg.Kernels))
-	for _, name := range r.cfg.Kernels {
-		res := trivial.Kernel(ctx, name, filepath.Join(report.KernelDir(r.cfg.ReportDir, name), "warmup", string(BenchTrivial)), nil)
+	for _, k := range r.cfg.Kernels {
+		name := k.Name
+		res := trivial.Kernel(ctx, k, filepath.Join(report.KernelDir(r.cfg.ReportDir, name), "warmup", string(BenchTrivial)), nil)
 		if err := benchPassed(name, BenchTrivial, res); err != nil {
 			return out, err
 		}
 		notify(onSample, BenchSample{name, 0, BenchTrivial, res.Timings.Total, res.Timings.QEMUCPU, res})
 	}
 	for run := 1; run <= runs; run++ {
-		for i, name := range r.cfg.Kernels {
+		for i, k := range r.cfg.Kernels {
+			name := k.Name
 			out[i].Name = name
 			if out[i].CPU == nil {
 				out[i].CPU = map[BenchKind][]float64{}
@@ -147,7 +150,7 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 			dir := func(k BenchKind) string {
 				return filepath.Join(report.KernelDir(r.cfg.ReportDir, name), fmt.Sprint(run), string(k))
 			}
-			res := trivial.Kernel(ctx, name, dir(BenchTrivial), nil)
+			res := trivial.Kernel(ctx, k, dir(BenchTrivial), nil)
 			if err := benchPassed(name, BenchTrivial, res); err != nil {
 				return out, err
 			}
@@ -160,7 +163,7 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 				floor  bool
 				sample *[]float64
 			}{{BenchFloor, true, &out[i].Floor}, {BenchBare, false, &out[i].Bare}} {
-				secs, cpuSecs, err := trivial.bareBoot(ctx, name, images, b.floor, dir(b.kind))
+				secs, cpuSecs, err := trivial.bareBoot(ctx, k, images, b.floor, dir(b.kind))
 				if err != nil {
 					return out, fmt.Errorf("bench %s: %s boot: %w", name, b.kind, err)
 				}
@@ -169,7 +172,7 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 				notify(onSample, BenchSample{name, run, b.kind, secs, cpuSecs, nil})
 			}
 
-			res = r.Kernel(ctx, name, dir(BenchSuite), nil)
+			res = r.Kernel(ctx, k, dir(BenchSuite), nil)
 			if err := benchPassed(name, BenchSuite, res); err != nil {
 				return out, err
 			}
@@ -223,7 +226,7 @@ func medianResult(rs []*Result) *Result {
 func (r *Runner) benchRunners() (images *benchImages, trivial *Runner, err error) {
 	t := &Runner{cfg: r.cfg, accel: r.accel, busybox: r.busybox}
 	t.cfg.Args, t.cfg.Raw, t.cfg.Files = nil, true, nil
-	t.cfg.Predict = nil
+	t.cfg.Predictor = nil
 	if t.tmp, err = os.MkdirTemp("", "vmtest-"); err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
@@ -286,23 +289,20 @@ func (b *benchImages) get(ctx context.Context, arch string) (floor, bare string,
 	return floor, bare, nil
 }
 
-// bareBoot boots kernel name with its architecture's floor or bare archive,
+// bareBoot boots kernel k with its architecture's floor or bare archive,
 // whose /init powers off at once, and returns the seconds from resolving the
 // kernel to QEMU's exit and the CPU seconds QEMU used. The accelerator must
 // already be settled.
-func (r *Runner) bareBoot(ctx context.Context, name string, images *benchImages, floor bool, dir string) (wall, cpu float64, err error) {
+func (r *Runner) bareBoot(ctx context.Context, k kernel.Kernel, images *benchImages, floor bool, dir string) (wall, cpu float64, err error) {
 	start := time.Now()
-	k, err := r.cfg.Resolve(ctx, name)
+	k, err = r.resolve(ctx, k)
 	if err != nil {
 		return 0, 0, err
-	}
-	if k.Name == "" {
-		k.Name = name
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, 0, err
 	}
-	floorImg, bareImg, err := images.get(ctx, k.arch())
+	floorImg, bareImg, err := images.get(ctx, guestArch(k))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -310,7 +310,7 @@ func (r *Runner) bareBoot(ctx context.Context, name string, images *benchImages,
 	if floor {
 		path = floorImg
 	}
-	accel, probe, err := r.acquireAccel(ctx, k.arch())
+	accel, probe, err := r.acquireAccel(ctx, guestArch(k))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -319,7 +319,7 @@ func (r *Runner) bareBoot(ctx context.Context, name string, images *benchImages,
 		return 0, 0, errors.New("the accelerator is not settled yet")
 	}
 	b := &boot{
-		qemu: r.image(ctx, k.arch()).qemu, kernel: k, initramfs: path, dir: dir,
+		qemu: r.image(ctx, guestArch(k)).qemu, kernel: k, initramfs: path, dir: dir,
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
 		timeout: r.cfg.Timeout,
 	}

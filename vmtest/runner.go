@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/guest"
@@ -28,7 +29,12 @@ type Runner struct {
 	cfg    Config
 	tmp    string
 	goTest bool
-	accel  *accelChooser
+	// countTests: a Go test binary run Raw whose arguments ask for verbose
+	// output (-test.v or -test.v=test2json): its tests are counted from
+	// the output it was asked for.
+	countTests bool
+	plainTests bool // countTests from plain -test.v output (no ^V framing)
+	accel      *accelChooser
 	// busybox are the host's busybox and its applet links.
 	busybox []initramfs.File
 
@@ -120,6 +126,10 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
 	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox}
+	if cfg.Raw && gotest.Is(cfg.Payload, cfg.Args) {
+		verbosity := gotest.VerbosityOf(cfg.Args)
+		r.countTests, r.plainTests = verbosity != gotest.Quiet, verbosity == gotest.Verbose
+	}
 	r.tmp, err = os.MkdirTemp("", "vmtest-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
@@ -275,7 +285,7 @@ func (r *Runner) collects(p string) bool {
 // kernelInitramfs returns the initramfs for k: the run's for k's
 // architecture (base), followed (the kernel unpacks concatenated archives in
 // order) by an archive holding k's config when it is known.
-func (r *Runner) kernelInitramfs(k Kernel, base string) (string, error) {
+func (r *Runner) kernelInitramfs(k kernel.Kernel, base string) (string, error) {
 	if k.ConfigPath == "" {
 		return base, nil
 	}
@@ -301,21 +311,35 @@ func (r *Runner) kernelInitramfs(k Kernel, base string) (string, error) {
 	return f.Name(), nil
 }
 
+// resolve returns k resolved by the Config's Resolver, or k itself when it
+// is resolved already.
+func (r *Runner) resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel, error) {
+	if k.Resolved() {
+		return k, nil
+	}
+	if r.cfg.Resolver == nil {
+		return k, fmt.Errorf("kernel %s: no resolver for an unresolved kernel", k.Name)
+	}
+	return r.cfg.Resolver.Resolve(ctx, k)
+}
+
 // Close removes the initramfs.
 func (r *Runner) Close() error { return os.RemoveAll(r.tmp) }
 
 // GoTest reports whether the payload is treated as a Go test binary.
 func (r *Runner) GoTest() bool { return r.goTest }
 
-// Kernel resolves, boots and classifies one kernel. dir receives console.log
-// and the raw results stream; it is created when missing. onState may be nil.
-func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(State)) *Result {
+// Kernel resolves (unless it is resolved already), boots and classifies one
+// kernel. dir receives console.log and the raw results stream; it is created
+// when missing. onState may be nil.
+func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onState func(State)) *Result {
 	if onState == nil {
 		onState = func(State) {}
 	}
 	start := time.Now()
+	name := k.Name
 	res := &Result{Dir: dir}
-	res.Kernel.Name = name
+	res.Kernel = k
 	res.ExitCode = -1
 	finish := func(o report.Outcome, reason string) *Result {
 		res.Outcome, res.Reason = o, reason
@@ -327,19 +351,16 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		return finish(report.Interrupted, "interrupted before the kernel booted")
 	}
 	onState(StateResolving)
-	k, err := r.cfg.Resolve(ctx, name)
+	k, err := r.resolve(ctx, k)
 	if ctx.Err() != nil {
 		return interrupted()
 	}
 	if err != nil {
 		return finish(report.Unavailable, err.Error())
 	}
-	res.Kernel = report.Kernel{Name: name, Version: k.Version, Source: k.Source, SHA256: k.SHA256, Unverified: k.Unverified}
-	if k.Name == "" {
-		k.Name = name
-	}
-	if r.cfg.Predict != nil {
-		p, err := r.cfg.Predict(ctx, k)
+	res.Kernel = k
+	if r.cfg.Predictor != nil {
+		p, err := r.cfg.Predictor.Predict(ctx, k)
 		if err != nil {
 			if r.cfg.Log != nil {
 				fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: predict: %v\n", name, err)
@@ -352,7 +373,7 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		return finish(report.InfraError, fmt.Sprintf("create report directory: %v", err))
 	}
 
-	arch := k.arch()
+	arch := guestArch(k)
 	im := r.image(ctx, arch)
 	if im.err != nil {
 		return finish(report.InfraError, im.err.Error())
@@ -409,11 +430,14 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	if err != nil {
 		return finish(report.InfraError, err.Error())
 	}
-	br.evidence.GoTest = r.goTest
+	br.evidence.GoTest = r.goTest || r.countTests
+	br.evidence.PlainTestOutput = r.plainTests
 	br.evidence.AllowWarnings = r.cfg.AllowKernelWarnings
 	br.evidence.MemoryMiB = r.cfg.MemoryMiB
 	v := Classify(br.evidence)
-	res.Kernel.Release = v.Release
+	if res.Kernel.Release == "" {
+		res.Kernel.Release = v.Release
+	}
 	res.ExitCode, res.Trace = v.ExitCode, v.Trace
 	res.Tests, res.Events, res.Facts = v.Tests, v.Events, v.Facts
 	res.Warnings = v.Warnings
@@ -421,12 +445,15 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	if !v.Outcome.Passed() {
 		res.OutputTail = failureTail(v)
 	}
-	if err := writeStreams(dir, br.evidence.Results, r.goTest); err != nil && r.cfg.Log != nil {
+	if err := writeStreams(dir, br.evidence.Results, r.goTest || r.countTests); err != nil && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: %v\n", name, err)
 	}
 	for _, f := range v.Files {
 		if !r.collects(f.Path) {
-			return finish(report.Fail, fmt.Sprintf("the guest sent %s, which is not a file the payload was asked to write", f.Path))
+			// Only the host decides what comes back: whatever the guest
+			// init (which a hostile kernel controls) sent.
+			res.Refused = append(res.Refused, report.RefusedFile{Path: f.Path, Reason: "not a file the payload was asked to write"})
+			continue
 		}
 		res.Files = append(res.Files, File{Path: f.Path, Mode: f.Mode, Data: f.Data})
 	}
@@ -473,4 +500,13 @@ func ForArch(path, arch string) (string, error) {
 		return "", fmt.Errorf("%w: %s is not an %s executable (%s)", ErrNoArchBuild, alt, arch, b)
 	}
 	return alt, nil
+}
+
+// guestArch returns k's architecture ("amd64", "arm64"), the host's when
+// unset.
+func guestArch(k kernel.Kernel) string {
+	if k.Arch == "" {
+		return string(kernel.HostArch())
+	}
+	return string(k.Arch)
 }

@@ -70,6 +70,10 @@ type Index struct {
 	FetchedAt  time.Time `json:"-"`
 }
 
+// ErrArchNotServed is returned when a suite has no Packages index for the
+// architecture asked for.
+var ErrArchNotServed = errors.New("architecture not served")
+
 // ErrNoKeyring is returned when indices cannot be verified for want of a
 // keyring and AllowUnverified is not set.
 var ErrNoKeyring = errors.New("no Debian archive keyring to verify InRelease")
@@ -194,7 +198,7 @@ func (a *Archive) fetchIndex(ctx context.Context, suite, arch string, haveOld bo
 		}
 	}
 	if path == "" {
-		return nil, fmt.Errorf("%s lists no %sPackages.gz or .xz", u, dir)
+		return nil, fmt.Errorf("%s lists no %sPackages.gz or .xz: %w", u, dir, ErrArchNotServed)
 	}
 	if want.Size <= 0 || want.Size > MaxPackagesFile {
 		return nil, fmt.Errorf("%s: %s of %d bytes exceeds the limit of %d", u, path, want.Size, MaxPackagesFile)
