@@ -267,7 +267,10 @@ func (a *analysis) read(insn int, off int64, core bool, helper string) taint {
 	var t taint
 	off &^= 7 // a narrower load reads the low bytes
 	if !a.tracing {
-		if _, ok := ptRegsOffset[int16(off)]; !ok || off > 0x7fff {
+		if off < 0 || off > 0x7fff {
+			return t
+		}
+		if _, ok := ptRegsOffset[int16(off)]; !ok {
 			return t
 		}
 	} else if off < 0 {
