@@ -147,7 +147,7 @@ func (d *Diff) writeTables(t *textWriter, a, b string) {
 	rows = nil
 	for _, f := range d.ArgReads {
 		rows = append(rows, []string{f.Program, f.Attach + " " + f.Target, f.Label(), f.Via,
-			cellText(f, f.Cells[0]), cellText(f, f.Cells[1]), verdictText(f.Verdict)})
+			cellText(f, f.Cells[0]), cellText(f, f.Cells[1]), verdictText(f)})
 	}
 	t.table([]string{"PROGRAM", "TARGET", "READS", "VIA", a, b, "VERDICT"}, rows)
 }

@@ -24,8 +24,12 @@ type Evidence struct {
 	Timeout time.Duration
 	// QEMUError is set when QEMU could not run or exited with an error.
 	QEMUError error
-	// GoTest says the payload is a Go test binary run with -test.v=test2json.
+	// GoTest says the payload is a Go test binary run with -test.v=test2json
+	// (or, with PlainTestOutput, with -test.v): its tests are counted.
 	GoTest bool
+	// PlainTestOutput says a GoTest payload printed plain -test.v output,
+	// without the ^V framing.
+	PlainTestOutput bool
 	// AllowWarnings keeps a run with non-fatal kernel splats (WARNING:, RCU
 	// stalls, ...) a pass; they are listed either way.
 	AllowWarnings bool
@@ -145,6 +149,8 @@ func classifyPayload(v *Verdict, ev Evidence, st *wire.Stream, payload *wire.Rec
 	v.ExitCode = payload.Exit
 	explained := false
 	switch {
+	case ev.GoTest && ev.PlainTestOutput:
+		explained = classifyGoTest(v, gotest.Frame(payload.Data))
 	case ev.GoTest:
 		explained = classifyGoTest(v, payload.Data)
 	case v.ExitCode == 0:

@@ -29,8 +29,13 @@ type Runner struct {
 	tmp       string
 	initramfs string
 	goTest    bool
-	accel     *accelChooser
-	busybox   []initramfs.File
+	// countTests: a Go test binary run Raw whose arguments ask for verbose
+	// output (-test.v or -test.v=test2json): its tests are counted from
+	// the output it was asked for.
+	countTests bool
+	plainTests bool // countTests from plain -test.v output (no ^V framing)
+	accel      *accelChooser
+	busybox    []initramfs.File
 }
 
 // Result is the outcome of one kernel.
@@ -108,6 +113,10 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
 	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox}
+	if cfg.Raw && gotest.Is(cfg.Payload, cfg.Args) {
+		verbosity := gotest.VerbosityOf(cfg.Args)
+		r.countTests, r.plainTests = verbosity != gotest.Quiet, verbosity == gotest.Verbose
+	}
 	r.tmp, err = os.MkdirTemp("", "vmtest-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
@@ -386,7 +395,8 @@ func (r *Runner) follower(name string) *wire.Follower {
 // into the kernel's directory, keeps the files the payload was asked to
 // write, and returns the verdict.
 func (r *Runner) judge(br *bootResult, res *Result) (report.Outcome, string) {
-	br.evidence.GoTest = r.goTest
+	br.evidence.GoTest = r.goTest || r.countTests
+	br.evidence.PlainTestOutput = r.plainTests
 	br.evidence.AllowWarnings = r.cfg.AllowKernelWarnings
 	br.evidence.MemoryMiB = r.cfg.MemoryMiB
 	v := Classify(br.evidence)
@@ -400,7 +410,7 @@ func (r *Runner) judge(br *bootResult, res *Result) (report.Outcome, string) {
 	if !v.Outcome.Passed() {
 		res.OutputTail = failureTail(v)
 	}
-	if err := writeStreams(res.Dir, br.evidence.Results, r.goTest); err != nil {
+	if err := writeStreams(res.Dir, br.evidence.Results, r.goTest || r.countTests); err != nil {
 		r.warn("%s: %v", res.Kernel.Name, err)
 	}
 	for _, f := range v.Files {
