@@ -64,15 +64,42 @@ func (r *Resolver) loadIndices(ctx context.Context) ([]*debian.Index, []error) {
 	}
 	wg.Wait()
 	var idx []*debian.Index
-	var bad []error
 	for i := range out {
-		if errs[i] != nil {
-			bad = append(bad, fmt.Errorf("suite %s: %w", r.opts.Suites[i], errs[i]))
-		} else {
+		if errs[i] == nil {
 			idx = append(idx, out[i])
 		}
 	}
-	return idx, bad
+	return idx, suiteErrors(r.opts.Suites, errs)
+}
+
+// suiteErrors names the suites whose index could not be read, one error per
+// distinct failure: a silent mirror fails every suite the same way, and is
+// said once ("suites bookworm, trixie: mirror ... did not answer").
+func suiteErrors(suites []string, errs []error) []error {
+	var order []string
+	bySuites := map[string][]string{}
+	first := map[string]error{}
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		msg := err.Error()
+		if _, ok := first[msg]; !ok {
+			order = append(order, msg)
+			first[msg] = err
+		}
+		bySuites[msg] = append(bySuites[msg], suites[i])
+	}
+	var out []error
+	for _, msg := range order {
+		names := bySuites[msg]
+		what := "suite"
+		if len(names) > 1 {
+			what = "suites"
+		}
+		out = append(out, fmt.Errorf("%s %s: %w", what, strings.Join(names, ", "), first[msg]))
+	}
+	return out
 }
 
 // pick chooses the candidate for n among the candidates of indices.
