@@ -83,7 +83,8 @@ func suiteErrors(suites []string, errs []error) []error {
 		if err == nil {
 			continue
 		}
-		msg := err.Error()
+		// The same failure names each suite in its URL.
+		msg := strings.ReplaceAll(err.Error(), "/"+suites[i]+"/", "/SUITE/")
 		if _, ok := first[msg]; !ok {
 			order = append(order, msg)
 			first[msg] = err
@@ -93,14 +94,29 @@ func suiteErrors(suites []string, errs []error) []error {
 	var out []error
 	for _, msg := range order {
 		names := bySuites[msg]
-		what := "suite"
-		if len(names) > 1 {
-			what = "suites"
+		if len(names) == 1 {
+			out = append(out, fmt.Errorf("suite %s: %w", names[0], first[msg]))
+			continue
 		}
-		out = append(out, fmt.Errorf("%s %s: %w", what, strings.Join(names, ", "), first[msg]))
+		out = append(out, &suitesError{suites: names, msg: msg, err: first[msg]})
 	}
 	return out
 }
+
+// suitesError is one failure of several suites; it wraps the first suite's
+// error (for errors.Is) and says the failure once, the suite in its URLs
+// written SUITE.
+type suitesError struct {
+	suites []string
+	msg    string
+	err    error
+}
+
+func (e *suitesError) Error() string {
+	return fmt.Sprintf("suites %s: %s", strings.Join(e.suites, ", "), e.msg)
+}
+
+func (e *suitesError) Unwrap() error { return e.err }
 
 // pick chooses the candidate for n among the candidates of indices.
 func pick(n kernel.Name, indices []*debian.Index) (debian.Candidate, bool) {

@@ -219,7 +219,9 @@ func TestMergeOfShardsWithAndWithoutArchitecture(t *testing.T) {
 func TestMergeKeepsTheArgumentCheck(t *testing.T) {
 	stable := &Args{Summary: "argument types stable across 6.1 (6 reads)"}
 	drift := &Args{Summary: "argument DRIFT across 5.10: 1 of 6 reads change type", Drift: 1, Notes: []string{"core_drift DRIFT: ..."}}
-	k := func(name string) []KernelResult { return []KernelResult{{Kernel: kernel.Kernel{Name: name}, Outcome: Pass}} }
+	k := func(name string) []KernelResult {
+		return []KernelResult{{Kernel: kernel.Kernel{Name: name}, Outcome: Pass}}
+	}
 
 	one, err := Merge(Summary{Kernels: k("6.1"), Args: stable}, Summary{Kernels: k("5.10")})
 	require.NoError(t, err)

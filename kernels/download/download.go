@@ -215,9 +215,7 @@ func (c *Client) Get(ctx context.Context, u string, read func(body io.Reader, si
 	var err error
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
-			if c.Waiting != nil {
-				c.Waiting(fmt.Sprintf("%v; trying again in %s (try %d of %d)", err, backoff, i+1, attempts))
-			}
+			c.retrying(err, backoff, i+1, attempts)
 			select {
 			case <-ctx.Done():
 				return err

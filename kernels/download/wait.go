@@ -1,6 +1,7 @@
 package download
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"sync"
@@ -24,6 +25,9 @@ type waits struct {
 	mu      sync.Mutex
 	pending map[*waiting]bool
 	last    time.Time // of the last notice
+	// retry and retryAt are the last retry notice and its time.
+	retry   string
+	retryAt time.Time
 }
 
 type waiting struct {
@@ -99,4 +103,28 @@ func (c *Client) notice(of int, limit time.Duration) {
 	}
 	c.Waiting(fmt.Sprintf("waiting for %s %s (%s%s): no answer for %s; each try gives up after %s (try %d of %d)",
 		c.Role, host, path, more, now.Sub(oldest.since).Round(time.Second), limit, oldest.attempt, of))
+}
+
+// retrying says that a request is tried again after err, unless the same
+// was said less than noticeEvery ago (requests to one server side by side
+// fail alike: a silent mirror is said once per round, not once per suite).
+func (c *Client) retrying(err error, backoff time.Duration, attempt, of int) {
+	if c.Waiting == nil {
+		return
+	}
+	why := err.Error()
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		why = te.Error() // without the URL: the same for every request
+	}
+	msg := fmt.Sprintf("%s; trying again in %s (try %d of %d)", why, backoff, attempt, of)
+	c.waits.mu.Lock()
+	now := time.Now()
+	if msg == c.waits.retry && now.Sub(c.waits.retryAt) < noticeEvery {
+		c.waits.mu.Unlock()
+		return
+	}
+	c.waits.retry, c.waits.retryAt = msg, now
+	c.waits.mu.Unlock()
+	c.Waiting(msg)
 }

@@ -41,7 +41,8 @@ func TestSilentServerWaitIsAnnounced(t *testing.T) {
 	defer mu.Unlock()
 	all := strings.Join(notices, "\n")
 	require.Regexp(t, `waiting for mirror 127.0.0.1:\d+ \(/dists/\w+/InRelease and 2 more\): no answer for \d+m?s; each try gives up after 500ms \(try 1 of 2\)`, all)
-	require.Contains(t, all, "did not answer within 500ms; trying again in 10ms (try 2 of 2)")
+	require.Contains(t, all, "mirror "+addr+" did not answer within 500ms; trying again in 10ms (try 2 of 2)")
+	assert.Equal(t, 1, strings.Count(all, "trying again"), "the three requests' retry is said once: %q", notices)
 	waits := strings.Count(all, "waiting for mirror")
 	// Two tries of 500ms, a notice at most every 200ms: a handful, not one
 	// per request and tick.
