@@ -217,6 +217,8 @@ func TestCheckFlows(t *testing.T) {
 		"selected_wrong arg 3":       Drift,
 		"ret_after_helpers return":   Stable,
 		"computed ?":                 Unknown,
+		"unused_read arg 2":          DeadEverywhere,
+		"func_arg arg 2":             Drift,
 	}, verdicts(res.Findings))
 	assert.Equal(t, []string{"context_only"}, res.ContextOnly)
 	for _, f := range res.Findings {
@@ -241,6 +243,8 @@ func TestCheckFlows(t *testing.T) {
 			assert.Equal(t, map[string]string{"5.10": "dead on this kernel value unused", "6.1": "reads ", "6.12": "reads "}, states)
 		case "selected_wrong arg 2":
 			assert.Equal(t, "the CO-RE-selected reads give struct inode ** on 5.10; struct inode * on 6.1, 6.12", f.Detail)
+		case "unused_read arg 2":
+			assert.Equal(t, map[string]string{"5.10": "dead on this kernel value unused", "6.1": "dead on this kernel value unused", "6.12": "dead on this kernel value unused"}, states)
 		case "computed ?":
 			assert.Equal(t, "context read at an offset computed at run time (on 5.10, 6.1, 6.12)", f.Detail)
 		}
@@ -257,6 +261,7 @@ func TestReadsFlows(t *testing.T) {
 	assert.Equal(t, []string{
 		"computed kprobe vfs_unlink ? via insn 5",
 		"fentry_subprog fentry vfs_unlink arg 2 via ctx[1] in fentry_second()",
+		"func_arg fentry vfs_unlink arg 2 via ctx[1] by bpf_get_func_arg",
 		"helper_first kprobe vfs_unlink arg 2 via ctx+104 (si)",
 		"ret_after_helpers kretprobe vfs_unlink return via ctx+80 (ax)",
 		"selected kprobe vfs_unlink arg 2 via pt_regs.si (CO-RE)",
@@ -265,6 +270,7 @@ func TestReadsFlows(t *testing.T) {
 		"selected_wrong kprobe vfs_unlink arg 3 via pt_regs.dx (CO-RE)",
 		"subprog_drift kprobe vfs_unlink arg 2 via ctx+104 (si) in unlinked_ino()",
 		"subprog_return_drift kprobe vfs_unlink arg 2 via pt_regs.si (CO-RE) in second_arg()",
+		"unused_read kprobe vfs_unlink arg 2 via ctx+104 (si)",
 	}, brief(rs))
 }
 
@@ -307,4 +313,48 @@ func TestInterpreterFlows(t *testing.T) {
 	}
 	assert.Equal(t, map[int64]bool{112: false, 104: true}, got, "arg 1 read but unused, arg 2 used, arg 3 unreachable")
 	assert.False(t, a.reached[9], "the branch on the spilled constant is decided")
+}
+
+// Uses of the context the analysis cannot follow are problems (unknown
+// verdicts), never dropped.
+func TestInterpreterProblems(t *testing.T) {
+	tests := []struct {
+		name  string
+		insns asm.Instructions
+		want  string
+	}{
+		{"context stored to a map value", asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1),
+			asm.LoadMapValue(asm.R2, 0, 0).WithReference(".bss"),
+			asm.StoreMem(asm.R2, 0, asm.R6, asm.DWord),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+		}, "context pointer stored to memory the analysis does not follow"},
+		{"context passed as a helper's second argument", asm.Instructions{
+			asm.Mov.Reg(asm.R2, asm.R1),
+			asm.LoadMapPtr(asm.R1, 0).WithReference("m"),
+			asm.FnMapLookupElem.Call(),
+			asm.Return(),
+		}, "context passed to bpf_map_lookup_elem as argument 2"},
+		{"context at an unknown offset", asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1),
+			asm.FnGetPrandomU32.Call(),
+			asm.Add.Reg(asm.R6, asm.R0),
+			asm.LoadMem(asm.R0, asm.R6, 0, asm.DWord),
+			asm.Return(),
+		}, "context read at an offset computed at run time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := newAnalysis(tt.insns, nil, false, nil)
+			require.NoError(t, err)
+			a.run()
+			var whys []string
+			for _, p := range a.problems {
+				whys = append(whys, p.why)
+			}
+			assert.Equal(t, []string{tt.want}, whys)
+			assert.True(t, a.touched)
+		})
+	}
 }
