@@ -60,6 +60,9 @@ type boot struct {
 	shellSock string
 	// follow, when set, prints the payload's output as it arrives.
 	follow *wire.Follower
+	// limit is the budget for what the guest sends (results and console
+	// bytes together): QEMU is stopped when it is exceeded.
+	limit int64
 }
 
 // bootResult is what one QEMU run left behind.
@@ -127,9 +130,12 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 		}
 		defer shell.stop()
 	}
-	shellOn := false
+	shellOn, shellRefused := false, false
 
-	w, err := openWatcher(results)
+	if b.limit <= 0 {
+		b.limit = wire.DefaultLimit
+	}
+	w, err := openWatcher(results, b.limit)
 	if err != nil {
 		cmd.Process.Kill()
 		<-exited
@@ -153,6 +159,15 @@ wait:
 				<-exited
 				return nil, err
 			}
+			if b.overBudget(w, console) {
+				// The guest sends more than the run allows: stop it before
+				// it fills the disk or the host's memory.
+				res.evidence.OverBudget = b.limit
+				cmd.Process.Kill()
+				killed = true
+				waitErr = <-exited
+				break wait
+			}
 			b.feed(w.data)
 			now := time.Now()
 			if res.hello.IsZero() && w.seen(helloLine) {
@@ -165,11 +180,17 @@ wait:
 			if res.trailer.IsZero() && w.seen(payloadTrailer) {
 				res.trailer = now
 			}
-			if shell != nil && !shellOn && w.seen(shellLine) {
-				// The user is at the keyboard now: no deadline.
-				shellOn = true
-				deadline.Stop()
-				shell.start()
+			if shell != nil && !shellOn && !shellRefused && w.seen(shellLine) {
+				if shellWanted(b.shell, w.data, b.limit) {
+					// The user is at the keyboard now: no deadline.
+					shellOn = true
+					deadline.Stop()
+					shell.start()
+				} else {
+					// The guest announced a shell the host did not ask for:
+					// the terminal stays the host's, the deadline holds.
+					shellRefused = true
+				}
 			}
 			if b.helloDeadline > 0 && res.hello.IsZero() && now.Sub(res.started) > b.helloDeadline {
 				cmd.Process.Kill()
@@ -219,12 +240,54 @@ wait:
 		}
 		res.evidence.QEMUError = fmt.Errorf("qemu: %w: %s", waitErr, msg)
 	}
+	if res.evidence.OverBudget == 0 && b.overBudget(w, console) {
+		res.evidence.OverBudget = b.limit
+	}
 	res.evidence.Results = w.data
-	res.evidence.Console, err = os.ReadFile(console)
+	res.evidence.Console, err = readAtMost(console, b.limit)
 	if err != nil {
 		return nil, fmt.Errorf("read console log: %w", err)
 	}
 	return res, nil
+}
+
+// overBudget reports whether the results read so far and the console log
+// together exceed the budget.
+func (b *boot) overBudget(w *watcher, console string) bool {
+	n := int64(len(w.data))
+	if w.full {
+		return true
+	}
+	if st, err := os.Stat(console); err == nil {
+		n += st.Size()
+	}
+	return n > b.limit
+}
+
+// readAtMost reads the first max bytes of the file at path.
+func readAtMost(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
+// shellWanted reports whether the host opens the shell the guest announced
+// in the results stream data: always for `vmtest shell`; for
+// --shell-on-fail only after a payload section, intact, whose trailer says
+// the payload failed or could not run. A `shell` line alone, which any
+// guest can print, never hands over the terminal or lifts the deadline.
+func shellWanted(sh *Shell, data []byte, limit int64) bool {
+	if sh == nil {
+		return false
+	}
+	if !sh.OnFail {
+		return true
+	}
+	p := wire.ParseLimit(data, limit).Section(wire.SectionPayload)
+	return p != nil && p.Err == nil && (p.Exit != 0 || p.InitError != "")
 }
 
 // timings fills the phases of t that this run reached.
@@ -271,20 +334,31 @@ type watcher struct {
 	f    *os.File
 	data []byte
 	from map[string]int // marker -> offset to resume its search at
+	// max bounds data; full is set once more was there.
+	max  int64
+	full bool
 }
 
-// openWatcher opens the file at path for reading as it grows.
-func openWatcher(path string) (*watcher, error) {
+// openWatcher opens the file at path for reading as it grows, keeping at
+// most max bytes.
+func openWatcher(path string, max int64) (*watcher, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open results: %w", err)
 	}
-	return &watcher{f: f}, nil
+	return &watcher{f: f, max: max}, nil
 }
 
-// poll reads what was appended since the last poll.
+// poll reads what was appended since the last poll, up to the watcher's
+// bound.
 func (w *watcher) poll() error {
-	more, err := io.ReadAll(w.f)
+	if w.full {
+		return nil
+	}
+	more, err := io.ReadAll(io.LimitReader(w.f, w.max-int64(len(w.data))+1))
+	if int64(len(w.data)+len(more)) > w.max {
+		more, w.full = more[:w.max-int64(len(w.data))], true
+	}
 	w.data = append(w.data, more...)
 	if err != nil {
 		return fmt.Errorf("read results: %w", err)

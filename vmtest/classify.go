@@ -33,6 +33,9 @@ type Evidence struct {
 	MemoryMiB int
 	// Interrupted is set when the run was stopped (Ctrl-C) and QEMU killed.
 	Interrupted bool
+	// Limit is the budget for what the guest sends (0: wire.DefaultLimit);
+	// OverBudget is set to it when QEMU was stopped for exceeding it.
+	Limit, OverBudget int64
 }
 
 // Verdict is the classification of one boot.
@@ -52,6 +55,8 @@ type Verdict struct {
 	Output []byte
 	// Files are the file sections the payload sent for the host, all intact.
 	Files []*wire.Received
+	// stream is the parsed results stream (parsed once per boot).
+	stream *wire.Stream
 }
 
 // initDied is the panic message of a kernel whose PID 1 exited.
@@ -68,8 +73,11 @@ const initDied = "Attempted to kill init!"
 // KASAN, ...) turns a pass into a failure unless AllowWarnings; either way it
 // is listed in Warnings.
 func Classify(ev Evidence) Verdict {
-	st := wire.Parse(ev.Results)
-	v := Verdict{ExitCode: -1, Release: st.Release}
+	if ev.Limit <= 0 {
+		ev.Limit = wire.DefaultLimit
+	}
+	st := wire.ParseLimit(ev.Results, ev.Limit)
+	v := Verdict{ExitCode: -1, Release: st.Release, stream: st}
 	payload := st.Section(wire.SectionPayload)
 	if payload != nil {
 		v.Output = payload.Data
@@ -147,6 +155,16 @@ func classifyPayload(v *Verdict, ev Evidence, st *wire.Stream, payload *wire.Rec
 		default:
 			v.Reason = fmt.Sprintf("interrupted while the payload was running (after %d bytes of output); QEMU stopped", len(payload.Data))
 		}
+		return
+	}
+
+	if ev.OverBudget > 0 || st.OverBudget != nil {
+		v.Outcome = report.Fail
+		v.Reason = (&wire.BudgetError{Limit: ev.Limit}).Error()
+		if ev.OverBudget > 0 {
+			v.Reason += "; QEMU stopped"
+		}
+		v.Reason += " (raise it with --guest-output-limit)"
 		return
 	}
 

@@ -79,6 +79,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if cfg.Jobs <= 0 {
 		cfg.Jobs = DefaultJobs(cfg.MemoryMiB)
 	}
+	if cfg.OutputLimit <= 0 {
+		cfg.OutputLimit = wire.DefaultLimit
+	}
 	warn := func(msg string) {
 		if cfg.Log != nil {
 			fmt.Fprintln(cfg.Log, "vmtest: warning:", msg)
@@ -299,7 +302,7 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	b := &boot{
 		qemu: r.cfg.QEMU, kernel: k, initramfs: img, dir: dir,
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
-		timeout: r.cfg.Timeout, onState: onState,
+		timeout: r.cfg.Timeout, onState: onState, limit: r.cfg.OutputLimit,
 	}
 	if r.cfg.Shell != nil {
 		b.shell, b.shellSock = r.cfg.Shell, filepath.Join(r.tmp, "shell.sock")
@@ -337,6 +340,7 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	br.evidence.GoTest = r.goTest
 	br.evidence.AllowWarnings = r.cfg.AllowKernelWarnings
 	br.evidence.MemoryMiB = r.cfg.MemoryMiB
+	br.evidence.Limit = r.cfg.OutputLimit
 	v := Classify(br.evidence)
 	res.Kernel.Release = v.Release
 	res.ExitCode, res.Trace = v.ExitCode, v.Trace
@@ -346,7 +350,7 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	if !v.Outcome.Passed() {
 		res.OutputTail = failureTail(v)
 	}
-	if err := writeStreams(dir, br.evidence.Results, r.goTest); err != nil && r.cfg.Log != nil {
+	if err := writeStreams(dir, v.stream, r.goTest); err != nil && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: %v\n", name, err)
 	}
 	for _, f := range v.Files {

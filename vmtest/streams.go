@@ -23,8 +23,7 @@ const (
 // A Go test's output is written as -test.v prints it (without the ^V
 // markers of the test2json framing the runner asked for). A section that
 // never began writes no file.
-func writeStreams(dir string, results []byte, goTest bool) error {
-	st := wire.Parse(results)
+func writeStreams(dir string, st *wire.Stream, goTest bool) error {
 	for _, f := range []struct{ section, file string }{{wire.SectionPayload, OutputFile}, {wire.SectionKmsg, DmesgFile}} {
 		if s := st.Section(f.section); s != nil {
 			data := s.Data
