@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/internal/termtext"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/guest"
@@ -251,7 +252,9 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	res.Kernel.Name = name
 	res.ExitCode = -1
 	finish := func(o report.Outcome, reason string) *Result {
-		res.Outcome, res.Reason = o, reason
+		// A reason may quote the guest (or a server): one line, no
+		// control characters, wherever it is printed.
+		res.Outcome, res.Reason = o, termtext.Line(reason)
 		res.Timings.Total = time.Since(start).Seconds()
 		return res
 	}
@@ -342,6 +345,7 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	br.evidence.MemoryMiB = r.cfg.MemoryMiB
 	br.evidence.Limit = r.cfg.OutputLimit
 	v := Classify(br.evidence)
+	sanitize(&v)
 	res.Kernel.Release = v.Release
 	res.ExitCode, res.Trace = v.ExitCode, v.Trace
 	res.Tests, res.Events, res.Facts = v.Tests, v.Events, v.Facts
@@ -365,4 +369,21 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	br.timings(&res.Timings)
 	res.Timings.Slowest = report.Slowest(res.Tests, report.SlowestTests)
 	return finish(v.Outcome, v.Reason)
+}
+
+// sanitize makes the guest's one-line strings (release, warnings, test
+// names) single lines without control characters: they reach terminals,
+// logs, tables and summaries. Multi-line text (output, traces) keeps its
+// lines and is made safe where it is rendered.
+func sanitize(v *Verdict) {
+	v.Release = termtext.Line(v.Release)
+	for i := range v.Warnings {
+		v.Warnings[i] = termtext.Line(v.Warnings[i])
+	}
+	for i := range v.Tests {
+		v.Tests[i].Name = termtext.Line(v.Tests[i].Name)
+	}
+	for i := range v.Events {
+		v.Events[i].Test = termtext.Line(v.Events[i].Test)
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/corematrix/corematrix/internal/beneath"
 	"github.com/corematrix/corematrix/internal/termtext"
+	"github.com/corematrix/corematrix/internal/workflow"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/gotest"
@@ -113,7 +114,15 @@ func execCmd(ctx context.Context, args []string) error {
 
 // execOne runs the binary in one kernel, its output streaming through.
 func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool) error {
-	cfg.Output = func(string) (io.Writer, io.Writer) { return os.Stdout, os.Stderr }
+	var stdout, stderr io.Writer = os.Stdout, os.Stderr
+	if guard.Active() {
+		// Under GitHub Actions no guest line may read as a workflow command.
+		o, e := workflow.NewWriter(os.Stdout), workflow.NewWriter(os.Stderr)
+		defer o.Flush()
+		defer e.Flush()
+		stdout, stderr = o, e
+	}
+	cfg.Output = func(string) (io.Writer, io.Writer) { return stdout, stderr }
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err
@@ -130,9 +139,9 @@ func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool
 	if res.Outcome == report.Pass || res.Outcome == report.Fail && res.ExitCode > 0 {
 		return exitWith(res.ExitCode, nil)
 	}
-	msg := fmt.Sprintf("kernel %s: %s: %s", name, res.Outcome, res.Reason)
+	msg := fmt.Sprintf("kernel %s: %s: %s", name, res.Outcome, termtext.Line(res.Reason))
 	if res.Trace != "" {
-		msg += "\n" + strings.TrimRight(res.Trace, "\n")
+		msg += "\n" + workflow.Neutral(strings.TrimRight(res.Trace, "\n"))
 	}
 	if kept {
 		msg += "\nconsole log in " + filepath.Join(dir, vmtest.ConsoleFile)
@@ -159,8 +168,8 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	var writers []*prefixWriter
 	cfg.Output = func(kernel string) (io.Writer, io.Writer) {
 		p := fmt.Sprintf("%-*s | ", width, kernel)
-		o := &prefixWriter{mu: &mu, w: os.Stdout, prefix: p}
-		e := &prefixWriter{mu: &mu, w: os.Stderr, prefix: p}
+		o := &prefixWriter{mu: &mu, w: os.Stdout, prefix: p, neutral: guard.Active()}
+		e := &prefixWriter{mu: &mu, w: os.Stderr, prefix: p, neutral: guard.Active()}
 		mu.Lock()
 		writers = append(writers, o, e)
 		mu.Unlock()
@@ -222,12 +231,15 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 }
 
 // prefixWriter writes whole lines to w, each after prefix; a partial last
-// line waits for its newline (or Flush).
+// line waits for its newline (or Flush). With neutral set, no line reads as
+// a GitHub workflow command (the legacy "##[" form is found anywhere in a
+// line, after the prefix too).
 type prefixWriter struct {
-	mu     *sync.Mutex
-	w      io.Writer
-	prefix string
-	buf    []byte
+	mu      *sync.Mutex
+	w       io.Writer
+	prefix  string
+	buf     []byte
+	neutral bool
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
@@ -245,6 +257,9 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		p.buf = p.buf[i+1:]
 	}
 	if len(out) > 0 {
+		if p.neutral {
+			out = []byte(workflow.Neutral(string(out)))
+		}
 		p.w.Write(out)
 	}
 	return len(b), nil
@@ -255,7 +270,11 @@ func (p *prefixWriter) Flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.buf) > 0 {
-		p.w.Write(append(append([]byte(p.prefix), p.buf...), '\n'))
+		out := append(append([]byte(p.prefix), p.buf...), '\n')
+		if p.neutral {
+			out = []byte(workflow.Neutral(string(out)))
+		}
+		p.w.Write(out)
 		p.buf = nil
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/corematrix/corematrix/internal/termtext"
+	"github.com/corematrix/corematrix/internal/workflow"
 )
 
 // Exit codes, documented in README.md.
@@ -124,8 +125,20 @@ func realMain(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
 	defer stop()
-	return exitCode(os.Stderr, "vmtest "+args[0], cmd.run(ctx, args[1:]))
+	// Under GitHub Actions, nothing a guest (or another shard's report)
+	// prints may act as a workflow command: the whole command runs under
+	// a random stop token, resumed after its last line.
+	guard = workflow.Start(os.Stdout, os.Getenv("GITHUB_ACTIONS") == "true" && printsGuestText[args[0]])
+	code := exitCode(os.Stderr, "vmtest "+args[0], cmd.run(ctx, args[1:]))
+	guard.End()
+	return code
 }
+
+// guard stops workflow commands while a command prints guest text.
+var guard *workflow.Guard
+
+// printsGuestText names the commands that print what guests sent.
+var printsGuestText = map[string]bool{"run": true, "exec": true, "shell": true, "bench": true, "report": true}
 
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: vmtest COMMAND [flags] [-- PAYLOAD ARGS...]")

@@ -101,6 +101,7 @@ func runCmd(ctx context.Context, args []string) error {
 			display.Width = w
 		}
 	}
+	display.Annotate = guard.Command
 	cfg.Progress = display
 	cfg.Log = display.Writer() // warnings go above the live lines
 	// Download progress goes above the live lines too, one line per step.
