@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -40,7 +41,7 @@ func TestBudgetStopsQEMU(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := &boot{
-				qemu: fakeQEMU(t, body), kernel: Kernel{Name: "6.1", Path: "bzImage"}, initramfs: "initramfs",
+				qemu: fakeQEMU(t, body), kernel: kernel.Kernel{Name: "6.1", Path: "bzImage"}, initramfs: "initramfs",
 				dir: t.TempDir(), memoryMiB: 64, cpus: 1, accel: AccelTCG,
 				timeout: 2 * time.Minute, limit: 1 << 20,
 			}

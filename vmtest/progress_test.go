@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -53,7 +54,7 @@ func TestProgressGitHub(t *testing.T) {
 	d := NewProgress(&b, ProgressGitHub, []string{"6.1"})
 	d.Annotate = func(c string) { held = append(held, c) }
 	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Fail, Reason: "1 of 2 tests failed: TestX\n::error::forged",
-		Kernel: report.Kernel{Release: "6.1\n::add-mask::x"},
+		Kernel: kernel.Kernel{Release: "6.1\n::add-mask::x"},
 		Tests:  []report.TestResult{{Name: "TestX", Status: "fail", Output: "boom\n::error::from the test\n##[error]legacy\n"}}})
 	out := b.String()
 	require.Contains(t, out, "##[group]6.1: fail (1 of 2 tests failed: TestX ::error::forged)\n")

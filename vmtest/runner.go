@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/corematrix/corematrix/internal/termtext"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/guest"
@@ -209,7 +210,7 @@ func (r *Runner) collects(p string) bool {
 // kernelInitramfs returns the initramfs for k: the run's, followed (the
 // kernel unpacks concatenated archives in order) by an archive holding k's
 // config when it is known.
-func (r *Runner) kernelInitramfs(k Kernel) (string, error) {
+func (r *Runner) kernelInitramfs(k kernel.Kernel) (string, error) {
 	if k.ConfigPath == "" {
 		return r.initramfs, nil
 	}
@@ -235,21 +236,35 @@ func (r *Runner) kernelInitramfs(k Kernel) (string, error) {
 	return f.Name(), nil
 }
 
+// resolve returns k resolved by the Config's Resolver, or k itself when it
+// is resolved already.
+func (r *Runner) resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel, error) {
+	if k.Resolved() {
+		return k, nil
+	}
+	if r.cfg.Resolver == nil {
+		return k, fmt.Errorf("kernel %s: no resolver for an unresolved kernel", k.Name)
+	}
+	return r.cfg.Resolver.Resolve(ctx, k)
+}
+
 // Close removes the initramfs.
 func (r *Runner) Close() error { return os.RemoveAll(r.tmp) }
 
 // GoTest reports whether the payload is treated as a Go test binary.
 func (r *Runner) GoTest() bool { return r.goTest }
 
-// Kernel resolves, boots and classifies one kernel. dir receives console.log
-// and the raw results stream; it is created when missing. onState may be nil.
-func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(State)) *Result {
+// Kernel resolves (unless it is resolved already), boots and classifies one
+// kernel. dir receives console.log and the raw results stream; it is created
+// when missing. onState may be nil.
+func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onState func(State)) *Result {
 	if onState == nil {
 		onState = func(State) {}
 	}
 	start := time.Now()
+	name := k.Name
 	res := &Result{Dir: dir}
-	res.Kernel.Name = name
+	res.Kernel = k
 	res.ExitCode = -1
 	finish := func(o report.Outcome, reason string) *Result {
 		// A reason may quote the guest (or a server): one line, no
@@ -263,19 +278,16 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		return finish(report.Interrupted, "interrupted before the kernel booted")
 	}
 	onState(StateResolving)
-	k, err := r.cfg.Resolve(ctx, name)
+	k, err := r.resolve(ctx, k)
 	if ctx.Err() != nil {
 		return interrupted()
 	}
 	if err != nil {
 		return finish(report.Unavailable, err.Error())
 	}
-	res.Kernel = report.Kernel{Name: name, Version: k.Version, Source: k.Source, SHA256: k.SHA256, Unverified: k.Unverified}
-	if k.Name == "" {
-		k.Name = name
-	}
-	if r.cfg.Predict != nil {
-		p, err := r.cfg.Predict(ctx, k)
+	res.Kernel = k
+	if r.cfg.Predictor != nil {
+		p, err := r.cfg.Predictor.Predict(ctx, k)
 		if err != nil {
 			if r.cfg.Log != nil {
 				fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: predict: %v\n", name, err)
@@ -346,7 +358,9 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	br.evidence.Limit = r.cfg.OutputLimit
 	v := Classify(br.evidence)
 	sanitize(&v)
-	res.Kernel.Release = v.Release
+	if res.Kernel.Release == "" {
+		res.Kernel.Release = v.Release
+	}
 	res.ExitCode, res.Trace = v.ExitCode, v.Trace
 	res.Tests, res.Events, res.Facts = v.Tests, v.Events, v.Facts
 	res.Warnings = v.Warnings
