@@ -61,7 +61,7 @@ func TestProgressGitHub(t *testing.T) {
 	require.Contains(t, out, "release 6.1 ::add-mask::x, accel")
 	require.Contains(t, out, "--- FAIL: TestX\nboom\n:\u200b:error::from the test\n##\u200b[error]legacy\n")
 	require.Contains(t, out, "##[endgroup]\n")
-	for _, l := range strings.Split(out, "\n") {
+	for l := range strings.SplitSeq(out, "\n") {
 		require.False(t, strings.HasPrefix(strings.TrimSpace(l), "::"), "a line of guest text is a workflow command: %q", l)
 	}
 	require.Equal(t, []string{"::error title=6.1 TestX::TestX on 6.1: boom"}, held, "annotations go to Annotate")

@@ -52,7 +52,7 @@ func (r *runner) parse(line string) (name, data string, ok bool) {
 }
 
 func (r *runner) feed(out string) {
-	for _, line := range strings.Split(out, "\n") {
+	for line := range strings.SplitSeq(out, "\n") {
 		name, data, ok := r.parse(line)
 		switch {
 		case !ok:
