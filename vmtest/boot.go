@@ -8,12 +8,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/corematrix/corematrix/internal/beneath"
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/guest"
@@ -84,169 +84,81 @@ type bootResult struct {
 // setup, payload, power-off); the verdict itself comes when QEMU exits.
 const pollInterval = 10 * time.Millisecond
 
+// run boots QEMU once and waits for it to exit, for the deadline, for the
+// hello deadline of a KVM probe or for ctx, watching the results port as it
+// fills; it returns what the guest left behind. An error means the host
+// could not run the boot.
 func (b *boot) run(ctx context.Context) (*bootResult, error) {
-	console := filepath.Join(b.dir, ConsoleFile)
-	results := filepath.Join(b.dir, ResultsFile)
-	for _, p := range []string{console, results} {
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			return nil, fmt.Errorf("create %s: %w", p, err)
-		}
+	if b.limit <= 0 {
+		b.limit = wire.DefaultLimit
 	}
-	args, err := qemu.Args(qemu.Config{
-		Kernel: b.kernel.Path, Initramfs: b.initramfs,
-		Console: console, Results: results,
-		MemoryMiB: b.memoryMiB, CPUs: b.cpus, Accel: b.accel,
-		Append: []string{guest.EncodeKernelParam(b.kernel.Name)},
-		Shell:  b.shellSock,
-	})
+	// The console log and the results stream are created in the kernel's
+	// directory without following a link planted there, and QEMU writes
+	// them through the descriptors vmtest opened (/dev/fd/N), never by path.
+	dir, err := beneath.Open(b.dir)
+	if err != nil {
+		return nil, fmt.Errorf("report directory: %w", err)
+	}
+	defer dir.Close()
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for _, name := range []string{ConsoleFile, ResultsFile} {
+		f, err := dir.Create(name, 0o644, beneath.Replace)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	console, err := dir.Open(ConsoleFile)
 	if err != nil {
 		return nil, err
 	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(b.qemu, args...)
-	// QEMU dies with vmtest, whatever kills vmtest: no orphan guest.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stdin = nil
-	cmd.Stdout = &limitedBuffer{buf: &stderr, max: 64 << 10}
-	cmd.Stderr = cmd.Stdout
+	defer console.Close()
 	res := &bootResult{started: time.Now()}
 	res.evidence.Timeout = b.timeout
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", b.qemu, err)
+	q, err := b.start("/dev/fd/3", "/dev/fd/4", files...)
+	if err != nil {
+		return nil, err
 	}
 	b.state(StateBooting)
-	exited := make(chan error, 1)
-	qemuDone := make(chan struct{})
-	go func() {
-		err := cmd.Wait()
-		close(qemuDone)
-		exited <- err
-	}()
 	var shell *relay
 	if b.shell != nil {
-		if shell, err = dialRelay(b.shellSock, b.shell.In, b.shell.Out, qemuDone); err != nil {
-			cmd.Process.Kill()
-			<-exited
+		if shell, err = dialRelay(b.shellSock, b.shell.In, b.shell.Out, q.done); err != nil {
+			q.kill()
 			return nil, fmt.Errorf("connect to the guest's shell port: %w", err)
 		}
 		defer shell.stop()
 	}
-	shellOn, shellRefused := false, false
-
-	if b.limit <= 0 {
-		b.limit = wire.DefaultLimit
-	}
-	w, err := openWatcher(results, b.limit)
+	results, err := dir.Open(ResultsFile)
 	if err != nil {
-		cmd.Process.Kill()
-		<-exited
-		return nil, err
+		q.kill()
+		return nil, fmt.Errorf("open results: %w", err)
 	}
+	w := newWatcher(results, b.limit)
 	defer w.close()
-	deadline := time.NewTimer(b.timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	var waitErr error
-	killed := false
-wait:
-	for {
-		select {
-		case waitErr = <-exited:
-			break wait
-		case <-tick.C:
-			if err := w.poll(); err != nil {
-				cmd.Process.Kill()
-				<-exited
-				return nil, err
-			}
-			if b.overBudget(w, console) {
-				// The guest sends more than the run allows: stop it before
-				// it fills the disk or the host's memory.
-				res.evidence.OverBudget = b.limit
-				cmd.Process.Kill()
-				killed = true
-				waitErr = <-exited
-				break wait
-			}
-			b.feed(w.data)
-			now := time.Now()
-			if res.hello.IsZero() && w.seen(helloLine) {
-				res.hello = now
-				b.state(StateRunning)
-			}
-			if res.payload.IsZero() && w.seen(payloadBegin) {
-				res.payload = now
-			}
-			if res.trailer.IsZero() && w.seen(payloadTrailer) {
-				res.trailer = now
-			}
-			if shell != nil && !shellOn && !shellRefused && w.seen(shellLine) {
-				if shellWanted(b.shell, w.data, b.limit) {
-					// The user is at the keyboard now: no deadline.
-					shellOn = true
-					deadline.Stop()
-					shell.start()
-				} else {
-					// The guest announced a shell the host did not ask for:
-					// the terminal stays the host's, the deadline holds.
-					shellRefused = true
-				}
-			}
-			if b.helloDeadline > 0 && res.hello.IsZero() && now.Sub(res.started) > b.helloDeadline {
-				cmd.Process.Kill()
-				<-exited
-				return nil, errNoHello
-			}
-		case <-deadline.C:
-			if shellOn {
-				continue
-			}
-			res.evidence.TimedOut = true
-			cmd.Process.Kill()
-			killed = true
-			waitErr = <-exited
-			break wait
-		case <-ctx.Done():
-			// Interrupted: stop QEMU, keep what the guest sent so far
-			// (the payload may have finished with its verdict).
-			res.evidence.Interrupted = true
-			cmd.Process.Kill()
-			killed = true
-			waitErr = <-exited
-			break wait
-		}
+	waitErr, killed, err := b.wait(ctx, q, w, res, shell, console)
+	if err != nil {
+		return nil, err
 	}
 	res.ended = time.Now()
-	if st := cmd.ProcessState; st != nil {
+	if st := q.cmd.ProcessState; st != nil {
 		res.cpu = st.UserTime() + st.SystemTime()
 	}
-	if err := w.poll(); err != nil {
+	if err := b.observe(w, res, res.ended); err != nil {
 		return nil, err
 	}
-	b.feed(w.data)
-	if res.hello.IsZero() && w.seen(helloLine) {
-		res.hello = res.ended
-	}
-	if res.payload.IsZero() && w.seen(payloadBegin) {
-		res.payload = res.ended
-	}
-	if res.trailer.IsZero() && w.seen(payloadTrailer) {
-		res.trailer = res.ended
-	}
 	if waitErr != nil && !killed {
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
-			msg = msg[i+1:]
-		}
-		res.evidence.QEMUError = fmt.Errorf("qemu: %w: %s", waitErr, msg)
+		res.evidence.QEMUError = q.failure(waitErr)
 	}
 	if res.evidence.OverBudget == 0 && b.overBudget(w, console) {
 		res.evidence.OverBudget = b.limit
 	}
 	res.evidence.Results = w.data
-	res.evidence.Console, err = readAtMost(console, b.limit)
-	if err != nil {
+	if res.evidence.Console, err = io.ReadAll(io.LimitReader(console, b.limit)); err != nil {
 		return nil, fmt.Errorf("read console log: %w", err)
 	}
 	return res, nil
@@ -254,25 +166,15 @@ wait:
 
 // overBudget reports whether the results read so far and the console log
 // together exceed the budget.
-func (b *boot) overBudget(w *watcher, console string) bool {
-	n := int64(len(w.data))
+func (b *boot) overBudget(w *watcher, console *os.File) bool {
 	if w.full {
 		return true
 	}
-	if st, err := os.Stat(console); err == nil {
+	n := int64(len(w.data))
+	if st, err := console.Stat(); err == nil {
 		n += st.Size()
 	}
 	return n > b.limit
-}
-
-// readAtMost reads the first max bytes of the file at path.
-func readAtMost(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, max))
 }
 
 // shellWanted reports whether the host opens the shell the guest announced
@@ -289,6 +191,148 @@ func shellWanted(sh *Shell, data []byte, limit int64) bool {
 	}
 	p := wire.ParseLimit(data, limit).Section(wire.SectionPayload)
 	return p != nil && p.Err == nil && (p.Exit != 0 || p.InitError != "")
+}
+
+// qemuProcess is a running QEMU.
+type qemuProcess struct {
+	cmd *exec.Cmd
+	// exited receives cmd.Wait's error once; done is closed then.
+	exited chan error
+	done   chan struct{}
+	// output keeps the start of QEMU's own diagnostics.
+	output bytes.Buffer
+}
+
+// start starts QEMU for this boot, writing the console and the results port
+// to the files at those paths; extra are open files QEMU inherits as
+// descriptors 3, 4, ... (the paths may name them as /dev/fd/N).
+func (b *boot) start(console, results string, extra ...*os.File) (*qemuProcess, error) {
+	args, err := qemu.Args(qemu.Config{
+		Kernel: b.kernel.Path, Initramfs: b.initramfs,
+		Console: console, Results: results,
+		MemoryMiB: b.memoryMiB, CPUs: b.cpus, Accel: b.accel,
+		Append: []string{guest.EncodeKernelParam(b.kernel.Name)},
+		Shell:  b.shellSock,
+	})
+	if err != nil {
+		return nil, err
+	}
+	q := &qemuProcess{cmd: exec.Command(b.qemu, args...), exited: make(chan error, 1), done: make(chan struct{})}
+	// QEMU dies with vmtest, whatever kills vmtest: no orphan guest.
+	q.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	q.cmd.Stdin = nil
+	q.cmd.Stdout = &limitedBuffer{buf: &q.output, max: 64 << 10}
+	q.cmd.Stderr = q.cmd.Stdout
+	q.cmd.ExtraFiles = extra
+	if err := q.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", b.qemu, err)
+	}
+	go func() {
+		err := q.cmd.Wait()
+		close(q.done)
+		q.exited <- err
+	}()
+	return q, nil
+}
+
+// kill kills QEMU and returns once it has exited, with Wait's error.
+func (q *qemuProcess) kill() error {
+	q.cmd.Process.Kill()
+	return <-q.exited
+}
+
+// failure is the error of a QEMU that exited on its own with waitErr: the
+// last line of its diagnostics says why.
+func (q *qemuProcess) failure(waitErr error) error {
+	msg := strings.TrimSpace(q.output.String())
+	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+		msg = msg[i+1:]
+	}
+	return fmt.Errorf("qemu: %w: %s", waitErr, msg)
+}
+
+// wait watches the results port while QEMU runs, until QEMU exits (waitErr
+// is its error) or is killed (killed: at the deadline, or when ctx ends,
+// both recorded in res's evidence). The deadline is off once the guest's
+// shell is on the user's terminal. An error (QEMU killed too) means the run
+// cannot be judged: the results file could not be read, or a KVM probe's
+// guest did not speak in time (errNoHello).
+func (b *boot) wait(ctx context.Context, q *qemuProcess, w *watcher, res *bootResult, shell *relay, console *os.File) (waitErr error, killed bool, err error) {
+	deadline := time.NewTimer(b.timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	shellOn, shellRefused := false, false
+	for {
+		select {
+		case exitErr := <-q.exited:
+			return exitErr, false, nil
+		case now := <-tick.C:
+			if err := b.observe(w, res, now); err != nil {
+				q.kill()
+				return nil, false, err
+			}
+			if b.overBudget(w, console) {
+				// The guest sends more than the run allows: stop it before
+				// it fills the disk or the host's memory.
+				res.evidence.OverBudget = b.limit
+				return q.kill(), true, nil
+			}
+			if shell != nil && !shellOn && !shellRefused && w.seen(shellLine) {
+				if shellWanted(b.shell, w.data, b.limit) {
+					// The user is at the keyboard now: no deadline.
+					shellOn = true
+					deadline.Stop()
+					shell.start()
+				} else {
+					// The guest announced a shell the host did not ask for:
+					// the terminal stays the host's, the deadline holds.
+					shellRefused = true
+				}
+			}
+			if b.helloDeadline > 0 && res.hello.IsZero() && now.Sub(res.started) > b.helloDeadline {
+				q.kill()
+				return nil, false, errNoHello
+			}
+		case <-deadline.C:
+			if shellOn {
+				continue
+			}
+			res.evidence.TimedOut = true
+			return q.kill(), true, nil
+		case <-ctx.Done():
+			// Interrupted: stop QEMU, keep what the guest sent so far
+			// (the payload may have finished with its verdict).
+			res.evidence.Interrupted = true
+			return q.kill(), true, nil
+		}
+	}
+}
+
+// observe reads what the guest added to the results port, passes it on to
+// the follower, and notes at now each marker seen for the first time.
+func (b *boot) observe(w *watcher, res *bootResult, now time.Time) error {
+	if err := w.poll(); err != nil {
+		return err
+	}
+	b.feed(w.data)
+	for _, m := range []struct {
+		at     *time.Time
+		marker []byte
+		state  State
+	}{
+		{&res.hello, helloLine, StateRunning},
+		{&res.payload, payloadBegin, ""},
+		{&res.trailer, payloadTrailer, ""},
+	} {
+		if m.at.IsZero() && w.seen(m.marker) {
+			*m.at = now
+			if m.state != "" {
+				b.state(m.state)
+			}
+		}
+	}
+	return nil
 }
 
 // timings fills the phases of t that this run reached.
@@ -347,8 +391,11 @@ func openWatcher(path string, max int64) (*watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open results: %w", err)
 	}
-	return &watcher{f: f, max: max}, nil
+	return newWatcher(f, max), nil
 }
+
+// newWatcher reads f as it grows, keeping at most max bytes.
+func newWatcher(f *os.File, max int64) *watcher { return &watcher{f: f, max: max} }
 
 // poll reads what was appended since the last poll, up to the watcher's
 // bound.
