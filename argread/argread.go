@@ -12,9 +12,14 @@
 //   - a plain load from the context at the fixed pt_regs offsets of the
 //     ptrace ABI (di 112, si 104, dx 96, cx 88, r8 72, r9 64, ax 80), the
 //     BPF_KPROBE / PT_REGS_PARMn form over a pt_regs without CO-RE;
-//   - for fentry and fexit, a load of ctx[i] (offset 8*i): argument i+1, and
+//   - for fentry and fexit, a load of ctx[i] (offset 8*i), or
+//     bpf_get_func_arg(ctx, i, &v) with a constant i: argument i+1, and
 //     for fexit the return value at the index equal to the argument count,
 //     which depends on the kernel (Read.At resolves it against a prototype).
+//
+// A helper taking the context itself (bpf_get_stackid,
+// bpf_perf_event_output, bpf_tail_call) reads no argument; a program that
+// uses its context only that way is named in Result.ContextOnly.
 //
 // The reads are found by an abstract interpretation of the program's
 // control-flow graph (interp.go): the context and the values read from it

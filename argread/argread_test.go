@@ -217,6 +217,8 @@ func TestCheckFlows(t *testing.T) {
 		"selected_wrong arg 3":       Drift,
 		"ret_after_helpers return":   Stable,
 		"computed ?":                 Unknown,
+		"unused_read arg 2":          DeadEverywhere,
+		"func_arg arg 2":             Drift,
 	}, verdicts(res.Findings))
 	assert.Equal(t, []string{"context_only"}, res.ContextOnly)
 	for _, f := range res.Findings {
@@ -241,6 +243,8 @@ func TestCheckFlows(t *testing.T) {
 			assert.Equal(t, map[string]string{"5.10": "dead on this kernel value unused", "6.1": "reads ", "6.12": "reads "}, states)
 		case "selected_wrong arg 2":
 			assert.Equal(t, "the CO-RE-selected reads give struct inode ** on 5.10; struct inode * on 6.1, 6.12", f.Detail)
+		case "unused_read arg 2":
+			assert.Equal(t, map[string]string{"5.10": "dead on this kernel value unused", "6.1": "dead on this kernel value unused", "6.12": "dead on this kernel value unused"}, states)
 		case "computed ?":
 			assert.Equal(t, "context read at an offset computed at run time (on 5.10, 6.1, 6.12)", f.Detail)
 		}
@@ -257,6 +261,7 @@ func TestReadsFlows(t *testing.T) {
 	assert.Equal(t, []string{
 		"computed kprobe vfs_unlink ? via insn 5",
 		"fentry_subprog fentry vfs_unlink arg 2 via ctx[1] in fentry_second()",
+		"func_arg fentry vfs_unlink arg 2 via ctx[1] by bpf_get_func_arg",
 		"helper_first kprobe vfs_unlink arg 2 via ctx+104 (si)",
 		"ret_after_helpers kretprobe vfs_unlink return via ctx+80 (ax)",
 		"selected kprobe vfs_unlink arg 2 via pt_regs.si (CO-RE)",
@@ -265,6 +270,7 @@ func TestReadsFlows(t *testing.T) {
 		"selected_wrong kprobe vfs_unlink arg 3 via pt_regs.dx (CO-RE)",
 		"subprog_drift kprobe vfs_unlink arg 2 via ctx+104 (si) in unlinked_ino()",
 		"subprog_return_drift kprobe vfs_unlink arg 2 via pt_regs.si (CO-RE) in second_arg()",
+		"unused_read kprobe vfs_unlink arg 2 via ctx+104 (si)",
 	}, brief(rs))
 }
 

@@ -113,6 +113,15 @@ type state struct {
 	frames []frame
 }
 
+// frame returns frame d, nil when d is not a live frame (a pointer into the
+// stack of a subprogram that has returned).
+func (s *state) frame(d int) frame {
+	if d < 0 || d >= len(s.frames) {
+		return nil
+	}
+	return s.frames[d]
+}
+
 func (s *state) clone() *state {
 	c := &state{regs: s.regs, frames: make([]frame, len(s.frames))}
 	for i, f := range s.frames {
@@ -258,7 +267,10 @@ func (a *analysis) read(insn int, off int64, core bool, helper string) taint {
 	var t taint
 	off &^= 7 // a narrower load reads the low bytes
 	if !a.tracing {
-		if _, ok := ptRegsOffset[int16(off)]; !ok || off > 0x7fff {
+		if off < 0 || off > 0x7fff {
+			return t
+		}
+		if _, ok := ptRegsOffset[int16(off)]; !ok {
 			return t
 		}
 	} else if off < 0 {
@@ -618,7 +630,7 @@ func (a *analysis) load(i int, st *state) {
 		a.problem(i, "context read at an offset computed at run time")
 	case kStack:
 		off := base.off + int64(ins.Offset)
-		v, ok := st.frames[base.frame][off&^7]
+		v, ok := st.frame(base.frame)[off&^7]
 		switch {
 		case !ok:
 		case ins.OpCode.Size() == asm.DWord && off%8 == 0:
@@ -631,7 +643,7 @@ func (a *analysis) load(i int, st *state) {
 			}
 		}
 	case kStackVar:
-		for _, v := range st.frames[base.frame] {
+		for _, v := range st.frame(base.frame) {
 			res.taint.union(v.taint)
 			if v.isCtx() {
 				a.touched = true
@@ -658,7 +670,11 @@ func (a *analysis) store(i int, st *state) {
 	switch base.kind {
 	case kStack:
 		off := base.off + int64(ins.Offset)
-		f := st.frames[base.frame]
+		f := st.frame(base.frame)
+		if f == nil {
+			a.use(val.taint)
+			break
+		}
 		if size == 8 && off%8 == 0 && !atomic {
 			f[off] = val
 			break
@@ -818,15 +834,24 @@ func (a *analysis) helper(i int, st *state, depth int) {
 				t := a.read(i, v.off, v.core, strings.TrimPrefix(name, "Fn"))
 				size, known := constAt(asm.R2)
 				dst := st.regs[asm.R1]
-				if dst.kind == kStack && known && size > 0 && size <= 8 && dst.off%8 == 0 {
-					st.frames[dst.frame][dst.off] = value{taint: t}
+				if f := st.frame(dst.frame); f != nil && dst.kind == kStack && known && size > 0 && size <= 8 && dst.off%8 == 0 {
+					f[dst.off] = value{taint: t}
 				} else {
 					// Copied somewhere the analysis does not follow: count
 					// it as used.
 					a.use(t)
 				}
+			case k == 1 && fn == fnGetFuncArg && v.kind == kCtx && a.tracing && st.regs[asm.R2].kind == kConst:
+				// bpf_get_func_arg(ctx, n, &value): ctx[n] into *value.
+				t := a.read(i, st.regs[asm.R2].off*8, false, "GetFuncArg")
+				dst := st.regs[asm.R3]
+				if f := st.frame(dst.frame); f != nil && dst.kind == kStack && dst.off%8 == 0 {
+					f[dst.off] = value{taint: t}
+				} else {
+					a.use(t)
+				}
 			case k == 1 && (fn == fnGetFuncArg || fn == fnGetFuncRet):
-				a.problem(i, "%s reads an argument by index", helperName(name))
+				a.problem(i, "%s reads an argument by an index the analysis does not know", helperName(name))
 			default:
 				a.problem(i, "context passed to %s as argument %d", helperName(name), k)
 			}
@@ -837,11 +862,13 @@ func (a *analysis) helper(i int, st *state, depth int) {
 		}
 		// A pointer into the stack: what the helper reads there is used.
 		switch {
+		case fn == fnGetFuncArg && k == 3, fn == fnGetFuncRet && k == 2:
+			// The destination of the argument or return value.
 		case k == 1 && (probeReads[fn] || fn == fnGetCurrentComm):
 			// The destination: written, not read.
 			if size, known := constAt(asm.R2); known && v.kind == kStack {
 				for off := v.off &^ 7; off < v.off+size; off += 8 {
-					delete(st.frames[v.frame], off)
+					delete(st.frame(v.frame), off)
 				}
 			}
 		case (fn == fnMapLookupElem || fn == fnMapDeleteElem || fn == fnMapUpdateElem) && k == 2 && mapOf() != nil:

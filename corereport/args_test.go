@@ -152,7 +152,7 @@ func TestMatrixArgsFlows(t *testing.T) {
 	require.NoError(t, err)
 	m := NewMatrix(obj, []Column{{Kernel: kernel.Kernel{Name: "5.10"}}, {Kernel: kernel.Kernel{Name: "6.1"}}})
 	require.NoError(t, m.CheckArgs(spec, argKernels(t, "5.10", "6.1")))
-	assert.Equal(t, "argument DRIFT across 5.10..6.1: 6 of 10 reads change type; 2 selected by CO-RE check, 1 unknown (see below)", m.Args.Summary)
+	assert.Equal(t, "argument DRIFT across 5.10..6.1: 7 of 12 reads change type; 2 selected by CO-RE check, 1 dead on every kernel, 1 unknown (see below)", m.Args.Summary)
 	var b bytes.Buffer
 	require.NoError(t, m.WriteTable(&b))
 	table := squeeze(b.String())
@@ -161,6 +161,7 @@ func TestMatrixArgsFlows(t *testing.T) {
 		"subprog_drift kprobe vfs_unlink arg 2 ctx+104 (si) in unlinked_ino() struct dentry * struct inode * DRIFT",
 		"selected kprobe vfs_unlink arg 3 pt_regs.dx (CO-RE) (dead) struct dentry * selected by CO-RE check (not drift)",
 		"computed kprobe vfs_unlink ? insn 5 (unknown) (unknown) unknown: context read at an offset computed at run time (on 5.10, 6.1)",
+		"unused_read kprobe vfs_unlink arg 2 ctx+104 (si) (dead) (dead) dead on every kernel",
 		"reading no argument (context passed to helpers only): context_only",
 	} {
 		assert.Contains(t, table, want)
@@ -169,6 +170,6 @@ func TestMatrixArgsFlows(t *testing.T) {
 	require.NoError(t, m.WriteMarkdown(&b))
 	assert.Contains(t, b.String(), "| selected | kprobe `vfs_unlink` | arg 2 | `pt_regs.si (CO-RE)` | struct dentry * | (dead) | selected by CO-RE check (not drift) |")
 	r := m.Args.Report()
-	assert.Equal(t, 6, r.Drift)
+	assert.Equal(t, 7, r.Drift)
 	assert.Equal(t, 1, r.Unknown)
 }

@@ -270,3 +270,25 @@ int computed(struct plain_regs *ctx)
 	out_ret = ((__u64 *)ctx)[i];
 	return 0;
 }
+
+// unused_read reads argument 2 and never uses it (the empty asm keeps the
+// load without using the value): dead on every kernel.
+SEC("kprobe/vfs_unlink")
+int unused_read(struct plain_regs *ctx)
+{
+	void *d = (void *)PT_REGS_PARM2(ctx);
+
+	asm volatile("" : "+r"(d));
+	return 0;
+}
+
+// func_arg reads argument 2 with bpf_get_func_arg (5.17): drift.
+SEC("fentry/vfs_unlink")
+int func_arg(__u64 *ctx)
+{
+	__u64 d = 0;
+
+	bpf_get_func_arg(ctx, 1, &d);
+	out_ret = BPF_CORE_READ((struct dentry *)d, d_inode, i_ino);
+	return 0;
+}
