@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -300,4 +301,19 @@ func TestResolveKeepsIdentity(t *testing.T) {
 	assert.Equal(t, "\x7fELF arm64 busybox for tests", string(data))
 	_, err = r.Busybox(ctx, "riscv64")
 	require.Error(t, err)
+}
+
+func TestSuiteErrorsSayASharedFailureOnce(t *testing.T) {
+	suites := []string{"bookworm", "trixie", "trixie-backports"}
+	errs := []error{
+		errors.New("GET http://m/debian/dists/bookworm/InRelease: mirror m did not answer within 30s (tried 3 times)"),
+		errors.New("GET http://m/debian/dists/trixie/InRelease: mirror m did not answer within 30s (tried 3 times)"),
+		errors.New("GET http://m/debian/dists/trixie-backports/InRelease: 404 Not Found"),
+	}
+	got := suiteErrors(suites, errs)
+	require.Len(t, got, 2)
+	assert.Equal(t, "suites bookworm, trixie: GET http://m/debian/dists/SUITE/InRelease: mirror m did not answer within 30s (tried 3 times)", got[0].Error())
+	assert.ErrorIs(t, got[0], errs[0])
+	assert.Equal(t, "suite trixie-backports: GET http://m/debian/dists/trixie-backports/InRelease: 404 Not Found", got[1].Error())
+	assert.Nil(t, suiteErrors(suites, make([]error, 3)))
 }
