@@ -74,3 +74,17 @@ func outsideCode(line string) string {
 	}
 	return b.String()
 }
+
+// TestCredentialsRedacted checks that a mirror URL with user:password in a
+// reason (an error quoting the URL) reaches neither summary.md nor the
+// terminal table.
+func TestCredentialsRedacted(t *testing.T) {
+	k := KernelResult{Kernel: kernel.Kernel{Name: "6.1"}, Outcome: Unavailable,
+		Reason: `fetch "https://alice:s3cret@mirror.example/debian/dists/bookworm/InRelease": 401`}
+	s := Summary{Kernels: []KernelResult{k}}
+	for name, out := range map[string]string{"markdown": Markdown(s), "terminal": Terminal(s)} {
+		require.NotContains(t, out, "s3cret", name)
+		require.NotContains(t, out, "alice", name)
+		require.Contains(t, out, "mirror.example", name)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/corematrix/corematrix/internal/redact"
 	"github.com/corematrix/corematrix/internal/termtext"
 )
 
@@ -132,7 +133,7 @@ func cell(s string) string {
 
 // cellEscape is EscapeMarkdown: every table cell and line of untrusted
 // text in a summary goes through it.
-func cellEscape(s string) string { return EscapeMarkdown(s) }
+func cellEscape(s string) string { return EscapeMarkdown(redact.URLs(s)) }
 
 // EscapeMarkdown is the one Markdown escaper for text that may come from a
 // guest, an image or another shard's report, used by every table and list
