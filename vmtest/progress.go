@@ -3,6 +3,7 @@ package vmtest
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -277,27 +278,51 @@ func Annotations(kernel string, r *report.KernelResult) []string {
 	return out
 }
 
-// firstFailureLine is the first line of a failing test's output that is
-// not test2json framing ("=== RUN", "--- FAIL"), with a testify "Error:"
-// line that follows a bare "file_test.go:12:" header joined to it.
+// firstFailureLine picks the line of a failing test's output that says
+// why it failed: a panic's first line; else the first testify assertion
+// (its bare "file_test.go:12:" header joined to the "Error:" line that
+// follows it); else the test's last log entry ("file_test.go:N: ..."), which
+// a t.Fatal ends the test with and a t.Error is usually, where earlier
+// entries are often t.Log lines; else the first line that is not test2json
+// framing ("=== RUN", "--- FAIL").
 func firstFailureLine(output string) string {
 	lines := strings.Split(output, "\n")
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "panic: ") {
+			return l
+		}
+	}
 	for i, l := range lines {
 		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "=== ") || strings.HasPrefix(l, "--- ") {
+		if !strings.HasSuffix(l, ":") || !logEntry.MatchString(l) {
 			continue
 		}
-		if strings.HasSuffix(l, ":") {
-			for _, next := range lines[i+1:] {
-				if e, ok := strings.CutPrefix(strings.TrimSpace(next), "Error:"); ok {
-					return l + " " + strings.TrimSpace(e)
-				}
+		for _, next := range lines[i+1:] {
+			next = strings.TrimSpace(next)
+			if e, ok := strings.CutPrefix(next, "Error:"); ok {
+				return l + " " + strings.TrimSpace(e)
+			}
+			if logEntry.MatchString(next) {
+				break // the next entry: this one was no assertion
 			}
 		}
-		return l
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); logEntry.MatchString(l) {
+			return l
+		}
+	}
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "=== ") && !strings.HasPrefix(l, "--- ") {
+			return l
+		}
 	}
 	return "failed"
 }
+
+// logEntry matches the start of a test's log entry: "file_test.go:12:".
+var logEntry = regexp.MustCompile(`^[\w.+-]+\.go:\d+:`)
 
 // escapeData escapes a workflow command's message (the part after "::").
 func escapeData(s string) string {

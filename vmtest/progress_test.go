@@ -73,10 +73,14 @@ func TestAnnotations(t *testing.T) {
 		{Name: "TestA/sub", Status: "fail", Output: "    a_test.go:12: \n        \tError Trace:\ta_test.go:12\n        \tError:      \tNot equal: 50% done\n--- FAIL: TestA/sub (0.00s)\n"},
 		{Name: "TestB", Status: "fail", Output: "    b_test.go:3: line one\r\n    line two\n"},
 		{Name: "TestC", Status: "pass"},
+		{Name: "TestD", Status: "fail", Output: "    d_test.go:5: starting\n    d_test.go:6: value 3\n    d_test.go:9: want 4, got 3\n--- FAIL: TestD (0.00s)\n"},
+		{Name: "TestE", Status: "fail", Output: "    e_test.go:5: log before\n    e_test.go:7: \n        \tError Trace:\te_test.go:7\n        \tError:      \tShould be true\n    e_test.go:8: log after\n"},
 	}}
 	require.Equal(t, []string{
 		"::error title=deb%3Abookworm/linux-image-6.1.0-50-cloud-amd64 TestA/sub::TestA/sub on deb:bookworm/linux-image-6.1.0-50-cloud-amd64: a_test.go:12: Not equal: 50%25 done",
 		"::error title=deb%3Abookworm/linux-image-6.1.0-50-cloud-amd64 TestB::TestB on deb:bookworm/linux-image-6.1.0-50-cloud-amd64: b_test.go:3: line one",
+		"::error title=deb%3Abookworm/linux-image-6.1.0-50-cloud-amd64 TestD::TestD on deb:bookworm/linux-image-6.1.0-50-cloud-amd64: d_test.go:9: want 4, got 3",
+		"::error title=deb%3Abookworm/linux-image-6.1.0-50-cloud-amd64 TestE::TestE on deb:bookworm/linux-image-6.1.0-50-cloud-amd64: e_test.go:7: Should be true",
 	}, Annotations("deb:bookworm/linux-image-6.1.0-50-cloud-amd64", r))
 
 	panicked := &report.KernelResult{Outcome: report.Panic, Reason: "Kernel panic - not syncing: a, b\nc"}
