@@ -38,7 +38,7 @@ func TestMarkdownNeutralisesLinks(t *testing.T) {
 	}
 	md := Markdown(Summary{Kernels: []KernelResult{k}, Args: &Args{Summary: hostileText, Notes: []string{hostileText}}})
 	fenced := false
-	for _, line := range strings.Split(md, "\n") {
+	for line := range strings.SplitSeq(md, "\n") {
 		if strings.HasPrefix(line, "```") {
 			fenced = !fenced
 			continue
