@@ -97,3 +97,37 @@ func parseBTF(raw []byte, err error) (*btf.Spec, error) {
 	}
 	return btf.LoadSpecFromReader(bytes.NewReader(raw))
 }
+
+// Cached returns what extract reads from the kernel image at path (whose
+// SHA-256 is sum, empty: hashed), kept in Dir as SUM.ext so that only the
+// first call decompresses the image: kernel facts such as its kallsyms
+// functions (ext "funcs") or embedded config ("config"). Without Dir it calls
+// extract every time.
+func (c *BTFCache) Cached(path, sum, ext string, extract func(path string) ([]byte, error)) ([]byte, error) {
+	if c.Dir == "" {
+		return extract(path)
+	}
+	if !sha256Hex.MatchString(sum) {
+		if c.Hash == nil {
+			return nil, fmt.Errorf("cache %s of %s: no SHA-256 given and no way to compute one", ext, path)
+		}
+		var err error
+		if sum, err = c.Hash(path); err != nil {
+			return nil, fmt.Errorf("cache %s of %s: %w", ext, path, err)
+		}
+	}
+	blob := filepath.Join(c.Dir, sum+"."+ext)
+	if raw, err := os.ReadFile(blob); err == nil {
+		return raw, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("cache %s of %s: %w", ext, path, err)
+	}
+	raw, err := extract(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(blob, raw, 0o644); err != nil {
+		return nil, fmt.Errorf("cache %s of %s: %w", ext, path, err)
+	}
+	return raw, nil
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"github.com/corematrix/corematrix/corereport"
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/cache"
+	"github.com/corematrix/corematrix/kernels/kallsyms"
 	"github.com/corematrix/corematrix/probes"
 )
 
@@ -105,11 +107,12 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	bc := newBTFCache(btfDir)
 	cols := make([]corereport.Kernel, len(names))
 	btfs := make([]*btf.Spec, len(names))
+	facts := make([]*corereport.Facts, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
 			cols[i] = corereport.Kernel{Name: name}
-			path, sum := "/sys/kernel/btf/vmlinux", ""
+			path, sum, configPath := "/sys/kernel/btf/vmlinux", "", ""
 			if name != hostKernel {
 				k, err := resolve(ctx, name)
 				if err != nil {
@@ -117,6 +120,7 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 					return
 				}
 				cols[i].Version = k.Version
+				configPath = k.ConfigPath
 				path, sum = k.Path, k.SHA256
 			}
 			kernel, err := bc.Load(path, sum)
@@ -125,6 +129,9 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 				return
 			}
 			btfs[i] = kernel
+			if name != hostKernel {
+				facts[i] = kernelFacts(bc, path, sum, configPath)
+			}
 		})
 	}
 	wg.Wait()
@@ -132,7 +139,7 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 		if kernel == nil {
 			continue
 		}
-		res, err := corereport.Relocate(spec, kernel, corereport.Options{MapFallbacks: probes.MapFallbacks})
+		res, err := corereport.RelocateWith(spec, kernel, facts[i], corereport.Options{MapFallbacks: probes.MapFallbacks})
 		if err != nil {
 			cols[i].Err = err.Error()
 			continue
@@ -192,6 +199,37 @@ func btfCacheDir(flag, kernelCacheDir string) (string, error) {
 		return "", fmt.Errorf("btf cache dir: %w", err)
 	}
 	return filepath.Join(dir, "btf"), nil
+}
+
+// kernelFacts reads what the prediction needs of the kernel image at path
+// besides its BTF: its config (the file at configPath, else the one the
+// image embeds) and its kallsyms functions, both cached with the BTF. What
+// cannot be read stays nil (unknown) and the reason goes to stderr.
+func kernelFacts(bc *corereport.BTFCache, path, sum, configPath string) *corereport.Facts {
+	f := &corereport.Facts{}
+	var cfg []byte
+	var err error
+	if configPath != "" {
+		cfg, err = os.ReadFile(configPath)
+	} else {
+		cfg, err = bc.Cached(path, sum, "config", kernels.ImageConfig)
+	}
+	if err == nil {
+		f.Config = kernels.ParseConfig(cfg)
+	} else if !errors.Is(err, kernels.ErrNoConfig) {
+		fmt.Fprintf(os.Stderr, "vmtest: config of %s: %v\n", path, err)
+	}
+	raw, err := bc.Cached(path, sum, "funcs", kernels.ImageFuncs)
+	if err == nil {
+		var fs kallsyms.Funcs
+		if err = fs.UnmarshalText(raw); err == nil {
+			f.Funcs = &fs
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vmtest: kallsyms of %s: %v\n", path, err)
+	}
+	return f
 }
 
 // newBTFCache is the offline report's BTF cache in dir, wired to the kernels
