@@ -257,15 +257,22 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 	seenMap := map[string]bool{}
 	seenKfunc := map[string]bool{}
 	deadHelper := map[asm.BuiltinFunc]bool{}
+	roDeadHelper := map[asm.BuiltinFunc]bool{}
 	callback := false
+	// What the verifier also prunes: branches on read-only globals (const
+	// volatile, .rodata) as the object sets them.
+	liveRO := corerelo.ReachableWith(insns, readOnlyValues(spec))
 	for i := range insns {
 		ins := &insns[i]
 		switch {
 		case ins.IsBuiltinCall() && !corerelo.IsPoisoned(ins):
 			fn := asm.BuiltinFunc(ins.Constant)
-			if live[i] {
+			switch {
+			case live[i] && liveRO[i]:
 				seenHelper[fn] = true
-			} else {
+			case live[i]:
+				roDeadHelper[fn] = true
+			default:
 				deadHelper[fn] = true
 			}
 		case !live[i]:
@@ -290,6 +297,16 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 				Detail: "not in this kernel, but only called behind a CO-RE check that is false here (dead code)"})
 		}
 	}
+	for _, fn := range sortedKeys(roDeadHelper) {
+		if seenHelper[fn] || k.helpers == nil {
+			continue
+		}
+		if _, ok := k.helpers[uint64(fn)]; !ok {
+			out = append(out, Finding{Check: CheckHelper, Subject: helperName(fn), Verdict: Loads, Stage: StageLoad,
+				Detail: "not in this kernel, but only called behind a read-only global (const volatile) whose value in the object makes it dead code; " +
+					"a loader that sets that global at run time may make the call live, and the load fail"})
+		}
+	}
 	if callback {
 		out = append(out, k.checkCallback())
 	}
@@ -306,6 +323,23 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 	}
 	return out
 }
+
+// readOnlyValues returns the contents of spec's read-only maps (.rodata,
+// BPF_F_RDONLY_PROG, which cilium/ebpf freezes after filling them), by
+// name, as the verifier sees them.
+func readOnlyValues(spec *ebpf.CollectionSpec) func(string) []byte {
+	return func(name string) []byte {
+		m := spec.Maps[name]
+		if m == nil || m.Flags&bpfFRdonlyProg == 0 || len(m.Contents) != 1 {
+			return nil
+		}
+		v, _ := m.Contents[0].Value.([]byte)
+		return v
+	}
+}
+
+// bpfFRdonlyProg is BPF_F_RDONLY_PROG: the program can only read the map.
+const bpfFRdonlyProg = 1 << 7
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	return slices.Sorted(maps.Keys(m))
@@ -516,7 +550,9 @@ func (k *kernelFeatures) checkAttachTarget(prog *ebpf.ProgramSpec) []Finding {
 // kprobeTarget is the verdict for a kprobe or kretprobe on fn: a kprobe
 // resolves its symbol in kallsyms (perf_event_open fails with ENOENT for a
 // name kallsyms lacks, and kernels since 6.6, with stable backports, refuse
-// a name several symbols share with EADDRNOTAVAIL).
+// a name several symbols share with EADDRNOTAVAIL), and kprobe events
+// (tracefs or the perf PMU) refuse a function without an ftrace call site
+// (within_notrace_func, EINVAL) unless CONFIG_KPROBE_EVENTS_ON_NOTRACE.
 func (k *kernelFeatures) kprobeTarget(fn string) (Verdict, string) {
 	funcs := k.facts.funcs()
 	inBTF := k.hasFunc(fn)
@@ -537,6 +573,10 @@ func (k *kernelFeatures) kprobeTarget(fn string) (Verdict, string) {
 		return Fails, fn + " is not in this kernel's kallsyms: no symbol to probe"
 	case n > 1:
 		return Unknown, fmt.Sprintf("%d kallsyms symbols are called %s: kernels with the 6.6 ambiguity check (and its stable backports) refuse the kprobe (EADDRNOTAVAIL), older ones probe the first", n, fn)
+	case funcs.Traceable == nil:
+		return Loads, ""
+	case !funcs.Traceable[fn] && k.facts.config("CONFIG_KPROBE_EVENTS_ON_NOTRACE") != "y":
+		return Fails, fn + " has no ftrace call site (notrace): kprobe events refuse notrace functions (EINVAL) unless CONFIG_KPROBE_EVENTS_ON_NOTRACE"
 	}
 	return Loads, ""
 }
@@ -585,12 +625,23 @@ func (k *kernelFeatures) syscallTracepoint(name string) (Verdict, string) {
 		return Fails, "CONFIG_FTRACE_SYSCALLS is not set: this kernel has no syscall tracepoints"
 	}
 	wrappers := []string{"__x64_sys_" + sc, "__se_sys_" + sc, "__do_sys_" + sc, "__arm64_sys_" + sc, "sys_" + sc}
+	funcs := k.facts.funcs()
+	if funcs != nil && funcs.Syscalls != nil {
+		// ftrace registers the events of the syscalls the native table
+		// holds; a syscall defined for other architectures or ABIs only
+		// (sync_file_range2, the *_time32 ones) has metadata but no event.
+		for _, w := range []string{"__x64_sys_" + sc, "__arm64_sys_" + sc, "sys_" + sc} {
+			if funcs.Syscalls[w] {
+				return Loads, ""
+			}
+		}
+		return Fails, "syscall " + sc + " is not in this kernel's system call table (sys_call_table): no tracepoint syscalls/" + name
+	}
 	for _, w := range wrappers {
 		if k.hasFunc(w) {
 			return Loads, ""
 		}
 	}
-	funcs := k.facts.funcs()
 	if funcs == nil {
 		return Unknown, "syscall " + sc + " is not in this kernel's BTF (" + wrappers[0] + "); only kallsyms can tell, and this kernel's could not be read"
 	}

@@ -219,7 +219,7 @@ func kernelFacts(bc *corereport.BTFCache, path, sum, configPath string) *corerep
 	} else if !errors.Is(err, kernels.ErrNoConfig) {
 		fmt.Fprintf(os.Stderr, "vmtest: config of %s: %v\n", path, err)
 	}
-	raw, err := bc.Cached(path, sum, "funcs", kernels.ImageFuncs)
+	raw, err := bc.Cached(path, sum, kallsyms.FuncsFormat, kernels.ImageFuncs)
 	if err == nil {
 		var fs kallsyms.Funcs
 		if err = fs.UnmarshalText(raw); err == nil {

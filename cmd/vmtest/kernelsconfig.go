@@ -96,7 +96,7 @@ func kernelsKallsyms(ctx context.Context, args []string) error {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vmtest kernels kallsyms: %v; not caching\n", err)
 	}
-	raw, err := newBTFCache(btfDir).Cached(img.Path, img.SHA256, "funcs", kernels.ImageFuncs)
+	raw, err := newBTFCache(btfDir).Cached(img.Path, img.SHA256, kallsyms.FuncsFormat, kernels.ImageFuncs)
 	if err != nil {
 		return exitWith(exitFail, err)
 	}

@@ -45,6 +45,12 @@ const (
 	agreeVerifier = "verifier-only"
 	agreeAttach   = "attach-only"
 	agreeNoResult = "no result"
+	// The prediction says user space must supply something first (a map
+	// size, an attach target): no kernel verdict to compare.
+	agreeInput = "needs input"
+	// cilium/ebpf refused the object before asking the kernel (a
+	// loader-specific limitation, not a kernel verdict).
+	agreeLoader = "loader"
 )
 
 // loadResult is one program on one kernel: what the guest saw, and the
@@ -58,6 +64,8 @@ type loadResult struct {
 	Loaded   bool   `json:"loaded"`
 	Attached *bool  `json:"attached"`
 	Error    string `json:"error,omitempty"`
+	// Stage is where Error happened: load, loader or attach.
+	Stage string `json:"stage,omitempty"`
 	// NotTried says why attaching was not tried.
 	NotTried string `json:"attach_not_tried,omitempty"`
 	Insns    int    `json:"insns"`
@@ -281,7 +289,7 @@ func compareLoad(o loadObject, name, version string, got map[string]loadRow, pre
 			}
 		}
 		if ran {
-			r.Loaded, r.Attached, r.Error, r.NotTried, r.Insns = g.Loaded, g.Attached, g.Error, g.NotTried, g.Insns
+			r.Loaded, r.Attached, r.Error, r.Stage, r.NotTried, r.Insns = g.Loaded, g.Attached, g.Error, g.Stage, g.NotTried, g.Insns
 		}
 		r.Agreement = agreement(ran, predicted, g, p)
 		out = append(out, r)
@@ -293,6 +301,13 @@ func compareLoad(o loadObject, name, version string, got map[string]loadRow, pre
 func agreement(ran, predicted bool, g loadRow, p corereport.Program) string {
 	if !ran || !predicted {
 		return agreeNoResult
+	}
+	if !g.Loaded && g.Stage == "loader" {
+		return agreeLoader
+	}
+	if p.Load == corereport.Unknown && strings.Contains(p.Reason, corereport.NeedsInput) ||
+		p.Load == corereport.Loads && p.Attach == corereport.Unknown && strings.Contains(p.AttachReason, corereport.NeedsInput) {
+		return agreeInput
 	}
 	switch p.Load {
 	case corereport.Fails:
@@ -379,8 +394,8 @@ func writeLoadSummary(b *strings.Builder, rows []loadResult) {
 	b.WriteString("\n")
 	for _, k := range order {
 		c := per[k]
-		fmt.Fprintf(b, "%s: %d right, %d WRONG, %d unknown, %d verifier-only, %d attach-only, %d no result\n",
-			k, c[agreeRight], c[agreeWrong], c[agreeUnknown], c[agreeVerifier], c[agreeAttach], c[agreeNoResult])
+		fmt.Fprintf(b, "%s: %d right, %d WRONG, %d unknown, %d verifier-only, %d attach-only; %d need run-time input, %d refused by the loader, %d no result\n",
+			k, c[agreeRight], c[agreeWrong], c[agreeUnknown], c[agreeVerifier], c[agreeAttach], c[agreeInput], c[agreeLoader], c[agreeNoResult])
 	}
 	for _, r := range rows {
 		if loud(r.Agreement) {

@@ -67,6 +67,11 @@ func TestAgreement(t *testing.T) {
 		{"unknown load", loadRow{Error: "x"}, p(corereport.Unknown, corereport.Loads), agreeUnknown},
 		{"unknown attach", loadRow{Loaded: true, Attached: &no}, p(corereport.Loads, corereport.Unknown), agreeUnknown},
 		{"attach not tried", loadRow{Loaded: true, NotTried: "socket"}, p(corereport.Loads, corereport.Loads), agreeRight},
+		{"loader refused", loadRow{Error: "resolve .kconfig", Stage: "loader"}, p(corereport.Loads, corereport.Loads), agreeLoader},
+		{"needs input (map size)", loadRow{Error: "map create: invalid argument", Stage: "load"},
+			corereport.Program{Load: corereport.Unknown, Reason: corereport.NeedsInput + "map x", Attach: corereport.Loads}, agreeInput},
+		{"needs input (placeholder)", loadRow{Loaded: true, Attached: &no, Stage: "attach"},
+			corereport.Program{Load: corereport.Loads, Attach: corereport.Unknown, AttachReason: "attach: " + corereport.NeedsInput + "dummy_x"}, agreeInput},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			assert.Equal(t, tc.want, agreement(true, true, tc.got, tc.pred))

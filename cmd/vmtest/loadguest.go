@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -45,8 +46,9 @@ type loadRow struct {
 	// cgroup, an interface).
 	Attached *bool  `json:"attached"`
 	Error    string `json:"error,omitempty"`
-	// Stage is where Error happened: "load" or "attach"; NotTried says
-	// why attaching was not tried.
+	// Stage is where Error happened: "load" (the kernel refused), "loader"
+	// (cilium/ebpf refused before asking the kernel: no errno) or
+	// "attach"; NotTried says why attaching was not tried.
 	Stage    string `json:"stage,omitempty"`
 	NotTried string `json:"not_tried,omitempty"`
 	// Insns is the verifier's "processed N insns" (0 when unknown).
@@ -115,6 +117,11 @@ func loadOne(spec *ebpf.CollectionSpec, name string) loadRow {
 	})
 	if err != nil {
 		row.Stage, row.Error = "load", loadError(err)
+		var errno syscall.Errno
+		if !errors.As(err, &errno) {
+			// cilium/ebpf refused before asking the kernel.
+			row.Stage = "loader"
+		}
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
 			row.Insns = insnsOf(strings.Join(ve.Log, "\n"))

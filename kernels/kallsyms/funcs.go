@@ -23,7 +23,16 @@ type Funcs struct {
 	// Traceable holds the functions with an ftrace call site, nil when the
 	// image has no __mcount_loc (a kernel without CONFIG_FUNCTION_TRACER).
 	Traceable map[string]bool
+	// Syscalls holds the functions the native system call table
+	// (sys_call_table) points to, e.g. __x64_sys_read: the syscalls ftrace
+	// makes sys_enter_/sys_exit_ events of. Nil when the image has no such
+	// table.
+	Syscalls map[string]bool
 }
+
+// FuncsFormat names the text format of MarshalText, for caches: it changes
+// whenever the format or what FuncsOf reads does.
+const FuncsFormat = "funcs-v2"
 
 // maxFentryOffset bounds how far into a function its ftrace call site may
 // be: the call is the first instruction, after an ENDBR64 (4 bytes) with
@@ -39,8 +48,8 @@ const maxFentryOffset = 16
 func FuncsOf(vmlinux []byte, t *Table) (*Funcs, error) {
 	fs := &Funcs{Count: map[string]int{}}
 	var text []Symbol
-	var start, stop, initStart, initEnd uint64
-	for _, s := range t.Symbols {
+	var start, stop, initStart, initEnd, sysTable, sysTableEnd uint64
+	for i, s := range t.Symbols {
 		if s.IsText() {
 			fs.Count[s.Name]++
 			text = append(text, s)
@@ -54,14 +63,25 @@ func FuncsOf(vmlinux []byte, t *Table) (*Funcs, error) {
 			initStart = s.Addr
 		case "_einittext":
 			initEnd = s.Addr
+		case "sys_call_table":
+			sysTable = s.Addr
+			for _, n := range t.Symbols[i+1:] {
+				if n.Addr > s.Addr {
+					sysTableEnd = n.Addr
+					break
+				}
+			}
 		}
-	}
-	if start == 0 || stop <= start {
-		return fs, nil
 	}
 	f, err := elf.NewFile(bytes.NewReader(vmlinux))
 	if err != nil {
-		return nil, fmt.Errorf("mcount: not an ELF: %w", err)
+		return nil, fmt.Errorf("kallsyms functions: not an ELF: %w", err)
+	}
+	if err := fs.readSyscalls(f, text, sysTable, sysTableEnd); err != nil {
+		return nil, err
+	}
+	if start == 0 || stop <= start {
+		return fs, nil
 	}
 	locs, err := readAt(f, start, stop-start)
 	if err != nil {
@@ -83,6 +103,31 @@ func FuncsOf(vmlinux []byte, t *Table) (*Funcs, error) {
 		}
 	}
 	return fs, nil
+}
+
+// maxSyscalls bounds the entries read from sys_call_table.
+const maxSyscalls = 2048
+
+// readSyscalls reads the function pointers of sys_call_table (8 bytes
+// each, from addr up to the next symbol at end) and names them.
+func (fs *Funcs) readSyscalls(f *elf.File, text []Symbol, addr, end uint64) error {
+	if addr == 0 || end <= addr {
+		return nil
+	}
+	n := min((end-addr)/8, maxSyscalls)
+	raw, err := readAt(f, addr, n*8)
+	if err != nil {
+		return fmt.Errorf("sys_call_table: %w", err)
+	}
+	fs.Syscalls = map[string]bool{}
+	for i := 0; i+8 <= len(raw); i += 8 {
+		ip := binary.LittleEndian.Uint64(raw[i:])
+		k := sort.Search(len(text), func(j int) bool { return text[j].Addr >= ip })
+		for ; k < len(text) && text[k].Addr == ip; k++ {
+			fs.Syscalls[text[k].Name] = true
+		}
+	}
+	return nil
 }
 
 // readAt reads size bytes at virtual address addr of f.
@@ -110,8 +155,9 @@ func ImageFuncs(vmlinux []byte) (*Funcs, error) {
 }
 
 // MarshalText writes fs one function a line, "T name" for a traceable one,
-// "t name" otherwise, a name repeated once per symbol; a first line
-// "# no mcount" says the image had no __mcount_loc.
+// "t name" otherwise, a name repeated once per symbol, and "S name" for each
+// function of the system call table; a first line "# no mcount" says the
+// image had no __mcount_loc.
 func (fs *Funcs) MarshalText() ([]byte, error) {
 	var b bytes.Buffer
 	if fs.Traceable == nil {
@@ -122,6 +168,9 @@ func (fs *Funcs) MarshalText() ([]byte, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	for _, n := range sortedSet(fs.Syscalls) {
+		b.WriteString("S " + n + "\n")
+	}
 	for _, n := range names {
 		c := byte('t')
 		if fs.Traceable[n] {
@@ -141,6 +190,7 @@ func (fs *Funcs) MarshalText() ([]byte, error) {
 func (fs *Funcs) UnmarshalText(data []byte) error {
 	fs.Count = map[string]int{}
 	fs.Traceable = map[string]bool{}
+	fs.Syscalls = nil
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	line := 0
@@ -152,8 +202,15 @@ func (fs *Funcs) UnmarshalText(data []byte) error {
 			continue
 		}
 		kind, name, ok := strings.Cut(l, " ")
-		if !ok || name == "" || (kind != "T" && kind != "t") {
+		if !ok || name == "" || (kind != "T" && kind != "t" && kind != "S") {
 			return fmt.Errorf("funcs line %d: malformed %s", line, strconv.Quote(l))
+		}
+		if kind == "S" {
+			if fs.Syscalls == nil {
+				fs.Syscalls = map[string]bool{}
+			}
+			fs.Syscalls[name] = true
+			continue
 		}
 		fs.Count[name]++
 		if kind == "T" && fs.Traceable != nil {
@@ -164,4 +221,13 @@ func (fs *Funcs) UnmarshalText(data []byte) error {
 		return fmt.Errorf("funcs: %w", err)
 	}
 	return nil
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
