@@ -165,11 +165,11 @@ func runLoad(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "vmtest load: booting %s\n", name)
 		res := r.Kernel(ctx, name, filepath.Join(dir, name), nil)
 		got, perr := parseLoadOutput(res.Output, objs)
-		if perr == nil && res.Outcome != report.Pass {
-			perr = fmt.Errorf("kernel %s: %s: %s", name, res.Outcome, res.Reason)
+		if res.Outcome != report.Pass {
+			fmt.Fprintf(os.Stderr, "vmtest load: kernel %s: %s: %s\n", name, res.Outcome, res.Reason)
 		}
 		if perr != nil {
-			fmt.Fprintf(os.Stderr, "vmtest load: %v\n", perr)
+			fmt.Fprintf(os.Stderr, "vmtest load: kernel %s: %v\n", name, perr)
 		}
 		for _, o := range objs {
 			var pred *corereport.Result
