@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/guest"
@@ -28,8 +29,13 @@ type Runner struct {
 	tmp       string
 	initramfs string
 	goTest    bool
-	accel     *accelChooser
-	busybox   []initramfs.File
+	// countTests: a Go test binary run Raw whose arguments ask for verbose
+	// output (-test.v or -test.v=test2json): its tests are counted from
+	// the output it was asked for.
+	countTests bool
+	plainTests bool // countTests from plain -test.v output (no ^V framing)
+	accel      *accelChooser
+	busybox    []initramfs.File
 }
 
 // Result is the outcome of one kernel.
@@ -107,6 +113,10 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
 	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox}
+	if cfg.Raw && gotest.Is(cfg.Payload, cfg.Args) {
+		verbosity := gotest.VerbosityOf(cfg.Args)
+		r.countTests, r.plainTests = verbosity != gotest.Quiet, verbosity == gotest.Verbose
+	}
 	r.tmp, err = os.MkdirTemp("", "vmtest-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
@@ -205,7 +215,7 @@ func (r *Runner) collects(p string) bool {
 // kernelInitramfs returns the initramfs for k: the run's, followed (the
 // kernel unpacks concatenated archives in order) by an archive holding k's
 // config when it is known.
-func (r *Runner) kernelInitramfs(k Kernel) (string, error) {
+func (r *Runner) kernelInitramfs(k kernel.Kernel) (string, error) {
 	if k.ConfigPath == "" {
 		return r.initramfs, nil
 	}
@@ -231,114 +241,168 @@ func (r *Runner) kernelInitramfs(k Kernel) (string, error) {
 	return f.Name(), nil
 }
 
+// resolve returns k resolved by the Config's Resolver, or k itself when it
+// is resolved already.
+func (r *Runner) resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel, error) {
+	if k.Resolved() {
+		return k, nil
+	}
+	if r.cfg.Resolver == nil {
+		return k, fmt.Errorf("kernel %s: no resolver for an unresolved kernel", k.Name)
+	}
+	return r.cfg.Resolver.Resolve(ctx, k)
+}
+
 // Close removes the initramfs.
 func (r *Runner) Close() error { return os.RemoveAll(r.tmp) }
 
 // GoTest reports whether the payload is treated as a Go test binary.
 func (r *Runner) GoTest() bool { return r.goTest }
 
-// Kernel resolves, boots and classifies one kernel. dir receives console.log
-// and the raw results stream; it is created when missing. onState may be nil.
-func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(State)) *Result {
+// Kernel resolves (unless it is resolved already), boots and classifies one
+// kernel. dir receives console.log and the raw results stream; it is created
+// when missing. onState may be nil.
+func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onState func(State)) *Result {
 	if onState == nil {
 		onState = func(State) {}
 	}
 	start := time.Now()
 	res := &Result{Dir: dir}
-	res.Kernel.Name = name
+	res.Kernel = k
 	res.ExitCode = -1
-	finish := func(o report.Outcome, reason string) *Result {
-		res.Outcome, res.Reason = o, reason
-		res.Timings.Total = time.Since(start).Seconds()
-		return res
-	}
+	res.Outcome, res.Reason = r.kernel(ctx, res, onState)
+	res.Timings.Total = time.Since(start).Seconds()
+	return res
+}
 
-	interrupted := func() *Result {
-		return finish(report.Interrupted, "interrupted before the kernel booted")
-	}
+// errBeforeBoot says the run was interrupted before QEMU started.
+var errBeforeBoot = errors.New("interrupted before the kernel booted")
+
+// kernel runs the steps of Kernel, filling in res, and returns the verdict.
+func (r *Runner) kernel(ctx context.Context, res *Result, onState func(State)) (report.Outcome, string) {
 	onState(StateResolving)
-	k, err := r.cfg.Resolve(ctx, name)
+	k, err := r.resolve(ctx, res.Kernel)
 	if ctx.Err() != nil {
-		return interrupted()
+		return report.Interrupted, errBeforeBoot.Error()
 	}
 	if err != nil {
-		return finish(report.Unavailable, err.Error())
+		return report.Unavailable, err.Error()
 	}
-	res.Kernel = report.Kernel{Name: name, Version: k.Version, Source: k.Source, SHA256: k.SHA256, Unverified: k.Unverified}
-	if k.Name == "" {
-		k.Name = name
+	res.Kernel = k
+	res.Prediction = r.predict(ctx, k)
+	if err := os.MkdirAll(res.Dir, 0o755); err != nil {
+		return report.InfraError, fmt.Sprintf("create report directory: %v", err)
 	}
-	if r.cfg.Predict != nil {
-		p, err := r.cfg.Predict(ctx, k)
-		if err != nil {
-			if r.cfg.Log != nil {
-				fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: predict: %v\n", name, err)
-			}
-		} else {
-			res.Prediction = p
-		}
+	br, accel, err := r.bootKernel(ctx, k, res.Dir, onState)
+	res.Accel = accel
+	switch {
+	case errors.Is(err, errBeforeBoot):
+		return report.Interrupted, err.Error()
+	case err != nil:
+		return report.InfraError, err.Error()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return finish(report.InfraError, fmt.Sprintf("create report directory: %v", err))
-	}
+	return r.judge(br, res)
+}
 
+// predict returns the Predictor's prediction for k, nil without one or
+// when it fails (a warning).
+func (r *Runner) predict(ctx context.Context, k kernel.Kernel) *report.Prediction {
+	if r.cfg.Predictor == nil {
+		return nil
+	}
+	p, err := r.cfg.Predictor.Predict(ctx, k)
+	if err != nil {
+		r.warn("%s: predict: %v", k.Name, err)
+		return nil
+	}
+	return p
+}
+
+// warn writes a warning to the Config's Log.
+func (r *Runner) warn(format string, args ...any) {
+	if r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, "vmtest: warning: "+format+"\n", args...)
+	}
+}
+
+// bootKernel boots k once (twice when the KVM probe falls back to TCG) and
+// returns what the run left behind and the accelerator it ran on.
+func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, dir string, onState func(State)) (*bootResult, string, error) {
 	img, err := r.kernelInitramfs(k)
 	if err != nil {
-		return finish(report.InfraError, err.Error())
+		return nil, "", err
 	}
 	if img != r.initramfs {
 		defer os.Remove(img)
 	}
 	accel, probe, err := r.accel.acquire(ctx)
 	if ctx.Err() != nil {
-		return interrupted()
+		return nil, "", errBeforeBoot
 	}
 	if err != nil {
-		return finish(report.InfraError, err.Error())
+		return nil, "", err
 	}
 	b := &boot{
 		qemu: r.cfg.QEMU, kernel: k, initramfs: img, dir: dir,
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
-		timeout: r.cfg.Timeout, onState: onState,
+		timeout: r.cfg.Timeout, onState: onState, follow: r.follower(k.Name),
 	}
 	if r.cfg.Shell != nil {
 		b.shell, b.shellSock = r.cfg.Shell, filepath.Join(r.tmp, "shell.sock")
 	}
-	if r.cfg.Output != nil {
-		stdout, stderr := r.cfg.Output(name)
-		b.follow = wire.NewFollower(wire.SectionPayload, stdout, stderr)
+	if !probe {
+		br, err := b.run(ctx)
+		return br, accel, err
 	}
-	if probe {
-		b.helloDeadline = r.accel.probeTO
-	}
+	return r.probeBoot(ctx, b)
+}
+
+// probeBoot is the run that decides whether KVM works: the boot has the
+// probe's deadline for the guest init's first message; a guest that spoke
+// settles the run on KVM, one that did not settles it on TCG and boots
+// again under TCG.
+func (r *Runner) probeBoot(ctx context.Context, b *boot) (*bootResult, string, error) {
+	b.helloDeadline = r.accel.probeTO
 	br, err := b.run(ctx)
-	if probe {
-		switch {
-		case err == nil && !br.hello.IsZero():
-			r.accel.settle(true)
-		case ctx.Err() != nil:
-			r.accel.abandon()
-		case errors.Is(err, errNoHello) || err == nil:
-			r.accel.settle(false)
-			accel, b.accel, b.helloDeadline = AccelTCG, AccelTCG, 0
-			if r.cfg.Output != nil {
-				stdout, stderr := r.cfg.Output(name)
-				b.follow = wire.NewFollower(wire.SectionPayload, stdout, stderr)
-			}
-			br, err = b.run(ctx)
-		default:
-			r.accel.abandon()
-		}
+	switch {
+	case err == nil && !br.hello.IsZero():
+		r.accel.settle(true)
+	case ctx.Err() != nil:
+		r.accel.abandon()
+	case errors.Is(err, errNoHello) || err == nil:
+		r.accel.settle(false)
+		b.accel, b.helloDeadline = AccelTCG, 0
+		// The output so far came from the failed boot: start afresh.
+		b.follow = r.follower(b.kernel.Name)
+		br, err = b.run(ctx)
+	default:
+		r.accel.abandon()
 	}
-	res.Accel = accel
-	if err != nil {
-		return finish(report.InfraError, err.Error())
+	return br, b.accel, err
+}
+
+// follower returns the follower that passes the payload's output of kernel
+// name on to the Config's Output while the guest runs; nil without one.
+func (r *Runner) follower(name string) *wire.Follower {
+	if r.cfg.Output == nil {
+		return nil
 	}
-	br.evidence.GoTest = r.goTest
+	stdout, stderr := r.cfg.Output(name)
+	return wire.NewFollower(wire.SectionPayload, stdout, stderr)
+}
+
+// judge classifies what a boot left behind into res, writes the streams
+// into the kernel's directory, keeps the files the payload was asked to
+// write, and returns the verdict.
+func (r *Runner) judge(br *bootResult, res *Result) (report.Outcome, string) {
+	br.evidence.GoTest = r.goTest || r.countTests
+	br.evidence.PlainTestOutput = r.plainTests
 	br.evidence.AllowWarnings = r.cfg.AllowKernelWarnings
 	br.evidence.MemoryMiB = r.cfg.MemoryMiB
 	v := Classify(br.evidence)
-	res.Kernel.Release = v.Release
+	if res.Kernel.Release == "" {
+		res.Kernel.Release = v.Release
+	}
 	res.ExitCode, res.Trace = v.ExitCode, v.Trace
 	res.Tests, res.Events, res.Facts = v.Tests, v.Events, v.Facts
 	res.Warnings = v.Warnings
@@ -346,16 +410,19 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	if !v.Outcome.Passed() {
 		res.OutputTail = failureTail(v)
 	}
-	if err := writeStreams(dir, br.evidence.Results, r.goTest); err != nil && r.cfg.Log != nil {
-		fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: %v\n", name, err)
+	if err := writeStreams(res.Dir, br.evidence.Results, r.goTest || r.countTests); err != nil {
+		r.warn("%s: %v", res.Kernel.Name, err)
 	}
 	for _, f := range v.Files {
 		if !r.collects(f.Path) {
-			return finish(report.Fail, fmt.Sprintf("the guest sent %s, which is not a file the payload was asked to write", f.Path))
+			// Only the host decides what comes back: whatever the guest
+			// init (which a hostile kernel controls) sent.
+			res.Refused = append(res.Refused, report.RefusedFile{Path: f.Path, Reason: "not a file the payload was asked to write"})
+			continue
 		}
 		res.Files = append(res.Files, File{Path: f.Path, Mode: f.Mode, Data: f.Data})
 	}
 	br.timings(&res.Timings)
 	res.Timings.Slowest = report.Slowest(res.Tests, report.SlowestTests)
-	return finish(v.Outcome, v.Reason)
+	return v.Outcome, v.Reason
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/kallsyms"
 )
@@ -18,23 +20,15 @@ import (
 // code 1 when the kernel has no config to read.
 func kernelsConfig(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("config", "config [flags] NAME [SYMBOL...]   (SYMBOL: CONFIG_FPROBE or FPROBE)")
-	if err := parseFlags(fs, args); err != nil {
+	items, err := fs.parse(args, true)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() < 1 {
-		return usageOf(fs)
-	}
-	if _, err := kernels.ParseName(fs.Arg(0)); err != nil {
-		return usageError(err)
-	}
-	r, err := kf.newResolver(stderrProgress(), false)
+	img, err := resolveOne(ctx, fs, kf, items, "kernels config 6.1 FPROBE")
 	if err != nil {
-		return exitWith(exitInfra, err)
+		return err
 	}
-	img, err := r.Resolve(ctx, fs.Arg(0))
-	if err != nil {
-		return resolveError(err)
-	}
+	name, syms := items[0], items[1:]
 	btfDir, err := btfCacheDir("", kf.cacheDir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vmtest kernels config: %v; not caching\n", err)
@@ -48,15 +42,15 @@ func kernelsConfig(ctx context.Context, args []string) error {
 		raw, err = newBTFCache(btfDir).Cached(img.Path, img.SHA256, "config", kernels.ImageConfig)
 	}
 	if err != nil {
-		return exitWith(exitFail, fmt.Errorf("config of %s: %w", fs.Arg(0), err))
+		return exitWith(exitFail, fmt.Errorf("config of %s: %w", name, err))
 	}
-	fmt.Printf("# %s: %s; config from %s\n", fs.Arg(0), img.KernelVersion, from)
-	if fs.NArg() == 1 {
+	fmt.Printf("# %s: %s; config from %s\n", name, img.KernelVersion, from)
+	if len(syms) == 0 {
 		_, err := os.Stdout.Write(raw)
 		return err
 	}
 	cfg := kernels.ParseConfig(raw)
-	for _, sym := range fs.Args()[1:] {
+	for _, sym := range syms {
 		if !strings.HasPrefix(sym, "CONFIG_") {
 			sym = "CONFIG_" + sym
 		}
@@ -75,22 +69,13 @@ func kernelsConfig(ctx context.Context, args []string) error {
 // with FUNCs only those ("- name" for one kallsyms lacks, exit code 1).
 func kernelsKallsyms(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("kallsyms", "kallsyms [flags] NAME [FUNC...]")
-	if err := parseFlags(fs, args); err != nil {
+	items, err := fs.parse(args, true)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() < 1 {
-		return usageOf(fs)
-	}
-	if _, err := kernels.ParseName(fs.Arg(0)); err != nil {
-		return usageError(err)
-	}
-	r, err := kf.newResolver(stderrProgress(), false)
+	img, err := resolveOne(ctx, fs, kf, items, "kernels kallsyms 6.1 vfs_read")
 	if err != nil {
-		return exitWith(exitInfra, err)
-	}
-	img, err := r.Resolve(ctx, fs.Arg(0))
-	if err != nil {
-		return resolveError(err)
+		return err
 	}
 	btfDir, err := btfCacheDir("", kf.cacheDir)
 	if err != nil {
@@ -100,7 +85,7 @@ func kernelsKallsyms(ctx context.Context, args []string) error {
 	if err != nil {
 		return exitWith(exitFail, err)
 	}
-	if fs.NArg() == 1 {
+	if len(items) == 1 {
 		_, err := os.Stdout.Write(raw)
 		return err
 	}
@@ -109,7 +94,7 @@ func kernelsKallsyms(ctx context.Context, args []string) error {
 		return exitWith(exitInfra, err)
 	}
 	var missing []string
-	want := fs.Args()[1:]
+	want := slices.Clone(items[1:])
 	sort.Strings(want)
 	for _, fn := range want {
 		switch {
@@ -126,4 +111,28 @@ func kernelsKallsyms(ctx context.Context, args []string) error {
 		return exitWith(exitFail, errors.New("not in kallsyms: "+strings.Join(missing, ", ")))
 	}
 	return nil
+}
+
+// resolveOne resolves the kernel NAME that starts items, for the kernels
+// subcommands that read one kernel.
+func resolveOne(ctx context.Context, fs *flags, kf *kernelFlags, items []string, example string) (kernel.Kernel, error) {
+	if len(items) == 0 {
+		return kernel.Kernel{}, fs.failf("missing NAME: the kernel to read (e.g. %s)", example)
+	}
+	ks, err := parseKernels(items[:1])
+	if err != nil {
+		return kernel.Kernel{}, fs.fail(err)
+	}
+	if len(ks) != 1 {
+		return kernel.Kernel{}, fs.failf("one kernel NAME, got %q", items[0])
+	}
+	r, err := kf.newResolver(stderrProgress(), false)
+	if err != nil {
+		return kernel.Kernel{}, exitWith(exitInfra, err)
+	}
+	img, err := r.Resolve(ctx, ks[0])
+	if err != nil {
+		return kernel.Kernel{}, resolveError(err)
+	}
+	return img, nil
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/corematrix/corematrix/corereport"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
@@ -83,42 +83,35 @@ type loadResult struct {
 
 // runLoad is `vmtest load`.
 func runLoad(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("vmtest load", flag.ContinueOnError)
-	kernelList := fs.String("kernels", "", "comma-separated kernels (5.10,6.1,...): each is booted in turn")
-	format := fs.String("format", "table", "output format: table, json or markdown")
+	fs := newFlags("vmtest load", "vmtest load --kernels 5.10,6.1 [--format text|markdown|json] OBJECT...",
+		"Boots each kernel once (one at a time), loads every program of each BPF ELF object alone (with only\n"+
+			"the maps it uses) and attaches it to its section's target, and prints per program and kernel:\n"+
+			"loaded, attached, the error (the verifier log's tail for a refusal), the instructions the verifier\n"+
+			"processed, and the offline prediction (core-report) beside it; every disagreement is marked.\n"+
+			"Exit code 1 when a confident prediction was wrong.")
+	kl := addKernelFlag(fs, "kernels", "kernel")
+	f := addFormatFlag(fs)
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: vmtest load --kernels 5.10,6.1 [--format table|json|markdown] OBJECT...")
-		fmt.Fprintln(fs.Output(), "\nBoots each kernel once, loads every program of each BPF ELF object alone (with only the maps it uses)")
-		fmt.Fprintln(fs.Output(), "and attaches it to its section's target, and prints per program and kernel: loaded, attached,")
-		fmt.Fprintln(fs.Output(), "the error (the verifier log's tail for a refusal), the instructions the verifier processed, and")
-		fmt.Fprintln(fs.Output(), "the offline prediction (core-report) beside it; every disagreement is marked. Exit code 1 when")
-		fmt.Fprintln(fs.Output(), "a confident prediction was wrong.\n\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := fs.parse(args, true)
+	if err != nil {
 		return err
 	}
-	if *kernelList == "" || fs.NArg() == 0 {
-		return usageOf(fs)
-	}
-	if *format != "table" && *format != "json" && *format != "markdown" {
-		return usageError(fmt.Errorf("--format %q: want table, json or markdown", *format))
-	}
-	names, err := parseKernels([]string{*kernelList})
-	if err != nil {
-		return usageError(fmt.Errorf("--kernels: %w", err))
+	switch {
+	case kl.kernels == nil:
+		return fs.failf("missing --kernels: the kernels to boot (e.g. --kernels 5.10,6.1)")
+	case len(rest) == 0:
+		return fs.failf("missing OBJECT: the BPF ELF object(s) to load")
 	}
 	// An object cilium/ebpf cannot read (a libbpf-only feature such as
 	// USDT's weak maps) is left out with a warning, not the whole run.
 	var objs []loadObject
-	for _, arg := range fs.Args() {
+	for _, arg := range rest {
 		abs, err := filepath.Abs(arg)
 		if err != nil {
 			return usageError(err)
 		}
-		spec, err := ebpf.LoadCollectionSpec(abs)
+		spec, err := corereport.LoadObject(abs)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "vmtest load: left out %s: cilium/ebpf cannot read it: %v\n", arg, err)
 			continue
@@ -128,7 +121,7 @@ func runLoad(ctx context.Context, args []string) error {
 	if len(objs) == 0 {
 		return usageError(errors.New("no object to load"))
 	}
-	resolve, err := kf.resolver()
+	resolver, err := kf.resolver()
 	if err != nil {
 		return usageError(err)
 	}
@@ -142,7 +135,7 @@ func runLoad(ctx context.Context, args []string) error {
 	}
 	bc := newBTFCache(btfDir)
 
-	cfg := vmtest.Config{Kernels: names, Resolve: resolve, Payload: exe, Args: []string{loaderCommand}, Raw: true, Jobs: 1}
+	cfg := vmtest.Config{Kernels: kl.kernels, Resolver: resolver, Payload: exe, Args: []string{loaderCommand}, Raw: true, Jobs: 1}
 	vf.apply(&cfg)
 	for _, o := range objs {
 		cfg.Args = append(cfg.Args, o.guest)
@@ -160,33 +153,33 @@ func runLoad(ctx context.Context, args []string) error {
 	defer r.Close()
 
 	var rows []loadResult
-	for _, name := range names {
-		k, kerr := resolve(ctx, name)
-		fmt.Fprintf(os.Stderr, "vmtest load: booting %s\n", name)
-		res := r.Kernel(ctx, name, filepath.Join(dir, name), nil)
+	for _, k := range kl.kernels {
+		resolved, kerr := resolver.Resolve(ctx, k)
+		fmt.Fprintf(os.Stderr, "vmtest load: booting %s\n", k.Name)
+		res := r.Kernel(ctx, k, filepath.Join(dir, fmt.Sprint(len(rows))), nil)
 		got, perr := parseLoadOutput(res.Output, objs)
 		if res.Outcome != report.Pass {
-			fmt.Fprintf(os.Stderr, "vmtest load: kernel %s: %s: %s\n", name, res.Outcome, res.Reason)
+			fmt.Fprintf(os.Stderr, "vmtest load: kernel %s: %s: %s\n", k.Name, res.Outcome, res.Reason)
 		}
 		if perr != nil {
-			fmt.Fprintf(os.Stderr, "vmtest load: kernel %s: %v\n", name, perr)
+			fmt.Fprintf(os.Stderr, "vmtest load: kernel %s: %v\n", k.Name, perr)
 		}
 		for _, o := range objs {
 			var pred *corereport.Result
 			err := kerr
 			if err == nil {
-				pred, err = predictOn(o.spec, bc, k)
+				pred, err = predictOn(o.spec, bc, resolved)
 			}
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "vmtest load: prediction for %s on %s: %v\n", o.name, name, err)
+				fmt.Fprintf(os.Stderr, "vmtest load: prediction for %s on %s: %v\n", o.name, k.Name, err)
 			}
-			rows = append(rows, compareLoad(o, name, k.Version, got[o.guest], pred)...)
+			rows = append(rows, compareLoad(o, k.Name, resolved.Version, got[o.guest], pred)...)
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	if err := writeLoad(os.Stdout, *format, rows); err != nil {
+	if err := writeLoad(os.Stdout, *f, rows); err != nil {
 		return exitWith(exitInfra, err)
 	}
 	for _, row := range rows {
@@ -199,12 +192,12 @@ func runLoad(ctx context.Context, args []string) error {
 
 // predictOn is the offline prediction for spec on kernel k, with the
 // kernel's config and kallsyms.
-func predictOn(spec *ebpf.CollectionSpec, bc *corereport.BTFCache, k vmtest.Kernel) (*corereport.Result, error) {
-	kernel, err := bc.Load(k.Path, k.SHA256)
+func predictOn(spec *ebpf.CollectionSpec, bc *corereport.BTFCache, k kernel.Kernel) (*corereport.Result, error) {
+	kbtf, err := bc.Load(k.Path, k.SHA256)
 	if err != nil {
 		return nil, err
 	}
-	return corereport.RelocateWith(spec, kernel, kernelFacts(bc, k.Path, k.SHA256, k.ConfigPath), corereport.Options{})
+	return corereport.RelocateWith(spec, kbtf, bc.Facts(k), corereport.Options{})
 }
 
 // maxLoadLine bounds one result line from the guest.
@@ -343,13 +336,13 @@ func agreement(ran, predicted bool, g loadRow, p corereport.Program) string {
 }
 
 // writeLoad renders rows.
-func writeLoad(w io.Writer, format string, rows []loadResult) error {
-	switch format {
-	case "json":
+func writeLoad(w io.Writer, f format, rows []loadResult) error {
+	switch f {
+	case formatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rows)
-	case "markdown":
+	case formatMarkdown:
 		var b strings.Builder
 		b.WriteString("| object | program | kernel | loaded | attached | insns | predicted | agreement | error |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rows {
