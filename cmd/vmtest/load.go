@@ -295,12 +295,12 @@ func agreement(ran, predicted bool, g loadRow, p corereport.Program) string {
 	if !ran || !predicted {
 		return agreeNoResult
 	}
-	if !g.Loaded && g.Stage == "loader" {
-		return agreeLoader
-	}
 	if p.Load == corereport.Unknown && strings.Contains(p.Reason, corereport.NeedsInput) ||
 		p.Load == corereport.Loads && p.Attach == corereport.Unknown && strings.Contains(p.AttachReason, corereport.NeedsInput) {
 		return agreeInput
+	}
+	if !g.Loaded && g.Stage == "loader" && p.Load != corereport.Fails {
+		return agreeLoader
 	}
 	switch p.Load {
 	case corereport.Fails:

@@ -68,6 +68,7 @@ func TestAgreement(t *testing.T) {
 		{"unknown attach", loadRow{Loaded: true, Attached: &no}, p(corereport.Loads, corereport.Unknown), agreeUnknown},
 		{"attach not tried", loadRow{Loaded: true, NotTried: "socket"}, p(corereport.Loads, corereport.Loads), agreeRight},
 		{"loader refused", loadRow{Error: "resolve .kconfig", Stage: "loader"}, p(corereport.Loads, corereport.Loads), agreeLoader},
+		{"loader refused as predicted", loadRow{Error: "fentry x not supported", Stage: "loader"}, p(corereport.Fails, corereport.Loads), agreeRight},
 		{"needs input (map size)", loadRow{Error: "map create: invalid argument", Stage: "load"},
 			corereport.Program{Load: corereport.Unknown, Reason: corereport.NeedsInput + "map x", Attach: corereport.Loads}, agreeInput},
 		{"needs input (placeholder)", loadRow{Loaded: true, Attached: &no, Stage: "attach"},

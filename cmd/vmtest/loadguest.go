@@ -93,6 +93,9 @@ const maxErrorText = 600
 
 var processedInsns = regexp.MustCompile(`processed (\d+) insns`)
 
+// verifierStats matches the statistics lines of a verifier log.
+var verifierStats = regexp.MustCompile(`^(verification time|stack depth|processed \d+ insns|subprog \d+ |max_states_per_insn|peak_states|mark_read)`)
+
 // loadOne loads program name of spec with only the maps it references, and
 // attaches it when its section names a target.
 func loadOne(spec *ebpf.CollectionSpec, name string) loadRow {
@@ -160,7 +163,14 @@ func insnsOf(log string) int {
 func loadError(err error) string {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) && len(ve.Log) > 0 {
-		tail := ve.Log
+		// The last lines that are not statistics (LogLevelStats appends
+		// them after the refusal).
+		var tail []string
+		for _, l := range ve.Log {
+			if !verifierStats.MatchString(l) {
+				tail = append(tail, l)
+			}
+		}
 		if len(tail) > 4 {
 			tail = tail[len(tail)-4:]
 		}
