@@ -637,10 +637,8 @@ func (k *kernelFeatures) syscallTracepoint(name string) (Verdict, string) {
 		}
 		return Fails, "syscall " + sc + " is not in this kernel's system call table (sys_call_table): no tracepoint syscalls/" + name
 	}
-	for _, w := range wrappers {
-		if k.hasFunc(w) {
-			return Loads, ""
-		}
+	if slices.ContainsFunc(wrappers, k.hasFunc) {
+		return Loads, ""
 	}
 	if funcs == nil {
 		return Unknown, "syscall " + sc + " is not in this kernel's BTF (" + wrappers[0] + "); only kallsyms can tell, and this kernel's could not be read"
