@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/corematrix/corematrix/kernels/bzimage"
 	"github.com/corematrix/corematrix/kernels/kallsyms"
 )
 
@@ -12,14 +11,21 @@ import (
 // CONFIG_IKCONFIG.
 var ErrNoConfig = errors.New("kernel image carries no config (needs CONFIG_IKCONFIG)")
 
+// ErrNoKallsyms is returned by ImageFuncs for an image whose kallsyms it
+// does not read: only x86-64 vmlinux ELF images are read so far.
+var ErrNoKallsyms = errors.New("kallsyms are read from x86-64 images only")
+
 // ImageFuncs returns the functions of the kernel in the bzImage at path, as
 // kallsyms.Funcs.MarshalText writes them: every function symbol of its
 // kallsyms (Requires CONFIG_KALLSYMS) and whether ftrace can trace it (its
 // __mcount_loc records), read without booting.
 func ImageFuncs(path string) ([]byte, error) {
-	vmlinux, err := bzimage.Vmlinux(path)
+	vmlinux, arch, err := kernelBytes(path)
 	if err != nil {
 		return nil, fmt.Errorf("kallsyms: %w", err)
+	}
+	if arch != ArchAMD64 {
+		return nil, fmt.Errorf("kallsyms of %s (%s): %w", path, arch, ErrNoKallsyms)
 	}
 	fs, err := kallsyms.ImageFuncs(vmlinux)
 	if err != nil {
@@ -31,7 +37,7 @@ func ImageFuncs(path string) ([]byte, error) {
 // ImageConfig returns the kernel config embedded in the bzImage at path
 // (CONFIG_IKCONFIG), or ErrNoConfig.
 func ImageConfig(path string) ([]byte, error) {
-	vmlinux, err := bzimage.Vmlinux(path)
+	vmlinux, _, err := kernelBytes(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
