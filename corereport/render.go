@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/corematrix/corematrix/report"
 )
 
 // Format is an output format of a Matrix.
@@ -235,10 +237,9 @@ func (m *Matrix) findingRows() (rows []FindingRow, plain int) {
 	return rows, plain
 }
 
-// mdEscape keeps text from breaking a Markdown table cell.
-func mdEscape(s string) string {
-	return strings.ReplaceAll(s, "|", `\|`)
-}
+// mdEscape keeps text from breaking a Markdown table cell or making a link
+// or an image: the one escaper every table uses (report.EscapeMarkdown).
+func mdEscape(s string) string { return report.EscapeMarkdown(s) }
 
 // writeGroupedRow writes one table row: the program name (blank when it is
 // the same as the row above, *prev), the columns, then one cell per kernel.

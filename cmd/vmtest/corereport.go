@@ -61,7 +61,7 @@ func parseCoreReport(args []string) (*coreReportArgs, error) {
 	kl.also = []string{hostKernel}
 	a := &coreReportArgs{kf: addKernelFlags(fs)}
 	f := addFormatFlag(fs)
-	fs.StringVar(&a.btfCache, "btf-cache", "", "`DIR`ectory caching BTF extracted from kernel images (default CACHE-DIR/btf; \"none\": no cache)")
+	fs.StringVar(&a.btfCache, "btf-cache", "", "directory `DIR` caching BTF extracted from kernel images (default CACHE-DIR/btf; \"none\": no cache)")
 	fs.BoolVar(&a.diff, "diff", false, "print only what differs for the object between two kernels, given as the first two arguments")
 	rest, err := fs.parse(args, true)
 	if err != nil {
