@@ -37,6 +37,14 @@ type Image struct {
 	// ("y", "m", or "n" when unset), from the config file or else the config
 	// embedded in the image (CONFIG_IKCONFIG); nil without either.
 	Config map[string]string `json:"config,omitempty"`
+	// Modules is the directory holding the kernel's modules tree
+	// (Modules/ModulesRelease/kernel/..., modules.dep, modules.alias),
+	// from the same verified package as the image; empty when there is
+	// none, and ModulesMissing says why.
+	Modules            string `json:"modules,omitempty"`
+	ModulesRelease     string `json:"modules_release,omitempty"`
+	ModulesCompression string `json:"modules_compression,omitempty"`
+	ModulesMissing     string `json:"modules_missing,omitempty"`
 }
 
 // HighlightedConfig lists the config options that matter for eBPF tracers.

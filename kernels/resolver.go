@@ -169,11 +169,16 @@ func (r *Resolver) Resolve(ctx context.Context, name string) (*Image, error) {
 			if err != nil {
 				return nil, fmt.Errorf("kernel %s (locked): %w", name, err)
 			}
+			r.attachModules(ctx, img, &e)
 			return img, nil
 		}
 	}
-	img, _, err := r.resolve(ctx, name)
-	return img, err
+	img, e, err := r.resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	r.attachModules(ctx, img, e)
+	return img, nil
 }
 
 // Pin resolves name ignoring the lock file and returns the image with the

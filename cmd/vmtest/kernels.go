@@ -195,6 +195,11 @@ func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bo
 					}
 					fmt.Println()
 				}
+				if imgs[i].Modules != "" {
+					fmt.Printf("  modules %s/%s (%s in the package)\n", imgs[i].Modules, imgs[i].ModulesRelease, imgs[i].ModulesCompression)
+				} else {
+					fmt.Printf("  modules none: %s\n", imgs[i].ModulesMissing)
+				}
 			}
 		}
 	}

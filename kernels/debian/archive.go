@@ -20,6 +20,7 @@ import (
 
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/kernels/download"
+	"github.com/corematrix/corematrix/kernels/modules"
 	"github.com/corematrix/corematrix/kernels/progress"
 )
 
@@ -299,6 +300,20 @@ type Fetched struct {
 	ConfigSHA256 string `json:"config_sha256,omitempty"`
 	// VmlinuzPath is the image's path inside the package.
 	VmlinuzPath string `json:"vmlinuz_path"`
+	// Modules is the kernel's modules tree (a modules.Builder archive),
+	// read from the same verified packages; nil when they hold none.
+	Modules *FetchedModules `json:"modules,omitempty"`
+	// ModulesRead says the packages were read for modules (records written
+	// before modules were extracted lack it: the package is read again).
+	ModulesRead bool `json:"modules_read,omitempty"`
+}
+
+// FetchedModules describes a cached modules archive.
+type FetchedModules struct {
+	SHA256      string `json:"sha256"`
+	Release     string `json:"release"`
+	Count       int    `json:"count"`
+	Compression string `json:"compression"`
 }
 
 func debKey(sum string) string { return "debian-deb " + sum }
@@ -330,20 +345,40 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 		return nil, err
 	}
 	defer cfg.Abort()
-	kf, err := a.extract(ctx, c.Package, img, cfg)
+	modBlob, err := a.Cache.Create()
+	if err != nil {
+		return nil, err
+	}
+	defer modBlob.Abort()
+	mods := modules.NewBuilder(modBlob)
+	kf, err := a.extract(ctx, c.Package, img, cfg, mods)
 	if err != nil {
 		return nil, err
 	}
 	if kf.Vmlinuz == "" {
 		return nil, fmt.Errorf("%s %s: %w", c.Package.Name, c.Package.Version, ErrNoKernelInDeb)
 	}
-	f := &Fetched{VmlinuzPath: kf.Vmlinuz}
-	if kf.Config == "" && c.Base != nil {
-		if bkf, err := a.extract(ctx, *c.Base, io.Discard, cfg); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
+	f := &Fetched{VmlinuzPath: kf.Vmlinuz, ModulesRead: true}
+	if c.Base != nil {
+		// The 7.x split: the image package may leave the config (and
+		// modules) to the linux-image package.
+		bcfg := io.Writer(io.Discard)
+		if kf.Config == "" {
+			bcfg = cfg
+		}
+		if bkf, err := a.extract(ctx, *c.Base, io.Discard, bcfg, mods); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
 			return nil, err
-		} else if err == nil {
+		} else if err == nil && kf.Config == "" {
 			kf.Config = bkf.Config
 		}
+	}
+	sum, err := mods.Finish()
+	switch {
+	case errors.Is(err, modules.ErrNoModules):
+	case err != nil:
+		return nil, fmt.Errorf("%s %s: kernel modules: %w", c.Package.Name, c.Package.Version, err)
+	default:
+		f.Modules = &FetchedModules{Release: sum.Release, Count: sum.Modules, Compression: string(sum.Compression)}
 	}
 	// Blobs enter the cache only once everything was verified and read.
 	if f.ImageSHA256, _, err = img.Commit(""); err != nil {
@@ -351,6 +386,11 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 	}
 	if kf.Config != "" {
 		if f.ConfigSHA256, _, err = cfg.Commit(""); err != nil {
+			return nil, err
+		}
+	}
+	if f.Modules != nil {
+		if f.Modules.SHA256, _, err = modBlob.Commit(""); err != nil {
 			return nil, err
 		}
 	}
@@ -377,12 +417,20 @@ func (a *Archive) cached(c Candidate) (*Fetched, bool) {
 			return nil, false
 		}
 	}
+	if !f.ModulesRead && !a.Offline {
+		return nil, false // extracted before modules were: read the package again
+	}
+	if f.Modules != nil {
+		if _, err := a.Cache.Blob(f.Modules.SHA256); err != nil {
+			return nil, false
+		}
+	}
 	return &f, true
 }
 
 // extract downloads package p into a temporary file, verifies its size and
 // SHA-256 against the (signed) index, and extracts the kernel files.
-func (a *Archive) extract(ctx context.Context, p Package, vmlinuz, config io.Writer) (KernelFiles, error) {
+func (a *Archive) extract(ctx context.Context, p Package, vmlinuz, config io.Writer, mods *modules.Builder) (KernelFiles, error) {
 	u := a.Mirror + "/" + p.Filename
 	if a.Offline {
 		return KernelFiles{}, fmt.Errorf("GET %s: %w", u, ErrOffline)
@@ -424,7 +472,7 @@ func (a *Archive) extract(ctx context.Context, p Package, vmlinuz, config io.Wri
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return KernelFiles{}, err
 	}
-	kf, err := ExtractKernel(tmp, vmlinuz, config)
+	kf, err := ExtractKernelModules(tmp, vmlinuz, config, mods)
 	if err != nil {
 		return kf, fmt.Errorf("extract %s: %w", p.Filename, err)
 	}
