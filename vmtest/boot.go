@@ -17,6 +17,7 @@ import (
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/qemu"
+	"github.com/corematrix/corematrix/vmtest/share"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
@@ -60,6 +61,13 @@ type boot struct {
 	shellSock string
 	// follow, when set, prints the payload's output as it arrives.
 	follow *wire.Follower
+	// share is how the guest gets its files; exports are served for its
+	// mode (by daemon, one virtiofsd per export, for virtiofs), with
+	// sockets in a directory under tmp.
+	share   share.Decision
+	exports []share.Export
+	daemon  *share.Daemon
+	tmp     string
 }
 
 // bootResult is what one QEMU run left behind.
@@ -88,12 +96,19 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 			return nil, fmt.Errorf("create %s: %w", p, err)
 		}
 	}
+	extra, stopShare, err := b.startShare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The daemons stop after QEMU (this returns only once QEMU exited).
+	defer stopShare()
 	args, err := qemu.Args(qemu.Config{
 		Kernel: b.kernel.Path, Initramfs: b.initramfs,
 		Console: console, Results: results,
 		MemoryMiB: b.memoryMiB, CPUs: b.cpus, Accel: b.accel,
 		Append: []string{guest.EncodeKernelParam(b.kernel.Name)},
 		Shell:  b.shellSock,
+		Extra:  extra,
 	})
 	if err != nil {
 		return nil, err
@@ -325,4 +340,27 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		l.buf.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
+}
+
+// startShare starts what the guest's shared files need before QEMU: one
+// virtiofsd per export for virtiofs (nothing for 9p, which QEMU serves), and
+// returns QEMU's extra arguments and a function that stops the daemons.
+func (b *boot) startShare(ctx context.Context) ([]string, func(), error) {
+	nop := func() {}
+	switch b.share.Mode {
+	case share.VirtioFS:
+		dir, err := os.MkdirTemp(b.tmp, "vfs-")
+		if err != nil {
+			return nil, nop, fmt.Errorf("%w: %w", ErrInfra, err)
+		}
+		s, err := share.Start(ctx, b.daemon, b.exports, dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, nop, fmt.Errorf("%w: %w", ErrInfra, err)
+		}
+		return share.QEMUArgs(share.VirtioFS, b.exports, dir, b.memoryMiB), func() { s.Stop(); os.RemoveAll(dir) }, nil
+	case share.NineP:
+		return share.QEMUArgs(share.NineP, b.exports, "", b.memoryMiB), nop, nil
+	}
+	return nil, nop, nil
 }

@@ -27,6 +27,13 @@ type Kernel struct {
 	// ConfigPath is the kernel's config file, empty when unknown; the guest
 	// gets it as /boot/config-$(uname -r).
 	ConfigPath string
+	// Config holds config symbols known without a config file (from the
+	// image's embedded config), nil when none are.
+	Config map[string]string
+	// Modules is the directory holding the kernel's modules tree
+	// (Modules/ModulesRelease/...), from its own package; empty when it has
+	// none, and ModulesMissing says why.
+	Modules, ModulesRelease, ModulesMissing string
 }
 
 // Resolver turns a kernel name into a verified image on disk. An error means

@@ -18,6 +18,7 @@ import (
 	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
 	"github.com/corematrix/corematrix/vmtest/qemu"
+	"github.com/corematrix/corematrix/vmtest/share"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
@@ -27,9 +28,20 @@ type Runner struct {
 	cfg       Config
 	tmp       string
 	initramfs string
-	goTest    bool
-	accel     *accelChooser
-	busybox   []initramfs.File
+	// workdir is the archive of the packed working directory, appended
+	// for the kernels that take the packed mode; empty without one.
+	workdir string
+	// shared is what sharing kernels get (nil without Config.ShareHost);
+	// daemon serves it over virtiofs (nil, with daemonErr, when none can).
+	shared    *share.Set
+	daemon    *share.Daemon
+	daemonErr error
+	// dynamic says the payload needs the host's libraries (it has an ELF
+	// interpreter): it runs only where they are shared.
+	dynamic bool
+	goTest  bool
+	accel   *accelChooser
+	busybox []initramfs.File
 }
 
 // Result is the outcome of one kernel.
@@ -94,9 +106,12 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err := initramfs.CheckStatic(cfg.Init); err != nil {
 		return nil, fmt.Errorf("guest init: %w", err)
 	}
+	dynamic := false
 	if cfg.Payload == "" {
 		// A shell only (vmtest shell).
-	} else if err := initramfs.CheckStatic(cfg.Payload); err != nil {
+	} else if err := initramfs.CheckStatic(cfg.Payload); errors.Is(err, initramfs.ErrNotStatic) && cfg.ShareHost {
+		dynamic = true // runs where the host's libraries are shared
+	} else if err != nil {
 		return nil, fmt.Errorf("payload: %w", err)
 	}
 	if cfg.Busybox == "" {
@@ -106,10 +121,18 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
-	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox}
+	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox, dynamic: dynamic}
 	r.tmp, err = os.MkdirTemp("", "vmtest-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
+	}
+	if cfg.ShareHost {
+		r.shared, err = share.Collect(share.Options{WorkDir: cfg.WorkDir, Extra: cfg.ShareDirs, TmpDir: r.tmp, Environ: os.Environ()})
+		if err != nil {
+			os.RemoveAll(r.tmp)
+			return nil, err
+		}
+		r.daemon, r.daemonErr = share.FindDaemon()
 	}
 	if err := r.buildInitramfs(); err != nil {
 		os.RemoveAll(r.tmp)
@@ -160,9 +183,14 @@ func (r *Runner) buildInitramfs() error {
 		if err != nil {
 			return fmt.Errorf("working directory: %w (choose another with --workdir, or --no-workdir)", err)
 		}
-		for _, f := range tree {
-			f.Name = guest.StagedName(f.Name)
-			files = append(files, f)
+		for i := range tree {
+			tree[i].Name = guest.StagedName(tree[i].Name)
+		}
+		// Its own archive, appended for the kernels that take the
+		// packed mode.
+		r.workdir = filepath.Join(r.tmp, "workdir.cpio")
+		if err := writeInitramfs(r.workdir, tree); err != nil {
+			return err
 		}
 	}
 	for _, f := range r.cfg.Files {
@@ -203,23 +231,42 @@ func (r *Runner) collects(p string) bool {
 }
 
 // kernelInitramfs returns the initramfs for k: the run's, followed (the
-// kernel unpacks concatenated archives in order) by an archive holding k's
-// config when it is known.
-func (r *Runner) kernelInitramfs(k Kernel) (string, error) {
-	if k.ConfigPath == "" {
+// kernel unpacks concatenated archives in order) by the packed working
+// directory in the packed mode, and an archive holding k's config when it
+// is known and, when k shares the host's files, what the guest mounts and
+// the modules it loads first.
+func (r *Runner) kernelInitramfs(k Kernel, d share.Decision) (string, error) {
+	var extra []initramfs.File
+	if k.ConfigPath != "" {
+		extra = append(extra, initramfs.File{Name: guest.KconfigPath, Source: k.ConfigPath, Mode: 0o644})
+	}
+	parts := []string{r.initramfs}
+	if d.Mode == share.Packed {
+		if r.workdir != "" {
+			parts = append(parts, r.workdir)
+		}
+	} else {
+		extra = append(extra, r.shareFiles(d)...)
+	}
+	if len(parts) == 1 && len(extra) == 0 {
 		return r.initramfs, nil
 	}
 	f, err := os.CreateTemp(r.tmp, "initramfs-*.cpio")
 	if err != nil {
 		return "", fmt.Errorf("kernel initramfs: %w", err)
 	}
-	base, err := os.Open(r.initramfs)
-	if err == nil {
-		_, err = io.Copy(f, base)
-		base.Close()
+	for _, p := range parts {
+		if err != nil {
+			break
+		}
+		var part *os.File
+		if part, err = os.Open(p); err == nil {
+			_, err = io.Copy(f, part)
+			part.Close()
+		}
 	}
-	if err == nil {
-		err = initramfs.Write(f, []initramfs.File{{Name: guest.KconfigPath, Source: k.ConfigPath, Mode: 0o644}})
+	if err == nil && len(extra) > 0 {
+		err = initramfs.Write(f, extra)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -282,7 +329,15 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		return finish(report.InfraError, fmt.Sprintf("create report directory: %v", err))
 	}
 
-	img, err := r.kernelInitramfs(k)
+	d := r.decide(k)
+	res.Sharing = d.Reason
+	if d.Mode == share.Packed && r.dynamic {
+		return finish(report.Fail, fmt.Sprintf("the payload is dynamically linked and this kernel can only take the packed mode, where the host's libraries are not shared (%s); rebuild it with CGO_ENABLED=0", d.Reason))
+	}
+	if d.Mode == share.Packed && r.cfg.ShareHost && r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, "vmtest: %s: %s\n", name, d.Reason)
+	}
+	img, err := r.kernelInitramfs(k, d)
 	if err != nil {
 		return finish(report.InfraError, err.Error())
 	}
@@ -300,6 +355,10 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		qemu: r.cfg.QEMU, kernel: k, initramfs: img, dir: dir,
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
 		timeout: r.cfg.Timeout, onState: onState,
+		share: d, tmp: r.tmp,
+	}
+	if d.Mode != share.Packed {
+		b.exports, b.daemon = r.exports(d), r.daemon
 	}
 	if r.cfg.Shell != nil {
 		b.shell, b.shellSock = r.cfg.Shell, filepath.Join(r.tmp, "shell.sock")
@@ -358,4 +417,41 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	br.timings(&res.Timings)
 	res.Timings.Slowest = report.Slowest(res.Tests, report.SlowestTests)
 	return finish(v.Outcome, v.Reason)
+}
+
+// decide chooses k's mode: packed unless Config.ShareHost, else what
+// share.Decide finds the kernel can mount.
+func (r *Runner) decide(k Kernel) share.Decision {
+	if r.shared == nil {
+		return share.Decision{Mode: share.Packed, Reason: "packed: sharing the host's files was not asked for"}
+	}
+	return share.Decide(share.Kernel{ConfigPath: k.ConfigPath, Config: k.Config,
+		Modules: k.Modules, Release: k.ModulesRelease, ModulesMissing: k.ModulesMissing}, r.daemon, r.daemonErr)
+}
+
+// exports returns what a sharing kernel's guest mounts: the run's exports
+// and, when the kernel has one, its modules tree at /lib/modules.
+func (r *Runner) exports(d share.Decision) []share.Export {
+	ex := append([]share.Export{}, r.shared.Exports...)
+	if d.ModulesExport.Tag != "" {
+		ex = append(ex, d.ModulesExport)
+	}
+	return ex
+}
+
+// shareFiles returns the files a sharing kernel's archive adds: the
+// guest's share configuration and the modules it loads before mounting.
+func (r *Runner) shareFiles(d share.Decision) []initramfs.File {
+	s := guest.Share{FSType: string(d.Mode), Modules: len(d.BootModules), Env: r.shared.Env, PathAppend: r.shared.PathAppend}
+	for _, e := range r.exports(d) {
+		s.Mounts = append(s.Mounts, guest.Mount{Tag: e.Tag, Path: e.Guest, Overlay: e.Overlay})
+	}
+	for _, l := range r.shared.Links {
+		s.Links = append(s.Links, guest.Link{Path: l.Path, Target: l.Target})
+	}
+	files := []initramfs.File{{Name: guest.SharePath, Data: s.Encode(), Mode: 0o644}}
+	for i, m := range d.BootModules {
+		files = append(files, initramfs.File{Name: guest.BootModuleName(i), Source: m, Mode: 0o644})
+	}
+	return files
 }

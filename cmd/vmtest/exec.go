@@ -52,6 +52,7 @@ func execCmd(ctx context.Context, args []string) error {
 	workdir := fs.String("workdir", "", "directory packed into the guest at the same path, where the payload starts (default: the current directory)")
 	noWorkdir := fs.Bool("no-workdir", false, "pack no directory: the payload starts in an empty directory at the current directory's path")
 	vf := addVMFlags(fs)
+	sf := addShareFlags(fs, true)
 	kf := addKernelFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -79,6 +80,7 @@ func execCmd(ctx context.Context, args []string) error {
 	}
 	cfg := vmtest.Config{Kernels: names, Resolve: resolve, Payload: payload[0], Args: payload[1:], Raw: true, Jobs: *jobs}
 	vf.apply(&cfg)
+	sf.apply(&cfg)
 	if *onFail {
 		cfg.Shell = shellOnFail("vmtest exec")
 	}

@@ -87,6 +87,7 @@ func (kf *kernelFlags) resolverTo(w io.Writer) (vmtest.Resolver, error) {
 		if err != nil {
 			return vmtest.Kernel{}, err
 		}
-		return vmtest.Kernel{Name: img.Name, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path, Unverified: img.Unverified, ConfigPath: img.ConfigPath}, nil
+		return vmtest.Kernel{Name: img.Name, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path, Unverified: img.Unverified, ConfigPath: img.ConfigPath,
+			Config: img.Config, Modules: img.Modules, ModulesRelease: img.ModulesRelease, ModulesMissing: img.ModulesMissing}, nil
 	}, nil
 }

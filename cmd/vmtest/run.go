@@ -33,6 +33,7 @@ func runCmd(ctx context.Context, args []string) error {
 	onFail := fs.Bool("shell-on-fail", false, "with a single kernel: after a failing payload, open a shell in the guest on this terminal (only when stdin is a terminal and CI is not set)")
 	coreObject := fs.String("core-object", "", "BPF object whose loads are predicted offline per kernel (CO-RE against the kernel's BTF)")
 	vf := addVMFlags(fs)
+	sf := addShareFlags(fs, false)
 	kf := addKernelFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -51,6 +52,7 @@ func runCmd(ctx context.Context, args []string) error {
 		ReportDir: *reportDir, Jobs: *jobs,
 	}
 	vf.apply(&cfg)
+	sf.apply(&cfg)
 	if *onFail {
 		if len(names) != 1 {
 			return usageError(errors.New("--shell-on-fail needs exactly one kernel"))

@@ -27,6 +27,8 @@ type Config struct {
 	// Shell, when set, is a Unix socket path QEMU listens on for ttyS2, the
 	// interactive shell's port.
 	Shell string
+	// Extra are more arguments (shared directories' devices).
+	Extra []string
 }
 
 // CommandLine returns the kernel command line for cfg: console on ttyS0 from
@@ -99,7 +101,7 @@ func Args(cfg Config) ([]string, error) {
 			"-chardev", "socket,id=shell,server=on,wait=off,path="+escape(cfg.Shell),
 			"-serial", "chardev:shell")
 	}
-	return args, nil
+	return append(args, cfg.Extra...), nil
 }
 
 // escape doubles commas, QEMU's option separator.
