@@ -15,9 +15,9 @@ import (
 
 // nameKey is the cache record remembering what a name resolved to.
 func (r *Resolver) nameKey(name string) string {
-	kind := "name "
+	kind := "name v2 " // v2: entries name the linux-modules-* package
 	if r.archive != nil && r.archive.Keyring == nil {
-		kind = "name-unverified "
+		kind = "name-unverified v2 "
 	}
 	return kind + r.Mirror() + " " + strings.Join(r.opts.Suites, ",") + " " + name
 }
@@ -202,6 +202,9 @@ func entryFor(c debian.Candidate, f *debian.Fetched) LockEntry {
 	}
 	if c.Base != nil {
 		e.BaseFilename, e.BaseSize, e.BaseSHA256 = c.Base.Filename, c.Base.Size, c.Base.SHA256
+	}
+	if c.Modules != nil {
+		e.ModulesFilename, e.ModulesSize, e.ModulesSHA256 = c.Modules.Filename, c.Modules.Size, c.Modules.SHA256
 	}
 	return e
 }

@@ -20,6 +20,9 @@ func candidateOf(e *LockEntry) debian.Candidate {
 	if e.BaseFilename != "" {
 		c.Base = &debian.Package{Name: "linux-base", Version: e.PackageVersion, Filename: e.BaseFilename, Size: e.BaseSize, SHA256: e.BaseSHA256}
 	}
+	if e.ModulesFilename != "" {
+		c.Modules = &debian.Package{Name: "linux-modules", Version: e.PackageVersion, Filename: e.ModulesFilename, Size: e.ModulesSize, SHA256: e.ModulesSHA256}
+	}
 	return c
 }
 
@@ -48,7 +51,7 @@ func (r *Resolver) attachModules(ctx context.Context, img *Image, e *LockEntry) 
 		img.ModulesMissing = "its package yields another image than the one resolved"
 		return
 	}
-	if !f.ModulesRead {
+	if f.ModulesSchema == 0 {
 		img.ModulesMissing = "the cache predates module extraction and --offline forbids reading the package again"
 		return
 	}

@@ -72,10 +72,11 @@ var ErrNoKeyring = errors.New("no Debian archive keyring to verify InRelease")
 // indexKey names the cache record of a suite's index; unverified indices
 // are kept apart so they never serve a verified lookup.
 func (a *Archive) indexKey(suite string) string {
+	// v2: candidates name their linux-modules-* package (7.x split).
 	if a.Keyring == nil {
-		return "debian-index-unverified " + a.Mirror + " " + suite
+		return "debian-index-unverified v2 " + a.Mirror + " " + suite
 	}
-	return "debian-index " + a.Mirror + " " + suite
+	return "debian-index v2 " + a.Mirror + " " + suite
 }
 
 // Limits on what a mirror may send, checked before anything is allocated.
@@ -303,10 +304,14 @@ type Fetched struct {
 	// Modules is the kernel's modules tree (a modules.Builder archive),
 	// read from the same verified packages; nil when they hold none.
 	Modules *FetchedModules `json:"modules,omitempty"`
-	// ModulesRead says the packages were read for modules (records written
-	// before modules were extracted lack it: the package is read again).
-	ModulesRead bool `json:"modules_read,omitempty"`
+	// ModulesSchema says how the packages were read for modules: records
+	// of an older schema (or none) make the package be read again.
+	ModulesSchema int `json:"modules_schema,omitempty"`
 }
+
+// modulesSchema is the current ModulesSchema: modules from the image
+// package, its linux-base-* package and its linux-modules-* package.
+const modulesSchema = 2
 
 // FetchedModules describes a cached modules archive.
 type FetchedModules struct {
@@ -358,7 +363,7 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 	if kf.Vmlinuz == "" {
 		return nil, fmt.Errorf("%s %s: %w", c.Package.Name, c.Package.Version, ErrNoKernelInDeb)
 	}
-	f := &Fetched{VmlinuzPath: kf.Vmlinuz, ModulesRead: true}
+	f := &Fetched{VmlinuzPath: kf.Vmlinuz, ModulesSchema: modulesSchema}
 	if c.Base != nil {
 		// The 7.x split: the image package may leave the config (and
 		// modules) to the linux-image package.
@@ -370,6 +375,12 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 			return nil, err
 		} else if err == nil && kf.Config == "" {
 			kf.Config = bkf.Config
+		}
+	}
+	if c.Modules != nil {
+		// The 7.x split: the modules have a package of their own.
+		if _, err := a.extract(ctx, *c.Modules, io.Discard, io.Discard, mods); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
+			return nil, err
 		}
 	}
 	sum, err := mods.Finish()
@@ -417,7 +428,7 @@ func (a *Archive) cached(c Candidate) (*Fetched, bool) {
 			return nil, false
 		}
 	}
-	if !f.ModulesRead && !a.Offline {
+	if f.ModulesSchema != modulesSchema && !a.Offline {
 		return nil, false // extracted before modules were: read the package again
 	}
 	if f.Modules != nil {

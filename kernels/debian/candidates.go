@@ -19,6 +19,10 @@ var imageName = regexp.MustCompile(`^linux-(image|binary)-(unsigned-)?(\d+\.\d+[
 // 7.x kernel whose image is in linux-binary-*.
 var baseName = regexp.MustCompile(`^linux-base-(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + Flavour + `$`)
 
+// modulesName matches linux-modules-<abi>-cloud-amd64, which holds the
+// modules of a 7.x kernel whose image is in linux-binary-*.
+var modulesName = regexp.MustCompile(`^linux-modules-(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + Flavour + `$`)
+
 // minImageSize tells an image package from a meta package of the same name
 // pattern (the 7.x linux-image-* packages hold no image).
 const minImageSize = 1 << 20
@@ -27,7 +31,7 @@ const minImageSize = 1 << 20
 // kernel resolution; it filters large indices while parsing.
 func KeepIndexEntry(name string) bool {
 	return strings.HasPrefix(name, "linux-image-") || strings.HasPrefix(name, "linux-binary-") ||
-		strings.HasPrefix(name, "linux-base-")
+		strings.HasPrefix(name, "linux-base-") || strings.HasPrefix(name, "linux-modules-")
 }
 
 // ImagePackages returns the packages that may hold a kernel image of any
@@ -64,6 +68,9 @@ type Candidate struct {
 	// Base is the linux-base-* package holding the config when the image
 	// package has none (7.x), if present.
 	Base *Package `json:"base,omitempty"`
+	// Modules is the linux-modules-* package holding the modules when the
+	// image package has none (7.x), if present.
+	Modules *Package `json:"modules,omitempty"`
 }
 
 // Release returns the uname -r of the kernel, e.g. "6.1.0-50-cloud-amd64".
@@ -94,11 +101,16 @@ func Line(upstream string) string {
 // suite's (filtered) Packages stanzas, one per ABI and version, preferring
 // signed over unsigned builds, newest first.
 func FindCandidates(suite string, pkgs []Package) []Candidate {
-	bases := map[string]Package{}
+	bases, mods := map[string]Package{}, map[string]Package{}
 	for _, p := range pkgs {
-		if m := baseName.FindStringSubmatch(p.Name); m != nil {
-			if old, ok := bases[m[1]]; !ok || CompareVersions(p.Version, old.Version) > 0 {
-				bases[m[1]] = p
+		for _, x := range []struct {
+			re *regexp.Regexp
+			m  map[string]Package
+		}{{baseName, bases}, {modulesName, mods}} {
+			if m := x.re.FindStringSubmatch(p.Name); m != nil {
+				if old, ok := x.m[m[1]]; !ok || CompareVersions(p.Version, old.Version) > 0 {
+					x.m[m[1]] = p
+				}
 			}
 		}
 	}
@@ -118,8 +130,10 @@ func FindCandidates(suite string, pkgs []Package) []Candidate {
 		up := UpstreamVersion(p.Version)
 		c := Candidate{Suite: suite, Upstream: up, Line: Line(up), ABI: m[3], Package: p}
 		if b, ok := bases[m[3]]; ok {
-			b := b
 			c.Base = &b
+		}
+		if mp, ok := mods[m[3]]; ok && mp.Version == p.Version {
+			c.Modules = &mp
 		}
 		best[k] = c
 		unsigned[k] = isUnsigned
