@@ -1,6 +1,7 @@
 # corematrix — build, test and run the kernel matrix.
 #
 #   make deps       install system packages (qemu, clang, llvm, libbpf-dev)
+#   make install    install vmtest (static) into $(go env GOPATH)/bin, for the PATH
 #   make test       lint + unit tests + end-to-end VM fault tests (fuzz seeds replayed),
 #                   then ./probes inside kernel 6.1 via go test -exec 'vmtest exec' (no skips)
 #   make fuzz       run every Go fuzz target for FUZZTIME (default 30s) each
@@ -31,7 +32,7 @@ LDFLAGS      ?= -s -w
 
 export CGO_ENABLED := 0
 
-.PHONY: all deps generate generate-check build test unit vmtest bench bench-vm fuzz lint clean
+.PHONY: all deps generate generate-check build install test unit vmtest bench bench-vm fuzz lint clean
 
 all: build
 
@@ -50,6 +51,11 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/vmtest ./cmd/vmtest
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tracer ./cmd/tracer
 	$(GO) test -c -ldflags '$(LDFLAGS)' -o $(BIN)/harness.test ./harness
+
+# vmtest on the PATH, as the README's examples call it. Static, like
+# bin/vmtest: it is also every guest's /init.
+install:
+	$(GO) install -ldflags '$(LDFLAGS)' ./cmd/vmtest
 
 test: deps lint build
 	$(GO) test $(TEST_FLAGS) -timeout 30m ./...

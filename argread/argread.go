@@ -22,8 +22,8 @@
 // seen (clang at -O2 keeps the context in a register and inlines
 // BPF_KPROBE's body).
 //
-// It is offline analysis: it imports corerelo and btfproto and must not import
-// kernels, vmtest or probes.
+// It is offline analysis: it imports corerelo, btfproto and kernel (the
+// identity of a kernel) and must not import kernels, vmtest or probes.
 package argread
 
 import (

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/kerneltest"
 	"github.com/corematrix/corematrix/probes"
 )
@@ -38,11 +39,11 @@ func TestTracerReads(t *testing.T) {
 	}, brief(rs))
 }
 
-func kernelsNamed(t *testing.T, names ...string) []Kernel {
+func kernelsNamed(t *testing.T, names ...string) []KernelBTF {
 	t.Helper()
-	var out []Kernel
+	var out []KernelBTF
 	for _, n := range names {
-		out = append(out, Kernel{n, kerneltest.BTF(t, n)})
+		out = append(out, KernelBTF{Kernel: kernel.Kernel{Name: n}, BTF: kerneltest.BTF(t, n)})
 	}
 	return out
 }

@@ -14,13 +14,13 @@ import (
 
 	"github.com/corematrix/corematrix/btfproto"
 	"github.com/corematrix/corematrix/corerelo"
+	"github.com/corematrix/corematrix/kernel"
 )
 
-// Kernel is one kernel of a drift check.
-type Kernel struct {
-	// Name labels the kernel in findings ("5.10", "6.1").
-	Name string
-	// BTF is the kernel's vmlinux BTF.
+// KernelBTF is one kernel of a drift check: the kernel (its Name labels it
+// in findings) and its vmlinux BTF.
+type KernelBTF struct {
+	kernel.Kernel
 	BTF *btf.Spec
 }
 
@@ -85,7 +85,7 @@ type Finding struct {
 // parameter at that position. A read that CO-RE relocation makes dead code
 // on a kernel (the object picks the argument by kernel) does not count
 // there. Findings are in Reads order.
-func Check(spec *ebpf.CollectionSpec, kernels []Kernel) ([]Finding, error) {
+func Check(spec *ebpf.CollectionSpec, kernels []KernelBTF) ([]Finding, error) {
 	reads, err := Reads(spec)
 	if err != nil {
 		return nil, err

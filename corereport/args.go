@@ -36,7 +36,7 @@ type Args struct {
 
 // CheckArgs runs the argument check of spec over kernels (those of m that
 // have BTF, in column order) and records it in m.Args.
-func (m *Matrix) CheckArgs(spec *ebpf.CollectionSpec, kernels []argread.Kernel) error {
+func (m *Matrix) CheckArgs(spec *ebpf.CollectionSpec, kernels []argread.KernelBTF) error {
 	a, err := CheckArgs(spec, kernels)
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func (m *Matrix) CheckArgs(spec *ebpf.CollectionSpec, kernels []argread.Kernel) 
 }
 
 // CheckArgs runs the argument check of spec over kernels, in order.
-func CheckArgs(spec *ebpf.CollectionSpec, kernels []argread.Kernel) (*Args, error) {
+func CheckArgs(spec *ebpf.CollectionSpec, kernels []argread.KernelBTF) (*Args, error) {
 	fs, err := argread.Check(spec, kernels)
 	if err != nil {
 		return nil, fmt.Errorf("argument check: %w", err)

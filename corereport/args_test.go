@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/corematrix/corematrix/argread"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/kerneltest"
 )
 
@@ -19,11 +20,11 @@ import (
 // argument 2 on every kernel (drift), and picked by a CO-RE check (guarded).
 const argsObject = "../argread/testdata/args.o"
 
-func argKernels(t *testing.T, names ...string) []argread.Kernel {
+func argKernels(t *testing.T, names ...string) []argread.KernelBTF {
 	t.Helper()
-	var out []argread.Kernel
+	var out []argread.KernelBTF
 	for _, n := range names {
-		out = append(out, argread.Kernel{Name: n, BTF: kerneltest.BTF(t, n)})
+		out = append(out, argread.KernelBTF{Kernel: kernel.Kernel{Name: n}, BTF: kerneltest.BTF(t, n)})
 	}
 	return out
 }
@@ -32,7 +33,7 @@ func TestMatrixArgs(t *testing.T) {
 	spec, err := ebpf.LoadCollectionSpec(argsObject)
 	require.NoError(t, err)
 	ks := argKernels(t, "5.10", "6.1")
-	m := NewMatrix(argsObject, []Kernel{{Name: "5.10"}, {Name: "6.1"}})
+	m := NewMatrix(argsObject, []Column{{Kernel: kernel.Kernel{Name: "5.10"}}, {Kernel: kernel.Kernel{Name: "6.1"}}})
 	require.NoError(t, m.CheckArgs(spec, ks))
 	assert.Equal(t, 5, m.Args.Drifts(), "core_drift, coreread_drift, plain_drift, fentry_drift, fexit_drift")
 	assert.Equal(t, "argument DRIFT across 5.10..6.1: 5 of 10 reads change type (see below)", m.Args.Summary)
@@ -103,11 +104,11 @@ func TestDiffArgs(t *testing.T) {
 	spec, err := ebpf.LoadCollectionSpec(argsObject)
 	require.NoError(t, err)
 	ks := argKernels(t, "5.10", "6.1")
-	var cols []Kernel
+	var cols []Column
 	for _, k := range ks {
 		res, err := Relocate(spec, k.BTF, Options{})
 		require.NoError(t, err)
-		cols = append(cols, Kernel{Name: k.Name, Result: res})
+		cols = append(cols, Column{Kernel: kernel.Kernel{Name: k.Name}, Result: res})
 	}
 	m := NewMatrix(argsObject, cols)
 	require.NoError(t, m.CheckArgs(spec, ks))
@@ -127,8 +128,8 @@ func TestDiffArgs(t *testing.T) {
 	assert.Contains(t, squeeze(b.String()), "core_drift kprobe vfs_unlink arg 2 pt_regs.si (CO-RE) struct dentry * struct inode * DRIFT")
 
 	// The same kernel twice: nothing differs, prototypes included.
-	m = NewMatrix(argsObject, []Kernel{cols[1], cols[1]})
-	require.NoError(t, m.CheckArgs(spec, []argread.Kernel{ks[1], ks[1]}))
+	m = NewMatrix(argsObject, []Column{cols[1], cols[1]})
+	require.NoError(t, m.CheckArgs(spec, []argread.KernelBTF{ks[1], ks[1]}))
 	d, err = m.Diff()
 	require.NoError(t, err)
 	assert.True(t, d.Empty())

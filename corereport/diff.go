@@ -17,7 +17,7 @@ import (
 type Diff struct {
 	Object string `json:"object"`
 	// Kernels are the two kernels, A then B.
-	Kernels [2]Kernel `json:"kernels"`
+	Kernels [2]Column `json:"kernels"`
 	// Relocations whose values, poison or existence differ.
 	Relocations []Row `json:"relocations"`
 	// Findings (helpers, kfuncs, types, attach targets) whose verdict or
@@ -46,7 +46,7 @@ func (m *Matrix) Diff() (*Diff, error) {
 			return nil, fmt.Errorf("%w: %s: %s", ErrDiffKernels, k.Name, k.Err)
 		}
 	}
-	d := &Diff{Object: m.Object, Kernels: [2]Kernel{m.Kernels[0], m.Kernels[1]},
+	d := &Diff{Object: m.Object, Kernels: [2]Column{m.Kernels[0], m.Kernels[1]},
 		Relocations: []Row{}, Findings: []FindingRow{}, Programs: []ProgramRow{}}
 	for _, r := range m.Relocations {
 		if r.Cells[0].Text() != r.Cells[1].Text() {

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/corematrix/corematrix/harness/broken"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/probes"
 )
 
@@ -22,11 +23,11 @@ func diffOf(t *testing.T, variant, a, b string) *Diff {
 	require.NoError(t, err)
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(v.Object))
 	require.NoError(t, err)
-	var cols []Kernel
+	var cols []Column
 	for _, name := range []string{a, b} {
 		res, err := Relocate(spec, kernels[name], Options{MapFallbacks: probes.MapFallbacks})
 		require.NoError(t, err)
-		cols = append(cols, Kernel{Name: name, Result: res})
+		cols = append(cols, Column{Kernel: kernel.Kernel{Name: name}, Result: res})
 	}
 	d, err := NewMatrix("broken_"+variant+".o", cols).Diff()
 	require.NoError(t, err)

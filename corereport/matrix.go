@@ -8,15 +8,13 @@ import (
 	"strings"
 
 	"github.com/corematrix/corematrix/corerelo"
+	"github.com/corematrix/corematrix/kernel"
 )
 
-// Kernel is one column of a Matrix: a kernel and its relocation result, or
-// why there is none.
-type Kernel struct {
-	// Name is what the user asked for ("6.1", a path).
-	Name string `json:"name"`
-	// Version is the resolved version, when known.
-	Version string `json:"version,omitempty"`
+// Column is one column of a Matrix: a kernel and its relocation result, or
+// why there is none. Its JSON form is the kernel's with "error" added.
+type Column struct {
+	kernel.Kernel
 	// Result is the object relocated against this kernel; nil when Err is set.
 	Result *Result `json:"-"`
 	// Err says why the kernel has no result (not resolved, no BTF).
@@ -28,7 +26,7 @@ type Kernel struct {
 // program on each kernel.
 type Matrix struct {
 	Object  string   `json:"object"`
-	Kernels []Kernel `json:"kernels"`
+	Kernels []Column `json:"kernels"`
 	// Relocations has one row per program and distinct (kind, access),
 	// in program then instruction order.
 	Relocations []Row `json:"relocations"`
@@ -209,7 +207,7 @@ func (m *Matrix) Unavailable() int {
 }
 
 // NewMatrix builds the matrix of object from one Kernel per column.
-func NewMatrix(object string, kernels []Kernel) *Matrix {
+func NewMatrix(object string, kernels []Column) *Matrix {
 	m := &Matrix{Object: object, Kernels: kernels, Relocations: []Row{}, Findings: []FindingRow{}, Programs: []ProgramRow{}}
 	type rowKey struct {
 		prog   string
@@ -312,7 +310,7 @@ func containsValue(vs []int64, v int64) bool {
 
 // kernelLabel is the column heading of k: its name, and its version when
 // that says more.
-func kernelLabel(k Kernel) string {
+func kernelLabel(k Column) string {
 	if k.Version != "" && k.Version != k.Name && !strings.Contains(k.Name, k.Version) {
 		return fmt.Sprintf("%s (%s)", k.Name, k.Version)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/corematrix/corematrix/corerelo"
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // testMatrix relocates the test object against synthetic kernels from
@@ -18,13 +19,13 @@ import (
 func testMatrix(t *testing.T) *Matrix {
 	t.Helper()
 	spec := loadTestObject(t)
-	var cols []Kernel
+	var cols []Column
 	for _, k := range []testKernel{{"old", kernelPre514}, {"new", kernelModern}} {
 		res, err := Relocate(spec, k.load(t), Options{})
 		require.NoError(t, err, "Relocate %s", k.name)
-		cols = append(cols, Kernel{Name: k.name, Result: res})
+		cols = append(cols, Column{Kernel: kernel.Kernel{Name: k.name}, Result: res})
 	}
-	cols = append(cols, Kernel{Name: "5.4", Err: "no image for 5.4"})
+	cols = append(cols, Column{Kernel: kernel.Kernel{Name: "5.4"}, Err: "no image for 5.4"})
 	return NewMatrix(testObject, cols)
 }
 

@@ -1,6 +1,7 @@
 package corereport
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sync"
@@ -9,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/argread"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -91,16 +93,17 @@ func NewPredictor(objectPath string, cache *BTFCache, opts Options) (*Predictor,
 	return &Predictor{object: objectPath, cache: cache, opts: opts, spec: spec}, nil
 }
 
-// Predict relocates the object against the kernel image at imagePath, whose
-// SHA-256 is sum (empty: hashed when caching), and predicts each program's
-// load outcome.
-func (p *Predictor) Predict(imagePath, sum string) (*report.Prediction, error) {
-	kernel, err := p.cache.Load(imagePath, sum)
+// Predict relocates the object against the image of the resolved kernel k
+// (its SHA256 may be empty: the image is then hashed when caching) and
+// predicts each program's load outcome. ctx is not used: reading BTF is
+// local work.
+func (p *Predictor) Predict(_ context.Context, k kernel.Kernel) (*report.Prediction, error) {
+	spec, err := p.cache.Load(k.Path, k.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("predict %s: %w", p.object, err)
 	}
 	p.mu.Lock()
-	res, err := Relocate(p.spec, kernel, p.opts)
+	res, err := Relocate(p.spec, spec, p.opts)
 	p.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("predict %s: %w", p.object, err)
@@ -108,26 +111,18 @@ func (p *Predictor) Predict(imagePath, sum string) (*report.Prediction, error) {
 	return res.Prediction(), nil
 }
 
-// Image is one kernel image of a run, for Predictor.Args.
-type Image struct {
-	// Name labels the kernel ("6.1").
-	Name string
-	// Path is the image; SHA256 its hex digest (empty: hashed when caching).
-	Path, SHA256 string
-}
-
-// Args runs the argument check (CheckArgs) of the object over images, in
-// order, reading their BTF through the cache.
-func (p *Predictor) Args(images []Image) (*Args, error) {
-	var kernels []argread.Kernel
-	for _, img := range images {
-		spec, err := p.cache.Load(img.Path, img.SHA256)
+// Args runs the argument check (CheckArgs) of the object over the resolved
+// kernels, in order, reading their BTF through the cache.
+func (p *Predictor) Args(kernels []kernel.Kernel) (*Args, error) {
+	var withBTF []argread.KernelBTF
+	for _, k := range kernels {
+		spec, err := p.cache.Load(k.Path, k.SHA256)
 		if err != nil {
-			return nil, fmt.Errorf("argument check of %s: kernel %s: %w", p.object, img.Name, err)
+			return nil, fmt.Errorf("argument check of %s: kernel %s: %w", p.object, k.Name, err)
 		}
-		kernels = append(kernels, argread.Kernel{Name: img.Name, BTF: spec})
+		withBTF = append(withBTF, argread.KernelBTF{Kernel: k, BTF: spec})
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return CheckArgs(p.spec, kernels)
+	return CheckArgs(p.spec, withBTF)
 }

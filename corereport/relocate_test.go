@@ -1,6 +1,7 @@
 package corereport
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -245,7 +247,7 @@ func TestPredictorConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, img := range images {
 		wg.Go(func() {
-			pred, err := p.Predict(img, "")
+			pred, err := p.Predict(context.Background(), kernel.Kernel{Name: img, Path: img})
 			results[i] = out{pred, err}
 		})
 	}

@@ -25,7 +25,7 @@ func TestSilentMirrorFailsWithinDeadlines(t *testing.T) {
 		Keyring: fakearchive.WriteKeyring(t, t.TempDir(), fakearchive.NewKey(t)), OCIRepository: "none",
 		Deadlines: fastDeadlines, Retries: 2, RetryBackoff: 10 * time.Millisecond}
 	start := time.Now()
-	_, err := newResolver(t, opts).Resolve(context.Background(), "6.1")
+	_, err := newResolver(t, opts).ResolveName(context.Background(), "6.1")
 	require.Error(t, err)
 	assert.ErrorIs(t, err, download.ErrNoAnswer)
 	assert.Contains(t, err.Error(), "mirror "+strings.TrimPrefix(opts.DebianMirror, "http://")+" did not answer within 300ms")
@@ -38,7 +38,7 @@ func TestSilentRegistryFailsWithinDeadlines(t *testing.T) {
 	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none",
 		Deadlines: fastDeadlines, Retries: 2, RetryBackoff: 10 * time.Millisecond}
 	start := time.Now()
-	_, err := newResolver(t, opts).Resolve(context.Background(), "oci:"+fakearchive.Silent(t)+"/ci-kernels:5.4")
+	_, err := newResolver(t, opts).ResolveName(context.Background(), "oci:"+fakearchive.Silent(t)+"/ci-kernels:5.4")
 	require.Error(t, err)
 	assert.ErrorIs(t, err, download.ErrNoAnswer)
 	assert.Contains(t, err.Error(), "did not answer within 300ms")
@@ -54,18 +54,18 @@ func TestMissingKeyringFailsClosed(t *testing.T) {
 	cacheDir := t.TempDir()
 	opts := testOptions(t, fa, cacheDir)
 	opts.Keyring = filepath.Join(t.TempDir(), "missing.gpg")
-	_, err := newResolver(t, opts).Resolve(context.Background(), "6.1")
+	_, err := newResolver(t, opts).ResolveName(context.Background(), "6.1")
 	require.ErrorIs(t, err, debian.ErrNoKeyring)
 	assert.Contains(t, err.Error(), "--allow-unverified")
 	t.Log(err)
 
 	opts.AllowUnverified = true
-	img, err := newResolver(t, opts).Resolve(context.Background(), "6.1")
+	img, err := newResolver(t, opts).ResolveName(context.Background(), "6.1")
 	require.NoError(t, err)
 	assert.True(t, img.Unverified)
 	assert.Contains(t, img.Source, "(unverified)")
 
-	verified, err := newResolver(t, testOptions(t, fa, cacheDir)).Resolve(context.Background(), "6.1")
+	verified, err := newResolver(t, testOptions(t, fa, cacheDir)).ResolveName(context.Background(), "6.1")
 	require.NoError(t, err)
 	assert.False(t, verified.Unverified)
 	assert.NotContains(t, verified.Source, "unverified")
@@ -85,7 +85,7 @@ func TestCorruptBTFIsNotListedAsBTF(t *testing.T) {
 	require.NoError(t, os.WriteFile(p, fakekernel.BzImage("6.1.0-x\x1b[2J\x1b[H (evil) #1", payload), 0o644))
 	_, err = LoadBTF(p)
 	require.Error(t, err)
-	img, err := newResolver(t, Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"}).Resolve(context.Background(), p)
+	img, err := newResolver(t, Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"}).ResolveName(context.Background(), p)
 	require.NoError(t, err)
 	assert.False(t, img.HasBTF, "kernels btf refuses it: %v", err)
 	assert.Equal(t, "6.1.0-x[2J[H (evil) #1", img.KernelVersion)

@@ -1,5 +1,6 @@
-// Package kernels turns a kernel name ("6.1", "6.1.176", "latest",
-// "deb:SUITE/PACKAGE", "oci:REF", a path) into a verified bzImage on disk.
+// Package kernels turns a kernel (a kernel.Kernel parsed from a name: "6.1",
+// "6.1.176", "latest", "deb:SUITE/PACKAGE", "oci:REF", a path) into a
+// verified bzImage on disk: Resolver implements kernel.Resolver.
 //
 // Images come from the Debian archive (the mirror of this machine's apt
 // sources, every index verified against the archive keyring; without one
@@ -10,6 +11,6 @@
 // a content-addressed cache shared safely between processes. The package also
 // reads a kernel's version and BTF straight from its bzImage, without booting.
 //
-// It knows nothing of tests or VMs: it must not import vmtest, corereport,
-// probes or harness.
+// It knows nothing of tests or VMs: it may import kernel (the identity it
+// fills in) and must not import vmtest, corereport, probes or harness.
 package kernels

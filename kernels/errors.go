@@ -9,6 +9,10 @@ import (
 // configured source serves a kernel name.
 var ErrUnavailable = errors.New("kernel unavailable")
 
+// ErrArch is returned (wrapped in an *UnavailableError) when no source
+// serves kernels of the architecture a name asks for.
+var ErrArch = errors.New("architecture not served")
+
 // ErrLockMismatch is returned when an image does not match kernels.lock.
 var ErrLockMismatch = errors.New("image does not match kernels.lock")
 

@@ -8,45 +8,6 @@ import (
 	"strings"
 )
 
-// Image is a resolved kernel image on disk, verified against its source.
-type Image struct {
-	// Name is what was asked for ("6.1", "oci:...", a path).
-	Name string `json:"name"`
-	// Version is the kernel version, e.g. "6.1.176".
-	Version string `json:"version"`
-	// Release is what uname -r prints in the kernel, e.g. "6.1.0-50-cloud-amd64".
-	Release string `json:"release"`
-	// KernelVersion is the full version string from the bzImage header.
-	KernelVersion string `json:"kernel_version"`
-	// Source says where the image came from, e.g.
-	// "debian:bookworm/linux-image-6.1.0-50-cloud-amd64=6.1.176-1",
-	// "oci:ghcr.io/cilium/ci-kernels:5.4@sha256:...", "local:/path".
-	Source string `json:"source"`
-	// Path is the bzImage on disk.
-	Path string `json:"path"`
-	// ConfigPath is the kernel's config, empty when the source has none.
-	ConfigPath string `json:"config_path,omitempty"`
-	// SHA256 is the hash of the bzImage.
-	SHA256 string `json:"sha256"`
-	// HasBTF says whether the image carries kernel BTF (.BTF section).
-	HasBTF bool `json:"has_btf"`
-	// Unverified says the image's Debian index was used without checking
-	// its signature (Options.AllowUnverified). Reports mark such kernels.
-	Unverified bool `json:"unverified,omitempty"`
-	// Config holds the values of the HighlightedConfig options
-	// ("y", "m", or "n" when unset), from the config file or else the config
-	// embedded in the image (CONFIG_IKCONFIG); nil without either.
-	Config map[string]string `json:"config,omitempty"`
-	// Modules is the directory holding the kernel's modules tree
-	// (Modules/ModulesRelease/kernel/..., modules.dep, modules.alias),
-	// from the same verified package as the image; empty when there is
-	// none, and ModulesMissing says why.
-	Modules            string `json:"modules,omitempty"`
-	ModulesRelease     string `json:"modules_release,omitempty"`
-	ModulesCompression string `json:"modules_compression,omitempty"`
-	ModulesMissing     string `json:"modules_missing,omitempty"`
-}
-
 // HighlightedConfig lists the config options that matter for eBPF tracers.
 var HighlightedConfig = []string{
 	"CONFIG_BPF_SYSCALL",

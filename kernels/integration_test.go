@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/debian"
 )
 
@@ -19,7 +20,7 @@ import (
 // machine's apt sources, using the default cache so downloads are shared with
 // `vmtest kernels fetch` and later runs. When the archive cannot be reached
 // it resolves from the cache alone, and skips only when that is empty too.
-func realResolver(t *testing.T, name string) (*Resolver, *Image) {
+func realResolver(t *testing.T, name string) (*Resolver, kernel.Kernel) {
 	t.Helper()
 	mirror := os.Getenv("CM_DEBIAN_MIRROR")
 	if mirror == "" {
@@ -42,7 +43,7 @@ func realResolver(t *testing.T, name string) (*Resolver, *Image) {
 	}
 	r, err := New(opts)
 	require.NoError(t, err)
-	img, err := r.Resolve(context.Background(), name)
+	img, err := r.ResolveName(context.Background(), name)
 	if opts.Offline && errors.Is(err, debian.ErrOffline) {
 		t.Skipf("Debian archive unreachable and %s not cached: %v", name, err)
 	}

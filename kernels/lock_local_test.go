@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/internal/fakekernel"
 )
 
@@ -18,7 +19,7 @@ func TestLockFilePinsAndDetectsMismatch(t *testing.T) {
 	opts := testOptions(t, fa, "")
 	ctx := context.Background()
 	r := newResolver(t, opts)
-	old, e, err := r.Pin(ctx, "6.1.170")
+	old, e, err := r.Pin(ctx, kernel.Kernel{Name: "6.1.170"})
 	require.NoError(t, err)
 	lockPath := filepath.Join(t.TempDir(), LockFileName)
 	lf := &LockFile{Kernels: map[string]LockEntry{"6.1": e}}
@@ -31,7 +32,7 @@ func TestLockFilePinsAndDetectsMismatch(t *testing.T) {
 	opts.LockFile = lf
 	opts.CacheDir = t.TempDir()
 	before := fa.Hits("InRelease")
-	img, err := newResolver(t, opts).Resolve(ctx, "6.1")
+	img, err := newResolver(t, opts).ResolveName(ctx, "6.1")
 	require.NoError(t, err)
 	require.EqualValues(t, "6.1.170", img.Version, "locked 6.1 resolved to %s %s, want 6.1.170 %s", img.Version, img.SHA256, old.SHA256)
 	require.EqualValues(t, old.SHA256, img.SHA256, "locked 6.1 resolved to %s %s, want 6.1.170 %s", img.Version, img.SHA256, old.SHA256)
@@ -42,12 +43,12 @@ func TestLockFilePinsAndDetectsMismatch(t *testing.T) {
 	bad := e
 	bad.SHA256 = strings.Repeat("0", 64)
 	opts.LockFile = &LockFile{Kernels: map[string]LockEntry{"6.1": bad}}
-	_, err = newResolver(t, opts).Resolve(ctx, "6.1")
+	_, err = newResolver(t, opts).ResolveName(ctx, "6.1")
 	require.ErrorIs(t, err, ErrLockMismatch, "Resolve with a mismatching lock = %v, want ErrLockMismatch naming kernel 6.1", err)
 	require.Contains(t, err.Error(), "kernel 6.1", "Resolve with a mismatching lock = %v, want ErrLockMismatch naming kernel 6.1", err)
 
 	// Names not in the lock resolve as usual.
-	img, err = newResolver(t, opts).Resolve(ctx, "5.10")
+	img, err = newResolver(t, opts).ResolveName(ctx, "5.10")
 	require.NoError(t, err, "unlocked 5.10 = %+v,", img)
 	require.EqualValues(t, "5.10.223", img.Version, "unlocked 5.10 = %+v, %v", img, err)
 }
@@ -80,14 +81,14 @@ func TestResolveLocal(t *testing.T) {
 	os.WriteFile(filepath.Join(ci, "boot", "vmlinuz"), fakeImage(t, kv), 0o644)
 	os.WriteFile(filepath.Join(ci, "boot", "config"), []byte(testConfig), 0o644)
 
-	img, err := r.Resolve(ctx, file)
+	img, err := r.ResolveName(ctx, file)
 	require.NoError(t, err)
 	require.EqualValues(t, "5.4.290", img.Version, "Resolve(file) = %+v", img)
 	require.EqualValues(t, "5.4.290", img.Release, "Resolve(file) = %+v", img)
 	require.True(t, img.HasBTF, "Resolve(file) = %+v", img)
 	require.Equal(t, "local:"+file, img.Source, "Resolve(file) = %+v", img)
 	require.Equal(t, file, img.Path, "Resolve(file) = %+v", img)
-	img, err = r.Resolve(ctx, ci)
+	img, err = r.ResolveName(ctx, ci)
 	require.NoError(t, err)
 	require.False(t, img.HasBTF, "Resolve(ci dir) = %+v; want no BTF and the config", img)
 	require.NotEqual(t, "", img.ConfigPath, "Resolve(ci dir) = %+v; want no BTF and the config", img)
@@ -99,7 +100,7 @@ func TestResolveLocal(t *testing.T) {
 	withCfg, err := fakekernel.KernelWithConfig(kv, []byte(testConfig), "state")
 	require.NoError(t, err)
 	os.WriteFile(ik, withCfg, 0o644)
-	img, err = r.Resolve(ctx, ik)
+	img, err = r.ResolveName(ctx, ik)
 	require.NoError(t, err, "Resolve(image with IKCONFIG) = %+v, %v; want config highlights from the image", img, err)
 	require.EqualValues(t, "", img.ConfigPath, "Resolve(image with IKCONFIG) = %+v, %v; want config highlights from the image", img, err)
 	require.EqualValues(t, "y", img.Config["CONFIG_KPROBES"], "Resolve(image with IKCONFIG) = %+v, %v; want config highlights from the image", img, err)
@@ -115,7 +116,7 @@ func TestResolveLocal(t *testing.T) {
 		{filepath.Join(dir, "missing"), "no such file"},
 		{t.TempDir(), "holds no boot/vmlinuz"},
 	} {
-		_, err := r.Resolve(ctx, tt.path)
+		_, err := r.ResolveName(ctx, tt.path)
 		assert.Error(t, err, "Resolve(%s) = %v, want an error containing %q", tt.path, err, tt.want)
 		assert.Contains(t, err.Error(), tt.want, "Resolve(%s) = %v, want an error containing %q", tt.path, err, tt.want)
 	}

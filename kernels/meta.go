@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/bzimage"
 )
 
@@ -23,7 +24,7 @@ func metaKey(sum string) string { return "image-meta-v2 " + sum }
 
 // fillMeta sets the version and BTF fields of img from its bzImage, reading
 // the image only the first time a hash is seen.
-func (r *Resolver) fillMeta(img *Image) error {
+func (r *Resolver) fillMeta(img *kernel.Kernel) error {
 	var m imageMeta
 	if _, err := r.cache.GetRecord(metaKey(img.SHA256), &m); err != nil {
 		kv, err := ReadVersion(img.Path)

@@ -60,7 +60,7 @@ func TestResolveOCI(t *testing.T) {
 	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"}
 	ctx := context.Background()
 	kname := "oci:" + host + "/ci-kernels:5.4"
-	img, err := newResolver(t, opts).Resolve(ctx, kname)
+	img, err := newResolver(t, opts).ResolveName(ctx, kname)
 	require.NoError(t, err)
 	if img.Version != "5.4.290" || !img.HasBTF || img.Config["CONFIG_DEBUG_INFO_BTF"] != "y" ||
 		!strings.HasPrefix(img.Source, "oci:"+host+"/ci-kernels@sha256:") {
@@ -69,7 +69,7 @@ func TestResolveOCI(t *testing.T) {
 	m := members(t, img.Path, "task_struct")
 	require.True(t, m["real_start_time"], "5.4 task_struct members = %v; want the amd64 image's real_start_time", m)
 	before := hits.Load()
-	again, err := newResolver(t, opts).Resolve(ctx, kname)
+	again, err := newResolver(t, opts).ResolveName(ctx, kname)
 	require.NoError(t, err, "second Resolve = %+v,", again)
 	require.EqualValues(t, img.SHA256, again.SHA256, "second Resolve = %+v, %v", again, err)
 	n := hits.Load() - before
@@ -81,7 +81,7 @@ func TestResolveFallsBackToOCI(t *testing.T) {
 	fa := newFakeArchive(t)
 	opts := testOptions(t, fa, "")
 	opts.OCIRepository = host + "/ci-kernels"
-	img, err := newResolver(t, opts).Resolve(context.Background(), "5.4")
+	img, err := newResolver(t, opts).ResolveName(context.Background(), "5.4")
 	require.NoError(t, err)
 	require.EqualValues(t, "5.4", img.Name, "Resolve(5.4) = %+v; want the OCI image", img)
 	require.EqualValues(t, "5.4.290", img.Version, "Resolve(5.4) = %+v; want the OCI image", img)

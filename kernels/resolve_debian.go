@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/debian"
 )
 
@@ -24,7 +25,7 @@ func (r *Resolver) nameKey(name string) string {
 
 // remembered returns the image a name resolved to recently (any age when
 // offline), without touching the network.
-func (r *Resolver) remembered(key, name string) (*Image, *LockEntry, bool) {
+func (r *Resolver) remembered(key, name string) (*kernel.Kernel, *LockEntry, bool) {
 	var e LockEntry
 	w, err := r.cache.GetRecord(key, &e)
 	if err != nil || (!r.opts.Offline && time.Since(w) >= r.opts.IndexTTL) {
@@ -75,7 +76,7 @@ func (r *Resolver) loadIndices(ctx context.Context) ([]*debian.Index, []error) {
 }
 
 // pick chooses the candidate for n among the candidates of indices.
-func pick(n Name, indices []*debian.Index) (debian.Candidate, bool) {
+func pick(n kernel.Name, indices []*debian.Index) (debian.Candidate, bool) {
 	var all []debian.Candidate
 	for _, idx := range indices {
 		all = append(all, idx.Candidates...)
@@ -83,9 +84,9 @@ func pick(n Name, indices []*debian.Index) (debian.Candidate, bool) {
 	debian.SortCandidates(all)
 	for _, c := range all {
 		switch {
-		case n.Kind == KindLatest,
-			n.Kind == KindLine && c.Line == n.Version,
-			n.Kind == KindExact && (c.Upstream == n.Version || c.Package.Version == n.Version):
+		case n.Kind == kernel.KindLatest,
+			n.Kind == kernel.KindLine && c.Line == n.Version,
+			n.Kind == kernel.KindExact && (c.Upstream == n.Version || c.Package.Version == n.Version):
 			return c, true
 		}
 	}
@@ -93,7 +94,7 @@ func pick(n Name, indices []*debian.Index) (debian.Candidate, bool) {
 }
 
 // pickPackage chooses the newest version of a named package in idx.
-func pickPackage(n Name, idx *debian.Index) (debian.Candidate, bool) {
+func pickPackage(n kernel.Name, idx *debian.Index) (debian.Candidate, bool) {
 	for _, c := range idx.Candidates {
 		if c.Package.Name == n.Package {
 			return c, true
@@ -111,7 +112,7 @@ func pickPackage(n Name, idx *debian.Index) (debian.Candidate, bool) {
 	return debian.CandidateFor(n.Suite, *best), true
 }
 
-func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntry, error) {
+func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Kernel, *LockEntry, error) {
 	key := r.nameKey(n.Raw)
 	if img, e, ok := r.remembered(key, n.Raw); ok {
 		return img, e, nil
@@ -127,7 +128,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, n Name) (*Image, *LockEntr
 	// name: the choice may not be the one a complete archive would give, so
 	// it is used for this run and not remembered.
 	partial := false
-	if n.Kind == KindDeb {
+	if n.Kind == kernel.KindDeb {
 		idx, err := r.index(ctx, n.Suite)
 		if err != nil {
 			return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
@@ -233,9 +234,9 @@ func linesSummary(indices []*debian.Index) string {
 
 // unavailable tries the OCI fallback for a version and otherwise returns an
 // UnavailableError naming every source tried.
-func (r *Resolver) unavailable(ctx context.Context, n Name, reasons []string, errs ...error) (*Image, *LockEntry, error) {
+func (r *Resolver) unavailable(ctx context.Context, n kernel.Name, reasons []string, errs ...error) (*kernel.Kernel, *LockEntry, error) {
 	hint := "Name an image that is reachable: oci:REGISTRY/REPO:TAG, or a local bzImage (a path, or a directory holding boot/vmlinuz)"
-	if (n.Kind == KindLine || n.Kind == KindExact) && r.opts.OCIRepository != "none" {
+	if (n.Kind == kernel.KindLine || n.Kind == kernel.KindExact) && r.opts.OCIRepository != "none" {
 		ref := r.opts.OCIRepository + ":" + n.Version
 		img, e, err := r.resolveOCI(ctx, n.Raw, ref)
 		if err == nil {

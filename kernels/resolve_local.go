@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/cache"
 )
 
@@ -41,7 +42,7 @@ func localFiles(p string) (image, config string, err error) {
 	return image, config, nil
 }
 
-func (r *Resolver) resolveLocal(n Name) (*Image, *LockEntry, error) {
+func (r *Resolver) resolveLocal(n kernel.Name) (*kernel.Kernel, *LockEntry, error) {
 	imgPath, cfgPath, err := localFiles(n.Path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
@@ -57,7 +58,7 @@ func (r *Resolver) resolveLocal(n Name) (*Image, *LockEntry, error) {
 		return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
 	}
 	e := LockEntry{Source: "local:" + imgPath, SHA256: sum}
-	img := &Image{Name: n.Raw, Source: e.Source, Path: imgPath, SHA256: sum}
+	img := &kernel.Kernel{Name: n.Raw, Source: e.Source, Path: imgPath, SHA256: sum}
 	if cfgPath != "" {
 		if abs, err := filepath.Abs(cfgPath); err == nil {
 			cfgPath = abs

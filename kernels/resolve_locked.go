@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/kernels/debian"
 )
@@ -13,9 +14,9 @@ import (
 // resolveLocked returns exactly the image a lock entry pins, from the cache
 // when it is there, else from the pinned package or image; any other content
 // is an ErrLockMismatch.
-func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) (*Image, error) {
+func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) (*kernel.Kernel, error) {
 	if p, ok := strings.CutPrefix(e.Source, "local:"); ok {
-		img, got, err := r.resolveLocal(Name{Raw: name, Kind: KindPath, Path: p})
+		img, got, err := r.resolveLocal(kernel.Name{Raw: name, Kind: kernel.KindPath, Path: p})
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/debian"
 	"github.com/corematrix/corematrix/kernels/modules"
 )
@@ -31,7 +32,7 @@ func candidateOf(e *LockEntry) debian.Candidate {
 // modules were extracted makes the package be read again), or says in
 // img.ModulesMissing why the kernel has none. Only Debian kernels have a
 // modules tree so far; OCI images and local files say so.
-func (r *Resolver) attachModules(ctx context.Context, img *Image, e *LockEntry) {
+func (r *Resolver) attachModules(ctx context.Context, img *kernel.Kernel, e *LockEntry) {
 	if e == nil || e.PackageSHA256 == "" {
 		if img.ModulesMissing == "" {
 			img.ModulesMissing = "its source ships no kernel modules corematrix reads (only Debian packages and OCI images' usr/lib/modules)"
@@ -63,7 +64,7 @@ func (r *Resolver) attachModules(ctx context.Context, img *Image, e *LockEntry) 
 }
 
 // useModules unpacks the cached modules archive sum for img.
-func (r *Resolver) useModules(img *Image, sum, release, compression string) {
+func (r *Resolver) useModules(img *kernel.Kernel, sum, release, compression string) {
 	blob, err := r.cache.Blob(sum)
 	if err != nil {
 		img.ModulesMissing = fmt.Sprintf("modules archive: %v", err)

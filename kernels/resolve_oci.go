@@ -9,12 +9,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/debian"
 	"github.com/corematrix/corematrix/kernels/download"
 	"github.com/corematrix/corematrix/kernels/oci"
 )
 
-func (r *Resolver) resolveOCI(ctx context.Context, raw, ref string) (*Image, *LockEntry, error) {
+func (r *Resolver) resolveOCI(ctx context.Context, raw, ref string) (*kernel.Kernel, *LockEntry, error) {
 	key := "name oci " + ref
 	if img, e, ok := r.remembered(key, raw); ok {
 		return img, e, nil

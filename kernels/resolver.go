@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/kernels/debian"
 	"github.com/corematrix/corematrix/kernels/download"
@@ -158,48 +159,74 @@ func (r *Resolver) Mirror() string {
 	return r.archive.Mirror
 }
 
-// Resolve returns the verified image for a kernel name, fetching it into the
-// cache when needed. A name pinned in the lock file resolves to exactly the
-// pinned image. When no source serves the name the error matches
-// ErrUnavailable and says what to do instead.
-func (r *Resolver) Resolve(ctx context.Context, name string) (*Image, error) {
+// Resolve returns k with the verified image it names filled in (see
+// kernel.Resolver), fetching the image into the cache when needed. A name
+// pinned in the lock file resolves to exactly the pinned image. When no
+// source serves the name the error matches ErrUnavailable and says what to
+// do instead.
+func (r *Resolver) Resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel, error) {
 	if lf := r.opts.LockFile; lf != nil {
-		if e, ok := lf.Kernels[name]; ok {
-			img, err := r.resolveLocked(ctx, name, e)
+		if e, ok := lf.Kernels[k.Name]; ok {
+			img, err := r.resolveLocked(ctx, k.Name, e)
 			if err != nil {
-				return nil, fmt.Errorf("kernel %s (locked): %w", name, err)
+				return kernel.Kernel{}, fmt.Errorf("kernel %s (locked): %w", k.Name, err)
 			}
 			r.attachModules(ctx, img, &e)
-			return img, nil
+			return identify(k, img), nil
 		}
 	}
-	img, e, err := r.resolve(ctx, name)
+	img, e, err := r.resolve(ctx, k)
 	if err != nil {
-		return nil, err
+		return kernel.Kernel{}, err
 	}
 	r.attachModules(ctx, img, e)
-	return img, nil
+	return identify(k, img), nil
 }
 
-// Pin resolves name ignoring the lock file and returns the image with the
-// lock entry that pins it.
-func (r *Resolver) Pin(ctx context.Context, name string) (*Image, LockEntry, error) {
-	img, e, err := r.resolve(ctx, name)
+// ResolveName is Resolve of the kernel a name asks for (kernel.Parse).
+func (r *Resolver) ResolveName(ctx context.Context, name string) (kernel.Kernel, error) {
+	k, err := kernel.Parse(name)
 	if err != nil {
-		return nil, LockEntry{}, err
+		return kernel.Kernel{}, err
 	}
-	return img, *e, nil
+	return r.Resolve(ctx, k)
 }
 
-func (r *Resolver) resolve(ctx context.Context, name string) (*Image, *LockEntry, error) {
-	n, err := ParseName(name)
+// identify returns the image img with the identity of k, the kernel that
+// asked for it: the name as asked, its architecture and parsed form.
+func identify(k kernel.Kernel, img *kernel.Kernel) kernel.Kernel {
+	out := *img
+	out.Name, out.Arch, out.Spec = k.Name, k.Arch, k.Spec
+	if out.Arch == "" {
+		out.Arch = kernel.HostArch()
+	}
+	return out
+}
+
+// Pin resolves k ignoring the lock file and returns the image with the
+// lock entry that pins it.
+func (r *Resolver) Pin(ctx context.Context, k kernel.Kernel) (kernel.Kernel, LockEntry, error) {
+	img, e, err := r.resolve(ctx, k)
+	if err != nil {
+		return kernel.Kernel{}, LockEntry{}, err
+	}
+	return identify(k, img), *e, nil
+}
+
+func (r *Resolver) resolve(ctx context.Context, k kernel.Kernel) (*kernel.Kernel, *LockEntry, error) {
+	n, err := k.Parsed()
 	if err != nil {
 		return nil, nil, err
 	}
+	if n.Arch != kernel.AMD64 {
+		return nil, nil, &UnavailableError{Name: k.Name,
+			Reasons: []string{fmt.Sprintf("no source serves %s kernels yet", n.Arch)},
+			Hint:    "Name an amd64 kernel (no suffix, or /amd64)", Errs: []error{ErrArch}}
+	}
 	switch n.Kind {
-	case KindPath:
+	case kernel.KindPath:
 		return r.resolveLocal(n)
-	case KindOCI:
+	case kernel.KindOCI:
 		return r.resolveOCI(ctx, n.Raw, n.Ref)
 	default:
 		return r.resolveDebian(ctx, n)
@@ -208,14 +235,14 @@ func (r *Resolver) resolve(ctx context.Context, name string) (*Image, *LockEntry
 
 // image builds the Image of cached blobs, verifying their hashes (a corrupt
 // blob is removed and reported as cache.ErrCorrupt).
-func (r *Resolver) image(name string, e *LockEntry) (*Image, error) {
+func (r *Resolver) image(name string, e *LockEntry) (*kernel.Kernel, error) {
 	p, err := r.cache.Blob(e.SHA256)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now()
 	os.Chtimes(p, now, now) // marks use, for prune
-	img := &Image{Name: name, Version: e.Version, Release: e.Release, Source: e.Source, Path: p, SHA256: e.SHA256, Unverified: e.Unverified}
+	img := &kernel.Kernel{Name: name, Version: e.Version, Release: e.Release, Source: e.Source, Path: p, SHA256: e.SHA256, Unverified: e.Unverified}
 	if e.ConfigSHA256 != "" {
 		cp, err := r.cache.Blob(e.ConfigSHA256)
 		if err != nil {

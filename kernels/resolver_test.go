@@ -15,6 +15,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/debian"
 	"github.com/corematrix/corematrix/kernels/internal/fakearchive"
 )
@@ -49,7 +50,7 @@ func TestResolveDebianNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			img, err := r.Resolve(ctx, tt.name)
+			img, err := r.ResolveName(ctx, tt.name)
 			require.NoError(t, err)
 			require.Equal(t, tt.name, img.Name, "Resolve(%s) = name %q version %q release %q source %q; want %q %q %q", tt.name, img.Name, img.Version, img.Release, img.Source, tt.version, tt.release, tt.source)
 			require.Equal(t, tt.version, img.Version, "Resolve(%s) = name %q version %q release %q source %q; want %q %q %q", tt.name, img.Name, img.Version, img.Release, img.Source, tt.version, tt.release, tt.source)
@@ -61,7 +62,7 @@ func TestResolveDebianNames(t *testing.T) {
 			require.False(t, tt.config && (img.Config["CONFIG_DEBUG_INFO_BTF"] != "y" || img.Config["CONFIG_BPF_LSM"] != "n" || img.Config["CONFIG_BPF_EVENTS"] != "n"), "config highlights = %v", img.Config)
 		})
 	}
-	img, _ := r.Resolve(ctx, "5.10")
+	img, _ := r.ResolveName(ctx, "5.10")
 	m := members(t, img.Path, "task_struct")
 	require.True(t, m["state"], "5.10 task_struct members = %v", m)
 	require.True(t, m["start_boottime"], "5.10 task_struct members = %v", m)
@@ -76,7 +77,7 @@ func TestResolveCachedIsOfflineAndFast(t *testing.T) {
 	first := map[string]string{}
 	r := newResolver(t, opts)
 	for _, n := range names {
-		img, err := r.Resolve(ctx, n)
+		img, err := r.ResolveName(ctx, n)
 		require.NoError(t, err)
 		first[n] = img.SHA256
 	}
@@ -84,7 +85,7 @@ func TestResolveCachedIsOfflineAndFast(t *testing.T) {
 	start := time.Now()
 	r2 := newResolver(t, opts)
 	for _, n := range names {
-		img, err := r2.Resolve(ctx, n)
+		img, err := r2.ResolveName(ctx, n)
 		require.NoError(t, err)
 		require.Equal(t, first[n], img.SHA256, "%s resolved to %s, then to %s", n, first[n], img.SHA256)
 	}
@@ -98,13 +99,13 @@ func TestResolveCachedIsOfflineAndFast(t *testing.T) {
 	opts.Offline, opts.IndexTTL = true, time.Nanosecond
 	r3 := newResolver(t, opts)
 	for _, n := range names {
-		img, err := r3.Resolve(ctx, n)
+		img, err := r3.ResolveName(ctx, n)
 		require.NoError(t, err, "offline Resolve(%s) = %v,", n, img)
 		require.Equal(t, first[n], img.SHA256, "offline Resolve(%s) = %v, %v", n, img, err)
 	}
 	// Offline with an empty cache names the problem.
 	opts.CacheDir = t.TempDir()
-	_, err := newResolver(t, opts).Resolve(ctx, "6.1")
+	_, err := newResolver(t, opts).ResolveName(ctx, "6.1")
 	require.ErrorIs(t, err, debian.ErrOffline, "offline Resolve with an empty cache = %v, want ErrOffline", err)
 }
 
@@ -112,7 +113,7 @@ func TestResolveUnavailable(t *testing.T) {
 	fa := newFakeArchive(t)
 	opts := testOptions(t, fa, "")
 	opts.OCIRepository = "127.0.0.1:1/ci-kernels" // nothing listens there
-	_, err := newResolver(t, opts).Resolve(context.Background(), "5.4")
+	_, err := newResolver(t, opts).ResolveName(context.Background(), "5.4")
 	require.ErrorIs(t, err, ErrUnavailable, "Resolve(5.4) = %v, want ErrUnavailable", err)
 	for _, want := range []string{
 		"kernel 5.4 is unavailable",
@@ -130,7 +131,7 @@ func TestResolveSignatureFailure(t *testing.T) {
 	fa := newFakeArchive(t)
 	opts := testOptions(t, fa, "")
 	opts.Keyring = fakearchive.WriteKeyring(t, t.TempDir(), fakearchive.NewKey(t))
-	_, err := newResolver(t, opts).Resolve(context.Background(), "6.1")
+	_, err := newResolver(t, opts).ResolveName(context.Background(), "6.1")
 	require.ErrorIs(t, err, debian.ErrBadSignature, "Resolve with a foreign keyring = %v, want ErrBadSignature and ErrUnavailable", err)
 	require.ErrorIs(t, err, ErrUnavailable, "Resolve with a foreign keyring = %v, want ErrBadSignature and ErrUnavailable", err)
 	n := fa.Hits(".deb")
@@ -141,13 +142,13 @@ func TestResolveCorruptEntryRefetched(t *testing.T) {
 	fa := newFakeArchive(t)
 	opts := testOptions(t, fa, "")
 	ctx := context.Background()
-	img, err := newResolver(t, opts).Resolve(ctx, "6.1")
+	img, err := newResolver(t, opts).ResolveName(ctx, "6.1")
 	require.NoError(t, err)
 	good, _ := os.ReadFile(img.Path)
 	bad := append([]byte(nil), good...)
 	bad[len(bad)/2] ^= 0x55
 	require.NoError(t, os.WriteFile(img.Path, bad, 0o644))
-	img2, err := newResolver(t, opts).Resolve(ctx, "6.1")
+	img2, err := newResolver(t, opts).ResolveName(ctx, "6.1")
 	require.NoError(t, err)
 	got, _ := os.ReadFile(img2.Path)
 	require.EqualValues(t, img.SHA256, img2.SHA256, "after corruption resolved %s (content intact %v), want %s", img2.SHA256, string(got) == string(good), img.SHA256)
@@ -169,7 +170,7 @@ func TestResolveConcurrentGoroutines(t *testing.T) {
 				errs[i] = err
 				return
 			}
-			img, err := r.Resolve(context.Background(), "6.1")
+			img, err := r.ResolveName(context.Background(), "6.1")
 			if err == nil {
 				sums[i] = img.SHA256
 			}
@@ -195,7 +196,7 @@ func TestHelperResolve(t *testing.T) {
 	r, err := New(Options{CacheDir: os.Getenv("CM_TEST_CACHE"), DebianMirror: os.Getenv("CM_TEST_MIRROR"),
 		Keyring: os.Getenv("CM_TEST_KEYRING"), Suites: []string{"bookworm"}, OCIRepository: "none"})
 	require.NoError(t, err)
-	img, err := r.Resolve(context.Background(), "6.1")
+	img, err := r.ResolveName(context.Background(), "6.1")
 	require.NoError(t, err)
 	fmt.Printf("RESOLVED %s\n", img.SHA256)
 }
@@ -236,20 +237,47 @@ func TestResolveWithoutASuiteIsNotRemembered(t *testing.T) {
 	opts := testOptions(t, fa, "")
 	ctx := context.Background()
 
-	img, err := newResolver(t, opts).Resolve(ctx, "latest")
+	img, err := newResolver(t, opts).ResolveName(ctx, "latest")
 	require.NoError(t, err)
 	require.Equal(t, "6.1.176", img.Version, "latest among bullseye and bookworm")
 
 	fa.Set("dists/sid/InRelease", good)
-	img, err = newResolver(t, opts).Resolve(ctx, "latest")
+	img, err = newResolver(t, opts).ResolveName(ctx, "latest")
 	require.NoError(t, err)
 	require.Equal(t, "7.2.13", img.Version, "with sid readable again, latest must be resolved anew")
 
 	// A complete resolution is remembered: the same name resolves again
 	// without touching the archive's indices.
 	before := fa.Hits("InRelease")
-	img, err = newResolver(t, opts).Resolve(ctx, "latest")
+	img, err = newResolver(t, opts).ResolveName(ctx, "latest")
 	require.NoError(t, err)
 	require.Equal(t, "7.2.13", img.Version)
 	require.Equal(t, before, fa.Hits("InRelease"))
+}
+
+// The identity a kernel was asked as survives resolution unchanged: the
+// name as written, its architecture and its parsed form; the image fields
+// are filled in.
+func TestResolveKeepsIdentity(t *testing.T) {
+	fa := newFakeArchive(t)
+	r := newResolver(t, testOptions(t, fa, ""))
+	ctx := context.Background()
+	for _, name := range []string{"6.1", "6.1/amd64"} {
+		k, err := kernel.Parse(name)
+		require.NoError(t, err)
+		got, err := r.Resolve(ctx, k)
+		require.NoError(t, err, "Resolve(%s)", name)
+		assert.Equal(t, name, got.Name)
+		assert.Equal(t, kernel.AMD64, got.Arch)
+		assert.Equal(t, k.Spec, got.Spec)
+		assert.Equal(t, "6.1.176", got.Version)
+		assert.True(t, got.Resolved(), "Resolve(%s) has no image path", name)
+	}
+	// No source serves another architecture yet: unavailable, naming it.
+	k, err := kernel.Parse("6.1/arm64")
+	require.NoError(t, err)
+	_, err = r.Resolve(ctx, k)
+	require.ErrorIs(t, err, ErrUnavailable)
+	require.ErrorIs(t, err, ErrArch)
+	assert.Contains(t, err.Error(), "kernel 6.1/arm64 is unavailable: no source serves arm64 kernels")
 }

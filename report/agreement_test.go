@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // TestAgreementCauses checks the agreement of each kind of prediction with
@@ -13,7 +15,7 @@ import (
 // failure for another cause than the predicted one is, loudly.
 func TestAgreementCauses(t *testing.T) {
 	k := KernelResult{
-		Kernel:  Kernel{Name: "5.10"},
+		Kernel:  kernel.Kernel{Name: "5.10"},
 		Outcome: Pass,
 		Facts: &Facts{Programs: []ProgramStat{
 			{Name: "helper_ok", Loaded: false, Error: "program helper_ok: load program: invalid argument: invalid func unknown#181"},
@@ -72,7 +74,7 @@ func TestLoadErrorCause(t *testing.T) {
 // synthetic BTF is reported as such, and still as not covered.
 func TestSyntheticBranchIsNeverRealCoverage(t *testing.T) {
 	k := func(name string, synthetic bool) KernelResult {
-		return KernelResult{Kernel: Kernel{Name: name}, Outcome: Pass, Facts: &Facts{Branches: []Branch{
+		return KernelResult{Kernel: kernel.Kernel{Name: name}, Outcome: Pass, Facts: &Facts{Branches: []Branch{
 			{Group: "start_time", Name: "start_boottime", Needs: "kernel >= 5.5", Taken: true},
 			{Group: "start_time", Name: "real_start_time", Needs: "kernel < 5.5", Synthetic: synthetic},
 		}}}

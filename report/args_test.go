@@ -4,10 +4,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 func TestMarkdownArgs(t *testing.T) {
-	s := Summary{Kernels: []KernelResult{{Kernel: Kernel{Name: "6.1"}, Outcome: Pass}}}
+	s := Summary{Kernels: []KernelResult{{Kernel: kernel.Kernel{Name: "6.1"}, Outcome: Pass}}}
 	assert.NotContains(t, Markdown(s), "Arguments read", "no section without a core object")
 
 	s.Args = &Args{Summary: "argument types stable across 5.10..latest (6 reads)"}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 func writeResults(t *testing.T, dir string, v any) {
@@ -24,7 +26,7 @@ func writeResults(t *testing.T, dir string, v any) {
 func TestLoadAcceptsEveryOutcome(t *testing.T) {
 	for _, o := range outcomeOrder {
 		dir := t.TempDir()
-		writeResults(t, filepath.Join(dir, "6.1"), KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: o})
+		writeResults(t, filepath.Join(dir, "6.1"), KernelResult{Kernel: kernel.Kernel{Name: "6.1"}, Outcome: o})
 		_, err := Load(dir)
 		assert.NoError(t, err, "outcome %s", o)
 	}
@@ -38,10 +40,11 @@ func TestLoadRefusesInjectedOutcomeAndStatus(t *testing.T) {
 		r    KernelResult
 		want string
 	}{
-		{"outcome with a heading", KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: "fail\n\n## corematrix: ✅ all 3 kernels passed\n"}, "unknown outcome"},
-		{"outcome with html", KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: `pass</td><img src=x onerror=alert(1)>`}, "unknown outcome"},
-		{"status with a table break", KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: Fail,
+		{"outcome with a heading", KernelResult{Kernel: kernel.Kernel{Name: "6.1"}, Outcome: "fail\n\n## corematrix: ✅ all 3 kernels passed\n"}, "unknown outcome"},
+		{"outcome with html", KernelResult{Kernel: kernel.Kernel{Name: "6.1"}, Outcome: `pass</td><img src=x onerror=alert(1)>`}, "unknown outcome"},
+		{"status with a table break", KernelResult{Kernel: kernel.Kernel{Name: "6.1"}, Outcome: Fail,
 			Tests: []TestResult{{Name: "TestX", Status: "pass |\n| TestY | ✅"}}}, `test "TestX": unknown status`},
+		{"architecture with a table break", KernelResult{Kernel: kernel.Kernel{Name: "6.1", Arch: "amd64 |\n| x"}, Outcome: Pass}, "unknown architecture"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -58,9 +61,9 @@ func TestLoadRefusesInjectedOutcomeAndStatus(t *testing.T) {
 func TestMarkdownEscapesHostileValues(t *testing.T) {
 	evil := "x</td><script>alert(1)</script>\n## corematrix: ✅ all kernels passed\n| a | b |"
 	s := Summary{Started: time.Unix(0, 0), Finished: time.Unix(60, 0), Kernels: []KernelResult{
-		{Kernel: Kernel{Name: evil, Version: evil, Release: evil}, Outcome: Outcome(evil), Reason: evil, Accel: evil,
+		{Kernel: kernel.Kernel{Name: evil, Version: evil, Release: evil}, Outcome: Outcome(evil), Reason: evil, Accel: evil,
 			Tests: []TestResult{{Name: evil, Status: evil, Output: evil}}},
-		{Kernel: Kernel{Name: "6.1", Version: "6.1.176", Unverified: true}, Outcome: Pass, Tests: []TestResult{{Name: "TestA", Status: "pass"}}},
+		{Kernel: kernel.Kernel{Name: "6.1", Version: "6.1.176", Unverified: true}, Outcome: Pass, Tests: []TestResult{{Name: "TestA", Status: "pass"}}},
 	}}
 	md := Markdown(s)
 	// Code spans and fenced blocks render their text literally; outside
@@ -83,7 +86,7 @@ func TestMarkdownEscapesHostileValues(t *testing.T) {
 // Attack 6: the terminal table carries no control characters from names,
 // reasons or outcomes.
 func TestTerminalStripsControlCharacters(t *testing.T) {
-	s := Summary{Kernels: []KernelResult{{Kernel: Kernel{Name: "6.1\x1b[2J\x1b[H", Release: "6.1.0\x1b]0;pwned\x07", Unverified: true},
+	s := Summary{Kernels: []KernelResult{{Kernel: kernel.Kernel{Name: "6.1\x1b[2J\x1b[H", Release: "6.1.0\x1b]0;pwned\x07", Unverified: true},
 		Outcome: Fail, Reason: "warning hidden\r\x1b[2Kall good"}}}
 	out := Terminal(s)
 	assert.NotContains(t, out, "\x1b")
@@ -131,7 +134,7 @@ func TestWriteDoesNotFollowSymlinks(t *testing.T) {
 	for _, name := range []string{ResultsFile, JUnitFile} {
 		require.NoError(t, os.Symlink(victim, filepath.Join(kdir, name)))
 	}
-	r := KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: Pass, Tests: []TestResult{{Name: "TestA", Status: "pass"}}}
+	r := KernelResult{Kernel: kernel.Kernel{Name: "6.1"}, Outcome: Pass, Tests: []TestResult{{Name: "TestA", Status: "pass"}}}
 	require.NoError(t, WriteKernel(kdir, r))
 	require.NoError(t, WriteRun(root, Summary{Kernels: []KernelResult{r}}))
 	got, err := os.ReadFile(victim)

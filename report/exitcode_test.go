@@ -6,10 +6,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 func TestExitCode(t *testing.T) {
-	k := func(o Outcome) KernelResult { return KernelResult{Kernel: Kernel{Name: string(o)}, Outcome: o} }
+	k := func(o Outcome) KernelResult { return KernelResult{Kernel: kernel.Kernel{Name: string(o)}, Outcome: o} }
 	disagreeing := k(Pass)
 	disagreeing.Facts = &Facts{Programs: []ProgramStat{{Name: "p", Loaded: true}}}
 	disagreeing.Prediction = &Prediction{Programs: map[string]bool{"p": false}}
@@ -67,7 +69,7 @@ func TestCoverageNamesUncoveredBranches(t *testing.T) {
 }
 
 func TestHeaderDoesNotCallAContradictedRunGreen(t *testing.T) {
-	k := KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: Pass,
+	k := KernelResult{Kernel: kernel.Kernel{Name: "6.1"}, Outcome: Pass,
 		Facts:      &Facts{Programs: []ProgramStat{{Name: "p", Loaded: true}}},
 		Prediction: &Prediction{Programs: map[string]bool{"p": false}}}
 	s := Summary{Kernels: []KernelResult{k}}
@@ -86,7 +88,7 @@ func TestExitCodeInterrupted(t *testing.T) {
 
 func TestMarkdownOutputTail(t *testing.T) {
 	s := Summary{Kernels: []KernelResult{{
-		Kernel: Kernel{Name: "6.1"}, Outcome: Fail, Reason: "payload exited 1",
+		Kernel: kernel.Kernel{Name: "6.1"}, Outcome: Fail, Reason: "payload exited 1",
 		OutputTail: "step 1 ok\nstep 2 failed: <b>boom</b> ```\n",
 	}}}
 	md := Markdown(s)

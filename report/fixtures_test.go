@@ -5,6 +5,8 @@ import (
 	"maps"
 	"strings"
 	"time"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // Fixtures: runs shaped like real corematrix runs of the harness suite.
@@ -21,8 +23,8 @@ func passTests(names ...string) []TestResult {
 
 var suite = []string{"TestConnect", "TestConnect/ipv4", "TestConnect/ipv6", "TestExec", "TestExit", "TestOpen"}
 
-func debianKernel(name, version, release string) Kernel {
-	return Kernel{
+func debianKernel(name, version, release string) kernel.Kernel {
+	return kernel.Kernel{
 		Name:    name,
 		Version: version,
 		Release: release,
@@ -126,23 +128,23 @@ func mixedRun() Summary {
 				Tests:   passTests("TestConnect", "TestConnect/ipv4", "TestConnect/ipv6"),
 			},
 			{
-				Kernel:  Kernel{Name: "/tmp/k/vmlinuz-broken", Source: "local"},
+				Kernel:  kernel.Kernel{Name: "/tmp/k/vmlinuz-broken", Source: "local"},
 				Accel:   "tcg",
 				Outcome: BootFailure, Reason: "guest init never spoke within 60s (console: \"Kernel panic\" not seen; last line: VFS: Unable to mount root fs | on unknown-block(0,0))", ExitCode: -1,
 				Timings: Timings{Total: 60},
 			},
 			{
-				Kernel:  Kernel{Name: "5.15"},
+				Kernel:  kernel.Kernel{Name: "5.15"},
 				Outcome: Unavailable, Reason: "no image for 5.15: the Debian archive serves no 5.15 line and oci:ghcr.io/cilium/ci-kernels:5.15 is unreachable; pass a local bzImage path instead", ExitCode: -1,
 			},
 			{
-				Kernel: Kernel{Name: "oci:ghcr.io/cilium/ci-kernels:5.4", Version: "5.4.300", Release: "5.4.300", Source: "oci:ghcr.io/cilium/ci-kernels:5.4"}, Accel: "tcg",
+				Kernel: kernel.Kernel{Name: "oci:ghcr.io/cilium/ci-kernels:5.4", Version: "5.4.300", Release: "5.4.300", Source: "oci:ghcr.io/cilium/ci-kernels:5.4"}, Accel: "tcg",
 				Outcome: Skip, Reason: "every test skipped", ExitCode: 0,
 				Timings: Timings{Boot: 2.2, Payload: 0.4, Total: 2.9},
 				Tests:   skipped,
 			},
 			{
-				Kernel:  Kernel{Name: "latest", Version: "7.3.1-1"},
+				Kernel:  kernel.Kernel{Name: "latest", Version: "7.3.1-1"},
 				Outcome: InfraError, Reason: "start qemu: exec: \"qemu-system-x86_64\": executable file not found in $PATH", ExitCode: -1,
 				Timings: Timings{Total: 0.01},
 			},
@@ -220,7 +222,7 @@ func factsRun() Summary {
 				Prediction: withOpen(false, "poisoned relocation file.f_path (byte_off) is not guarded"),
 			},
 			{
-				Kernel: Kernel{Name: "oci:ghcr.io/cilium/ci-kernels:5.4", Source: "oci:ghcr.io/cilium/ci-kernels:5.4"}, Accel: "tcg",
+				Kernel: kernel.Kernel{Name: "oci:ghcr.io/cilium/ci-kernels:5.4", Source: "oci:ghcr.io/cilium/ci-kernels:5.4"}, Accel: "tcg",
 				Outcome: Panic, Reason: "BUG: kernel NULL pointer dereference, address: 0000000000000008", ExitCode: -1,
 				Timings:    Timings{Boot: 2.4, Payload: 0.3, Total: 3},
 				Trace:      "[    2.700000] BUG: kernel NULL pointer dereference, address: 0000000000000008\n[    2.700100] RIP: 0010:bpf_prog_run+0x1/0x10",

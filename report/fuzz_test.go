@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // FuzzLoad decodes arbitrary bytes as a results.json and as a summary.json,
@@ -13,7 +15,7 @@ import (
 // renders to Markdown with no injected heading and to a terminal table
 // without control characters.
 func FuzzLoad(f *testing.F) {
-	good, _ := json.Marshal(KernelResult{Kernel: Kernel{Name: "6.1", Version: "6.1.176"}, Outcome: Fail, Reason: "x",
+	good, _ := json.Marshal(KernelResult{Kernel: kernel.Kernel{Name: "6.1", Version: "6.1.176"}, Outcome: Fail, Reason: "x",
 		Tests: []TestResult{{Name: "TestA", Status: "fail", Output: "boom\n"}}})
 	f.Add(good)
 	f.Add([]byte(`{"kernel":{"name":"6.1|x"},"outcome":"pass\n## hi"}`))

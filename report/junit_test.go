@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // decodeJUnit parses a junit.xml document back, failing on malformed XML.
@@ -97,7 +99,7 @@ func TestJUnitKernelCaseCarriesOutcomeAndTrace(t *testing.T) {
 func TestJUnitStaysWellFormedWithHostileOutput(t *testing.T) {
 	hostile := "\x1b[31mred\x1b[0m \x00 nul ]]> cdata end <tag> & \"quotes\" \xff\xfe bad utf8 \U0001F4A5\n"
 	r := KernelResult{
-		Kernel:  Kernel{Name: "6.1 <&> \"x\"", Release: "r]]>"},
+		Kernel:  kernel.Kernel{Name: "6.1 <&> \"x\"", Release: "r]]>"},
 		Outcome: Fail, Reason: hostile, Trace: hostile,
 		Tests: []TestResult{
 			{Name: "TestA<]]>", Status: "fail", Output: hostile},
@@ -117,7 +119,7 @@ func TestJUnitStaysWellFormedWithHostileOutput(t *testing.T) {
 
 func TestJUnitNeverPassesAnUnreportedTest(t *testing.T) {
 	for _, status := range []string{"", "running", "fail"} {
-		r := KernelResult{Kernel: Kernel{Name: "6.1"}, Outcome: Fail, Reason: "x",
+		r := KernelResult{Kernel: kernel.Kernel{Name: "6.1"}, Outcome: Fail, Reason: "x",
 			Tests: []TestResult{{Name: "TestA", Status: status}}}
 		x, err := JUnit(r)
 		require.NoError(t, err)

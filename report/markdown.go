@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // Lines of output shown per failed test, and of a panic trace, in summary.md.
@@ -142,7 +144,7 @@ func writeKernels(b *strings.Builder, s Summary) {
 
 // versionCell is the kernel's version, marked when its source was not
 // verified (--allow-unverified).
-func versionCell(k Kernel) string {
+func versionCell(k kernel.Kernel) string {
 	if k.Unverified {
 		return cell(k.Version) + " ⚠️ unverified"
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // writeShard writes kernels the way a runner shard does: per-kernel
@@ -182,4 +184,34 @@ func TestStepSummaryFitsGitHubLimit(t *testing.T) {
 	assert.False(t, len(got) > stepSummaryLimit, "step summary is %d bytes, over the %d limit", len(got), stepSummaryLimit)
 	assert.Contains(t, string(got), "left out to fit the job summary", "shortened step summary lacks the tests matrix or the note on left-out failures:\n%.2000s", got)
 	assert.Contains(t, string(got), "### Tests", "shortened step summary lacks the tests matrix or the note on left-out failures:\n%.2000s", got)
+}
+
+// A shard written before kernels carried their architecture (no "arch") and
+// one written after merge into one run; the host paths of a resolved kernel
+// never reach results.json.
+func TestMergeOfShardsWithAndWithoutArchitecture(t *testing.T) {
+	old, cur := t.TempDir(), t.TempDir()
+	legacy := `{"kernel":{"name":"5.10","version":"5.10.223","release":"5.10.0-32-cloud-amd64","source":"debian:bullseye/linux-image-5.10.0-32-cloud-amd64=5.10.223-1","sha256":"ab"},"outcome":"pass","reason":"ok","exit_code":0,"timings":{"boot_seconds":1,"payload_seconds":1,"total_seconds":2}}`
+	require.NoError(t, os.MkdirAll(filepath.Join(old, "5.10"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(old, "5.10", ResultsFile), []byte(legacy), 0o644))
+	k := kernel.Kernel{Name: "6.1/arm64", Arch: kernel.ARM64, Version: "6.1.176", Path: "/host/cache/blob", ConfigPath: "/host/cache/config"}
+	require.NoError(t, WriteKernel(filepath.Join(cur, KernelDir("", k.Name)), KernelResult{Kernel: k, Outcome: Pass, Reason: "ok"}))
+	raw, err := os.ReadFile(filepath.Join(cur, KernelDir("", k.Name), ResultsFile))
+	require.NoError(t, err)
+	assert.NotContains(t, string(raw), "/host/cache", "host paths in results.json")
+	assert.Contains(t, string(raw), `"arch": "arm64"`)
+
+	a, err := Load(old)
+	require.NoError(t, err)
+	b, err := Load(cur)
+	require.NoError(t, err)
+	m, err := Merge(a, b)
+	require.NoError(t, err)
+	require.Len(t, m.Kernels, 2)
+	byName := map[string]kernel.Kernel{}
+	for _, r := range m.Kernels {
+		byName[r.Kernel.Name] = r.Kernel
+	}
+	assert.Equal(t, kernel.Kernel{Name: "5.10", Version: "5.10.223", Release: "5.10.0-32-cloud-amd64", Source: "debian:bullseye/linux-image-5.10.0-32-cloud-amd64=5.10.223-1", SHA256: "ab"}, byName["5.10"])
+	assert.Equal(t, kernel.Kernel{Name: "6.1/arm64", Arch: kernel.ARM64, Version: "6.1.176"}, byName["6.1/arm64"])
 }

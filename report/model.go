@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // Outcome is the verdict of one kernel of the matrix. Exactly one per kernel.
@@ -50,23 +52,6 @@ func (o Outcome) Passed() bool { return o == Pass }
 // Infrastructure reports whether the outcome is the host's fault rather than the
 // kernel's or the payload's (exit code 3 when every failure is of this kind).
 func (o Outcome) Infrastructure() bool { return o == InfraError || o == Unavailable }
-
-// Kernel identifies the image one result belongs to.
-type Kernel struct {
-	// Name is what the user asked for ("6.1", "oci:...", a path).
-	Name string `json:"name"`
-	// Version is the resolved version (e.g. "6.1.158-1"), when known.
-	Version string `json:"version,omitempty"`
-	// Release is `uname -r` as reported by the guest, when it booted.
-	Release string `json:"release,omitempty"`
-	// Source says where the image came from ("debian:bookworm/linux-image-...", "oci:...", "local").
-	Source string `json:"source,omitempty"`
-	// SHA256 of the bzImage.
-	SHA256 string `json:"sha256,omitempty"`
-	// Unverified says the image's source was used without verifying it
-	// (--allow-unverified); every rendering marks such kernels.
-	Unverified bool `json:"unverified,omitempty"`
-}
 
 // TestEvent is one event of a Go test run, in the shape of `go test -json`
 // (cmd/test2json): Action is run, pause, cont, pass, fail, skip, output, bench, start.
@@ -193,8 +178,8 @@ type Prediction struct {
 // KernelResult is everything known about one kernel of a run. It is written as
 // results.json in the kernel's report directory.
 type KernelResult struct {
-	Kernel Kernel `json:"kernel"`
-	Accel  string `json:"accel,omitempty"` // "kvm" or "tcg"
+	Kernel kernel.Kernel `json:"kernel"`
+	Accel  string        `json:"accel,omitempty"` // "kvm" or "tcg"
 	// Sharing says how the guest got its files and why: the host's shared
 	// read-only ("virtiofs (...)", "9p (...)") or packed ("packed: ...").
 	Sharing  string  `json:"sharing,omitempty"`
@@ -216,6 +201,17 @@ type KernelResult struct {
 	Events     []TestEvent  `json:"events,omitempty"`
 	Facts      *Facts       `json:"facts,omitempty"`
 	Prediction *Prediction  `json:"prediction,omitempty"`
+	// Refused are the files the guest sent back for the host that were not
+	// written, each with the reason (a path go test did not name, a link
+	// in the way, a file that existed before the run). Paths come from the
+	// guest: render them as untrusted text.
+	Refused []RefusedFile `json:"refused_files,omitempty"`
+}
+
+// RefusedFile is a file the guest sent back that the host did not write.
+type RefusedFile struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // TailLines is how many lines of output OutputTail keeps.

@@ -7,7 +7,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"syscall"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // MaxReportFile bounds a results.json or summary.json read back by Load.
@@ -77,6 +80,9 @@ func validOutcome(o Outcome) bool { return containsOutcome(outcomeOrder, o) }
 func (r KernelResult) validate() error {
 	if !validOutcome(r.Outcome) {
 		return fmt.Errorf("kernel %q: unknown outcome %q", r.Kernel.Name, r.Outcome)
+	}
+	if a := r.Kernel.Arch; a != "" && !slices.Contains(kernel.Arches, a) {
+		return fmt.Errorf("kernel %q: unknown architecture %q", r.Kernel.Name, a)
 	}
 	for _, t := range r.Tests {
 		switch t.Status {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
 )
@@ -128,15 +129,17 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 	defer trivial.Close()
 	out := make([]BenchKernel, len(r.cfg.Kernels))
 	suites := make([][]*Result, len(r.cfg.Kernels))
-	for _, name := range r.cfg.Kernels {
-		res := trivial.Kernel(ctx, name, filepath.Join(report.KernelDir(r.cfg.ReportDir, name), "warmup", string(BenchTrivial)), nil)
+	for _, k := range r.cfg.Kernels {
+		name := k.Name
+		res := trivial.Kernel(ctx, k, filepath.Join(report.KernelDir(r.cfg.ReportDir, name), "warmup", string(BenchTrivial)), nil)
 		if err := benchPassed(name, BenchTrivial, res); err != nil {
 			return out, err
 		}
 		notify(onSample, BenchSample{name, 0, BenchTrivial, res.Timings.Total, res.Timings.QEMUCPU, res})
 	}
 	for run := 1; run <= runs; run++ {
-		for i, name := range r.cfg.Kernels {
+		for i, k := range r.cfg.Kernels {
+			name := k.Name
 			out[i].Name = name
 			if out[i].CPU == nil {
 				out[i].CPU = map[BenchKind][]float64{}
@@ -145,7 +148,7 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 			dir := func(k BenchKind) string {
 				return filepath.Join(report.KernelDir(r.cfg.ReportDir, name), fmt.Sprint(run), string(k))
 			}
-			res := trivial.Kernel(ctx, name, dir(BenchTrivial), nil)
+			res := trivial.Kernel(ctx, k, dir(BenchTrivial), nil)
 			if err := benchPassed(name, BenchTrivial, res); err != nil {
 				return out, err
 			}
@@ -158,7 +161,7 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 				cpio   string
 				sample *[]float64
 			}{{BenchFloor, floor, &out[i].Floor}, {BenchBare, bare, &out[i].Bare}} {
-				secs, cpuSecs, err := trivial.bareBoot(ctx, name, b.cpio, dir(b.kind))
+				secs, cpuSecs, err := trivial.bareBoot(ctx, k, b.cpio, dir(b.kind))
 				if err != nil {
 					return out, fmt.Errorf("bench %s: %s boot: %w", name, b.kind, err)
 				}
@@ -167,7 +170,7 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 				notify(onSample, BenchSample{name, run, b.kind, secs, cpuSecs, nil})
 			}
 
-			res = r.Kernel(ctx, name, dir(BenchSuite), nil)
+			res = r.Kernel(ctx, k, dir(BenchSuite), nil)
 			if err := benchPassed(name, BenchSuite, res); err != nil {
 				return out, err
 			}
@@ -233,7 +236,7 @@ func (r *Runner) benchRunners() (floor, bare string, trivial *Runner, err error)
 	}
 	t := &Runner{cfg: r.cfg, accel: r.accel, busybox: r.busybox}
 	t.cfg.Payload, t.cfg.Args, t.cfg.Raw, t.cfg.Files = exit0, nil, true, nil
-	t.cfg.Predict = nil
+	t.cfg.Predictor = nil
 	if t.tmp, err = os.MkdirTemp("", "vmtest-"); err != nil {
 		return "", "", nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
@@ -244,18 +247,15 @@ func (r *Runner) benchRunners() (floor, bare string, trivial *Runner, err error)
 	return floor, bare, t, nil
 }
 
-// bareBoot boots kernel name with the initramfs at path, whose /init powers
+// bareBoot boots kernel k with the initramfs at path, whose /init powers
 // off at once, and returns the seconds from resolving the kernel to QEMU's
 // exit and the CPU seconds QEMU used. The accelerator must already be
 // settled.
-func (r *Runner) bareBoot(ctx context.Context, name, path, dir string) (wall, cpu float64, err error) {
+func (r *Runner) bareBoot(ctx context.Context, k kernel.Kernel, path, dir string) (wall, cpu float64, err error) {
 	start := time.Now()
-	k, err := r.cfg.Resolve(ctx, name)
+	k, err = r.resolve(ctx, k)
 	if err != nil {
 		return 0, 0, err
-	}
-	if k.Name == "" {
-		k.Name = name
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, 0, err

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/qemu"
@@ -44,7 +45,7 @@ var errNoHello = errors.New("the guest init did not speak before the deadline")
 // boot is one QEMU run.
 type boot struct {
 	qemu      string
-	kernel    Kernel
+	kernel    kernel.Kernel
 	initramfs string
 	dir       string
 	memoryMiB int

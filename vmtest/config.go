@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
 )
@@ -23,13 +24,17 @@ const (
 
 // Config describes a run: one payload on one or more kernels.
 type Config struct {
-	// Kernels are the names to resolve ("6.1", a bzImage path, ...).
-	Kernels []string
-	// Resolve turns a name into an image; its error makes the kernel unavailable.
-	Resolve Resolver
-	// Predict, when set, is called per kernel after it resolved; its result
-	// goes into KernelResult.Prediction (an error is reported as a warning).
-	Predict func(ctx context.Context, k Kernel) (*report.Prediction, error)
+	// Kernels are the kernels to boot, as parsed from the command line
+	// (kernel.Parse) or already resolved. Each is carried unchanged into its
+	// result.
+	Kernels []kernel.Kernel
+	// Resolver finds the image of each kernel not yet resolved (see
+	// kernel.Kernel.Resolved); its error makes the kernel unavailable.
+	Resolver kernel.Resolver
+	// Predictor, when set, predicts each kernel's program loads once it is
+	// resolved; the prediction goes into KernelResult.Prediction (an error
+	// is reported as a warning).
+	Predictor Predictor
 
 	// Payload is the host path of the static executable to run in the guest.
 	Payload string
@@ -110,6 +115,12 @@ type Config struct {
 	Progress Progress
 	// Log receives warnings (the accelerator fallback); nil discards them.
 	Log io.Writer
+}
+
+// Predictor predicts offline how a BPF object's programs load on a kernel
+// (corereport.Predictor is one).
+type Predictor interface {
+	Predict(ctx context.Context, k kernel.Kernel) (*report.Prediction, error)
 }
 
 // Progress hears the state of each kernel of a run. Calls may come from

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/stretchr/testify/require"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/kerneltest"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
@@ -35,7 +36,7 @@ var e2e struct {
 	vmtest string // static vmtest binary: the guest init and the CLI
 	fault  string // testdata/e2e/fault
 	tests  string // testdata/e2e/gotests compiled with go test -c
-	kernel Kernel
+	kernel kernel.Kernel
 }
 
 func TestMain(m *testing.M) {
@@ -84,23 +85,27 @@ func buildE2E() error {
 	return err
 }
 
-func resolveE2EKernel() (Kernel, error) {
+func resolveE2EKernel() (kernel.Kernel, error) {
 	if p := os.Getenv("CM_TEST_KERNEL"); p != "" {
-		return Kernel{Name: e2eKernelName, Source: "local", Path: p}, nil
+		return kernel.Kernel{Name: e2eKernelName, Arch: kernel.HostArch(), Source: "local", Path: p}, nil
 	}
 	img, err := kerneltest.Resolve(e2eKernelName)
 	if err != nil {
-		return Kernel{}, fmt.Errorf("resolve kernel %s: %w", e2eKernelName, err)
+		return kernel.Kernel{}, fmt.Errorf("resolve kernel %s: %w", e2eKernelName, err)
 	}
-	return Kernel{Name: e2eKernelName, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path}, nil
+	return img, nil
 }
 
-// sameKernel resolves every name to the e2e kernel, keeping the name (the
-// fault payload reads its mode from $CM_KERNEL).
-func sameKernel(ctx context.Context, name string) (Kernel, error) {
-	k := e2e.kernel
-	k.Name = name
-	return k, nil
+// sameKernel returns the e2e kernel, resolved, once per name, each keeping
+// its name (the fault payload reads its mode from $CM_KERNEL).
+func sameKernel(names ...string) []kernel.Kernel {
+	var ks []kernel.Kernel
+	for _, name := range names {
+		k := e2e.kernel
+		k.Name = name
+		ks = append(ks, k)
+	}
+	return ks
 }
 
 // TestE2EFaults runs the five fault cases (and a wrecked result stream) as
@@ -141,7 +146,7 @@ func TestE2EFaults(t *testing.T) {
 	root := t.TempDir()
 	var progress bytes.Buffer
 	r, err := NewRunner(Config{
-		Kernels: names, Resolve: sameKernel,
+		Kernels: sameKernel(names...),
 		Payload: e2e.fault, Env: []string{"E2E_EXTRA=from --env"},
 		Init: e2e.vmtest, ReportDir: root, Jobs: 4, Timeout: time.Minute, Accel: AccelTCG,
 		MemoryMiB: 512, // the oom case fills it: half the default, half the time
@@ -217,7 +222,7 @@ func TestE2EGoTest(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			t.Parallel()
 			r, err := NewRunner(Config{
-				Kernels: []string{e2eKernelName}, Resolve: sameKernel,
+				Kernels: sameKernel(e2eKernelName),
 				Payload: e2e.tests, Args: tt.args, Init: e2e.vmtest,
 				Env: tt.env, Files: tt.files,
 				Timeout: 3 * time.Minute, Accel: AccelTCG,
@@ -225,7 +230,7 @@ func TestE2EGoTest(t *testing.T) {
 			require.NoError(t, err)
 			defer r.Close()
 			require.True(t, r.GoTest())
-			res := r.Kernel(context.Background(), e2eKernelName, t.TempDir(), nil)
+			res := r.Kernel(context.Background(), sameKernel(e2eKernelName)[0], t.TempDir(), nil)
 			require.Equal(t, tt.outcome, res.Outcome, "reason: %s\noutput:\n%s", res.Reason, res.Output)
 			require.Equal(t, tt.reason, res.Reason)
 			got := map[string]string{}
@@ -394,7 +399,7 @@ func TestE2EAccelFallback(t *testing.T) {
 	t.Parallel()
 	var log bytes.Buffer
 	r, err := NewRunner(Config{
-		Kernels: []string{e2eKernelName + "+pass"}, Resolve: sameKernel,
+		Kernels: sameKernel(e2eKernelName + "+pass"),
 		Payload: e2e.fault, Env: []string{"E2E_EXTRA=from --env"},
 		Init: e2e.vmtest, Timeout: 3 * time.Minute, Accel: AccelAuto, Log: &lockedWriter{w: &log},
 	})
@@ -406,7 +411,7 @@ func TestE2EAccelFallback(t *testing.T) {
 	r.accel.capable = func() error { return nil }
 	r.accel.probeTO = 10 * time.Second
 	start := time.Now()
-	res := r.Kernel(context.Background(), e2eKernelName+"+pass", t.TempDir(), nil)
+	res := r.Kernel(context.Background(), sameKernel(e2eKernelName + "+pass")[0], t.TempDir(), nil)
 	require.Equal(t, report.Pass, res.Outcome, "reason: %s", res.Reason)
 	require.Equal(t, AccelTCG, res.Accel)
 	require.Less(t, time.Since(start), 2*time.Minute)

@@ -33,12 +33,13 @@ func (r *Runner) Matrix(ctx context.Context, onResult func(*Result)) (report.Sum
 	sem := make(chan struct{}, r.cfg.Jobs)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for i, name := range r.cfg.Kernels {
+	for i, k := range r.cfg.Kernels {
+		name := k.Name
 		r.progress(i, name, StateQueued, nil)
 		wg.Go(func() {
 			notStarted := func() {
 				results[i] = &Result{KernelResult: report.KernelResult{
-					Kernel: report.Kernel{Name: name}, Outcome: report.Interrupted,
+					Kernel: k, Outcome: report.Interrupted,
 					Reason: "interrupted before it started", ExitCode: -1,
 				}}
 				r.progress(i, name, StateDone, &results[i].KernelResult)
@@ -55,7 +56,7 @@ func (r *Runner) Matrix(ctx context.Context, onResult func(*Result)) (report.Sum
 				return
 			}
 			dir := report.KernelDir(r.cfg.ReportDir, name)
-			res := r.Kernel(ctx, name, dir, func(s State) { r.progress(i, name, s, nil) })
+			res := r.Kernel(ctx, k, dir, func(s State) { r.progress(i, name, s, nil) })
 			results[i] = res
 			mu.Lock()
 			if onResult != nil {

@@ -245,14 +245,17 @@ func Annotations(kernel string, r *report.KernelResult) []string {
 		return nil
 	}
 	var out []string
-	failing := map[string]bool{}
+	// A failing subtest fails its parent (t.Run reports it): marking each
+	// failing test's direct parent finds every test with a failing child,
+	// in time linear in the number of tests.
+	hasFailingChild := map[string]bool{}
 	for _, t := range r.Tests {
-		if t.Status == "fail" {
-			failing[t.Name] = true
+		if i := strings.LastIndex(t.Name, "/"); t.Status == "fail" && i > 0 {
+			hasFailingChild[t.Name[:i]] = true
 		}
 	}
 	for _, t := range r.Tests {
-		if t.Status != "fail" || hasFailingChild(failing, t.Name) {
+		if t.Status != "fail" || hasFailingChild[t.Name] {
 			continue
 		}
 		out = append(out, fmt.Sprintf("::error title=%s::%s",
@@ -263,15 +266,6 @@ func Annotations(kernel string, r *report.KernelResult) []string {
 			escapeProperty(kernel+" "+string(r.Outcome)), escapeData(kernel+": "+r.Reason)))
 	}
 	return out
-}
-
-func hasFailingChild(failing map[string]bool, name string) bool {
-	for n := range failing {
-		if strings.HasPrefix(n, name+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // firstFailureLine is the first line of a failing test's output that is

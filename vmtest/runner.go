@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/guest"
@@ -235,7 +236,7 @@ func (r *Runner) collects(p string) bool {
 // directory in the packed mode, and an archive holding k's config when it
 // is known and, when k shares the host's files, what the guest mounts and
 // the modules it loads first.
-func (r *Runner) kernelInitramfs(k Kernel, d share.Decision) (string, error) {
+func (r *Runner) kernelInitramfs(k kernel.Kernel, d share.Decision) (string, error) {
 	var extra []initramfs.File
 	if k.ConfigPath != "" {
 		extra = append(extra, initramfs.File{Name: guest.KconfigPath, Source: k.ConfigPath, Mode: 0o644})
@@ -278,21 +279,35 @@ func (r *Runner) kernelInitramfs(k Kernel, d share.Decision) (string, error) {
 	return f.Name(), nil
 }
 
+// resolve returns k resolved by the Config's Resolver, or k itself when it
+// is resolved already.
+func (r *Runner) resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel, error) {
+	if k.Resolved() {
+		return k, nil
+	}
+	if r.cfg.Resolver == nil {
+		return k, fmt.Errorf("kernel %s: no resolver for an unresolved kernel", k.Name)
+	}
+	return r.cfg.Resolver.Resolve(ctx, k)
+}
+
 // Close removes the initramfs.
 func (r *Runner) Close() error { return os.RemoveAll(r.tmp) }
 
 // GoTest reports whether the payload is treated as a Go test binary.
 func (r *Runner) GoTest() bool { return r.goTest }
 
-// Kernel resolves, boots and classifies one kernel. dir receives console.log
-// and the raw results stream; it is created when missing. onState may be nil.
-func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(State)) *Result {
+// Kernel resolves (unless it is resolved already), boots and classifies one
+// kernel. dir receives console.log and the raw results stream; it is created
+// when missing. onState may be nil.
+func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onState func(State)) *Result {
 	if onState == nil {
 		onState = func(State) {}
 	}
 	start := time.Now()
+	name := k.Name
 	res := &Result{Dir: dir}
-	res.Kernel.Name = name
+	res.Kernel = k
 	res.ExitCode = -1
 	finish := func(o report.Outcome, reason string) *Result {
 		res.Outcome, res.Reason = o, reason
@@ -304,19 +319,16 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 		return finish(report.Interrupted, "interrupted before the kernel booted")
 	}
 	onState(StateResolving)
-	k, err := r.cfg.Resolve(ctx, name)
+	k, err := r.resolve(ctx, k)
 	if ctx.Err() != nil {
 		return interrupted()
 	}
 	if err != nil {
 		return finish(report.Unavailable, err.Error())
 	}
-	res.Kernel = report.Kernel{Name: name, Version: k.Version, Source: k.Source, SHA256: k.SHA256, Unverified: k.Unverified}
-	if k.Name == "" {
-		k.Name = name
-	}
-	if r.cfg.Predict != nil {
-		p, err := r.cfg.Predict(ctx, k)
+	res.Kernel = k
+	if r.cfg.Predictor != nil {
+		p, err := r.cfg.Predictor.Predict(ctx, k)
 		if err != nil {
 			if r.cfg.Log != nil {
 				fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: predict: %v\n", name, err)
@@ -397,7 +409,9 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	br.evidence.AllowWarnings = r.cfg.AllowKernelWarnings
 	br.evidence.MemoryMiB = r.cfg.MemoryMiB
 	v := Classify(br.evidence)
-	res.Kernel.Release = v.Release
+	if res.Kernel.Release == "" {
+		res.Kernel.Release = v.Release
+	}
 	res.ExitCode, res.Trace = v.ExitCode, v.Trace
 	res.Tests, res.Events, res.Facts = v.Tests, v.Events, v.Facts
 	res.Warnings = v.Warnings
@@ -410,7 +424,10 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 	}
 	for _, f := range v.Files {
 		if !r.collects(f.Path) {
-			return finish(report.Fail, fmt.Sprintf("the guest sent %s, which is not a file the payload was asked to write", f.Path))
+			// Only the host decides what comes back: whatever the guest
+			// init (which a hostile kernel controls) sent.
+			res.Refused = append(res.Refused, report.RefusedFile{Path: f.Path, Reason: "not a file the payload was asked to write"})
+			continue
 		}
 		res.Files = append(res.Files, File{Path: f.Path, Mode: f.Mode, Data: f.Data})
 	}
@@ -421,7 +438,7 @@ func (r *Runner) Kernel(ctx context.Context, name, dir string, onState func(Stat
 
 // decide chooses k's mode: packed unless Config.ShareHost, else what
 // share.Decide finds the kernel can mount.
-func (r *Runner) decide(k Kernel) share.Decision {
+func (r *Runner) decide(k kernel.Kernel) share.Decision {
 	if r.shared == nil {
 		return share.Decision{Mode: share.Packed, Reason: "packed: sharing the host's files was not asked for"}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,42 +19,43 @@ func init() {
 }
 
 func benchCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("vmtest bench", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: vmtest bench --kernels 5.10,6.1,latest [--runs 5] [flags] -- PAYLOAD [ARGS...]")
-		fmt.Fprintln(fs.Output(), "Boots each kernel to an /init of a few instructions that powers off (floor), to a busybox")
-		fmt.Fprintln(fs.Output(), "/init that powers off (bare), with a payload that exits 0 (trivial) and with PAYLOAD (suite),")
-		fmt.Fprintln(fs.Output(), "one boot at a time, and prints median times and the median of each run's ratios to its bare boot.")
-		fs.PrintDefaults()
-	}
-	kernelList := fs.String("kernels", "5.10,6.1,latest", "comma-separated kernels")
+	fs := newFlags("vmtest bench", "vmtest bench --kernels 5.10,6.1,latest [--runs 5] [flags] -- PAYLOAD [ARGS...]",
+		"Boots each kernel to an /init of a few instructions that powers off (floor), to a busybox\n"+
+			"/init that powers off (bare), with a payload that exits 0 (trivial) and with PAYLOAD (suite),\n"+
+			"one boot at a time, and prints median times and the median of each run's ratios to its bare boot.\n"+
+			"Without --kernels: 5.10,6.1,latest.")
+	kl := addKernelFlag(fs, "kernels")
 	runs := fs.Int("runs", 5, "boots of each kind per kernel (medians are reported)")
-	reportDir := fs.String("report", "vmtest-bench", "report directory: KERNEL/RUN/{floor,bare,trivial,suite}")
+	reportDir := fs.String("report", "vmtest-bench", "report `DIR`ectory: KERNEL/RUN/{floor,bare,trivial,suite}")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	payload, err := fs.parse(args, false)
+	if err != nil {
 		return err
 	}
-	payload := fs.Args()
 	if len(payload) == 0 {
-		return usageOf(fs)
+		return fs.failf("missing payload: the suite binary to time, after the flags (-- PAYLOAD ARGS...)")
 	}
 	if *runs < 1 {
-		return usageError(fmt.Errorf("--runs must be at least 1, got %d", *runs))
+		return fs.failf("--runs must be at least 1, got %d", *runs)
 	}
-	names, err := parseKernels([]string{*kernelList})
-	if err != nil {
-		return usageError(fmt.Errorf("--kernels: %w", err))
+	matrix := kl.kernels
+	if matrix == nil {
+		if matrix, err = parseKernels([]string{"5.10,6.1,latest"}); err != nil {
+			return err
+		}
 	}
 	cfg := vmtest.Config{
-		Kernels: names,
+		Kernels: matrix,
 		Payload: payload[0], Args: payload[1:],
 		ReportDir: *reportDir, Jobs: 1,
 	}
 	vf.apply(&cfg)
-	if cfg.Resolve, err = kf.resolverTo(os.Stderr); err != nil {
+	resolver, err := kf.resolverTo(os.Stderr)
+	if err != nil {
 		return usageError(err)
 	}
+	cfg.Resolver = resolver
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err
@@ -80,7 +80,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	if benchErr != nil {
 		return exitWith(exitFail, multierror.Append(benchErr, writeErrs...))
 	}
-	return multierror.Append(nil, writeErrs...).ErrorOrNil()
+	return runExit(exitOK, writeErrs)
 }
 
 // printBench prints per kernel the median times of each kind and the median

@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 
-	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/btf"
+	"slices"
 
-	"github.com/corematrix/corematrix/argread"
 	"github.com/corematrix/corematrix/corereport"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/probes"
@@ -43,127 +40,92 @@ func runCoreReport(ctx context.Context, args []string) error {
 	return coreReport(ctx, args, os.Stdout)
 }
 
-// coreReport is runCoreReport writing the report to out.
-func coreReport(ctx context.Context, args []string, out io.Writer) error {
-	fs := flag.NewFlagSet("core-report", flag.ContinueOnError)
-	kernelList := fs.String("kernels", "", "comma-separated kernels: versions (5.10, 6.1), image paths, or \"host\" for the running kernel's BTF")
-	format := fs.String("format", "table", "output format: table, markdown or json")
-	btfCache := fs.String("btf-cache", "", "directory caching BTF extracted from kernel images (default CACHE-DIR/btf; \"none\": no cache)")
-	diff := fs.Bool("diff", false, "print only what differs for the object between two kernels, given as the first two arguments")
-	kf := addKernelFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: vmtest core-report --kernels 5.10,6.1,6.12 [--format table|markdown|json] [OBJECT]\n")
-		fmt.Fprintf(fs.Output(), "       vmtest core-report --diff KERNEL-A KERNEL-B [--format ...] [OBJECT]\n\n")
-		fmt.Fprintf(fs.Output(), "OBJECT defaults to %s.\n\nflags:\n", defaultCoreObject)
-		fs.PrintDefaults()
+// coreReportArgs is the command line of vmtest core-report.
+type coreReportArgs struct {
+	kernels  []kernel.Kernel
+	object   string
+	diff     bool
+	format   corereport.Format
+	btfCache string
+	kf       *kernelFlags
+}
+
+func parseCoreReport(args []string) (*coreReportArgs, error) {
+	fs := newFlags("vmtest core-report", "vmtest core-report --kernels 5.10,6.1,6.12 [--format text|markdown|json] [OBJECT]\n"+
+		"       vmtest core-report --diff KERNEL-A KERNEL-B [--format ...] [OBJECT]",
+		"Resolves every CO-RE relocation of OBJECT (default "+defaultCoreObject+") against each kernel's BTF,\n"+
+			"checks helpers, kfuncs, types, attach targets and the arguments kprobes read, and predicts\n"+
+			"each program's load. Boots nothing. Flags may come before or after the arguments.")
+	kl := addKernelFlag(fs, "kernels")
+	kl.also = []string{hostKernel}
+	a := &coreReportArgs{kf: addKernelFlags(fs)}
+	f := addFormatFlag(fs)
+	fs.StringVar(&a.btfCache, "btf-cache", "", "`DIR`ectory caching BTF extracted from kernel images (default CACHE-DIR/btf; \"none\": no cache)")
+	fs.BoolVar(&a.diff, "diff", false, "print only what differs for the object between two kernels, given as the first two arguments")
+	rest, err := fs.parse(args, true)
+	if err != nil {
+		return nil, err
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	rest := fs.Args()
-	var names []string
 	switch {
-	case *diff && (*kernelList != "" || len(rest) < 2 || len(rest) > 3):
-		return usageOf(fs)
-	case *diff:
-		var err error
-		if names, err = parseKernels(rest[:2], hostKernel); err != nil {
-			return usageError(fmt.Errorf("--diff: %w", err))
+	case a.diff && kl.kernels != nil:
+		return nil, fs.failf("--diff takes its two kernels as arguments, not --kernels")
+	case a.diff && len(rest) < 2:
+		return nil, fs.failf("--diff needs two kernels, got %d", len(rest))
+	case a.diff:
+		if a.kernels, err = parseKernels(rest[:2], hostKernel); err != nil {
+			return nil, fs.failf("--diff: %w", err)
 		}
 		rest = rest[2:]
-	case *kernelList == "" || len(rest) > 1:
-		return usageOf(fs)
+	case kl.kernels == nil:
+		return nil, fs.failf("missing --kernels: the kernels to check against (e.g. --kernels 5.10,6.1)")
 	default:
-		var err error
-		if names, err = parseKernels([]string{*kernelList}, hostKernel); err != nil {
-			return usageError(fmt.Errorf("--kernels: %w", err))
-		}
+		a.kernels = kl.kernels
 	}
-	f := corereport.Format(*format)
-	if f != corereport.FormatTable && f != corereport.FormatMarkdown && f != corereport.FormatJSON {
-		return usageError(fmt.Errorf("--format %q: %w", *format, corereport.ErrUnknownFormat))
+	a.object = defaultCoreObject
+	switch len(rest) {
+	case 0:
+	case 1:
+		a.object = rest[0]
+	default:
+		return nil, fs.failf("one OBJECT at most, got %d: %q", len(rest), rest)
 	}
-	btfDir, err := btfCacheDir(*btfCache, kf.cacheDir)
+	a.format = map[format]corereport.Format{formatText: corereport.FormatTable, formatMarkdown: corereport.FormatMarkdown, formatJSON: corereport.FormatJSON}[*f]
+	return a, nil
+}
+
+// coreReport is runCoreReport writing the report to out.
+func coreReport(ctx context.Context, args []string, out io.Writer) error {
+	a, err := parseCoreReport(args)
+	if err != nil {
+		return err
+	}
+	btfDir, err := btfCacheDir(a.btfCache, a.kf.cacheDir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vmtest core-report: %v; not caching BTF\n", err)
 	}
-	object := defaultCoreObject
-	if len(rest) == 1 {
-		object = rest[0]
-	}
-	spec, err := ebpf.LoadCollectionSpec(object)
-	if err != nil {
-		return usageError(fmt.Errorf("load %s: %w", object, err))
-	}
-	resolve, err := kf.resolver()
+	spec, err := corereport.LoadObject(a.object)
 	if err != nil {
 		return usageError(err)
 	}
-
-	// Resolving may download and BTF extraction decompresses: do kernels in
-	// parallel, then relocate (microseconds) in order.
-	bc := newBTFCache(btfDir)
-	cols := make([]corereport.Kernel, len(names))
-	btfs := make([]*btf.Spec, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() {
-			cols[i] = corereport.Kernel{Name: name}
-			path, sum := "/sys/kernel/btf/vmlinux", ""
-			if name != hostKernel {
-				k, err := resolve(ctx, name)
-				if err != nil {
-					cols[i].Err = err.Error()
-					return
-				}
-				cols[i].Version = k.Version
-				path, sum = k.Path, k.SHA256
-			}
-			kernel, err := bc.Load(path, sum)
-			if err != nil {
-				cols[i].Err = err.Error()
-				return
-			}
-			btfs[i] = kernel
-		})
+	resolver, err := a.kf.resolver()
+	if err != nil {
+		return usageError(err)
 	}
-	wg.Wait()
-	for i, kernel := range btfs {
-		if kernel == nil {
-			continue
-		}
-		res, err := corereport.Relocate(spec, kernel, corereport.Options{MapFallbacks: probes.MapFallbacks})
-		if err != nil {
-			cols[i].Err = err.Error()
-			continue
-		}
-		cols[i].Result = res
-	}
-
-	m := corereport.NewMatrix(object, cols)
-	var withBTF []argread.Kernel
-	for i, kernel := range btfs {
-		if kernel != nil {
-			withBTF = append(withBTF, argread.Kernel{Name: names[i], BTF: kernel})
+	ks := slices.Clone(a.kernels)
+	for i, k := range ks {
+		if k.Name == hostKernel {
+			// The running kernel: its BTF is the image.
+			ks[i].Source, ks[i].Path = "host", "/sys/kernel/btf/vmlinux"
 		}
 	}
-	if err := m.CheckArgs(spec, withBTF); err != nil {
+	m, err := corereport.Build(ctx, a.object, spec, ks, resolver, newBTFCache(btfDir), corereport.Options{MapFallbacks: probes.MapFallbacks})
+	if err != nil {
 		return exitWith(exitInfra, err)
 	}
-	if *diff {
-		d, err := m.Diff()
-		if err != nil {
-			return exitWith(exitInfra, err)
-		}
-		if err := d.Write(out, f); err != nil {
-			return exitWith(exitInfra, err)
-		}
-		if !d.Empty() {
-			return exitWith(exitFail, nil)
-		}
-		return nil
+	if a.diff {
+		return writeDiff(out, m, a.format)
 	}
-	if err := m.Write(out, f); err != nil {
+	if err := m.Write(out, a.format); err != nil {
 		return exitWith(exitInfra, err)
 	}
 	switch {
@@ -171,6 +133,22 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 		return exitWith(exitFail, nil)
 	case m.Unavailable() > 0:
 		return exitWith(exitInfra, nil)
+	}
+	return nil
+}
+
+// writeDiff prints what differs between the matrix's two kernels; exit 1
+// when anything does.
+func writeDiff(out io.Writer, m *corereport.Matrix, f corereport.Format) error {
+	d, err := m.Diff()
+	if err != nil {
+		return exitWith(exitInfra, err)
+	}
+	if err := d.Write(out, f); err != nil {
+		return exitWith(exitInfra, err)
+	}
+	if !d.Empty() {
+		return exitWith(exitFail, nil)
 	}
 	return nil
 }

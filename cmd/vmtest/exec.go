@@ -4,17 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
+	"golang.org/x/sys/unix"
 
+	"github.com/corematrix/corematrix/internal/beneath"
+	"github.com/corematrix/corematrix/internal/termtext"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/gotest"
@@ -29,6 +34,58 @@ func init() {
 // minute go test waits past -timeout before it kills the command.
 const bootMargin = 45 * time.Second
 
+// execArgs is the command line of vmtest exec.
+type execArgs struct {
+	kernels   []kernel.Kernel
+	payload   []string
+	jobs      int
+	reportDir string
+	keep      string
+	onFail    bool
+	workdir   string
+	noWorkdir bool
+	fs        *flags
+	vf        *vmFlags
+	sf        *shareFlags
+	kf        *kernelFlags
+}
+
+func parseExec(args []string) (*execArgs, error) {
+	fs := newFlags("vmtest exec", "vmtest exec --kernel 6.1 | --kernels 5.10,6.1,6.12 [flags] [--] BINARY [ARGS...]",
+		"Runs BINARY in each kernel. With one kernel its output and exit code pass through (go test -exec\n"+
+			"'vmtest exec --kernel 6.1'); with several, each line is prefixed with its kernel and a table\n"+
+			"of outcomes ends the run. Flags come before BINARY: what follows it are its arguments.")
+	kl := addKernelFlag(fs, "kernel", "kernels")
+	a := &execArgs{fs: fs}
+	fs.IntVar(&a.jobs, "jobs", 0, "with --kernels: kernels booted at once (default: from cores and memory)")
+	fs.StringVar(&a.reportDir, "report", "", "write the report directory vmtest run writes (summary, per-kernel logs) into `DIR`")
+	fs.StringVar(&a.keep, "keep", "", "keep the guest's console log and raw results stream in `DIR`")
+	fs.BoolVar(&a.onFail, "shell-on-fail", false, "with one kernel: after a failing payload, open a shell in the guest on this terminal (only when stdin is a terminal and CI is not set)")
+	fs.StringVar(&a.workdir, "workdir", "", "`DIR` packed into the guest at the same path, where the payload starts (default: the current directory)")
+	fs.BoolVar(&a.noWorkdir, "no-workdir", false, "pack no directory: the payload starts in an empty directory at the current directory's path")
+	a.vf = addVMFlags(fs)
+	a.sf = addShareFlags(fs, true)
+	a.kf = addKernelFlags(fs)
+	var err error
+	if a.payload, err = fs.parse(args, false); err != nil {
+		return nil, err
+	}
+	a.kernels = kl.kernels
+	switch {
+	case a.kernels == nil:
+		return nil, fs.failf("missing --kernel (one kernel, e.g. --kernel 6.1) or --kernels (several, e.g. --kernels 5.10,6.1)")
+	case len(a.payload) == 0:
+		return nil, fs.failf("missing binary: the program to run, after the flags (-- BINARY ARGS...)")
+	case a.onFail && len(a.kernels) != 1:
+		return nil, fs.failf("--shell-on-fail needs exactly one kernel, got %d", len(a.kernels))
+	case a.keep != "" && a.reportDir != "":
+		return nil, fs.failf("--keep and --report exclude each other")
+	case a.workdir != "" && a.noWorkdir:
+		return nil, fs.failf("--workdir and --no-workdir exclude each other")
+	}
+	return a, nil
+}
+
 // execCmd runs one binary in one kernel, or in each of several. With one
 // kernel its stdout and stderr stream through as they are and its exit code
 // passes through, so that `go test -exec 'vmtest exec --kernel 6.1'` works;
@@ -38,63 +95,31 @@ const bootMargin = 45 * time.Second
 // prefixed with its kernel, a table of outcomes ends the run, and the exit
 // code is 0 only when every kernel passed.
 func execCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("vmtest exec", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: vmtest exec --kernel 6.1 | --kernels 5.10,6.1,6.12 [flags] [--] BINARY [ARGS...]")
-		fs.PrintDefaults()
-	}
-	kernel := fs.String("kernel", "", "the kernel: a version (6.1) or a bzImage path")
-	kernelList := fs.String("kernels", "", "several kernels, comma-separated: the binary runs in each")
-	jobs := fs.Int("jobs", 0, "with --kernels: kernels booted at once (default: from cores and memory)")
-	reportDir := fs.String("report", "", "write the report directory `vmtest run` writes (summary, per-kernel logs)")
-	keep := fs.String("keep", "", "keep the guest's console log and raw results stream in this directory")
-	onFail := fs.Bool("shell-on-fail", false, "with one kernel: after a failing payload, open a shell in the guest on this terminal (only when stdin is a terminal and CI is not set)")
-	workdir := fs.String("workdir", "", "directory packed into the guest at the same path, where the payload starts (default: the current directory)")
-	noWorkdir := fs.Bool("no-workdir", false, "pack no directory: the payload starts in an empty directory at the current directory's path")
-	vf := addVMFlags(fs)
-	sf := addShareFlags(fs, true)
-	kf := addKernelFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	a, err := parseExec(args)
+	if err != nil {
 		return err
 	}
-	payload := fs.Args()
-	if (*kernel == "") == (*kernelList == "") || len(payload) == 0 {
-		return usageOf(fs)
-	}
-	names := []string{*kernel}
-	if *kernelList != "" {
-		var err error
-		if names, err = parseKernels([]string{*kernelList}); err != nil {
-			return usageError(fmt.Errorf("--kernels: %w", err))
-		}
-	}
-	if *onFail && len(names) != 1 {
-		return usageError(errors.New("--shell-on-fail needs exactly one kernel"))
-	}
-	if *keep != "" && *reportDir != "" {
-		return usageError(errors.New("--keep and --report exclude each other"))
-	}
-	resolve, err := kf.resolver()
+	resolver, err := a.kf.resolver()
 	if err != nil {
 		return usageError(err)
 	}
-	cfg := vmtest.Config{Kernels: names, Resolve: resolve, Payload: payload[0], Args: payload[1:], Raw: true, Jobs: *jobs}
-	vf.apply(&cfg)
-	sf.apply(&cfg)
-	if *onFail {
+	cfg := vmtest.Config{Kernels: a.kernels, Resolver: resolver, Payload: a.payload[0], Args: a.payload[1:], Raw: true, Jobs: a.jobs}
+	a.vf.apply(&cfg)
+	a.sf.apply(&cfg)
+	if a.onFail {
 		cfg.Shell = shellOnFail("vmtest exec")
 	}
-	if err := execWorkdir(&cfg, *workdir, *noWorkdir); err != nil {
+	if err := execWorkdir(&cfg, a.workdir, a.noWorkdir); err != nil {
 		return usageError(err)
 	}
-	if !flagSet(fs, "timeout") {
+	if !a.fs.set("timeout") {
 		if d := gotest.Timeout(cfg.Args); d > 0 {
 			cfg.Timeout = d + bootMargin
 		}
 	}
-	dir := *reportDir
+	dir := a.reportDir
 	if dir == "" {
-		dir = *keep
+		dir = a.keep
 	}
 	if dir == "" {
 		dir, err = os.MkdirTemp("", "vmtest-exec-")
@@ -103,31 +128,37 @@ func execCmd(ctx context.Context, args []string) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-	if len(names) == 1 && *reportDir == "" {
-		return execOne(ctx, cfg, names[0], dir, *keep != "")
+	if len(a.kernels) == 1 && a.reportDir == "" {
+		return execOne(ctx, cfg, a.kernels[0], dir, a.keep != "")
 	}
 	cfg.ReportDir = dir
-	return execMany(ctx, cfg, *reportDir != "")
+	return execMany(ctx, cfg, a.reportDir != "")
 }
 
 // execOne runs the binary in one kernel, its output streaming through.
-func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool) error {
+func execOne(ctx context.Context, cfg vmtest.Config, k kernel.Kernel, dir string, kept bool) error {
 	cfg.Output = func(string) (io.Writer, io.Writer) { return os.Stdout, os.Stderr }
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	res := r.Kernel(ctx, name, dir, nil)
-	if err := writeFiles(cfg, []*vmtest.Result{res}); err != nil {
+	res := r.Kernel(ctx, k, dir, nil)
+	err = writeFiles(cfg, []*vmtest.Result{res})
+	printRefused(os.Stderr, res)
+	if err != nil {
 		return exitWith(exitInfra, err)
 	}
 	// The payload's own exit code passes through, unless the kernel failed
 	// a run the payload passed (a kernel warning).
-	if res.Outcome == report.Pass || res.Outcome == report.Fail && res.ExitCode > 0 {
+	// A death by a signal is said, as run says it (exit 128+N).
+	switch {
+	case res.Outcome == report.Fail && diedOfSignal(res.ExitCode):
+		return exitWith(res.ExitCode, fmt.Errorf("kernel %s: %s", k.Name, res.Reason))
+	case res.Outcome == report.Pass || res.Outcome == report.Fail && res.ExitCode > 0:
 		return exitWith(res.ExitCode, nil)
 	}
-	msg := fmt.Sprintf("kernel %s: %s: %s", name, res.Outcome, res.Reason)
+	msg := fmt.Sprintf("kernel %s: %s: %s", k.Name, res.Outcome, res.Reason)
 	if res.Trace != "" {
 		msg += "\n" + strings.TrimRight(res.Trace, "\n")
 	}
@@ -149,13 +180,13 @@ func execOne(ctx context.Context, cfg vmtest.Config, name, dir string, kept bool
 // the run, and the report directory is written when asked for.
 func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	width := 0
-	for _, n := range cfg.Kernels {
-		width = max(width, len(n))
+	for _, k := range cfg.Kernels {
+		width = max(width, len(k.Name))
 	}
 	var mu sync.Mutex
 	var writers []*prefixWriter
-	cfg.Output = func(kernel string) (io.Writer, io.Writer) {
-		p := fmt.Sprintf("%-*s | ", width, kernel)
+	cfg.Output = func(name string) (io.Writer, io.Writer) {
+		p := fmt.Sprintf("%-*s | ", width, name)
 		o := &prefixWriter{mu: &mu, w: os.Stdout, prefix: p}
 		e := &prefixWriter{mu: &mu, w: os.Stderr, prefix: p}
 		mu.Lock()
@@ -172,24 +203,14 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	var writeErrs []error
 	sum, _ := r.Matrix(ctx, func(res *vmtest.Result) {
 		results = append(results, res)
-		if writeReport {
-			if err := report.WriteKernel(res.Dir, res.KernelResult); err != nil {
-				writeErrs = append(writeErrs, err)
-			}
-		}
 	})
 	for _, w := range writers {
 		w.Flush()
 	}
-	if writeReport {
-		if err := report.WriteRun(cfg.ReportDir, sum); err != nil {
-			writeErrs = append(writeErrs, err)
-		}
-	}
 	// Files in the order of the kernel list, whatever order they finished in.
 	order := map[string]int{}
-	for i, n := range cfg.Kernels {
-		order[n] = i
+	for i, k := range cfg.Kernels {
+		order[k.Name] = i
 	}
 	sorted := make([]*vmtest.Result, len(cfg.Kernels))
 	for _, res := range results {
@@ -197,6 +218,25 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	}
 	if err := writeFiles(cfg, sorted); err != nil {
 		writeErrs = append(writeErrs, err)
+	}
+	for i, res := range sorted {
+		if res == nil {
+			continue
+		}
+		printRefused(os.Stderr, res)
+		if i < len(sum.Kernels) && sum.Kernels[i].Kernel.Name == res.Kernel.Name {
+			sum.Kernels[i].Refused = res.Refused
+		}
+		if writeReport {
+			if err := report.WriteKernel(res.Dir, res.KernelResult); err != nil {
+				writeErrs = append(writeErrs, err)
+			}
+		}
+	}
+	if writeReport {
+		if err := report.WriteRun(cfg.ReportDir, sum); err != nil {
+			writeErrs = append(writeErrs, err)
+		}
 	}
 	fmt.Fprint(os.Stderr, report.Terminal(sum))
 	if writeReport {
@@ -252,9 +292,6 @@ func (p *prefixWriter) Flush() {
 // host: the working directory travels (packed at the same path) unless
 // noWorkdir; the files named by a Go test binary's flags come back.
 func execWorkdir(cfg *vmtest.Config, workdir string, noWorkdir bool) error {
-	if workdir != "" && noWorkdir {
-		return errors.New("--workdir and --no-workdir exclude each other")
-	}
 	dir := workdir
 	if dir == "" {
 		wd, err := os.Getwd()
@@ -280,14 +317,23 @@ func execWorkdir(cfg *vmtest.Config, workdir string, noWorkdir bool) error {
 	return nil
 }
 
-// writeFiles writes what the payload wrote for the host at the same paths.
-// When several kernels sent the same file, a coverage profile is merged
-// (go tool cover adds up the blocks) and any other file is the first
-// kernel's (in list order).
+// writeFiles writes what the payload wrote for the host at the same paths,
+// and records in each result the files it refused. When several kernels
+// sent the same file, a coverage profile is merged (go tool cover adds up
+// the blocks) and any other file is the first kernel's (in list order).
+//
+// Only the files go test names come back (gotest.Outputs.Place): the
+// profiles its flags name, coverage files in the coverage directories, the
+// -artifacts tree. Each is created beneath its directory without following
+// any link, without execute bits, and, unless a flag named it, only where
+// no file existed. The error is a host failure (a directory that cannot be
+// opened); refusals are not errors.
 func writeFiles(cfg vmtest.Config, results []*vmtest.Result) error {
+	outs := gotest.FindOutputs(cfg.Args, cfg.Env, cfg.WorkDir)
 	cover := gotest.CoverProfile(cfg.Args, cfg.WorkDir)
 	data := map[string][]byte{}
 	modes := map[string]os.FileMode{}
+	from := map[string]*vmtest.Result{}
 	var order []string
 	for _, res := range results {
 		if res == nil {
@@ -297,22 +343,64 @@ func writeFiles(cfg vmtest.Config, results []*vmtest.Result) error {
 			prev, seen := data[f.Path]
 			switch {
 			case !seen:
-				data[f.Path], modes[f.Path] = f.Data, f.Mode
+				data[f.Path], modes[f.Path], from[f.Path] = f.Data, f.Mode, res
 				order = append(order, f.Path)
 			case f.Path == cover:
 				data[f.Path] = mergeCoverProfiles(prev, f.Data)
 			}
 		}
 	}
+	var errs []error
 	for _, p := range order {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
+		res := from[p]
+		place, err := outs.Place(p)
+		if err == nil {
+			err = writeReturned(place, data[p], modes[p])
 		}
-		if err := os.WriteFile(p, data[p], modes[p]|0o200); err != nil {
-			return err
+		if err != nil {
+			res.Refused = append(res.Refused, report.RefusedFile{Path: p, Reason: err.Error()})
+			if !errors.Is(err, gotest.ErrNotNamed) && !errors.Is(err, beneath.ErrLink) && !errors.Is(err, beneath.ErrExists) && !errors.Is(err, beneath.ErrEscape) && !errors.Is(err, beneath.ErrNotRegular) {
+				errs = append(errs, fmt.Errorf("write %s: %w", p, err))
+			}
 		}
 	}
-	return nil
+	return multierror.Append(nil, errs...).ErrorOrNil()
+}
+
+// writeReturned writes one returned file at place: read-write for its
+// owner, read for others, never executable.
+func writeReturned(place gotest.Place, data []byte, mode os.FileMode) error {
+	root, err := beneath.Open(place.Root)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	how := beneath.Exclusive
+	if place.Named {
+		how = beneath.Replace
+	}
+	err = root.WriteFile(place.Rel, data, (mode&0o644)|0o600, how)
+	if errors.Is(err, beneath.ErrExists) {
+		// The runtime writes a coverage meta file once per binary: the same
+		// bytes from an earlier run are no conflict.
+		if f, oerr := root.Open(place.Rel); oerr == nil {
+			old, rerr := io.ReadAll(io.LimitReader(f, int64(len(data))+1))
+			f.Close()
+			if rerr == nil && bytes.Equal(old, data) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w (it existed before the run)", err)
+	}
+	return err
+}
+
+// printRefused warns on stderr about each file a kernel sent back that was
+// not written (the paths come from the guest: control characters removed).
+func printRefused(w io.Writer, res *vmtest.Result) {
+	for _, r := range res.Refused {
+		fmt.Fprintf(w, "vmtest: kernel %s: refused returned file %s: %s\n", termtext.Line(res.Kernel.Name), termtext.Line(strconv.Quote(r.Path)), termtext.Line(r.Reason))
+	}
 }
 
 // mergeCoverProfiles appends b's blocks to a, dropping b's mode line.
@@ -327,9 +415,8 @@ func mergeCoverProfiles(a, b []byte) []byte {
 	return append(out, b...)
 }
 
-// flagSet reports whether the flag name was given on the command line.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
+// diedOfSignal reports whether a payload's exit code stands for a death by
+// a signal: the guest init reports signal N as 128+N.
+func diedOfSignal(exit int) bool {
+	return exit > 128 && exit < 128+65 && unix.SignalName(syscall.Signal(exit-128)) != ""
 }

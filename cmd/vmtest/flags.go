@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
+	"github.com/corematrix/corematrix/vmtest/qemu"
 )
 
 // vmFlags are the flags run and exec share: how a guest is sized and booted.
@@ -26,12 +26,13 @@ type vmFlags struct {
 	allowWarnings bool
 }
 
-func addVMFlags(fs *flag.FlagSet) *vmFlags {
+func addVMFlags(fs *flags) *vmFlags {
 	f := &vmFlags{}
 	fs.DurationVar(&f.timeout, "timeout", vmtest.DefaultTimeout, "per-kernel deadline: boot, payload and power-off")
 	fs.IntVar(&f.memory, "memory", vmtest.DefaultMemoryMiB, "guest memory in MiB")
 	fs.IntVar(&f.cpus, "cpus", vmtest.DefaultCPUs, "guest CPUs")
-	fs.StringVar(&f.accel, "accel", vmtest.AccelAuto, "accelerator: auto (KVM when it really works, else TCG), kvm or tcg")
+	fs.Var(accelFlag{&f.accel}, "accel", "accelerator: auto (KVM when it really works, else TCG), kvm (refused when KVM is not usable) or tcg")
+	f.accel = vmtest.AccelAuto
 	fs.StringVar(&f.qemu, "qemu", "", "QEMU binary (default qemu-system-x86_64)")
 	fs.Var(&f.env, "env", "KEY=VALUE for the payload's environment (repeatable)")
 	fs.Var(&f.files, "file", "HOST[:GUEST] file or directory to put into the guest, installed after the guest mounted /tmp and /run (repeatable; default GUEST is /corematrix/files/BASENAME)")
@@ -46,6 +47,35 @@ func (f *vmFlags) apply(cfg *vmtest.Config) {
 	cfg.AllowKernelWarnings = f.allowWarnings
 	cfg.Log = os.Stderr
 }
+
+// accelFlag is --accel: auto, kvm or tcg. kvm is refused at once on a host
+// whose KVM cannot run guests (no vmx/svm CPU flag, no /dev/kvm), rather
+// than leaving QEMU to fail or a guest to spin.
+type accelFlag struct{ v *string }
+
+func (a accelFlag) String() string {
+	if a.v == nil {
+		return ""
+	}
+	return *a.v
+}
+
+func (a accelFlag) Set(v string) error {
+	switch v {
+	case vmtest.AccelAuto, vmtest.AccelTCG:
+	case vmtest.AccelKVM:
+		if err := kvmCapable(); err != nil {
+			return fmt.Errorf("KVM is not usable on this host (%w): use --accel tcg (slower) or auto", err)
+		}
+	default:
+		return fmt.Errorf("unknown accelerator %q: want auto, kvm or tcg", v)
+	}
+	*a.v = v
+	return nil
+}
+
+// kvmCapable says why this host cannot run KVM guests, or nil.
+var kvmCapable = func() error { return qemu.KVMCapable("/proc/cpuinfo", "/dev/kvm") }
 
 // envFlag collects repeated --env KEY=VALUE.
 type envFlag []string
@@ -109,7 +139,7 @@ type shareFlags struct {
 }
 
 // addShareFlags adds --share-host (default def) and --share DIR.
-func addShareFlags(fs *flag.FlagSet, def bool) *shareFlags {
+func addShareFlags(fs *flags, def bool) *shareFlags {
 	f := &shareFlags{}
 	fs.BoolVar(&f.host, "share-host", def, "give the guest the host's /usr, /bin, /lib*, /etc (without credential files), the source tree (enclosing repository or module root), GOROOT and the Go caches, read-only at the same paths with a tmpfs overlay for writes (virtiofs or 9p; kernels that can mount neither fall back to packing)")
 	fs.Var(&f.dirs, "share", "`DIR` to share read-only at the same path as well (repeatable; implies --share-host)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/progress"
 
@@ -45,21 +45,22 @@ func kernelsCmd(ctx context.Context, args []string) error {
 				return prefixed(c.name, c.run(ctx, args[1:]))
 			}
 		}
-		if args[0] != "-h" && args[0] != "--help" && args[0] != "help" {
-			fmt.Fprintf(os.Stderr, "vmtest kernels: unknown subcommand %q\n\n", args[0])
+		if args[0] != "-h" && args[0] != "-help" && args[0] != "--help" && args[0] != "help" {
+			return &exitError{code: exitUsage, err: fmt.Errorf("unknown subcommand %q", args[0]), usage: kernelsSynopsis}
 		}
-	}
-	fmt.Fprintln(os.Stderr, "usage: vmtest kernels SUBCOMMAND [flags] [NAMES...]")
-	fmt.Fprintln(os.Stderr, "\nsubcommands:")
-	for _, c := range kernelsSubcommands {
-		fmt.Fprintf(os.Stderr, "  %-7s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(os.Stderr, "\nkernel names: 6.1 (newest 6.1.x), 6.1.176, latest, deb:SUITE/PACKAGE, oci:REF, a bzImage path or a ci-kernels directory")
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Println("usage: " + kernelsSynopsis)
+		fmt.Println("\nsubcommands:")
+		for _, c := range kernelsSubcommands {
+			fmt.Printf("  %-7s %s\n", c.name, c.summary)
+		}
+		fmt.Println("\nkernel names: 6.1 (newest 6.1.x), 6.1.176, latest, deb:SUITE/PACKAGE, oci:REF, a bzImage path or a ci-kernels directory")
+		fmt.Println("vmtest kernels SUBCOMMAND --help shows a subcommand's flags.")
 		return nil
 	}
-	return exitWith(exitUsage, nil)
+	return &exitError{code: exitUsage, err: errors.New("missing subcommand: list, fetch, lock, prune or btf"), usage: kernelsSynopsis}
 }
+
+const kernelsSynopsis = "vmtest kernels list|fetch|lock|prune|btf [flags] [NAMES...] (vmtest kernels --help)"
 
 // prefixed puts the subcommand's name before err's message, unless err is
 // nil or silent.
@@ -72,14 +73,17 @@ func prefixed(name string, err error) error {
 }
 
 // kernelsFlagSet makes the flag set of a kernels subcommand.
-func kernelsFlagSet(name, usage string) (*flag.FlagSet, *kernelFlags) {
-	fs := flag.NewFlagSet("vmtest kernels "+name, flag.ContinueOnError)
-	kf := addKernelFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: vmtest kernels %s\n\nflags:\n", usage)
-		fs.PrintDefaults()
+func kernelsFlagSet(name, usage string) (*flags, *kernelFlags) {
+	fs := newFlags("vmtest kernels "+name, "vmtest kernels "+usage, "")
+	return fs, addKernelFlags(fs)
+}
+
+// orFail is err, or else a usage error of fs with the message.
+func orFail(err error, fs *flags, format string, a ...any) error {
+	if err != nil {
+		return err
 	}
-	return fs, kf
+	return fs.failf(format, a...)
 }
 
 // stderrProgress reports on stderr: live bytes and rate on a terminal, a line
@@ -91,7 +95,7 @@ func stderrProgress() *progress.Reporter {
 // resolveError gives a resolution error its exit code: exitUsage for a bad
 // name, exitInfra otherwise.
 func resolveError(err error) error {
-	if errors.Is(err, kernels.ErrBadName) {
+	if errors.Is(err, kernel.ErrBadName) {
 		return usageError(err)
 	}
 	return exitWith(exitInfra, err)
@@ -100,8 +104,8 @@ func resolveError(err error) error {
 func kernelsList(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("list", "list [--all] [flags]")
 	all := fs.Bool("all", false, "list every version, not only the newest of each line")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	if rest, err := fs.parse(args, true); err != nil || len(rest) > 0 {
+		return orFail(err, fs, "takes no arguments, got %q", rest)
 	}
 	r, err := kf.newResolver(stderrProgress(), true)
 	if err != nil {
@@ -145,17 +149,18 @@ func lineLess(a, b string) bool {
 	return a2 < b2
 }
 
-// resolveAll resolves names two at a time, returning images and errors in order.
-func resolveAll(ctx context.Context, resolve func(context.Context, string) (*kernels.Image, error), names []string) ([]*kernels.Image, []error) {
-	imgs := make([]*kernels.Image, len(names))
-	errs := make([]error, len(names))
+// resolveAll resolves kernels two at a time, returning them and their errors
+// in order.
+func resolveAll(ctx context.Context, resolve func(context.Context, kernel.Kernel) (kernel.Kernel, error), ks []kernel.Kernel) ([]kernel.Kernel, []error) {
+	imgs := make([]kernel.Kernel, len(ks))
+	errs := make([]error, len(ks))
 	sem := make(chan struct{}, 2)
 	var wg sync.WaitGroup
-	for i, n := range names {
+	for i, k := range ks {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			imgs[i], errs[i] = resolve(ctx, n)
+			imgs[i], errs[i] = resolve(ctx, k)
 		})
 	}
 	wg.Wait()
@@ -164,7 +169,7 @@ func resolveAll(ctx context.Context, resolve func(context.Context, string) (*ker
 
 // printImages prints the images resolved and returns the errors of the
 // others, each named, with the highest exit code among them.
-func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bool) error {
+func printImages(names []string, imgs []kernel.Kernel, errs []error, verbose bool) error {
 	code := exitOK
 	var failed []error
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -215,29 +220,37 @@ func printImages(names []string, imgs []*kernels.Image, errs []error, verbose bo
 func kernelsFetch(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("fetch", "fetch [flags] NAME[,NAME...] [NAME...]")
 	verbose := fs.Bool("v", false, "also print paths, kernel version strings and config highlights")
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := fs.parse(args, true)
+	if err != nil {
 		return err
 	}
-	names, err := parseKernels(fs.Args())
+	if len(rest) == 0 {
+		return fs.failf("missing NAME: the kernels to fetch (e.g. 6.1 or 5.10,6.1)")
+	}
+	ks, err := parseKernels(rest)
 	if err != nil {
-		return usageError(err)
+		return fs.fail(err)
 	}
 	r, err := kf.newResolver(stderrProgress(), false)
 	if err != nil {
 		return exitWith(exitInfra, err)
 	}
-	imgs, errs := resolveAll(ctx, r.Resolve, names)
-	return printImages(names, imgs, errs, *verbose)
+	imgs, errs := resolveAll(ctx, r.Resolve, ks)
+	return printImages(kernelNames(ks), imgs, errs, *verbose)
 }
 
 func kernelsLock(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("lock", "lock [--lock FILE] NAME[,NAME...] [NAME...]")
-	if err := parseFlags(fs, args); err != nil {
+	rest, err := fs.parse(args, true)
+	if err != nil {
 		return err
 	}
-	names, err := parseKernels(fs.Args())
+	if len(rest) == 0 {
+		return fs.failf("missing NAME: the kernels to pin (e.g. 5.10,6.1)")
+	}
+	ks, err := parseKernels(rest)
 	if err != nil {
-		return usageError(err)
+		return fs.fail(err)
 	}
 	path, _ := kf.lockPath()
 	if path == "" {
@@ -252,17 +265,19 @@ func kernelsLock(ctx context.Context, args []string) error {
 		return exitWith(exitInfra, err)
 	}
 	var mu sync.Mutex
-	imgs, errs := resolveAll(ctx, func(ctx context.Context, n string) (*kernels.Image, error) {
-		img, e, err := r.Pin(ctx, n)
+	imgs, errs := resolveAll(ctx, func(ctx context.Context, k kernel.Kernel) (kernel.Kernel, error) {
+		img, e, err := r.Pin(ctx, k)
 		if err == nil {
 			mu.Lock()
-			lf.Kernels[n] = e
+			lf.Kernels[k.Name] = e
 			mu.Unlock()
 		}
 		return img, err
-	}, names)
-	if err := printImages(names, imgs, errs, false); err != nil {
-		return fmt.Errorf("%w\n%s not written", err, path)
+	}, ks)
+	if err := printImages(kernelNames(ks), imgs, errs, false); err != nil {
+		var me *multierror.Error
+		errors.As(err, &me)
+		return exitWith(codeOf(err), multierror.Append(me, fmt.Errorf("%s not written", path)))
 	}
 	if err := lf.Write(path); err != nil {
 		return exitWith(exitInfra, err)
@@ -274,12 +289,9 @@ func kernelsLock(ctx context.Context, args []string) error {
 func kernelsPrune(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("prune", "prune [--older-than 720h] [--all]")
 	olderThan := fs.Duration("older-than", 30*24*time.Hour, "remove images not used for this long")
-	all := fs.Bool("all", false, "empty the cache")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageOf(fs)
+	all := fs.Bool("all", false, "empty the cache: every image, index and extracted BTF")
+	if rest, err := fs.parse(args, true); err != nil || len(rest) > 0 {
+		return orFail(err, fs, "takes no arguments, got %q", rest)
 	}
 	r, err := kf.newResolver(nil, true)
 	if err != nil {
@@ -300,25 +312,23 @@ func kernelsPrune(ctx context.Context, args []string) error {
 
 func kernelsBTF(ctx context.Context, args []string) error {
 	fs, kf := kernelsFlagSet("btf", "btf [flags] NAME [TYPE|FUNC...]\n       vmtest kernels btf --kernels 5.10,6.1,6.12 FUNC...")
-	list := fs.String("kernels", "", "comma-separated kernels: print each FUNC's prototype on all of them side by side, marking what changed")
-	if err := parseFlags(fs, args); err != nil {
+	kl := addKernelFlag(fs, "kernels")
+	items, err := fs.parse(args, true)
+	if err != nil {
 		return err
 	}
-	names, items := []string{fs.Arg(0)}, fs.Args()
-	if *list != "" {
-		var err error
-		if names, err = parseKernels([]string{*list}); err != nil {
-			return usageError(fmt.Errorf("--kernels: %w", err))
+	ks := kl.kernels
+	switch {
+	case ks != nil && len(items) == 0:
+		return fs.failf("missing FUNC: the functions whose prototypes to compare (e.g. vfs_unlink)")
+	case ks == nil && len(items) == 0:
+		return fs.failf("missing NAME: the kernel whose BTF to print (e.g. kernels btf 6.1 task_struct)")
+	case ks == nil:
+		if ks, err = parseKernels(items[:1]); err != nil {
+			return fs.fail(err)
 		}
-		if len(items) == 0 {
-			return usageOf(fs)
-		}
-	} else {
-		if fs.NArg() < 1 {
-			return usageOf(fs)
-		}
-		if _, err := kernels.ParseName(names[0]); err != nil {
-			return usageError(err)
+		if len(ks) > 1 {
+			return fs.failf("one kernel NAME, got %q: compare several with --kernels", items[0])
 		}
 		items = items[1:]
 	}
@@ -331,18 +341,18 @@ func kernelsBTF(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "vmtest kernels btf: %v; not caching BTF\n", err)
 	}
 	bc := newBTFCache(btfDir)
-	specs := make([]*btf.Spec, len(names))
-	labels := make([]string, len(names))
-	for i, name := range names {
-		img, err := r.Resolve(ctx, name)
+	specs := make([]*btf.Spec, len(ks))
+	labels := make([]string, len(ks))
+	for i, k := range ks {
+		img, err := r.Resolve(ctx, k)
 		if err != nil {
 			return resolveError(err)
 		}
 		if specs[i], err = bc.Load(img.Path, img.SHA256); err != nil {
 			return exitWith(exitFail, err)
 		}
-		labels[i] = name
-		fmt.Printf("# %s: %s\n", name, img.KernelVersion)
+		labels[i] = k.Name
+		fmt.Printf("# %s: %s\n", k.Name, img.KernelVersion)
 	}
 	var missing []error
 	for _, item := range items {

@@ -3,9 +3,11 @@
 // guest's init.
 //
 // Each subcommand lives in its own file and registers itself in commands.
-// A subcommand returns an error; one that must end the process with a
-// particular code returns an *exitError (see exitWith). main prints the
-// error once, prefixed with the command's name, and exits with its code.
+// A subcommand parses its flags (cli.go), calls the packages that do the
+// work and prints; it returns an error, and one that must end the process
+// with a particular code returns an *exitError (see exitWith). main prints
+// the error once, prefixed with the command's name, and exits with its code.
+// The exit codes are report's (report.ExitOK ...), defined once.
 //
 // cmd/vmtest is the wiring: it is the only package that imports both the
 // booting side (vmtest, kernels) and the offline side (corereport).
@@ -14,7 +16,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,23 +24,28 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/hashicorp/go-multierror"
+
 	"github.com/corematrix/corematrix/internal/termtext"
+	"github.com/corematrix/corematrix/report"
 )
 
-// Exit codes, documented in README.md.
+// Exit codes, defined once in package report and documented in README.md.
 const (
-	exitOK    = 0 // every kernel passed
-	exitFail  = 1 // at least one kernel failed (test failure, panic, timeout, boot failure)
-	exitUsage = 2 // bad command line or input
-	exitInfra = 3 // every failure was infrastructure (infra-error, unavailable)
+	exitOK    = report.ExitOK
+	exitFail  = report.ExitFail
+	exitUsage = report.ExitUsage
+	exitInfra = report.ExitInfra
 )
 
 // exitError ends the process with code. Err, when not nil, is what main
 // prints; a nil Err exits silently (the command has already said everything,
-// or passes a payload's exit code through).
+// or passes a payload's exit code through). Usage, when set, is printed
+// after the error line: the command's synopsis, for a bad command line.
 type exitError struct {
-	code int
-	err  error
+	code  int
+	err   error
+	usage string
 }
 
 func (e *exitError) Error() string {
@@ -77,16 +83,44 @@ func codeOf(err error) int {
 	return exitInfra
 }
 
-// exitCode prints err once on stderr, after prefix, unless it is nil or a
-// silent *exitError, and returns codeOf(err).
+// exitCode prints err on stderr, one line per failure after prefix (an
+// aggregate prints each of its errors, not go-multierror's "N errors
+// occurred" list), then the command's synopsis when err carries one, unless
+// err is nil or a silent *exitError, and returns codeOf(err).
 func exitCode(stderr io.Writer, prefix string, err error) int {
 	var ee *exitError
-	if err != nil && !(errors.As(err, &ee) && ee == err && ee.err == nil) {
-		// An aggregate (go-multierror) ends in blank lines. Errors carry
-		// text from servers, images and guests: no control characters.
-		fmt.Fprintf(stderr, "%s: %s\n", prefix, termtext.Strip(strings.TrimRight(err.Error(), "\n"), true))
+	if err == nil || errors.As(err, &ee) && ee == err && ee.err == nil {
+		return codeOf(err)
+	}
+	for _, e := range flatten(err) {
+		// Errors carry text from servers, images and guests: no control
+		// characters.
+		fmt.Fprintf(stderr, "%s: %s\n", prefix, termtext.Strip(strings.TrimRight(e, "\n"), true))
+	}
+	if errors.As(err, &ee) && ee.usage != "" {
+		fmt.Fprintf(stderr, "usage: %s\n", ee.usage)
 	}
 	return codeOf(err)
+}
+
+// flatten is the message of each failure in err: the errors of a
+// go-multierror aggregate (anywhere in err's chain, with the context that
+// wraps it) one by one, else err's message.
+func flatten(err error) []string {
+	var me *multierror.Error
+	if !errors.As(err, &me) || len(me.Errors) == 0 {
+		return []string{err.Error()}
+	}
+	// The text that wraps the aggregate: "fetch: %w" -> "fetch: ".
+	whole, inner := err.Error(), me.Error()
+	before, after, _ := strings.Cut(whole, inner)
+	var out []string
+	for _, e := range me.Errors {
+		for _, m := range flatten(e) {
+			out = append(out, before+m+strings.TrimRight(after, "\n"))
+		}
+	}
+	return out
 }
 
 // command is one subcommand: it gets the arguments after its name.
@@ -108,57 +142,48 @@ func main() {
 	os.Exit(realMain(os.Args[1:]))
 }
 
+// stopSignals end a command cleanly: QEMU is stopped, temporary
+// directories are removed, reports written. SIGPIPE is among them so that
+// `vmtest exec ... | head -1` cleans up instead of dying on its next write;
+// SIGHUP so that a closed terminal does too.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGPIPE}
+
 func realMain(args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage()
-		if len(args) == 0 {
-			return exitUsage
-		}
+	if len(args) == 0 {
+		usage(os.Stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(os.Stdout)
 		return exitOK
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "vmtest: unknown command %q\n\n", args[0])
-		usage()
+		fmt.Fprintf(os.Stderr, "vmtest: unknown command %q (vmtest --help lists the commands)\n", args[0])
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
+	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
 	return exitCode(os.Stderr, "vmtest "+args[0], cmd.run(ctx, args[1:]))
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: vmtest COMMAND [flags] [-- PAYLOAD ARGS...]")
-	fmt.Fprintln(os.Stderr, "\ncommands:")
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: vmtest COMMAND [flags] [ARGS...]   (vmtest COMMAND --help for a command's flags)")
+	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-12s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(os.Stderr, "\nexit codes: 0 all passed, 1 any failure, 2 usage, 3 infrastructure only")
+	fmt.Fprintln(w, "\n"+exitCodesHelp)
 }
 
-// errHelp stops a command after -h: exit 0, the usage is printed.
-var errHelp error = &exitError{code: exitOK}
-
-// parseFlags parses args into fs. A non-nil error must be returned by the
-// command as it is: errHelp after -h, a silent exitUsage after a bad flag
-// (fs has printed why).
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return exitWith(exitUsage, nil)
-	}
-	return nil
-}
-
-// usageOf prints fs's usage and returns a silent exitUsage.
-func usageOf(fs *flag.FlagSet) error {
-	fs.Usage()
-	return exitWith(exitUsage, nil)
-}
+// exitCodesHelp is the exit codes, as every command's help lists them.
+var exitCodesHelp = fmt.Sprintf("exit codes: %d all passed, %d any failure, %d usage, %d infrastructure only, %d interrupted",
+	report.ExitOK, report.ExitFail, report.ExitUsage, report.ExitInfra, report.ExitInterrupted)

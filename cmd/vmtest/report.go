@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -18,18 +18,19 @@ func init() {
 }
 
 const reportUsage = `usage:
-  vmtest report merge [-o DIR] [-kernels LIST] DIR...
+  vmtest report merge [-o DIR] [--kernels LIST] DIR...
       Merge the report directories of shard runs (or one directory holding
       them all, as CI downloads artifacts) into one summary: writes
       DIR/summary.json and DIR/summary.md (-o, default "."), appends
       summary.md to $GITHUB_STEP_SUMMARY when set, prints the matrix.
-      -kernels names the kernels the matrix asked for; one missing from
+      --kernels names the kernels the matrix asked for; one missing from
       every DIR is reported as infra-error ("no report") instead of vanishing.
       A kernel found in two DIRs is an error (so is an -o DIR inside an
       input DIR that already holds a merged summary.json).
-  vmtest report show [-format text|markdown|json] DIR
+  vmtest report show [--format text|markdown|json] DIR
       Print the report in DIR (a run, a shard or one kernel's directory).
 
+Flags may come before or after the directories.
 Both exit with the run's code: 0 all passed, 1 any failure (or a program
 load contradicting its offline prediction), 3 only infrastructure failures;
 2 for bad arguments, unreadable reports or a kernel in two reports.
@@ -41,77 +42,46 @@ func runReport(ctx context.Context, args []string) error {
 
 func runReportTo(stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, reportUsage)
-		return exitWith(exitUsage, nil)
+		return &exitError{code: exitUsage, err: errors.New("missing subcommand: merge or show"), usage: "vmtest report merge|show ... (vmtest report --help)"}
 	}
 	switch args[0] {
 	case "merge":
-		return reportMerge(stdout, stderr, args[1:])
+		return prefixed("merge", reportMerge(stdout, stderr, args[1:]))
 	case "show":
-		return reportShow(stdout, stderr, args[1:])
+		return prefixed("show", reportShow(stdout, args[1:]))
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, reportUsage)
 		return nil
 	}
-	fmt.Fprint(stderr, reportUsage)
-	return usageError(fmt.Errorf("unknown subcommand %q", args[0]))
-}
-
-// parseInterspersed parses flags that may come before, between or after the
-// positional arguments, and returns the positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
+	return &exitError{code: exitUsage, err: fmt.Errorf("unknown subcommand %q: want merge or show", args[0]), usage: "vmtest report merge|show ... (vmtest report --help)"}
 }
 
 func reportMerge(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("vmtest report merge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("vmtest report merge", "vmtest report merge [-o DIR] [--kernels LIST] DIR...", "")
 	out := fs.String("o", ".", "write summary.json and summary.md into `DIR`")
-	kernels := fs.String("kernels", "", "comma-separated kernels the matrix asked for; missing ones are reported")
-	fs.Usage = func() { fmt.Fprint(stderr, reportUsage) }
-	dirs, err := parseInterspersed(fs, args)
+	kl := addKernelFlag(fs, "kernels")
+	dirs, err := fs.parse(args, true)
 	if err != nil {
-		return exitWith(exitUsage, nil)
+		return err
 	}
 	if len(dirs) == 0 {
-		fmt.Fprint(stderr, reportUsage)
-		return usageError(errors.New("merge: no report directory given"))
-	}
-	var want []string
-	if *kernels != "" {
-		if want, err = parseKernels([]string{*kernels}); err != nil {
-			return usageError(fmt.Errorf("merge: -kernels: %w", err))
-		}
+		return fs.failf("no report directory given")
 	}
 	var parts []report.Summary
 	for _, d := range dirs {
 		s, err := report.Load(d)
 		if err != nil {
-			return usageError(fmt.Errorf("merge: %w", err))
+			return usageError(err)
 		}
 		parts = append(parts, s)
 	}
 	merged, err := report.Merge(parts...)
 	if err != nil {
-		return usageError(fmt.Errorf("merge: %w", err))
+		return usageError(err)
 	}
-	merged = addMissing(merged, want)
+	merged = addMissing(merged, kl.kernels)
 	if err := report.WriteRun(*out, merged); err != nil {
-		return exitWith(exitInfra, fmt.Errorf("merge: %w", err))
+		return exitWith(exitInfra, err)
 	}
 	fmt.Fprint(stdout, report.Terminal(merged))
 	fmt.Fprintf(stderr, "merged %d kernel(s) from %d report(s) into %s\n",
@@ -119,20 +89,20 @@ func reportMerge(stdout, stderr io.Writer, args []string) error {
 	return exitWith(report.ExitCode(merged), nil)
 }
 
-// addMissing adds an infra-error result for every kernel of names that s does
+// addMissing adds an infra-error result for every kernel of want that s does
 // not hold, so a shard that never uploaded its report shows.
-func addMissing(s report.Summary, names []string) report.Summary {
+func addMissing(s report.Summary, want []kernel.Kernel) report.Summary {
 	have := map[string]bool{}
 	for _, k := range s.Kernels {
 		have[k.Kernel.Name] = true
 	}
-	for _, name := range names {
-		if have[name] {
+	for _, k := range want {
+		if have[k.Name] {
 			continue
 		}
-		have[name] = true
+		have[k.Name] = true
 		s.Kernels = append(s.Kernels, report.KernelResult{
-			Kernel:   report.Kernel{Name: name},
+			Kernel:   k,
 			Outcome:  report.InfraError,
 			Reason:   "no report found for this kernel in any merged directory (did its shard upload one?)",
 			ExitCode: -1,
@@ -142,36 +112,31 @@ func addMissing(s report.Summary, names []string) report.Summary {
 	return s
 }
 
-func reportShow(stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("vmtest report show", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	format := fs.String("format", "text", "output `FORMAT`: text, markdown or json")
-	fs.Usage = func() { fmt.Fprint(stderr, reportUsage) }
-	dirs, err := parseInterspersed(fs, args)
+func reportShow(stdout io.Writer, args []string) error {
+	fs := newFlags("vmtest report show", "vmtest report show [--format text|markdown|json] DIR", "")
+	f := addFormatFlag(fs)
+	dirs, err := fs.parse(args, true)
 	if err != nil {
-		return exitWith(exitUsage, nil)
+		return err
 	}
 	if len(dirs) != 1 {
-		fmt.Fprint(stderr, reportUsage)
-		return usageError(fmt.Errorf("show: want one report directory, got %d", len(dirs)))
+		return fs.failf("want one report directory, got %d", len(dirs))
 	}
 	s, err := report.Load(dirs[0])
 	if err != nil {
-		return usageError(fmt.Errorf("show: %w", err))
+		return usageError(err)
 	}
-	switch *format {
-	case "text":
+	switch *f {
+	case formatText:
 		fmt.Fprint(stdout, report.Terminal(s))
-	case "markdown", "md":
+	case formatMarkdown:
 		fmt.Fprint(stdout, report.Markdown(s))
-	case "json":
+	case formatJSON:
 		b, err := json.MarshalIndent(s, "", "  ")
 		if err != nil {
-			return exitWith(exitInfra, fmt.Errorf("show: %w", err))
+			return exitWith(exitInfra, err)
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
-	default:
-		return usageError(fmt.Errorf("show: unknown format %q (want text, markdown or json)", *format))
 	}
 	return exitWith(report.ExitCode(s), nil)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -23,7 +24,7 @@ func writeShardReport(t *testing.T, root string, rs ...report.KernelResult) {
 }
 
 func kernelResult(name string, o report.Outcome) report.KernelResult {
-	r := report.KernelResult{Kernel: report.Kernel{Name: name, Release: name + ".0-cloud-amd64"}, Outcome: o, Reason: string(o) + " on " + name}
+	r := report.KernelResult{Kernel: kernel.Kernel{Name: name, Release: name + ".0-cloud-amd64"}, Outcome: o, Reason: string(o) + " on " + name}
 	status := "pass"
 	if o == report.Fail {
 		status = "fail"

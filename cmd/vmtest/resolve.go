@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/corematrix/corematrix/kernels"
 	"github.com/corematrix/corematrix/kernels/progress"
-	"github.com/corematrix/corematrix/vmtest"
 )
 
 // kernelFlags are the flags that choose where kernel images come from.
@@ -23,7 +20,7 @@ type kernelFlags struct {
 }
 
 // addKernelFlags registers the kernel-source flags on fs.
-func addKernelFlags(fs *flag.FlagSet) *kernelFlags {
+func addKernelFlags(fs *flags) *kernelFlags {
 	kf := &kernelFlags{}
 	fs.StringVar(&kf.cacheDir, "cache-dir", "", "kernel cache directory (default $CM_CACHE_DIR, $XDG_CACHE_HOME/corematrix or ~/.cache/corematrix)")
 	fs.BoolVar(&kf.offline, "offline", false, "use only cached indices and images; never touch the network")
@@ -69,25 +66,14 @@ func (kf *kernelFlags) newResolver(p *progress.Reporter, ignoreLock bool) (*kern
 	return kernels.New(opts)
 }
 
-// resolver returns the vmtest.Resolver those flags describe: kernel names
-// (6.1, 6.1.176, latest, deb:SUITE/PACKAGE, oci:REF, paths) resolved and
-// verified by the kernels package, with progress on stderr.
-func (kf *kernelFlags) resolver() (vmtest.Resolver, error) {
+// resolver returns the resolver those flags describe: kernels (6.1,
+// 6.1.176, latest, deb:SUITE/PACKAGE, oci:REF, paths) resolved and verified
+// by the kernels package, with progress on stderr.
+func (kf *kernelFlags) resolver() (*kernels.Resolver, error) {
 	return kf.resolverTo(os.Stderr)
 }
 
 // resolverTo is resolver with progress written to w, a line per step.
-func (kf *kernelFlags) resolverTo(w io.Writer) (vmtest.Resolver, error) {
-	r, err := kf.newResolver(progress.New(w, false), false)
-	if err != nil {
-		return nil, err
-	}
-	return func(ctx context.Context, name string) (vmtest.Kernel, error) {
-		img, err := r.Resolve(ctx, name)
-		if err != nil {
-			return vmtest.Kernel{}, err
-		}
-		return vmtest.Kernel{Name: img.Name, Version: img.Version, Source: img.Source, SHA256: img.SHA256, Path: img.Path, Unverified: img.Unverified, ConfigPath: img.ConfigPath,
-			Config: img.Config, Modules: img.Modules, ModulesRelease: img.ModulesRelease, ModulesMissing: img.ModulesMissing}, nil
-	}, nil
+func (kf *kernelFlags) resolverTo(w io.Writer) (*kernels.Resolver, error) {
+	return kf.newResolver(progress.New(w, false), false)
 }

@@ -2,16 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"sync"
 
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
 
 	"github.com/corematrix/corematrix/corereport"
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/probes"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
@@ -21,73 +19,120 @@ func init() {
 	register("run", "run a payload on a matrix of kernels and write reports", runCmd)
 }
 
-func runCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("vmtest run", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: vmtest run --kernels 5.10,6.1 [flags] -- PAYLOAD [ARGS...]")
-		fs.PrintDefaults()
+// runArgs is the command line of vmtest run.
+type runArgs struct {
+	kernels    []kernel.Kernel
+	payload    []string
+	reportDir  string
+	jobs       int
+	onFail     bool
+	coreObject string
+	vf         *vmFlags
+	sf         *shareFlags
+	kf         *kernelFlags
+}
+
+func parseRun(args []string) (*runArgs, error) {
+	fs := newFlags("vmtest run", "vmtest run --kernels 5.10,6.1 [flags] -- PAYLOAD [ARGS...]",
+		"Boots each kernel, runs PAYLOAD (a static binary; Go test binaries are run with test2json\n"+
+			"framing) and writes a report directory. Flags come before the payload: what follows it\n"+
+			"are the payload's arguments.")
+	kl := addKernelFlag(fs, "kernels")
+	a := &runArgs{}
+	fs.IntVar(&a.jobs, "jobs", 0, "kernels booted at once (default: from cores and memory)")
+	fs.StringVar(&a.reportDir, "report", "vmtest-report", "report `DIR`ectory")
+	fs.BoolVar(&a.onFail, "shell-on-fail", false, "with a single kernel: after a failing payload, open a shell in the guest on this terminal (only when stdin is a terminal and CI is not set)")
+	fs.StringVar(&a.coreObject, "core-object", "", "BPF `OBJECT` whose loads are predicted offline per kernel (CO-RE against the kernel's BTF)")
+	a.vf = addVMFlags(fs)
+	a.sf = addShareFlags(fs, false)
+	a.kf = addKernelFlags(fs)
+	var err error
+	if a.payload, err = fs.parse(args, false); err != nil {
+		return nil, err
 	}
-	kernelList := fs.String("kernels", "", "comma-separated kernels: versions (6.1), images (path to a bzImage), ...")
-	jobs := fs.Int("jobs", 0, "kernels booted at once (default: from cores and memory)")
-	reportDir := fs.String("report", "vmtest-report", "report directory")
-	onFail := fs.Bool("shell-on-fail", false, "with a single kernel: after a failing payload, open a shell in the guest on this terminal (only when stdin is a terminal and CI is not set)")
-	coreObject := fs.String("core-object", "", "BPF object whose loads are predicted offline per kernel (CO-RE against the kernel's BTF)")
-	vf := addVMFlags(fs)
-	sf := addShareFlags(fs, false)
-	kf := addKernelFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	switch {
+	case kl.kernels == nil:
+		return nil, fs.failf("missing --kernels: which kernels to boot (e.g. --kernels 5.10,6.1)")
+	case len(a.payload) == 0:
+		return nil, fs.failf("missing payload: the binary to run, after the flags (-- PAYLOAD ARGS...)")
+	case a.onFail && len(kl.kernels) != 1:
+		return nil, fs.failf("--shell-on-fail needs exactly one kernel, got %d", len(kl.kernels))
+	}
+	a.kernels = kl.kernels
+	return a, nil
+}
+
+func runCmd(ctx context.Context, args []string) error {
+	a, err := parseRun(args)
+	if err != nil {
 		return err
 	}
-	payload := fs.Args()
-	if len(payload) == 0 {
-		return usageOf(fs)
-	}
-	names, err := parseKernels([]string{*kernelList})
-	if err != nil {
-		return usageError(fmt.Errorf("--kernels: %w", err))
-	}
 	cfg := vmtest.Config{
-		Kernels: names,
-		Payload: payload[0], Args: payload[1:],
-		ReportDir: *reportDir, Jobs: *jobs,
+		Kernels: a.kernels,
+		Payload: a.payload[0], Args: a.payload[1:],
+		ReportDir: a.reportDir, Jobs: a.jobs,
 	}
-	vf.apply(&cfg)
-	sf.apply(&cfg)
-	if *onFail {
-		if len(names) != 1 {
-			return usageError(errors.New("--shell-on-fail needs exactly one kernel"))
-		}
+	a.vf.apply(&cfg)
+	a.sf.apply(&cfg)
+	if a.onFail {
 		cfg.Shell = shellOnFail("vmtest run")
 	}
-	// With a core object, every resolved kernel's image is kept for the
-	// argument check across kernels, which runs once the matrix is done.
-	var images resolvedImages
-	var argsCheck func() (*report.Args, error)
-	if *coreObject != "" {
-		if _, err := os.Stat(*coreObject); err != nil {
-			return usageError(fmt.Errorf("--core-object: %w", err))
-		}
-		btfDir, err := btfCacheDir("", kf.cacheDir)
-		if err != nil {
-			return exitWith(exitInfra, err)
-		}
-		predictor, err := corereport.NewPredictor(*coreObject, newBTFCache(btfDir), corereport.Options{MapFallbacks: probes.MapFallbacks})
-		if err != nil {
-			return usageError(fmt.Errorf("--core-object: %w", err))
-		}
-		cfg.Predict = func(ctx context.Context, k vmtest.Kernel) (*report.Prediction, error) {
-			images.add(k)
-			return predictor.Predict(k.Path, k.SHA256)
-		}
-		argsCheck = func() (*report.Args, error) {
-			a, err := predictor.Args(images.inOrder(names))
-			if err != nil {
-				return nil, err
-			}
-			return a.Report(), nil
+	var check *argsCheck
+	if a.coreObject != "" {
+		if check, err = newArgsCheck(&cfg, a.coreObject, a.kf.cacheDir); err != nil {
+			return err
 		}
 	}
+	display := runDisplay(&cfg)
+	// Download progress goes above the live lines, one line per step.
+	resolver, err := a.kf.resolverTo(display.Writer())
+	if err != nil {
+		return usageError(err)
+	}
+	cfg.Resolver = resolver
+	r, err := newRunner(cfg)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
 
+	var writeErrs []error
+	display.Start()
+	// The kernels that did not pass are in the table: Matrix's error says
+	// nothing more.
+	sum, _ := r.Matrix(ctx, func(res *vmtest.Result) {
+		if err := report.WriteKernel(res.Dir, res.KernelResult); err != nil {
+			writeErrs = append(writeErrs, err)
+		}
+	})
+	display.Stop()
+	if check != nil {
+		if sum.Args, err = check.run(sum); err != nil {
+			fmt.Fprintf(os.Stderr, "vmtest run: warning: %v\n", err)
+		}
+	}
+	if err := report.WriteRun(a.reportDir, sum); err != nil {
+		writeErrs = append(writeErrs, err)
+	}
+	fmt.Print(report.Terminal(sum))
+	fmt.Fprintf(os.Stderr, "reports in %s\n", a.reportDir)
+	return runExit(report.ExitCode(sum), writeErrs)
+}
+
+// runExit is the error of a run whose summary has code and whose reports
+// could not all be written (writeErrs): a passing run that lost a report is
+// an infrastructure failure.
+func runExit(code int, writeErrs []error) error {
+	if len(writeErrs) > 0 && code == exitOK {
+		code = exitInfra
+	}
+	return exitWith(code, multierror.Append(nil, writeErrs...).ErrorOrNil())
+}
+
+// runDisplay makes the live per-kernel display of a run on stderr: redrawn
+// lines on a terminal, plain lines in a log, GitHub folding under Actions.
+// Warnings go above the live lines.
+func runDisplay(cfg *vmtest.Config) *vmtest.Display {
 	mode := vmtest.ProgressPlain
 	switch {
 	case os.Getenv("GITHUB_ACTIONS") == "true":
@@ -97,78 +142,53 @@ func runCmd(ctx context.Context, args []string) error {
 	case term.IsTerminal(int(os.Stderr.Fd())):
 		mode = vmtest.ProgressTTY
 	}
-	display := vmtest.NewProgress(os.Stderr, mode, names)
+	display := vmtest.NewProgress(os.Stderr, mode, kernelNames(cfg.Kernels))
 	if mode == vmtest.ProgressTTY {
 		if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
 			display.Width = w
 		}
 	}
 	cfg.Progress = display
-	cfg.Log = display.Writer() // warnings go above the live lines
-	// Download progress goes above the live lines too, one line per step.
-	resolve, err := kf.resolverTo(display.Writer())
+	cfg.Log = display.Writer()
+	return display
+}
+
+// argsCheck predicts, per kernel, the loads of a BPF object (--core-object)
+// and, once the matrix is done, checks the arguments its kprobes read
+// across every kernel that resolved.
+type argsCheck struct {
+	predictor *corereport.Predictor
+}
+
+// newArgsCheck sets cfg.Predictor to predict object's loads on each kernel.
+func newArgsCheck(cfg *vmtest.Config, object, kernelCacheDir string) (*argsCheck, error) {
+	if _, err := os.Stat(object); err != nil {
+		return nil, usageError(fmt.Errorf("--core-object: %w", err))
+	}
+	btfDir, err := btfCacheDir("", kernelCacheDir)
 	if err != nil {
-		return usageError(err)
+		return nil, exitWith(exitInfra, err)
 	}
-	cfg.Resolve = resolve
-
-	r, err := newRunner(cfg)
+	predictor, err := corereport.NewPredictor(object, newBTFCache(btfDir), corereport.Options{MapFallbacks: probes.MapFallbacks})
 	if err != nil {
-		return err
+		return nil, usageError(fmt.Errorf("--core-object: %w", err))
 	}
-	defer r.Close()
-
-	var writeErrs []error
-	display.Start()
-	sum, runErr := r.Matrix(ctx, func(res *vmtest.Result) {
-		if err := report.WriteKernel(res.Dir, res.KernelResult); err != nil {
-			writeErrs = append(writeErrs, err)
-		}
-	})
-	display.Stop()
-	if argsCheck != nil {
-		if sum.Args, err = argsCheck(); err != nil {
-			fmt.Fprintf(os.Stderr, "vmtest run: warning: %v\n", err)
-		}
-	}
-	if err := report.WriteRun(*reportDir, sum); err != nil {
-		writeErrs = append(writeErrs, err)
-	}
-	fmt.Print(report.Terminal(sum))
-	fmt.Fprintf(os.Stderr, "reports in %s\n", *reportDir)
-	code := report.ExitCode(sum)
-	if len(writeErrs) > 0 && code == exitOK {
-		code = exitInfra
-	}
-	return exitWith(code, multierror.Append(runErr, writeErrs...).ErrorOrNil())
+	cfg.Predictor = predictor
+	return &argsCheck{predictor: predictor}, nil
 }
 
-// resolvedImages collects the kernels a run resolved, from every kernel's
-// goroutine.
-type resolvedImages struct {
-	mu     sync.Mutex
-	byName map[string]vmtest.Kernel
-}
-
-func (r *resolvedImages) add(k vmtest.Kernel) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byName == nil {
-		r.byName = map[string]vmtest.Kernel{}
-	}
-	r.byName[k.Name] = k
-}
-
-// inOrder returns the resolved kernels in the order of names; unresolved
-// ones are left out.
-func (r *resolvedImages) inOrder(names []string) []corereport.Image {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []corereport.Image
-	for _, n := range names {
-		if k, ok := r.byName[n]; ok {
-			out = append(out, corereport.Image{Name: n, Path: k.Path, SHA256: k.SHA256})
+// run checks the argument reads across the kernels of sum that resolved,
+// in order.
+func (c *argsCheck) run(sum report.Summary) (*report.Args, error) {
+	var resolved []kernel.Kernel
+	for _, k := range sum.Kernels {
+		if k.Kernel.Resolved() {
+			resolved = append(resolved, k.Kernel)
 		}
 	}
-	return out
+	a, err := c.predictor.Args(resolved)
+	if err != nil {
+		return nil, err
+	}
+	return a.Report(), nil
 }

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/term"
 
@@ -23,26 +23,32 @@ func init() {
 // the payload runs first and the shell follows. exit or Ctrl-D powers the
 // guest off.
 func shellCmd(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("vmtest shell", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: vmtest shell --kernel 6.1 [flags] [-- PAYLOAD [ARGS...]]")
-		fs.PrintDefaults()
-	}
-	kernel := fs.String("kernel", "", "the kernel: a version (6.1) or a bzImage path")
+	fs := newFlags("vmtest shell", "vmtest shell --kernel 6.1 [flags] [-- PAYLOAD [ARGS...]]",
+		"Boots one kernel with the guest environment of a run and relays an interactive shell in it\n"+
+			"to this terminal (stdin and stdout must both be terminals). exit or Ctrl-D powers it off.\n"+
+			"With a payload, it runs first. The kernel's console goes to --report DIR, else to a\n"+
+			"temporary directory removed at the end.")
+	kl := addKernelFlag(fs, "kernel")
+	reportDir := fs.String("report", "", "keep the kernel's console log and results stream in `DIR` (DIR/KERNEL/console.log)")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	payload, err := fs.parse(args, false)
+	if err != nil {
 		return err
 	}
-	if *kernel == "" {
-		return usageOf(fs)
+	if kl.kernels == nil {
+		return fs.failf("missing --kernel: the kernel to boot (e.g. --kernel 6.1)")
 	}
-	resolve, err := kf.resolver()
+	if err := needTerminals(os.Stdin, os.Stdout); err != nil {
+		return usageError(err)
+	}
+	k := kl.kernels[0]
+	resolver, err := kf.resolver()
 	if err != nil {
 		return usageError(err)
 	}
-	cfg := vmtest.Config{Kernels: []string{*kernel}, Resolve: resolve, Raw: true}
-	if payload := fs.Args(); len(payload) > 0 {
+	cfg := vmtest.Config{Kernels: kl.kernels, Resolver: resolver, Raw: true}
+	if len(payload) > 0 {
 		cfg.Payload, cfg.Args = payload[0], payload[1:]
 	}
 	vf.apply(&cfg)
@@ -52,13 +58,30 @@ func shellCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer r.Close()
-	dir, err := os.MkdirTemp("", "vmtest-shell-")
-	if err != nil {
-		return exitWith(exitInfra, err)
+	dir := *reportDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "vmtest-shell-"); err != nil {
+			return exitWith(exitInfra, err)
+		}
+		defer os.RemoveAll(dir)
 	}
-	defer os.RemoveAll(dir)
-	res := r.Kernel(ctx, *kernel, dir, nil)
-	return shellVerdict(*kernel, res)
+	res := r.Kernel(ctx, k, report.KernelDir(dir, k.Name), nil)
+	if *reportDir != "" {
+		fmt.Fprintf(os.Stderr, "kernel console in %s\n", filepath.Join(res.Dir, vmtest.ConsoleFile))
+	}
+	return shellVerdict(k.Name, res)
+}
+
+// needTerminals refuses a shell that no one could type into or read: with
+// stdin or stdout not a terminal, a shell would wait for input forever.
+func needTerminals(in, out *os.File) error {
+	switch {
+	case !term.IsTerminal(int(in.Fd())):
+		return errors.New("stdin is not a terminal: a shell needs one to type into (run it from an interactive terminal)")
+	case !term.IsTerminal(int(out.Fd())):
+		return errors.New("stdout is not a terminal: a shell needs one to show itself on")
+	}
+	return nil
 }
 
 // shellVerdict is the error of a shell session that did not end with the

@@ -9,9 +9,11 @@ import (
 )
 
 func init() {
-	register("version", "print the version of vmtest, its commit, Go and cilium/ebpf", func(ctx context.Context, args []string) error {
-		if len(args) > 0 {
-			return usageError(fmt.Errorf("takes no arguments, got %q", args))
+	register("version", "print the version of vmtest, its commit, Go and cilium/ebpf (also vmtest --version)", func(ctx context.Context, args []string) error {
+		fs := newFlags("vmtest version", "vmtest version   (or vmtest --version)",
+			"Prints the module version, the VCS commit, the Go version and the cilium/ebpf version\nthis binary was built with.")
+		if rest, err := fs.parse(args, true); err != nil || len(rest) > 0 {
+			return orFail(err, fs, "takes no arguments, got %q", rest)
 		}
 		info, ok := debug.ReadBuildInfo()
 		if !ok {

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -31,6 +32,9 @@ func owned(sub, name string) bool {
 		return validSum(name)
 	case "records":
 		return recordName.MatchString(name)
+	case "btf":
+		sum, ok := strings.CutSuffix(name, ".btf")
+		return ok && validSum(sum)
 	case "tmp":
 		for _, p := range tempPrefixes {
 			if strings.HasPrefix(name, p) {
@@ -43,8 +47,10 @@ func owned(sub, name string) bool {
 
 // Prune removes blobs not used for olderThan (blobs are marked used each time
 // a kernel resolves to them) and temporary files left by interrupted
-// downloads. Records are small and kept, so a pruned blob is simply fetched
-// again. olderThan <= 0 empties the cache, records included.
+// downloads, and BTF extracted from images (btf/, written by the offline
+// report; extracted again when needed) not used for olderThan. Records are
+// small and kept, so a pruned blob is simply fetched again. olderThan <= 0
+// empties the cache, records and extracted BTF included.
 //
 // Prune holds the cache lock exclusively, so it waits for fetches in
 // progress (they hold it shared) and none starts while it runs. It removes
@@ -72,9 +78,13 @@ func (c *Cache) Prune(ctx context.Context, olderThan time.Duration) (PruneStats,
 		{"blobs/sha256", cutoff},
 		{"records", recordCutoff},
 		{"tmp", tmpCutoff},
+		{"btf", cutoff},
 	}
 	for _, d := range dirs {
 		dir := filepath.Join(c.dir, d.sub)
+		if _, err := os.Lstat(dir); d.sub == "btf" && errors.Is(err, fs.ErrNotExist) {
+			continue // made only once a kernel's BTF was extracted
+		}
 		if err := realDir(c.dir, d.sub); err != nil {
 			return st, fmt.Errorf("prune: %w", err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels"
 )
 
@@ -24,12 +25,12 @@ const ResolveTimeout = 10 * time.Minute
 
 var (
 	mu     sync.Mutex
-	images = map[string]*kernels.Image{}
+	images = map[string]kernel.Kernel{}
 )
 
 // Image resolves name to a verified image on disk, downloading it into the
 // default cache on first use. It fails tb when the kernel cannot be had.
-func Image(tb testing.TB, name string) *kernels.Image {
+func Image(tb testing.TB, name string) kernel.Kernel {
 	tb.Helper()
 	img, err := Resolve(name)
 	if err != nil {
@@ -39,7 +40,7 @@ func Image(tb testing.TB, name string) *kernels.Image {
 }
 
 // Resolve is Image without a testing.TB, for TestMain and setup code.
-func Resolve(name string) (*kernels.Image, error) {
+func Resolve(name string) (kernel.Kernel, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if img, ok := images[name]; ok {
@@ -47,13 +48,13 @@ func Resolve(name string) (*kernels.Image, error) {
 	}
 	r, err := kernels.New(kernels.Options{})
 	if err != nil {
-		return nil, err
+		return kernel.Kernel{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ResolveTimeout)
 	defer cancel()
-	img, err := r.Resolve(ctx, name)
+	img, err := r.ResolveName(ctx, name)
 	if err != nil {
-		return nil, err
+		return kernel.Kernel{}, err
 	}
 	images[name] = img
 	return img, nil

@@ -1,6 +1,8 @@
 package gotest
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -19,6 +21,56 @@ type Outputs struct {
 	Files []string
 	// Dirs are -test.outputdir, -test.gocoverdir and $GOCOVERDIR.
 	Dirs []string
+	// CoverDirs are -test.gocoverdir and $GOCOVERDIR: the runtime writes
+	// covmeta.* and covcounters.* files there.
+	CoverDirs []string
+	// Artifacts is <-test.outputdir>/_artifacts when -test.artifacts is
+	// set (testing.T.ArtifactDir's tree), else "".
+	Artifacts string
+}
+
+// ErrNotNamed means a returned file is not one that go test names: a
+// profile flag's path, a coverage file in a coverage directory, or a file in
+// the -artifacts tree.
+var ErrNotNamed = errors.New("not a file go test asked for")
+
+// Place is where a returned file may be written on the host: Rel beneath
+// the directory Root, whose own path (and the links among its ancestors)
+// the user named.
+type Place struct {
+	Root, Rel string
+	// Named is set for a file a flag named (a profile): it may replace a
+	// file of that name that existed before the run. Every other file must
+	// be new.
+	Named bool
+}
+
+// Place says where the file at path (absolute, as the guest sent it) may
+// be written on the host, or why it may not (ErrNotNamed): only the files
+// the testing package itself writes for its caller come back.
+func (o Outputs) Place(path string) (Place, error) {
+	if !filepath.IsAbs(path) || filepath.Clean(path) != path {
+		return Place{}, fmt.Errorf("%w: path %q is not absolute and clean", ErrNotNamed, path)
+	}
+	for _, f := range o.Files {
+		if path == f {
+			return Place{Root: filepath.Dir(f), Rel: filepath.Base(f), Named: true}, nil
+		}
+	}
+	for _, d := range o.CoverDirs {
+		if filepath.Dir(path) == d {
+			base := filepath.Base(path)
+			if strings.HasPrefix(base, "covmeta.") || strings.HasPrefix(base, "covcounters.") {
+				return Place{Root: d, Rel: base}, nil
+			}
+		}
+	}
+	if o.Artifacts != "" {
+		if rel, ok := strings.CutPrefix(path, o.Artifacts+"/"); ok && rel != "" {
+			return Place{Root: filepath.Dir(o.Artifacts), Rel: filepath.Join(filepath.Base(o.Artifacts), rel)}, nil
+		}
+	}
+	return Place{}, ErrNotNamed
 }
 
 // FindOutputs returns the absolute paths of what a test binary given args
@@ -39,12 +91,16 @@ func FindOutputs(args, env []string, dir string) Outputs {
 		}
 	}
 	if v := vals["test.gocoverdir"]; v != "" {
-		o.Dirs = append(o.Dirs, abs(dir, v))
+		o.CoverDirs = append(o.CoverDirs, abs(dir, v))
 	}
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "GOCOVERDIR="); ok && v != "" {
-			o.Dirs = append(o.Dirs, abs(dir, v))
+			o.CoverDirs = append(o.CoverDirs, abs(dir, v))
 		}
+	}
+	o.Dirs = append(o.Dirs, o.CoverDirs...)
+	if v := vals["test.artifacts"]; v != "" && v != "false" && vals["test.outputdir"] != "" {
+		o.Artifacts = filepath.Join(outdir, "_artifacts")
 	}
 	return o
 }
@@ -83,7 +139,11 @@ func flagValues(args []string) map[string]string {
 			continue
 		}
 		if !hasV {
-			if !takesValue(name) || i+1 >= len(args) {
+			if !takesValue(name) {
+				vals[name] = "true"
+				continue
+			}
+			if i+1 >= len(args) {
 				continue
 			}
 			i++
@@ -97,7 +157,7 @@ func flagValues(args []string) map[string]string {
 // takesValue reports whether a -test.* flag needs a value (booleans do not).
 func takesValue(name string) bool {
 	switch name {
-	case "test.v", "test.short", "test.failfast", "test.benchmem", "test.paniconexit0", "test.fullpath":
+	case "test.v", "test.short", "test.failfast", "test.benchmem", "test.paniconexit0", "test.fullpath", "test.artifacts":
 		return false
 	}
 	return true

@@ -27,18 +27,20 @@ type Result struct {
 // Parse converts the output of a test binary run with -test.v=test2json.
 // Lines that do not start with the ^V marker are output of the current test.
 func Parse(out []byte) Result {
-	p := &parser{byName: map[string]*report.TestResult{}}
-	for _, line := range splitLines(out) {
+	p := &parser{byName: map[string]*report.TestResult{}, outputs: map[string]*strings.Builder{}, open: -1}
+	for line := range lines(out) {
 		p.line(line)
 	}
 	p.flush(0)
 	if p.final != "" {
-		p.events = append(p.events, report.TestEvent{Action: p.final})
+		p.add(report.TestEvent{Action: p.final})
 	}
+	p.close()
 	var r Result
 	r.Events, r.Final = p.events, p.final
 	for _, name := range p.order {
 		t := p.byName[name]
+		t.Output = p.outputs[name].String()
 		if t.Status == "" {
 			t.Status = "fail" // ran but never reported: the binary died under it
 			if r.Final == "" {
@@ -56,17 +58,13 @@ func Parse(out []byte) Result {
 // Counts returns how many tests passed, failed and skipped. Tests holding
 // subtests count once for each leaf.
 func (r Result) Counts() (pass, fail, skip int) {
+	// A subtest's parent ran as a test of its own (t.Run reports it), so
+	// marking each direct parent marks them all, in time linear in the
+	// names' length however many slashes they hold.
 	parents := map[string]bool{}
 	for _, t := range r.Tests {
 		if i := strings.LastIndex(t.Name, "/"); i > 0 {
-			for p := t.Name[:i]; ; {
-				parents[p] = true
-				j := strings.LastIndex(p, "/")
-				if j < 0 {
-					break
-				}
-				p = p[:j]
-			}
+			parents[t.Name[:i]] = true
 		}
 	}
 	for _, t := range r.Tests {
@@ -86,34 +84,52 @@ func (r Result) Counts() (pass, fail, skip int) {
 }
 
 type parser struct {
-	events  []report.TestEvent
-	byName  map[string]*report.TestResult
-	order   []string
-	report  []report.TestEvent // pending --- PASS/FAIL reports, by depth
-	current string
-	final   string
+	events []report.TestEvent
+	byName map[string]*report.TestResult
+	// outputs collect each test's output (linear in the output's size,
+	// where += on a string copies all of it for every line).
+	outputs map[string]*strings.Builder
+	// open is the index of the output event still being extended (its
+	// text in openText), or -1.
+	open     int
+	openText strings.Builder
+	order    []string
+	report   []report.TestEvent // pending --- PASS/FAIL reports, by depth
+	current  string
+	final    string
 }
 
-// splitLines splits at \n and before a ^V that does not start a line, as
-// cmd/test2json does.
-func splitLines(b []byte) [][]byte {
-	var lines [][]byte
-	for len(b) > 0 {
-		end := len(b)
-		for i, c := range b {
-			if c == '\n' {
+// lines yields b split at \n and before a ^V that does not start a line,
+// as cmd/test2json does.
+func lines(b []byte) func(yield func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for len(b) > 0 {
+			end := len(b)
+			if b[0] == '\n' {
+				end = 1
+			} else if i := bytes.IndexAny(b[1:], "\n\x16"); i >= 0 {
 				end = i + 1
-				break
+				if b[end] == '\n' {
+					end++
+				}
 			}
-			if c == marker && i > 0 {
-				end = i
-				break
+			if !yield(b[:end]) {
+				return
 			}
+			b = b[end:]
 		}
-		lines = append(lines, b[:end])
-		b = b[end:]
 	}
-	return lines
+}
+
+// mayFrame reports whether a line after the ^V marker may be framing: the
+// others are output, without the tests below.
+func mayFrame(b []byte) bool {
+	for _, p := range []string{"=== ", "--- ", "    ", "PASS", "FAIL"} {
+		if bytes.HasPrefix(b, []byte(p)) {
+			return true
+		}
+	}
+	return false
 }
 
 var updates = []string{"=== RUN   ", "=== PAUSE ", "=== CONT  ", "=== NAME  ", "=== PASS  ", "=== FAIL  ", "=== SKIP  "}
@@ -122,6 +138,10 @@ var reports = []string{"--- PASS: ", "--- FAIL: ", "--- SKIP: ", "--- BENCH: "}
 func (p *parser) line(raw []byte) {
 	if raw[0] != marker {
 		p.output(string(raw))
+		return
+	}
+	if !mayFrame(raw[1:]) {
+		p.output(string(raw[1:]))
 		return
 	}
 	line := string(raw[1:])
@@ -152,7 +172,7 @@ func (p *parser) line(raw []byte) {
 			if action == "run" {
 				p.test(name)
 			}
-			p.events = append(p.events, report.TestEvent{Action: action, Test: name})
+			p.add(report.TestEvent{Action: action, Test: name})
 			p.output(line)
 			return
 		}
@@ -193,7 +213,7 @@ func (p *parser) flush(depth int) {
 	for len(p.report) > depth {
 		e := p.report[len(p.report)-1]
 		p.report = p.report[:len(p.report)-1]
-		p.events = append(p.events, e)
+		p.add(e)
 		t := p.test(e.Test)
 		switch e.Action {
 		case "pass", "fail", "skip":
@@ -208,6 +228,7 @@ func (p *parser) test(name string) *report.TestResult {
 	if !ok {
 		t = &report.TestResult{Name: name}
 		p.byName[name] = t
+		p.outputs[name] = &strings.Builder{}
 		p.order = append(p.order, name)
 	}
 	return t
@@ -215,14 +236,31 @@ func (p *parser) test(name string) *report.TestResult {
 
 func (p *parser) output(s string) {
 	name := p.current
-	if n := len(p.events); n > 0 && p.events[n-1].Action == "output" && p.events[n-1].Test == name && !strings.HasSuffix(p.events[n-1].Output, "\n") {
-		p.events[n-1].Output += s
+	if n := len(p.events); p.open >= 0 && p.open == n-1 && p.events[n-1].Test == name && !strings.HasSuffix(p.openText.String(), "\n") {
+		p.openText.WriteString(s)
 	} else {
-		p.events = append(p.events, report.TestEvent{Action: "output", Test: name, Output: s})
+		p.add(report.TestEvent{Action: "output", Test: name})
+		p.open = len(p.events) - 1
+		p.openText.WriteString(s)
 	}
 	if name != "" {
-		t := p.test(name)
-		t.Output += s
+		p.test(name)
+		p.outputs[name].WriteString(s)
+	}
+}
+
+// add appends an event, closing the output event being extended.
+func (p *parser) add(e report.TestEvent) {
+	p.close()
+	p.events = append(p.events, e)
+}
+
+// close sets the text of the output event being extended.
+func (p *parser) close() {
+	if p.open >= 0 {
+		p.events[p.open].Output = p.openText.String()
+		p.openText.Reset()
+		p.open = -1
 	}
 }
 

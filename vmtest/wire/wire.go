@@ -380,6 +380,11 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 	}
 	marker := []byte("\n" + Prefix + "end " + name + " ")
 	var lastErr error = ErrNoTrailer
+	// The hash runs over the section once, however many candidate
+	// trailers it holds: each candidate's sum is taken from a copy of the
+	// running state (a hostile guest may send a trailer on every line).
+	h := sha256.New()
+	hashed := start
 	for off := start; ; {
 		k := bytes.Index(b[off:], marker)
 		if k < 0 {
@@ -399,9 +404,18 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 			continue
 		}
 		data := b[start:at]
-		sum := sha256.Sum256(data)
-		got := hex.EncodeToString(sum[:])
-		if int64(len(data)) != t.bytes || got != t.sha {
+		if int64(len(data)) != t.bytes {
+			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: int64(len(data))}
+			continue
+		}
+		h.Write(b[hashed:at])
+		hashed = at
+		c, err := h.(hash.Cloner).Clone()
+		if err != nil {
+			panic(err) // SHA-256 always clones
+		}
+		got := hex.EncodeToString(c.Sum(nil))
+		if got != t.sha {
 			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: int64(len(data)), WantSHA: t.sha, GotSHA: got}
 			continue
 		}
