@@ -67,3 +67,9 @@ func TestTinyELF(t *testing.T) {
 	// reboot(2) takes the magic numbers and the command in edi, esi, edx.
 	assert.Equal(t, []byte{0xdc, 0xfe, 0x21, 0x43}, powerOffText[11:15], "LINUX_REBOOT_CMD_POWER_OFF")
 }
+
+func TestSharedRatioPairsWithTrivial(t *testing.T) {
+	k := BenchKernel{Trivial: []float64{2, 4, 0}, Shared: []float64{2.2, 4.2, 3}}
+	assert.InDelta(t, 1.075, k.SharedRatio(), 1e-9, "median of 1.1x and 1.05x; a zero trivial is no pair")
+	assert.Zero(t, BenchKernel{Shared: []float64{1}}.SharedRatio())
+}

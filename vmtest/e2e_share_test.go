@@ -27,14 +27,14 @@ func shareModule(t *testing.T) string {
 // TestE2EShare runs a test package with `go test -exec 'vmtest exec'`
 // sharing the host's files: the test finds ../testdata, the module's
 // go.mod, the host's go and sh, no credential files, and loads a module on
-// demand; its writes (to the package, ../testdata, /usr, /etc) never reach
-// the host; the report says virtiofs ran and why.
+// demand; its writes (to ../testdata, /usr, /etc) never reach the host, and
+// its coverage profile does.
 func TestE2EShare(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
 	mod := shareModule(t)
 	keep := t.TempDir()
-	cmd := exec.Command("go", "test", "-count=1", "-v",
+	cmd := exec.Command("go", "test", "-count=1", "-v", "-cover", "-coverprofile=c.out",
 		"-exec", e2e.vmtest+" exec --accel tcg --kernel "+e2eKernelName+" --keep "+keep, "./pkg")
 	cmd.Dir = mod
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod")
@@ -46,7 +46,10 @@ func TestE2EShare(t *testing.T) {
 	in, err := os.ReadFile(filepath.Join(mod, "testdata", "in.txt"))
 	require.NoError(t, err)
 	require.Equal(t, "read through ../testdata\n", string(in), "a write in the guest reached the host")
-	for _, p := range []string{filepath.Join(mod, "pkg", "guest-wrote.txt"), "/usr/cm-e2e-guest-wrote", "/etc/cm-e2e-guest-wrote"} {
+	prof, err := os.ReadFile(filepath.Join(mod, "pkg", "c.out"))
+	require.NoError(t, err, "the coverage profile comes back from a sharing guest")
+	require.True(t, strings.HasPrefix(string(prof), "mode: "), "c.out: %q", prof)
+	for _, p := range []string{filepath.Join(mod, "testdata", "guest-wrote.txt"), "/usr/cm-e2e-guest-wrote", "/etc/cm-e2e-guest-wrote"} {
 		_, err := os.Lstat(p)
 		require.ErrorIs(t, err, os.ErrNotExist, "%s: a write in the guest reached the host", p)
 	}

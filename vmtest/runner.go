@@ -127,13 +127,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
-	if cfg.ShareHost {
-		r.shared, err = share.Collect(share.Options{WorkDir: cfg.WorkDir, Extra: cfg.ShareDirs, TmpDir: r.tmp, Environ: os.Environ()})
-		if err != nil {
-			os.RemoveAll(r.tmp)
-			return nil, err
-		}
-		r.daemon, r.daemonErr = share.FindDaemon()
+	if err := r.initShare(); err != nil {
+		os.RemoveAll(r.tmp)
+		return nil, err
 	}
 	if err := r.buildInitramfs(); err != nil {
 		os.RemoveAll(r.tmp)
@@ -471,4 +467,19 @@ func (r *Runner) shareFiles(d share.Decision) []initramfs.File {
 		files = append(files, initramfs.File{Name: guest.BootModuleName(i), Source: m, Mode: 0o644})
 	}
 	return files
+}
+
+// initShare collects what the run shares and finds its daemon, when
+// Config.ShareHost asks for sharing.
+func (r *Runner) initShare() error {
+	if !r.cfg.ShareHost {
+		return nil
+	}
+	var err error
+	r.shared, err = share.Collect(share.Options{WorkDir: r.cfg.WorkDir, Extra: r.cfg.ShareDirs, TmpDir: r.tmp, Environ: os.Environ()})
+	if err != nil {
+		return err
+	}
+	r.daemon, r.daemonErr = share.FindDaemon()
+	return nil
 }

@@ -39,7 +39,9 @@ func TestHostFilesReadOnly(t *testing.T) {
 		}
 	}
 	// Writes land in the guest's overlay, never on the host.
-	for _, p := range []string{"../testdata/in.txt", "guest-wrote.txt", "/usr/cm-e2e-guest-wrote", "/etc/cm-e2e-guest-wrote"} {
+	// (Not into the package directory: with -coverprofile it is go test's
+	// -test.outputdir, whose new files come back as go test expects.)
+	for _, p := range []string{"../testdata/in.txt", "../testdata/guest-wrote.txt", "/usr/cm-e2e-guest-wrote", "/etc/cm-e2e-guest-wrote"} {
 		if err := os.WriteFile(p, []byte("written in the guest\n"), 0o644); err != nil {
 			t.Errorf("write %s: %v", p, err)
 		}
