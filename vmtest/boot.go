@@ -359,7 +359,8 @@ func (b *boot) startShare(ctx context.Context) ([]string, func(), error) {
 			os.RemoveAll(dir)
 			return nil, nop, fmt.Errorf("%w: %w", ErrInfra, err)
 		}
-		return share.QEMUArgs(share.VirtioFS, b.exports, dir, b.memoryMiB), func() { s.Stop(); os.RemoveAll(dir) }, nil
+		devices, _ := share.Layout(share.VirtioFS, b.daemon, b.exports)
+		return share.QEMUArgs(share.VirtioFS, devices, dir, b.memoryMiB), func() { s.Stop(); os.RemoveAll(dir) }, nil
 	case share.NineP:
 		return share.QEMUArgs(share.NineP, b.exports, "", b.memoryMiB), nop, nil
 	}

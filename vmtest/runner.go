@@ -456,8 +456,9 @@ func (r *Runner) exports(d share.Decision) []share.Export {
 // guest's share configuration and the modules it loads before mounting.
 func (r *Runner) shareFiles(d share.Decision) []initramfs.File {
 	s := guest.Share{FSType: string(d.Mode), Modules: len(d.BootModules), Env: r.shared.Env, PathAppend: r.shared.PathAppend}
-	for _, e := range r.exports(d) {
-		s.Mounts = append(s.Mounts, guest.Mount{Tag: e.Tag, Path: e.Guest, Overlay: e.Overlay})
+	_, mounts := share.Layout(d.Mode, r.daemon, r.exports(d))
+	for _, m := range mounts {
+		s.Mounts = append(s.Mounts, guest.Mount{Tag: m.Tag, Sub: m.Sub, Path: m.Path, Overlay: m.Overlay})
 	}
 	for _, l := range r.shared.Links {
 		s.Links = append(s.Links, guest.Link{Path: l.Path, Target: l.Target})

@@ -59,7 +59,7 @@ func TestParseConfigRefusesWhatEncodeNeverWrites(t *testing.T) {
 
 func TestShareRoundTrip(t *testing.T) {
 	s := Share{FSType: "virtiofs", Modules: 3,
-		Mounts:     []Mount{{Tag: "cm-0", Path: "/usr", Overlay: true}, {Tag: "cm-modules", Path: "/lib/modules"}},
+		Mounts:     []Mount{{Tag: "cm-root", Sub: "cm-0", Path: "/usr", Overlay: true}, {Tag: "cm-modules", Path: "/lib/modules"}},
 		Links:      []Link{{Path: "/bin", Target: "usr/bin"}},
 		Env:        []string{"GOROOT=/usr/local/go", "X=a \"quoted\" value"},
 		PathAppend: []string{"/usr/local/go/bin"}}
@@ -69,7 +69,7 @@ func TestShareRoundTrip(t *testing.T) {
 	for _, bad := range []string{
 		"corematrix-share v0\nfstype \"9p\"\n",
 		shareHeader + "\nfstype \"ext4\"\n",
-		shareHeader + "\nfstype \"9p\"\nmount \"a\" \"/b\"\n",
+		shareHeader + "\nfstype \"9p\"\nmount \"a\" \"\" \"/b\"\n",
 		shareHeader + "\nfstype \"9p\"\nunknown \"x\"\n",
 		shareHeader + "\nfstype \"9p\"\nmodules \"x\"\n",
 		shareHeader + "\nfstype \"9p\"\nlink /bin usr/bin\n",

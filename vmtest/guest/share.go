@@ -33,9 +33,10 @@ type Share struct {
 	PathAppend []string
 }
 
-// Mount is one export.
+// Mount is one export: the directory Sub of device Tag ("" for the whole
+// device) at Path.
 type Mount struct {
-	Tag, Path string
+	Tag, Sub, Path string
 	// Overlay puts a tmpfs overlay on it; without one it stays read-only.
 	Overlay bool
 }
@@ -59,7 +60,7 @@ func (s Share) Encode() []byte {
 	put("fstype", s.FSType)
 	put("modules", strconv.Itoa(s.Modules))
 	for _, m := range s.Mounts {
-		put("mount", m.Tag, m.Path, strconv.FormatBool(m.Overlay))
+		put("mount", m.Tag, m.Sub, m.Path, strconv.FormatBool(m.Overlay))
 	}
 	for _, l := range s.Links {
 		put("link", l.Path, l.Target)
@@ -95,7 +96,7 @@ func ParseShare(b []byte) (Share, error) {
 			vals = append(vals, v)
 			rest = strings.TrimPrefix(rest[len(q):], " ")
 		}
-		want := map[string]int{"fstype": 1, "modules": 1, "mount": 3, "link": 2, "env": 1, "path": 1}[key]
+		want := map[string]int{"fstype": 1, "modules": 1, "mount": 4, "link": 2, "env": 1, "path": 1}[key]
 		if want == 0 {
 			return s, fmt.Errorf("share line %d: unknown key %q", i+2, short(key))
 		}
@@ -109,8 +110,8 @@ func ParseShare(b []byte) (Share, error) {
 		case "modules":
 			s.Modules, err = strconv.Atoi(vals[0])
 		case "mount":
-			m := Mount{Tag: vals[0], Path: vals[1]}
-			m.Overlay, err = strconv.ParseBool(vals[2])
+			m := Mount{Tag: vals[0], Sub: vals[1], Path: vals[2]}
+			m.Overlay, err = strconv.ParseBool(vals[3])
 			s.Mounts = append(s.Mounts, m)
 		case "link":
 			s.Links = append(s.Links, Link{Path: vals[0], Target: vals[1]})

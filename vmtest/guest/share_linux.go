@@ -67,33 +67,45 @@ func mountShares(s Share) error {
 		opts = "trans=virtio,version=9p2000.L,msize=512000"
 	}
 	modules := false
+	devices := map[string]bool{}
 	for _, m := range s.Mounts {
-		if !path.IsAbs(m.Path) || strings.ContainsAny(m.Tag, "/,:") {
-			return fmt.Errorf("share: bad mount %q at %q", m.Tag, m.Path)
+		name := m.Sub
+		if name == "" {
+			name = m.Tag
 		}
-		target := m.Path
-		if m.Overlay {
-			target = path.Join(shareRO, m.Tag)
+		if !path.IsAbs(m.Path) || strings.ContainsAny(m.Tag, "/,:") || strings.ContainsAny(m.Sub, "/,:") {
+			return fmt.Errorf("share: bad mount %q/%q at %q", m.Tag, m.Sub, m.Path)
 		}
-		if err := os.MkdirAll(target, 0o755); err != nil {
-			return fmt.Errorf("mount %s: %w", m.Path, err)
+		dev := path.Join(shareRO, m.Tag)
+		if !devices[m.Tag] {
+			devices[m.Tag] = true
+			if err := os.MkdirAll(dev, 0o755); err != nil {
+				return fmt.Errorf("mount %s: %w", m.Tag, err)
+			}
+			if err := unix.Mount(m.Tag, dev, s.FSType, unix.MS_RDONLY, opts); err != nil {
+				return fmt.Errorf("mount %s %s on %s: %w", s.FSType, m.Tag, dev, err)
+			}
 		}
-		if err := unix.Mount(m.Tag, target, s.FSType, unix.MS_RDONLY, opts); err != nil {
-			return fmt.Errorf("mount %s %s on %s: %w", s.FSType, m.Tag, target, err)
-		}
-		if m.Tag == modulesMount {
+		lower := path.Join(dev, m.Sub)
+		if name == modulesMount {
 			modules = true
 		}
 		if !m.Overlay {
+			if err := os.MkdirAll(m.Path, 0o755); err != nil {
+				return fmt.Errorf("mount %s: %w", m.Path, err)
+			}
+			if err := unix.Mount(lower, m.Path, "", unix.MS_BIND, ""); err != nil {
+				return fmt.Errorf("bind %s on %s: %w", lower, m.Path, err)
+			}
 			continue
 		}
-		upper, work := path.Join(shareRW, m.Tag, "upper"), path.Join(shareRW, m.Tag, "work")
+		upper, work := path.Join(shareRW, name, "upper"), path.Join(shareRW, name, "work")
 		for _, d := range []string{upper, work, m.Path} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return fmt.Errorf("overlay %s: %w", m.Path, err)
 			}
 		}
-		o := "lowerdir=" + target + ",upperdir=" + upper + ",workdir=" + work
+		o := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
 		if err := unix.Mount("overlay", m.Path, "overlay", 0, o); err != nil {
 			return fmt.Errorf("mount overlay on %s: %w", m.Path, err)
 		}
