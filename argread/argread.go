@@ -12,15 +12,28 @@
 //   - a plain load from the context at the fixed pt_regs offsets of the
 //     ptrace ABI (di 112, si 104, dx 96, cx 88, r8 72, r9 64, ax 80), the
 //     BPF_KPROBE / PT_REGS_PARMn form over a pt_regs without CO-RE;
-//   - for fentry and fexit, a load of ctx[i] (offset 8*i): argument i+1, and
+//   - for fentry and fexit, a load of ctx[i] (offset 8*i), or
+//     bpf_get_func_arg(ctx, i, &v) with a constant i: argument i+1, and
 //     for fexit the return value at the index equal to the argument count,
 //     which depends on the kernel (Read.At resolves it against a prototype).
 //
-// The context is followed through register moves within the program's own
-// instructions; a read inside a BPF-to-BPF subprogram that is not inlined,
-// or through a context pointer spilled to the stack and loaded back, is not
-// seen (clang at -O2 keeps the context in a register and inlines
-// BPF_KPROBE's body).
+// A helper taking the context itself (bpf_get_stackid,
+// bpf_perf_event_output, bpf_tail_call) reads no argument; a program that
+// uses its context only that way is named in Result.ContextOnly.
+//
+// The reads are found by an abstract interpretation of the program's
+// control-flow graph (interp.go): the context and the values read from it
+// are followed through register moves, callee-saved registers across
+// helper calls, stack spills and fills, and BPF-to-BPF calls (arguments
+// r1-r5 into the subprogram, r0 back), including bpf_probe_read_kernel of
+// &ctx->si into a stack buffer. Check runs it on the program relocated for
+// each kernel: CO-RE existence checks are constants there, the branches
+// they rule out are dead, and a read counts on a kernel only where its
+// value reaches a use (a helper argument, a store to a map or the ring
+// buffer, a dereference, a branch, the return value). A use of the context
+// the analysis cannot follow (an offset computed at run time, the context
+// stored to a map, passed to a kfunc) is reported as unknown, never
+// dropped.
 //
 // It is offline analysis: it imports corerelo, btfproto and kernel (the
 // identity of a kernel) and must not import kernels, vmtest or probes.
@@ -32,11 +45,9 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/btfproto"
-	"github.com/corematrix/corematrix/corerelo"
 )
 
 // Attach types of a Read.
@@ -71,12 +82,19 @@ type Read struct {
 	// Via says how the read was found: "pt_regs.si (CO-RE)", "ctx+104 (si)"
 	// or "ctx[1]".
 	Via string `json:"via"`
-	// Insn is the index of the reading instruction in the program.
+	// Insn is the index of the reading instruction in the program
+	// (subprograms included; -1 for a problem with the whole program).
 	Insn int `json:"insn"`
+	// Unknown, when set, says why the analysis cannot follow a use of the
+	// context at Insn (Position is then -1).
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // Label names what is read: "arg 2" or "return".
 func (r Read) Label() string {
+	if r.Position < 0 {
+		return "?"
+	}
 	if r.Position == 0 {
 		return "return"
 	}
@@ -140,14 +158,47 @@ func Traced(p *ebpf.ProgramSpec) (attach, target string, ok bool) {
 func Reads(spec *ebpf.CollectionSpec) ([]Read, error) {
 	var out []Read
 	for _, p := range spec.Programs {
-		rs, err := ProgramReads(p, spec.Types)
+		rs, err := ProgramReads(p, spec.Types, spec.Maps)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, rs...)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
+	sortReads(out)
+	return out, nil
+}
+
+// ProgramReads returns the argument reads of one program as compiled (no
+// kernel: every CO-RE check may go either way), none when it does not trace
+// a function (see Traced). local is the object's BTF; maps, when not nil,
+// gives the key and value sizes of the maps the program passes stack
+// buffers to. A use of the context the analysis cannot follow is a Read
+// with Position -1 and Unknown set.
+func ProgramReads(p *ebpf.ProgramSpec, local *btf.Spec, maps map[string]*ebpf.MapSpec) ([]Read, error) {
+	attach, target, ok := Traced(p)
+	if !ok {
+		return nil, nil
+	}
+	a, err := newAnalysis(p.Instructions, local, attach == Fentry || attach == Fexit, maps)
+	if err != nil {
+		return nil, fmt.Errorf("program %s: %w", p.Name, err)
+	}
+	a.run()
+	var out []Read
+	for _, s := range a.sites {
+		out = append(out, a.readOf(p.Name, attach, target, s))
+	}
+	for _, pr := range a.problems {
+		out = append(out, unknownRead(p.Name, attach, target, pr))
+	}
+	sortReads(out)
+	return out, nil
+}
+
+// sortReads orders reads by program, position and instruction.
+func sortReads(rs []Read) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
 		if a.Program != b.Program {
 			return a.Program < b.Program
 		}
@@ -156,177 +207,37 @@ func Reads(spec *ebpf.CollectionSpec) ([]Read, error) {
 		}
 		return a.Insn < b.Insn
 	})
-	return out, nil
 }
 
-// ProgramReads returns the argument reads of one program, none when it does
-// not trace a function (see Traced).
-func ProgramReads(p *ebpf.ProgramSpec, local *btf.Spec) ([]Read, error) {
-	attach, target, ok := Traced(p)
-	if !ok {
-		return nil, nil
-	}
-	tracing := attach == Fentry || attach == Fexit
-	var out []Read
-	add := func(i, pos, slot int, via string) {
-		out = append(out, Read{Program: p.Name, Attach: attach, Target: target, Position: pos, Slot: slot, Via: via, Insn: i})
-	}
-	ctx := contextRegisters(p.Instructions)
-	for i := range p.Instructions {
-		ins := &p.Instructions[i]
-		if relo := btf.CORERelocationMetadata(ins); relo != nil && !tracing {
-			// Only a field of the context itself: a pt_regs reached through
-			// a pointer (a syscall's inner regs) is not this call's.
-			if !relocatesContext(p.Instructions, ctx, i) {
-				continue
-			}
-			d, err := corerelo.Describe(relo, local)
-			if err != nil {
-				return nil, fmt.Errorf("program %s: %w", p.Name, err)
-			}
-			field, isRegs := strings.CutPrefix(d.Access, "pt_regs.")
-			if pos, known := ptRegs[field]; isRegs && known && d.Type == "pt_regs" {
-				add(i, pos, -1, d.Access+" (CO-RE)")
-			}
-			continue
-		}
-		if ins.OpCode.Class() != asm.LdXClass || ins.OpCode.Mode() != asm.MemMode || ctx[i]&(1<<ins.Src) == 0 {
-			continue
-		}
-		off := ins.Offset &^ 7 // a narrower load reads the low bytes
-		if tracing {
-			slot := int(off / 8)
-			add(i, slot+1, slot, fmt.Sprintf("ctx[%d]", slot))
-			continue
-		}
-		if field, ok := ptRegsOffset[off]; ok {
-			add(i, ptRegs[field], -1, fmt.Sprintf("ctx+%d (%s)", off, field))
+// readOf turns a site of the analysis into a Read.
+func (a *analysis) readOf(program, attach, target string, s site) Read {
+	r := Read{Program: program, Attach: attach, Target: target, Insn: s.insn, Slot: -1}
+	if a.tracing {
+		r.Slot = int(s.off / 8)
+		r.Position = r.Slot + 1
+		r.Via = fmt.Sprintf("ctx[%d]", r.Slot)
+	} else {
+		field := ptRegsOffset[int16(s.off)]
+		r.Position = ptRegs[field]
+		r.Via = fmt.Sprintf("ctx+%d (%s)", s.off, field)
+		if s.core {
+			r.Via = "pt_regs." + field + " (CO-RE)"
 		}
 	}
-	return out, nil
+	if s.helper != "" {
+		r.Via += " by " + helperName(s.helper)
+	}
+	if s.fn != "" {
+		r.Via += " in " + s.fn + "()"
+	}
+	return r
 }
 
-// relocatesContext reports whether the relocated instruction i addresses the
-// context itself: a load from it, an offset added to it, or an offset moved
-// into a register that is then added to it (clang's form of
-// bpf_probe_read_kernel(&ctx->si)). Anything else addresses another
-// pt_regs, such as the one a syscall wrapper receives as its argument.
-func relocatesContext(insns asm.Instructions, ctx []uint16, i int) bool {
-	ins := &insns[i]
-	op := ins.OpCode
-	switch {
-	case op.Class() == asm.LdXClass:
-		return ctx[i]&(1<<ins.Src) != 0
-	case op.Class().IsALU() && op.ALUOp() == asm.Add && op.Source() == asm.ImmSource:
-		return ctx[i]&(1<<ins.Dst) != 0
-	case op.Class().IsALU() && op.ALUOp() == asm.Mov && op.Source() == asm.ImmSource:
-		// Follow the offset to the addition that uses it, in the same
-		// straight-line code.
-		off := ins.Dst
-		for j := i + 1; j < len(insns); j++ {
-			next := &insns[j]
-			nop := next.OpCode
-			if nop.Class().IsJump() {
-				return false
-			}
-			if nop.Class().IsALU() && nop.ALUOp() == asm.Add && nop.Source() == asm.RegSource && next.Src == off {
-				return ctx[j]&(1<<next.Dst) != 0
-			}
-			if writes(next, off) {
-				return false
-			}
-		}
+// unknownRead is a use of the context the analysis cannot follow.
+func unknownRead(program, attach, target string, pr problem) Read {
+	via := "program"
+	if pr.insn >= 0 {
+		via = fmt.Sprintf("insn %d", pr.insn)
 	}
-	return false
-}
-
-// writes reports whether ins overwrites register r.
-func writes(ins *asm.Instruction, r asm.Register) bool {
-	switch c := ins.OpCode.Class(); {
-	case c.IsALU(), c == asm.LdXClass, c == asm.LdClass:
-		return ins.Dst == r
-	}
-	return false
-}
-
-// contextRegisters returns, per instruction, the set of registers (bit n for
-// Rn) that may hold the context pointer before it runs: R1 at entry, copied
-// by register moves, lost when overwritten or clobbered by a call. Paths are
-// merged by union, so a register that holds the context on any path counts.
-func contextRegisters(insns asm.Instructions) []uint16 {
-	n := len(insns)
-	state := make([]uint16, n)
-	seen := make([]bool, n)
-	if n == 0 {
-		return state
-	}
-	rawToIdx := make(map[int]int, n)
-	rawOf := make([]int, n)
-	raw := 0
-	for i := range insns {
-		rawToIdx[raw] = i
-		rawOf[i] = raw
-		raw += int(insns[i].Width())
-	}
-	state[0], seen[0] = 1<<asm.R1, true
-	work := []int{0}
-	push := func(j int, s uint16) {
-		if j < 0 || j >= n {
-			return
-		}
-		if !seen[j] || state[j]|s != state[j] {
-			state[j] |= s
-			seen[j] = true
-			work = append(work, j)
-		}
-	}
-	for len(work) > 0 {
-		i := work[len(work)-1]
-		work = work[:len(work)-1]
-		ins := &insns[i]
-		s := state[i]
-		op := ins.OpCode
-		next := i + 1
-		switch class := op.Class(); {
-		case class.IsJump():
-			switch op.JumpOp() {
-			case asm.Exit:
-				continue
-			case asm.Call:
-				s &^= 0b111111 // R0-R5
-				push(next, s)
-				continue
-			case asm.Ja:
-				if t, ok := rawToIdx[rawOf[i]+int(ins.Width())+jumpOffset(ins)]; ok {
-					push(t, s)
-				}
-				continue
-			default:
-				if t, ok := rawToIdx[rawOf[i]+int(ins.Width())+jumpOffset(ins)]; ok {
-					push(t, s)
-				}
-				push(next, s)
-				continue
-			}
-		case class.IsALU():
-			dst := uint16(1) << ins.Dst
-			if op.ALUOp() == asm.Mov && op.Source() == asm.RegSource && class == asm.ALU64Class && s&(1<<ins.Src) != 0 {
-				s |= dst
-			} else {
-				s &^= dst
-			}
-		case class == asm.LdXClass || class == asm.LdClass:
-			s &^= 1 << ins.Dst
-		}
-		push(next, s)
-	}
-	return state
-}
-
-// jumpOffset is a jump's offset in raw slots (JA32 keeps it in Constant).
-func jumpOffset(ins *asm.Instruction) int {
-	if ins.OpCode.Class() == asm.Jump32Class && ins.OpCode.JumpOp() == asm.Ja {
-		return int(ins.Constant)
-	}
-	return int(ins.Offset)
+	return Read{Program: program, Attach: attach, Target: target, Position: -1, Slot: -1, Via: via, Insn: pr.insn, Unknown: pr.why}
 }

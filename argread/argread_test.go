@@ -61,8 +61,9 @@ func verdicts(fs []Finding) map[string]Verdict {
 func TestCheckTestObject(t *testing.T) {
 	spec, err := ebpf.LoadCollectionSpec("testdata/args.o")
 	require.NoError(t, err)
-	fs, err := Check(spec, kernelsNamed(t, "5.10", "6.1", "6.12"))
+	res, err := Check(spec, kernelsNamed(t, "5.10", "6.1", "6.12"))
 	require.NoError(t, err)
+	fs := res.Findings
 	assert.Equal(t, map[string]Verdict{
 		"core_drift arg 2":     Drift,
 		"coreread_drift arg 2": Drift,
@@ -70,8 +71,8 @@ func TestCheckTestObject(t *testing.T) {
 		"plain_drift arg 2":    Drift,
 		"fentry_drift arg 2":   Drift,
 		"fexit_drift arg 4":    Drift,
-		"guarded arg 2":        Guarded,
-		"guarded arg 3":        Guarded,
+		"guarded arg 2":        Selected,
+		"guarded arg 3":        Selected,
 		"stable arg 1":         Stable,
 		"missing arg 1":        Unknown,
 	}, verdicts(fs))
@@ -112,7 +113,7 @@ func TestJudgeWrongGuard(t *testing.T) {
 	for i := range all {
 		judge(&all[i], all)
 		assert.Equal(t, Drift, all[i].Verdict)
-		assert.Equal(t, "the kernel-guarded choice reads struct inode ** on 5.10; struct inode * on 6.1", all[i].Detail)
+		assert.Equal(t, "the CO-RE-selected reads give struct inode ** on 5.10; struct inode * on 6.1", all[i].Detail)
 	}
 }
 
@@ -121,10 +122,10 @@ func TestJudgeWrongGuard(t *testing.T) {
 func TestCheckProbes(t *testing.T) {
 	spec, err := probes.Spec()
 	require.NoError(t, err)
-	fs, err := Check(spec, kernelsNamed(t, "5.10", "6.1", "6.12", "6.18", "latest"))
+	res, err := Check(spec, kernelsNamed(t, "5.10", "6.1", "6.12", "6.18", "latest"))
 	require.NoError(t, err)
-	require.NotEmpty(t, fs)
-	for _, f := range fs {
+	require.NotEmpty(t, res.Findings)
+	for _, f := range res.Findings {
 		assert.Equal(t, Stable, f.Verdict, "%s %s %s: %s", f.Program, f.Target, f.Label(), f.Detail)
 	}
 }
@@ -159,11 +160,201 @@ func TestProgramReadsFollowContext(t *testing.T) {
 		asm.Return(),
 	}
 	p := &ebpf.ProgramSpec{Name: "p", Type: ebpf.Kprobe, SectionName: "kprobe/f+0x10", AttachTo: "f+0x10", Instructions: insns}
-	rs, err := ProgramReads(p, nil)
+	rs, err := ProgramReads(p, nil, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{
 		"p kprobe f arg 2 via ctx+104 (si)",
 		"p kprobe f arg 3 via ctx+96 (dx)",
 		"p kprobe f arg 4 via ctx+88 (cx)",
 	}, brief(rs))
+}
+
+// flowsCompiled checks that flows.o still has the compiled shape its
+// programs exist to test: helper_first spills the context to the stack
+// and loads it back after the helper calls, and the subprogram variants
+// reach their read through a BPF-to-BPF call.
+func flowsCompiled(t *testing.T, spec *ebpf.CollectionSpec) {
+	t.Helper()
+	spilled, filled := false, false
+	for _, ins := range spec.Programs["helper_first"].Instructions {
+		if ins.OpCode.Class() == asm.StXClass && ins.Dst == asm.R10 && ins.Src == asm.R1 {
+			spilled = true
+		}
+		if spilled && ins.OpCode.Class() == asm.LdXClass && ins.Src == asm.R10 && ins.Dst == asm.R1 {
+			filled = true
+		}
+	}
+	assert.True(t, spilled && filled, "helper_first no longer spills the context to the stack: the test tests nothing")
+	for _, name := range []string{"subprog_drift", "subprog_return_drift", "fentry_subprog"} {
+		calls := 0
+		for _, ins := range spec.Programs[name].Instructions {
+			if ins.IsFunctionCall() {
+				calls++
+			}
+		}
+		assert.Equal(t, 1, calls, "%s calls one subprogram", name)
+	}
+}
+
+// TestCheckFlows runs the drift check over testdata/flows.o (see flows.c):
+// reads through the stack, callee-saved registers and subprograms are
+// drift; a CO-RE check choosing the argument by kernel is not, unless the
+// choice is wrong; the analysis says what it cannot follow.
+func TestCheckFlows(t *testing.T) {
+	spec, err := ebpf.LoadCollectionSpec("testdata/flows.o")
+	require.NoError(t, err)
+	flowsCompiled(t, spec)
+	res, err := Check(spec, kernelsNamed(t, "5.10", "6.1", "6.12"))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]Verdict{
+		"helper_first arg 2":         Drift,
+		"subprog_drift arg 2":        Drift,
+		"subprog_return_drift arg 2": Drift,
+		"fentry_subprog arg 2":       Drift,
+		"selected arg 2":             Selected,
+		"selected arg 3":             Selected,
+		"selected_wrong arg 2":       Drift,
+		"selected_wrong arg 3":       Drift,
+		"ret_after_helpers return":   Stable,
+		"computed ?":                 Unknown,
+		"unused_read arg 2":          DeadEverywhere,
+		"func_arg arg 2":             Drift,
+	}, verdicts(res.Findings))
+	assert.Equal(t, []string{"context_only"}, res.ContextOnly)
+	for _, f := range res.Findings {
+		states := map[string]string{}
+		for _, c := range f.Cells {
+			states[c.Kernel] = string(c.State) + " " + c.Why
+		}
+		switch f.Program + " " + f.Label() {
+		case "helper_first arg 2":
+			assert.Equal(t, "struct dentry * (arg 2) on 5.10; struct inode * (arg 2) on 6.1, 6.12", f.Detail)
+		case "subprog_drift arg 2":
+			assert.Equal(t, "ctx+104 (si) in unlinked_ino()", f.Via)
+		case "subprog_return_drift arg 2":
+			assert.Equal(t, "pt_regs.si (CO-RE) in second_arg()", f.Via)
+		case "fentry_subprog arg 2":
+			assert.Equal(t, "ctx[1] in fentry_second()", f.Via)
+		case "selected arg 2":
+			// Read at entry on every kernel; from 5.12 on its value is
+			// never used.
+			assert.Equal(t, map[string]string{"5.10": "reads ", "6.1": "dead on this kernel value unused", "6.12": "dead on this kernel value unused"}, states)
+		case "selected arg 3":
+			assert.Equal(t, map[string]string{"5.10": "dead on this kernel value unused", "6.1": "reads ", "6.12": "reads "}, states)
+		case "selected_wrong arg 2":
+			assert.Equal(t, "the CO-RE-selected reads give struct inode ** on 5.10; struct inode * on 6.1, 6.12", f.Detail)
+		case "unused_read arg 2":
+			assert.Equal(t, map[string]string{"5.10": "dead on this kernel value unused", "6.1": "dead on this kernel value unused", "6.12": "dead on this kernel value unused"}, states)
+		case "computed ?":
+			assert.Equal(t, "context read at an offset computed at run time (on 5.10, 6.1, 6.12)", f.Detail)
+		}
+	}
+}
+
+// Without a kernel, every read the program can make is found, whichever
+// way its CO-RE checks go.
+func TestReadsFlows(t *testing.T) {
+	spec, err := ebpf.LoadCollectionSpec("testdata/flows.o")
+	require.NoError(t, err)
+	rs, err := Reads(spec)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"computed kprobe vfs_unlink ? via insn 5",
+		"fentry_subprog fentry vfs_unlink arg 2 via ctx[1] in fentry_second()",
+		"func_arg fentry vfs_unlink arg 2 via ctx[1] by bpf_get_func_arg",
+		"helper_first kprobe vfs_unlink arg 2 via ctx+104 (si)",
+		"ret_after_helpers kretprobe vfs_unlink return via ctx+80 (ax)",
+		"selected kprobe vfs_unlink arg 2 via pt_regs.si (CO-RE)",
+		"selected kprobe vfs_unlink arg 3 via pt_regs.dx (CO-RE)",
+		"selected_wrong kprobe vfs_unlink arg 2 via pt_regs.si (CO-RE)",
+		"selected_wrong kprobe vfs_unlink arg 3 via pt_regs.dx (CO-RE)",
+		"subprog_drift kprobe vfs_unlink arg 2 via ctx+104 (si) in unlinked_ino()",
+		"subprog_return_drift kprobe vfs_unlink arg 2 via pt_regs.si (CO-RE) in second_arg()",
+		"unused_read kprobe vfs_unlink arg 2 via ctx+104 (si)",
+	}, brief(rs))
+}
+
+// The interpreter follows the context through a stack spill across a
+// helper call, drops a read whose value is overwritten before any use,
+// follows a constant through the stack to decide a branch, and carries a
+// read's value through a subprogram's return.
+func TestInterpreterFlows(t *testing.T) {
+	insns := asm.Instructions{
+		asm.StoreMem(asm.RFP, -8, asm.R1, asm.DWord), // spill ctx
+		asm.Mov.Imm(asm.R2, 0),
+		asm.StoreMem(asm.RFP, -16, asm.R2, asm.DWord), // spill the constant 0
+		asm.FnGetCurrentPidTgid.Call(),
+		asm.LoadMem(asm.R1, asm.RFP, -8, asm.DWord), // fill ctx
+		asm.LoadMem(asm.R6, asm.R1, 112, asm.DWord), // arg 1: overwritten, never used
+		asm.Mov.Imm(asm.R6, 1),
+		asm.LoadMem(asm.R3, asm.RFP, -16, asm.DWord), // the constant 0 again
+		asm.JEq.Imm(asm.R3, 0, "skip"),
+		asm.LoadMem(asm.R7, asm.R1, 96, asm.DWord), // arg 3: dead, the branch is always taken
+		asm.Mov.Reg(asm.R0, asm.R7),
+		asm.Return(),
+		asm.Call.Label("sub").WithSymbol("skip"), // r0 = arg 2 read in sub
+		asm.StoreMem(asm.RFP, -24, asm.R0, asm.DWord),
+		asm.Mov.Reg(asm.R2, asm.RFP),
+		asm.Add.Imm(asm.R2, -24),
+		asm.LoadMapPtr(asm.R1, 0),
+		asm.FnMapLookupElem.Call(), // the key holds arg 2: used
+		asm.Mov.Imm(asm.R0, 0),
+		asm.Return(),
+		asm.LoadMem(asm.R0, asm.R1, 104, asm.DWord).WithSymbol("sub"),
+		asm.Return(),
+	}
+	a, err := newAnalysis(insns, nil, false, nil)
+	require.NoError(t, err)
+	a.run()
+	require.Empty(t, a.problems)
+	got := map[int64]bool{}
+	for i, s := range a.sites {
+		got[s.off] = a.used[i]
+	}
+	assert.Equal(t, map[int64]bool{112: false, 104: true}, got, "arg 1 read but unused, arg 2 used, arg 3 unreachable")
+	assert.False(t, a.reached[9], "the branch on the spilled constant is decided")
+}
+
+// Uses of the context the analysis cannot follow are problems (unknown
+// verdicts), never dropped.
+func TestInterpreterProblems(t *testing.T) {
+	tests := []struct {
+		name  string
+		insns asm.Instructions
+		want  string
+	}{
+		{"context stored to a map value", asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1),
+			asm.LoadMapValue(asm.R2, 0, 0).WithReference(".bss"),
+			asm.StoreMem(asm.R2, 0, asm.R6, asm.DWord),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+		}, "context pointer stored to memory the analysis does not follow"},
+		{"context passed as a helper's second argument", asm.Instructions{
+			asm.Mov.Reg(asm.R2, asm.R1),
+			asm.LoadMapPtr(asm.R1, 0).WithReference("m"),
+			asm.FnMapLookupElem.Call(),
+			asm.Return(),
+		}, "context passed to bpf_map_lookup_elem as argument 2"},
+		{"context at an unknown offset", asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1),
+			asm.FnGetPrandomU32.Call(),
+			asm.Add.Reg(asm.R6, asm.R0),
+			asm.LoadMem(asm.R0, asm.R6, 0, asm.DWord),
+			asm.Return(),
+		}, "context read at an offset computed at run time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := newAnalysis(tt.insns, nil, false, nil)
+			require.NoError(t, err)
+			a.run()
+			var whys []string
+			for _, p := range a.problems {
+				whys = append(whys, p.why)
+			}
+			assert.Equal(t, []string{tt.want}, whys)
+			assert.True(t, a.touched)
+		})
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/btfproto"
@@ -29,16 +28,21 @@ type State string
 
 // States of a Cell.
 const (
-	// Running: the read is reachable and the position exists; Type is read.
+	// Running: the read's value reaches a use and the position exists;
+	// Type is read.
 	Running State = "reads"
-	// Dead: a CO-RE check on this kernel makes the read dead code.
-	Dead State = "dead"
+	// Dead: dead on this kernel. After CO-RE relocation for the kernel the
+	// read is unreachable, or its value reaches no use (Why says which).
+	Dead State = "dead on this kernel"
 	// NoTarget: the traced function is not in the kernel's BTF (absent, or
 	// inlined everywhere): what the read gets is unknown.
 	NoTarget State = "no target"
-	// NoParam: the read is reachable but the function has fewer parameters
+	// NoParam: the read is used but the function has fewer parameters
 	// there: it reads a register holding no argument.
 	NoParam State = "no param"
+	// Lost: the analysis cannot follow this use of the context on this
+	// kernel (Why says why).
+	Lost State = "unknown"
 )
 
 // Cell is one read on one kernel.
@@ -52,6 +56,8 @@ type Cell struct {
 	Type string `json:"type,omitempty"`
 	// Proto is the target's prototype on this kernel, "" when NoTarget.
 	Proto string `json:"proto,omitempty"`
+	// Why details a Dead cell ("unreachable", "value unused") or a Lost one.
+	Why string `json:"why,omitempty"`
 }
 
 // Verdict classifies one read across kernels.
@@ -59,14 +65,18 @@ type Verdict string
 
 // Verdicts of a Finding.
 const (
-	// Stable: the same type on every kernel where the read runs.
+	// Stable: the same type on every kernel where the read's value is used.
 	Stable Verdict = "stable"
-	// Guarded: the read runs on some kernels only, as a CO-RE check decides,
-	// and the program reads the same types on every kernel. Not drift.
-	Guarded Verdict = "guarded"
+	// Selected: a CO-RE check makes the read live on some kernels and dead
+	// on the others, and the program reads the same types on every kernel:
+	// the object picks the argument by kernel. Not drift.
+	Selected Verdict = "selected by CO-RE check (not drift)"
+	// DeadEverywhere: the read's value reaches no use on any kernel.
+	DeadEverywhere Verdict = "dead on every kernel"
 	// Drift: the type read differs between kernels.
-	Drift Verdict = "drift"
-	// Unknown: some kernel has no prototype for the target.
+	Drift Verdict = "DRIFT"
+	// Unknown: the analysis cannot follow the read, or some kernel where it
+	// is live has no prototype for the target; Detail says why.
 	Unknown Verdict = "unknown"
 )
 
@@ -80,118 +90,262 @@ type Finding struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// Check finds every argument read of spec's kprobe, kretprobe, fentry and
-// fexit programs (Reads) and compares, on each kernel, the target's
-// parameter at that position. A read that CO-RE relocation makes dead code
-// on a kernel (the object picks the argument by kernel) does not count
-// there. Findings are in Reads order.
-func Check(spec *ebpf.CollectionSpec, kernels []KernelBTF) ([]Finding, error) {
-	reads, err := Reads(spec)
-	if err != nil {
-		return nil, err
+// Result is the drift check of one object.
+type Result struct {
+	Findings []Finding
+	// ContextOnly names the traced programs that use their context only as
+	// a helper's context (bpf_perf_event_output, bpf_get_stackid): they
+	// read no argument.
+	ContextOnly []string
+}
+
+// Check interprets every kprobe, kretprobe, fentry and fexit program of
+// spec relocated for each kernel (see the package doc) and compares, on
+// each kernel, the target's parameter at the position of each read whose
+// value reaches a use there. Findings are sorted by program, position and
+// instruction.
+func Check(spec *ebpf.CollectionSpec, kernels []KernelBTF) (*Result, error) {
+	res := &Result{}
+	protos := map[[2]string]*btfproto.Proto{}
+	proto := func(target string, k KernelBTF) (*btfproto.Proto, error) {
+		pk := [2]string{target, k.Name}
+		if p, done := protos[pk]; done {
+			return p, nil
+		}
+		p, err := btfproto.Lookup(k.BTF, target)
+		switch {
+		case err == nil:
+			protos[pk] = &p
+		case errors.Is(err, btfproto.ErrNotFound):
+			protos[pk] = nil
+		default:
+			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
+		}
+		return protos[pk], nil
 	}
-	type key struct{ name, kernel string }
-	protos := map[key]*btfproto.Proto{}
-	live := map[key][]bool{}
-	for _, r := range reads {
-		for _, k := range kernels {
-			pk := key{r.Target, k.Name}
-			if _, done := protos[pk]; !done {
-				p, err := btfproto.Lookup(k.BTF, r.Target)
-				switch {
-				case err == nil:
-					protos[pk] = &p
-				case errors.Is(err, btfproto.ErrNotFound):
-					protos[pk] = nil
-				default:
-					return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
-				}
+	var findings []Finding
+	for _, name := range sortedKeys(spec.Programs) {
+		p := spec.Programs[name]
+		attach, target, ok := Traced(p)
+		if !ok {
+			continue
+		}
+		fs, touched, err := checkProgram(p, attach, target, spec, kernels, proto)
+		if err != nil {
+			return nil, fmt.Errorf("program %s: %w", name, err)
+		}
+		if len(fs) == 0 && touched {
+			res.ContextOnly = append(res.ContextOnly, name)
+		}
+		findings = append(findings, fs...)
+	}
+	sort.SliceStable(findings, func(i, j int) bool {
+		a, b := findings[i], findings[j]
+		if a.Program != b.Program {
+			return a.Program < b.Program
+		}
+		if a.Position != b.Position {
+			return a.Position < b.Position
+		}
+		return a.Insn < b.Insn
+	})
+	for i := range findings {
+		judge(&findings[i], findings)
+	}
+	res.Findings = findings
+	return res, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// perKernel is the analysis of one program on one kernel.
+type perKernel struct {
+	a *analysis
+	// lost says why every read is unknown on this kernel ("" when not).
+	lost string
+}
+
+// checkProgram analyses one traced program on every kernel and returns a
+// finding per read (and per use the analysis cannot follow), unjudged,
+// and whether the program touches its context at all.
+func checkProgram(p *ebpf.ProgramSpec, attach, target string, spec *ebpf.CollectionSpec, kernels []KernelBTF,
+	proto func(string, KernelBTF) (*btfproto.Proto, error)) ([]Finding, bool, error) {
+	tracing := attach == Fentry || attach == Fexit
+	runs := make([]perKernel, len(kernels))
+	touched := false
+	type rkey struct {
+		insn int
+		off  int64
+		why  string
+	}
+	var order []rkey
+	reads := map[rkey]Read{}
+	for ki, k := range kernels {
+		insns := p.Instructions
+		lost := ""
+		rp, err := corerelo.Relocate(p.Instructions, spec.Types, k.BTF, binary.LittleEndian)
+		switch {
+		case err == nil:
+			insns = rp.Insns
+		case errors.Is(err, corerelo.ErrRelocation):
+			lost = "the program does not load there: " + err.Error()
+		default:
+			return nil, false, fmt.Errorf("kernel %s: %w", k.Name, err)
+		}
+		a, err := newAnalysis(insns, spec.Types, tracing, spec.Maps)
+		if err != nil {
+			return nil, false, err
+		}
+		a.run()
+		touched = touched || a.touched
+		runs[ki] = perKernel{a: a, lost: lost}
+		for _, s := range a.sites {
+			key := rkey{insn: s.insn, off: s.off}
+			if _, ok := reads[key]; !ok {
+				reads[key] = a.readOf(p.Name, attach, target, s)
+				order = append(order, key)
 			}
-			lk := key{r.Program, k.Name}
-			if _, done := live[lk]; !done {
-				l, err := reachable(spec.Programs[r.Program].Instructions, spec.Types, k.BTF)
-				if err != nil {
-					return nil, fmt.Errorf("program %s on kernel %s: %w", r.Program, k.Name, err)
-				}
-				live[lk] = l
+		}
+		for _, pr := range a.problems {
+			key := rkey{insn: pr.insn, off: -1, why: pr.why}
+			if _, ok := reads[key]; !ok {
+				reads[key] = unknownRead(p.Name, attach, target, pr)
+				order = append(order, key)
 			}
 		}
 	}
-
-	findings := make([]Finding, len(reads))
-	for i, r := range reads {
-		f := Finding{Read: r}
-		for _, k := range kernels {
+	var out []Finding
+	for _, key := range order {
+		f := Finding{Read: reads[key]}
+		for ki, k := range kernels {
+			run := runs[ki]
 			c := Cell{Kernel: k.Name}
-			p := protos[key{r.Target, k.Name}]
 			switch {
-			case p == nil:
-				c.State = NoTarget
-			case !live[key{r.Program, k.Name}][r.Insn]:
-				c.State, c.Proto = Dead, p.String()
-			default:
-				c.Proto = p.String()
-				label, typ, ok := r.At(*p)
-				c.Label = label
-				if ok {
-					c.State, c.Type = Running, typ
+			case run.lost != "":
+				c.State, c.Why = Lost, run.lost
+			case key.why != "":
+				if slices.ContainsFunc(run.a.problems, func(pr problem) bool { return pr.insn == key.insn && pr.why == key.why }) {
+					c.State, c.Why = Lost, key.why
 				} else {
-					c.State = NoParam
+					c.State, c.Why = Dead, "unreachable"
+				}
+			default:
+				idx, found := run.a.siteIdx[[2]int64{int64(key.insn), key.off}]
+				switch {
+				case !found:
+					c.State, c.Why = Dead, "unreachable"
+				case !run.a.used[idx]:
+					c.State, c.Why = Dead, "value unused"
+				default:
+					pr, err := proto(target, k)
+					if err != nil {
+						return nil, false, err
+					}
+					if pr == nil {
+						c.State = NoTarget
+						break
+					}
+					c.Proto = pr.String()
+					label, typ, ok := f.At(*pr)
+					c.Label = label
+					if ok {
+						c.State, c.Type = Running, typ
+					} else {
+						c.State = NoParam
+					}
+				}
+			}
+			if c.State == Dead && c.Proto == "" {
+				if pr, err := proto(target, k); err == nil && pr != nil {
+					c.Proto = pr.String()
 				}
 			}
 			f.Cells = append(f.Cells, c)
 		}
-		findings[i] = f
+		out = append(out, f)
 	}
-	for i := range findings {
-		judge(&findings[i], findings)
-	}
-	return findings, nil
+	return out, touched, nil
 }
 
 // judge sets f's verdict; all holds every finding, for the program-level
-// comparison of guarded reads.
+// comparison of reads a CO-RE check selects.
 func judge(f *Finding, all []Finding) {
-	var types []string // distinct "label type" among running cells
-	dead, noTarget := false, false
+	var types []string // distinct "type (label)" among used cells
+	var lost, missing []string
+	dead, live := false, false
 	for _, c := range f.Cells {
 		switch c.State {
 		case Running, NoParam:
+			live = true
 			if v := cellValue(c); !slices.Contains(types, v) {
 				types = append(types, v)
 			}
 		case Dead:
 			dead = true
 		case NoTarget:
-			noTarget = true
+			live = true
+			missing = append(missing, c.Kernel)
+		case Lost:
+			lost = append(lost, c.Kernel)
 		}
 	}
 	switch {
+	case f.Unknown != "" && len(lost) > 0:
+		f.Verdict, f.Detail = Unknown, f.Unknown+" (on "+strings.Join(lost, ", ")+")"
+	case f.Unknown != "":
+		// The use the analysis cannot follow is unreachable on every kernel.
+		f.Verdict = DeadEverywhere
+	case len(lost) > 0:
+		f.Verdict = Unknown
+		f.Detail = lostDetail(f.Cells)
 	case len(types) > 1:
 		f.Verdict, f.Detail = Drift, describe(f.Cells)
 	case len(types) == 1 && strings.HasSuffix(types[0], "(no such parameter)"):
 		f.Verdict = Unknown
 		f.Detail = fmt.Sprintf("reads %s, but %s has fewer parameters on every kernel: the register holds no argument", f.Label(), f.Target)
-	case noTarget:
+	case len(missing) > 0:
 		f.Verdict = Unknown
-		var missing []string
-		for _, c := range f.Cells {
-			if c.State == NoTarget {
-				missing = append(missing, c.Kernel)
-			}
-		}
 		f.Detail = fmt.Sprintf("%s not in the BTF of %s (absent or inlined)", f.Target, strings.Join(missing, ", "))
+	case !live:
+		f.Verdict = DeadEverywhere
 	case dead:
-		// A guarded read is right only if the program as a whole reads the
-		// same types on every kernel: the guard picked the right argument.
+		// A selected read is right only if the program as a whole reads the
+		// same types on every kernel: the check picked the right argument.
 		if d := programDrift(f.Program, all); d != "" {
-			f.Verdict, f.Detail = Drift, "the kernel-guarded choice reads "+d
+			f.Verdict, f.Detail = Drift, "the CO-RE-selected reads give "+d
 		} else {
-			f.Verdict = Guarded
+			f.Verdict = Selected
 		}
 	default:
 		f.Verdict = Stable
 	}
+}
+
+// lostDetail says on which kernels, and why, the analysis lost the read.
+func lostDetail(cells []Cell) string {
+	var order []string
+	by := map[string][]string{}
+	for _, c := range cells {
+		if c.State != Lost {
+			continue
+		}
+		if _, ok := by[c.Why]; !ok {
+			order = append(order, c.Why)
+		}
+		by[c.Why] = append(by[c.Why], c.Kernel)
+	}
+	parts := make([]string, len(order))
+	for i, w := range order {
+		parts[i] = w + " (on " + strings.Join(by[w], ", ") + ")"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // cellValue is what a running read gets: "struct dentry * (arg 2)", or
@@ -268,16 +422,4 @@ func programDrift(program string, all []Finding) string {
 		parts[i] = v + " on " + strings.Join(byValue[v], ", ")
 	}
 	return strings.Join(parts, "; ")
-}
-
-// reachable returns, per instruction of insns, whether the verifier can reach it
-// on kernel: CO-RE existence checks become constants, and the side they
-// rule out is dead (corerelo.Relocate). A relocation that cannot be
-// computed leaves the instructions as they were, so both sides stay live.
-func reachable(insns asm.Instructions, local, kernel *btf.Spec) ([]bool, error) {
-	p, err := corerelo.Relocate(insns, local, kernel, binary.LittleEndian)
-	if err != nil && !errors.Is(err, corerelo.ErrRelocation) {
-		return nil, err
-	}
-	return p.Live, nil
 }

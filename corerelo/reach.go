@@ -85,138 +85,190 @@ func IsPoisoned(ins *asm.Instruction) bool {
 // Reachable returns, for each instruction of insns (indexed like the slice),
 // whether the verifier can reach it from the first instruction.
 func Reachable(insns asm.Instructions) []bool {
+	a := newReacher(insns)
+	if len(insns) > 0 {
+		a.push(0, &regs{})
+	}
+	for len(a.work) > 0 {
+		i := a.work[len(a.work)-1]
+		a.work = a.work[:len(a.work)-1]
+		if !a.step(i) {
+			return allLive(a.live)
+		}
+	}
+	return a.live
+}
+
+// reacher is the state of one Reachable analysis: a work list of
+// instructions whose abstract state changed.
+type reacher struct {
+	insns asm.Instructions
+	// rawToIdx maps a raw (8-byte slot) offset to an instruction index;
+	// rawOf is the inverse.
+	rawToIdx map[int]int
+	rawOf    []int
+	// symbols maps a function or label to its instruction index.
+	symbols map[string]int
+	states  []*regs
+	live    []bool
+	work    []int
+}
+
+func newReacher(insns asm.Instructions) *reacher {
 	n := len(insns)
-	// rawToIdx maps a raw (8-byte slot) offset to an instruction index.
-	rawToIdx := make(map[int]int, n)
-	rawOf := make([]int, n)
-	symbols := make(map[string]int)
+	a := &reacher{insns: insns, rawToIdx: make(map[int]int, n), rawOf: make([]int, n),
+		symbols: make(map[string]int), states: make([]*regs, n), live: make([]bool, n)}
 	raw := 0
 	for i := range insns {
-		rawToIdx[raw] = i
-		rawOf[i] = raw
+		a.rawToIdx[raw] = i
+		a.rawOf[i] = raw
 		if sym := insns[i].Symbol(); sym != "" {
-			symbols[sym] = i
+			a.symbols[sym] = i
 		}
 		raw += int(insns[i].Width())
 	}
+	return a
+}
 
-	states := make([]*regs, n)
-	live := make([]bool, n)
-	var work []int
-	push := func(i int, st *regs) {
-		if i < 0 || i >= n {
-			return
-		}
-		if states[i] == nil {
-			cp := *st
-			states[i] = &cp
-			live[i] = true
-			work = append(work, i)
-			return
-		}
-		if states[i].merge(st) {
-			work = append(work, i)
+// push makes instruction i live with state st, merged into what it had;
+// it is (re)visited when that changed its state.
+func (a *reacher) push(i int, st *regs) {
+	if i < 0 || i >= len(a.insns) {
+		return
+	}
+	if a.states[i] == nil {
+		cp := *st
+		a.states[i] = &cp
+		a.live[i] = true
+		a.work = append(a.work, i)
+		return
+	}
+	if a.states[i].merge(st) {
+		a.work = append(a.work, i)
+	}
+}
+
+// jumpTarget returns the index instruction i jumps to with offset off, or
+// -1 when no instruction starts there.
+func (a *reacher) jumpTarget(i int, off int) int {
+	// Programs assembled in Go jump to labels; programs read from an ELF
+	// carry raw offsets.
+	if ref := a.insns[i].Reference(); ref != "" && !a.insns[i].IsFunctionCall() {
+		if t, ok := a.symbols[ref]; ok {
+			return t
 		}
 	}
-	jumpTarget := func(i int, off int) int {
-		// Programs assembled in Go jump to labels; programs read from an
-		// ELF carry raw offsets.
-		if ref := insns[i].Reference(); ref != "" && !insns[i].IsFunctionCall() {
-			if t, ok := symbols[ref]; ok {
-				return t
-			}
+	t, ok := a.rawToIdx[a.rawOf[i]+1+off]
+	if !ok {
+		return -1
+	}
+	return t
+}
+
+// step interprets instruction i in its state and pushes its successors. It
+// returns false when the analysis cannot follow the program (an unknown
+// call target): everything must then be taken as live.
+func (a *reacher) step(i int) bool {
+	st := *a.states[i]
+	ins := &a.insns[i]
+	if IsPoisoned(ins) {
+		// The verifier rejects the program here; nothing after it on this
+		// path matters.
+		return true
+	}
+	switch class := ins.OpCode.Class(); {
+	case class.IsALU():
+		alu(&st, ins, class == asm.ALUClass)
+	case class == asm.LdClass:
+		if !a.load(&st, ins) {
+			return false
 		}
-		t, ok := rawToIdx[rawOf[i]+1+off]
+	case class == asm.LdXClass:
+		st.forget(ins.Dst)
+	case class == asm.StXClass:
+		if ins.OpCode.Mode() == asm.AtomicMode {
+			st.forget(ins.Src)
+			st.forget(asm.R0)
+		}
+	case class.IsJump():
+		return a.jump(i, &st, class == asm.Jump32Class)
+	}
+	a.push(i+1, &st)
+	return true
+}
+
+// load applies a load of class LdClass to st; a function's address makes
+// the function live (a callback for bpf_loop and friends). It returns false
+// for the address of an unknown function.
+func (a *reacher) load(st *regs, ins *asm.Instruction) bool {
+	switch {
+	case ins.IsConstantLoad(asm.DWord):
+		st.set(ins.Dst, uint64(ins.Constant))
+	case ins.IsLoadOfFunctionPointer():
+		// A callback (bpf_loop, bpf_for_each_map_elem, timers): the helper
+		// may call it, so it is live.
+		st.forget(ins.Dst)
+		t, ok := a.symbols[ins.Reference()]
 		if !ok {
-			return -1
+			return false
 		}
-		return t
+		a.push(t, &regs{})
+	case ins.OpCode.IsDWordLoad():
+		st.forget(ins.Dst) // map, BTF or function pointer
+	default:
+		st.clobberCall() // legacy packet loads clobber like a call
 	}
+	return true
+}
 
-	if n > 0 {
-		push(0, &regs{})
-	}
-	for len(work) > 0 {
-		i := work[len(work)-1]
-		work = work[:len(work)-1]
-		st := *states[i]
-		ins := &insns[i]
-		next := i + 1
-
-		if IsPoisoned(ins) {
-			// The verifier rejects the program here; nothing after it on
-			// this path matters.
-			continue
+// jump follows jump instruction i in state st: an exit ends the path, a
+// BPF-to-BPF call makes its callee live, a branch on a known constant has
+// only one live side. It returns false for a call to an unknown target.
+func (a *reacher) jump(i int, st *regs, is32 bool) bool {
+	ins := &a.insns[i]
+	switch op := ins.OpCode.JumpOp(); {
+	case op == asm.Exit:
+		return true
+	case op == asm.Call:
+		if ins.IsFunctionCall() {
+			callee := a.callee(i)
+			if callee < 0 {
+				return false
+			}
+			a.push(callee, &regs{})
 		}
-
-		switch class := ins.OpCode.Class(); {
-		case class.IsALU():
-			alu(&st, ins, class == asm.ALUClass)
-		case class == asm.LdClass:
-			if ins.IsConstantLoad(asm.DWord) {
-				st.set(ins.Dst, uint64(ins.Constant))
-			} else if ins.IsLoadOfFunctionPointer() {
-				// A callback (bpf_loop, bpf_for_each_map_elem, timers):
-				// the helper may call it, so it is live.
-				st.forget(ins.Dst)
-				t, ok := symbols[ins.Reference()]
-				if !ok {
-					return allLive(live)
-				}
-				push(t, &regs{})
-			} else if ins.OpCode.IsDWordLoad() {
-				st.forget(ins.Dst) // map, BTF or function pointer
-			} else {
-				st.clobberCall() // legacy packet loads clobber like a call
-			}
-		case class == asm.LdXClass:
-			st.forget(ins.Dst)
-		case class == asm.StXClass:
-			if ins.OpCode.Mode() == asm.AtomicMode {
-				st.forget(ins.Src)
-				st.forget(asm.R0)
-			}
-		case class.IsJump():
-			op := ins.OpCode.JumpOp()
-			switch {
-			case op == asm.Exit:
-				continue
-			case op == asm.Call:
-				if ins.IsFunctionCall() {
-					callee := -1
-					if ref := ins.Reference(); ref != "" {
-						if t, ok := symbols[ref]; ok {
-							callee = t
-						}
-					} else {
-						callee = jumpTarget(i, int(ins.Constant))
-					}
-					if callee < 0 {
-						return allLive(live)
-					}
-					push(callee, &regs{})
-				}
-				st.clobberCall()
-			case op == asm.Ja:
-				off := int(ins.Offset)
-				if class == asm.Jump32Class {
-					off = int(ins.Constant) // gotol
-				}
-				push(jumpTarget(i, off), &st)
-				continue
-			default:
-				taken, known := evalJump(&st, ins, class == asm.Jump32Class)
-				if !known || taken {
-					push(jumpTarget(i, int(ins.Offset)), &st)
-				}
-				if known && taken {
-					continue
-				}
-			}
+		st.clobberCall()
+	case op == asm.Ja:
+		off := int(ins.Offset)
+		if is32 {
+			off = int(ins.Constant) // gotol
 		}
-		push(next, &st)
+		a.push(a.jumpTarget(i, off), st)
+		return true
+	default:
+		taken, known := evalJump(st, ins, is32)
+		if !known || taken {
+			a.push(a.jumpTarget(i, int(ins.Offset)), st)
+		}
+		if known && taken {
+			return true
+		}
 	}
-	return live
+	a.push(i+1, st)
+	return true
+}
+
+// callee returns the index of the function BPF-to-BPF call i calls, -1
+// when unknown.
+func (a *reacher) callee(i int) int {
+	ins := &a.insns[i]
+	if ref := ins.Reference(); ref != "" {
+		if t, ok := a.symbols[ref]; ok {
+			return t
+		}
+		return -1
+	}
+	return a.jumpTarget(i, int(ins.Constant))
 }
 
 // allLive marks every instruction live: the conservative answer when the

@@ -24,8 +24,13 @@ type Args struct {
 	// Kernels labels the kernels compared, in Matrix.Kernels order, the
 	// kernels without BTF left out.
 	Kernels []string `json:"kernels"`
-	// Findings has one entry per argument read, by program.
+	// Findings has one entry per argument read, by program, and one per use
+	// of the context the analysis cannot follow (verdict unknown).
 	Findings []argread.Finding `json:"findings"`
+	// ContextOnly names the traced programs that use their context only as
+	// a helper's context (bpf_get_stackid, bpf_perf_event_output): they
+	// read no argument, and are listed so that none is silently absent.
+	ContextOnly []string `json:"context_only,omitempty"`
 	// Prototypes has every traced function's prototype per kernel, sorted
 	// by program name.
 	Prototypes []Prototype `json:"prototypes"`
@@ -47,11 +52,11 @@ func (m *Matrix) CheckArgs(spec *ebpf.CollectionSpec, kernels []argread.KernelBT
 
 // CheckArgs runs the argument check of spec over kernels, in order.
 func CheckArgs(spec *ebpf.CollectionSpec, kernels []argread.KernelBTF) (*Args, error) {
-	fs, err := argread.Check(spec, kernels)
+	res, err := argread.Check(spec, kernels)
 	if err != nil {
 		return nil, fmt.Errorf("argument check: %w", err)
 	}
-	a := &Args{Findings: fs}
+	a := &Args{Findings: res.Findings, ContextOnly: res.ContextOnly}
 	for _, k := range kernels {
 		a.Kernels = append(a.Kernels, k.Name)
 	}
@@ -157,19 +162,33 @@ func (a *Args) summary() string {
 	for _, f := range a.Findings {
 		count[f.Verdict]++
 	}
-	switch {
-	case count[argread.Drift] > 0:
-		return fmt.Sprintf("argument DRIFT across %s: %d of %d reads change type (see below)", span, count[argread.Drift], len(a.Findings))
-	case count[argread.Unknown] > 0:
-		return fmt.Sprintf("argument types unknown for %d of %d reads across %s (target not in BTF); the others are stable", count[argread.Unknown], len(a.Findings), span)
+	var also []string
+	for _, v := range []argread.Verdict{argread.Selected, argread.DeadEverywhere, argread.Unknown} {
+		if count[v] > 0 {
+			also = append(also, fmt.Sprintf("%d %s", count[v], verdictShort[v]))
+		}
 	}
-	return fmt.Sprintf("argument types stable across %s (%d reads)", span, len(a.Findings))
+	rest := ""
+	if len(also) > 0 {
+		rest = "; " + strings.Join(also, ", ")
+	}
+	if count[argread.Drift] > 0 {
+		return fmt.Sprintf("argument DRIFT across %s: %d of %d reads change type%s (see below)", span, count[argread.Drift], len(a.Findings), rest)
+	}
+	return fmt.Sprintf("argument types stable across %s (%d reads%s)", span, len(a.Findings), rest)
+}
+
+// verdictShort names the verdicts in the summary line.
+var verdictShort = map[argread.Verdict]string{
+	argread.Selected:       "selected by CO-RE check",
+	argread.DeadEverywhere: "dead on every kernel",
+	argread.Unknown:        "unknown",
 }
 
 // cellText is one read on one kernel as the tables show it: the type read
 // (with what it is when that differs from the row, as for fexit), "(dead)"
-// where a CO-RE check rules the read out, "?" without a prototype, "no arg
-// N" past the last parameter.
+// where the read is dead on that kernel, "?" without a prototype, "no arg
+// N" past the last parameter, "(unknown)" where the analysis lost it.
 func cellText(f argread.Finding, c argread.Cell) string {
 	switch c.State {
 	case argread.Dead:
@@ -178,6 +197,8 @@ func cellText(f argread.Finding, c argread.Cell) string {
 		return "?"
 	case argread.NoParam:
 		return "no " + c.Label
+	case argread.Lost:
+		return "(unknown)"
 	}
 	if c.Label != f.Label() {
 		return c.Type + " (" + c.Label + ")"
@@ -185,12 +206,12 @@ func cellText(f argread.Finding, c argread.Cell) string {
 	return c.Type
 }
 
-// verdictText is the verdict column: DRIFT in capitals, as FAILS is.
-func verdictText(v argread.Verdict) string {
-	if v == argread.Drift {
-		return "DRIFT"
+// verdictText is the verdict column: "unknown: why" for an unknown one.
+func verdictText(f argread.Finding) string {
+	if f.Verdict == argread.Unknown && f.Detail != "" {
+		return "unknown: " + f.Detail
 	}
-	return string(v)
+	return string(f.Verdict)
 }
 
 // notes explains each drift and unknown finding, with the target's
@@ -209,8 +230,11 @@ func (a *Args) notes() []string {
 				}
 			}
 		case argread.Unknown:
-			out = append(out, fmt.Sprintf("%s unknown: %s %s %s: %s", f.Program, f.Attach, f.Target, f.Label(), f.Detail))
+			out = append(out, fmt.Sprintf("%s unknown: %s %s %s via %s: %s", f.Program, f.Attach, f.Target, f.Label(), f.Via, f.Detail))
 		}
+	}
+	if len(a.ContextOnly) > 0 {
+		out = append(out, "reading no argument (context passed to helpers only): "+strings.Join(a.ContextOnly, ", "))
 	}
 	return out
 }
@@ -232,7 +256,7 @@ func (a *Args) writeTable(w io.Writer) error {
 		for _, c := range f.Cells {
 			fmt.Fprintf(tw, "\t%s", cellText(f, c))
 		}
-		fmt.Fprintf(tw, "\t%s\n", verdictText(f.Verdict))
+		fmt.Fprintf(tw, "\t%s\n", verdictText(f))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -245,7 +269,7 @@ func (a *Args) writeTable(w io.Writer) error {
 }
 
 // argsLegend explains the cells of the argument table that are not types.
-const argsLegend = "(dead): a CO-RE check makes the read dead code on that kernel (the object picks the argument by kernel: not drift); ?: the target is not in that kernel's BTF (absent or inlined)."
+const argsLegend = "(dead): dead on this kernel: after CO-RE relocation for it the read is unreachable or its value reaches no use (a CO-RE check picks the argument by kernel: not drift); ?: the target is not in that kernel's BTF (absent or inlined); (unknown): the analysis cannot follow the read there."
 
 // writeMarkdown writes the argument check as a Markdown section.
 func (a *Args) writeMarkdown(b *strings.Builder) {
@@ -263,7 +287,7 @@ func (a *Args) writeMarkdown(b *strings.Builder) {
 		for _, c := range f.Cells {
 			fmt.Fprintf(b, " %s |", mdEscape(cellText(f, c)))
 		}
-		v := verdictText(f.Verdict)
+		v := mdEscape(verdictText(f))
 		if f.Verdict == argread.Drift {
 			v = "**" + v + "**"
 		}

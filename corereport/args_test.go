@@ -17,7 +17,8 @@ import (
 )
 
 // argsObject is argread's drift test object: vfs_unlink's dentry read as
-// argument 2 on every kernel (drift), and picked by a CO-RE check (guarded).
+// argument 2 on every kernel (drift), and picked by a CO-RE check
+// (selected).
 const argsObject = "../argread/testdata/args.o"
 
 func argKernels(t *testing.T, names ...string) []argread.KernelBTF {
@@ -36,15 +37,15 @@ func TestMatrixArgs(t *testing.T) {
 	m := NewMatrix(argsObject, []Column{{Kernel: kernel.Kernel{Name: "5.10"}}, {Kernel: kernel.Kernel{Name: "6.1"}}})
 	require.NoError(t, m.CheckArgs(spec, ks))
 	assert.Equal(t, 5, m.Args.Drifts(), "core_drift, coreread_drift, plain_drift, fentry_drift, fexit_drift")
-	assert.Equal(t, "argument DRIFT across 5.10..6.1: 5 of 10 reads change type (see below)", m.Args.Summary)
+	assert.Equal(t, "argument DRIFT across 5.10..6.1: 5 of 10 reads change type; 2 selected by CO-RE check, 1 unknown (see below)", m.Args.Summary)
 
 	var b bytes.Buffer
 	require.NoError(t, m.WriteTable(&b))
 	table := squeeze(b.String())
 	for _, want := range []string{
 		"core_drift kprobe vfs_unlink arg 2 pt_regs.si (CO-RE) struct dentry * struct inode * DRIFT",
-		"guarded kprobe vfs_unlink arg 3 ctx+96 (dx) (dead) struct dentry * guarded",
-		"missing kprobe corematrix_no_such_function arg 1 ctx+112 (di) ? ? unknown",
+		"guarded kprobe vfs_unlink arg 3 ctx+96 (dx) (dead) struct dentry * selected by CO-RE check (not drift)",
+		"missing kprobe corematrix_no_such_function arg 1 ctx+112 (di) ? ? unknown: corematrix_no_such_function not in the BTF of 5.10, 6.1 (absent or inlined)",
 		"syscall_inner kprobe __x64_sys_unlinkat arg 1 pt_regs.di (CO-RE) const struct pt_regs * const struct pt_regs * stable",
 		"core_drift DRIFT: kprobe vfs_unlink arg 2 via pt_regs.si (CO-RE): struct dentry * (arg 2) on 5.10; struct inode * (arg 2) on 6.1",
 		"\n 5.10: int vfs_unlink(struct inode *dir, struct dentry *dentry, struct inode **delegated_inode)",
@@ -53,6 +54,7 @@ func TestMatrixArgs(t *testing.T) {
 		assert.Contains(t, table, want)
 	}
 	assert.NotContains(t, table, "guarded DRIFT")
+	assert.NotContains(t, table, "reading no argument", "every program of args.o reads an argument")
 
 	b.Reset()
 	require.NoError(t, m.WriteMarkdown(&b))
@@ -83,8 +85,8 @@ func TestMatrixArgs(t *testing.T) {
 			assert.True(t, strings.HasPrefix(f.Cells[1].Proto, "int vfs_unlink(struct user_namespace *"), f.Cells[1].Proto)
 		}
 	}
-	assert.Equal(t, map[string]string{"core_drift": "drift", "coreread_drift": "drift", "plain_drift": "drift", "fentry_drift": "drift",
-		"fexit_drift": "drift", "guarded": "guarded", "stable": "stable", "missing": "unknown", "syscall_inner": "stable"}, got)
+	assert.Equal(t, map[string]string{"core_drift": "DRIFT", "coreread_drift": "DRIFT", "plain_drift": "DRIFT", "fentry_drift": "DRIFT",
+		"fexit_drift": "DRIFT", "guarded": "selected by CO-RE check (not drift)", "stable": "stable", "missing": "unknown", "syscall_inner": "stable"}, got)
 
 	var protos []string
 	for _, p := range m.Args.Prototypes {
@@ -139,4 +141,35 @@ func TestDiffArgs(t *testing.T) {
 // depend on column widths.
 func squeeze(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' }), " ")
+}
+
+// The second test object: drift through the stack and subprograms, reads a
+// CO-RE check selects, a use the analysis cannot follow (unknown, with its
+// reason) and a program that reads no argument (named, not dropped).
+func TestMatrixArgsFlows(t *testing.T) {
+	const obj = "../argread/testdata/flows.o"
+	spec, err := ebpf.LoadCollectionSpec(obj)
+	require.NoError(t, err)
+	m := NewMatrix(obj, []Column{{Kernel: kernel.Kernel{Name: "5.10"}}, {Kernel: kernel.Kernel{Name: "6.1"}}})
+	require.NoError(t, m.CheckArgs(spec, argKernels(t, "5.10", "6.1")))
+	assert.Equal(t, "argument DRIFT across 5.10..6.1: 7 of 12 reads change type; 2 selected by CO-RE check, 1 dead on every kernel, 1 unknown (see below)", m.Args.Summary)
+	var b bytes.Buffer
+	require.NoError(t, m.WriteTable(&b))
+	table := squeeze(b.String())
+	for _, want := range []string{
+		"helper_first kprobe vfs_unlink arg 2 ctx+104 (si) struct dentry * struct inode * DRIFT",
+		"subprog_drift kprobe vfs_unlink arg 2 ctx+104 (si) in unlinked_ino() struct dentry * struct inode * DRIFT",
+		"selected kprobe vfs_unlink arg 3 pt_regs.dx (CO-RE) (dead) struct dentry * selected by CO-RE check (not drift)",
+		"computed kprobe vfs_unlink ? insn 5 (unknown) (unknown) unknown: context read at an offset computed at run time (on 5.10, 6.1)",
+		"unused_read kprobe vfs_unlink arg 2 ctx+104 (si) (dead) (dead) dead on every kernel",
+		"reading no argument (context passed to helpers only): context_only",
+	} {
+		assert.Contains(t, table, want)
+	}
+	b.Reset()
+	require.NoError(t, m.WriteMarkdown(&b))
+	assert.Contains(t, b.String(), "| selected | kprobe `vfs_unlink` | arg 2 | `pt_regs.si (CO-RE)` | struct dentry * | (dead) | selected by CO-RE check (not drift) |")
+	r := m.Args.Report()
+	assert.Equal(t, 7, r.Drift)
+	assert.Equal(t, 1, r.Unknown)
 }

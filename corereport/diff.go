@@ -104,79 +104,56 @@ func (d *Diff) Write(w io.Writer, f Format) error {
 // writeText writes d as aligned text, or as Markdown tables when md is set.
 func (d *Diff) writeText(w io.Writer, md bool) error {
 	a, b := kernelLabel(d.Kernels[0]), kernelLabel(d.Kernels[1])
-	var out strings.Builder
-	if d.Empty() {
-		fmt.Fprintf(&out, "Nothing differs for %s between %s and %s: the same relocation values, helpers, types, attach targets and traced prototypes, the same predictions.\n", d.Object, a, b)
-		_, err := io.WriteString(w, out.String())
-		return err
+	t := &textWriter{md: md}
+	switch {
+	case d.Empty():
+		fmt.Fprintf(&t.out, "Nothing differs for %s between %s and %s: the same relocation values, helpers, types, attach targets and traced prototypes, the same predictions.\n", d.Object, a, b)
+	case md:
+		fmt.Fprintf(&t.out, "### What differs for `%s` between %s and %s\n", d.Object, mdEscape(a), mdEscape(b))
+	default:
+		fmt.Fprintf(&t.out, "What differs for %s between %s and %s\n", d.Object, a, b)
 	}
-	if md {
-		fmt.Fprintf(&out, "### What differs for `%s` between %s and %s\n", d.Object, mdEscape(a), mdEscape(b))
-	} else {
-		fmt.Fprintf(&out, "What differs for %s between %s and %s\n", d.Object, a, b)
-	}
-	table := func(head []string, rows [][]string) {
-		out.WriteString("\n")
-		if md {
-			out.WriteString("| " + strings.Join(head, " | ") + " |\n|" + strings.Repeat("---|", len(head)) + "\n")
-			for _, r := range rows {
-				for i := range r {
-					r[i] = mdEscape(r[i])
-				}
-				out.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	if !d.Empty() {
+		d.writeTables(t, a, b)
+		for _, p := range d.Prototypes {
+			if err := t.block(func(out io.Writer) error { return btfproto.WriteSideBySide(out, p.Function, p.Versions) }); err != nil {
+				return err
 			}
-			return
 		}
-		tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(head, "\t"))
-		for _, r := range rows {
-			fmt.Fprintln(tw, strings.Join(r, "\t"))
-		}
-		tw.Flush()
+		t.list(d.notes())
 	}
-	if len(d.Programs) > 0 {
-		var rows [][]string
-		for _, p := range d.Programs {
-			rows = append(rows, []string{p.Name, p.Cells[0].Text(), p.Cells[1].Text()})
-		}
-		table([]string{"PREDICTED", a, b}, rows)
-	}
+	_, err := io.WriteString(w, t.out.String())
+	return err
+}
 
-	if len(d.Findings) > 0 {
-		var rows [][]string
-		for _, r := range d.Findings {
-			rows = append(rows, []string{r.Program, r.Subject, string(r.Check), r.Cells[0].Text(), r.Cells[1].Text()})
-		}
-		table([]string{"PROGRAM", "NEEDS", "CHECK", a, b}, rows)
+// writeTables writes the tables of what differs: predictions, checks,
+// relocations and argument reads; a and b head the kernels' columns.
+func (d *Diff) writeTables(t *textWriter, a, b string) {
+	var rows [][]string
+	for _, p := range d.Programs {
+		rows = append(rows, []string{p.Name, p.Cells[0].Text(), p.Cells[1].Text()})
 	}
-	if len(d.Relocations) > 0 {
-		var rows [][]string
-		for _, r := range d.Relocations {
-			rows = append(rows, []string{r.Program, r.Access, string(r.Kind), r.Cells[0].Text(), r.Cells[1].Text()})
-		}
-		table([]string{"PROGRAM", "RELOCATION", "KIND", a, b}, rows)
+	t.table([]string{"PREDICTED", a, b}, rows)
+	rows = nil
+	for _, r := range d.Findings {
+		rows = append(rows, []string{r.Program, r.Subject, string(r.Check), r.Cells[0].Text(), r.Cells[1].Text()})
 	}
-	if len(d.ArgReads) > 0 {
-		var rows [][]string
-		for _, f := range d.ArgReads {
-			rows = append(rows, []string{f.Program, f.Attach + " " + f.Target, f.Label(), f.Via,
-				cellText(f, f.Cells[0]), cellText(f, f.Cells[1]), verdictText(f.Verdict)})
-		}
-		table([]string{"PROGRAM", "TARGET", "READS", "VIA", a, b, "VERDICT"}, rows)
+	t.table([]string{"PROGRAM", "NEEDS", "CHECK", a, b}, rows)
+	rows = nil
+	for _, r := range d.Relocations {
+		rows = append(rows, []string{r.Program, r.Access, string(r.Kind), r.Cells[0].Text(), r.Cells[1].Text()})
 	}
-	for _, p := range d.Prototypes {
-		out.WriteString("\n")
-		if md {
-			out.WriteString("```\n")
-		}
-		if err := btfproto.WriteSideBySide(&out, p.Function, p.Versions); err != nil {
-			return err
-		}
-		if md {
-			out.WriteString("```\n")
-		}
+	t.table([]string{"PROGRAM", "RELOCATION", "KIND", a, b}, rows)
+	rows = nil
+	for _, f := range d.ArgReads {
+		rows = append(rows, []string{f.Program, f.Attach + " " + f.Target, f.Label(), f.Via,
+			cellText(f, f.Cells[0]), cellText(f, f.Cells[1]), verdictText(f)})
 	}
-	// Why, for every cell of the diff that is not a plain value.
+	t.table([]string{"PROGRAM", "TARGET", "READS", "VIA", a, b, "VERDICT"}, rows)
+}
+
+// notes says why, for every cell of the diff that is not a plain value.
+func (d *Diff) notes() []string {
 	var notes []string
 	for i, k := range d.Kernels {
 		for _, r := range d.Findings {
@@ -190,15 +167,67 @@ func (d *Diff) writeText(w io.Writer, md bool) error {
 			}
 		}
 	}
-	if len(notes) > 0 {
-		out.WriteString("\n")
-		for _, n := range notes {
-			if md {
-				n = "- " + mdEscape(n)
-			}
-			out.WriteString(n + "\n")
-		}
+	return notes
+}
+
+// textWriter writes a report as aligned text for a terminal, or as
+// Markdown.
+type textWriter struct {
+	out strings.Builder
+	md  bool
+}
+
+// table writes a table with a header row; nothing when rows is empty.
+func (t *textWriter) table(head []string, rows [][]string) {
+	if len(rows) == 0 {
+		return
 	}
-	_, err := io.WriteString(w, out.String())
-	return err
+	t.out.WriteString("\n")
+	if t.md {
+		t.out.WriteString("| " + strings.Join(head, " | ") + " |\n|" + strings.Repeat("---|", len(head)) + "\n")
+		for _, r := range rows {
+			for i := range r {
+				r[i] = mdEscape(r[i])
+			}
+			t.out.WriteString("| " + strings.Join(r, " | ") + " |\n")
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(&t.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// block writes what write writes as preformatted text (a code block in
+// Markdown), after a blank line.
+func (t *textWriter) block(write func(io.Writer) error) error {
+	t.out.WriteString("\n")
+	if t.md {
+		t.out.WriteString("```\n")
+	}
+	if err := write(&t.out); err != nil {
+		return err
+	}
+	if t.md {
+		t.out.WriteString("```\n")
+	}
+	return nil
+}
+
+// list writes lines after a blank line, as a Markdown list in Markdown;
+// nothing when there are none.
+func (t *textWriter) list(lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	t.out.WriteString("\n")
+	for _, l := range lines {
+		if t.md {
+			l = "- " + mdEscape(l)
+		}
+		t.out.WriteString(l + "\n")
+	}
 }

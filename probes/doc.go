@@ -77,18 +77,35 @@
 //  8. tracer.go: a programTable row per program (attach type and target,
 //     equal to the ELF section).
 //  9. decode_test.go: a roundTrips row (TestRoundTripsCoverRegistry
-//     insists) and a TestLayout row; doc.go's
+//     insists) and a TestLayout row (TestLayout insists too); doc.go's
 //     program list above; README where users see event names.
-//  10. harness: a ground-truth workload (harness/ground children are
+//  10. bpf/vmlinux_min.h: every kernel type and field the program touches
+//     (struct inode, struct dentry, ...), each with preserve_access_index;
+//     flavor structs for renamed fields.
+//  11. cmd/tracer/print.go: a case in details for the Go event type
+//     (TestDetailsCoverEveryKind fails without it); the -events help lists
+//     the registry's names by itself.
+//  12. argread/argread_test.go: the program's argument reads in
+//     TestTracerReads (program, attach, target, argument, via), and
+//     TestCheckProbes must still find every read stable: run
+//     vmtest core-report --kernels 5.10,6.1,6.12,latest first.
+//  13. harness: a ground-truth workload (harness/ground children are
 //     composed from steps; see ground.Program) and a test comparing what
 //     the event reports with it, in every kernel of the matrix.
+//
+// Tests that need a kind the registry lacks (registry_test.go's mismatch
+// table) make one up past the last real kind (cm_fake), never the example
+// above; tests that list every kind take probes.AllKinds.
 //
 // A kprobe reads its target's arguments by position, and positions move
 // between kernels (vfs_unlink gained a leading mnt_userns argument in 5.12,
 // so PT_REGS_PARM2 is the parent directory there, not the dentry). Before
 // choosing PT_REGS_PARMn, compare the prototypes (vmtest kernels btf
 // --kernels 5.10,6.1,latest vfs_unlink); vmtest core-report flags
-// argument drift of every kprobe, kretprobe, fentry and fexit program.
+// argument drift of every kprobe, kretprobe, fentry and fexit program,
+// wherever the program keeps the context (a callee-saved register or the
+// stack across helper calls, a static __noinline subprogram), on the
+// program as relocated for each kernel.
 // Where the position moved, let a CO-RE check pick the argument (for
 // example bpf_core_type_exists of a type only the newer kernels have) and
 // put barrier_var() on the register value of each side: clang otherwise

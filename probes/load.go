@@ -239,10 +239,6 @@ func Load(opts Options) (*Tracer, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, classify(fmt.Errorf("remove memlock rlimit: %w", err))
 	}
-	kinds := opts.Kinds
-	if kinds == nil {
-		kinds = AllKinds
-	}
 	kt := opts.KernelTypes
 	if kt == nil {
 		var err error
@@ -254,6 +250,28 @@ func Load(opts Options) (*Tracer, error) {
 	if err != nil {
 		return nil, err
 	}
+	spec, err := configuredSpec(opts, out)
+	if err != nil {
+		return nil, err
+	}
+	// Maps first (and .rodata with the constants above, frozen).
+	mapSpec := spec.Copy()
+	mapSpec.Programs = nil
+	coll, err := ebpf.NewCollection(mapSpec)
+	if err != nil {
+		return nil, classify(fmt.Errorf("create maps: %w", err))
+	}
+	t := &Tracer{coll: coll, output: out, progs: map[string]*ebpf.Program{}}
+	if err := t.load(spec, kt, opts); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// configuredSpec returns the tracer's spec with its output map set to out
+// and its constants set from opts.
+func configuredSpec(opts Options, out Output) (*ebpf.CollectionSpec, error) {
 	spec, err := Spec()
 	if err != nil {
 		return nil, err
@@ -268,33 +286,27 @@ func Load(opts Options) (*Tracer, error) {
 	if err := setVar(spec, tracerVarFilterTgids, opts.Filter || len(opts.Targets) > 0); err != nil {
 		return nil, err
 	}
+	return spec, nil
+}
 
-	// Maps first (and .rodata with the constants above, frozen).
-	mapSpec := spec.Copy()
-	mapSpec.Programs = nil
-	coll, err := ebpf.NewCollection(mapSpec)
-	if err != nil {
-		return nil, classify(fmt.Errorf("create maps: %w", err))
-	}
-	t := &Tracer{coll: coll, output: out, progs: map[string]*ebpf.Program{}}
-	ok := false
-	defer func() {
-		if !ok {
-			t.Close()
-		}
-	}()
+// load fills the maps of t's collection, loads the programs opts asks for
+// (a *LoadError names every one that failed) and opens the event reader.
+func (t *Tracer) load(spec *ebpf.CollectionSpec, kt *btf.Spec, opts Options) error {
 	for _, tgid := range opts.Targets {
 		if err := t.coll.Maps[tracerMapTargets].Put(tgid, uint8(1)); err != nil {
-			return nil, fmt.Errorf("add target %d: %w", tgid, err)
+			return fmt.Errorf("add target %d: %w", tgid, err)
 		}
 	}
-
+	kinds := opts.Kinds
+	if kinds == nil {
+		kinds = AllKinds
+	}
 	var errs *multierror.Error
 	for _, d := range programTable {
 		if !containsKind(kinds, d.kind) {
 			continue
 		}
-		st, prog := loadProgram(spec, d, coll, kt)
+		st, prog := loadProgram(spec, d, t.coll, kt)
 		t.stats = append(t.stats, st)
 		if st.Err != nil {
 			errs = multierror.Append(errs, st.Err)
@@ -303,24 +315,23 @@ func Load(opts Options) (*Tracer, error) {
 		t.progs[d.name] = prog
 	}
 	if err := errs.ErrorOrNil(); err != nil {
-		return nil, &LoadError{Programs: t.Programs(), Err: err}
+		return &LoadError{Programs: t.Programs(), Err: err}
 	}
-
-	switch out {
+	var err error
+	switch t.output {
 	case OutputRingbuf:
-		t.ring, err = ringbuf.NewReader(coll.Maps[tracerMapEvents])
+		t.ring, err = ringbuf.NewReader(t.coll.Maps[tracerMapEvents])
 	case OutputPerf:
 		size := opts.PerfBufferSize
 		if size == 0 {
 			size = DefaultPerfBufferSize
 		}
-		t.perf, err = perf.NewReader(coll.Maps[tracerMapEvents], size)
+		t.perf, err = perf.NewReader(t.coll.Maps[tracerMapEvents], size)
 	}
 	if err != nil {
-		return nil, classify(fmt.Errorf("open %s reader: %w", out, err))
+		return classify(fmt.Errorf("open %s reader: %w", t.output, err))
 	}
-	ok = true
-	return t, nil
+	return nil
 }
 
 func containsKind(ks []Kind, k Kind) bool {

@@ -175,31 +175,34 @@ func TestRegistryMatchesObject(t *testing.T) {
 func TestRegistryMismatchesCaught(t *testing.T) {
 	spec, err := Spec()
 	require.NoError(t, err)
+	// A made-up kind that no real event will collide with: not the
+	// checklist's example (unlink), numbered past every registry kind.
+	fake := Kind(len(registry) + 100)
 	tests := []struct {
 		name   string
 		mutate func(o *objectFacts, g *goTables)
 		want   string
 	}{
-		{"C enum gains a kind", func(o *objectFacts, g *goTables) { o.kinds["EVENT_UNLINK"] = 6 },
-			"enum event_kind EVENT_UNLINK = 6: no entry in the Go registry"},
+		{"C enum gains a kind", func(o *objectFacts, g *goTables) { o.kinds["EVENT_CM_FAKE"] = uint64(fake) },
+			fmt.Sprintf("enum event_kind EVENT_CM_FAKE = %d: no entry in the Go registry", fake)},
 		{"Go registry gains a kind", func(o *objectFacts, g *goTables) {
-			g.kinds = append(slices.Clone(g.kinds), kindInfo{kind: 6, name: "unlink", cStruct: "unlink_event", size: 48})
-		}, `registry kind "unlink" (6): no EVENT_UNLINK in enum event_kind`},
+			g.kinds = append(slices.Clone(g.kinds), kindInfo{kind: fake, name: "cm_fake", cStruct: "cm_fake_event", size: 48})
+		}, fmt.Sprintf(`registry kind "cm_fake" (%d): no EVENT_CM_FAKE in enum event_kind`, fake)},
 		{"C enum renumbered", func(o *objectFacts, g *goTables) { o.kinds["EVENT_OPEN"] = 7 },
 			`registry kind "open" is 3, enum event_kind has EVENT_OPEN = 7`},
 		{"union lacks a member", func(o *objectFacts, g *goTables) {
 			o.union = slices.DeleteFunc(slices.Clone(o.union), func(m unionMember) bool { return m.name == "sched" })
 		}, `registry kind "sched": union any_event (bpf/tracer.c) has no member sched`},
 		{"union member not in registry", func(o *objectFacts, g *goTables) {
-			o.union = append(slices.Clone(o.union), unionMember{"unlink", "unlink_event", 48})
-		}, `union any_event member unlink (struct unlink_event): no registry kind named "unlink"`},
+			o.union = append(slices.Clone(o.union), unionMember{"cm_fake", "cm_fake_event", 48})
+		}, `union any_event member cm_fake (struct cm_fake_event): no registry kind named "cm_fake"`},
 		{"struct grew", func(o *objectFacts, g *goTables) {
 			o.union = slices.Clone(o.union)
 			o.union[1].size += 8
 		}, `sizeof(struct exit_event) = 56 in the object, registry size is 48`},
 		{"program missing from table", func(o *objectFacts, g *goTables) {
-			o.programs["trace_unlink"] = "kprobe/vfs_unlink"
-		}, "object program trace_unlink (kprobe/vfs_unlink): not in programTable"},
+			o.programs["trace_cm_fake"] = "kprobe/cm_fake_target"
+		}, "object program trace_cm_fake (kprobe/cm_fake_target): not in programTable"},
 		{"table row without program", func(o *objectFacts, g *goTables) { delete(o.programs, "trace_open") },
 			"program table row trace_open: no such program in the object"},
 		{"section differs from table", func(o *objectFacts, g *goTables) { o.programs["trace_open"] = "kprobe/do_filp_open" },

@@ -248,8 +248,9 @@ type Args struct {
 	// Summary is one line, e.g. "argument types stable across 5.10..latest
 	// (6 reads)".
 	Summary string `json:"summary"`
-	// Drift and Unknown count the reads whose type changes, and those whose
-	// target some kernel's BTF lacks.
+	// Drift and Unknown count the reads whose type changes, and those the
+	// check cannot judge (target missing from some kernel's BTF, or a use
+	// of the context the analysis cannot follow).
 	Drift   int `json:"drift"`
 	Unknown int `json:"unknown"`
 	// Notes explain each drift (with the prototypes) and unknown read.

@@ -89,6 +89,10 @@ type bootResult struct {
 // setup, payload, power-off); the verdict itself comes when QEMU exits.
 const pollInterval = 10 * time.Millisecond
 
+// run boots QEMU once and waits for it to exit, for the deadline, for the
+// hello deadline of a KVM probe or for ctx, watching the results port as it
+// fills; it returns what the guest left behind. An error means the host
+// could not run the boot.
 func (b *boot) run(ctx context.Context) (*bootResult, error) {
 	console := filepath.Join(b.dir, ConsoleFile)
 	results := filepath.Join(b.dir, ResultsFile)
@@ -103,6 +107,61 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 	}
 	// The daemons stop after QEMU (this returns only once QEMU exited).
 	defer stopShare()
+	res := &bootResult{started: time.Now()}
+	res.evidence.Timeout = b.timeout
+	q, err := b.start(console, results, extra)
+	if err != nil {
+		return nil, err
+	}
+	b.state(StateBooting)
+	var shell *relay
+	if b.shell != nil {
+		if shell, err = dialRelay(b.shellSock, b.shell.In, b.shell.Out, q.done); err != nil {
+			q.kill()
+			return nil, fmt.Errorf("connect to the guest's shell port: %w", err)
+		}
+		defer shell.stop()
+	}
+	w, err := openWatcher(results)
+	if err != nil {
+		q.kill()
+		return nil, err
+	}
+	defer w.close()
+	waitErr, killed, err := b.wait(ctx, q, w, res, shell)
+	if err != nil {
+		return nil, err
+	}
+	res.ended = time.Now()
+	if st := q.cmd.ProcessState; st != nil {
+		res.cpu = st.UserTime() + st.SystemTime()
+	}
+	if err := b.observe(w, res, res.ended); err != nil {
+		return nil, err
+	}
+	if waitErr != nil && !killed {
+		res.evidence.QEMUError = q.failure(waitErr)
+	}
+	res.evidence.Results = w.data
+	if res.evidence.Console, err = os.ReadFile(console); err != nil {
+		return nil, fmt.Errorf("read console log: %w", err)
+	}
+	return res, nil
+}
+
+// qemuProcess is a running QEMU.
+type qemuProcess struct {
+	cmd *exec.Cmd
+	// exited receives cmd.Wait's error once; done is closed then.
+	exited chan error
+	done   chan struct{}
+	// output keeps the start of QEMU's own diagnostics.
+	output bytes.Buffer
+}
+
+// start starts QEMU for this boot, writing the console and the results port
+// to the files at those paths, with extra arguments (shared directories).
+func (b *boot) start(console, results string, extra []string) (*qemuProcess, error) {
 	args, err := qemu.Args(qemu.Config{
 		Kernel: b.kernel.Path, Initramfs: b.initramfs,
 		Console: console, Results: results,
@@ -114,72 +173,59 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(b.qemu, args...)
+	q := &qemuProcess{cmd: exec.Command(b.qemu, args...), exited: make(chan error, 1), done: make(chan struct{})}
 	// QEMU dies with vmtest, whatever kills vmtest: no orphan guest.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stdin = nil
-	cmd.Stdout = &limitedBuffer{buf: &stderr, max: 64 << 10}
-	cmd.Stderr = cmd.Stdout
-	res := &bootResult{started: time.Now()}
-	res.evidence.Timeout = b.timeout
-	if err := cmd.Start(); err != nil {
+	q.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	q.cmd.Stdin = nil
+	q.cmd.Stdout = &limitedBuffer{buf: &q.output, max: 64 << 10}
+	q.cmd.Stderr = q.cmd.Stdout
+	if err := q.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", b.qemu, err)
 	}
-	b.state(StateBooting)
-	exited := make(chan error, 1)
-	qemuDone := make(chan struct{})
 	go func() {
-		err := cmd.Wait()
-		close(qemuDone)
-		exited <- err
+		err := q.cmd.Wait()
+		close(q.done)
+		q.exited <- err
 	}()
-	var shell *relay
-	if b.shell != nil {
-		if shell, err = dialRelay(b.shellSock, b.shell.In, b.shell.Out, qemuDone); err != nil {
-			cmd.Process.Kill()
-			<-exited
-			return nil, fmt.Errorf("connect to the guest's shell port: %w", err)
-		}
-		defer shell.stop()
-	}
-	shellOn := false
+	return q, nil
+}
 
-	w, err := openWatcher(results)
-	if err != nil {
-		cmd.Process.Kill()
-		<-exited
-		return nil, err
+// kill kills QEMU and returns once it has exited, with Wait's error.
+func (q *qemuProcess) kill() error {
+	q.cmd.Process.Kill()
+	return <-q.exited
+}
+
+// failure is the error of a QEMU that exited on its own with waitErr: the
+// last line of its diagnostics says why.
+func (q *qemuProcess) failure(waitErr error) error {
+	msg := strings.TrimSpace(q.output.String())
+	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+		msg = msg[i+1:]
 	}
-	defer w.close()
+	return fmt.Errorf("qemu: %w: %s", waitErr, msg)
+}
+
+// wait watches the results port while QEMU runs, until QEMU exits (waitErr
+// is its error) or is killed (killed: at the deadline, or when ctx ends,
+// both recorded in res's evidence). The deadline is off once the guest's
+// shell is on the user's terminal. An error (QEMU killed too) means the run
+// cannot be judged: the results file could not be read, or a KVM probe's
+// guest did not speak in time (errNoHello).
+func (b *boot) wait(ctx context.Context, q *qemuProcess, w *watcher, res *bootResult, shell *relay) (waitErr error, killed bool, err error) {
 	deadline := time.NewTimer(b.timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	var waitErr error
-	killed := false
-wait:
+	shellOn := false
 	for {
 		select {
-		case waitErr = <-exited:
-			break wait
-		case <-tick.C:
-			if err := w.poll(); err != nil {
-				cmd.Process.Kill()
-				<-exited
-				return nil, err
-			}
-			b.feed(w.data)
-			now := time.Now()
-			if res.hello.IsZero() && w.seen(helloLine) {
-				res.hello = now
-				b.state(StateRunning)
-			}
-			if res.payload.IsZero() && w.seen(payloadBegin) {
-				res.payload = now
-			}
-			if res.trailer.IsZero() && w.seen(payloadTrailer) {
-				res.trailer = now
+		case exitErr := <-q.exited:
+			return exitErr, false, nil
+		case now := <-tick.C:
+			if err := b.observe(w, res, now); err != nil {
+				q.kill()
+				return nil, false, err
 			}
 			if shell != nil && !shellOn && w.seen(shellLine) {
 				// The user is at the keyboard now: no deadline.
@@ -188,59 +234,48 @@ wait:
 				shell.start()
 			}
 			if b.helloDeadline > 0 && res.hello.IsZero() && now.Sub(res.started) > b.helloDeadline {
-				cmd.Process.Kill()
-				<-exited
-				return nil, errNoHello
+				q.kill()
+				return nil, false, errNoHello
 			}
 		case <-deadline.C:
 			if shellOn {
 				continue
 			}
 			res.evidence.TimedOut = true
-			cmd.Process.Kill()
-			killed = true
-			waitErr = <-exited
-			break wait
+			return q.kill(), true, nil
 		case <-ctx.Done():
 			// Interrupted: stop QEMU, keep what the guest sent so far
 			// (the payload may have finished with its verdict).
 			res.evidence.Interrupted = true
-			cmd.Process.Kill()
-			killed = true
-			waitErr = <-exited
-			break wait
+			return q.kill(), true, nil
 		}
 	}
-	res.ended = time.Now()
-	if st := cmd.ProcessState; st != nil {
-		res.cpu = st.UserTime() + st.SystemTime()
-	}
+}
+
+// observe reads what the guest added to the results port, passes it on to
+// the follower, and notes at now each marker seen for the first time.
+func (b *boot) observe(w *watcher, res *bootResult, now time.Time) error {
 	if err := w.poll(); err != nil {
-		return nil, err
+		return err
 	}
 	b.feed(w.data)
-	if res.hello.IsZero() && w.seen(helloLine) {
-		res.hello = res.ended
-	}
-	if res.payload.IsZero() && w.seen(payloadBegin) {
-		res.payload = res.ended
-	}
-	if res.trailer.IsZero() && w.seen(payloadTrailer) {
-		res.trailer = res.ended
-	}
-	if waitErr != nil && !killed {
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
-			msg = msg[i+1:]
+	for _, m := range []struct {
+		at     *time.Time
+		marker []byte
+		state  State
+	}{
+		{&res.hello, helloLine, StateRunning},
+		{&res.payload, payloadBegin, ""},
+		{&res.trailer, payloadTrailer, ""},
+	} {
+		if m.at.IsZero() && w.seen(m.marker) {
+			*m.at = now
+			if m.state != "" {
+				b.state(m.state)
+			}
 		}
-		res.evidence.QEMUError = fmt.Errorf("qemu: %w: %s", waitErr, msg)
 	}
-	res.evidence.Results = w.data
-	res.evidence.Console, err = os.ReadFile(console)
-	if err != nil {
-		return nil, fmt.Errorf("read console log: %w", err)
-	}
-	return res, nil
+	return nil
 }
 
 // timings fills the phases of t that this run reached.

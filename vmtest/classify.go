@@ -24,8 +24,12 @@ type Evidence struct {
 	Timeout time.Duration
 	// QEMUError is set when QEMU could not run or exited with an error.
 	QEMUError error
-	// GoTest says the payload is a Go test binary run with -test.v=test2json.
+	// GoTest says the payload is a Go test binary run with -test.v=test2json
+	// (or, with PlainTestOutput, with -test.v): its tests are counted.
 	GoTest bool
+	// PlainTestOutput says a GoTest payload printed plain -test.v output,
+	// without the ^V framing.
+	PlainTestOutput bool
 	// AllowWarnings keeps a run with non-fatal kernel splats (WARNING:, RCU
 	// stalls, ...) a pass; they are listed either way.
 	AllowWarnings bool
@@ -135,90 +139,103 @@ func findSplats(console, kmsg []byte) []Splat {
 }
 
 // classifyPayload judges a boot without fatal splats: the deadline, a silent
-// init, a broken result stream, then the payload's own verdict.
+// init, a broken result stream, then the payload's own verdict, the death
+// that ended it, the files it wrote for the host and its facts.
 func classifyPayload(v *Verdict, ev Evidence, st *wire.Stream, payload *wire.Received, kmsg []byte) {
-	if ev.Interrupted && (payload == nil || payload.Err != nil) {
-		v.Outcome = report.Interrupted
-		switch {
-		case !st.Hello:
-			v.Reason = "interrupted while the kernel was booting; QEMU stopped"
-		case payload == nil:
-			v.Reason = "interrupted before the payload started; QEMU stopped"
-		default:
-			v.Reason = fmt.Sprintf("interrupted while the payload was running (after %d bytes of output); QEMU stopped", len(payload.Data))
-		}
-		return
-	}
-
-	if ev.TimedOut {
-		v.Outcome = report.Timeout
-		switch {
-		case !st.Hello:
-			v.Reason = fmt.Sprintf("no verdict within %s (the guest init never spoke); QEMU killed", ev.Timeout)
-		case payload != nil && payload.Err != nil:
-			v.Reason = fmt.Sprintf("no verdict within %s (payload still running after %d bytes of output); QEMU killed", ev.Timeout, len(payload.Data))
-		default:
-			v.Reason = fmt.Sprintf("no verdict within %s; QEMU killed", ev.Timeout)
-		}
-		return
-	}
-
-	if !st.Hello {
-		if ev.QEMUError != nil {
-			v.Outcome, v.Reason = report.InfraError, ev.QEMUError.Error()
-			return
-		}
-		v.Outcome = report.BootFailure
-		if !bytes.Contains(ev.Console, []byte("Linux version")) {
-			v.Reason = "the kernel never started (no \"Linux version\" on the console)"
-		} else {
-			v.Reason = "the guest init never spoke; console ends: " + lastLine(ev.Console)
-		}
-		return
-	}
-
-	if payload == nil {
-		v.Outcome = report.Fail
-		v.Reason = "the guest init stopped before running the payload"
-		if len(st.Errors) > 0 {
-			v.Reason += ": " + st.Errors[0]
-		}
-		return
-	}
-	if payload.Err != nil {
-		v.Outcome = report.Fail
-		v.Reason = "result stream cannot be trusted: " + payload.Err.Error()
-		if ev.QEMUError != nil {
-			v.Reason += " (" + ev.QEMUError.Error() + ")"
-		}
-		return
-	}
-	if payload.InitError != "" {
-		v.Outcome, v.Reason = report.Fail, "guest init: "+payload.InitError
+	if o, reason, ok := unfinished(ev, st, payload); ok {
+		v.Outcome, v.Reason = o, reason
 		return
 	}
 	v.ExitCode = payload.Exit
-
-	if ev.GoTest {
-		classifyGoTest(v, payload.Data)
-	} else if v.ExitCode == 0 {
+	explained := false
+	switch {
+	case ev.GoTest && ev.PlainTestOutput:
+		explained = classifyGoTest(v, gotest.Frame(payload.Data))
+	case ev.GoTest:
+		explained = classifyGoTest(v, payload.Data)
+	case v.ExitCode == 0:
 		v.Outcome, v.Reason = report.Pass, "payload exited 0"
-	} else {
+	default:
 		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("payload exited %d", v.ExitCode)
 	}
 	if death := deathReason(v.ExitCode, ev.MemoryMiB, ev.Console, kmsg); death != "" {
-		testsSilent := v.Reason == fmt.Sprintf("payload exited %d although no test failed", v.ExitCode) ||
-			strings.HasPrefix(v.Reason, "no tests ran")
 		switch {
 		case !signalExit(v.ExitCode):
 			v.Reason += " (" + death + ")"
-		case !ev.GoTest || testsSilent:
+		case !explained:
+			// Nothing but the death says why the payload ended.
 			v.Outcome, v.Reason = report.Fail, death
 		default:
 			v.Reason += "; " + death
 		}
 	}
+	collectFiles(v, st)
+	if f := st.Section(wire.SectionFacts); f != nil {
+		if err := decodeFacts(f, v); err != nil && v.Outcome.Passed() {
+			v.Outcome, v.Reason = report.Fail, err.Error()
+		}
+	}
+}
 
+// unfinished returns the verdict of a boot whose payload has no verdict of
+// its own (interrupted, timed out, the guest init silent or stopped early,
+// a broken result stream), and false for a payload that finished with its
+// trailer intact.
+func unfinished(ev Evidence, st *wire.Stream, payload *wire.Received) (report.Outcome, string, bool) {
+	switch {
+	case ev.Interrupted && (payload == nil || payload.Err != nil):
+		return report.Interrupted, interruptedReason(st, payload), true
+	case ev.TimedOut:
+		return report.Timeout, timeoutReason(ev, st, payload), true
+	case !st.Hello && ev.QEMUError != nil:
+		return report.InfraError, ev.QEMUError.Error(), true
+	case !st.Hello && !bytes.Contains(ev.Console, []byte("Linux version")):
+		return report.BootFailure, "the kernel never started (no \"Linux version\" on the console)", true
+	case !st.Hello:
+		return report.BootFailure, "the guest init never spoke; console ends: " + lastLine(ev.Console), true
+	case payload == nil:
+		reason := "the guest init stopped before running the payload"
+		if len(st.Errors) > 0 {
+			reason += ": " + st.Errors[0]
+		}
+		return report.Fail, reason, true
+	case payload.Err != nil:
+		reason := "result stream cannot be trusted: " + payload.Err.Error()
+		if ev.QEMUError != nil {
+			reason += " (" + ev.QEMUError.Error() + ")"
+		}
+		return report.Fail, reason, true
+	case payload.InitError != "":
+		return report.Fail, "guest init: " + payload.InitError, true
+	}
+	return "", "", false
+}
+
+// interruptedReason says how far a run stopped by the user had come.
+func interruptedReason(st *wire.Stream, payload *wire.Received) string {
+	switch {
+	case !st.Hello:
+		return "interrupted while the kernel was booting; QEMU stopped"
+	case payload == nil:
+		return "interrupted before the payload started; QEMU stopped"
+	}
+	return fmt.Sprintf("interrupted while the payload was running (after %d bytes of output); QEMU stopped", len(payload.Data))
+}
+
+// timeoutReason says how far a run killed at its deadline had come.
+func timeoutReason(ev Evidence, st *wire.Stream, payload *wire.Received) string {
+	switch {
+	case !st.Hello:
+		return fmt.Sprintf("no verdict within %s (the guest init never spoke); QEMU killed", ev.Timeout)
+	case payload != nil && payload.Err != nil:
+		return fmt.Sprintf("no verdict within %s (payload still running after %d bytes of output); QEMU killed", ev.Timeout, len(payload.Data))
+	}
+	return fmt.Sprintf("no verdict within %s; QEMU killed", ev.Timeout)
+}
+
+// collectFiles keeps the file sections the payload sent for the host in v;
+// one that cannot be trusted drops them all and fails a passing run.
+func collectFiles(v *Verdict, st *wire.Stream) {
 	for _, f := range st.Sections {
 		if f.Name != wire.SectionFile {
 			continue
@@ -228,19 +245,17 @@ func classifyPayload(v *Verdict, ev Evidence, st *wire.Stream, payload *wire.Rec
 				v.Outcome, v.Reason = report.Fail, err.Error()
 			}
 			v.Files = nil
-			break
+			return
 		}
 		v.Files = append(v.Files, f)
 	}
-
-	if f := st.Section(wire.SectionFacts); f != nil {
-		if err := decodeFacts(f, v); err != nil && v.Outcome.Passed() {
-			v.Outcome, v.Reason = report.Fail, err.Error()
-		}
-	}
 }
 
-func classifyGoTest(v *Verdict, out []byte) {
+// classifyGoTest judges a Go test binary's run from its test2json output.
+// It reports whether the tests account for the exit code (a test failed,
+// or they passed or skipped); false when no test ran or the binary exited
+// non-zero with no test failed, where only a death can say why.
+func classifyGoTest(v *Verdict, out []byte) (explained bool) {
 	r := gotest.Parse(out)
 	v.Tests, v.Events = r.Tests, r.Events
 	pass, fail, skip := r.Counts()
@@ -248,6 +263,7 @@ func classifyGoTest(v *Verdict, out []byte) {
 	switch {
 	case total == 0:
 		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("no tests ran (payload exited %d)", v.ExitCode)
+		return false
 	case fail > 0:
 		var names []string
 		for _, t := range r.Tests {
@@ -258,6 +274,7 @@ func classifyGoTest(v *Verdict, out []byte) {
 		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("%d of %d tests failed: %s", fail, total, strings.Join(names, ", "))
 	case v.ExitCode != 0:
 		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("payload exited %d although no test failed", v.ExitCode)
+		return false
 	case r.Final != "pass":
 		v.Outcome, v.Reason = report.Fail, "the test binary did not report PASS"
 	case skip == total:
@@ -265,6 +282,7 @@ func classifyGoTest(v *Verdict, out []byte) {
 	default:
 		v.Outcome, v.Reason = report.Pass, fmt.Sprintf("%d %s passed, %d skipped", pass, plural(pass, "test"), skip)
 	}
+	return true
 }
 
 // plural returns noun, with an s unless n is 1.

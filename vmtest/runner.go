@@ -41,8 +41,13 @@ type Runner struct {
 	// interpreter): it runs only where they are shared.
 	dynamic bool
 	goTest  bool
-	accel   *accelChooser
-	busybox []initramfs.File
+	// countTests: a Go test binary run Raw whose arguments ask for verbose
+	// output (-test.v or -test.v=test2json): its tests are counted from
+	// the output it was asked for.
+	countTests bool
+	plainTests bool // countTests from plain -test.v output (no ^V framing)
+	accel      *accelChooser
+	busybox    []initramfs.File
 }
 
 // Result is the outcome of one kernel.
@@ -123,6 +128,10 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
 	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox, dynamic: dynamic}
+	if cfg.Raw && gotest.Is(cfg.Payload, cfg.Args) {
+		verbosity := gotest.VerbosityOf(cfg.Args)
+		r.countTests, r.plainTests = verbosity != gotest.Quiet, verbosity == gotest.Verbose
+	}
 	r.tmp, err = os.MkdirTemp("", "vmtest-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
@@ -301,68 +310,101 @@ func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onStat
 		onState = func(State) {}
 	}
 	start := time.Now()
-	name := k.Name
 	res := &Result{Dir: dir}
 	res.Kernel = k
 	res.ExitCode = -1
-	finish := func(o report.Outcome, reason string) *Result {
-		res.Outcome, res.Reason = o, reason
-		res.Timings.Total = time.Since(start).Seconds()
-		return res
-	}
+	res.Outcome, res.Reason = r.kernel(ctx, res, onState)
+	res.Timings.Total = time.Since(start).Seconds()
+	return res
+}
 
-	interrupted := func() *Result {
-		return finish(report.Interrupted, "interrupted before the kernel booted")
-	}
+// errNotHere says the payload cannot run on this kernel (a dynamically
+// linked payload where the host's libraries cannot be shared).
+var errNotHere = errors.New("cannot run on this kernel")
+
+// errBeforeBoot says the run was interrupted before QEMU started.
+var errBeforeBoot = errors.New("interrupted before the kernel booted")
+
+// kernel runs the steps of Kernel, filling in res, and returns the verdict.
+func (r *Runner) kernel(ctx context.Context, res *Result, onState func(State)) (report.Outcome, string) {
 	onState(StateResolving)
-	k, err := r.resolve(ctx, k)
+	k, err := r.resolve(ctx, res.Kernel)
 	if ctx.Err() != nil {
-		return interrupted()
+		return report.Interrupted, errBeforeBoot.Error()
 	}
 	if err != nil {
-		return finish(report.Unavailable, err.Error())
+		return report.Unavailable, err.Error()
 	}
 	res.Kernel = k
-	if r.cfg.Predictor != nil {
-		p, err := r.cfg.Predictor.Predict(ctx, k)
-		if err != nil {
-			if r.cfg.Log != nil {
-				fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: predict: %v\n", name, err)
-			}
-		} else {
-			res.Prediction = p
-		}
+	res.Prediction = r.predict(ctx, k)
+	if err := os.MkdirAll(res.Dir, 0o755); err != nil {
+		return report.InfraError, fmt.Sprintf("create report directory: %v", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return finish(report.InfraError, fmt.Sprintf("create report directory: %v", err))
+	br, accel, err := r.bootKernel(ctx, k, res, onState)
+	res.Accel = accel
+	switch {
+	case errors.Is(err, errBeforeBoot):
+		return report.Interrupted, err.Error()
+	case errors.Is(err, errNotHere):
+		return report.Fail, strings.TrimPrefix(err.Error(), errNotHere.Error()+": ")
+	case err != nil:
+		return report.InfraError, err.Error()
 	}
+	return r.judge(br, res)
+}
 
+// predict returns the Predictor's prediction for k, nil without one or
+// when it fails (a warning).
+func (r *Runner) predict(ctx context.Context, k kernel.Kernel) *report.Prediction {
+	if r.cfg.Predictor == nil {
+		return nil
+	}
+	p, err := r.cfg.Predictor.Predict(ctx, k)
+	if err != nil {
+		r.warn("%s: predict: %v", k.Name, err)
+		return nil
+	}
+	return p
+}
+
+// warn writes a warning to the Config's Log.
+func (r *Runner) warn(format string, args ...any) {
+	if r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, "vmtest: warning: "+format+"\n", args...)
+	}
+}
+
+// bootKernel boots k once (twice when the KVM probe falls back to TCG),
+// recording in res.Sharing how the guest gets its files, and
+// returns what the run left behind and the accelerator it ran on.
+func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, onState func(State)) (*bootResult, string, error) {
+	dir := res.Dir
 	d := r.decide(k)
 	res.Sharing = d.Reason
 	if d.Mode == share.Packed && r.dynamic {
-		return finish(report.Fail, fmt.Sprintf("the payload is dynamically linked and this kernel can only take the packed mode, where the host's libraries are not shared (%s); rebuild it with CGO_ENABLED=0", d.Reason))
+		return nil, "", fmt.Errorf("%w: the payload is dynamically linked and kernel %s can only take the packed mode, where the host's libraries are not shared (%s); rebuild it with CGO_ENABLED=0", errNotHere, k.Name, d.Reason)
 	}
 	if d.Mode == share.Packed && r.cfg.ShareHost && r.cfg.Log != nil {
-		fmt.Fprintf(r.cfg.Log, "vmtest: %s: %s\n", name, d.Reason)
+		fmt.Fprintf(r.cfg.Log, "vmtest: %s: %s\n", k.Name, d.Reason)
 	}
 	img, err := r.kernelInitramfs(k, d)
 	if err != nil {
-		return finish(report.InfraError, err.Error())
+		return nil, "", err
 	}
 	if img != r.initramfs {
 		defer os.Remove(img)
 	}
 	accel, probe, err := r.accel.acquire(ctx)
 	if ctx.Err() != nil {
-		return interrupted()
+		return nil, "", errBeforeBoot
 	}
 	if err != nil {
-		return finish(report.InfraError, err.Error())
+		return nil, "", err
 	}
 	b := &boot{
 		qemu: r.cfg.QEMU, kernel: k, initramfs: img, dir: dir,
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
-		timeout: r.cfg.Timeout, onState: onState,
+		timeout: r.cfg.Timeout, onState: onState, follow: r.follower(k.Name),
 		share: d, tmp: r.tmp,
 	}
 	if d.Mode != share.Packed {
@@ -371,37 +413,53 @@ func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onStat
 	if r.cfg.Shell != nil {
 		b.shell, b.shellSock = r.cfg.Shell, filepath.Join(r.tmp, "shell.sock")
 	}
-	if r.cfg.Output != nil {
-		stdout, stderr := r.cfg.Output(name)
-		b.follow = wire.NewFollower(wire.SectionPayload, stdout, stderr)
+	if !probe {
+		br, err := b.run(ctx)
+		return br, accel, err
 	}
-	if probe {
-		b.helloDeadline = r.accel.probeTO
-	}
+	return r.probeBoot(ctx, b)
+}
+
+// probeBoot is the run that decides whether KVM works: the boot has the
+// probe's deadline for the guest init's first message; a guest that spoke
+// settles the run on KVM, one that did not settles it on TCG and boots
+// again under TCG.
+func (r *Runner) probeBoot(ctx context.Context, b *boot) (*bootResult, string, error) {
+	b.helloDeadline = r.accel.probeTO
 	br, err := b.run(ctx)
-	if probe {
-		switch {
-		case err == nil && !br.hello.IsZero():
-			r.accel.settle(true)
-		case ctx.Err() != nil:
-			r.accel.abandon()
-		case errors.Is(err, errNoHello) || err == nil:
-			r.accel.settle(false)
-			accel, b.accel, b.helloDeadline = AccelTCG, AccelTCG, 0
-			if r.cfg.Output != nil {
-				stdout, stderr := r.cfg.Output(name)
-				b.follow = wire.NewFollower(wire.SectionPayload, stdout, stderr)
-			}
-			br, err = b.run(ctx)
-		default:
-			r.accel.abandon()
-		}
+	switch {
+	case err == nil && !br.hello.IsZero():
+		r.accel.settle(true)
+	case ctx.Err() != nil:
+		r.accel.abandon()
+	case errors.Is(err, errNoHello) || err == nil:
+		r.accel.settle(false)
+		b.accel, b.helloDeadline = AccelTCG, 0
+		// The output so far came from the failed boot: start afresh.
+		b.follow = r.follower(b.kernel.Name)
+		br, err = b.run(ctx)
+	default:
+		r.accel.abandon()
 	}
-	res.Accel = accel
-	if err != nil {
-		return finish(report.InfraError, err.Error())
+	return br, b.accel, err
+}
+
+// follower returns the follower that passes the payload's output of kernel
+// name on to the Config's Output while the guest runs; nil without one.
+func (r *Runner) follower(name string) *wire.Follower {
+	if r.cfg.Output == nil {
+		return nil
 	}
-	br.evidence.GoTest = r.goTest
+	stdout, stderr := r.cfg.Output(name)
+	return wire.NewFollower(wire.SectionPayload, stdout, stderr)
+}
+
+// judge classifies what a boot left behind into res, writes the streams
+// into the kernel's directory, keeps the files the payload was asked to
+// write, and returns the verdict.
+func (r *Runner) judge(br *bootResult, res *Result) (report.Outcome, string) {
+	br.evidence.GoTest = r.goTest || r.countTests
+	br.evidence.PlainTestOutput = r.plainTests
 	br.evidence.AllowWarnings = r.cfg.AllowKernelWarnings
 	br.evidence.MemoryMiB = r.cfg.MemoryMiB
 	v := Classify(br.evidence)
@@ -415,8 +473,8 @@ func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onStat
 	if !v.Outcome.Passed() {
 		res.OutputTail = failureTail(v)
 	}
-	if err := writeStreams(dir, br.evidence.Results, r.goTest); err != nil && r.cfg.Log != nil {
-		fmt.Fprintf(r.cfg.Log, "vmtest: warning: %s: %v\n", name, err)
+	if err := writeStreams(res.Dir, br.evidence.Results, r.goTest || r.countTests); err != nil {
+		r.warn("%s: %v", res.Kernel.Name, err)
 	}
 	for _, f := range v.Files {
 		if !r.collects(f.Path) {
@@ -429,7 +487,7 @@ func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onStat
 	}
 	br.timings(&res.Timings)
 	res.Timings.Slowest = report.Slowest(res.Tests, report.SlowestTests)
-	return finish(v.Outcome, v.Reason)
+	return v.Outcome, v.Reason
 }
 
 // decide chooses k's mode: packed unless Config.ShareHost, else what

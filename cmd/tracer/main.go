@@ -52,7 +52,7 @@ type config struct {
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("tracer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	events := fs.String("events", "exec,exit,open,connect", "comma-separated events to trace: exec, exit, open, connect, sched, or all")
+	events := fs.String("events", "exec,exit,open,connect", "comma-separated events to trace: "+kindNames()+", or all")
 	pids := fs.String("pid", "", "comma-separated process ids (tgids) to trace; empty traces every process")
 	c := &config{}
 	fs.BoolVar(&c.perf, "perfbuf", false, "use the perf event array even where the ring buffer exists (5.8+)")
@@ -170,4 +170,13 @@ func explain(err error) string {
 		return err.Error() + "\n  this kernel has no /sys/kernel/btf/vmlinux; pass -btf with the kernel's BTF (e.g. from btfhub or its vmlinux)"
 	}
 	return err.Error()
+}
+
+// kindNames lists every event kind's name, from the probes registry.
+func kindNames() string {
+	names := make([]string, len(probes.AllKinds))
+	for i, k := range probes.AllKinds {
+		names[i] = k.String()
+	}
+	return strings.Join(names, ", ")
 }

@@ -105,3 +105,16 @@ func TestExplain(t *testing.T) {
 	assert.Contains(t, explain(fmt.Errorf("x: %w", probes.ErrPrivileges)), "CAP_BPF")
 	assert.Equal(t, "plain", explain(errors.New("plain")))
 }
+
+// Every kind of the probes registry has its own DETAILS text: a new event
+// kind without a case in details fails here, not silently in the table.
+func TestDetailsCoverEveryKind(t *testing.T) {
+	for _, k := range probes.AllKinds {
+		r := probes.Record{Kind: k}
+		ev := r.Event()
+		require.NotNil(t, ev, "kind %s", k)
+		_, ok := details(ev)
+		assert.True(t, ok, "cmd/tracer/print.go details has no case for %T (kind %s)", ev, k)
+	}
+	assert.Contains(t, kindNames(), probes.AllKinds[len(probes.AllKinds)-1].String())
+}

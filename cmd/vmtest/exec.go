@@ -132,6 +132,11 @@ func execCmd(ctx context.Context, args []string) error {
 		return execOne(ctx, cfg, a.kernels[0], dir, a.keep != "")
 	}
 	cfg.ReportDir = dir
+	if a.reportDir != "" && gotest.Is(cfg.Payload, cfg.Args) && gotest.VerbosityOf(cfg.Args) == gotest.Quiet {
+		// The report records every test, as vmtest run's does: the binary
+		// runs with test2json framing, shown as -test.v output.
+		cfg.Raw = false
+	}
 	return execMany(ctx, cfg, a.reportDir != "")
 }
 
@@ -179,21 +184,7 @@ func execOne(ctx context.Context, cfg vmtest.Config, k kernel.Kernel, dir string
 // of output is prefixed with its kernel ("6.1 | "), the outcome table ends
 // the run, and the report directory is written when asked for.
 func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
-	width := 0
-	for _, k := range cfg.Kernels {
-		width = max(width, len(k.Name))
-	}
-	var mu sync.Mutex
-	var writers []*prefixWriter
-	cfg.Output = func(name string) (io.Writer, io.Writer) {
-		p := fmt.Sprintf("%-*s | ", width, name)
-		o := &prefixWriter{mu: &mu, w: os.Stdout, prefix: p}
-		e := &prefixWriter{mu: &mu, w: os.Stderr, prefix: p}
-		mu.Lock()
-		writers = append(writers, o, e)
-		mu.Unlock()
-		return o, e
-	}
+	flush := execOutput(&cfg)
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err
@@ -204,9 +195,7 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	sum, _ := r.Matrix(ctx, func(res *vmtest.Result) {
 		results = append(results, res)
 	})
-	for _, w := range writers {
-		w.Flush()
-	}
+	flush()
 	// Files in the order of the kernel list, whatever order they finished in.
 	order := map[string]int{}
 	for i, k := range cfg.Kernels {
@@ -249,6 +238,47 @@ func execMany(ctx context.Context, cfg vmtest.Config, writeReport bool) error {
 	return exitWith(code, multierror.Append(nil, writeErrs...).ErrorOrNil())
 }
 
+// execOutput sets cfg.Output for several kernels and returns the function
+// that writes every partial last line at the end. Each line is prefixed
+// with its kernel ("6.1 | "), and a Go test's framing for vmtest's own
+// parsing is shown as -test.v output; but the framed output that go test
+// -json asked for (-test.v=test2json) goes to stdout unprefixed, each
+// kernel's tests renamed "KERNEL/TestX" (gotest.Interleaver), so that
+// test2json tells the kernels' tests apart.
+func execOutput(cfg *vmtest.Config) (flush func()) {
+	width := 0
+	for _, k := range cfg.Kernels {
+		width = max(width, len(k.Name))
+	}
+	var mu sync.Mutex
+	var writers []*prefixWriter
+	plain := !cfg.Raw // the runner asked for test2json framing itself
+	var il *gotest.Interleaver
+	if cfg.Raw && gotest.Is(cfg.Payload, cfg.Args) && gotest.VerbosityOf(cfg.Args) == gotest.Framed {
+		il = gotest.NewInterleaver(os.Stdout)
+	}
+	cfg.Output = func(kernel string) (io.Writer, io.Writer) {
+		p := fmt.Sprintf("%-*s | ", width, kernel)
+		o := &prefixWriter{mu: &mu, w: os.Stdout, prefix: p, plain: plain}
+		e := &prefixWriter{mu: &mu, w: os.Stderr, prefix: p, plain: plain}
+		mu.Lock()
+		writers = append(writers, o, e)
+		mu.Unlock()
+		if il != nil {
+			return il.Writer(kernel), e
+		}
+		return o, e
+	}
+	return func() {
+		for _, w := range writers {
+			w.Flush()
+		}
+		if il != nil {
+			il.Flush()
+		}
+	}
+}
+
 // prefixWriter writes whole lines to w, each after prefix; a partial last
 // line waits for its newline (or Flush).
 type prefixWriter struct {
@@ -256,6 +286,8 @@ type prefixWriter struct {
 	w      io.Writer
 	prefix string
 	buf    []byte
+	// plain shows test2json-framed lines as -test.v prints them.
+	plain bool
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
@@ -268,9 +300,15 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		out = append(out, p.prefix...)
-		out = append(out, p.buf[:i+1]...)
+		line := p.buf[:i+1]
 		p.buf = p.buf[i+1:]
+		if p.plain {
+			if line = gotest.Plain(line); len(line) == 0 {
+				continue
+			}
+		}
+		out = append(out, p.prefix...)
+		out = append(out, line...)
 	}
 	if len(out) > 0 {
 		p.w.Write(out)

@@ -34,66 +34,25 @@ func decompressXZKernel(in []byte, want int64) ([]byte, error) {
 		return nil, errNotKernelXZ
 	}
 	p := in[12:]
-	hsize := (int(p[0]) + 1) * 4
-	if p[0] == 0 || len(p) < hsize {
+	hsize, filters, ok := xzBlockHeader(p)
+	if !ok {
 		return nil, errNotKernelXZ
 	}
-	hdr := p[1 : hsize-4]
 	if crc32.ChecksumIEEE(p[:hsize-4]) != binary.LittleEndian.Uint32(p[hsize-4:]) {
 		return nil, fmt.Errorf("xz block header checksum mismatch")
 	}
-	flags := hdr[0]
-	nfilters := int(flags&3) + 1
-	r := bytes.NewReader(hdr[1:])
-	if flags&0x40 != 0 {
-		if _, err := binary.ReadUvarint(r); err != nil {
-			return nil, errNotKernelXZ
-		}
+	x86Start, dictProp, err := kernelFilters(filters)
+	if err != nil {
+		return nil, err
 	}
-	if flags&0x80 != 0 {
-		if _, err := binary.ReadUvarint(r); err != nil {
-			return nil, errNotKernelXZ
-		}
-	}
-	var x86 bool
-	var x86Start uint32
-	var dictProp byte
-	for i := range nfilters {
-		id, err1 := binary.ReadUvarint(r)
-		n, err2 := binary.ReadUvarint(r)
-		if err1 != nil || err2 != nil || n > uint64(r.Len()) {
-			return nil, errNotKernelXZ
-		}
-		props := make([]byte, n)
-		r.Read(props)
-		switch {
-		case id == xzFilterX86 && i < nfilters-1 && !x86:
-			x86 = true
-			if n == 4 {
-				x86Start = binary.LittleEndian.Uint32(props)
-			} else if n != 0 {
-				return nil, errNotKernelXZ
-			}
-		case id == xzFilterLZMA2 && i == nfilters-1 && n == 1:
-			dictProp = props[0]
-		default:
-			return nil, errNotKernelXZ
-		}
-	}
-	if !x86 {
-		return nil, errNotKernelXZ
-	}
-	if dictProp > 40 {
+	dict, ok := lzma2DictSize(dictProp)
+	if !ok {
 		return nil, fmt.Errorf("xz: invalid LZMA2 dictionary property %d", dictProp)
-	}
-	dict := 1 << 32
-	if dictProp < 40 {
-		dict = (2 | int(dictProp&1)) << (dictProp/2 + 11)
 	}
 	if dict > maxDict {
 		return nil, fmt.Errorf("xz: the payload asks for a %d-byte dictionary, more than the limit of %d", dict, maxDict)
 	}
-	cfg := lzma.Reader2Config{DictCap: dict}
+	cfg := lzma.Reader2Config{DictCap: int(dict)}
 	lr, err := cfg.NewReader2(bytes.NewReader(p[hsize:]))
 	if err != nil {
 		return nil, fmt.Errorf("xz: %w", err)
@@ -106,6 +65,74 @@ func decompressXZKernel(in []byte, want int64) ([]byte, error) {
 	// LZMA2 reader does not report; the size trailer verifies the result.
 	unBCJX86(out, x86Start)
 	return out, nil
+}
+
+// xzFilter is one filter of an xz block: its ID and its properties.
+type xzFilter struct {
+	id    uint64
+	props []byte
+}
+
+// xzBlockHeader reads the block header at the start of p (the first block
+// follows the 12-byte stream header): its size in bytes, CRC32 included,
+// and its filters. ok is false when p does not hold a whole, well-formed
+// header; the CRC32 is not checked.
+func xzBlockHeader(p []byte) (size int, filters []xzFilter, ok bool) {
+	if len(p) == 0 || p[0] == 0 {
+		return 0, nil, false
+	}
+	size = (int(p[0]) + 1) * 4
+	if len(p) < size {
+		return 0, nil, false
+	}
+	flags := p[1]
+	r := bytes.NewReader(p[2 : size-4])
+	for _, bit := range []byte{0x40, 0x80} { // compressed, uncompressed size
+		if flags&bit != 0 {
+			if _, err := binary.ReadUvarint(r); err != nil {
+				return 0, nil, false
+			}
+		}
+	}
+	for range int(flags&3) + 1 {
+		id, err1 := binary.ReadUvarint(r)
+		n, err2 := binary.ReadUvarint(r)
+		if err1 != nil || err2 != nil || n > uint64(r.Len()) {
+			return 0, nil, false
+		}
+		props := make([]byte, n)
+		r.Read(props)
+		filters = append(filters, xzFilter{id, props})
+	}
+	return size, filters, true
+}
+
+// kernelFilters checks that filters are the kernel build's, x86 BCJ then
+// LZMA2, and returns the BCJ start offset and the LZMA2 dictionary property.
+func kernelFilters(filters []xzFilter) (x86Start uint32, dictProp byte, err error) {
+	if len(filters) != 2 || filters[0].id != xzFilterX86 || filters[1].id != xzFilterLZMA2 || len(filters[1].props) != 1 {
+		return 0, 0, errNotKernelXZ
+	}
+	switch x86 := filters[0].props; len(x86) {
+	case 0:
+	case 4:
+		x86Start = binary.LittleEndian.Uint32(x86)
+	default:
+		return 0, 0, errNotKernelXZ
+	}
+	return x86Start, filters[1].props[0], nil
+}
+
+// lzma2DictSize returns the dictionary size an LZMA2 dictionary property
+// stands for; ok is false for an invalid one (above 40).
+func lzma2DictSize(prop byte) (int64, bool) {
+	switch {
+	case prop > 40:
+		return 0, false
+	case prop == 40:
+		return 1<<32 - 1, true
+	}
+	return int64(2|prop&1) << (prop/2 + 11), true
 }
 
 // unBCJX86 undoes the xz x86 branch/call/jump filter in place, processing the
@@ -172,36 +199,13 @@ func XZDictSize(head []byte) (size int64, ok bool) {
 	if len(head) < 13 || string(head[:6]) != "\xfd7zXZ\x00" {
 		return 0, false
 	}
-	p := head[12:]
-	hsize := (int(p[0]) + 1) * 4
-	if p[0] == 0 || len(p) < hsize {
+	_, filters, ok := xzBlockHeader(head[12:])
+	if !ok {
 		return 0, false
 	}
-	r := bytes.NewReader(p[2 : hsize-4])
-	flags := p[1]
-	for _, bit := range []byte{0x40, 0x80} {
-		if flags&bit != 0 {
-			if _, err := binary.ReadUvarint(r); err != nil {
-				return 0, false
-			}
-		}
-	}
-	for i := 0; i < int(flags&3)+1; i++ {
-		id, err1 := binary.ReadUvarint(r)
-		n, err2 := binary.ReadUvarint(r)
-		if err1 != nil || err2 != nil || n > uint64(r.Len()) {
-			return 0, false
-		}
-		props := make([]byte, n)
-		r.Read(props)
-		if id == xzFilterLZMA2 && n == 1 {
-			if props[0] > 40 {
-				return 0, false
-			}
-			if props[0] == 40 {
-				return 1<<32 - 1, true
-			}
-			return int64(2|props[0]&1) << (props[0]/2 + 11), true
+	for _, f := range filters {
+		if f.id == xzFilterLZMA2 && len(f.props) == 1 {
+			return lzma2DictSize(f.props[0])
 		}
 	}
 	return 0, false

@@ -183,18 +183,44 @@ type staged struct {
 // filesystem into the cache. It reads the stream to its end, so that
 // go-containerregistry verifies every layer's digest and path safety, and
 // commits the files only after that. A hard link to a kernel file, or to a
-// file named vmlinuz* anywhere in the image, counts as that file. Where an image has several kernels, /boot/vmlinuz is the one;
-// several /boot/vmlinuz-* without it are ambiguous.
+// file named vmlinuz* anywhere in the image, counts as that file. Where an
+// image has several kernels, /boot/vmlinuz is the one; several
+// /boot/vmlinuz-* without it are ambiguous.
 func extract(c *cache.Cache, img v1.Image) (*Fetched, error) {
 	rc := mutate.Extract(img)
 	defer rc.Close()
-	files := map[string]*staged{}
-	defer func() {
-		for _, s := range files {
-			s.w.Abort()
-		}
-	}()
-	links := map[string]string{}
+	x := &extraction{cache: c, files: map[string]*staged{}, links: map[string]string{}}
+	defer x.abort()
+	if err := x.read(rc); err != nil {
+		return nil, err
+	}
+	if err := x.link(); err != nil {
+		return nil, err
+	}
+	return x.commit()
+}
+
+// extraction is the kernel files of one image, staged in the cache until
+// the whole image was read and verified.
+type extraction struct {
+	cache *cache.Cache
+	// files are the kernel files (and files named vmlinuz*) by path.
+	files map[string]*staged
+	// links are the hard links to kernel files: path to target.
+	links map[string]string
+}
+
+// abort drops whatever was staged and not committed.
+func (x *extraction) abort() {
+	for _, s := range x.files {
+		s.w.Abort()
+	}
+}
+
+// read stages the kernel files of the flattened filesystem in rc, reading
+// it to its end (at most MaxFlattened bytes) so that the layers are
+// verified.
+func (x *extraction) read(rc io.Reader) error {
 	counted := &countReader{r: rc, max: MaxFlattened}
 	tr := tar.NewReader(counted)
 	for {
@@ -203,82 +229,99 @@ func extract(c *cache.Cache, img v1.Image) (*Fetched, error) {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		name := cleanPath(h.Name)
-		kind := kernelFile(name)
-		// Other files named vmlinuz* are kept in case /boot/vmlinuz
-		// turns out to be a hard link to one of them.
-		target := strings.HasPrefix(path.Base(name), "vmlinuz")
-		if kind == "" && !target {
-			continue
+		if err := x.entry(tr, h); err != nil {
+			return err
 		}
-		switch h.Typeflag {
-		case tar.TypeLink:
-			if kind != "" {
-				links[name] = cleanPath(h.Linkname)
-			}
-			continue
-		case tar.TypeReg:
-		default:
-			continue
-		}
-		max := int64(bzimage.MaxImage)
-		if kind == "config" {
-			max = bzimage.MaxConfig
-		}
-		if h.Size > max {
-			return nil, fmt.Errorf("%s: %d bytes, more than the limit of %d: %w", name, h.Size, max, ErrTooLarge)
-		}
-		if old := files[name]; old != nil {
-			old.w.Abort()
-			delete(files, name)
-		}
-		if len(files) >= maxKernelFiles {
-			return nil, fmt.Errorf("image holds more than %d kernel and config files (under /boot, or named vmlinuz*)", maxKernelFiles)
-		}
-		w, err := c.Create()
-		if err != nil {
-			return nil, err
-		}
-		files[name] = &staged{w: w, kind: kind}
-		if _, err := io.CopyN(w, tr, h.Size); err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		files[name].sum = w.Sum()
 	}
 	// The tar end marker is not the end of the stream: layer digests are
 	// checked, and unsafe paths reported, only when it is read to its end.
 	if _, err := io.Copy(io.Discard, tr); err != nil {
-		return nil, err
+		return err
 	}
 	if _, err := io.Copy(io.Discard, counted); err != nil {
-		return nil, fmt.Errorf("verify layers: %w", err)
+		return fmt.Errorf("verify layers: %w", err)
 	}
-	for name, target := range links {
-		if t := files[target]; t != nil {
-			files[name] = &staged{w: t.w, sum: t.sum, kind: kernelFile(name)}
+	return nil
+}
+
+// entry stages the file of header h (its content next in tr) when it is a
+// kernel file or named vmlinuz*, and notes a hard link to a kernel file.
+func (x *extraction) entry(tr *tar.Reader, h *tar.Header) error {
+	name := cleanPath(h.Name)
+	kind := kernelFile(name)
+	// Other files named vmlinuz* are kept in case /boot/vmlinuz turns out
+	// to be a hard link to one of them.
+	target := strings.HasPrefix(path.Base(name), "vmlinuz")
+	switch {
+	case kind == "" && !target:
+		return nil
+	case h.Typeflag == tar.TypeLink:
+		if kind != "" {
+			x.links[name] = cleanPath(h.Linkname)
+		}
+		return nil
+	case h.Typeflag != tar.TypeReg:
+		return nil
+	}
+	max := int64(bzimage.MaxImage)
+	if kind == "config" {
+		max = bzimage.MaxConfig
+	}
+	if h.Size > max {
+		return fmt.Errorf("%s: %d bytes, more than the limit of %d: %w", name, h.Size, max, ErrTooLarge)
+	}
+	if old := x.files[name]; old != nil {
+		old.w.Abort()
+		delete(x.files, name)
+	}
+	if len(x.files) >= maxKernelFiles {
+		return fmt.Errorf("image holds more than %d kernel and config files (under /boot, or named vmlinuz*)", maxKernelFiles)
+	}
+	w, err := x.cache.Create()
+	if err != nil {
+		return err
+	}
+	x.files[name] = &staged{w: w, kind: kind}
+	if _, err := io.CopyN(w, tr, h.Size); err != nil {
+		return fmt.Errorf("read %s: %w", name, err)
+	}
+	x.files[name].sum = w.Sum()
+	return nil
+}
+
+// link makes each hard link to a staged file stand for that file.
+func (x *extraction) link() error {
+	for name, target := range x.links {
+		if t := x.files[target]; t != nil {
+			x.files[name] = &staged{w: t.w, sum: t.sum, kind: kernelFile(name)}
 		} else if name == "boot/vmlinuz" {
-			return nil, fmt.Errorf("%s is a hard link to %s, which is neither a kernel file nor named vmlinuz*", name, target)
+			return fmt.Errorf("%s is a hard link to %s, which is neither a kernel file nor named vmlinuz*", name, target)
 		}
 	}
-	kernel, err := pick(files, "vmlinuz")
+	return nil
+}
+
+// commit picks the kernel and its config and commits them to the cache.
+func (x *extraction) commit() (*Fetched, error) {
+	kernel, err := pick(x.files, "vmlinuz")
 	if err != nil {
 		return nil, err
 	}
 	if kernel == nil {
 		return nil, ErrNoKernel
 	}
-	config, err := pick(files, "config")
+	config, err := pick(x.files, "config")
 	if err != nil {
 		return nil, err
 	}
 	f := &Fetched{}
-	if f.ImageSHA256, err = commitCopy(c, kernel); err != nil {
+	if f.ImageSHA256, err = commitCopy(x.cache, kernel); err != nil {
 		return nil, err
 	}
 	if config != nil {
-		if f.ConfigSHA256, err = commitCopy(c, config); err != nil {
+		if f.ConfigSHA256, err = commitCopy(x.cache, config); err != nil {
 			return nil, err
 		}
 	}

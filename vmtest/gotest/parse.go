@@ -264,8 +264,34 @@ func (p *parser) close() {
 	}
 }
 
-// Plain turns -test.v=test2json output back into what -test.v prints: the
-// same bytes without the ^V framing markers.
+// Plain turns -test.v=test2json output into plain -test.v text: the same
+// bytes without the ^V framing markers and without the "=== NAME" lines
+// that the testing package prints only for test2json (to say which test
+// the next lines belong to). Subtests' verdicts stay where test2json mode
+// puts them: each as its subtest ends, unindented.
 func Plain(out []byte) []byte {
-	return bytes.ReplaceAll(out, []byte{marker}, nil)
+	if bytes.IndexByte(out, marker) < 0 {
+		return out
+	}
+	b := make([]byte, 0, len(out))
+	for len(out) > 0 {
+		line := out
+		if i := bytes.IndexByte(out, '\n'); i >= 0 {
+			line = out[:i+1]
+		}
+		out = out[len(line):]
+		if bytes.HasPrefix(line, []byte("\x16=== NAME")) {
+			continue
+		}
+		for {
+			i := bytes.IndexByte(line, marker)
+			if i < 0 {
+				break
+			}
+			b = append(b, line[:i]...)
+			line = line[i+1:]
+		}
+		b = append(b, line...)
+	}
+	return b
 }
