@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/term"
@@ -30,8 +31,11 @@ type Runner struct {
 	tmp       string
 	initramfs string
 	// workdir is the archive of the packed working directory, appended
-	// for the kernels that take the packed mode; empty without one.
-	workdir string
+	// for the kernels that take the packed mode; empty without one. It is
+	// written once, when the first kernel needs it (workdirOnce).
+	workdir     string
+	workdirErr  error
+	workdirOnce sync.Once
 	// shared is what sharing kernels get (nil without Config.ShareHost);
 	// daemon serves it over virtiofs (nil, with daemonErr, when none can).
 	shared    *share.Set
@@ -180,22 +184,9 @@ func (r *Runner) buildInitramfs() error {
 		files = append(files, initramfs.File{Name: inGuest, Source: r.cfg.Payload, Mode: 0o755})
 	}
 	files = append(files, initramfs.File{Name: guest.ConfigPath, Data: conf, Mode: 0o644})
-	if r.cfg.PackWorkDir {
-		limit := r.cfg.WorkDirLimit
-		if limit <= 0 {
-			limit = DefaultWorkDirLimit
-		}
-		tree, _, err := initramfs.Tree(r.cfg.WorkDir, r.cfg.WorkDir, limit)
-		if err != nil {
-			return fmt.Errorf("working directory: %w (choose another with --workdir, or --no-workdir)", err)
-		}
-		for i := range tree {
-			tree[i].Name = guest.StagedName(tree[i].Name)
-		}
-		// Its own archive, appended for the kernels that take the
-		// packed mode.
-		r.workdir = filepath.Join(r.tmp, "workdir.cpio")
-		if err := writeInitramfs(r.workdir, tree); err != nil {
+	if r.cfg.PackWorkDir && !r.cfg.ShareHost {
+		// Without sharing every kernel needs it: fail early.
+		if _, err := r.workdirArchive(); err != nil {
 			return err
 		}
 	}
@@ -248,8 +239,12 @@ func (r *Runner) kernelInitramfs(k kernel.Kernel, d share.Decision) (string, err
 	}
 	parts := []string{r.initramfs}
 	if d.Mode == share.Packed {
-		if r.workdir != "" {
-			parts = append(parts, r.workdir)
+		wd, err := r.workdirArchive()
+		if err != nil {
+			return "", err
+		}
+		if wd != "" {
+			parts = append(parts, wd)
 		}
 	} else {
 		extra = append(extra, r.shareFiles(d)...)
@@ -541,4 +536,32 @@ func (r *Runner) initShare() error {
 	}
 	r.daemon, r.daemonErr = share.FindDaemon()
 	return nil
+}
+
+// workdirArchive returns the archive of the packed working directory
+// (Config.PackWorkDir), writing it the first time: with sharing only a
+// kernel that falls back to packing needs it. "" without one.
+func (r *Runner) workdirArchive() (string, error) {
+	if !r.cfg.PackWorkDir {
+		return "", nil
+	}
+	r.workdirOnce.Do(func() {
+		limit := r.cfg.WorkDirLimit
+		if limit <= 0 {
+			limit = DefaultWorkDirLimit
+		}
+		tree, _, err := initramfs.Tree(r.cfg.WorkDir, r.cfg.WorkDir, limit)
+		if err != nil {
+			r.workdirErr = fmt.Errorf("working directory: %w (choose another with --workdir, or --no-workdir)", err)
+			return
+		}
+		for i := range tree {
+			tree[i].Name = guest.StagedName(tree[i].Name)
+		}
+		p := filepath.Join(r.tmp, "workdir.cpio")
+		if r.workdirErr = writeInitramfs(p, tree); r.workdirErr == nil {
+			r.workdir = p
+		}
+	})
+	return r.workdir, r.workdirErr
 }
