@@ -64,16 +64,59 @@ func (r *Resolver) loadIndices(ctx context.Context) ([]*debian.Index, []error) {
 	}
 	wg.Wait()
 	var idx []*debian.Index
-	var bad []error
 	for i := range out {
-		if errs[i] != nil {
-			bad = append(bad, fmt.Errorf("suite %s: %w", r.opts.Suites[i], errs[i]))
-		} else {
+		if errs[i] == nil {
 			idx = append(idx, out[i])
 		}
 	}
-	return idx, bad
+	return idx, suiteErrors(r.opts.Suites, errs)
 }
+
+// suiteErrors names the suites whose index could not be read, one error per
+// distinct failure: a silent mirror fails every suite the same way, and is
+// said once ("suites bookworm, trixie: mirror ... did not answer").
+func suiteErrors(suites []string, errs []error) []error {
+	var order []string
+	bySuites := map[string][]string{}
+	first := map[string]error{}
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		// The same failure names each suite in its URL.
+		msg := strings.ReplaceAll(err.Error(), "/"+suites[i]+"/", "/SUITE/")
+		if _, ok := first[msg]; !ok {
+			order = append(order, msg)
+			first[msg] = err
+		}
+		bySuites[msg] = append(bySuites[msg], suites[i])
+	}
+	var out []error
+	for _, msg := range order {
+		names := bySuites[msg]
+		if len(names) == 1 {
+			out = append(out, fmt.Errorf("suite %s: %w", names[0], first[msg]))
+			continue
+		}
+		out = append(out, &suitesError{suites: names, msg: msg, err: first[msg]})
+	}
+	return out
+}
+
+// suitesError is one failure of several suites; it wraps the first suite's
+// error (for errors.Is) and says the failure once, the suite in its URLs
+// written SUITE.
+type suitesError struct {
+	suites []string
+	msg    string
+	err    error
+}
+
+func (e *suitesError) Error() string {
+	return fmt.Sprintf("suites %s: %s", strings.Join(e.suites, ", "), e.msg)
+}
+
+func (e *suitesError) Unwrap() error { return e.err }
 
 // pick chooses the candidate for n among the candidates of indices.
 func pick(n kernel.Name, indices []*debian.Index) (debian.Candidate, bool) {

@@ -125,7 +125,7 @@ func New(opts Options) (*Resolver, error) {
 		a := &debian.Archive{
 			Mirror:   strings.TrimRight(mirror, "/"),
 			Cache:    c,
-			Client:   &download.Client{Role: "mirror", Deadlines: opts.Deadlines, Attempts: opts.Retries, Backoff: opts.RetryBackoff},
+			Client:   &download.Client{Role: "mirror", Deadlines: opts.Deadlines, Attempts: opts.Retries, Backoff: opts.RetryBackoff, Waiting: stepper(opts.Progress)},
 			TTL:      opts.IndexTTL,
 			Offline:  opts.Offline,
 			Progress: opts.Progress,
@@ -256,4 +256,13 @@ func (r *Resolver) image(name string, e *LockEntry) (*kernel.Kernel, error) {
 		return nil, err
 	}
 	return img, nil
+}
+
+// stepper reports a download's waits as progress steps; nil without a
+// reporter.
+func stepper(p *progress.Reporter) func(string) {
+	if p == nil {
+		return nil
+	}
+	return func(notice string) { p.Stepf("%s", notice) }
 }

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -280,4 +281,19 @@ func TestResolveKeepsIdentity(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnavailable)
 	require.ErrorIs(t, err, ErrArch)
 	assert.Contains(t, err.Error(), "kernel 6.1/arm64 is unavailable: no source serves arm64 kernels")
+}
+
+func TestSuiteErrorsSayASharedFailureOnce(t *testing.T) {
+	suites := []string{"bookworm", "trixie", "trixie-backports"}
+	errs := []error{
+		errors.New("GET http://m/debian/dists/bookworm/InRelease: mirror m did not answer within 30s (tried 3 times)"),
+		errors.New("GET http://m/debian/dists/trixie/InRelease: mirror m did not answer within 30s (tried 3 times)"),
+		errors.New("GET http://m/debian/dists/trixie-backports/InRelease: 404 Not Found"),
+	}
+	got := suiteErrors(suites, errs)
+	require.Len(t, got, 2)
+	assert.Equal(t, "suites bookworm, trixie: GET http://m/debian/dists/SUITE/InRelease: mirror m did not answer within 30s (tried 3 times)", got[0].Error())
+	assert.ErrorIs(t, got[0], errs[0])
+	assert.Equal(t, "suite trixie-backports: GET http://m/debian/dists/trixie-backports/InRelease: 404 Not Found", got[1].Error())
+	assert.Nil(t, suiteErrors(suites, make([]error, 3)))
 }

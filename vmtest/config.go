@@ -101,6 +101,12 @@ type Config struct {
 	// ReportDir is the run's report root: each kernel gets a directory in it
 	// (report.KernelDir) holding console.log and the raw results stream.
 	ReportDir string
+	// OutputLimit is the budget for everything one guest sends back: the
+	// results stream and console bytes on the wire, what its sections
+	// decompress to, the files it returns. When it is exceeded QEMU is
+	// stopped and the kernel fails ("guest output exceeded 256 MiB"). 0
+	// means wire.DefaultLimit (256 MiB).
+	OutputLimit int64
 	// Jobs is how many kernels boot at once; 0 picks DefaultJobs.
 	Jobs int
 	// Timeout is the per-kernel deadline (boot, payload and power-off).

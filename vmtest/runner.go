@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/internal/beneath"
+	"github.com/corematrix/corematrix/internal/termtext"
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/gotest"
@@ -100,6 +102,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 	}
 	if cfg.Jobs <= 0 {
 		cfg.Jobs = DefaultJobs(cfg.MemoryMiB)
+	}
+	if cfg.OutputLimit <= 0 {
+		cfg.OutputLimit = wire.DefaultLimit
 	}
 	warn := func(msg string) {
 		if cfg.Log != nil {
@@ -308,7 +313,10 @@ func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onStat
 	res := &Result{Dir: dir}
 	res.Kernel = k
 	res.ExitCode = -1
-	res.Outcome, res.Reason = r.kernel(ctx, res, onState)
+	o, reason := r.kernel(ctx, res, onState)
+	// A reason may quote the guest (or a server): one line, no control
+	// characters, wherever it is printed.
+	res.Outcome, res.Reason = o, termtext.Line(reason)
 	res.Timings.Total = time.Since(start).Seconds()
 	return res
 }
@@ -332,7 +340,7 @@ func (r *Runner) kernel(ctx context.Context, res *Result, onState func(State)) (
 	}
 	res.Kernel = k
 	res.Prediction = r.predict(ctx, k)
-	if err := os.MkdirAll(res.Dir, 0o755); err != nil {
+	if err := makeKernelDir(r.cfg.ReportDir, res.Dir); err != nil {
 		return report.InfraError, fmt.Sprintf("create report directory: %v", err)
 	}
 	br, accel, err := r.bootKernel(ctx, k, res, onState)
@@ -401,6 +409,7 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, o
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
 		timeout: r.cfg.Timeout, onState: onState, follow: r.follower(k.Name),
 		share: d, tmp: r.tmp,
+		limit: r.cfg.OutputLimit,
 	}
 	if d.Mode != share.Packed {
 		b.exports, b.daemon = r.exports(d), r.daemon
@@ -457,7 +466,9 @@ func (r *Runner) judge(br *bootResult, res *Result) (report.Outcome, string) {
 	br.evidence.PlainTestOutput = r.plainTests
 	br.evidence.AllowWarnings = r.cfg.AllowKernelWarnings
 	br.evidence.MemoryMiB = r.cfg.MemoryMiB
+	br.evidence.Limit = r.cfg.OutputLimit
 	v := Classify(br.evidence)
+	sanitize(&v)
 	if res.Kernel.Release == "" {
 		res.Kernel.Release = v.Release
 	}
@@ -468,7 +479,7 @@ func (r *Runner) judge(br *bootResult, res *Result) (report.Outcome, string) {
 	if !v.Outcome.Passed() {
 		res.OutputTail = failureTail(v)
 	}
-	if err := writeStreams(res.Dir, br.evidence.Results, r.goTest || r.countTests); err != nil {
+	if err := writeStreams(res.Dir, v.stream, r.goTest || r.countTests); err != nil {
 		r.warn("%s: %v", res.Kernel.Name, err)
 	}
 	for _, f := range v.Files {
@@ -564,4 +575,48 @@ func (r *Runner) workdirArchive() (string, error) {
 		}
 	})
 	return r.workdir, r.workdirErr
+}
+
+// sanitize makes the guest's one-line strings (release, warnings, test
+// names) single lines without control characters: they reach terminals,
+// logs, tables and summaries. Multi-line text (output, traces) keeps its
+// lines and is made safe where it is rendered.
+func sanitize(v *Verdict) {
+	v.Release = termtext.Line(v.Release)
+	for i := range v.Warnings {
+		v.Warnings[i] = termtext.Line(v.Warnings[i])
+	}
+	for i := range v.Tests {
+		v.Tests[i].Name = termtext.Line(v.Tests[i].Name)
+	}
+	for i := range v.Events {
+		v.Events[i].Test = termtext.Line(v.Events[i].Test)
+	}
+}
+
+// makeKernelDir creates a kernel's report directory dir without following
+// a link: when dir lies in the run's report root, every component below
+// the root is created or opened without following links (a planted
+// "6.1 -> elsewhere" is refused); the root itself, or dir outside a root,
+// must not be a link.
+func makeKernelDir(root, dir string) error {
+	if root != "" {
+		if rel, err := filepath.Rel(root, dir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			r, err := beneath.MkdirAll(root, 0o755)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			d, err := r.MkdirAll(rel, 0o755)
+			if err != nil {
+				return err
+			}
+			return d.Close()
+		}
+	}
+	d, err := beneath.MkdirAll(dir, 0o755)
+	if err != nil {
+		return err
+	}
+	return d.Close()
 }

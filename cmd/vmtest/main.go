@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/corematrix/corematrix/internal/termtext"
+	"github.com/corematrix/corematrix/internal/workflow"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -167,8 +168,20 @@ func realMain(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
 	defer stop()
-	return exitCode(os.Stderr, "vmtest "+args[0], cmd.run(ctx, args[1:]))
+	// Under GitHub Actions, nothing a guest (or another shard's report)
+	// prints may act as a workflow command: the whole command runs under
+	// a random stop token, resumed after its last line.
+	guard = workflow.Start(os.Stdout, os.Getenv("GITHUB_ACTIONS") == "true" && printsGuestText[args[0]])
+	code := exitCode(os.Stderr, "vmtest "+args[0], cmd.run(ctx, args[1:]))
+	guard.End()
+	return code
 }
+
+// guard stops workflow commands while a command prints guest text.
+var guard *workflow.Guard
+
+// printsGuestText names the commands that print what guests sent.
+var printsGuestText = map[string]bool{"run": true, "exec": true, "shell": true, "bench": true, "report": true}
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: vmtest COMMAND [flags] [ARGS...]   (vmtest COMMAND --help for a command's flags)")

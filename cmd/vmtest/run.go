@@ -148,6 +148,7 @@ func runDisplay(cfg *vmtest.Config) *vmtest.Display {
 			display.Width = w
 		}
 	}
+	display.Annotate = guard.Command
 	cfg.Progress = display
 	cfg.Log = display.Writer()
 	return display
