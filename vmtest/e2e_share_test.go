@@ -46,7 +46,7 @@ func TestE2EShare(t *testing.T) {
 	in, err := os.ReadFile(filepath.Join(mod, "testdata", "in.txt"))
 	require.NoError(t, err)
 	require.Equal(t, "read through ../testdata\n", string(in), "a write in the guest reached the host")
-	prof, err := os.ReadFile(filepath.Join(mod, "pkg", "c.out"))
+	prof, err := os.ReadFile(filepath.Join(mod, "c.out")) // go test writes it where it runs
 	require.NoError(t, err, "the coverage profile comes back from a sharing guest")
 	require.True(t, strings.HasPrefix(string(prof), "mode: "), "c.out: %q", prof)
 	for _, p := range []string{filepath.Join(mod, "testdata", "guest-wrote.txt"), "/usr/cm-e2e-guest-wrote", "/etc/cm-e2e-guest-wrote"} {
