@@ -3,6 +3,7 @@ package kernels
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,10 +16,13 @@ import (
 )
 
 // nameKey is the cache record remembering what a name resolved to.
-func (r *Resolver) nameKey(name string) string {
+func (r *Resolver) nameKey(name, arch string) string {
 	kind := "name v2 " // v2: entries name the linux-modules-* package
 	if r.archive != nil && r.archive.Keyring == nil {
 		kind = "name-unverified v2 "
+	}
+	if arch != "" && arch != debian.ArchAMD64 {
+		kind = arch + "-" + kind
 	}
 	return kind + r.Mirror() + " " + strings.Join(r.opts.Suites, ",") + " " + name
 }
@@ -38,28 +42,31 @@ func (r *Resolver) remembered(key, name string) (*kernel.Kernel, *LockEntry, boo
 	return img, &e, true
 }
 
-// index returns a suite's index, loading each suite once per Resolver.
-func (r *Resolver) index(ctx context.Context, suite string) (*debian.Index, error) {
+// index returns a suite's index for arch, loading each once per Resolver.
+func (r *Resolver) index(ctx context.Context, suite, arch string) (*debian.Index, error) {
+	if arch == "" {
+		arch = debian.ArchAMD64
+	}
 	r.mu.Lock()
-	ir, ok := r.indices[suite]
+	ir, ok := r.indices[suite+"/"+arch]
 	if !ok {
 		ir = &indexResult{}
-		r.indices[suite] = ir
+		r.indices[suite+"/"+arch] = ir
 	}
 	r.mu.Unlock()
-	ir.once.Do(func() { ir.idx, ir.err = r.archive.Index(ctx, suite) })
+	ir.once.Do(func() { ir.idx, ir.err = r.archive.IndexFor(ctx, suite, arch) })
 	return ir.idx, ir.err
 }
 
-// indices loads the configured suites in parallel. It returns the indices
-// that loaded and one error per suite that did not.
-func (r *Resolver) loadIndices(ctx context.Context) ([]*debian.Index, []error) {
+// loadIndices loads the configured suites' indices for arch in parallel. It
+// returns the indices that loaded and one error per suite that did not.
+func (r *Resolver) loadIndices(ctx context.Context, arch string) ([]*debian.Index, []error) {
 	out := make([]*debian.Index, len(r.opts.Suites))
 	errs := make([]error, len(r.opts.Suites))
 	var wg sync.WaitGroup
 	for i, s := range r.opts.Suites {
 		wg.Go(func() {
-			out[i], errs[i] = r.index(ctx, s)
+			out[i], errs[i] = r.index(ctx, s, arch)
 		})
 	}
 	wg.Wait()
@@ -156,7 +163,8 @@ func pickPackage(n kernel.Name, idx *debian.Index) (debian.Candidate, bool) {
 }
 
 func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Kernel, *LockEntry, error) {
-	key := r.nameKey(n.Raw)
+	arch := nameArch(n)
+	key := r.nameKey(n.Raw, arch)
 	if img, e, ok := r.remembered(key, n.Raw); ok {
 		return img, e, nil
 	}
@@ -172,7 +180,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Ke
 	// it is used for this run and not remembered.
 	partial := false
 	if n.Kind == kernel.KindDeb {
-		idx, err := r.index(ctx, n.Suite)
+		idx, err := r.index(ctx, n.Suite, arch)
 		if err != nil {
 			return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
 		}
@@ -182,7 +190,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Ke
 				Hint:    "List what the archive offers with `vmtest kernels list`"}
 		}
 	} else {
-		indices, bad := r.loadIndices(ctx)
+		indices, bad := r.loadIndices(ctx, arch)
 		c, found = pick(n, indices)
 		if found && len(bad) > 0 {
 			partial = true
@@ -213,7 +221,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Ke
 		return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
 	}
 	e := entryFor(c, f)
-	if idx, err := r.index(ctx, c.Suite); err != nil || idx.Unverified {
+	if idx, err := r.index(ctx, c.Suite, arch); err != nil || idx.Unverified {
 		e.Unverified = true
 		e.Source += " (unverified)"
 	}
@@ -281,7 +289,7 @@ func (r *Resolver) unavailable(ctx context.Context, n kernel.Name, reasons []str
 	hint := "Name an image that is reachable: oci:REGISTRY/REPO:TAG, or a local bzImage (a path, or a directory holding boot/vmlinuz)"
 	if (n.Kind == kernel.KindLine || n.Kind == kernel.KindExact) && r.opts.OCIRepository != "none" {
 		ref := r.opts.OCIRepository + ":" + n.Version
-		img, e, err := r.resolveOCI(ctx, n.Raw, ref)
+		img, e, err := r.resolveOCI(ctx, n.Raw, ref, nameArch(n))
 		if err == nil {
 			return img, e, nil
 		}
@@ -299,6 +307,8 @@ func (r *Resolver) unavailable(ctx context.Context, n kernel.Name, reasons []str
 
 // Offer is a kernel the Debian archive serves.
 type Offer struct {
+	// Arch is the kernel's architecture ("amd64", "arm64").
+	Arch           string
 	Line           string
 	Version        string
 	Release        string
@@ -308,14 +318,20 @@ type Offer struct {
 	Size           int64
 }
 
-// Offers lists the kernels the configured Debian suites serve, newest first.
-// Suites that could not be read are reported in the error, alongside the
-// offers of the others.
+// Offers lists the amd64 kernels the configured Debian suites serve:
+// OffersFor amd64.
 func (r *Resolver) Offers(ctx context.Context) ([]Offer, error) {
+	return r.OffersFor(ctx, debian.ArchAMD64)
+}
+
+// OffersFor lists the kernels of arch the configured Debian suites serve,
+// newest first. Suites that could not be read are reported in the error,
+// alongside the offers of the others.
+func (r *Resolver) OffersFor(ctx context.Context, arch string) ([]Offer, error) {
 	if r.archive == nil {
 		return nil, r.mirrorErr
 	}
-	indices, errs := r.loadIndices(ctx)
+	indices, errs := r.loadIndices(ctx, arch)
 	var all []debian.Candidate
 	for _, idx := range indices {
 		all = append(all, idx.Candidates...)
@@ -323,8 +339,59 @@ func (r *Resolver) Offers(ctx context.Context) ([]Offer, error) {
 	debian.SortCandidates(all)
 	out := make([]Offer, 0, len(all))
 	for _, c := range all {
-		out = append(out, Offer{Line: c.Line, Version: c.Upstream, Release: c.Release(), Suite: c.Suite,
+		out = append(out, Offer{Arch: arch, Line: c.Line, Version: c.Upstream, Release: c.Release(), Suite: c.Suite,
 			Package: c.Package.Name, PackageVersion: c.Package.Version, Size: c.Package.Size})
 	}
 	return out, multierror.Append(nil, errs...).ErrorOrNil()
+}
+
+// nameArch returns the Debian architecture a name asks for.
+func nameArch(n kernel.Name) string {
+	if n.Arch == "" {
+		return string(kernel.HostArch())
+	}
+	return string(n.Arch)
+}
+
+// Busybox returns the path of a static busybox for guests of arch: from the
+// busybox-static package of the newest configured suite that has one,
+// verified like a kernel package and cached. The host's own busybox serves
+// guests of its architecture; this serves the others (arm64 guests on an x86
+// host).
+func (r *Resolver) Busybox(ctx context.Context, arch string) (string, error) {
+	if r.archive == nil {
+		return "", r.mirrorErr
+	}
+	var errs []error
+	// Stable suites first, newest first: the host's busybox lists the
+	// applets, and a stable release's busybox is closest to it.
+	suites := slices.Clone(r.opts.Suites)
+	slices.Reverse(suites)
+	slices.SortStableFunc(suites, func(a, b string) int {
+		return cmpBool(unstableSuite(a), unstableSuite(b))
+	})
+	for _, s := range suites {
+		p, err := r.archive.Busybox(ctx, s, arch)
+		if err == nil {
+			return p, nil
+		}
+		errs = append(errs, fmt.Errorf("suite %s: %w", s, err))
+	}
+	return "", fmt.Errorf("no %s busybox-static in any configured suite: %w", arch, multierror.Append(nil, errs...))
+}
+
+// unstableSuite reports whether a suite is not a stable release (sid,
+// experimental, backports).
+func unstableSuite(s string) bool {
+	return s == "sid" || s == "unstable" || s == "experimental" || strings.HasSuffix(s, "-backports")
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

@@ -105,6 +105,7 @@ func execCmd(ctx context.Context, args []string) error {
 		return usageError(err)
 	}
 	cfg := vmtest.Config{Kernels: a.kernels, Resolver: resolver, Payload: a.payload[0], Args: a.payload[1:], Raw: true, Jobs: a.jobs}
+	cfg.BusyboxFor = resolver.Busybox
 	a.vf.apply(&cfg)
 	a.sf.apply(&cfg)
 	if a.onFail {

@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"runtime"
 )
 
-// Program is the behaviour of a tiny child: its Steps, each one raw x86-64
-// system call, run in order, then exit_group(Code). Children are
+// Program is the behaviour of a tiny child: its Steps, each one raw system
+// call (x86-64, or arm64 when the harness runs on arm64: see arm64.go), run
+// in order, then exit_group(Code). Children are
 // single-threaded static ELF files of a few hundred bytes, so an exec storm of
 // thousands of them stays cheap even under an emulated CPU, and each child's
 // pid equals its tgid.
@@ -287,8 +289,15 @@ func (s Step) loop() []byte {
 	return binary.LittleEndian.AppendUint32(append(b, 0x0f, 0x85), uint32(int32(back))) // jnz rel32
 }
 
-// Text returns the machine code of p.
-func (p Program) Text() []byte {
+// Text returns the machine code of p for the architecture this process runs
+// on (the guest's).
+func (p Program) Text() []byte { return p.TextFor(runtime.GOARCH) }
+
+// TextFor returns the machine code of p for arch ("amd64", "arm64").
+func (p Program) TextFor(arch string) []byte {
+	if arch == "arm64" {
+		return p.textARM64()
+	}
 	var b []byte
 	for _, s := range p.Steps {
 		b = append(b, s.code()...)
@@ -296,19 +305,30 @@ func (p Program) Text() []byte {
 	return append(b, exitSeq(p.Code)...)
 }
 
-// ELF returns a complete static x86-64 executable running p.
-func (p Program) ELF() []byte { return elfFile(p.Text()) }
+// ELF returns a complete static executable running p, for the architecture
+// this process runs on.
+func (p Program) ELF() []byte { return p.ELFFor(runtime.GOARCH) }
 
-// elfFile wraps text in an ELF header and one PT_LOAD segment mapping the
-// whole file read+execute at elfBase, entry right after the headers.
-func elfFile(text []byte) []byte {
+// ELFFor returns a complete static executable running p for arch.
+func (p Program) ELFFor(arch string) []byte {
+	if arch == "arm64" {
+		// EM_AARCH64, aligned for kernels with 64 KiB pages.
+		return elfFile(p.TextFor(arch), 0xb7, 0x10000)
+	}
+	return elfFile(p.TextFor(arch), 0x3e, 0x1000)
+}
+
+// elfFile wraps text in an ELF header for machine and one PT_LOAD segment
+// mapping the whole file read+execute at elfBase, entry right after the
+// headers.
+func elfFile(text []byte, machine uint16, align uint64) []byte {
 	size := uint64(elfHdrSize + phdrSize + len(text))
 	var b bytes.Buffer
 	le := binary.LittleEndian
 	b.Write([]byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	w := func(v any) { _ = binary.Write(&b, le, v) }
 	w(uint16(2))                               // e_type: ET_EXEC
-	w(uint16(0x3e))                            // e_machine: x86-64
+	w(machine)                                 // e_machine
 	w(uint32(1))                               // e_version
 	w(uint64(elfBase + elfHdrSize + phdrSize)) // e_entry
 	w(uint64(elfHdrSize))                      // e_phoff
@@ -327,7 +347,7 @@ func elfFile(text []byte) []byte {
 	w(uint64(elfBase))                         // p_paddr
 	w(size)                                    // p_filesz
 	w(size)                                    // p_memsz
-	w(uint64(0x1000))                          // p_align
+	w(align)                                   // p_align
 	b.Write(text)
 	return b.Bytes()
 }
