@@ -450,7 +450,7 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, o
 	d := r.decide(k)
 	res.Sharing = d.Reason
 	if d.Mode == share.Packed && r.dynamic {
-		return nil, "", fmt.Errorf("%w: the payload is dynamically linked and kernel %s can only take the packed mode, where the host's libraries are not shared (%s); rebuild it with CGO_ENABLED=0", errNotHere, k.Name, d.Reason)
+		return nil, "", fmt.Errorf("%w: the payload is dynamically linked and this kernel can only take the packed mode, where the host's libraries are not shared (%s); rebuild it with CGO_ENABLED=0", errNotHere, d.Reason)
 	}
 	if d.Mode == share.Packed && r.cfg.ShareHost && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "vmtest: %s: %s\n", k.Name, d.Reason)

@@ -53,7 +53,7 @@ func Decide(k Kernel, daemon *Daemon, daemonErr error) Decision {
 		}
 	}
 	if cfg == nil {
-		return Decision{Mode: Packed, Reason: "the kernel's config is unknown, so whether it mounts virtiofs or 9p is too"}
+		return Decision{Mode: Packed, Reason: "packed: the kernel's config is unknown, so it is not known whether it mounts virtiofs or 9p"}
 	}
 	var dep map[string][]string
 	if k.Modules != "" {
