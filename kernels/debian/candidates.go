@@ -43,7 +43,7 @@ type flavourNames struct {
 func namesFor(flavour string) flavourNames {
 	q := regexp.QuoteMeta(flavour)
 	return flavourNames{
-		image: regexp.MustCompile(`^linux-(image|binary)-(unsigned-)?(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `(-unsigned)?$`),
+		image:   regexp.MustCompile(`^linux-(image|binary)-(unsigned-)?(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `(-unsigned)?$`),
 		base:    regexp.MustCompile(`^linux-base-(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `$`),
 		modules: regexp.MustCompile(`^linux-modules-(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `$`),
 	}
