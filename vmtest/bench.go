@@ -1,7 +1,6 @@
 package vmtest
 
 import (
-	"bytes"
 	"context"
 	"debug/elf"
 	"encoding/binary"
@@ -12,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/corematrix/corematrix/internal/tinyelf"
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
@@ -222,7 +222,7 @@ func medianResult(rs []*Result) *Result {
 // trivial runner, which shares r's configuration and accelerator verdict.
 func (r *Runner) benchRunners() (floor, bare string, trivial *Runner, err error) {
 	floor = filepath.Join(r.tmp, "floor.cpio")
-	if err := writeInitramfs(floor, []initramfs.File{{Name: "/init", Data: tinyELF(powerOffText), Mode: 0o755}}); err != nil {
+	if err := writeInitramfs(floor, []initramfs.File{{Name: "/init", Data: tinyelf.Executable(elf.EM_X86_64, powerOffText), Mode: 0o755}}); err != nil {
 		return "", "", nil, err
 	}
 	bare = filepath.Join(r.tmp, "bare.cpio")
@@ -231,7 +231,7 @@ func (r *Runner) benchRunners() (floor, bare string, trivial *Runner, err error)
 		return "", "", nil, err
 	}
 	exit0 := filepath.Join(r.tmp, "exit0")
-	if err := os.WriteFile(exit0, tinyELF(exit0Text), 0o755); err != nil {
+	if err := os.WriteFile(exit0, tinyelf.Executable(elf.EM_X86_64, exit0Text), 0o755); err != nil {
 		return "", "", nil, fmt.Errorf("%w: write trivial payload: %w", ErrInfra, err)
 	}
 	t := &Runner{cfg: r.cfg, accel: r.accel, busybox: r.busybox}
@@ -319,28 +319,4 @@ func rebootSeq(cmd uint32) []byte {
 	}
 	binary.LittleEndian.PutUint32(b[11:], cmd)
 	return b
-}
-
-// tinyELF returns a static x86-64 executable: one read+execute PT_LOAD
-// segment mapping the whole file, entry right after the headers.
-func tinyELF(text []byte) []byte {
-	const base = 0x400000
-	hdr := uint64(binary.Size(elf.Header64{}) + binary.Size(elf.Prog64{}))
-	size := hdr + uint64(len(text))
-	h := elf.Header64{
-		Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
-		Entry: base + hdr, Phoff: uint64(binary.Size(elf.Header64{})),
-		Ehsize: uint16(binary.Size(elf.Header64{})), Phentsize: uint16(binary.Size(elf.Prog64{})), Phnum: 1,
-	}
-	copy(h.Ident[:], elf.ELFMAG)
-	h.Ident[elf.EI_CLASS], h.Ident[elf.EI_DATA], h.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
-	p := elf.Prog64{
-		Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X),
-		Vaddr: base, Paddr: base, Filesz: size, Memsz: size, Align: 0x1000,
-	}
-	var b bytes.Buffer
-	_ = binary.Write(&b, binary.LittleEndian, h)
-	_ = binary.Write(&b, binary.LittleEndian, p)
-	b.Write(text)
-	return b.Bytes()
 }

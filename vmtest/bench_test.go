@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/internal/tinyelf"
 )
 
 func TestMedian(t *testing.T) {
@@ -52,7 +54,7 @@ func TestRatioPairsRuns(t *testing.T) {
 // whose one segment maps the whole file and whose entry is the text.
 func TestTinyELF(t *testing.T) {
 	for name, text := range map[string][]byte{"poweroff": powerOffText, "exit0": exit0Text} {
-		b := tinyELF(text)
+		b := tinyelf.Executable(elf.EM_X86_64, text)
 		f, err := elf.NewFile(bytes.NewReader(b))
 		require.NoError(t, err, name)
 		assert.Equal(t, elf.ET_EXEC, f.Type, name)
