@@ -23,7 +23,7 @@ var fastDeadlines = download.Deadlines{Connect: 300 * time.Millisecond, FirstByt
 func TestSilentMirrorFailsWithinDeadlines(t *testing.T) {
 	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://" + fakearchive.Silent(t), Suites: []string{"bookworm"},
 		Keyring: fakearchive.WriteKeyring(t, t.TempDir(), fakearchive.NewKey(t)), OCIRepository: "none",
-		Deadlines: fastDeadlines, Retries: 2, RetryBackoff: 10 * time.Millisecond}
+		Deadlines: fastDeadlines, Retry: download.Retry{Attempts: 2, Backoff: 10 * time.Millisecond}}
 	start := time.Now()
 	_, err := newResolver(t, opts).ResolveName(context.Background(), "6.1")
 	require.Error(t, err)
@@ -36,7 +36,7 @@ func TestSilentMirrorFailsWithinDeadlines(t *testing.T) {
 // Attack 2: a registry that accepts the connection and never answers.
 func TestSilentRegistryFailsWithinDeadlines(t *testing.T) {
 	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none",
-		Deadlines: fastDeadlines, Retries: 2, RetryBackoff: 10 * time.Millisecond}
+		Deadlines: fastDeadlines, Retry: download.Retry{Attempts: 2, Backoff: 10 * time.Millisecond}}
 	start := time.Now()
 	_, err := newResolver(t, opts).ResolveName(context.Background(), "oci:"+fakearchive.Silent(t)+"/ci-kernels:5.4")
 	require.Error(t, err)

@@ -20,7 +20,7 @@ var fast = Deadlines{Connect: time.Second, FirstByte: 300 * time.Millisecond, Id
 
 func TestSilentMirrorTimesOut(t *testing.T) {
 	u := "http://" + fakearchive.Silent(t) + "/dists/bookworm/InRelease"
-	c := &Client{Role: "mirror", Deadlines: fast, Attempts: 2, Backoff: 10 * time.Millisecond}
+	c := &Client{Role: "mirror", Deadlines: fast, Retry: Retry{Attempts: 2, Backoff: 10 * time.Millisecond}}
 	start := time.Now()
 	err := c.Get(context.Background(), u, func(r io.Reader, _ int64) error { _, err := io.ReadAll(r); return err })
 	require.Error(t, err)
@@ -51,7 +51,7 @@ func TestTricklingMirrorHitsTotalDeadline(t *testing.T) {
 	defer srv.Close()
 	d := fast
 	d.Total = 700 * time.Millisecond
-	c := &Client{Role: "mirror", Deadlines: d, Attempts: 3, Backoff: 10 * time.Millisecond}
+	c := &Client{Role: "mirror", Deadlines: d, Retry: Retry{Attempts: 3, Backoff: 10 * time.Millisecond}}
 	start := time.Now()
 	err := c.Get(context.Background(), srv.URL+"/pool/x.deb", func(r io.Reader, _ int64) error { _, err := io.ReadAll(r); return err })
 	require.Error(t, err)
@@ -70,7 +70,7 @@ func TestStalledBodyHitsIdleDeadline(t *testing.T) {
 		<-r.Context().Done()
 	}))
 	defer srv.Close()
-	c := &Client{Role: "mirror", Deadlines: fast, Attempts: 1}
+	c := &Client{Role: "mirror", Deadlines: fast, Retry: Retry{Attempts: 1}}
 	err := c.Get(context.Background(), srv.URL+"/x", func(r io.Reader, _ int64) error { _, err := io.ReadAll(r); return err })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "did not answer within 300ms (stalled after 3 bytes)")
@@ -86,7 +86,7 @@ func TestRetriesServerErrorsWithBackoff(t *testing.T) {
 		w.Write([]byte("ok"))
 	}))
 	defer srv.Close()
-	c := &Client{Role: "mirror", Deadlines: fast, Attempts: 3, Backoff: 20 * time.Millisecond}
+	c := &Client{Role: "mirror", Deadlines: fast, Retry: Retry{Attempts: 3, Backoff: 20 * time.Millisecond}}
 	var got []byte
 	start := time.Now()
 	err := c.Get(context.Background(), srv.URL, func(r io.Reader, _ int64) (err error) { got, err = io.ReadAll(r); return err })
@@ -103,7 +103,7 @@ func TestNotFoundIsNotRetried(t *testing.T) {
 		http.NotFound(w, r)
 	}))
 	defer srv.Close()
-	c := &Client{Role: "mirror", Deadlines: fast, Attempts: 3, Backoff: time.Millisecond}
+	c := &Client{Role: "mirror", Deadlines: fast, Retry: Retry{Attempts: 3, Backoff: time.Millisecond}}
 	err := c.Get(context.Background(), srv.URL, func(io.Reader, int64) error { return nil })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "404 Not Found")
@@ -115,7 +115,7 @@ func TestRefusedConnectionIsNotRetried(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	c := &Client{Role: "mirror", Deadlines: fast, Attempts: 3, Backoff: time.Second}
+	c := &Client{Role: "mirror", Deadlines: fast, Retry: Retry{Attempts: 3, Backoff: time.Second}}
 	start := time.Now()
 	err = c.Get(context.Background(), "http://"+addr+"/x", func(io.Reader, int64) error { return nil })
 	require.Error(t, err)
