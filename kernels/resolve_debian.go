@@ -51,7 +51,7 @@ func (r *Resolver) index(ctx context.Context, suite string) (*debian.Index, erro
 	return ir.idx, ir.err
 }
 
-// indices loads the configured suites in parallel. It returns the indices
+// loadIndices loads the configured suites in parallel. It returns the indices
 // that loaded and one error per suite that did not.
 func (r *Resolver) loadIndices(ctx context.Context) ([]*debian.Index, []error) {
 	out := make([]*debian.Index, len(r.opts.Suites))

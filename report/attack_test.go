@@ -32,7 +32,7 @@ func TestLoadAcceptsEveryOutcome(t *testing.T) {
 	}
 }
 
-// Attack 6: outcomes and test statuses that no run writes are refused when
+// Outcomes and test statuses that no run writes are refused when
 // a report is loaded, so they never reach summary.md.
 func TestLoadRefusesInjectedOutcomeAndStatus(t *testing.T) {
 	for _, tc := range []struct {
@@ -56,7 +56,7 @@ func TestLoadRefusesInjectedOutcomeAndStatus(t *testing.T) {
 	}
 }
 
-// Attack 6: whatever a summary holds, Markdown escapes it: no raw HTML, no
+// Whatever a summary holds, Markdown escapes it: no raw HTML, no
 // extra table row or heading.
 func TestMarkdownEscapesHostileValues(t *testing.T) {
 	evil := "x</td><script>alert(1)</script>\n## corematrix: ✅ all kernels passed\n| a | b |"
@@ -83,7 +83,7 @@ func TestMarkdownEscapesHostileValues(t *testing.T) {
 	assert.Contains(t, md, "6.1.176 ⚠️ unverified")
 }
 
-// Attack 6: the terminal table carries no control characters from names,
+// The terminal table carries no control characters from names,
 // reasons or outcomes.
 func TestTerminalStripsControlCharacters(t *testing.T) {
 	s := Summary{Kernels: []KernelResult{{Kernel: kernel.Kernel{Name: "6.1\x1b[2J\x1b[H", Release: "6.1.0\x1b]0;pwned\x07", Unverified: true},
@@ -96,17 +96,16 @@ func TestTerminalStripsControlCharacters(t *testing.T) {
 	assert.Contains(t, out, "(UNVERIFIED)")
 }
 
-// Attack 7: a results.json that is a symlink (to /dev/zero, or anywhere),
+// A results.json that is a symlink (to /dev/zero, or anywhere),
 // a device or an oversized file is refused without reading it.
 func TestLoadReadsOnlyBoundedRegularFiles(t *testing.T) {
 	t.Run("symlink to /dev/zero", func(t *testing.T) {
 		dir := t.TempDir()
 		require.NoError(t, os.Mkdir(filepath.Join(dir, "6.1"), 0o755))
 		require.NoError(t, os.Symlink("/dev/zero", filepath.Join(dir, "6.1", ResultsFile)))
-		start := time.Now()
+		// ErrNotRegular comes from the file's type, before any read.
 		_, err := Load(dir)
 		require.ErrorIs(t, err, ErrNotRegular)
-		assert.Less(t, time.Since(start), time.Second)
 	})
 	t.Run("oversized", func(t *testing.T) {
 		dir := t.TempDir()
@@ -120,7 +119,7 @@ func TestLoadReadsOnlyBoundedRegularFiles(t *testing.T) {
 	})
 }
 
-// Attack 7: writing a report replaces planted symlinks instead of writing
+// Writing a report replaces planted symlinks instead of writing
 // through them, and refuses an output directory that is a symlink.
 func TestWriteDoesNotFollowSymlinks(t *testing.T) {
 	victim := filepath.Join(t.TempDir(), "victim")

@@ -130,7 +130,7 @@ func cell(s string) string {
 	return cellEscape(s)
 }
 
-// cellEscaper escapes what would break a table row (pipes) or be taken for
+// cellEscape escapes what would break a table row (pipes) or be taken for
 // HTML: '<' starting a tag (followed by a letter, '/', '!' or '?'). A '<'
 // before a space or digit ("kernel < 5.5") is plain text and stays readable.
 func cellEscape(s string) string {
