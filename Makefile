@@ -7,10 +7,15 @@
 #   make fuzz       run every Go fuzz target for FUZZTIME (default 30s) each
 #   make vmtest     run the compatibility suite on the default kernel matrix
 #   make vmtest KERNELS=5.10,6.1,6.12
+#   make vmtest KERNELS=6.1,6.1/arm64     a matrix may mix architectures
+#   make vmtest ARCH=arm64                every kernel of KERNELS as arm64 (6.1 -> 6.1/arm64)
 #   make bench-vm   time floor, bare, trivial-payload and suite boots per kernel (BENCH_KERNELS, RUNS)
 #
 # Everything the Go binaries need is static (CGO_ENABLED=0): the vmtest binary
-# is also the guest's /init, and harness.test runs inside the guest.
+# is also the guest's /init, and harness.test runs inside the guest. `make
+# build` also cross-builds both for the other architecture's guests
+# (bin/linux-arm64/ on an x86 host): vmtest picks them by the kernel's
+# architecture.
 
 SHELL        := /bin/bash
 GO           ?= go
@@ -22,6 +27,13 @@ TIMEOUT      ?= 10m
 VMTEST_FLAGS ?=
 TEST_FLAGS   ?=
 FUZZTIME     ?= 30s
+# ARCH, when set, suffixes every kernel of KERNELS and BENCH_KERNELS that has
+# no architecture yet (ARCH=arm64: 6.1 -> 6.1/arm64).
+ARCH         ?=
+HOST_ARCH    := $(shell $(GO) env GOARCH)
+OTHER_ARCH   := $(if $(filter arm64,$(HOST_ARCH)),amd64,arm64)
+comma        := ,
+with_arch     = $(if $(ARCH),$(subst $(eval) ,$(comma),$(foreach k,$(subst $(comma), ,$(1)),$(if $(findstring /,$(k)),$(k),$(k)/$(ARCH)))),$(1))
 CORE_OBJECT  := probes/tracer_x86_bpfel.o
 BENCH_KERNELS ?= 5.10,6.1,latest
 RUNS         ?= 5
@@ -51,6 +63,8 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/vmtest ./cmd/vmtest
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/tracer ./cmd/tracer
 	$(GO) test -c -ldflags '$(LDFLAGS)' -o $(BIN)/harness.test ./harness
+	GOARCH=$(OTHER_ARCH) $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/linux-$(OTHER_ARCH)/vmtest ./cmd/vmtest
+	GOARCH=$(OTHER_ARCH) $(GO) test -c -ldflags '$(LDFLAGS)' -o $(BIN)/linux-$(OTHER_ARCH)/harness.test ./harness
 
 # vmtest on the PATH, as the README's examples call it. Static, like
 # bin/vmtest: it is also every guest's /init.
@@ -70,13 +84,13 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 vmtest: deps build
-	$(BIN)/vmtest run --kernels '$(KERNELS)' --report $(REPORT) --timeout $(TIMEOUT) \
+	$(BIN)/vmtest run --kernels '$(call with_arch,$(KERNELS))' --report $(REPORT) --timeout $(TIMEOUT) \
 		$(if $(JOBS),--jobs $(JOBS)) --core-object $(CORE_OBJECT) $(VMTEST_FLAGS) \
 		-- $(BIN)/harness.test -test.v
 
 # A benchmark people run, not a timed test: medians of RUNS side-by-side boots.
 bench-vm: deps build
-	$(BIN)/vmtest bench --kernels '$(BENCH_KERNELS)' --runs $(RUNS) --report vmtest-bench \
+	$(BIN)/vmtest bench --kernels '$(call with_arch,$(BENCH_KERNELS))' --runs $(RUNS) --report vmtest-bench \
 		--timeout $(TIMEOUT) $(VMTEST_FLAGS) -- $(BIN)/harness.test -test.v
 
 lint:

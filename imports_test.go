@@ -41,6 +41,8 @@ var importRules = []importRule{
 	{pkg: "internal/tinyelf", stdOnly: true},
 	{pkg: "internal/beneath", stdOnly: true, allow: []string{"golang.org/x/sys/..."}},
 	{pkg: "kernels/download", stdOnly: true},
+	{pkg: "internal/workflow", stdOnly: true},
+	{pkg: "kernels/armimage", noOther: true},
 	{pkg: "vmtest/qemu", stdOnly: true},
 	{pkg: "vmtest/initramfs", noOther: true},
 	{pkg: "vmtest/wire", noOther: true},
@@ -54,7 +56,7 @@ var importRules = []importRule{
 	{pkg: "vmtest/gotest", not: []string{"vmtest", "vmtest/qemu", "vmtest/initramfs", "vmtest/guest", "kernels/..."}},
 	{pkg: "vmtest/guest", not: []string{"vmtest", "report", "kernels/...", "vmtest/qemu"}},
 	// The guest init's binary half starts nothing of the host's.
-	{pkg: "cmd/vmtest/internal/pid1", noOther: true, allow: []string{"vmtest/guest", "vmtest/wire"}},
+	{pkg: "cmd/vmtest/internal/pid1", noOther: true, allow: []string{"vmtest/guest", "vmtest/guest/...", "vmtest/wire"}},
 
 	// Where images come from knows nothing of tests or VMs.
 	{pkg: "kernels", not: []string{"vmtest/...", "corereport", "probes", "harness/..."}},

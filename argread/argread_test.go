@@ -314,3 +314,47 @@ func TestInterpreterFlows(t *testing.T) {
 	assert.Equal(t, map[int64]bool{112: false, 104: true}, got, "arg 1 read but unused, arg 2 used, arg 3 unreachable")
 	assert.False(t, a.reached[9], "the branch on the spilled constant is decided")
 }
+
+// Uses of the context the analysis cannot follow are problems (unknown
+// verdicts), never dropped.
+func TestInterpreterProblems(t *testing.T) {
+	tests := []struct {
+		name  string
+		insns asm.Instructions
+		want  string
+	}{
+		{"context stored to a map value", asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1),
+			asm.LoadMapValue(asm.R2, 0, 0).WithReference(".bss"),
+			asm.StoreMem(asm.R2, 0, asm.R6, asm.DWord),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+		}, "context pointer stored to memory the analysis does not follow"},
+		{"context passed as a helper's second argument", asm.Instructions{
+			asm.Mov.Reg(asm.R2, asm.R1),
+			asm.LoadMapPtr(asm.R1, 0).WithReference("m"),
+			asm.FnMapLookupElem.Call(),
+			asm.Return(),
+		}, "context passed to bpf_map_lookup_elem as argument 2"},
+		{"context at an unknown offset", asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1),
+			asm.FnGetPrandomU32.Call(),
+			asm.Add.Reg(asm.R6, asm.R0),
+			asm.LoadMem(asm.R0, asm.R6, 0, asm.DWord),
+			asm.Return(),
+		}, "context read at an offset computed at run time"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := newAnalysis(tt.insns, nil, false, nil)
+			require.NoError(t, err)
+			a.run()
+			var whys []string
+			for _, p := range a.problems {
+				whys = append(whys, p.why)
+			}
+			assert.Equal(t, []string{tt.want}, whys)
+			assert.True(t, a.touched)
+		})
+	}
+}

@@ -16,7 +16,7 @@ import (
 // kernelBTFCache is a BTFCache in dir wired to the kernels package, as
 // cmd/vmtest wires it.
 func kernelBTFCache(dir string) *BTFCache {
-	return &BTFCache{Dir: dir, IsImage: kernels.IsBzImage, Extract: kernels.RawBTF, Hash: cache.HashFile}
+	return &BTFCache{Dir: dir, IsImage: kernels.IsImage, Extract: kernels.RawBTF, Hash: cache.HashFile}
 }
 
 func TestBTFCache(t *testing.T) {

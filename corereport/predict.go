@@ -3,7 +3,9 @@ package corereport
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -125,4 +127,24 @@ func (p *Predictor) Args(kernels []kernel.Kernel) (*Args, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return CheckArgs(p.spec, withBTF)
+}
+
+// ObjectForArch returns the build of the BPF object at path for kernels of
+// arch: bpf2go names its per-architecture outputs NAME_x86_bpfel.o and
+// NAME_arm64_bpfel.o, so for arm64 an object named *_x86_bpfel.o is
+// replaced by its *_arm64_bpfel.o sibling when that exists (and the other
+// way round for amd64). Any other object is used for every architecture.
+func ObjectForArch(path, arch string) string {
+	from, to := "_arm64_bpfel.o", "_x86_bpfel.o"
+	if arch == "arm64" {
+		from, to = to, from
+	}
+	if !strings.HasSuffix(path, from) {
+		return path
+	}
+	alt := strings.TrimSuffix(path, from) + to
+	if _, err := os.Stat(alt); err != nil {
+		return path
+	}
+	return alt
 }

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/corematrix/corematrix/kernels/download"
 	"github.com/corematrix/corematrix/kernels/internal/fakearchive"
 	"github.com/corematrix/corematrix/kernels/internal/fakekernel"
+	"github.com/corematrix/corematrix/kernels/progress"
 )
 
 var fastDeadlines = download.Deadlines{Connect: 300 * time.Millisecond, FirstByte: 300 * time.Millisecond, Idle: 300 * time.Millisecond, Total: 3 * time.Second}
@@ -93,4 +96,26 @@ func TestCorruptBTFIsNotListedAsBTF(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, img.HasBTF, "kernels btf refuses it: %v", err)
 	assert.Equal(t, "6.1.0-x[2J[H (evil) #1", img.KernelVersion)
+}
+
+// A silent mirror serving several suites: the list of offers fails with
+// the mirror's silence said once, the retry said once per round, not once
+// per suite (kernels list waited 93 s in silence, then printed the same line
+// for each suite).
+func TestSilentMirrorOffersSaidOnce(t *testing.T) {
+	var steps bytes.Buffer
+	addr := fakearchive.Silent(t)
+	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://" + addr, Suites: []string{"bullseye", "bookworm", "trixie"},
+		Keyring: fakearchive.WriteKeyring(t, t.TempDir(), fakearchive.NewKey(t)), OCIRepository: "none",
+		Deadlines: fastDeadlines, Retry: download.Retry{Attempts: 2, Backoff: 10 * time.Millisecond}, Progress: progress.New(&steps, false)}
+	start := time.Now()
+	offers, err := newResolver(t, opts).Offers(context.Background())
+	require.Error(t, err)
+	assert.Empty(t, offers)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	var me *multierror.Error
+	require.ErrorAs(t, err, &me)
+	require.Len(t, me.Errors, 1, "one failure for the three suites: %v", err)
+	assert.Equal(t, "suites bullseye, bookworm, trixie: GET http://"+addr+"/dists/SUITE/InRelease: mirror "+addr+" did not answer within 300ms (tried 2 times) (no cached copy)", me.Errors[0].Error())
+	assert.Equal(t, 1, strings.Count(steps.String(), "trying again"), "steps: %s", steps.String())
 }

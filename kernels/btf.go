@@ -8,6 +8,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/corematrix/corematrix/kernels/armimage"
 	"github.com/corematrix/corematrix/kernels/bzimage"
 )
 
@@ -18,12 +19,54 @@ var ErrNoBTF = errors.New("kernel has no BTF (.BTF section missing; needs CONFIG
 // ErrNotBzImage is returned for a file that is not an x86 bzImage.
 var ErrNotBzImage = bzimage.ErrNotBzImage
 
-// LoadBTF returns the BTF of the kernel in the bzImage at path without
-// booting it: it decompresses the payload (gzip, bzip2, lzma, xz, lz4 or zstd)
-// and reads the `.BTF` section of the vmlinux ELF inside.
-//
-// Debian's vmlinux has no symbol table, so btf.LoadSpec cannot open it;
-// LoadBTF reads the section directly.
+// ErrNotKernelImage is returned for a file that is neither an x86 bzImage
+// nor an arm64 Image.
+var ErrNotKernelImage = errors.New("not a kernel image (neither an x86 bzImage nor an arm64 Image)")
+
+// Architectures of kernel images, named as Go and Debian name them.
+const (
+	ArchAMD64 = "amd64"
+	ArchARM64 = "arm64"
+)
+
+// ImageArch returns the architecture of the kernel image at path: amd64 for
+// an x86 bzImage, arm64 for an arm64 Image (raw or gzip-compressed).
+func ImageArch(path string) (string, error) {
+	switch {
+	case bzimage.IsBzImage(path):
+		return ArchAMD64, nil
+	case armimage.IsImage(path):
+		return ArchARM64, nil
+	}
+	return "", fmt.Errorf("%s: %w", path, ErrNotKernelImage)
+}
+
+// IsImage reports whether the file at path is a kernel image corematrix
+// boots: an x86 bzImage or an arm64 Image.
+func IsImage(path string) bool {
+	_, err := ImageArch(path)
+	return err == nil
+}
+
+// kernelBytes returns what BTF, config and version are read from: the
+// decompressed vmlinux ELF of a bzImage, the decompressed arm64 Image.
+func kernelBytes(path string) (data []byte, arch string, err error) {
+	if arch, err = ImageArch(path); err != nil {
+		return nil, "", err
+	}
+	if arch == ArchARM64 {
+		data, err = armimage.Load(path)
+	} else {
+		data, err = bzimage.Vmlinux(path)
+	}
+	return data, arch, err
+}
+
+// LoadBTF returns the BTF of the kernel image at path without booting it.
+// For a bzImage it decompresses the payload (gzip, bzip2, lzma, xz, lz4 or
+// zstd) and reads the `.BTF` section of the vmlinux ELF inside: Debian's
+// vmlinux has no symbol table, so btf.LoadSpec cannot open it. An arm64
+// Image is not ELF: its BTF blob is found by its header (armimage.RawBTF).
 func LoadBTF(path string) (*btf.Spec, error) {
 	raw, err := RawBTF(path)
 	if err != nil {
@@ -36,23 +79,36 @@ func LoadBTF(path string) (*btf.Spec, error) {
 	return spec, nil
 }
 
-// RawBTF returns the raw `.BTF` section of the kernel in the bzImage at path.
+// RawBTF returns the raw BTF of the kernel image at path (a bzImage's
+// `.BTF` section, an arm64 Image's BTF blob).
 func RawBTF(path string) ([]byte, error) {
-	vmlinux, err := bzimage.Vmlinux(path)
+	data, arch, err := kernelBytes(path)
 	if err != nil {
 		return nil, fmt.Errorf("load btf: %w", err)
 	}
-	raw, err := btfSection(vmlinux)
+	raw, err := rawBTF(data, arch)
 	if err != nil {
 		return nil, fmt.Errorf("load btf of %s: %w", path, err)
 	}
 	return raw, nil
 }
 
-// validBTF checks that vmlinux has a .BTF section that parses, as LoadBTF
-// needs it.
-func validBTF(vmlinux []byte) error {
-	raw, err := btfSection(vmlinux)
+// rawBTF returns the BTF of a kernel's bytes (kernelBytes).
+func rawBTF(data []byte, arch string) ([]byte, error) {
+	if arch == ArchARM64 {
+		raw, err := armimage.RawBTF(data)
+		if errors.Is(err, armimage.ErrNoBTF) {
+			return nil, fmt.Errorf("%w: %w", ErrNoBTF, err)
+		}
+		return raw, err
+	}
+	return btfSection(data)
+}
+
+// validBTF checks that a kernel's bytes (kernelBytes) hold BTF that parses,
+// as LoadBTF needs it.
+func validBTF(data []byte, arch string) error {
+	raw, err := rawBTF(data, arch)
 	if err != nil {
 		return err
 	}
@@ -79,11 +135,25 @@ func btfSection(vmlinux []byte) ([]byte, error) {
 	return raw, nil
 }
 
-// ReadVersion returns the kernel version string from the setup header of the
-// bzImage at path, e.g. "6.1.0-50-cloud-amd64 (builder@example.org)
-// #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2025-...)".
+// ReadVersion returns the kernel version string of the kernel image at path:
+// from a bzImage's setup header, e.g. "6.1.0-50-cloud-amd64
+// (builder@example.org) #1 SMP PREEMPT_DYNAMIC Debian 6.1.176-1 (2025-...)";
+// from an arm64 Image's "Linux version" banner, e.g. "6.1.0-50-cloud-arm64
+// (debian-kernel@lists.debian.org) (gcc-12 ...) #1 SMP Debian 6.1.176-1".
+// Either way the first word is the release (uname -r).
 func ReadVersion(path string) (string, error) {
-	return bzimage.ReadVersion(path)
+	if bzimage.IsBzImage(path) {
+		return bzimage.ReadVersion(path)
+	}
+	img, err := armimage.Load(path)
+	if err != nil {
+		return "", err
+	}
+	v, err := armimage.Version(img)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }
 
 // IsBzImage reports whether the file at path is an x86 bzImage.

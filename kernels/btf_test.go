@@ -44,6 +44,7 @@ func TestLoadBTFNotBzImage(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "x")
 	os.WriteFile(p, []byte(strings.Repeat("not a kernel", 100)), 0o644)
 	_, err := LoadBTF(p)
-	require.ErrorIs(t, err, ErrNotBzImage, "LoadBTF(text file) = %v, want ErrNotBzImage", err)
+	require.ErrorIs(t, err, ErrNotKernelImage, "LoadBTF(text file) = %v, want ErrNotKernelImage", err)
 	require.False(t, IsBzImage(p), "IsBzImage(text file) = true")
+	require.False(t, IsImage(p), "IsImage(text file) = true")
 }

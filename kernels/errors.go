@@ -3,6 +3,8 @@ package kernels
 import (
 	"errors"
 	"strings"
+
+	"github.com/corematrix/corematrix/kernels/debian"
 )
 
 // ErrUnavailable is returned (wrapped in an *UnavailableError) when no
@@ -11,7 +13,7 @@ var ErrUnavailable = errors.New("kernel unavailable")
 
 // ErrArch is returned (wrapped in an *UnavailableError) when no source
 // serves kernels of the architecture a name asks for.
-var ErrArch = errors.New("architecture not served")
+var ErrArch = debian.ErrArchNotServed
 
 // ErrLockMismatch is returned when an image does not match kernels.lock.
 var ErrLockMismatch = errors.New("image does not match kernels.lock")

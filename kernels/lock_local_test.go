@@ -111,7 +111,7 @@ func TestResolveLocal(t *testing.T) {
 	elf := filepath.Join(dir, "vmlinux")
 	os.WriteFile(elf, fakekernel.ELF(".BTF", []byte{1}), 0o644)
 	for _, tt := range []struct{ path, want string }{
-		{text, "not an x86 bzImage"},
+		{text, "neither an x86 bzImage nor an arm64 Image"},
 		{elf, "vmlinux"},
 		{filepath.Join(dir, "missing"), "no such file"},
 		{t.TempDir(), "holds no boot/vmlinuz"},

@@ -5,24 +5,25 @@ import (
 	"strings"
 
 	"github.com/corematrix/corematrix/kernel"
-	"github.com/corematrix/corematrix/kernels/bzimage"
 )
 
 // imageMeta is what is learnt from reading an image once, cached by its hash.
 type imageMeta struct {
 	KernelVersion string `json:"kernel_version"`
-	HasBTF        bool   `json:"has_btf"`
-	BTFError      string `json:"btf_error,omitempty"`
+	// Arch is the image's architecture (ImageArch).
+	Arch     string `json:"arch"`
+	HasBTF   bool   `json:"has_btf"`
+	BTFError string `json:"btf_error,omitempty"`
 	// IKConfig holds the highlights of the config embedded in the image
 	// (CONFIG_IKCONFIG), used when the source has no config file.
 	IKConfig map[string]string `json:"ikconfig,omitempty"`
 }
 
 // metaKey names the meta record of an image; version 2 validates the BTF
-// it reports.
-func metaKey(sum string) string { return "image-meta-v2 " + sum }
+// it reports, version 3 records the architecture.
+func metaKey(sum string) string { return "image-meta-v3 " + sum }
 
-// fillMeta sets the version and BTF fields of img from its bzImage, reading
+// fillMeta sets the version and BTF fields of img from its image, reading
 // the image only the first time a hash is seen.
 func (r *Resolver) fillMeta(img *kernel.Kernel) error {
 	var m imageMeta
@@ -32,10 +33,11 @@ func (r *Resolver) fillMeta(img *kernel.Kernel) error {
 			return err
 		}
 		m.KernelVersion = kv
-		vmlinux, err := bzimage.Vmlinux(img.Path)
+		data, arch, err := kernelBytes(img.Path)
+		m.Arch = arch
 		if err == nil {
-			err = validBTF(vmlinux)
-			if cfg := ikconfig(vmlinux); cfg != nil {
+			err = validBTF(data, arch)
+			if cfg := ikconfig(data); cfg != nil {
 				m.IKConfig = highlights(ParseConfig(cfg))
 			}
 		}
@@ -48,6 +50,9 @@ func (r *Resolver) fillMeta(img *kernel.Kernel) error {
 			return err
 		}
 	}
+	// The image's own architecture; the resolver compares it with the one
+	// the name asks for.
+	img.Arch = kernel.Arch(m.Arch)
 	img.KernelVersion = m.KernelVersion
 	img.HasBTF = m.HasBTF
 	if img.Config == nil {
@@ -61,3 +66,8 @@ func (r *Resolver) fillMeta(img *kernel.Kernel) error {
 	}
 	return nil
 }
+
+// ErrArchMismatch means a kernel image is built for another architecture
+// than the kernel's name asks for (a path to an arm64 Image without the
+// /arm64 suffix).
+var ErrArchMismatch = errors.New("kernel image of another architecture")

@@ -43,7 +43,7 @@ func testRegistry(t *testing.T) (string, *atomic.Int64) {
 		"boot/config":  []byte(testConfig),
 	})
 	require.NoError(t, err)
-	arm64, err := crane.Image(map[string][]byte{"boot/vmlinuz": []byte("an arm64 Image, not for us")})
+	arm64, err := crane.Image(map[string][]byte{"boot/vmlinuz": arm64Image(t, "6.6.0-ci-arm64", "__arm64_sys_openat")})
 	require.NoError(t, err)
 	idx := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
@@ -74,6 +74,24 @@ func TestResolveOCI(t *testing.T) {
 	require.EqualValues(t, img.SHA256, again.SHA256, "second Resolve = %+v, %v", again, err)
 	n := hits.Load() - before
 	require.EqualValues(t, 0, n, "cached OCI resolution made %d registry requests, want 0", n)
+}
+
+// An arm64 name pulls the index's linux/arm64 image; the amd64 name of the
+// same reference the amd64 one.
+func TestResolveOCIARM64(t *testing.T) {
+	host, _ := testRegistry(t)
+	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"}
+	ctx := context.Background()
+	r := newResolver(t, opts)
+	arm, err := r.ResolveName(ctx, "oci:"+host+"/ci-kernels:5.4/arm64")
+	require.NoError(t, err)
+	require.EqualValues(t, "arm64", arm.Arch)
+	require.Equal(t, "6.6.0-ci-arm64", arm.Release)
+	require.True(t, arm.HasBTF)
+	amd, err := r.ResolveName(ctx, "oci:"+host+"/ci-kernels:5.4")
+	require.NoError(t, err)
+	require.EqualValues(t, "amd64", amd.Arch)
+	require.NotEqual(t, arm.SHA256, amd.SHA256)
 }
 
 func TestResolveFallsBackToOCI(t *testing.T) {

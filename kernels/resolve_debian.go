@@ -3,6 +3,7 @@ package kernels
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,10 +16,13 @@ import (
 )
 
 // nameKey is the cache record remembering what a name resolved to.
-func (r *Resolver) nameKey(name string) string {
+func (r *Resolver) nameKey(name, arch string) string {
 	kind := "name "
 	if r.archive != nil && r.archive.Keyring == nil {
 		kind = "name-unverified "
+	}
+	if arch != "" && arch != debian.ArchAMD64 {
+		kind = arch + "-" + kind
 	}
 	return kind + r.Mirror() + " " + strings.Join(r.opts.Suites, ",") + " " + name
 }
@@ -38,42 +42,88 @@ func (r *Resolver) remembered(key, name string) (*kernel.Kernel, *LockEntry, boo
 	return img, &e, true
 }
 
-// index returns a suite's index, loading each suite once per Resolver.
-func (r *Resolver) index(ctx context.Context, suite string) (*debian.Index, error) {
+// index returns a suite's index for arch, loading each once per Resolver.
+func (r *Resolver) index(ctx context.Context, suite, arch string) (*debian.Index, error) {
+	if arch == "" {
+		arch = debian.ArchAMD64
+	}
 	r.mu.Lock()
-	ir, ok := r.indices[suite]
+	ir, ok := r.indices[suite+"/"+arch]
 	if !ok {
 		ir = &indexResult{}
-		r.indices[suite] = ir
+		r.indices[suite+"/"+arch] = ir
 	}
 	r.mu.Unlock()
-	ir.once.Do(func() { ir.idx, ir.err = r.archive.Index(ctx, suite) })
+	ir.once.Do(func() { ir.idx, ir.err = r.archive.IndexFor(ctx, suite, arch) })
 	return ir.idx, ir.err
 }
 
-// loadIndices loads the configured suites in parallel. It returns the indices
-// that loaded and one error per suite that did not.
-func (r *Resolver) loadIndices(ctx context.Context) ([]*debian.Index, []error) {
+// loadIndices loads the configured suites' indices for arch in parallel. It
+// returns the indices that loaded and one error per suite that did not.
+func (r *Resolver) loadIndices(ctx context.Context, arch string) ([]*debian.Index, []error) {
 	out := make([]*debian.Index, len(r.opts.Suites))
 	errs := make([]error, len(r.opts.Suites))
 	var wg sync.WaitGroup
 	for i, s := range r.opts.Suites {
 		wg.Go(func() {
-			out[i], errs[i] = r.index(ctx, s)
+			out[i], errs[i] = r.index(ctx, s, arch)
 		})
 	}
 	wg.Wait()
 	var idx []*debian.Index
-	var bad []error
 	for i := range out {
-		if errs[i] != nil {
-			bad = append(bad, fmt.Errorf("suite %s: %w", r.opts.Suites[i], errs[i]))
-		} else {
+		if errs[i] == nil {
 			idx = append(idx, out[i])
 		}
 	}
-	return idx, bad
+	return idx, suiteErrors(r.opts.Suites, errs)
 }
+
+// suiteErrors names the suites whose index could not be read, one error per
+// distinct failure: a silent mirror fails every suite the same way, and is
+// said once ("suites bookworm, trixie: mirror ... did not answer").
+func suiteErrors(suites []string, errs []error) []error {
+	var order []string
+	bySuites := map[string][]string{}
+	first := map[string]error{}
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		// The same failure names each suite in its URL.
+		msg := strings.ReplaceAll(err.Error(), "/"+suites[i]+"/", "/SUITE/")
+		if _, ok := first[msg]; !ok {
+			order = append(order, msg)
+			first[msg] = err
+		}
+		bySuites[msg] = append(bySuites[msg], suites[i])
+	}
+	var out []error
+	for _, msg := range order {
+		names := bySuites[msg]
+		if len(names) == 1 {
+			out = append(out, fmt.Errorf("suite %s: %w", names[0], first[msg]))
+			continue
+		}
+		out = append(out, &suitesError{suites: names, msg: msg, err: first[msg]})
+	}
+	return out
+}
+
+// suitesError is one failure of several suites; it wraps the first suite's
+// error (for errors.Is) and says the failure once, the suite in its URLs
+// written SUITE.
+type suitesError struct {
+	suites []string
+	msg    string
+	err    error
+}
+
+func (e *suitesError) Error() string {
+	return fmt.Sprintf("suites %s: %s", strings.Join(e.suites, ", "), e.msg)
+}
+
+func (e *suitesError) Unwrap() error { return e.err }
 
 // pick chooses the candidate for n among the candidates of indices.
 func pick(n kernel.Name, indices []*debian.Index) (debian.Candidate, bool) {
@@ -113,7 +163,8 @@ func pickPackage(n kernel.Name, idx *debian.Index) (debian.Candidate, bool) {
 }
 
 func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Kernel, *LockEntry, error) {
-	key := r.nameKey(n.Raw)
+	arch := nameArch(n)
+	key := r.nameKey(n.Raw, arch)
 	if img, e, ok := r.remembered(key, n.Raw); ok {
 		return img, e, nil
 	}
@@ -129,7 +180,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Ke
 	// it is used for this run and not remembered.
 	partial := false
 	if n.Kind == kernel.KindDeb {
-		idx, err := r.index(ctx, n.Suite)
+		idx, err := r.index(ctx, n.Suite, arch)
 		if err != nil {
 			return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
 		}
@@ -139,7 +190,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Ke
 				Hint:    "List what the archive offers with `vmtest kernels list`"}
 		}
 	} else {
-		indices, bad := r.loadIndices(ctx)
+		indices, bad := r.loadIndices(ctx, arch)
 		c, found = pick(n, indices)
 		if found && len(bad) > 0 {
 			partial = true
@@ -170,7 +221,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Ke
 		return nil, nil, fmt.Errorf("kernel %s: %w", n.Raw, err)
 	}
 	e := entryFor(c, f)
-	if idx, err := r.index(ctx, c.Suite); err != nil || idx.Unverified {
+	if idx, err := r.index(ctx, c.Suite, arch); err != nil || idx.Unverified {
 		e.Unverified = true
 		e.Source += " (unverified)"
 	}
@@ -238,7 +289,7 @@ func (r *Resolver) fallBackToOCI(ctx context.Context, n kernel.Name, reasons []s
 	hint := "Name an image that is reachable: oci:REGISTRY/REPO:TAG, or a local bzImage (a path, or a directory holding boot/vmlinuz)"
 	if (n.Kind == kernel.KindLine || n.Kind == kernel.KindExact) && r.opts.OCIRepository != "none" {
 		ref := r.opts.OCIRepository + ":" + n.Version
-		img, e, err := r.resolveOCI(ctx, n.Raw, ref)
+		img, e, err := r.resolveOCI(ctx, n.Raw, ref, nameArch(n))
 		if err == nil {
 			return img, e, nil
 		}
@@ -256,6 +307,8 @@ func (r *Resolver) fallBackToOCI(ctx context.Context, n kernel.Name, reasons []s
 
 // Offer is a kernel the Debian archive serves.
 type Offer struct {
+	// Arch is the kernel's architecture ("amd64", "arm64").
+	Arch           string
 	Line           string
 	Version        string
 	Release        string
@@ -265,14 +318,20 @@ type Offer struct {
 	Size           int64
 }
 
-// Offers lists the kernels the configured Debian suites serve, newest first.
-// Suites that could not be read are reported in the error, alongside the
-// offers of the others.
+// Offers lists the amd64 kernels the configured Debian suites serve:
+// OffersFor amd64.
 func (r *Resolver) Offers(ctx context.Context) ([]Offer, error) {
+	return r.OffersFor(ctx, debian.ArchAMD64)
+}
+
+// OffersFor lists the kernels of arch the configured Debian suites serve,
+// newest first. Suites that could not be read are reported in the error,
+// alongside the offers of the others.
+func (r *Resolver) OffersFor(ctx context.Context, arch string) ([]Offer, error) {
 	if r.archive == nil {
 		return nil, r.mirrorErr
 	}
-	indices, errs := r.loadIndices(ctx)
+	indices, errs := r.loadIndices(ctx, arch)
 	var all []debian.Candidate
 	for _, idx := range indices {
 		all = append(all, idx.Candidates...)
@@ -280,8 +339,59 @@ func (r *Resolver) Offers(ctx context.Context) ([]Offer, error) {
 	debian.SortCandidates(all)
 	out := make([]Offer, 0, len(all))
 	for _, c := range all {
-		out = append(out, Offer{Line: c.Line, Version: c.Upstream, Release: c.Release(), Suite: c.Suite,
+		out = append(out, Offer{Arch: arch, Line: c.Line, Version: c.Upstream, Release: c.Release(), Suite: c.Suite,
 			Package: c.Package.Name, PackageVersion: c.Package.Version, Size: c.Package.Size})
 	}
 	return out, multierror.Append(nil, errs...).ErrorOrNil()
+}
+
+// nameArch returns the Debian architecture a name asks for.
+func nameArch(n kernel.Name) string {
+	if n.Arch == "" {
+		return string(kernel.HostArch())
+	}
+	return string(n.Arch)
+}
+
+// Busybox returns the path of a static busybox for guests of arch: from the
+// busybox-static package of the newest configured suite that has one,
+// verified like a kernel package and cached. The host's own busybox serves
+// guests of its architecture; this serves the others (arm64 guests on an x86
+// host).
+func (r *Resolver) Busybox(ctx context.Context, arch string) (string, error) {
+	if r.archive == nil {
+		return "", r.mirrorErr
+	}
+	var errs []error
+	// Stable suites first, newest first: the host's busybox lists the
+	// applets, and a stable release's busybox is closest to it.
+	suites := slices.Clone(r.opts.Suites)
+	slices.Reverse(suites)
+	slices.SortStableFunc(suites, func(a, b string) int {
+		return cmpBool(unstableSuite(a), unstableSuite(b))
+	})
+	for _, s := range suites {
+		p, err := r.archive.Busybox(ctx, s, arch)
+		if err == nil {
+			return p, nil
+		}
+		errs = append(errs, fmt.Errorf("suite %s: %w", s, err))
+	}
+	return "", fmt.Errorf("no %s busybox-static in any configured suite: %w", arch, multierror.Append(nil, errs...))
+}
+
+// unstableSuite reports whether a suite is not a stable release (sid,
+// experimental, backports).
+func unstableSuite(s string) bool {
+	return s == "sid" || s == "unstable" || s == "experimental" || strings.HasSuffix(s, "-backports")
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }

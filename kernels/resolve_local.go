@@ -34,9 +34,9 @@ func localFiles(p string) (image, config string, err error) {
 		}
 		return ""
 	}
-	image = first("boot/vmlinuz", "vmlinuz", "bzImage", "arch/x86/boot/bzImage", "boot/vmlinuz-*")
+	image = first("boot/vmlinuz", "vmlinuz", "bzImage", "arch/x86/boot/bzImage", "Image", "arch/arm64/boot/Image", "arch/arm64/boot/Image.gz", "boot/vmlinuz-*")
 	if image == "" {
-		return "", "", fmt.Errorf("directory %s holds no boot/vmlinuz (the ci-kernels layout), vmlinuz or bzImage", p)
+		return "", "", fmt.Errorf("directory %s holds no boot/vmlinuz (the ci-kernels layout), vmlinuz, bzImage or Image", p)
 	}
 	config = first("boot/config", "config", ".config", "boot/config-*")
 	return image, config, nil
@@ -50,8 +50,8 @@ func (r *Resolver) resolveLocal(n kernel.Name) (*kernel.Kernel, *LockEntry, erro
 	if abs, err := filepath.Abs(imgPath); err == nil {
 		imgPath = abs
 	}
-	if !IsBzImage(imgPath) {
-		return nil, nil, fmt.Errorf("kernel %s: %s: %w%s", n.Raw, imgPath, ErrNotBzImage, notBzImageHint(imgPath))
+	if !IsImage(imgPath) {
+		return nil, nil, fmt.Errorf("kernel %s: %s: %w%s", n.Raw, imgPath, ErrNotKernelImage, notBzImageHint(imgPath))
 	}
 	sum, err := cache.HashFile(imgPath)
 	if err != nil {
@@ -86,7 +86,7 @@ func notBzImageHint(p string) string {
 	head := make([]byte, 4)
 	f.Read(head)
 	if bytes.Equal(head, []byte("\x7fELF")) {
-		return " (it is an ELF file, probably vmlinux; boot needs the compressed bzImage, arch/x86/boot/bzImage)"
+		return " (it is an ELF file, probably vmlinux; boot needs the bzImage, arch/x86/boot/bzImage, or the arm64 Image, arch/arm64/boot/Image)"
 	}
 	return ""
 }

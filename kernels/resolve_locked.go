@@ -52,7 +52,9 @@ func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) 
 		if r.opts.Offline {
 			return nil, fmt.Errorf("oci %s: %w", e.OCIRef, debian.ErrOffline)
 		}
-		f, err := r.fetchOCI(ctx, e.OCIRef)
+		// The pinned reference names one image by digest, not a
+		// multi-platform index: no platform to choose.
+		f, err := r.fetchOCI(ctx, e.OCIRef, "")
 		if err != nil {
 			return nil, err
 		}

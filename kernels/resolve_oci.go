@@ -14,15 +14,18 @@ import (
 	"github.com/corematrix/corematrix/kernels/oci"
 )
 
-func (r *Resolver) resolveOCI(ctx context.Context, raw, ref string) (*kernel.Kernel, *LockEntry, error) {
+func (r *Resolver) resolveOCI(ctx context.Context, raw, ref, arch string) (*kernel.Kernel, *LockEntry, error) {
 	key := "name oci " + ref
+	if arch != "" && arch != string(kernel.AMD64) {
+		key = arch + "-" + key
+	}
 	if img, e, ok := r.remembered(key, raw); ok {
 		return img, e, nil
 	}
 	if r.opts.Offline {
 		return nil, nil, fmt.Errorf("oci %s: %w", ref, debian.ErrOffline)
 	}
-	f, err := r.fetchOCI(ctx, ref)
+	f, err := r.fetchOCI(ctx, ref, arch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -44,8 +47,9 @@ func (r *Resolver) resolveOCI(ctx context.Context, raw, ref string) (*kernel.Ker
 
 // fetchOCI pulls ref with the resolver's deadlines: every request's connect,
 // first byte and idle waits, bounded retries with backoff, and the whole
-// pull within Deadlines.Total.
-func (r *Resolver) fetchOCI(ctx context.Context, ref string) (*oci.Fetched, error) {
+// pull within Deadlines.Total. A multi-platform image gives its linux/ARCH
+// image.
+func (r *Resolver) fetchOCI(ctx context.Context, ref, arch string) (*oci.Fetched, error) {
 	d := r.opts.Deadlines.OrDefault()
 	ctx, cancel := context.WithTimeoutCause(ctx, d.Total, &download.TimeoutError{Role: "registry", Host: ref, Wait: "end of download", Limit: d.Total})
 	defer cancel()
@@ -54,6 +58,7 @@ func (r *Resolver) fetchOCI(ctx context.Context, ref string) (*oci.Fetched, erro
 		remote.WithTransport(download.Transport("registry", d)),
 		remote.WithRetryBackoff(remote.Backoff{Duration: rp.Backoff, Factor: download.BackoffFactor, Steps: rp.Attempts}),
 		remote.WithRetryPredicate(download.Transient),
+		remote.WithPlatform(oci.PlatformFor(arch)),
 	}, r.opts.OCIOptions...)
 	f, err := oci.Fetch(ctx, r.cache, ref, r.opts.Progress, opts...)
 	if err != nil && errors.Is(err, context.DeadlineExceeded) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -123,7 +124,7 @@ func New(opts Options) (*Resolver, error) {
 		a := &debian.Archive{
 			Mirror:   strings.TrimRight(mirror, "/"),
 			Cache:    c,
-			Client:   &download.Client{Role: "mirror", Deadlines: opts.Deadlines, Retry: opts.Retry},
+			Client:   &download.Client{Role: "mirror", Deadlines: opts.Deadlines, Retry: opts.Retry, Waiting: stepper(opts.Progress)},
 			TTL:      opts.IndexTTL,
 			Offline:  opts.Offline,
 			Progress: opts.Progress,
@@ -214,19 +215,33 @@ func (r *Resolver) resolve(ctx context.Context, k kernel.Kernel) (*kernel.Kernel
 	if err != nil {
 		return nil, nil, err
 	}
-	if n.Arch != kernel.AMD64 {
-		return nil, nil, &UnavailableError{Name: k.Name,
-			Reasons: []string{fmt.Sprintf("no source serves %s kernels yet", n.Arch)},
-			Hint:    "Name an amd64 kernel (no suffix, or /amd64)", Errs: []error{ErrArch}}
+	if n.Arch == "" {
+		n.Arch = kernel.HostArch()
 	}
+	if !slices.Contains(kernel.Arches, n.Arch) {
+		return nil, nil, &UnavailableError{Name: k.Name,
+			Reasons: []string{fmt.Sprintf("no source serves %s kernels", n.Arch)},
+			Hint:    "Name an amd64 or arm64 kernel", Errs: []error{ErrArch}}
+	}
+	var img *kernel.Kernel
+	var e *LockEntry
 	switch n.Kind {
 	case kernel.KindPath:
-		return r.resolveLocal(n)
+		img, e, err = r.resolveLocal(n)
 	case kernel.KindOCI:
-		return r.resolveOCI(ctx, n.Raw, n.Ref)
+		img, e, err = r.resolveOCI(ctx, n.Raw, n.Ref, string(n.Arch))
 	default:
-		return r.resolveDebian(ctx, n)
+		img, e, err = r.resolveDebian(ctx, n)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	// The image says what it is: a kernel of another architecture than the
+	// name asks for would not boot (or boot emulated as the wrong machine).
+	if img.Arch != "" && img.Arch != n.Arch {
+		return nil, nil, fmt.Errorf("kernel %s: %w: the image is an %s kernel, not %s: name it %s/%s", k.Name, ErrArchMismatch, img.Arch, n.Arch, n.Base(), img.Arch)
+	}
+	return img, e, nil
 }
 
 // image builds the Image of cached blobs, verifying their hashes (a corrupt
@@ -252,4 +267,13 @@ func (r *Resolver) image(name string, e *LockEntry) (*kernel.Kernel, error) {
 		return nil, err
 	}
 	return img, nil
+}
+
+// stepper reports a download's waits as progress steps; nil without a
+// reporter.
+func stepper(p *progress.Reporter) func(string) {
+	if p == nil {
+		return nil
+	}
+	return func(notice string) { p.Stepf("%s", notice) }
 }

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -272,11 +273,46 @@ func TestResolveKeepsIdentity(t *testing.T) {
 		assert.Equal(t, "6.1.176", got.Version)
 		assert.True(t, got.Resolved(), "Resolve(%s) has no image path", name)
 	}
-	// No source serves another architecture yet: unavailable, naming it.
+	// An arm64 name resolves through the suites' arm64 indices to the
+	// cloud-arm64 package.
 	k, err := kernel.Parse("6.1/arm64")
+	require.NoError(t, err)
+	got, err := r.Resolve(ctx, k)
+	require.NoError(t, err)
+	assert.Equal(t, "6.1/arm64", got.Name)
+	assert.Equal(t, kernel.ARM64, got.Arch)
+	assert.Equal(t, "6.1.0-50-cloud-arm64", got.Release)
+	assert.Equal(t, "6.1.176", got.Version)
+	assert.Contains(t, got.Source, "linux-image-6.1.0-50-cloud-arm64")
+	assert.True(t, got.HasBTF)
+	// Suites without an arm64 index do not serve 5.10/arm64: unavailable,
+	// saying so.
+	k, err = kernel.Parse("5.10/arm64")
 	require.NoError(t, err)
 	_, err = r.Resolve(ctx, k)
 	require.ErrorIs(t, err, ErrUnavailable)
 	require.ErrorIs(t, err, ErrArch)
-	assert.Contains(t, err.Error(), "kernel 6.1/arm64 is unavailable: no source serves arm64 kernels")
+	// The arm64 guest's busybox comes from the same verified archive.
+	bb, err := r.Busybox(ctx, "arm64")
+	require.NoError(t, err)
+	data, err := os.ReadFile(bb)
+	require.NoError(t, err)
+	assert.Equal(t, "\x7fELF arm64 busybox for tests", string(data))
+	_, err = r.Busybox(ctx, "riscv64")
+	require.Error(t, err)
+}
+
+func TestSuiteErrorsSayASharedFailureOnce(t *testing.T) {
+	suites := []string{"bookworm", "trixie", "trixie-backports"}
+	errs := []error{
+		errors.New("GET http://m/debian/dists/bookworm/InRelease: mirror m did not answer within 30s (tried 3 times)"),
+		errors.New("GET http://m/debian/dists/trixie/InRelease: mirror m did not answer within 30s (tried 3 times)"),
+		errors.New("GET http://m/debian/dists/trixie-backports/InRelease: 404 Not Found"),
+	}
+	got := suiteErrors(suites, errs)
+	require.Len(t, got, 2)
+	assert.Equal(t, "suites bookworm, trixie: GET http://m/debian/dists/SUITE/InRelease: mirror m did not answer within 30s (tried 3 times)", got[0].Error())
+	assert.ErrorIs(t, got[0], errs[0])
+	assert.Equal(t, "suite trixie-backports: GET http://m/debian/dists/trixie-backports/InRelease: 404 Not Found", got[1].Error())
+	assert.Nil(t, suiteErrors(suites, make([]error, 3)))
 }

@@ -25,11 +25,16 @@ func fakeImage(t testing.TB, kernelVersion string, members ...string) []byte {
 	return img
 }
 
-// newFakeArchive serves bullseye (5.10), bookworm (6.1.170 and 6.1.176)
-// and sid (7.2, the linux-binary split without a config).
+// newFakeArchive serves bullseye (5.10), bookworm (6.1.170 and 6.1.176;
+// for arm64 6.1.176 and busybox-static) and sid (7.2, the linux-binary split
+// without a config).
 func newFakeArchive(t testing.TB) *fakearchive.Archive {
 	t.Helper()
 	return fakearchive.New(t, nil, []fakearchive.Kernel{
+		{Suite: "bookworm", Package: "linux-image-6.1.0-50-cloud-arm64", Version: "6.1.176-1", Release: "6.1.0-50-cloud-arm64", Arch: "arm64",
+			Image: arm64Image(t, "6.1.0-50-cloud-arm64", "__arm64_sys_openat"), Config: []byte(testConfig)},
+		{Suite: "bookworm", Package: "busybox-static", Version: "1:1.35.0-4+b3", Arch: "arm64",
+			Files: map[string][]byte{"./bin/busybox": []byte("\x7fELF arm64 busybox for tests"), "./usr/share/doc/pad": make([]byte, 1100<<10)}},
 		{Suite: "bullseye", Package: "linux-image-5.10.0-32-cloud-amd64", Version: "5.10.223-1", Release: "5.10.0-32-cloud-amd64",
 			Image: fakeImage(t, kv510, "state", "start_boottime"), Config: []byte(testConfig)},
 		{Suite: "bookworm", Package: "linux-image-6.1.0-50-cloud-amd64", Version: "6.1.176-1", Release: "6.1.0-50-cloud-amd64",

@@ -183,10 +183,15 @@ func TestLayout(t *testing.T) {
 		{"connect", tracerConnectEvent{}, connectSize},
 		{"sched", tracerSchedEvent{}, schedSize},
 	}
+	var names []string
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, binary.Size(tt.v), "sizeof %s", tt.name)
 		assert.Equal(t, tt.want, int(reflect.TypeOf(tt.v).Size()), "Go size of %s (padding?)", tt.name)
+		if tt.name != "header" {
+			names = append(names, tt.name)
+		}
 	}
+	assert.ElementsMatch(t, registryNames(), names, "a TestLayout row per registry kind (see the checklist in doc.go)")
 }
 
 var benchSink uint64

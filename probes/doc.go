@@ -77,8 +77,8 @@
 //  8. tracer.go: a programTable row per program (attach type and target,
 //     equal to the ELF section).
 //  9. decode_test.go: a roundTrips row (TestRoundTripsCoverRegistry
-//     insists) and a TestLayout row; doc.go's program list above; README
-//     where users see event names.
+//     insists) and a TestLayout row (TestLayout insists too); doc.go's
+//     program list above; README where users see event names.
 //  10. bpf/vmlinux_min.h: every kernel type and field the program touches
 //     (struct inode, struct dentry, ...), each with preserve_access_index;
 //     flavor structs for renamed fields.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/corematrix/corematrix/internal/beneath"
 	"github.com/corematrix/corematrix/kernel"
 )
 
@@ -96,58 +97,37 @@ func TestTerminalStripsControlCharacters(t *testing.T) {
 	assert.Contains(t, out, "(UNVERIFIED)")
 }
 
-// A results.json that is a symlink (to /dev/zero, or anywhere),
-// a device or an oversized file is refused without reading it.
-func TestLoadReadsOnlyBoundedRegularFiles(t *testing.T) {
-	t.Run("symlink to /dev/zero", func(t *testing.T) {
-		dir := t.TempDir()
-		require.NoError(t, os.Mkdir(filepath.Join(dir, "6.1"), 0o755))
-		require.NoError(t, os.Symlink("/dev/zero", filepath.Join(dir, "6.1", ResultsFile)))
-		// ErrNotRegular comes from the file's type, before any read.
-		_, err := Load(dir)
-		require.ErrorIs(t, err, ErrNotRegular)
-	})
-	t.Run("oversized", func(t *testing.T) {
-		dir := t.TempDir()
-		f, err := os.Create(filepath.Join(dir, SummaryJSON))
-		require.NoError(t, err)
-		require.NoError(t, f.Truncate(MaxReportFile+1)) // sparse: costs no disk
-		f.Close()
-		_, err = Load(dir)
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "more than the limit")
-	})
-}
-
-// Writing a report replaces planted symlinks instead of writing
-// through them, and refuses an output directory that is a symlink.
+// Writing a report refuses planted symlinks, with an error
+// naming them, instead of writing through them (or replacing them), and
+// refuses an output directory that is a symlink.
 func TestWriteDoesNotFollowSymlinks(t *testing.T) {
 	victim := filepath.Join(t.TempDir(), "victim")
 	require.NoError(t, os.WriteFile(victim, []byte("precious"), 0o644))
-	root := t.TempDir()
-	for _, name := range []string{SummaryJSON, SummaryMD, SummaryJSON + ".tmp"} {
-		require.NoError(t, os.Symlink(victim, filepath.Join(root, name)))
-	}
-	kdir := filepath.Join(root, "6.1")
-	require.NoError(t, os.Mkdir(kdir, 0o755))
-	for _, name := range []string{ResultsFile, JUnitFile} {
-		require.NoError(t, os.Symlink(victim, filepath.Join(kdir, name)))
-	}
 	r := KernelResult{Kernel: kernel.Kernel{Name: "6.1"}, Outcome: Pass, Tests: []TestResult{{Name: "TestA", Status: "pass"}}}
-	require.NoError(t, WriteKernel(kdir, r))
-	require.NoError(t, WriteRun(root, Summary{Kernels: []KernelResult{r}}))
+	for _, name := range []string{SummaryJSON, SummaryMD} {
+		root := t.TempDir()
+		require.NoError(t, os.Symlink(victim, filepath.Join(root, name)))
+		err := WriteRun(root, Summary{Kernels: []KernelResult{r}})
+		require.ErrorIs(t, err, beneath.ErrLink, name)
+		assert.Contains(t, err.Error(), name)
+	}
+	for _, name := range []string{ResultsFile, JUnitFile} {
+		kdir := filepath.Join(t.TempDir(), "6.1")
+		require.NoError(t, os.Mkdir(kdir, 0o755))
+		require.NoError(t, os.Symlink(victim, filepath.Join(kdir, name)))
+		err := WriteKernel(kdir, r)
+		require.ErrorIs(t, err, beneath.ErrLink, name)
+		assert.Contains(t, err.Error(), name)
+	}
 	got, err := os.ReadFile(victim)
 	require.NoError(t, err)
 	assert.Equal(t, "precious", string(got))
-	for _, p := range []string{filepath.Join(root, SummaryJSON), filepath.Join(root, SummaryMD), filepath.Join(kdir, ResultsFile), filepath.Join(kdir, JUnitFile)} {
-		st, err := os.Lstat(p)
-		require.NoError(t, err)
-		assert.True(t, st.Mode().IsRegular(), "%s is %s", p, st.Mode().Type())
-	}
 
 	linked := filepath.Join(t.TempDir(), "out")
 	require.NoError(t, os.Symlink(t.TempDir(), linked))
 	err = WriteRun(linked, Summary{Kernels: []KernelResult{r}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "refusing to write through it")
+	err = WriteKernel(linked, r)
+	require.ErrorIs(t, err, beneath.ErrLink)
 }

@@ -1,13 +1,16 @@
 package report
 
-// Exit codes of a run, as documented in README.md.
+// Exit codes of vmtest, defined once here for the run's verdict and the
+// command line alike, as documented in README.md.
 const (
-	ExitOK    = 0 // every kernel passed and no program contradicted its prediction
-	ExitFail  = 1 // at least one kernel failed, or a prediction was contradicted
-	ExitUsage = 2 // the run had no kernel at all
+	ExitOK   = 0 // every kernel passed and no program contradicted its prediction
+	ExitFail = 1 // at least one kernel failed (all skipped counts), or a prediction was contradicted
+	// ExitUsage is a bad command line or input: a wrong flag or argument,
+	// an unreadable report, and a run or merge left with no kernel at all.
+	ExitUsage = 2
 	ExitInfra = 3 // every failure was the infrastructure's (infra-error, unavailable)
-	// ExitInterrupted is the exit code of a run stopped by SIGINT, SIGTERM
-	// or SIGQUIT (128+SIGINT, as shells report Ctrl-C).
+	// ExitInterrupted is the exit code of a run stopped by SIGINT, SIGTERM,
+	// SIGQUIT or SIGHUP (128+SIGINT, as shells report Ctrl-C).
 	ExitInterrupted = 130
 )
 

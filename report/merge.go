@@ -3,6 +3,7 @@ package report
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -55,8 +56,40 @@ func Merge(sums ...Summary) (Summary, error) {
 		}
 	}
 	out.Payload = strings.Join(payloads, ", ")
+	out.Args = mergeArgs(sums)
 	SortKernels(out.Kernels)
 	return out, nil
+}
+
+// mergeArgs keeps the argument checks of the merged summaries: the one
+// check when all that have one agree (a merge of a run's own directories),
+// else each distinct one, their counts added, marked as checked apart (a
+// shard checks only its own kernels: a drift between two shards' kernels
+// is not seen).
+func mergeArgs(sums []Summary) *Args {
+	var distinct []*Args
+	for _, s := range sums {
+		if s.Args != nil && !slices.ContainsFunc(distinct, func(a *Args) bool { return reflect.DeepEqual(a, s.Args) }) {
+			distinct = append(distinct, s.Args)
+		}
+	}
+	switch len(distinct) {
+	case 0:
+		return nil
+	case 1:
+		a := *distinct[0]
+		return &a
+	}
+	out := &Args{}
+	var summaries []string
+	for _, a := range distinct {
+		summaries = append(summaries, a.Summary)
+		out.Drift += a.Drift
+		out.Unknown += a.Unknown
+		out.Notes = append(out.Notes, a.Notes...)
+	}
+	out.Summary = strings.Join(summaries, "; ") + " (checked per shard; drift between shards is not compared)"
+	return out
 }
 
 // normalize returns s with its kernels in report order, without touching the

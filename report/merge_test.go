@@ -215,3 +215,23 @@ func TestMergeOfShardsWithAndWithoutArchitecture(t *testing.T) {
 	assert.Equal(t, kernel.Kernel{Name: "5.10", Version: "5.10.223", Release: "5.10.0-32-cloud-amd64", Source: "debian:bullseye/linux-image-5.10.0-32-cloud-amd64=5.10.223-1", SHA256: "ab"}, byName["5.10"])
 	assert.Equal(t, kernel.Kernel{Name: "6.1/arm64", Arch: kernel.ARM64, Version: "6.1.176"}, byName["6.1/arm64"])
 }
+
+func TestMergeKeepsTheArgumentCheck(t *testing.T) {
+	stable := &Args{Summary: "argument types stable across 6.1 (6 reads)"}
+	drift := &Args{Summary: "argument DRIFT across 5.10: 1 of 6 reads change type", Drift: 1, Notes: []string{"core_drift DRIFT: ..."}}
+	k := func(name string) []KernelResult {
+		return []KernelResult{{Kernel: kernel.Kernel{Name: name}, Outcome: Pass}}
+	}
+
+	one, err := Merge(Summary{Kernels: k("6.1"), Args: stable}, Summary{Kernels: k("5.10")})
+	require.NoError(t, err)
+	assert.Equal(t, stable, one.Args, "a single check is kept as it is")
+	assert.Contains(t, Markdown(one), "### Arguments read by the probes\n\nargument types stable across 6.1 (6 reads)")
+
+	two, err := Merge(Summary{Kernels: k("6.1"), Args: stable}, Summary{Kernels: k("5.10"), Args: drift})
+	require.NoError(t, err)
+	require.NotNil(t, two.Args)
+	assert.Equal(t, 1, two.Args.Drift)
+	assert.Equal(t, "argument types stable across 6.1 (6 reads); argument DRIFT across 5.10: 1 of 6 reads change type (checked per shard; drift between shards is not compared)", two.Args.Summary)
+	assert.Equal(t, drift.Notes, two.Args.Notes)
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/corematrix/corematrix/internal/beneath"
 	"github.com/corematrix/corematrix/kernel"
 )
 
@@ -55,21 +56,16 @@ func readRegular(path string, max int64) ([]byte, bool, error) {
 	return b, true, nil
 }
 
-// ensureDir creates dir (and its parents) and checks that dir itself is a
-// directory, not a symlink to one: reports are never written through a
-// planted link.
-func ensureDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	st, err := os.Lstat(dir)
+// ensureDir creates dir (and its parents) and opens it; dir itself must be
+// a directory, not a symlink to one. Files are then written through the
+// returned directory without following links: reports are never written
+// through a planted link.
+func ensureDir(dir string) (*beneath.Dir, error) {
+	d, err := beneath.MkdirAll(dir, 0o755)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("%w; refusing to write through it", err)
 	}
-	if !st.IsDir() {
-		return fmt.Errorf("%s is a %s, not a directory; refusing to write through it", dir, kind(st.Mode()))
-	}
-	return nil
+	return d, nil
 }
 
 // validOutcome reports whether o is an outcome a run writes.

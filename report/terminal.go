@@ -24,9 +24,9 @@ func Terminal(s Summary) string {
 	for _, k := range s.Kernels {
 		k.Kernel.Name, k.Reason = termtext.Line(k.Kernel.Name), termtext.Line(k.Reason)
 		c := countTests(k)
-		release := k.Kernel.Release
+		release := termtext.Line(k.Kernel.Release)
 		if release == "" {
-			release = k.Kernel.Version
+			release = termtext.Line(k.Kernel.Version)
 		}
 		if release == "" {
 			release = "-"
@@ -55,7 +55,12 @@ func Terminal(s Summary) string {
 		if d.OtherCause {
 			other = fmt.Sprintf(": another cause (%s, not %s)", d.ActualCause, strings.Join(d.Causes, ", "))
 		}
-		fmt.Fprintf(&b, "DISAGREE %s %s: predicted %s, actually %s%s\n", d.Kernel, d.Program, predictedPlain(d), loadedPlain(d), other)
+		fmt.Fprintf(&b, "DISAGREE %s %s: predicted %s, actually %s%s\n", termtext.Line(d.Kernel), termtext.Line(d.Program), predictedPlain(d), loadedPlain(d), termtext.Line(other))
+	}
+	for _, k := range s.Kernels {
+		for _, r := range k.Refused {
+			fmt.Fprintf(&b, "REFUSED %s: file %q sent back by the guest: %s\n", termtext.Line(k.Kernel.Name), termtext.Line(r.Path), termtext.Line(r.Reason))
+		}
 	}
 	// Names, reasons and errors come from images, guests and report files:
 	// no control character of theirs reaches the terminal.

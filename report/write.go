@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/corematrix/corematrix/internal/atomicfile"
+	"github.com/corematrix/corematrix/internal/beneath"
 )
 
 // File names inside a report directory.
@@ -33,17 +33,19 @@ var ErrNoResults = errors.New("no summary.json or results.json found")
 // WriteKernel writes r as results.json and junit.xml into dir, creating dir.
 // Use KernelDir to choose dir.
 func WriteKernel(dir string, r KernelResult) error {
-	if err := ensureDir(dir); err != nil {
+	d, err := ensureDir(dir)
+	if err != nil {
 		return fmt.Errorf("write report of kernel %s: %w", r.Kernel.Name, err)
 	}
-	if err := writeJSON(filepath.Join(dir, ResultsFile), r); err != nil {
+	defer d.Close()
+	if err := writeJSON(d, ResultsFile, r); err != nil {
 		return fmt.Errorf("write report of kernel %s: %w", r.Kernel.Name, err)
 	}
 	x, err := JUnit(r)
 	if err != nil {
 		return fmt.Errorf("write report of kernel %s: %w", r.Kernel.Name, err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, JUnitFile), x, 0o644); err != nil {
+	if err := d.WriteAtomic(JUnitFile, x, 0o644); err != nil {
 		return fmt.Errorf("write report of kernel %s: %w", r.Kernel.Name, err)
 	}
 	return nil
@@ -56,20 +58,22 @@ func WriteKernel(dir string, r KernelResult) error {
 // kernel's results.json; everything else is kept.
 func WriteRun(root string, s Summary) error {
 	s = normalize(s)
-	if err := ensureDir(root); err != nil {
+	d, err := ensureDir(root)
+	if err != nil {
 		return fmt.Errorf("write run report: %w", err)
 	}
+	defer d.Close()
 	slim := s
 	slim.Kernels = make([]KernelResult, len(s.Kernels))
 	for i, k := range s.Kernels {
 		k.Events = nil
 		slim.Kernels[i] = k
 	}
-	if err := writeJSON(filepath.Join(root, SummaryJSON), slim); err != nil {
+	if err := writeJSON(d, SummaryJSON, slim); err != nil {
 		return fmt.Errorf("write run report: %w", err)
 	}
 	md := Markdown(s)
-	if err := atomicfile.WriteFile(filepath.Join(root, SummaryMD), []byte(md), 0o644); err != nil {
+	if err := d.WriteAtomic(SummaryMD, []byte(md), 0o644); err != nil {
 		return fmt.Errorf("write run report: %w", err)
 	}
 	if path := os.Getenv(StepSummaryEnv); path != "" {
@@ -105,12 +109,12 @@ func appendStepSummary(path string, s Summary, md string) error {
 	return nil
 }
 
-func writeJSON(path string, v any) error {
+func writeJSON(d *beneath.Dir, name string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
+		return fmt.Errorf("encode %s: %w", name, err)
 	}
-	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
+	return d.WriteAtomic(name, append(b, '\n'), 0o644)
 }
 
 // Load reads the report under dir back into a Summary.

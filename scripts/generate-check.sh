@@ -44,7 +44,7 @@ trap 'rm -rf "$scratch"' EXIT
 # removed; then go generate everything that has a directive. A generated file
 # must come out byte-identical to the committed one.
 git ls-files -z | xargs -0 cp --parents -t "$scratch"
-generated=$(git ls-files 'probes/*_bpfel.go' 'probes/*_bpfel.o' 'harness/broken/*.o' 'corereport/testdata/*.o' 'argread/testdata/*.o')
+generated=$(git ls-files 'probes/*_bpfel.go' 'probes/*_bpfel.o' 'harness/broken/*.o' 'corereport/testdata/*.o' 'argread/testdata/*.o' 'argread/helpers_gen.go')
 (cd "$scratch" && rm -f $generated && go generate ./probes/... ./harness/broken/... ./corereport/... ./argread/...)
 
 status=0

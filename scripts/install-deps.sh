@@ -3,6 +3,7 @@
 # already present is left alone, and apt-get update runs only when something is missing.
 #
 #   qemu-system-x86  boots the kernels of the matrix
+#   qemu-system-arm  boots arm64 kernels (qemu-system-aarch64, the virt machine; TCG on x86)
 #   clang, llvm      compile the BPF probes (make generate; bpf2go calls clang and llvm-strip),
 #                    plus clang-N/llvm-N of the major version in probes/bpf/CLANG_VERSION, which
 #                    make generate-check needs to reproduce the committed objects byte for byte
@@ -16,7 +17,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 clang_version=$(tr -d '[:space:]' < "$here/../probes/bpf/CLANG_VERSION")
-packages=(qemu-system-x86 clang llvm "clang-$clang_version" "llvm-$clang_version" libbpf-dev ca-certificates busybox-static debian-archive-keyring)
+packages=(qemu-system-x86 qemu-system-arm clang llvm "clang-$clang_version" "llvm-$clang_version" libbpf-dev ca-certificates busybox-static debian-archive-keyring)
 
 missing=()
 for p in "${packages[@]}"; do

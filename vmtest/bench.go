@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/corematrix/corematrix/internal/tinyelf"
@@ -122,7 +124,7 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 	if runs < 1 {
 		return nil, fmt.Errorf("bench: runs must be at least 1, got %d", runs)
 	}
-	floor, bare, trivial, err := r.benchRunners()
+	images, trivial, err := r.benchRunners()
 	if err != nil {
 		return nil, err
 	}
@@ -158,10 +160,10 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 
 			for _, b := range []struct {
 				kind   BenchKind
-				cpio   string
+				floor  bool
 				sample *[]float64
-			}{{BenchFloor, floor, &out[i].Floor}, {BenchBare, bare, &out[i].Bare}} {
-				secs, cpuSecs, err := trivial.bareBoot(ctx, k, b.cpio, dir(b.kind))
+			}{{BenchFloor, true, &out[i].Floor}, {BenchBare, false, &out[i].Bare}} {
+				secs, cpuSecs, err := trivial.bareBoot(ctx, k, images, b.floor, dir(b.kind))
 				if err != nil {
 					return out, fmt.Errorf("bench %s: %s boot: %w", name, b.kind, err)
 				}
@@ -218,40 +220,80 @@ func medianResult(rs []*Result) *Result {
 	return s[(len(s)-1)/2]
 }
 
-// benchRunners writes the floor and bare initramfs archives and builds the
-// trivial runner, which shares r's configuration and accelerator verdict.
-func (r *Runner) benchRunners() (floor, bare string, trivial *Runner, err error) {
-	floor = filepath.Join(r.tmp, "floor.cpio")
-	if err := writeInitramfs(floor, []initramfs.File{{Name: "/init", Data: tinyelf.Executable(elf.EM_X86_64, powerOffText), Mode: 0o755}}); err != nil {
-		return "", "", nil, err
-	}
-	bare = filepath.Join(r.tmp, "bare.cpio")
-	sh := initramfs.File{Name: "/init", Data: []byte("#!/bin/sh\nexec poweroff -f\n"), Mode: 0o755}
-	if err := writeInitramfs(bare, append(slices.Clone(r.busybox), sh)); err != nil {
-		return "", "", nil, err
-	}
-	exit0 := filepath.Join(r.tmp, "exit0")
-	if err := os.WriteFile(exit0, tinyelf.Executable(elf.EM_X86_64, exit0Text), 0o755); err != nil {
-		return "", "", nil, fmt.Errorf("%w: write trivial payload: %w", ErrInfra, err)
-	}
+// benchRunners builds the trivial runner, which shares r's configuration
+// and accelerator verdict, and the floor and bare archives (per guest
+// architecture, on first use).
+func (r *Runner) benchRunners() (images *benchImages, trivial *Runner, err error) {
 	t := &Runner{cfg: r.cfg, accel: r.accel, busybox: r.busybox}
-	t.cfg.Payload, t.cfg.Args, t.cfg.Raw, t.cfg.Files = exit0, nil, true, nil
+	t.cfg.Args, t.cfg.Raw, t.cfg.Files = nil, true, nil
 	t.cfg.Predictor = nil
 	if t.tmp, err = os.MkdirTemp("", "vmtest-"); err != nil {
-		return "", "", nil, fmt.Errorf("%w: %w", ErrInfra, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
-	if err := t.buildInitramfs(); err != nil {
-		t.Close()
-		return "", "", nil, err
+	// The trivial payload of every architecture: exit0 for the host's,
+	// linux-ARCH/exit0 beside it for the others (ForArch finds them).
+	t.cfg.Payload = filepath.Join(t.tmp, "exit0")
+	for arch, prog := range tiny {
+		p := t.cfg.Payload
+		if arch != runtime.GOARCH {
+			p = filepath.Join(t.tmp, "linux-"+arch, "exit0")
+		}
+		err := os.MkdirAll(filepath.Dir(p), 0o755)
+		if err == nil {
+			err = os.WriteFile(p, prog.exit0(), 0o755)
+		}
+		if err != nil {
+			t.Close()
+			return nil, nil, fmt.Errorf("%w: write trivial payload: %w", ErrInfra, err)
+		}
 	}
-	return floor, bare, t, nil
+	return &benchImages{r: t}, t, nil
 }
 
-// bareBoot boots kernel k with the initramfs at path, whose /init powers
-// off at once, and returns the seconds from resolving the kernel to QEMU's
-// exit and the CPU seconds QEMU used. The accelerator must already be
-// settled.
-func (r *Runner) bareBoot(ctx context.Context, k kernel.Kernel, path, dir string) (wall, cpu float64, err error) {
+// benchImages holds the floor and bare archives of each guest architecture.
+type benchImages struct {
+	r      *Runner
+	mu     sync.Mutex
+	floors map[string]string
+	bares  map[string]string
+}
+
+// get returns the floor and bare archives for guests of arch.
+func (b *benchImages) get(ctx context.Context, arch string) (floor, bare string, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if f, ok := b.floors[arch]; ok {
+		return f, b.bares[arch], nil
+	}
+	t, ok := tiny[arch]
+	if !ok {
+		return "", "", fmt.Errorf("bench: no floor program for %s", arch)
+	}
+	im := b.r.image(ctx, arch)
+	if im.err != nil {
+		return "", "", im.err
+	}
+	floor = filepath.Join(b.r.tmp, "floor-"+arch+".cpio")
+	if err := writeInitramfs(floor, []initramfs.File{{Name: "/init", Data: t.powerOff(), Mode: 0o755}}); err != nil {
+		return "", "", err
+	}
+	bare = filepath.Join(b.r.tmp, "bare-"+arch+".cpio")
+	sh := initramfs.File{Name: "/init", Data: []byte("#!/bin/sh\nexec poweroff -f\n"), Mode: 0o755}
+	if err := writeInitramfs(bare, append(slices.Clone(im.busybox), sh)); err != nil {
+		return "", "", err
+	}
+	if b.floors == nil {
+		b.floors, b.bares = map[string]string{}, map[string]string{}
+	}
+	b.floors[arch], b.bares[arch] = floor, bare
+	return floor, bare, nil
+}
+
+// bareBoot boots kernel k with its architecture's floor or bare archive,
+// whose /init powers off at once, and returns the seconds from resolving the
+// kernel to QEMU's exit and the CPU seconds QEMU used. The accelerator must
+// already be settled.
+func (r *Runner) bareBoot(ctx context.Context, k kernel.Kernel, images *benchImages, floor bool, dir string) (wall, cpu float64, err error) {
 	start := time.Now()
 	k, err = r.resolve(ctx, k)
 	if err != nil {
@@ -260,7 +302,15 @@ func (r *Runner) bareBoot(ctx context.Context, k kernel.Kernel, path, dir string
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, 0, err
 	}
-	accel, probe, err := r.accel.acquire(ctx)
+	floorImg, bareImg, err := images.get(ctx, guestArch(k))
+	if err != nil {
+		return 0, 0, err
+	}
+	path := bareImg
+	if floor {
+		path = floorImg
+	}
+	accel, probe, err := r.acquireAccel(ctx, guestArch(k))
 	if err != nil {
 		return 0, 0, err
 	}
@@ -269,7 +319,7 @@ func (r *Runner) bareBoot(ctx context.Context, k kernel.Kernel, path, dir string
 		return 0, 0, errors.New("the accelerator is not settled yet")
 	}
 	b := &boot{
-		qemu: r.cfg.QEMU, kernel: k, initramfs: path, dir: dir,
+		qemu: r.image(ctx, guestArch(k)).qemu, kernel: k, initramfs: path, dir: dir,
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
 		timeout: r.cfg.Timeout,
 	}
@@ -289,6 +339,22 @@ func (r *Runner) bareBoot(ctx context.Context, k kernel.Kernel, path, dir string
 		return 0, 0, fmt.Errorf("kernel error: %s", s.Line)
 	}
 	return secs, br.cpu.Seconds(), nil
+}
+
+// tinyArch is how the benchmark's tiny programs look on one architecture.
+type tinyArch struct {
+	machine elf.Machine
+	// powerOffText and exit0Text are the raw machine code.
+	powerOffText, exit0Text []byte
+}
+
+func (t tinyArch) powerOff() []byte { return tinyelf.Executable(t.machine, t.powerOffText) }
+func (t tinyArch) exit0() []byte    { return tinyelf.Executable(t.machine, t.exit0Text) }
+
+// tiny holds the benchmark's programs per guest architecture.
+var tiny = map[string]tinyArch{
+	"amd64": {elf.EM_X86_64, powerOffText, exit0Text},
+	"arm64": {elf.EM_AARCH64, powerOffARM64, exit0ARM64},
 }
 
 // Machine code of the benchmark's tiny programs (x86-64, raw system calls).
@@ -318,5 +384,49 @@ func rebootSeq(cmd uint32) []byte {
 		0x0f, 0x05, // syscall
 	}
 	binary.LittleEndian.PutUint32(b[11:], cmd)
+	return b
+}
+
+// Machine code of the benchmark's tiny programs on arm64 (raw system calls:
+// the number in x8, arguments from x0, svc #0).
+var (
+	powerOffARM64 = slices.Concat(
+		rebootARM64(0x4321fedc), // POWER_OFF
+		rebootARM64(0x01234567), // RESTART
+		arm64Words(0x14000000),  // b .
+	)
+	// exit0ARM64: exit_group(0).
+	exit0ARM64 = arm64Words(
+		movz(0, 0, 0),  // mov x0, #0
+		movz(8, 94, 0), // mov x8, #94 (exit_group)
+		0xd4000001,     // svc #0
+	)
+)
+
+// rebootARM64 is reboot(LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, cmd).
+func rebootARM64(cmd uint32) []byte {
+	return arm64Words(
+		movz(0, 0xdead, 0), movk(0, 0xfee1, 1), // x0 = 0xfee1dead
+		movz(1, 0x1969, 0), movk(1, 0x2812, 1), // x1 = 0x28121969
+		movz(2, uint16(cmd), 0), movk(2, uint16(cmd>>16), 1),
+		movz(8, 142, 0), // x8 = 142 (reboot)
+		0xd4000001,      // svc #0
+	)
+}
+
+// movz is MOVZ Xd, #imm, LSL #(16*hw); movk is MOVK.
+func movz(rd uint32, imm uint16, hw uint32) uint32 {
+	return 0xd2800000 | hw<<21 | uint32(imm)<<5 | rd
+}
+
+func movk(rd uint32, imm uint16, hw uint32) uint32 {
+	return 0xf2800000 | hw<<21 | uint32(imm)<<5 | rd
+}
+
+func arm64Words(ws ...uint32) []byte {
+	b := make([]byte, 4*len(ws))
+	for i, w := range ws {
+		binary.LittleEndian.PutUint32(b[4*i:], w)
+	}
 	return b
 }

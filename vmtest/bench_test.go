@@ -7,8 +7,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/corematrix/corematrix/internal/tinyelf"
 )
 
 func TestMedian(t *testing.T) {
@@ -50,15 +48,25 @@ func TestRatioPairsRuns(t *testing.T) {
 	assert.Zero(t, k.Ratio(BenchFloor))
 }
 
-// TestTinyELF checks the benchmark's programs are static x86-64 executables
-// whose one segment maps the whole file and whose entry is the text.
+// TestTinyELF checks the benchmark's programs are static executables of
+// their architecture whose one segment maps the whole file and whose entry
+// is the text.
 func TestTinyELF(t *testing.T) {
-	for name, text := range map[string][]byte{"poweroff": powerOffText, "exit0": exit0Text} {
-		b := tinyelf.Executable(elf.EM_X86_64, text)
+	for name, tt := range map[string]struct {
+		text    []byte
+		b       []byte
+		machine elf.Machine
+	}{
+		"poweroff":       {powerOffText, tiny["amd64"].powerOff(), elf.EM_X86_64},
+		"exit0":          {exit0Text, tiny["amd64"].exit0(), elf.EM_X86_64},
+		"arm64 poweroff": {powerOffARM64, tiny["arm64"].powerOff(), elf.EM_AARCH64},
+		"arm64 exit0":    {exit0ARM64, tiny["arm64"].exit0(), elf.EM_AARCH64},
+	} {
+		text, b := tt.text, tt.b
 		f, err := elf.NewFile(bytes.NewReader(b))
 		require.NoError(t, err, name)
 		assert.Equal(t, elf.ET_EXEC, f.Type, name)
-		assert.Equal(t, elf.EM_X86_64, f.Machine, name)
+		assert.Equal(t, tt.machine, f.Machine, name)
 		require.Len(t, f.Progs, 1, name)
 		p := f.Progs[0]
 		assert.Equal(t, elf.PT_LOAD, p.Type, name)
@@ -68,4 +76,11 @@ func TestTinyELF(t *testing.T) {
 	}
 	// reboot(2) takes the magic numbers and the command in edi, esi, edx.
 	assert.Equal(t, []byte{0xdc, 0xfe, 0x21, 0x43}, powerOffText[11:15], "LINUX_REBOOT_CMD_POWER_OFF")
+	// arm64: movz x0, #0xdead; movk x0, #0xfee1, lsl #16 (as an assembler
+	// encodes them), then the command's halves into x2, x8 = 142, svc #0.
+	assert.Equal(t, []byte{0xa0, 0xd5, 0x9b, 0xd2}, powerOffARM64[0:4], "movz x0, #0xdead")
+	assert.Equal(t, []byte{0x20, 0xdc, 0xbf, 0xf2}, powerOffARM64[4:8], "movk x0, #0xfee1, lsl #16")
+	assert.Equal(t, []byte{0x82, 0xdb, 0x9f, 0xd2}, powerOffARM64[16:20], "movz x2, #0xfedc")
+	assert.Equal(t, []byte{0xc8, 0x11, 0x80, 0xd2}, powerOffARM64[24:28], "movz x8, #142")
+	assert.Equal(t, []byte{0x01, 0x00, 0x00, 0xd4}, powerOffARM64[28:32], "svc #0")
 }

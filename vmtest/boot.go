@@ -8,12 +8,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/corematrix/corematrix/internal/beneath"
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/guest"
@@ -61,6 +61,9 @@ type boot struct {
 	shellSock string
 	// follow, when set, prints the payload's output as it arrives.
 	follow *wire.Follower
+	// limit is the budget for what the guest sends (results and console
+	// bytes together): QEMU is stopped when it is exceeded.
+	limit int64
 }
 
 // bootResult is what one QEMU run left behind.
@@ -86,16 +89,38 @@ const pollInterval = 10 * time.Millisecond
 // fills; it returns what the guest left behind. An error means the host
 // could not run the boot.
 func (b *boot) run(ctx context.Context) (*bootResult, error) {
-	console := filepath.Join(b.dir, ConsoleFile)
-	results := filepath.Join(b.dir, ResultsFile)
-	for _, p := range []string{console, results} {
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			return nil, fmt.Errorf("create %s: %w", p, err)
-		}
+	if b.limit <= 0 {
+		b.limit = wire.DefaultLimit
 	}
+	// The console log and the results stream are created in the kernel's
+	// directory without following a link planted there, and QEMU writes
+	// them through the descriptors vmtest opened (/dev/fd/N), never by path.
+	dir, err := beneath.Open(b.dir)
+	if err != nil {
+		return nil, fmt.Errorf("report directory: %w", err)
+	}
+	defer dir.Close()
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	for _, name := range []string{ConsoleFile, ResultsFile} {
+		f, err := dir.Create(name, 0o644, beneath.Replace)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	console, err := dir.Open(ConsoleFile)
+	if err != nil {
+		return nil, err
+	}
+	defer console.Close()
 	res := &bootResult{started: time.Now()}
 	res.evidence.Timeout = b.timeout
-	q, err := b.start(console, results)
+	q, err := b.start("/dev/fd/3", "/dev/fd/4", files...)
 	if err != nil {
 		return nil, err
 	}
@@ -108,13 +133,14 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 		}
 		defer shell.stop()
 	}
-	w, err := openWatcher(results)
+	results, err := dir.Open(ResultsFile)
 	if err != nil {
 		q.kill()
-		return nil, err
+		return nil, fmt.Errorf("open results: %w", err)
 	}
+	w := newWatcher(results, b.limit)
 	defer w.close()
-	waitErr, killed, err := b.wait(ctx, q, w, res, shell)
+	waitErr, killed, err := b.wait(ctx, q, w, res, shell, console)
 	if err != nil {
 		return nil, err
 	}
@@ -128,11 +154,43 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 	if waitErr != nil && !killed {
 		res.evidence.QEMUError = q.failure(waitErr)
 	}
+	if res.evidence.OverBudget == 0 && b.overBudget(w, console) {
+		res.evidence.OverBudget = b.limit
+	}
 	res.evidence.Results = w.data
-	if res.evidence.Console, err = os.ReadFile(console); err != nil {
+	if res.evidence.Console, err = io.ReadAll(io.LimitReader(console, b.limit)); err != nil {
 		return nil, fmt.Errorf("read console log: %w", err)
 	}
 	return res, nil
+}
+
+// overBudget reports whether the results read so far and the console log
+// together exceed the budget.
+func (b *boot) overBudget(w *watcher, console *os.File) bool {
+	if w.full {
+		return true
+	}
+	n := int64(len(w.data))
+	if st, err := console.Stat(); err == nil {
+		n += st.Size()
+	}
+	return n > b.limit
+}
+
+// shellWanted reports whether the host opens the shell the guest announced
+// in the results stream data: always for `vmtest shell`; for
+// --shell-on-fail only after a payload section, intact, whose trailer says
+// the payload failed or could not run. A `shell` line alone, which any
+// guest can print, never hands over the terminal or lifts the deadline.
+func shellWanted(sh *Shell, data []byte, limit int64) bool {
+	if sh == nil {
+		return false
+	}
+	if !sh.OnFail {
+		return true
+	}
+	p := wire.ParseLimit(data, limit).Section(wire.SectionPayload)
+	return p != nil && p.Err == nil && (p.Exit != 0 || p.InitError != "")
 }
 
 // qemuProcess is a running QEMU.
@@ -146,10 +204,11 @@ type qemuProcess struct {
 }
 
 // start starts QEMU for this boot, writing the console and the results port
-// to the files at those paths.
-func (b *boot) start(console, results string) (*qemuProcess, error) {
+// to the files at those paths; extra are open files QEMU inherits as
+// descriptors 3, 4, ... (the paths may name them as /dev/fd/N).
+func (b *boot) start(console, results string, extra ...*os.File) (*qemuProcess, error) {
 	args, err := qemu.Args(qemu.Config{
-		Kernel: b.kernel.Path, Initramfs: b.initramfs,
+		Arch: guestArch(b.kernel), Kernel: b.kernel.Path, Initramfs: b.initramfs,
 		Console: console, Results: results,
 		MemoryMiB: b.memoryMiB, CPUs: b.cpus, Accel: b.accel,
 		Append: []string{guest.EncodeKernelParam(b.kernel.Name)},
@@ -164,6 +223,7 @@ func (b *boot) start(console, results string) (*qemuProcess, error) {
 	q.cmd.Stdin = nil
 	q.cmd.Stdout = &limitedBuffer{buf: &q.output, max: 64 << 10}
 	q.cmd.Stderr = q.cmd.Stdout
+	q.cmd.ExtraFiles = extra
 	if err := q.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", b.qemu, err)
 	}
@@ -197,12 +257,12 @@ func (q *qemuProcess) failure(waitErr error) error {
 // shell is on the user's terminal. An error (QEMU killed too) means the run
 // cannot be judged: the results file could not be read, or a KVM probe's
 // guest did not speak in time (errNoHello).
-func (b *boot) wait(ctx context.Context, q *qemuProcess, w *watcher, res *bootResult, shell *relay) (waitErr error, killed bool, err error) {
+func (b *boot) wait(ctx context.Context, q *qemuProcess, w *watcher, res *bootResult, shell *relay, console *os.File) (waitErr error, killed bool, err error) {
 	deadline := time.NewTimer(b.timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	shellOn := false
+	shellOn, shellRefused := false, false
 	for {
 		select {
 		case exitErr := <-q.exited:
@@ -212,11 +272,23 @@ func (b *boot) wait(ctx context.Context, q *qemuProcess, w *watcher, res *bootRe
 				q.kill()
 				return nil, false, err
 			}
-			if shell != nil && !shellOn && w.seen(shellLine) {
-				// The user is at the keyboard now: no deadline.
-				shellOn = true
-				deadline.Stop()
-				shell.start()
+			if b.overBudget(w, console) {
+				// The guest sends more than the run allows: stop it before
+				// it fills the disk or the host's memory.
+				res.evidence.OverBudget = b.limit
+				return q.kill(), true, nil
+			}
+			if shell != nil && !shellOn && !shellRefused && w.seen(shellLine) {
+				if shellWanted(b.shell, w.data, b.limit) {
+					// The user is at the keyboard now: no deadline.
+					shellOn = true
+					deadline.Stop()
+					shell.start()
+				} else {
+					// The guest announced a shell the host did not ask for:
+					// the terminal stays the host's, the deadline holds.
+					shellRefused = true
+				}
 			}
 			if b.helloDeadline > 0 && res.hello.IsZero() && now.Sub(res.started) > b.helloDeadline {
 				q.kill()
@@ -307,20 +379,34 @@ type watcher struct {
 	f    *os.File
 	data []byte
 	from map[string]int // marker -> offset to resume its search at
+	// max bounds data; full is set once more was there.
+	max  int64
+	full bool
 }
 
-// openWatcher opens the file at path for reading as it grows.
-func openWatcher(path string) (*watcher, error) {
+// openWatcher opens the file at path for reading as it grows, keeping at
+// most max bytes.
+func openWatcher(path string, max int64) (*watcher, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open results: %w", err)
 	}
-	return &watcher{f: f}, nil
+	return newWatcher(f, max), nil
 }
 
-// poll reads what was appended since the last poll.
+// newWatcher reads f as it grows, keeping at most max bytes.
+func newWatcher(f *os.File, max int64) *watcher { return &watcher{f: f, max: max} }
+
+// poll reads what was appended since the last poll, up to the watcher's
+// bound.
 func (w *watcher) poll() error {
-	more, err := io.ReadAll(w.f)
+	if w.full {
+		return nil
+	}
+	more, err := io.ReadAll(io.LimitReader(w.f, w.max-int64(len(w.data))+1))
+	if int64(len(w.data)+len(more)) > w.max {
+		more, w.full = more[:w.max-int64(len(w.data))], true
+	}
 	w.data = append(w.data, more...)
 	if err != nil {
 		return fmt.Errorf("read results: %w", err)

@@ -15,7 +15,7 @@ import (
 func TestWatcherMarkerAcrossReads(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "serial1.raw")
 	require.NoError(t, os.WriteFile(path, []byte("noise corematrix-init v1 hel"), 0o644))
-	w, err := openWatcher(path)
+	w, err := openWatcher(path, 1<<20)
 	require.NoError(t, err)
 	defer w.close()
 	require.NoError(t, w.poll())
@@ -32,11 +32,11 @@ func TestWatcherMarkerAcrossReads(t *testing.T) {
 }
 
 func TestWatcherSurfacesReadErrors(t *testing.T) {
-	w, err := openWatcher(t.TempDir()) // a directory: open works, read fails
+	w, err := openWatcher(t.TempDir(), 1<<20) // a directory: open works, read fails
 	require.NoError(t, err)
 	defer w.close()
 	require.ErrorContains(t, w.poll(), "read results")
-	_, err = openWatcher(filepath.Join(t.TempDir(), "missing"))
+	_, err = openWatcher(filepath.Join(t.TempDir(), "missing"), 1<<20)
 	require.ErrorContains(t, err, "open results")
 }
 
@@ -62,7 +62,7 @@ func TestWatcherSeesGuestMarkers(t *testing.T) {
 	require.NoError(t, s.End(0, ""))
 	require.NoError(t, f.Close())
 
-	w, err := openWatcher(path)
+	w, err := openWatcher(path, 1<<20)
 	require.NoError(t, err)
 	defer w.close()
 	require.NoError(t, w.poll())

@@ -37,6 +37,9 @@ type Evidence struct {
 	MemoryMiB int
 	// Interrupted is set when the run was stopped (Ctrl-C) and QEMU killed.
 	Interrupted bool
+	// Limit is the budget for what the guest sends (0: wire.DefaultLimit);
+	// OverBudget is set to it when QEMU was stopped for exceeding it.
+	Limit, OverBudget int64
 }
 
 // Verdict is the classification of one boot.
@@ -56,6 +59,8 @@ type Verdict struct {
 	Output []byte
 	// Files are the file sections the payload sent for the host, all intact.
 	Files []*wire.Received
+	// stream is the parsed results stream (parsed once per boot).
+	stream *wire.Stream
 }
 
 // initDied is the panic message of a kernel whose PID 1 exited.
@@ -72,8 +77,11 @@ const initDied = "Attempted to kill init!"
 // KASAN, ...) turns a pass into a failure unless AllowWarnings; either way it
 // is listed in Warnings.
 func Classify(ev Evidence) Verdict {
-	st := wire.Parse(ev.Results)
-	v := Verdict{ExitCode: -1, Release: st.Release}
+	if ev.Limit <= 0 {
+		ev.Limit = wire.DefaultLimit
+	}
+	st := wire.ParseLimit(ev.Results, ev.Limit)
+	v := Verdict{ExitCode: -1, Release: st.Release, stream: st}
 	payload := st.Section(wire.SectionPayload)
 	if payload != nil {
 		v.Output = payload.Data
@@ -185,6 +193,12 @@ func unfinished(ev Evidence, st *wire.Stream, payload *wire.Received) (report.Ou
 	switch {
 	case ev.Interrupted && (payload == nil || payload.Err != nil):
 		return report.Interrupted, interruptedReason(st, payload), true
+	case ev.OverBudget > 0 || st.OverBudget != nil:
+		reason := (&wire.BudgetError{Limit: ev.Limit}).Error()
+		if ev.OverBudget > 0 {
+			reason += "; QEMU stopped"
+		}
+		return report.Fail, reason + " (raise it with --guest-output-limit)", true
 	case ev.TimedOut:
 		return report.Timeout, timeoutReason(ev, st, payload), true
 	case !st.Hello && ev.QEMUError != nil:

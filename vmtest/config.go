@@ -82,18 +82,31 @@ type Config struct {
 	AllowKernelWarnings bool
 
 	// Init is the static guest init binary; empty means this executable.
+	// Guests of another architecture get its build for theirs (ForArch:
+	// linux-ARCH/NAME beside it), and so does Payload.
 	Init string
 	// Busybox is the host's static busybox, packed into every guest as
 	// /bin/busybox with its applet links (/bin/sh, ...); empty means
 	// initramfs.BusyboxPath (Debian's busybox-static package). A missing
 	// busybox is an error wrapping initramfs.ErrNoBusybox.
 	Busybox string
-	// QEMU is the emulator binary; empty means qemu-system-x86_64.
+	// BusyboxFor returns the host path of a static busybox built for guests
+	// of arch, for guests whose architecture is not the host busybox's (an
+	// arm64 kernel on an x86 host); nil refuses such guests.
+	BusyboxFor func(ctx context.Context, arch string) (string, error)
+	// QEMU is the emulator binary for every kernel; empty means the one for
+	// each kernel's architecture (qemu-system-x86_64, qemu-system-aarch64).
 	QEMU string
 
 	// ReportDir is the run's report root: each kernel gets a directory in it
 	// (report.KernelDir) holding console.log and the raw results stream.
 	ReportDir string
+	// OutputLimit is the budget for everything one guest sends back: the
+	// results stream and console bytes on the wire, what its sections
+	// decompress to, the files it returns. When it is exceeded QEMU is
+	// stopped and the kernel fails ("guest output exceeded 256 MiB"). 0
+	// means wire.DefaultLimit (256 MiB).
+	OutputLimit int64
 	// Jobs is how many kernels boot at once; 0 picks DefaultJobs.
 	Jobs int
 	// Timeout is the per-kernel deadline (boot, payload and power-off).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -332,7 +333,7 @@ func TestE2EExecWorkdir(t *testing.T) {
 	t.Run("files and live output", func(t *testing.T) {
 		t.Parallel()
 		outdir := t.TempDir()
-		cmd := goTest(t.TempDir(), "-v", "-cover", "-coverprofile=c.out", "-outputdir", outdir, "-run", "TestFiles|TestSlow", ".")
+		cmd := goTest(t.TempDir(), "-v", "-cover", "-coverprofile=c.out", "-artifacts", "-outputdir", outdir, "-run", "TestFiles|TestSlow", ".")
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		var stderr bytes.Buffer
@@ -375,9 +376,20 @@ func TestE2EExecWorkdir(t *testing.T) {
 		fn, err := cover.CombinedOutput()
 		require.NoError(t, err, "%s", fn)
 		require.Regexp(t, `Double\s+100.0%`, string(fn))
-		art, err := os.ReadFile(filepath.Join(outdir, "artifact.txt"))
+		var arts []string // _artifacts/[PKG/TEST/]RANDOM/artifact.txt
+		filepath.WalkDir(filepath.Join(outdir, "_artifacts"), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Name() == "artifact.txt" {
+				arts = append(arts, p)
+			}
+			return nil
+		})
+		require.Len(t, arts, 1, "the artifact came back")
+		art, err := os.ReadFile(arts[0])
 		require.NoError(t, err)
 		require.Equal(t, "written in the guest\n", string(art))
+		_, err = os.Stat(filepath.Join(outdir, "stray.txt"))
+		require.ErrorIs(t, err, os.ErrNotExist, "a file go test did not name came back")
+		require.Contains(t, stderr.String()+out.String(), "refused returned file", "the refusal is reported")
 		in, err := os.ReadFile(filepath.Join(pkg, "testdata", "in.txt"))
 		require.NoError(t, err)
 		require.Equal(t, "read from testdata\n", string(in), "a write in the guest reached the host")

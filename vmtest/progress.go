@@ -1,14 +1,15 @@
 package vmtest
 
 import (
-	"crypto/rand"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/corematrix/corematrix/internal/termtext"
+	"github.com/corematrix/corematrix/internal/workflow"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -40,6 +41,10 @@ func NewProgress(w io.Writer, mode ProgressMode, kernels []string) *Display {
 type Display struct {
 	// Width, when positive, truncates TTY lines to that many columns.
 	Width int
+	// Annotate, when set, receives the GitHub annotations (workflow
+	// commands) of failed kernels instead of the output: a run under a
+	// stop-commands token prints them after it resumes.
+	Annotate func(command string)
 
 	mu    sync.Mutex
 	w     io.Writer
@@ -208,30 +213,35 @@ func (d *Display) line(rw *row, now time.Time) string {
 	return fmt.Sprintf("%-*s  %7s  %s", width, rw.name, elapsed, status)
 }
 
-// group prints a finished kernel's details folded for GitHub Actions.
+// group prints a finished kernel's details folded for GitHub Actions. The
+// run is under a stop-commands token (workflow.Guard), so the fold is
+// written as the runner itself writes one ("##[group]"), guest text is
+// neutralised line by line, and the annotations go to Annotate (printed
+// after the token is resumed).
 func (d *Display) group(rw *row, r *report.KernelResult) {
-	fmt.Fprintf(d.w, "::group::%s: %s (%s)\n", rw.name, r.Outcome, r.Reason)
+	line := func(s string) string { return workflow.Neutral(termtext.Line(s)) }
+	block := func(s string) string { return workflow.Neutral(termtext.Strip(s, true)) }
+	fmt.Fprintf(d.w, "##[group]%s: %s (%s)\n", line(rw.name), r.Outcome, line(r.Reason))
 	fmt.Fprintf(d.w, "release %s, accel %s, boot %.1fs, payload %.1fs, total %.1fs, exit code %d\n",
-		r.Kernel.Release, r.Accel, r.Timings.Boot, r.Timings.Payload, r.Timings.Total, r.ExitCode)
-	// What the guest printed must not act as a workflow command.
-	token := make([]byte, 16)
-	rand.Read(token)
-	fmt.Fprintf(d.w, "::stop-commands::%x\n", token)
+		line(r.Kernel.Release), r.Accel, r.Timings.Boot, r.Timings.Payload, r.Timings.Total, r.ExitCode)
 	for _, t := range r.Tests {
 		if t.Status != "pass" {
-			fmt.Fprintf(d.w, "--- %s: %s\n%s", strings.ToUpper(t.Status), t.Name, t.Output)
+			fmt.Fprintf(d.w, "--- %s: %s\n%s", strings.ToUpper(t.Status), line(t.Name), block(t.Output))
 		}
 	}
 	if r.Trace != "" {
-		fmt.Fprint(d.w, r.Trace)
+		fmt.Fprint(d.w, block(r.Trace))
 	}
 	if len(r.Tests) == 0 && r.OutputTail != "" {
-		fmt.Fprintf(d.w, "last lines of the output:\n%s", r.OutputTail)
+		fmt.Fprintf(d.w, "last lines of the output:\n%s", block(r.OutputTail))
 	}
-	fmt.Fprintf(d.w, "::%x::\n", token)
-	fmt.Fprintln(d.w, "::endgroup::")
+	fmt.Fprintln(d.w, "##[endgroup]")
 	for _, a := range Annotations(rw.name, r) {
-		fmt.Fprintln(d.w, a)
+		if d.Annotate != nil {
+			d.Annotate(a)
+		} else {
+			fmt.Fprintln(d.w, a)
+		}
 	}
 }
 
@@ -259,36 +269,60 @@ func Annotations(kernel string, r *report.KernelResult) []string {
 			continue
 		}
 		out = append(out, fmt.Sprintf("::error title=%s::%s",
-			escapeProperty(kernel+" "+t.Name), escapeData(t.Name+" on "+kernel+": "+firstFailureLine(t.Output))))
+			escapeProperty(termtext.Line(kernel+" "+t.Name)), escapeData(termtext.Line(t.Name+" on "+kernel+": "+firstFailureLine(t.Output)))))
 	}
 	if len(out) == 0 {
 		out = append(out, fmt.Sprintf("::error title=%s::%s",
-			escapeProperty(kernel+" "+string(r.Outcome)), escapeData(kernel+": "+r.Reason)))
+			escapeProperty(termtext.Line(kernel+" "+string(r.Outcome))), escapeData(termtext.Line(kernel+": "+r.Reason))))
 	}
 	return out
 }
 
-// firstFailureLine is the first line of a failing test's output that is
-// not test2json framing ("=== RUN", "--- FAIL"), with a testify "Error:"
-// line that follows a bare "file_test.go:12:" header joined to it.
+// firstFailureLine picks the line of a failing test's output that says
+// why it failed: a panic's first line; else the first testify assertion
+// (its bare "file_test.go:12:" header joined to the "Error:" line that
+// follows it); else the test's last log entry ("file_test.go:N: ..."), which
+// a t.Fatal ends the test with and a t.Error is usually, where earlier
+// entries are often t.Log lines; else the first line that is not test2json
+// framing ("=== RUN", "--- FAIL").
 func firstFailureLine(output string) string {
 	lines := strings.Split(output, "\n")
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "panic: ") {
+			return l
+		}
+	}
 	for i, l := range lines {
 		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "=== ") || strings.HasPrefix(l, "--- ") {
+		if !strings.HasSuffix(l, ":") || !logEntry.MatchString(l) {
 			continue
 		}
-		if strings.HasSuffix(l, ":") {
-			for _, next := range lines[i+1:] {
-				if e, ok := strings.CutPrefix(strings.TrimSpace(next), "Error:"); ok {
-					return l + " " + strings.TrimSpace(e)
-				}
+		for _, next := range lines[i+1:] {
+			next = strings.TrimSpace(next)
+			if e, ok := strings.CutPrefix(next, "Error:"); ok {
+				return l + " " + strings.TrimSpace(e)
+			}
+			if logEntry.MatchString(next) {
+				break // the next entry: this one was no assertion
 			}
 		}
-		return l
+	}
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); logEntry.MatchString(l) {
+			return l
+		}
+	}
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "=== ") && !strings.HasPrefix(l, "--- ") {
+			return l
+		}
 	}
 	return "failed"
 }
+
+// logEntry matches the start of a test's log entry: "file_test.go:12:".
+var logEntry = regexp.MustCompile(`^[\w.+-]+\.go:\d+:`)
 
 // escapeData escapes a workflow command's message (the part after "::").
 func escapeData(s string) string {

@@ -2,13 +2,13 @@ package vmtest
 
 import (
 	"bytes"
-	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -50,17 +50,21 @@ func TestProgressPlain(t *testing.T) {
 
 func TestProgressGitHub(t *testing.T) {
 	var b bytes.Buffer
+	var held []string
 	d := NewProgress(&b, ProgressGitHub, []string{"6.1"})
-	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Fail, Reason: "1 of 2 tests failed: TestX",
-		Tests: []report.TestResult{{Name: "TestX", Status: "fail", Output: "boom\n"}}})
+	d.Annotate = func(c string) { held = append(held, c) }
+	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Fail, Reason: "1 of 2 tests failed: TestX\n::error::forged",
+		Kernel: kernel.Kernel{Release: "6.1\n::add-mask::x"},
+		Tests:  []report.TestResult{{Name: "TestX", Status: "fail", Output: "boom\n::error::from the test\n##[error]legacy\n"}}})
 	out := b.String()
-	require.Contains(t, out, "::group::6.1: fail (1 of 2 tests failed: TestX)\n")
-	require.Contains(t, out, "--- FAIL: TestX\nboom\n")
-	require.Contains(t, out, "::endgroup::\n")
-	m := regexp.MustCompile(`::stop-commands::([0-9a-f]{32})\n(?s:.*)boom\n::([0-9a-f]{32})::\n::endgroup::`).FindStringSubmatch(out)
-	require.NotNil(t, m, "guest output is fenced off from workflow commands: %s", out)
-	require.Equal(t, m[1], m[2], "the same token resumes commands")
-	require.Contains(t, out, "::error title=6.1 TestX::TestX on 6.1: boom\n")
+	require.Contains(t, out, "##[group]6.1: fail (1 of 2 tests failed: TestX ::error::forged)\n")
+	require.Contains(t, out, "release 6.1 ::add-mask::x, accel")
+	require.Contains(t, out, "--- FAIL: TestX\nboom\n:\u200b:error::from the test\n##\u200b[error]legacy\n")
+	require.Contains(t, out, "##[endgroup]\n")
+	for l := range strings.SplitSeq(out, "\n") {
+		require.False(t, strings.HasPrefix(strings.TrimSpace(l), "::"), "a line of guest text is a workflow command: %q", l)
+	}
+	require.Equal(t, []string{"::error title=6.1 TestX::TestX on 6.1: boom"}, held, "annotations go to Annotate")
 }
 
 func TestAnnotations(t *testing.T) {
@@ -69,14 +73,18 @@ func TestAnnotations(t *testing.T) {
 		{Name: "TestA/sub", Status: "fail", Output: "    a_test.go:12: \n        \tError Trace:\ta_test.go:12\n        \tError:      \tNot equal: 50% done\n--- FAIL: TestA/sub (0.00s)\n"},
 		{Name: "TestB", Status: "fail", Output: "    b_test.go:3: line one\r\n    line two\n"},
 		{Name: "TestC", Status: "pass"},
+		{Name: "TestD", Status: "fail", Output: "    d_test.go:5: starting\n    d_test.go:6: value 3\n    d_test.go:9: want 4, got 3\n--- FAIL: TestD (0.00s)\n"},
+		{Name: "TestE", Status: "fail", Output: "    e_test.go:5: log before\n    e_test.go:7: \n        \tError Trace:\te_test.go:7\n        \tError:      \tShould be true\n    e_test.go:8: log after\n"},
 	}}
 	require.Equal(t, []string{
 		"::error title=deb%3Abookworm/linux-image-6.1.0-50-cloud-amd64 TestA/sub::TestA/sub on deb:bookworm/linux-image-6.1.0-50-cloud-amd64: a_test.go:12: Not equal: 50%25 done",
 		"::error title=deb%3Abookworm/linux-image-6.1.0-50-cloud-amd64 TestB::TestB on deb:bookworm/linux-image-6.1.0-50-cloud-amd64: b_test.go:3: line one",
+		"::error title=deb%3Abookworm/linux-image-6.1.0-50-cloud-amd64 TestD::TestD on deb:bookworm/linux-image-6.1.0-50-cloud-amd64: d_test.go:9: want 4, got 3",
+		"::error title=deb%3Abookworm/linux-image-6.1.0-50-cloud-amd64 TestE::TestE on deb:bookworm/linux-image-6.1.0-50-cloud-amd64: e_test.go:7: Should be true",
 	}, Annotations("deb:bookworm/linux-image-6.1.0-50-cloud-amd64", r))
 
 	panicked := &report.KernelResult{Outcome: report.Panic, Reason: "Kernel panic - not syncing: a, b\nc"}
-	require.Equal(t, []string{"::error title=5.10%2C6.1 panic::5.10,6.1: Kernel panic - not syncing: a, b%0Ac"},
+	require.Equal(t, []string{"::error title=5.10%2C6.1 panic::5.10,6.1: Kernel panic - not syncing: a, b c"},
 		Annotations("5.10,6.1", panicked))
 	require.Nil(t, Annotations("6.1", &report.KernelResult{Outcome: report.Pass}))
 }

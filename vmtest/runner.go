@@ -9,10 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/corematrix/corematrix/internal/beneath"
+	"github.com/corematrix/corematrix/internal/termtext"
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/gotest"
@@ -25,17 +28,30 @@ import (
 // Runner boots kernels with one initramfs, built once by NewRunner and shared
 // by every kernel of the run.
 type Runner struct {
-	cfg       Config
-	tmp       string
-	initramfs string
-	goTest    bool
+	cfg    Config
+	tmp    string
+	goTest bool
 	// countTests: a Go test binary run Raw whose arguments ask for verbose
 	// output (-test.v or -test.v=test2json): its tests are counted from
 	// the output it was asked for.
 	countTests bool
 	plainTests bool // countTests from plain -test.v output (no ^V framing)
 	accel      *accelChooser
-	busybox    []initramfs.File
+	// busybox are the host's busybox and its applet links.
+	busybox []initramfs.File
+
+	mu     sync.Mutex
+	images map[string]*archImage
+}
+
+// archImage is the initramfs of one guest architecture, built the first
+// time a kernel of that architecture boots.
+type archImage struct {
+	once    sync.Once
+	path    string
+	qemu    string
+	busybox []initramfs.File
+	err     error
 }
 
 // Result is the outcome of one kernel.
@@ -70,9 +86,6 @@ func NewRunner(cfg Config) (*Runner, error) {
 		}
 		cfg.Init = exe
 	}
-	if cfg.QEMU == "" {
-		cfg.QEMU = qemu.Binary
-	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
@@ -85,6 +98,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if cfg.Jobs <= 0 {
 		cfg.Jobs = DefaultJobs(cfg.MemoryMiB)
 	}
+	if cfg.OutputLimit <= 0 {
+		cfg.OutputLimit = wire.DefaultLimit
+	}
 	warn := func(msg string) {
 		if cfg.Log != nil {
 			fmt.Fprintln(cfg.Log, "vmtest: warning:", msg)
@@ -94,8 +110,10 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := exec.LookPath(cfg.QEMU); err != nil {
-		return nil, fmt.Errorf("%w: %s not found (run `make deps`): %w", ErrInfra, cfg.QEMU, err)
+	if cfg.QEMU != "" {
+		if _, err := exec.LookPath(cfg.QEMU); err != nil {
+			return nil, fmt.Errorf("%w: %s not found (run `make deps`): %w", ErrInfra, cfg.QEMU, err)
+		}
 	}
 	if err := initramfs.CheckStatic(cfg.Init); err != nil {
 		return nil, fmt.Errorf("guest init: %w", err)
@@ -121,17 +139,75 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
-	if err := r.buildInitramfs(); err != nil {
-		os.RemoveAll(r.tmp)
-		return nil, err
-	}
 	return r, nil
 }
 
 // ErrInfra marks errors of the host rather than of a kernel or payload.
 var ErrInfra = errors.New("infrastructure")
 
-func (r *Runner) buildInitramfs() error {
+// image returns the initramfs for guests of arch, building it on first use.
+func (r *Runner) image(ctx context.Context, arch string) *archImage {
+	r.mu.Lock()
+	if r.images == nil {
+		r.images = map[string]*archImage{}
+	}
+	im := r.images[arch]
+	if im == nil {
+		im = &archImage{}
+		r.images[arch] = im
+	}
+	r.mu.Unlock()
+	im.once.Do(func() { im.err = r.buildImage(ctx, arch, im) })
+	return im
+}
+
+// buildImage finds the emulator, guest init, busybox and payload for arch
+// and writes the initramfs.
+func (r *Runner) buildImage(ctx context.Context, arch string, im *archImage) error {
+	im.qemu = r.cfg.QEMU
+	if im.qemu == "" {
+		bin, err := qemu.BinaryFor(arch)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInfra, err)
+		}
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("%w: %s not found (run `make deps`, which installs %s): %w", ErrInfra, bin, qemu.Package(arch), err)
+		}
+		im.qemu = bin
+	}
+	init, err := ForArch(r.cfg.Init, arch)
+	if err != nil {
+		return fmt.Errorf("%w: guest init: %w", ErrInfra, err)
+	}
+	payload := r.cfg.Payload
+	if payload != "" {
+		if payload, err = ForArch(payload, arch); err != nil {
+			return fmt.Errorf("%w: payload: %w", ErrInfra, err)
+		}
+	}
+	im.busybox = r.busybox
+	if host, _ := initramfs.Arch(r.busybox[0].Source); host != arch {
+		if r.cfg.BusyboxFor == nil {
+			return fmt.Errorf("%w: no busybox for %s guests", ErrInfra, arch)
+		}
+		src, err := r.cfg.BusyboxFor(ctx, arch)
+		if err != nil {
+			return fmt.Errorf("%w: busybox for %s guests: %w", ErrInfra, arch, err)
+		}
+		if a, err := initramfs.Arch(src); err != nil || a != arch {
+			return fmt.Errorf("%w: busybox %s is not an %s executable (%s, %v)", ErrInfra, src, arch, a, err)
+		}
+		if im.busybox, err = initramfs.BusyboxAs(src, r.busybox[0].Source); err != nil {
+			return fmt.Errorf("%w: %w", ErrInfra, err)
+		}
+	}
+	im.path = filepath.Join(r.tmp, "initramfs-"+arch+".cpio")
+	return r.writeImage(im.path, init, payload, im.busybox)
+}
+
+// writeImage writes the run's initramfs at path with the guest init, the
+// payload and busybox given (all built for the guest's architecture).
+func (r *Runner) writeImage(path, init, payload string, busybox []initramfs.File) error {
 	args := r.cfg.Args
 	if r.goTest {
 		args = gotest.Args(args)
@@ -156,9 +232,9 @@ func (r *Runner) buildInitramfs() error {
 	// Busybox comes first: a later entry of the same name replaces an
 	// earlier one when the kernel unpacks the archive, so the payload and
 	// the user's files win over an applet link.
-	files := append([]initramfs.File{{Name: "/init", Source: r.cfg.Init, Mode: 0o755}}, r.busybox...)
-	if r.cfg.Payload != "" {
-		files = append(files, initramfs.File{Name: inGuest, Source: r.cfg.Payload, Mode: 0o755})
+	files := append([]initramfs.File{{Name: "/init", Source: init, Mode: 0o755}}, busybox...)
+	if payload != "" {
+		files = append(files, initramfs.File{Name: inGuest, Source: payload, Mode: 0o755})
 	}
 	files = append(files, initramfs.File{Name: guest.ConfigPath, Data: conf, Mode: 0o644})
 	if r.cfg.PackWorkDir {
@@ -179,8 +255,7 @@ func (r *Runner) buildInitramfs() error {
 		f.Name = guest.StagedName(f.Name)
 		files = append(files, f)
 	}
-	r.initramfs = filepath.Join(r.tmp, "initramfs.cpio")
-	return writeInitramfs(r.initramfs, files)
+	return writeInitramfs(path, files)
 }
 
 func writeInitramfs(path string, files []initramfs.File) error {
@@ -212,21 +287,21 @@ func (r *Runner) collects(p string) bool {
 	return false
 }
 
-// kernelInitramfs returns the initramfs for k: the run's, followed (the
-// kernel unpacks concatenated archives in order) by an archive holding k's
-// config when it is known.
-func (r *Runner) kernelInitramfs(k kernel.Kernel) (string, error) {
+// kernelInitramfs returns the initramfs for k: the run's for k's
+// architecture (base), followed (the kernel unpacks concatenated archives in
+// order) by an archive holding k's config when it is known.
+func (r *Runner) kernelInitramfs(k kernel.Kernel, base string) (string, error) {
 	if k.ConfigPath == "" {
-		return r.initramfs, nil
+		return base, nil
 	}
 	f, err := os.CreateTemp(r.tmp, "initramfs-*.cpio")
 	if err != nil {
 		return "", fmt.Errorf("kernel initramfs: %w", err)
 	}
-	base, err := os.Open(r.initramfs)
+	bf, err := os.Open(base)
 	if err == nil {
-		_, err = io.Copy(f, base)
-		base.Close()
+		_, err = io.Copy(f, bf)
+		bf.Close()
 	}
 	if err == nil {
 		err = initramfs.Write(f, []initramfs.File{{Name: guest.KconfigPath, Source: k.ConfigPath, Mode: 0o644}})
@@ -270,7 +345,10 @@ func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onStat
 	res := &Result{Dir: dir}
 	res.Kernel = k
 	res.ExitCode = -1
-	res.Outcome, res.Reason = r.kernel(ctx, res, onState)
+	o, reason := r.kernel(ctx, res, onState)
+	// A reason may quote the guest (or a server): one line, no control
+	// characters, wherever it is printed.
+	res.Outcome, res.Reason = o, termtext.Line(reason)
 	res.Timings.Total = time.Since(start).Seconds()
 	return res
 }
@@ -290,7 +368,7 @@ func (r *Runner) kernel(ctx context.Context, res *Result, onState func(State)) (
 	}
 	res.Kernel = k
 	res.Prediction = r.predict(ctx, k)
-	if err := os.MkdirAll(res.Dir, 0o755); err != nil {
+	if err := makeKernelDir(r.cfg.ReportDir, res.Dir); err != nil {
 		return report.InfraError, fmt.Sprintf("create report directory: %v", err)
 	}
 	br, accel, err := r.bootKernel(ctx, k, res.Dir, onState)
@@ -328,14 +406,19 @@ func (r *Runner) warn(format string, args ...any) {
 // bootKernel boots k once (twice when the KVM probe falls back to TCG) and
 // returns what the run left behind and the accelerator it ran on.
 func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, dir string, onState func(State)) (*bootResult, string, error) {
-	img, err := r.kernelInitramfs(k)
+	arch := guestArch(k)
+	im := r.image(ctx, arch)
+	if im.err != nil {
+		return nil, "", im.err
+	}
+	img, err := r.kernelInitramfs(k, im.path)
 	if err != nil {
 		return nil, "", err
 	}
-	if img != r.initramfs {
+	if img != im.path {
 		defer os.Remove(img)
 	}
-	accel, probe, err := r.accel.acquire(ctx)
+	accel, probe, err := r.acquireAccel(ctx, arch)
 	if ctx.Err() != nil {
 		return nil, "", errBeforeBoot
 	}
@@ -343,9 +426,10 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, dir string, on
 		return nil, "", err
 	}
 	b := &boot{
-		qemu: r.cfg.QEMU, kernel: k, initramfs: img, dir: dir,
+		qemu: im.qemu, kernel: k, initramfs: img, dir: dir,
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
 		timeout: r.cfg.Timeout, onState: onState, follow: r.follower(k.Name),
+		limit: r.cfg.OutputLimit,
 	}
 	if r.cfg.Shell != nil {
 		b.shell, b.shellSock = r.cfg.Shell, filepath.Join(r.tmp, "shell.sock")
@@ -399,7 +483,9 @@ func (r *Runner) judge(br *bootResult, res *Result) (report.Outcome, string) {
 	br.evidence.PlainTestOutput = r.plainTests
 	br.evidence.AllowWarnings = r.cfg.AllowKernelWarnings
 	br.evidence.MemoryMiB = r.cfg.MemoryMiB
+	br.evidence.Limit = r.cfg.OutputLimit
 	v := Classify(br.evidence)
+	sanitize(&v)
 	if res.Kernel.Release == "" {
 		res.Kernel.Release = v.Release
 	}
@@ -410,7 +496,7 @@ func (r *Runner) judge(br *bootResult, res *Result) (report.Outcome, string) {
 	if !v.Outcome.Passed() {
 		res.OutputTail = failureTail(v)
 	}
-	if err := writeStreams(res.Dir, br.evidence.Results, r.goTest || r.countTests); err != nil {
+	if err := writeStreams(res.Dir, v.stream, r.goTest || r.countTests); err != nil {
 		r.warn("%s: %v", res.Kernel.Name, err)
 	}
 	for _, f := range v.Files {
@@ -425,4 +511,97 @@ func (r *Runner) judge(br *bootResult, res *Result) (report.Outcome, string) {
 	br.timings(&res.Timings)
 	res.Timings.Slowest = report.Slowest(res.Tests, report.SlowestTests)
 	return v.Outcome, v.Reason
+}
+
+// acquireAccel returns the accelerator for a guest of arch: KVM is possible
+// only for the host's own architecture; other guests are emulated (TCG).
+func (r *Runner) acquireAccel(ctx context.Context, arch string) (accel string, probe bool, err error) {
+	if !qemu.SameArch(arch) {
+		return AccelTCG, false, nil
+	}
+	return r.accel.acquire(ctx)
+}
+
+// ErrNoArchBuild means a binary for a guest of another architecture is
+// missing: its build for that architecture is looked up beside it.
+var ErrNoArchBuild = errors.New("no build for the guest's architecture")
+
+// ForArch returns the build for guests of arch of the static executable at
+// path: path itself when it is built for arch, else linux-ARCH/NAME in its
+// directory (`make build` puts bin/linux-arm64/vmtest and
+// bin/linux-arm64/harness.test beside bin/vmtest and bin/harness.test). The
+// error for a missing one wraps ErrNoArchBuild and says how to build it.
+func ForArch(path, arch string) (string, error) {
+	a, err := initramfs.Arch(path)
+	if err != nil {
+		return "", err
+	}
+	if a == arch {
+		return path, nil
+	}
+	alt := filepath.Join(filepath.Dir(path), "linux-"+arch, filepath.Base(path))
+	if _, err := os.Stat(alt); err != nil {
+		return "", fmt.Errorf("%w: %s is an %s executable and %s does not exist: build it with GOARCH=%s CGO_ENABLED=0 (`make build` builds bin/linux-%s/vmtest and bin/linux-%s/harness.test)",
+			ErrNoArchBuild, path, a, alt, arch, arch, arch)
+	}
+	if err := initramfs.CheckStatic(alt); err != nil {
+		return "", err
+	}
+	if b, err := initramfs.Arch(alt); err != nil || b != arch {
+		return "", fmt.Errorf("%w: %s is not an %s executable (%s)", ErrNoArchBuild, alt, arch, b)
+	}
+	return alt, nil
+}
+
+// guestArch returns k's architecture ("amd64", "arm64"), the host's when
+// unset.
+func guestArch(k kernel.Kernel) string {
+	if k.Arch == "" {
+		return string(kernel.HostArch())
+	}
+	return string(k.Arch)
+}
+
+// sanitize makes the guest's one-line strings (release, warnings, test
+// names) single lines without control characters: they reach terminals,
+// logs, tables and summaries. Multi-line text (output, traces) keeps its
+// lines and is made safe where it is rendered.
+func sanitize(v *Verdict) {
+	v.Release = termtext.Line(v.Release)
+	for i := range v.Warnings {
+		v.Warnings[i] = termtext.Line(v.Warnings[i])
+	}
+	for i := range v.Tests {
+		v.Tests[i].Name = termtext.Line(v.Tests[i].Name)
+	}
+	for i := range v.Events {
+		v.Events[i].Test = termtext.Line(v.Events[i].Test)
+	}
+}
+
+// makeKernelDir creates a kernel's report directory dir without following
+// a link: when dir lies in the run's report root, every component below
+// the root is created or opened without following links (a planted
+// "6.1 -> elsewhere" is refused); the root itself, or dir outside a root,
+// must not be a link.
+func makeKernelDir(root, dir string) error {
+	if root != "" {
+		if rel, err := filepath.Rel(root, dir); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			r, err := beneath.MkdirAll(root, 0o755)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			d, err := r.MkdirAll(rel, 0o755)
+			if err != nil {
+				return err
+			}
+			return d.Close()
+		}
+	}
+	d, err := beneath.MkdirAll(dir, 0o755)
+	if err != nil {
+		return err
+	}
+	return d.Close()
 }

@@ -2,10 +2,9 @@ package vmtest
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/corematrix/corematrix/internal/beneath"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/gotest"
 	"github.com/corematrix/corematrix/vmtest/wire"
@@ -23,15 +22,20 @@ const (
 // A Go test's output is written as -test.v prints it (without the ^V
 // markers of the test2json framing the runner asked for). A section that
 // never began writes no file.
-func writeStreams(dir string, results []byte, goTest bool) error {
-	st := wire.Parse(results)
+func writeStreams(dir string, st *wire.Stream, goTest bool) error {
+	d, err := beneath.Open(dir)
+	if err != nil {
+		return fmt.Errorf("write streams: %w", err)
+	}
+	defer d.Close()
 	for _, f := range []struct{ section, file string }{{wire.SectionPayload, OutputFile}, {wire.SectionKmsg, DmesgFile}} {
 		if s := st.Section(f.section); s != nil {
 			data := s.Data
 			if goTest && f.section == wire.SectionPayload {
 				data = gotest.Plain(data)
 			}
-			if err := os.WriteFile(filepath.Join(dir, f.file), data, 0o644); err != nil {
+			// Never through a link planted where the file belongs.
+			if err := d.WriteFile(f.file, data, 0o644, beneath.Replace); err != nil {
 				return fmt.Errorf("write %s: %w", f.file, err)
 			}
 		}

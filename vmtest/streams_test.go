@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
 // TestWriteStreams writes output.log and dmesg.log from recorded result
@@ -24,7 +26,7 @@ func TestWriteStreams(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join("testdata", tt.dir, ResultsFile))
 			require.NoError(t, err)
 			dir := t.TempDir()
-			require.NoError(t, writeStreams(dir, raw, tt.goTest))
+			require.NoError(t, writeStreams(dir, wire.Parse(raw), tt.goTest))
 			out, err := os.ReadFile(filepath.Join(dir, OutputFile))
 			require.NoError(t, err)
 			require.Contains(t, string(out), tt.output)

@@ -56,6 +56,7 @@ func benchCmd(ctx context.Context, args []string) error {
 		return usageError(err)
 	}
 	cfg.Resolver = resolver
+	cfg.BusyboxFor = resolver.Busybox
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err

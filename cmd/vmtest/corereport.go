@@ -103,6 +103,11 @@ func coreReport(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vmtest core-report: %v; not caching BTF\n", err)
 	}
+	// Kernels of one architecture get the object's build for it (a bpf2go
+	// *_x86_bpfel.o has its *_arm64_bpfel.o sibling).
+	if arch, ok := oneArch(a.kernels); ok {
+		a.object = corereport.ObjectForArch(a.object, string(arch))
+	}
 	spec, err := corereport.LoadObject(a.object)
 	if err != nil {
 		return usageError(err)
@@ -175,5 +180,21 @@ func btfCacheDir(flag, kernelCacheDir string) (string, error) {
 // newBTFCache is the offline report's BTF cache in dir, wired to the kernels
 // package: it tells bzImages, extracts their BTF and hashes them.
 func newBTFCache(dir string) *corereport.BTFCache {
-	return &corereport.BTFCache{Dir: dir, IsImage: kernels.IsBzImage, Extract: kernels.RawBTF, Hash: cache.HashFile}
+	return &corereport.BTFCache{Dir: dir, IsImage: kernels.IsImage, Extract: kernels.RawBTF, Hash: cache.HashFile}
+}
+
+// oneArch returns the architecture every kernel of ks has, if they share one.
+func oneArch(ks []kernel.Kernel) (kernel.Arch, bool) {
+	var a kernel.Arch
+	for _, k := range ks {
+		ka := k.Arch
+		if ka == "" {
+			ka = kernel.HostArch()
+		}
+		if a != "" && ka != a {
+			return "", false
+		}
+		a = ka
+	}
+	return a, a != ""
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/corematrix/corematrix/internal/beneath"
 	"github.com/corematrix/corematrix/internal/termtext"
+	"github.com/corematrix/corematrix/internal/workflow"
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
@@ -102,6 +103,7 @@ func execCmd(ctx context.Context, args []string) error {
 		return usageError(err)
 	}
 	cfg := vmtest.Config{Kernels: a.kernels, Resolver: resolver, Payload: a.payload[0], Args: a.payload[1:], Raw: true, Jobs: a.jobs}
+	cfg.BusyboxFor = resolver.Busybox
 	a.vf.apply(&cfg)
 	if a.onFail {
 		cfg.Shell = shellOnFail("vmtest exec")
@@ -139,7 +141,15 @@ func execCmd(ctx context.Context, args []string) error {
 
 // execOne runs the binary in one kernel, its output streaming through.
 func execOne(ctx context.Context, cfg vmtest.Config, k kernel.Kernel, dir string, kept bool) error {
-	cfg.Output = func(string) (io.Writer, io.Writer) { return os.Stdout, os.Stderr }
+	var stdout, stderr io.Writer = os.Stdout, os.Stderr
+	if guard.Active() {
+		// Under GitHub Actions no guest line may read as a workflow command.
+		o, e := workflow.NewWriter(os.Stdout), workflow.NewWriter(os.Stderr)
+		defer o.Flush()
+		defer e.Flush()
+		stdout, stderr = o, e
+	}
+	cfg.Output = func(string) (io.Writer, io.Writer) { return stdout, stderr }
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err
@@ -160,9 +170,9 @@ func execOne(ctx context.Context, cfg vmtest.Config, k kernel.Kernel, dir string
 	case res.Outcome == report.Pass || res.Outcome == report.Fail && res.ExitCode > 0:
 		return exitWith(res.ExitCode, nil)
 	}
-	msg := fmt.Sprintf("kernel %s: %s: %s", k.Name, res.Outcome, res.Reason)
+	msg := fmt.Sprintf("kernel %s: %s: %s", k.Name, res.Outcome, termtext.Line(res.Reason))
 	if res.Trace != "" {
-		msg += "\n" + strings.TrimRight(res.Trace, "\n")
+		msg += "\n" + workflow.Neutral(strings.TrimRight(res.Trace, "\n"))
 	}
 	if kept {
 		msg += "\nconsole log in " + filepath.Join(dir, vmtest.ConsoleFile)
@@ -251,13 +261,19 @@ func execOutput(cfg *vmtest.Config) (flush func()) {
 	var writers []*prefixWriter
 	plain := !cfg.Raw // the runner asked for test2json framing itself
 	var il *gotest.Interleaver
+	var neutral *workflow.Writer
 	if cfg.Raw && gotest.Is(cfg.Payload, cfg.Args) && gotest.VerbosityOf(cfg.Args) == gotest.Framed {
-		il = gotest.NewInterleaver(os.Stdout)
+		var w io.Writer = os.Stdout
+		if guard.Active() {
+			neutral = workflow.NewWriter(os.Stdout)
+			w = neutral
+		}
+		il = gotest.NewInterleaver(w)
 	}
 	cfg.Output = func(kernel string) (io.Writer, io.Writer) {
 		p := fmt.Sprintf("%-*s | ", width, kernel)
-		o := &prefixWriter{mu: &mu, w: os.Stdout, prefix: p, plain: plain}
-		e := &prefixWriter{mu: &mu, w: os.Stderr, prefix: p, plain: plain}
+		o := &prefixWriter{mu: &mu, w: os.Stdout, prefix: p, plain: plain, neutral: guard.Active()}
+		e := &prefixWriter{mu: &mu, w: os.Stderr, prefix: p, plain: plain, neutral: guard.Active()}
 		mu.Lock()
 		writers = append(writers, o, e)
 		mu.Unlock()
@@ -273,18 +289,24 @@ func execOutput(cfg *vmtest.Config) (flush func()) {
 		if il != nil {
 			il.Flush()
 		}
+		if neutral != nil {
+			neutral.Flush()
+		}
 	}
 }
 
 // prefixWriter writes whole lines to w, each after prefix; a partial last
-// line waits for its newline (or Flush).
+// line waits for its newline (or Flush). With neutral set, no line reads as
+// a GitHub workflow command (the legacy "##[" form is found anywhere in a
+// line, after the prefix too).
 type prefixWriter struct {
 	mu     *sync.Mutex
 	w      io.Writer
 	prefix string
 	buf    []byte
 	// plain shows test2json-framed lines as -test.v prints them.
-	plain bool
+	plain   bool
+	neutral bool
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
@@ -308,6 +330,9 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		out = append(out, line...)
 	}
 	if len(out) > 0 {
+		if p.neutral {
+			out = []byte(workflow.Neutral(string(out)))
+		}
 		p.w.Write(out)
 	}
 	return len(b), nil
@@ -318,7 +343,11 @@ func (p *prefixWriter) Flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.buf) > 0 {
-		p.w.Write(append(append([]byte(p.prefix), p.buf...), '\n'))
+		out := append(append([]byte(p.prefix), p.buf...), '\n')
+		if p.neutral {
+			out = []byte(workflow.Neutral(string(out)))
+		}
+		p.w.Write(out)
 		p.buf = nil
 	}
 }

@@ -142,3 +142,15 @@ func TestWriteFilesRefusesHostileFiles(t *testing.T) {
 	assert.Contains(t, refused[filepath.Join(cov, "covcounters.link")], "symbolic link")
 	assert.Contains(t, refused[filepath.Join(cov, "covmeta.diff")], "existed before the run")
 }
+
+// TestPrefixWriterNeutral checks that under GitHub Actions no prefixed
+// guest line carries the runner's legacy "##[" command form (the "::" form
+// only counts at a line's start, where the prefix is).
+func TestPrefixWriterNeutral(t *testing.T) {
+	var out bytes.Buffer
+	var mu sync.Mutex
+	w := &prefixWriter{mu: &mu, w: &out, prefix: "6.1 | ", neutral: true}
+	w.Write([]byte("##[error]forged\n::error::x\npartial ##["))
+	w.Flush()
+	require.Equal(t, "6.1 | ##\u200b[error]forged\n6.1 | ::error::x\n6.1 | partial ##\u200b[\n", out.String())
+}

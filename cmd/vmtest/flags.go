@@ -11,6 +11,7 @@ import (
 	"github.com/corematrix/corematrix/vmtest"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
 	"github.com/corematrix/corematrix/vmtest/qemu"
+	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
 // vmFlags are the flags run and exec share: how a guest is sized and booted.
@@ -24,6 +25,8 @@ type vmFlags struct {
 	files   fileFlag
 	// allowWarnings keeps runs with non-fatal kernel splats a pass.
 	allowWarnings bool
+	// outputLimit is the budget for what one guest sends back, in MiB.
+	outputLimit int
 }
 
 func addVMFlags(fs *flags) *vmFlags {
@@ -36,6 +39,7 @@ func addVMFlags(fs *flags) *vmFlags {
 	fs.StringVar(&f.qemu, "qemu", "", "QEMU binary (default qemu-system-x86_64)")
 	fs.Var(&f.env, "env", "KEY=VALUE for the payload's environment (repeatable)")
 	fs.Var(&f.files, "file", "HOST[:GUEST] file or directory to put into the guest, installed after the guest mounted /tmp and /run (repeatable; default GUEST is /corematrix/files/BASENAME)")
+	fs.IntVar(&f.outputLimit, "guest-output-limit", wire.DefaultLimit>>20, "MiB one guest may send back in all (results, console, decompressed kernel log, returned files); beyond it QEMU is stopped and the kernel fails")
 	fs.BoolVar(&f.allowWarnings, "allow-kernel-warnings", false, "a passing run whose kernel reported a non-fatal splat (WARNING:, RCU stall, hung task, KASAN, ...) stays a pass (the warnings are listed)")
 	return f
 }
@@ -45,6 +49,7 @@ func (f *vmFlags) apply(cfg *vmtest.Config) {
 	cfg.Env = append(vmtest.HostEnv(os.Environ()), f.env...)
 	cfg.Files = f.files
 	cfg.AllowKernelWarnings = f.allowWarnings
+	cfg.OutputLimit = int64(f.outputLimit) << 20
 	cfg.Log = os.Stderr
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 
 	"github.com/corematrix/corematrix/internal/termtext"
+	"github.com/corematrix/corematrix/internal/workflow"
 	"github.com/corematrix/corematrix/report"
 )
 
@@ -165,10 +166,54 @@ func realMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "vmtest: unknown command %q (vmtest --help lists the commands)\n", args[0])
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), stopSignals...)
+	ctx, stop := stopOnSignals()
 	defer stop()
-	return exitCode(os.Stderr, "vmtest "+args[0], cmd.run(ctx, args[1:]))
+	// Under GitHub Actions, nothing a guest (or another shard's report)
+	// prints may act as a workflow command: the whole command runs under
+	// a random stop token, resumed after its last line.
+	guard = workflow.Start(os.Stdout, os.Getenv("GITHUB_ACTIONS") == "true" && printsGuestText[args[0]])
+	err := cmd.run(ctx, args[1:])
+	guard.End()
+	if sig, ok := context.Cause(ctx).(stopSignal); ok && sig.Signal == syscall.SIGPIPE {
+		// The reader went away (vmtest exec ... | head -1): QEMU is
+		// stopped and the temporary directories are gone; there is no one
+		// to tell. Exit as a process killed by SIGPIPE reports itself.
+		return 128 + int(syscall.SIGPIPE)
+	}
+	return exitCode(os.Stderr, "vmtest "+args[0], err)
 }
+
+// stopSignal is the cause of a context cancelled by a signal.
+type stopSignal struct{ os.Signal }
+
+func (s stopSignal) Error() string { return "stopped by " + s.String() }
+
+// stopOnSignals returns a context cancelled, with a stopSignal as its cause,
+// when one of stopSignals arrives; stop ends the watch.
+func stopOnSignals() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, stopSignals...)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			cancel(stopSignal{sig})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		close(done)
+		cancel(nil)
+	}
+}
+
+// guard stops workflow commands while a command prints guest text.
+var guard *workflow.Guard
+
+// printsGuestText names the commands that print what guests sent.
+var printsGuestText = map[string]bool{"run": true, "exec": true, "shell": true, "bench": true, "report": true}
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: vmtest COMMAND [flags] [ARGS...]   (vmtest COMMAND --help for a command's flags)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
@@ -87,6 +88,7 @@ func runCmd(ctx context.Context, args []string) error {
 		return usageError(err)
 	}
 	cfg.Resolver = resolver
+	cfg.BusyboxFor = resolver.Busybox
 	r, err := newRunner(cfg)
 	if err != nil {
 		return err
@@ -145,6 +147,7 @@ func runDisplay(cfg *vmtest.Config) *vmtest.Display {
 			display.Width = w
 		}
 	}
+	display.Annotate = guard.Command
 	cfg.Progress = display
 	cfg.Log = display.Writer()
 	return display
@@ -157,6 +160,36 @@ type argsCheck struct {
 	predictor *corereport.Predictor
 }
 
+// archPredictor predicts with the object built for each kernel's
+// architecture (corereport.ObjectForArch): the x86 object for amd64 kernels,
+// its arm64 build for arm64 kernels.
+type archPredictor struct {
+	object string
+	mu     sync.Mutex
+	byArch map[kernel.Arch]*corereport.Predictor
+	cache  *corereport.BTFCache
+}
+
+func (a *archPredictor) Predict(ctx context.Context, k kernel.Kernel) (*report.Prediction, error) {
+	arch := k.Arch
+	if arch == "" {
+		arch = kernel.HostArch()
+	}
+	a.mu.Lock()
+	p, ok := a.byArch[arch]
+	if !ok {
+		obj := corereport.ObjectForArch(a.object, string(arch))
+		var err error
+		if p, err = corereport.NewPredictor(obj, a.cache, corereport.Options{MapFallbacks: probes.MapFallbacks}); err != nil {
+			a.mu.Unlock()
+			return nil, err
+		}
+		a.byArch[arch] = p
+	}
+	a.mu.Unlock()
+	return p.Predict(ctx, k)
+}
+
 // newArgsCheck sets cfg.Predictor to predict object's loads on each kernel.
 func newArgsCheck(cfg *vmtest.Config, object, kernelCacheDir string) (*argsCheck, error) {
 	if _, err := os.Stat(object); err != nil {
@@ -166,20 +199,24 @@ func newArgsCheck(cfg *vmtest.Config, object, kernelCacheDir string) (*argsCheck
 	if err != nil {
 		return nil, exitWith(exitInfra, err)
 	}
-	predictor, err := corereport.NewPredictor(object, newBTFCache(btfDir), corereport.Options{MapFallbacks: probes.MapFallbacks})
+	cache := newBTFCache(btfDir)
+	predictor, err := corereport.NewPredictor(object, cache, corereport.Options{MapFallbacks: probes.MapFallbacks})
 	if err != nil {
 		return nil, usageError(fmt.Errorf("--core-object: %w", err))
 	}
-	cfg.Predictor = predictor
+	cfg.Predictor = &archPredictor{object: object, cache: cache,
+		byArch: map[kernel.Arch]*corereport.Predictor{kernel.HostArch(): predictor}}
 	return &argsCheck{predictor: predictor}, nil
 }
 
 // run checks the argument reads across the kernels of sum that resolved,
 // in order.
 func (c *argsCheck) run(sum report.Summary) (*report.Args, error) {
+	// The argument check reads kprobe contexts at x86-64 pt_regs offsets
+	// (package argread): it covers the kernels of the host's architecture.
 	var resolved []kernel.Kernel
 	for _, k := range sum.Kernels {
-		if k.Kernel.Resolved() {
+		if k.Kernel.Resolved() && (k.Kernel.Arch == "" || k.Kernel.Arch == kernel.HostArch()) {
 			resolved = append(resolved, k.Kernel)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/corematrix/corematrix/kernels/kerneltest"
 )
 
 // The commands README.md and the --help texts show run here as written, as
@@ -86,7 +88,8 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"noqemu": noQEMU,
+			"noqemu":     noQEMU,
+			"kernelpath": kernelPath,
 		},
 	}
 }
@@ -104,6 +107,18 @@ func TestVMScripts(t *testing.T) {
 		t.Skip("boots QEMU; not in -short mode")
 	}
 	testscript.Run(t, scriptParams(t, "testdata/vmscript"))
+}
+
+// kernelPath resolves a kernel name to its image in the cache and sets an
+// environment variable to the image's path: `kernelpath 6.1 KPATH`. A path
+// is a second name for the same kernel, for runs on "two" kernels.
+func kernelPath(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: kernelpath NAME VAR")
+	}
+	k, err := kerneltest.Resolve(args[0])
+	ts.Check(err)
+	ts.Setenv(args[1], k.Path)
 }
 
 // noQEMU fails when a QEMU process still runs whose command line names

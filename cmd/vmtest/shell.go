@@ -48,6 +48,7 @@ func shellCmd(ctx context.Context, args []string) error {
 		return usageError(err)
 	}
 	cfg := vmtest.Config{Kernels: kl.kernels, Resolver: resolver, Raw: true}
+	cfg.BusyboxFor = resolver.Busybox
 	if len(payload) > 0 {
 		cfg.Payload, cfg.Args = payload[0], payload[1:]
 	}

@@ -3,6 +3,7 @@ package broken
 import (
 	_ "embed" // the objects
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 )
@@ -14,6 +15,24 @@ var stateObject []byte
 
 //go:embed broken_start.o
 var startObject []byte
+
+//go:embed broken_state_arm64.o
+var stateObjectARM64 []byte
+
+//go:embed broken_start_arm64.o
+var startObjectARM64 []byte
+
+//go:embed broken_task_btf_arm64.o
+var taskBTFObjectARM64 []byte
+
+//go:embed broken_loop_arm64.o
+var loopObjectARM64 []byte
+
+//go:embed broken_kern_ctx_arm64.o
+var kernCtxObjectARM64 []byte
+
+//go:embed broken_kprobe_target_arm64.o
+var kprobeTargetObjectARM64 []byte
 
 // Kind says what a variant breaks.
 type Kind string
@@ -83,27 +102,56 @@ var kernCtxObject []byte
 //go:embed broken_kprobe_target.o
 var kprobeTargetObject []byte
 
-var variants = map[string]Variant{
-	"state":         {"state", "sched_switch", Field, "task_struct.state", 5, 14, Load, stateObject},
-	"start":         {"start", "trace_exec", Field, "task_struct.real_start_time", 5, 5, Load, startObject},
-	"task_btf":      {"task_btf", "trace_exec", Helper, "bpf_get_current_task_btf", 5, 11, Load, taskBTFObject},
-	"loop":          {"loop", "trace_exec", Helper, "bpf_loop", 5, 17, Load, loopObject},
-	"kern_ctx":      {"kern_ctx", "trace_exit", Kfunc, "bpf_cast_to_kern_ctx", 6, 2, Load, kernCtxObject},
-	"kprobe_target": {"kprobe_target", "trace_open", KprobeTarget, "__x64_sys_epoll_pwait2", 5, 11, Attach, kprobeTargetObject},
+// variants holds the builds of each architecture ("amd64", "arm64").
+var variants = map[string]map[string]Variant{
+	"amd64": {
+		"state":         {"state", "sched_switch", Field, "task_struct.state", 5, 14, Load, stateObject},
+		"start":         {"start", "trace_exec", Field, "task_struct.real_start_time", 5, 5, Load, startObject},
+		"task_btf":      {"task_btf", "trace_exec", Helper, "bpf_get_current_task_btf", 5, 11, Load, taskBTFObject},
+		"loop":          {"loop", "trace_exec", Helper, "bpf_loop", 5, 17, Load, loopObject},
+		"kern_ctx":      {"kern_ctx", "trace_exit", Kfunc, "bpf_cast_to_kern_ctx", 6, 2, Load, kernCtxObject},
+		"kprobe_target": {"kprobe_target", "trace_open", KprobeTarget, "__x64_sys_epoll_pwait2", 5, 11, Attach, kprobeTargetObject},
+	},
+	"arm64": {
+		"state":         {"state", "sched_switch", Field, "task_struct.state", 5, 14, Load, stateObjectARM64},
+		"start":         {"start", "trace_exec", Field, "task_struct.real_start_time", 5, 5, Load, startObjectARM64},
+		"task_btf":      {"task_btf", "trace_exec", Helper, "bpf_get_current_task_btf", 5, 11, Load, taskBTFObjectARM64},
+		"loop":          {"loop", "trace_exec", Helper, "bpf_loop", 5, 17, Load, loopObjectARM64},
+		"kern_ctx":      {"kern_ctx", "trace_exit", Kfunc, "bpf_cast_to_kern_ctx", 6, 2, Load, kernCtxObjectARM64},
+		"kprobe_target": {"kprobe_target", "trace_open", KprobeTarget, "__arm64_sys_epoll_pwait2", 5, 11, Attach, kprobeTargetObjectARM64},
+	},
 }
 
-// Variants returns every broken build, by name.
-func Variants() []Variant {
-	out := make([]Variant, 0, len(variants))
-	for _, v := range variants {
+// hostArch is the architecture whose builds Variants and Lookup return.
+func hostArch() string {
+	if runtime.GOARCH == "arm64" {
+		return "arm64"
+	}
+	return "amd64"
+}
+
+// Variants returns every broken build for the architecture this program
+// runs on, by name.
+func Variants() []Variant { return VariantsFor(hostArch()) }
+
+// VariantsFor returns every broken build for arch ("amd64", "arm64"), by
+// name; none for another architecture.
+func VariantsFor(arch string) []Variant {
+	out := make([]Variant, 0, len(variants[arch]))
+	for _, v := range variants[arch] {
 		out = append(out, v)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-// Lookup returns the broken build called name.
-func Lookup(name string) (Variant, error) {
+// Lookup returns the broken build called name for the architecture this
+// program runs on.
+func Lookup(name string) (Variant, error) { return LookupFor(hostArch(), name) }
+
+// LookupFor returns the broken build called name for arch.
+func LookupFor(arch, name string) (Variant, error) {
+	variants := variants[arch]
 	v, ok := variants[name]
 	if !ok {
 		names := make([]string, 0, len(variants))

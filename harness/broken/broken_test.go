@@ -83,3 +83,24 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// TestVariantsPerArch checks that every variant is built for both
+// architectures, and that the arm64 kprobe_target probes arm64's syscall
+// wrapper.
+func TestVariantsPerArch(t *testing.T) {
+	amd, arm := VariantsFor("amd64"), VariantsFor("arm64")
+	require.Len(t, arm, len(amd))
+	for i := range amd {
+		assert.Equal(t, amd[i].Name, arm[i].Name)
+		assert.NotEqual(t, amd[i].Object, arm[i].Object, "variant %s: the arm64 build is the x86 one", amd[i].Name)
+	}
+	for arch, want := range map[string]string{"amd64": "kprobe/__x64_sys_epoll_pwait2", "arm64": "kprobe/__arm64_sys_epoll_pwait2"} {
+		v, err := LookupFor(arch, "kprobe_target")
+		require.NoError(t, err)
+		spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(v.Object))
+		require.NoError(t, err)
+		assert.Equal(t, want, spec.Programs[v.Program].SectionName, arch)
+		assert.Equal(t, strings.TrimPrefix(want, "kprobe/"), v.Uses, arch)
+	}
+	assert.Empty(t, VariantsFor("riscv64"))
+}

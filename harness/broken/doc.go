@@ -18,7 +18,12 @@
 //	task_btf       helper bpf_get_current_task_btf: fails to load before 5.11
 //	loop           helper bpf_loop: fails to load before 5.17
 //	kern_ctx       kfunc bpf_cast_to_kern_ctx: fails to load before 6.2
-//	kprobe_target  kprobe on __x64_sys_epoll_pwait2: loads, fails to attach before 5.11
+//	kprobe_target  kprobe on the epoll_pwait2 syscall wrapper (__x64_sys_epoll_pwait2,
+//	               on arm64 __arm64_sys_epoll_pwait2): loads, fails to attach before 5.11
+//
+// Every variant is built for x86-64 and for arm64, as the tracer is; Variants
+// and Lookup give the builds for the architecture this program runs on (the
+// guest's), VariantsFor and LookupFor those of another.
 //
 // It owns only these objects and their spec loaders; it imports cilium/ebpf
 // and must not import any other corematrix package.

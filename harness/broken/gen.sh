@@ -13,7 +13,11 @@
 #   task_btf:      trace_exec calls bpf_get_current_task_btf (helper, 5.11)
 #   loop:          trace_exec walks the ancestry with bpf_loop (helper, 5.17)
 #   kern_ctx:      trace_exit calls the kfunc bpf_cast_to_kern_ctx (6.2)
-#   kprobe_target: trace_open is a kprobe on __x64_sys_epoll_pwait2 (5.11)
+#   kprobe_target: trace_open is a kprobe on the epoll_pwait2 syscall wrapper (5.11):
+#                  __x64_sys_epoll_pwait2 on x86, __arm64_sys_epoll_pwait2 on arm64
+# Every variant is built per architecture, as the tracer is: broken_VARIANT.o for
+# x86-64 (-D__TARGET_ARCH_x86) and broken_VARIANT_arm64.o for arm64
+# (-D__TARGET_ARCH_arm64, whose PT_REGS_* macros read arm64's registers).
 # Run from this directory (go generate). Needs clang ($BPF2GO_CC, default clang) and
 # llvm-strip ($BPF2GO_STRIP); libbpf's headers are the ones vendored in probes/bpf/include.
 set -euo pipefail
@@ -32,15 +36,24 @@ patch() {
 	build "$variant"
 }
 
-# build VARIANT: compile $tmp/broken_VARIANT.c to broken_VARIANT.o.
+# build VARIANT: compile $tmp/broken_VARIANT.c to broken_VARIANT.o (x86-64) and,
+# with every __x64_sys_ replaced by __arm64_sys_ (the syscall wrappers' names),
+# to broken_VARIANT_arm64.o.
 build() {
 	local variant=$1 out=$tmp/broken_$1.c
+	sed -e 's/__x64_sys_/__arm64_sys_/g' "$out" >"$tmp/arm64_broken_$variant.c"
+	compile x86 "$out" "broken_$variant.o"
+	compile arm64 "$tmp/arm64_broken_$variant.c" "broken_${variant}_arm64.o"
+}
+
+# compile ARCH SRC OBJ
+compile() {
 	# The prefix map keeps the random temp path out of the BTF line info, so the
 	# output is reproducible.
-	"${BPF2GO_CC:-clang}" -target bpfel -D__TARGET_ARCH_x86 -O2 -g -Wall -Werror -Wextra -Wno-unused-parameter -Wno-unused-function \
+	"${BPF2GO_CC:-clang}" -target bpfel -D__TARGET_ARCH_"$1" -O2 -g -Wall -Werror -Wextra -Wno-unused-parameter -Wno-unused-function \
 		-fdebug-compilation-dir=. -ffile-prefix-map="$tmp"=harness/broken -ffile-prefix-map="$PWD"=harness/broken \
-		-I../../probes/bpf -I../../probes/bpf/include -c "$out" -o "broken_$variant.o"
-	"${BPF2GO_STRIP:-llvm-strip}" -g "broken_$variant.o"
+		-I../../probes/bpf -I../../probes/bpf/include -c "$2" -o "$3"
+	"${BPF2GO_STRIP:-llvm-strip}" -g "$3"
 }
 
 patch state 'bpf_core_field_exists(prev->__state)' 'bpf_core_field_exists(old->state)'

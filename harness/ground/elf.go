@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"runtime"
 
 	"github.com/corematrix/corematrix/internal/tinyelf"
 )
 
-// Program is the behaviour of a tiny child: its Steps, each one raw x86-64
-// system call, run in order, then exit_group(Code). Children are
+// Program is the behaviour of a tiny child: its Steps, each one raw system
+// call (x86-64, or arm64 when the harness runs on arm64: see arm64.go), run
+// in order, then exit_group(Code). Children are
 // single-threaded static ELF files of a few hundred bytes, so an exec storm of
 // thousands of them stays cheap even under an emulated CPU, and each child's
 // pid equals its tgid.
@@ -283,8 +285,15 @@ func (s Step) loop() []byte {
 	return binary.LittleEndian.AppendUint32(append(b, 0x0f, 0x85), uint32(int32(back))) // jnz rel32
 }
 
-// Text returns the machine code of p.
-func (p Program) Text() []byte {
+// Text returns the machine code of p for the architecture this process runs
+// on (the guest's).
+func (p Program) Text() []byte { return p.TextFor(runtime.GOARCH) }
+
+// TextFor returns the machine code of p for arch ("amd64", "arm64").
+func (p Program) TextFor(arch string) []byte {
+	if arch == "arm64" {
+		return p.textARM64()
+	}
 	var b []byte
 	for _, s := range p.Steps {
 		b = append(b, s.code()...)
@@ -292,8 +301,17 @@ func (p Program) Text() []byte {
 	return append(b, exitSeq(p.Code)...)
 }
 
-// ELF returns a complete static x86-64 executable running p.
-func (p Program) ELF() []byte { return tinyelf.Executable(elf.EM_X86_64, p.Text()) }
+// ELF returns a complete static executable running p, for the architecture
+// this process runs on.
+func (p Program) ELF() []byte { return p.ELFFor(runtime.GOARCH) }
+
+// ELFFor returns a complete static executable running p for arch.
+func (p Program) ELFFor(arch string) []byte {
+	if arch == "arm64" {
+		return tinyelf.Executable(elf.EM_AARCH64, p.TextFor(arch))
+	}
+	return tinyelf.Executable(elf.EM_X86_64, p.TextFor(arch))
+}
 
 // Install writes p as an executable named name (the basename the kernel will
 // use for comm) into dir, readable and executable by every user, and returns

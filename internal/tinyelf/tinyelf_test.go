@@ -26,6 +26,7 @@ func TestExecutable(t *testing.T) {
 		assert.Equal(t, elf.PT_LOAD, p.Type, m)
 		assert.Equal(t, elf.PF_R|elf.PF_X, p.Flags, m)
 		assert.Equal(t, uint64(Base), p.Vaddr, m)
+		assert.Equal(t, Align(m), p.Align, m)
 		assert.Equal(t, uint64(0), p.Off, m)
 		assert.Equal(t, uint64(len(b)), p.Filesz, m)
 		assert.Equal(t, p.Vaddr+uint64(len(b)-len(text)), f.Entry, m)
@@ -34,4 +35,6 @@ func TestExecutable(t *testing.T) {
 			assert.NotEqual(t, elf.PT_INTERP, prog.Type, "static: no interpreter")
 		}
 	}
+	assert.Equal(t, uint64(0x10000), Align(elf.EM_AARCH64), "arm64 kernels with 64 KiB pages")
+	assert.Equal(t, uint64(0x1000), Align(elf.EM_X86_64))
 }

@@ -49,7 +49,10 @@ type Archive struct {
 
 // Index is a suite's kernel candidates as last fetched.
 type Index struct {
-	Suite        string      `json:"suite"`
+	Suite string `json:"suite"`
+	// Arch is the architecture whose Packages index this is; empty means
+	// amd64.
+	Arch         string      `json:"arch,omitempty"`
 	Date         string      `json:"date"`
 	Signer       string      `json:"signer"`
 	PackagesPath string      `json:"packages_path"`
@@ -57,6 +60,9 @@ type Index struct {
 	Candidates   []Candidate `json:"candidates"`
 	// Images are the image packages of every flavour.
 	Images []Package `json:"images"`
+	// Busybox are the suite's busybox-static packages (the guest's userland
+	// for an architecture the host has no busybox of).
+	Busybox []Package `json:"busybox,omitempty"`
 	// Unverified says the InRelease signature was not checked
 	// (AllowUnverified without a keyring).
 	Unverified bool      `json:"unverified,omitempty"`
@@ -64,17 +70,25 @@ type Index struct {
 	FetchedAt  time.Time `json:"-"`
 }
 
+// ErrArchNotServed is returned when a suite has no Packages index for the
+// architecture asked for.
+var ErrArchNotServed = errors.New("architecture not served")
+
 // ErrNoKeyring is returned when indices cannot be verified for want of a
 // keyring and AllowUnverified is not set.
 var ErrNoKeyring = errors.New("no Debian archive keyring to verify InRelease")
 
 // indexKey names the cache record of a suite's index; unverified indices
 // are kept apart so they never serve a verified lookup.
-func (a *Archive) indexKey(suite string) string {
-	if a.Keyring == nil {
-		return "debian-index-unverified " + a.Mirror + " " + suite
+func (a *Archive) indexKey(suite, arch string) string {
+	kind := "debian-index"
+	if arch != "" && arch != ArchAMD64 {
+		kind += "-" + arch
 	}
-	return "debian-index " + a.Mirror + " " + suite
+	if a.Keyring == nil {
+		kind += "-unverified"
+	}
+	return kind + " " + a.Mirror + " " + suite
 }
 
 // Limits on what a mirror may send, checked before anything is allocated.
@@ -90,12 +104,26 @@ var (
 	MaxDeb int64 = 1 << 30
 )
 
-// Index returns the kernel candidates of suite, from the cache while it is
-// younger than TTL (or always when offline), else from the mirror. When the
-// mirror cannot be reached a stale cached index is used and said so.
+// Index returns the amd64 kernel candidates of suite: IndexFor amd64.
 func (a *Archive) Index(ctx context.Context, suite string) (*Index, error) {
+	return a.IndexFor(ctx, suite, ArchAMD64)
+}
+
+// IndexFor returns the kernel candidates of suite for arch (its
+// main/binary-ARCH/Packages, verified like every index), from the cache
+// while it is younger than TTL (or always when offline), else from the
+// mirror. When the mirror cannot be reached a stale cached index is used and
+// said so.
+func (a *Archive) IndexFor(ctx context.Context, suite, arch string) (*Index, error) {
+	if arch == "" {
+		arch = ArchAMD64
+	}
+	if _, ok := flavours[arch]; !ok {
+		return nil, fmt.Errorf("index of %s: no kernels for architecture %q", suite, arch)
+	}
+	key := a.indexKey(suite, arch)
 	var cached Index
-	written, cerr := a.Cache.GetRecord(a.indexKey(suite), &cached)
+	written, cerr := a.Cache.GetRecord(key, &cached)
 	fresh := cerr == nil && time.Since(written) < a.TTL
 	if cerr == nil && (fresh || a.Offline) {
 		cached.FetchedAt = written
@@ -111,11 +139,11 @@ func (a *Archive) Index(ctx context.Context, suite string) (*Index, error) {
 	}
 	defer unlock()
 	// Another process may have refreshed it while we waited.
-	if w, err := a.Cache.GetRecord(a.indexKey(suite), &cached); err == nil && time.Since(w) < a.TTL {
+	if w, err := a.Cache.GetRecord(key, &cached); err == nil && time.Since(w) < a.TTL {
 		cached.FetchedAt = w
 		return &cached, nil
 	}
-	idx, err := a.fetchIndex(ctx, suite, cerr == nil, &cached)
+	idx, err := a.fetchIndex(ctx, suite, arch, cerr == nil, &cached)
 	if err != nil {
 		if cerr == nil {
 			a.Progress.Stepf("warning: %v; using the cached index of %s from %s", err, suite, written.Format(time.RFC3339))
@@ -125,14 +153,14 @@ func (a *Archive) Index(ctx context.Context, suite string) (*Index, error) {
 		}
 		return nil, fmt.Errorf("%w (no cached copy)", err)
 	}
-	if err := a.Cache.PutRecord(a.indexKey(suite), idx); err != nil {
+	if err := a.Cache.PutRecord(key, idx); err != nil {
 		return nil, err
 	}
 	idx.FetchedAt = time.Now()
 	return idx, nil
 }
 
-func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, old *Index) (*Index, error) {
+func (a *Archive) fetchIndex(ctx context.Context, suite, arch string, haveOld bool, old *Index) (*Index, error) {
 	u := a.Mirror + "/dists/" + suite + "/InRelease"
 	if a.Keyring == nil && !a.AllowUnverified {
 		return nil, fmt.Errorf("%s: %w (install debian-archive-keyring, or pass --allow-unverified to use unverified kernels)", u, ErrNoKeyring)
@@ -162,21 +190,25 @@ func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, ol
 	// checked against the signed hash list.
 	var path string
 	var want FileHash
-	for _, p := range []string{"main/binary-amd64/Packages.gz", "main/binary-amd64/Packages.xz"} {
+	dir := "main/binary-" + arch + "/"
+	for _, p := range []string{dir + "Packages.gz", dir + "Packages.xz"} {
 		if h, ok := rel.SHA256[p]; ok {
 			path, want = p, h
 			break
 		}
 	}
 	if path == "" {
-		return nil, fmt.Errorf("%s lists no main/binary-amd64/Packages.gz or .xz", u)
+		return nil, fmt.Errorf("%s lists no %sPackages.gz or .xz: %w", u, dir, ErrArchNotServed)
 	}
 	if want.Size <= 0 || want.Size > MaxPackagesFile {
 		return nil, fmt.Errorf("%s: %s of %d bytes exceeds the limit of %d", u, path, want.Size, MaxPackagesFile)
 	}
 	idx := &Index{Suite: suite, Date: rel.Date, Signer: signer, PackagesPath: path, PackagesHash: want.SHA256, Unverified: a.Keyring == nil}
+	if arch != ArchAMD64 {
+		idx.Arch = arch
+	}
 	if haveOld && old.PackagesHash == want.SHA256 && old.PackagesPath == path {
-		idx.Candidates, idx.Images = old.Candidates, old.Images
+		idx.Candidates, idx.Images, idx.Busybox = old.Candidates, old.Images, old.Busybox
 		return idx, nil
 	}
 	a.Progress.Stepf("fetching the %s index (%d KiB)", suite, want.Size>>10)
@@ -206,8 +238,13 @@ func (a *Archive) fetchIndex(ctx context.Context, suite string, haveOld bool, ol
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", pu, err)
 	}
-	idx.Candidates = FindCandidates(suite, pkgs)
+	idx.Candidates = FindCandidatesFor(suite, arch, pkgs)
 	idx.Images = ImagePackages(pkgs)
+	for _, p := range pkgs {
+		if p.Name == BusyboxPackage {
+			idx.Busybox = append(idx.Busybox, p)
+		}
+	}
 	return idx, nil
 }
 
@@ -383,19 +420,39 @@ func (a *Archive) cached(c Candidate) (*Fetched, bool) {
 // extract downloads package p into a temporary file, verifies its size and
 // SHA-256 against the (signed) index, and extracts the kernel files.
 func (a *Archive) extract(ctx context.Context, p Package, vmlinuz, config io.Writer) (KernelFiles, error) {
-	u := a.Mirror + "/" + p.Filename
-	if a.Offline {
-		return KernelFiles{}, fmt.Errorf("GET %s: %w", u, ErrOffline)
-	}
-	if p.Size <= 0 || p.Size > MaxDeb {
-		return KernelFiles{}, fmt.Errorf("%s: Packages lists %d bytes, more than the limit of %d: %w", p.Filename, p.Size, MaxDeb, ErrTooLarge)
-	}
-	tmp, err := a.Cache.TempFile("deb-*")
+	tmp, err := a.download(ctx, p)
 	if err != nil {
 		return KernelFiles{}, err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
+	kf, err := ExtractKernel(tmp, vmlinuz, config)
+	if err != nil {
+		return kf, fmt.Errorf("extract %s: %w", p.Filename, err)
+	}
+	return kf, nil
+}
+
+// download fetches package p into a temporary file of the cache and verifies
+// its size and SHA-256 against the (signed) index. The caller closes and
+// removes the file, which is positioned at its start.
+func (a *Archive) download(ctx context.Context, p Package) (*os.File, error) {
+	u := a.Mirror + "/" + p.Filename
+	if a.Offline {
+		return nil, fmt.Errorf("GET %s: %w", u, ErrOffline)
+	}
+	if p.Size <= 0 || p.Size > MaxDeb {
+		return nil, fmt.Errorf("%s: Packages lists %d bytes, more than the limit of %d: %w", p.Filename, p.Size, MaxDeb, ErrTooLarge)
+	}
+	tmp, err := a.Cache.TempFile("deb-*")
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*os.File, error) {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return nil, err
+	}
 	err = a.client().Get(ctx, u, func(body io.Reader, _ int64) error {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err
@@ -419,14 +476,10 @@ func (a *Archive) extract(ctx context.Context, p Package, vmlinuz, config io.Wri
 		return nil
 	})
 	if err != nil {
-		return KernelFiles{}, err
+		return fail(err)
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return KernelFiles{}, err
+		return fail(err)
 	}
-	kf, err := ExtractKernel(tmp, vmlinuz, config)
-	if err != nil {
-		return kf, fmt.Errorf("extract %s: %w", p.Filename, err)
-	}
-	return kf, nil
+	return tmp, nil
 }

@@ -6,28 +6,61 @@ import (
 	"strings"
 )
 
-// Flavour is the kernel flavour searched for: Debian's cloud kernels boot
-// under QEMU with an 8250 console and have BTF and kprobes.
+// Flavour is the kernel flavour searched for on amd64: Debian's cloud
+// kernels boot under QEMU with an 8250 console and have BTF and kprobes.
 const Flavour = "cloud-amd64"
 
-// imageName matches packages that hold a kernel image of the flavour:
-// linux-image-<abi>-cloud-amd64[-unsigned] up to 6.x and
-// linux-binary[-unsigned]-<abi>-cloud-amd64 for the 7.x split.
-var imageName = regexp.MustCompile(`^linux-(image|binary)-(unsigned-)?(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + Flavour + `(-unsigned)?$`)
+// Architectures of the archive searched for kernels (Debian's names).
+const (
+	ArchAMD64 = "amd64"
+	ArchARM64 = "arm64"
+)
 
-// baseName matches linux-base-<abi>-cloud-amd64, which holds the config of a
-// 7.x kernel whose image is in linux-binary-*.
-var baseName = regexp.MustCompile(`^linux-base-(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + Flavour + `$`)
+// FlavourFor returns the cloud flavour of arch ("cloud-amd64",
+// "cloud-arm64"): arm64's boots on QEMU's virt machine with a PL011 console
+// and 16550 UARTs on PCI built in, and has BTF and kprobes.
+func FlavourFor(arch string) string {
+	if arch == "" {
+		arch = ArchAMD64
+	}
+	return "cloud-" + arch
+}
+
+// flavourNames are the package name patterns of one flavour.
+type flavourNames struct {
+	// image matches packages that hold a kernel image of the flavour:
+	// linux-image-<abi>-cloud-ARCH[-unsigned] up to 6.x and
+	// linux-binary[-unsigned]-<abi>-cloud-ARCH for the 7.x split.
+	image *regexp.Regexp
+	// base matches linux-base-<abi>-cloud-ARCH, which holds the config of
+	// a 7.x kernel whose image is in linux-binary-*.
+	base *regexp.Regexp
+}
+
+func namesFor(flavour string) flavourNames {
+	q := regexp.QuoteMeta(flavour)
+	return flavourNames{
+		image: regexp.MustCompile(`^linux-(image|binary)-(unsigned-)?(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `(-unsigned)?$`),
+		base:  regexp.MustCompile(`^linux-base-(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `$`),
+	}
+}
+
+var flavours = map[string]flavourNames{
+	ArchAMD64: namesFor(FlavourFor(ArchAMD64)),
+	ArchARM64: namesFor(FlavourFor(ArchARM64)),
+}
 
 // minImageSize tells an image package from a meta package of the same name
 // pattern (the 7.x linux-image-* packages hold no image).
 const minImageSize = 1 << 20
 
 // KeepIndexEntry reports whether a Packages stanza named name may matter for
-// kernel resolution; it filters large indices while parsing.
+// kernel resolution or the guest (busybox-static, the guest's userland on an
+// architecture the host cannot provide); it filters large indices while
+// parsing.
 func KeepIndexEntry(name string) bool {
 	return strings.HasPrefix(name, "linux-image-") || strings.HasPrefix(name, "linux-binary-") ||
-		strings.HasPrefix(name, "linux-base-")
+		strings.HasPrefix(name, "linux-base-") || name == BusyboxPackage
 }
 
 // ImagePackages returns the packages that may hold a kernel image of any
@@ -48,7 +81,7 @@ func ImagePackages(pkgs []Package) []Package {
 func CandidateFor(suite string, p Package) Candidate {
 	up := UpstreamVersion(p.Version)
 	abi := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(p.Name, "linux-image-"), "linux-binary-"), "unsigned-")
-	return Candidate{Suite: suite, Upstream: up, Line: Line(up), ABI: abi, Package: p}
+	return Candidate{Suite: suite, Upstream: up, Line: Line(up), ABI: abi, Package: p, Flavour: "-"}
 }
 
 // Candidate is a kernel image package in a suite.
@@ -64,10 +97,22 @@ type Candidate struct {
 	// Base is the linux-base-* package holding the config when the image
 	// package has none (7.x), if present.
 	Base *Package `json:"base,omitempty"`
+	// Flavour is the flavour searched for ("cloud-arm64"); empty means
+	// cloud-amd64, "-" a package named as it is (deb:SUITE/PACKAGE), whose
+	// ABI then includes its flavour.
+	Flavour string `json:"flavour,omitempty"`
 }
 
 // Release returns the uname -r of the kernel, e.g. "6.1.0-50-cloud-amd64".
-func (c Candidate) Release() string { return c.ABI + "-" + Flavour }
+func (c Candidate) Release() string {
+	switch c.Flavour {
+	case "":
+		return c.ABI + "-" + Flavour
+	case "-":
+		return c.ABI
+	}
+	return c.ABI + "-" + c.Flavour
+}
 
 // UpstreamVersion returns the kernel version of a Debian package version:
 // "6.1.176-1" -> "6.1.176", "6.16.12-1~bpo13+1" -> "6.16.12".
@@ -90,13 +135,27 @@ func Line(upstream string) string {
 	return parts[0] + "." + parts[1]
 }
 
-// FindCandidates picks the kernel image packages of the flavour out of a
-// suite's (filtered) Packages stanzas, one per ABI and version, preferring
-// signed over unsigned builds, newest first.
+// FindCandidates picks the kernel image packages of the amd64 flavour out of
+// a suite's (filtered) Packages stanzas: FindCandidatesFor amd64.
 func FindCandidates(suite string, pkgs []Package) []Candidate {
+	return FindCandidatesFor(suite, ArchAMD64, pkgs)
+}
+
+// FindCandidatesFor picks the kernel image packages of arch's cloud flavour
+// out of a suite's (filtered) Packages stanzas of that architecture, one per
+// ABI and version, preferring signed over unsigned builds, newest first.
+func FindCandidatesFor(suite, arch string, pkgs []Package) []Candidate {
+	names, ok := flavours[arch]
+	if !ok {
+		return nil
+	}
+	flavour := ""
+	if arch != ArchAMD64 {
+		flavour = FlavourFor(arch)
+	}
 	bases := map[string]Package{}
 	for _, p := range pkgs {
-		if m := baseName.FindStringSubmatch(p.Name); m != nil {
+		if m := names.base.FindStringSubmatch(p.Name); m != nil {
 			if old, ok := bases[m[1]]; !ok || CompareVersions(p.Version, old.Version) > 0 {
 				bases[m[1]] = p
 			}
@@ -106,7 +165,7 @@ func FindCandidates(suite string, pkgs []Package) []Candidate {
 	best := map[key]Candidate{}
 	unsigned := map[key]bool{}
 	for _, p := range pkgs {
-		m := imageName.FindStringSubmatch(p.Name)
+		m := names.image.FindStringSubmatch(p.Name)
 		if m == nil || p.Size < minImageSize {
 			continue
 		}
@@ -116,7 +175,7 @@ func FindCandidates(suite string, pkgs []Package) []Candidate {
 			continue
 		}
 		up := UpstreamVersion(p.Version)
-		c := Candidate{Suite: suite, Upstream: up, Line: Line(up), ABI: m[3], Package: p}
+		c := Candidate{Suite: suite, Upstream: up, Line: Line(up), ABI: m[3], Package: p, Flavour: flavour}
 		if b, ok := bases[m[3]]; ok {
 			b := b
 			c.Base = &b

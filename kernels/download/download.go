@@ -203,6 +203,13 @@ type Client struct {
 	Role      string
 	Deadlines Deadlines
 	Retry     Retry
+	// Waiting, when set, hears what the client waits for: a notice when a
+	// request has had no answer for 5 s (then every 10 s, one for all the
+	// requests waiting at once), and each retry with the failure that
+	// caused it.
+	Waiting func(notice string)
+
+	waits waits
 }
 
 // Get fetches u and passes the body to read, retrying the whole exchange
@@ -219,6 +226,7 @@ func (c *Client) Get(ctx context.Context, u string, read func(body io.Reader, si
 	var err error
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
+			c.retrying(err, backoff, i+1, attempts)
 			select {
 			case <-ctx.Done():
 				return err
@@ -226,7 +234,7 @@ func (c *Client) Get(ctx context.Context, u string, read func(body io.Reader, si
 			}
 			backoff *= BackoffFactor
 		}
-		err = c.once(ctx, hc, d, u, read)
+		err = c.once(ctx, hc, d, u, read, c.startWait(u, i+1, attempts, d.FirstByte))
 		if err == nil || !Transient(err) || ctx.Err() != nil {
 			break
 		}
@@ -237,7 +245,10 @@ func (c *Client) Get(ctx context.Context, u string, read func(body io.Reader, si
 	return err
 }
 
-func (c *Client) once(ctx context.Context, hc *http.Client, d Deadlines, u string, read func(io.Reader, int64) error) error {
+// once makes one attempt; answered is called once the response headers
+// arrived or the request failed.
+func (c *Client) once(ctx context.Context, hc *http.Client, d Deadlines, u string, read func(io.Reader, int64) error, answered func()) error {
+	defer answered()
 	host := u
 	if pu, err := url.Parse(u); err == nil {
 		host = pu.Host
@@ -254,6 +265,7 @@ func (c *Client) once(ctx context.Context, hc *http.Client, d Deadlines, u strin
 		return err
 	}
 	resp, err := hc.Do(req)
+	answered()
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

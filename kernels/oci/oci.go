@@ -38,8 +38,18 @@ var (
 	maxKernelFiles = 8
 )
 
-// Platform is the platform pulled from multi-platform images.
+// Platform is the platform pulled from multi-platform images unless an
+// option (remote.WithPlatform(PlatformFor(arch))) asks for another.
 var Platform = v1.Platform{OS: "linux", Architecture: "amd64"}
+
+// PlatformFor returns the platform of linux kernels of arch ("amd64",
+// "arm64"; empty means amd64).
+func PlatformFor(arch string) v1.Platform {
+	if arch == "" {
+		return Platform
+	}
+	return v1.Platform{OS: "linux", Architecture: arch}
+}
 
 // Fetched is a kernel extracted from an OCI image into the cache. Its
 // record is keyed by the repository and manifest digest it was pulled and
@@ -80,7 +90,8 @@ func Cached(c *cache.Cache, repo, digest string) (*Fetched, bool) {
 	return &f, true
 }
 
-// Fetch resolves ref (a tag or digest reference) for linux/amd64 and returns
+// Fetch resolves ref (a tag or digest reference) for linux/amd64 (or the
+// platform an option names) and returns
 // its kernel, extracting it into the cache unless already there. Every
 // layer is read to its end so that its digest is verified, and nothing is
 // cached unless all of them verify. Credentials come from the Docker config

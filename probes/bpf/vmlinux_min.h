@@ -61,6 +61,24 @@ enum {
 #define AF_INET 2
 #define AF_INET6 10
 
+#if defined(__TARGET_ARCH_arm64)
+/*
+ * arm64: the kprobe context is struct pt_regs, which starts with the UAPI
+ * struct user_pt_regs (x0..x30, sp, pc, pstate); libbpf's PT_REGS_* macros
+ * read it through struct user_pt_regs.
+ */
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+};
+
+struct pt_regs {
+	struct user_pt_regs user_regs;
+	__u64 orig_x0;
+};
+#else
 /* x86-64 struct pt_regs: the kprobe context, ptrace ABI layout. */
 struct pt_regs {
 	unsigned long r15;
@@ -85,6 +103,7 @@ struct pt_regs {
 	unsigned long sp;
 	unsigned long ss;
 };
+#endif
 
 /* The context of a BPF_PROG_TYPE_RAW_TRACEPOINT program (UAPI). */
 struct bpf_raw_tracepoint_args {

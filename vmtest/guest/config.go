@@ -17,11 +17,6 @@ const (
 	PayloadDir = "/corematrix/bin"
 	// FactsPath is where a payload may write report.Facts as JSON ($CM_FACTS).
 	FactsPath = "/run/corematrix/facts.json"
-	// ResultsPort is the serial port that carries the results stream.
-	ResultsPort = "/dev/ttyS1"
-	// ShellPort is the serial port of the interactive shell (vmtest shell,
-	// --shell-on-fail), relayed to the user's terminal.
-	ShellPort = "/dev/ttyS2"
 	// OutputPath is where the payload's output is kept when a shell follows.
 	OutputPath = "/run/corematrix/output.log"
 	// WorkDir is the payload's working directory when Config.Dir is empty,

@@ -24,14 +24,27 @@ var ErrNoBusybox = errors.New("busybox-static is not installed; run make deps")
 // wrapping ErrNoBusybox when src does not exist, and ErrNotStatic when it is
 // a dynamically linked busybox (the guest has no loader).
 func Busybox(src string) ([]File, error) {
+	return BusyboxAs(src, src)
+}
+
+// BusyboxAs is Busybox for a busybox that may not run on this host (one
+// built for the guest's architecture): the applet links are those that
+// lister, a busybox this host runs, names (the same busybox version has the
+// same applets); the archive's /bin/busybox is src.
+func BusyboxAs(src, lister string) ([]File, error) {
 	if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", src, ErrNoBusybox)
 	}
 	if err := CheckStatic(src); err != nil {
 		return nil, fmt.Errorf("busybox: %w (install busybox-static: run make deps)", err)
 	}
+	if lister != src {
+		if err := CheckStatic(lister); err != nil {
+			return nil, fmt.Errorf("busybox: %w (install busybox-static: run make deps)", err)
+		}
+	}
 	var out, stderr bytes.Buffer
-	cmd := exec.Command(src, "--list-full")
+	cmd := exec.Command(lister, "--list-full")
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("list busybox applets: %w: %s", err, strings.TrimSpace(stderr.String()))

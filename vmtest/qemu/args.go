@@ -6,30 +6,34 @@ import (
 	"strings"
 )
 
-// Binary is the QEMU system emulator vmtest runs by default.
+// Binary is the QEMU system emulator vmtest runs for amd64 guests.
 const Binary = "qemu-system-x86_64"
 
 // Config describes one boot.
 type Config struct {
-	Kernel    string // bzImage path
+	// Arch is the guest's architecture (AMD64, ARM64); empty means AMD64.
+	Arch      string
+	Kernel    string // kernel image path (bzImage, arm64 Image)
 	Initramfs string // newc archive path
-	Console   string // file receiving ttyS0 (the kernel console)
-	Results   string // file receiving ttyS1 (the results stream)
+	Console   string // file receiving the kernel console (ttyS0; arm64: ttyAMA0)
+	Results   string // file receiving the results stream (ttyS1; arm64: ttyS0)
 	MemoryMiB int
 	CPUs      int
 	Accel     string   // "kvm" or "tcg"
 	Append    []string // extra kernel command-line parameters
-	// Shell, when set, is a Unix socket path QEMU listens on for ttyS2, the
-	// interactive shell's port.
+	// Shell, when set, is a Unix socket path QEMU listens on for the
+	// interactive shell's port (ttyS2; arm64: ttyS1).
 	Shell string
 }
 
-// CommandLine returns the kernel command line for cfg: console on ttyS0 from
-// the first message on (earlyprintk, so "Linux version" appears even when the
-// boot stops early), reboot on panic (QEMU exits, -no-reboot), soft
-// lockups turned into panics so they end the run, and no early timer IRQ
-// check (no_timer_check): under TCG on a busy host the IO-APIC timer test
-// times out and the kernel panics with "IO-APIC + timer doesn't work!".
+// CommandLine returns the kernel command line for cfg: the console from the
+// first message on (earlyprintk on amd64, earlycon on arm64, so "Linux
+// version" appears even when the boot stops early), reboot on panic (QEMU
+// exits, -no-reboot), soft lockups turned into panics so they end the run,
+// and on amd64 no early timer IRQ check (no_timer_check): under TCG on a busy
+// host the IO-APIC timer test times out and the kernel panics with "IO-APIC +
+// timer doesn't work!". A parameter the kernel does not know would reach
+// the init as an argument, so each architecture gets only its own.
 //
 // The console is quiet (errors and worse, plus the banner printed before
 // the parameter takes effect): every byte on an emulated UART costs,
@@ -43,18 +47,22 @@ type Config struct {
 // periods, which an idle guest otherwise ends only on timer ticks; under TCG
 // that halved a suite's payload time. Only how long synchronize_rcu waits
 // changes, not what it guarantees.
-func CommandLine(cfg Config) string {
+func CommandLine(cfg Config) (string, error) {
+	m, err := lookup(cfg.Arch)
+	if err != nil {
+		return "", err
+	}
 	p := []string{
-		"console=ttyS0,115200",
-		"earlyprintk=serial,ttyS0,115200",
+		"console=" + m.console + ",115200",
+		m.early,
 		"quiet",
 		"rcupdate.rcu_expedited=1",
 		"panic=-1",
 		"softlockup_panic=1",
-		"no_timer_check",
-		"rdinit=/init",
 	}
-	return strings.Join(append(p, cfg.Append...), " ")
+	p = append(p, m.extra...)
+	p = append(p, "rdinit=/init")
+	return strings.Join(append(p, cfg.Append...), " "), nil
 }
 
 // Args returns QEMU's arguments (without the binary) for cfg.
@@ -65,6 +73,14 @@ func Args(cfg Config) ([]string, error) {
 	if cfg.MemoryMiB <= 0 || cfg.CPUs <= 0 {
 		return nil, fmt.Errorf("qemu: memory (%d MiB) and cpus (%d) must be positive", cfg.MemoryMiB, cfg.CPUs)
 	}
+	m, err := lookup(cfg.Arch)
+	if err != nil {
+		return nil, err
+	}
+	cmdline, err := CommandLine(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var cpu, accel string
 	switch cfg.Accel {
 	case "kvm":
@@ -73,28 +89,36 @@ func Args(cfg Config) ([]string, error) {
 		// One host thread for all vCPUs: multi-threaded TCG lets a vCPU run a
 		// stale translation of code the kernel is live-patching (text_poke_bp
 		// while a tracepoint attaches), which oopses on an int3 in __schedule.
+		// arm64 kernels patch their text for probes the same way.
 		cpu, accel = "max", "tcg,thread=single"
 	default:
 		return nil, fmt.Errorf("qemu: unknown accelerator %q", cfg.Accel)
 	}
 	args := []string{
 		"-nodefaults", "-nographic", "-no-reboot",
-		"-machine", "pc", "-accel", accel, "-cpu", cpu,
+		"-machine", m.machine, "-accel", accel, "-cpu", cpu,
 		"-m", strconv.Itoa(cfg.MemoryMiB), "-smp", strconv.Itoa(cfg.CPUs),
 		"-kernel", cfg.Kernel, "-initrd", cfg.Initramfs,
-		"-append", CommandLine(cfg),
+		"-append", cmdline,
 		"-chardev", "file,id=console,path=" + escape(cfg.Console),
 		"-serial", "chardev:console",
 		"-chardev", "file,id=results,path=" + escape(cfg.Results),
-		"-serial", "chardev:results",
-		"-monitor", "none",
 	}
+	args = append(args, m.port("results")...)
 	if cfg.Shell != "" {
-		args = append(args,
-			"-chardev", "socket,id=shell,server=on,wait=off,path="+escape(cfg.Shell),
-			"-serial", "chardev:shell")
+		args = append(args, "-chardev", "socket,id=shell,server=on,wait=off,path="+escape(cfg.Shell))
+		args = append(args, m.port("shell")...)
 	}
-	return args, nil
+	return append(args, "-monitor", "none"), nil
+}
+
+// port returns the arguments that give the guest a serial port on chardev
+// id, in the order the guest numbers them.
+func (m machine) port(id string) []string {
+	if m.pciSerial {
+		return []string{"-device", "pci-serial,chardev=" + id}
+	}
+	return []string{"-serial", "chardev:" + id}
 }
 
 // escape doubles commas, QEMU's option separator.

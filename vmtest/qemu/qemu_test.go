@@ -49,6 +49,37 @@ func TestArgs(t *testing.T) {
 			append: []string{"console=ttyS0,115200", "earlyprintk=serial,ttyS0,115200", "quiet", "rcupdate.rcu_expedited=1", "panic=-1", "softlockup_panic=1", "no_timer_check", "rdinit=/init", "corematrix.kernel=362e31"},
 		},
 		{
+			name: "arm64 tcg",
+			mod:  func(c *Config) { c.Arch = ARM64; c.Kernel = "/k/Image" },
+			check: map[string][]string{
+				"-machine": {"virt"}, "-accel": {"tcg,thread=single"}, "-cpu": {"max"},
+				"-kernel":  {"/k/Image"},
+				"-chardev": {"file,id=console,path=/r/console.log", "file,id=results,path=/r/serial1.raw"},
+				// The PL011 (ttyAMA0) is the console; results are the first
+				// 16550 on PCI (ttyS0).
+				"-serial": {"chardev:console"},
+				"-device": {"pci-serial,chardev=results"},
+			},
+			append: []string{"console=ttyAMA0,115200", "earlycon", "quiet", "panic=-1", "rdinit=/init", "corematrix.kernel=362e31"},
+		},
+		{
+			name: "arm64 shell",
+			mod:  func(c *Config) { c.Arch, c.Shell = ARM64, "/t/shell.sock" },
+			check: map[string][]string{
+				"-serial": {"chardev:console"},
+				"-device": {"pci-serial,chardev=results", "pci-serial,chardev=shell"},
+			},
+		},
+		{
+			name: "amd64 shell",
+			mod:  func(c *Config) { c.Shell = "/t/shell.sock" },
+			check: map[string][]string{
+				"-machine": {"pc"},
+				"-serial":  {"chardev:console", "chardev:results", "chardev:shell"},
+				"-device":  nil,
+			},
+		},
+		{
 			name:  "kvm",
 			mod:   func(c *Config) { c.Accel, c.MemoryMiB, c.CPUs = "kvm", 2048, 4 },
 			check: map[string][]string{"-accel": {"kvm"}, "-cpu": {"host"}, "-m": {"2048"}, "-smp": {"4"}},
@@ -77,6 +108,12 @@ func TestArgs(t *testing.T) {
 			for _, p := range tt.append {
 				require.Contains(t, params, p)
 			}
+			// A parameter of the other architecture would reach the init
+			// as an argument.
+			if c.Arch == ARM64 {
+				require.NotContains(t, params, "no_timer_check")
+				require.NotContains(t, params, "earlyprintk=serial,ttyS0,115200")
+			}
 		})
 	}
 }
@@ -89,6 +126,7 @@ func TestArgsErrors(t *testing.T) {
 		"zero cpus":     func(c *Config) { c.CPUs = 0 },
 		"unknown accel": func(c *Config) { c.Accel = "hvf" },
 		"auto accel":    func(c *Config) { c.Accel = "auto" }, // must be decided before building args
+		"unknown arch":  func(c *Config) { c.Arch = "riscv64" },
 	} {
 		c := base()
 		mod(&c)

@@ -47,6 +47,32 @@ const MaxDecoded = 64 << 20
 // bytes.
 var ErrTooLarge = errors.New("decompresses to more than the limit")
 
+// DefaultLimit is the default budget for everything a guest sends: the
+// stream's bytes plus what its sections decompress to.
+const DefaultLimit = 256 << 20
+
+// ErrOverBudget means the guest sent more than the run's budget.
+var ErrOverBudget = errors.New("guest output exceeded the limit")
+
+// ErrDuplicate means a section that occurs once per run came again.
+var ErrDuplicate = errors.New("the section came twice")
+
+// BudgetError says the guest's output exceeded the budget of Limit bytes.
+type BudgetError struct{ Limit int64 }
+
+func (e *BudgetError) Error() string { return "guest output exceeded " + FormatSize(e.Limit) }
+
+func (e *BudgetError) Unwrap() error { return ErrOverBudget }
+
+// FormatSize formats a byte count in whole MiB when it is one ("256 MiB"),
+// else in bytes.
+func FormatSize(n int64) string {
+	if n > 0 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // ErrNoTrailer means a section began but its trailer never arrived: the guest
 // stopped (or the stream was cut) before the section was finished.
 var ErrNoTrailer = errors.New("no trailer")
@@ -227,6 +253,9 @@ type Received struct {
 	InitError string
 	// Err is ErrNoTrailer or a *MismatchError when the section cannot be trusted.
 	Err error
+	// decoded is set when Data was decompressed (it counts against the
+	// budget on top of the stream's bytes).
+	decoded bool
 }
 
 // Stream is a parsed results stream.
@@ -242,6 +271,9 @@ type Stream struct {
 	Errors []string
 	// Done is true when the stream ended properly.
 	Done bool
+	// OverBudget is set when the stream and what its sections decompress
+	// to exceed the budget (see ParseLimit); parsing stopped there.
+	OverBudget *BudgetError
 }
 
 // Section returns the named section, or nil.
@@ -254,10 +286,27 @@ func (s *Stream) Section(name string) *Received {
 	return nil
 }
 
-// Parse parses a results stream. Bytes outside control lines and sections are
-// ignored (firmware or the kernel may write noise before the init starts).
-func Parse(b []byte) *Stream {
+// Parse parses a results stream within DefaultLimit (see ParseLimit).
+func Parse(b []byte) *Stream { return ParseLimit(b, DefaultLimit) }
+
+// ParseLimit parses a results stream. Bytes outside control lines and
+// sections are ignored (firmware or the kernel may write noise before the
+// init starts). A limit of 0 means DefaultLimit. The stream's length plus what its sections decompress to
+// may not exceed limit bytes: the section that would is not trusted
+// (ErrOverBudget) and parsing stops there. Only the kernel log travels
+// compressed; a payload, facts or kmsg section that comes a second time is
+// not trusted (ErrDuplicate): the host reads the first.
+func ParseLimit(b []byte, limit int64) *Stream {
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
 	s := &Stream{}
+	if int64(len(b)) > limit {
+		s.OverBudget = &BudgetError{Limit: limit}
+		b = b[:limit]
+	}
+	spent := int64(len(b))
+	seen := map[string]bool{}
 	p := 0
 	for p < len(b) {
 		i := bytes.IndexByte(b[p:], '\n')
@@ -288,10 +337,21 @@ func Parse(b []byte) *Stream {
 			s.Done = true
 		case "begin":
 			name, attrs, _ := strings.Cut(rest, " ")
-			r, next := parseSection(b, p, name, attrs)
+			if name != SectionFile && seen[name] {
+				s.Sections = append(s.Sections, &Received{Name: name, Exit: -1, Err: fmt.Errorf("%s: %w", name, ErrDuplicate)})
+				return s
+			}
+			seen[name] = true
+			r, next := parseSection(b, p, name, attrs, limit-spent)
 			s.Sections = append(s.Sections, r)
+			if errors.Is(r.Err, ErrOverBudget) {
+				s.OverBudget = &BudgetError{Limit: limit}
+			}
 			if r.Err != nil {
 				return s
+			}
+			if r.decoded {
+				spent += int64(len(r.Data))
 			}
 			p = next
 		}
@@ -302,7 +362,8 @@ func Parse(b []byte) *Stream {
 // parseSection finds the trailer of section name whose data start at b[start:].
 // It accepts the first trailer whose byte count and hash match the bytes before
 // it, and returns the offset after that trailer line.
-func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
+// What the section decompresses to may not exceed room bytes.
+func parseSection(b []byte, start int, name, attrs string, room int64) (*Received, int) {
 	r := &Received{Name: name, Exit: -1}
 	framed, gzipped := false, false
 	for attrs != "" {
@@ -325,7 +386,9 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 		case "framing":
 			framed = v == "streams"
 		case "encoding":
-			gzipped = v == "gzip"
+			// Only the kernel log travels compressed: a guest cannot make
+			// the host inflate any other section.
+			gzipped = v == "gzip" && name == SectionKmsg
 		case "mode":
 			if m, err := strconv.ParseUint(v, 0, 32); err == nil {
 				r.Mode = fs.FileMode(m).Perm()
@@ -376,7 +439,8 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 		r.Data, r.Exit, r.InitError = data, t.exit, t.errMsg
 		if gzipped {
 			var err error
-			if r.Data, err = decompress(data); err != nil {
+			r.decoded = true
+			if r.Data, err = decompress(data, room); err != nil {
 				r.Err = fmt.Errorf("%s: %w", name, err)
 			}
 		}
@@ -395,7 +459,7 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 	}
 	if gzipped {
 		// What arrived, decompressed as far as it goes (for the user to read).
-		r.Data, _ = decompress(r.Data)
+		r.Data, _ = decompress(r.Data, room)
 	}
 	if framed {
 		// What arrived, decoded as far as it goes (for the user to read).
@@ -408,21 +472,32 @@ func parseSection(b []byte, start int, name, attrs string) (*Received, int) {
 }
 
 // decompress returns the gzip stream b decompressed, at most MaxDecoded
-// bytes. On an error it returns what decompressed before it.
-func decompress(b []byte) ([]byte, error) {
+// bytes and at most room (the rest of the run's budget). On an error it
+// returns what decompressed before it.
+func decompress(b []byte, room int64) ([]byte, error) {
 	z, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("decompress: %w", err)
 	}
 	z.Multistream(false)
-	out, err := io.ReadAll(io.LimitReader(z, MaxDecoded+1))
+	lim := min(int64(MaxDecoded), max(room, 0))
+	var out bytes.Buffer
+	// The gzip trailer's size (a hint only: the guest wrote it) sizes the
+	// buffer once, instead of doubling it (and the garbage) up to lim.
+	if len(b) >= 4 {
+		hint := int64(b[len(b)-4]) | int64(b[len(b)-3])<<8 | int64(b[len(b)-2])<<16 | int64(b[len(b)-1])<<24
+		out.Grow(int(min(hint, lim) + 1))
+	}
+	_, err = io.Copy(&out, io.LimitReader(z, lim+1))
 	switch {
 	case err != nil:
-		return out, fmt.Errorf("decompress: %w", err)
-	case len(out) > MaxDecoded:
-		return out[:MaxDecoded], fmt.Errorf("decompress: %w (%d MiB)", ErrTooLarge, MaxDecoded>>20)
+		return out.Bytes(), fmt.Errorf("decompress: %w", err)
+	case int64(out.Len()) > lim && lim < MaxDecoded:
+		return out.Bytes()[:lim], fmt.Errorf("decompress: %w", ErrOverBudget)
+	case int64(out.Len()) > lim:
+		return out.Bytes()[:lim], fmt.Errorf("decompress: %w (%d MiB)", ErrTooLarge, MaxDecoded>>20)
 	}
-	return out, nil
+	return out.Bytes(), nil
 }
 
 // Deframe splits the bytes of a framed section into the payload of all its

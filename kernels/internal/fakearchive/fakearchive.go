@@ -35,6 +35,18 @@ type Kernel struct {
 	// Modules puts the image in usr/lib/modules/<release>/vmlinuz (the
 	// 7.x layout) instead of boot/vmlinuz-<release>.
 	Modules bool
+	// Arch is the package's architecture; empty means amd64.
+	Arch string
+	// Files, when set, are the package's files instead of a kernel's
+	// (e.g. "./bin/busybox" for a busybox-static package).
+	Files map[string][]byte
+}
+
+func (k Kernel) arch() string {
+	if k.Arch == "" {
+		return "amd64"
+	}
+	return k.Arch
 }
 
 // Archive is a running fake archive.
@@ -82,18 +94,22 @@ func New(t testing.TB, signer *openpgp.Entity, kernels []Kernel) *Archive {
 	}
 	a := &Archive{Signer: signer, files: map[string][]byte{}, hits: map[string]int{}}
 	a.Keyring = WriteKeyring(t, t.TempDir(), signer)
-	stanzas := map[string][]string{}
+	// stanzas[suite][arch] are the Packages stanzas of one index.
+	stanzas := map[string]map[string][]string{}
 	for _, k := range kernels {
 		deb, err := Deb(k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fn := fmt.Sprintf("pool/main/l/linux/%s_%s_amd64.deb", k.Package, k.Version)
+		fn := fmt.Sprintf("pool/main/l/linux/%s_%s_%s.deb", k.Package, k.Version, k.arch())
 		a.files[fn] = deb
 		sum := sha256.Sum256(deb)
-		stanzas[k.Suite] = append(stanzas[k.Suite], fmt.Sprintf(
-			"Package: %s\nSource: linux\nVersion: %s\nArchitecture: amd64\nDescription: Linux for tests\n long description line\nFilename: %s\nSize: %d\nSHA256: %s\n",
-			k.Package, k.Version, fn, len(deb), hex.EncodeToString(sum[:])))
+		if stanzas[k.Suite] == nil {
+			stanzas[k.Suite] = map[string][]string{"amd64": nil}
+		}
+		stanzas[k.Suite][k.arch()] = append(stanzas[k.Suite][k.arch()], fmt.Sprintf(
+			"Package: %s\nSource: linux\nVersion: %s\nArchitecture: %s\nDescription: Linux for tests\n long description line\nFilename: %s\nSize: %d\nSHA256: %s\n",
+			k.Package, k.Version, k.arch(), fn, len(deb), hex.EncodeToString(sum[:])))
 	}
 	suites := make([]string, 0, len(stanzas))
 	for s := range stanzas {
@@ -101,14 +117,24 @@ func New(t testing.TB, signer *openpgp.Entity, kernels []Kernel) *Archive {
 	}
 	sort.Strings(suites)
 	for _, s := range suites {
-		var gz bytes.Buffer
-		zw := gzip.NewWriter(&gz)
-		zw.Write([]byte(strings.Join(stanzas[s], "\n")))
-		zw.Close()
-		a.files["dists/"+s+"/main/binary-amd64/Packages.gz"] = gz.Bytes()
-		sum := sha256.Sum256(gz.Bytes())
-		rel := fmt.Sprintf("Origin: Debian\nSuite: %s\nCodename: %s\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nArchitectures: amd64\nComponents: main\nSHA256:\n %s %d main/binary-amd64/Packages.gz\n",
-			s, s, hex.EncodeToString(sum[:]), gz.Len())
+		arches := make([]string, 0, len(stanzas[s]))
+		for a := range stanzas[s] {
+			arches = append(arches, a)
+		}
+		sort.Strings(arches)
+		var hashes []string
+		for _, arch := range arches {
+			var gz bytes.Buffer
+			zw := gzip.NewWriter(&gz)
+			zw.Write([]byte(strings.Join(stanzas[s][arch], "\n")))
+			zw.Close()
+			p := "main/binary-" + arch + "/Packages.gz"
+			a.files["dists/"+s+"/"+p] = gz.Bytes()
+			sum := sha256.Sum256(gz.Bytes())
+			hashes = append(hashes, fmt.Sprintf(" %s %d %s\n", hex.EncodeToString(sum[:]), gz.Len(), p))
+		}
+		rel := fmt.Sprintf("Origin: Debian\nSuite: %s\nCodename: %s\nDate: Sat, 11 Jul 2026 10:16:37 UTC\nArchitectures: %s\nComponents: main\nSHA256:\n%s",
+			s, s, strings.Join(arches, " "), strings.Join(hashes, ""))
 		a.files["dists/"+s+"/InRelease"] = Sign(t, signer, rel)
 	}
 	a.Server = httptest.NewServer(http.HandlerFunc(a.serve))
@@ -201,6 +227,17 @@ func Deb(k Kernel) ([]byte, error) {
 	if k.Config != nil {
 		files = append(files, file{cfg, k.Config})
 	}
+	if k.Files != nil {
+		files = nil
+		names := make([]string, 0, len(k.Files))
+		for n := range k.Files {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			files = append(files, file{n, k.Files[n]})
+		}
+	}
 	files = append(files, file{"./usr/share/doc/pad", pad})
 	tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755})
 	for _, f := range files {
@@ -215,7 +252,7 @@ func Deb(k Kernel) ([]byte, error) {
 	var ctl bytes.Buffer
 	gw := gzip.NewWriter(&ctl)
 	ct := tar.NewWriter(gw)
-	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: amd64\n", k.Package, k.Version)
+	control := fmt.Sprintf("Package: %s\nVersion: %s\nArchitecture: %s\n", k.Package, k.Version, k.arch())
 	ct.WriteHeader(&tar.Header{Name: "./control", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(control))})
 	ct.Write([]byte(control))
 	ct.Close()

@@ -53,7 +53,12 @@ func TestFiles(t *testing.T) {
 	if dir == "" {
 		t.Fatal("no -test.outputdir")
 	}
-	if err := os.WriteFile(filepath.Join(dir, "artifact.txt"), []byte("written in the guest\n"), 0o644); err != nil {
+	// An artifact comes back (go test -artifacts); a file written
+	// anywhere else in the output directory does not.
+	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), "artifact.txt"), []byte("written in the guest\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stray.txt"), []byte("not asked for\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A write to a packed file stays in the guest.
