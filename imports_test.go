@@ -117,7 +117,7 @@ func listDeps(t *testing.T, pkg string, tests bool) []string {
 	out, err := exec.Command("go", append(args, "./"+pkg)...).Output()
 	require.NoError(t, err, "go %s ./%s", strings.Join(args, " "), pkg)
 	var deps []string
-	for _, d := range strings.Fields(string(out)) {
+	for d := range strings.FieldsSeq(string(out)) {
 		if !strings.HasSuffix(d, ".test") && !strings.HasPrefix(d, "[") && !strings.HasSuffix(d, "]") {
 			deps = append(deps, d)
 		}

@@ -224,7 +224,7 @@ func (c *Client) Get(ctx context.Context, u string, read func(body io.Reader, si
 	rp := c.Retry.OrDefault()
 	attempts, backoff := rp.Attempts, rp.Backoff
 	var err error
-	for i := 0; i < attempts; i++ {
+	for i := range attempts {
 		if i > 0 {
 			c.retrying(err, backoff, i+1, attempts)
 			select {
