@@ -24,7 +24,8 @@
 // changes is drift, reported with the prototypes (Matrix.Args, the Args
 // section of every rendering, and Diff).
 //
-// It must not import kernels, kernels/cache or vmtest (the booting side):
+// It must not import kernels, kernels/cache or vmtest (the booting side);
+// it may import kernels/kallsyms, a leaf package, for its Funcs data type:
 // kernel images and their BTF come in as inputs (BTFCache's functions, BTF
 // specs), and cmd/vmtest wires them. It may import report for the
 // report's data model (report.Prediction).

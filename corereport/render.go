@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/corematrix/corematrix/report"
 )
 
 // Format is an output format of a Matrix.
@@ -26,7 +28,9 @@ const legend = "POISONED: the kernel has no target for the relocation and the pr
 	"poison (dead): no target either, but only behind a CO-RE check that is false on that kernel: it loads.\n" +
 	"ABSENT: the kernel's BTF lacks the helper, kfunc, type or attach target: the program fails.\n" +
 	"ok*: absent too, but the loader falls back or the use is dead code on that kernel: it loads.\n" +
-	"unknown: BTF cannot tell (see the notes); never counted as a failure."
+	"unknown: BTF, config and kallsyms cannot tell (see the notes); never counted as a failure.\n" +
+	"loads: nothing in the kernel's BTF, config or kallsyms stops the program; the verifier's acceptance is not predicted (vmtest load boots and tries).\n" +
+	"loads; attach FAILS: the program loads but its attach target is missing or cannot be traced on that kernel."
 
 // Write renders m to w in format f.
 func (m *Matrix) Write(w io.Writer, f Format) error {
@@ -233,10 +237,9 @@ func (m *Matrix) findingRows() (rows []FindingRow, plain int) {
 	return rows, plain
 }
 
-// mdEscape keeps text from breaking a Markdown table cell.
-func mdEscape(s string) string {
-	return strings.ReplaceAll(s, "|", `\|`)
-}
+// mdEscape keeps text from breaking a Markdown table cell or making a link
+// or an image: the one escaper every table uses (report.EscapeMarkdown).
+func mdEscape(s string) string { return report.EscapeMarkdown(s) }
 
 // writeGroupedRow writes one table row: the program name (blank when it is
 // the same as the row above, *prev), the columns, then one cell per kernel.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/corematrix/corematrix/internal/redact"
 	"github.com/corematrix/corematrix/internal/termtext"
 )
 
@@ -130,22 +131,43 @@ func cell(s string) string {
 	return cellEscape(s)
 }
 
-// cellEscape escapes what would break a table row (pipes) or be taken for
-// HTML: '<' starting a tag (followed by a letter, '/', '!' or '?'). A '<'
-// before a space or digit ("kernel < 5.5") is plain text and stays readable.
-func cellEscape(s string) string {
+// cellEscape is EscapeMarkdown: every table cell and line of untrusted
+// text in a summary goes through it.
+func cellEscape(s string) string { return EscapeMarkdown(redact.URLs(s)) }
+
+// EscapeMarkdown is the one Markdown escaper for text that may come from a
+// guest, an image or another shard's report, used by every table and list
+// that corematrix writes (summary.md, the job summary, core-report
+// --format markdown). It escapes what would break a table row (pipes), be
+// taken for HTML ('<' starting a tag: followed by a letter, '/', '!' or
+// '?'; a '<' before a space or digit, "kernel < 5.5", stays readable), or
+// make a link or an image: '[' and ']' (so no "[text](url)" or
+// "![alt](url)"), and the "://" and "www." that GitHub turns into links on
+// their own. Backslashes are escaped first, so none of these escapes can be
+// undone by the text.
+func EscapeMarkdown(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
-		case c == '|':
-			b.WriteString(`\|`)
+		case c == '\\' || c == '|' || c == '[' || c == ']':
+			b.WriteByte('\\')
+			b.WriteByte(c)
 		case c == '<' && i+1 < len(s) && isTagStart(s[i+1]):
 			b.WriteString("&lt;")
+		case c == ':' && strings.HasPrefix(s[i+1:], "//"):
+			b.WriteString(`\:`)
+		case (c == 'w' || c == 'W') && len(s)-i >= 4 && strings.EqualFold(s[i:i+4], "www.") && (i == 0 || !isWordByte(s[i-1])):
+			b.WriteString(s[i:i+3] + `\.`)
+			i += 3
 		default:
 			b.WriteByte(c)
 		}
 	}
 	return b.String()
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
 func isTagStart(c byte) bool {

@@ -29,6 +29,7 @@ func markdown(s Summary, details bool) string {
 	writeHeader(&b, s)
 	writeDisagreements(&b, s)
 	writeKernels(&b, s)
+	writeRefused(&b, s)
 	writeTests(&b, s)
 	writeBranches(&b, s)
 	writeVerifier(&b, s)
@@ -488,7 +489,13 @@ func writeFailures(b *strings.Builder, s Summary, details bool) {
 
 // htmlLine escapes s for HTML on one line: a line break inside a <summary>
 // could end the HTML block and start Markdown of the text's choosing.
-func htmlLine(s string) string { return html.EscapeString(strings.Join(strings.Fields(s), " ")) }
+func htmlLine(s string) string {
+	return htmlLinks.Replace(html.EscapeString(strings.Join(strings.Fields(s), " ")))
+}
+
+// htmlLinks writes as entities what could make a link should the line be
+// read as Markdown after all.
+var htmlLinks = strings.NewReplacer("[", "&#91;", "]", "&#93;", "://", "&#58;//", "www.", "www&#46;", "WWW.", "WWW&#46;")
 
 // consoleKept reports whether a kernel with outcome o booted far enough for
 // the runner to keep a console log worth reading.
@@ -533,4 +540,23 @@ func writeArgs(b *strings.Builder, s Summary) {
 	if len(s.Args.Notes) > 0 {
 		b.WriteString("\n")
 	}
+}
+
+// writeRefused lists the files guests sent back that were not written on
+// the host, with the reason (paths and reasons are the guest's text).
+func writeRefused(b *strings.Builder, s Summary) {
+	n := 0
+	for _, k := range s.Kernels {
+		n += len(k.Refused)
+	}
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(b, "### Files refused\n\n%d file(s) sent back by a guest were refused (not written on the host):\n\n| Kernel | File | Reason |\n|---|---|---|\n", n)
+	for _, k := range s.Kernels {
+		for _, r := range k.Refused {
+			fmt.Fprintf(b, "| %s | %s | %s |\n", code(k.Kernel.Name), code(r.Path), cell(r.Reason))
+		}
+	}
+	b.WriteString("\n")
 }

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 	"unicode/utf8"
 
+	"github.com/corematrix/corematrix/internal/redact"
 	"github.com/corematrix/corematrix/internal/termtext"
 )
 
@@ -64,7 +65,7 @@ func Terminal(s Summary) string {
 	}
 	// Names, reasons and errors come from images, guests and report files:
 	// no control character of theirs reaches the terminal.
-	return termtext.Strip(b.String(), true)
+	return termtext.Strip(redact.URLs(b.String()), true)
 }
 
 func plainDuration(sec float64) string {

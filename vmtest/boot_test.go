@@ -42,8 +42,10 @@ func TestWatcherSurfacesReadErrors(t *testing.T) {
 
 func TestHostEnv(t *testing.T) {
 	got := HostEnv([]string{"GOFLAGS=-count=1", "GO111MODULE=on", "GOOGLE_APPLICATION_CREDENTIALS=/secret",
-		"GO=x", "CI=true", "CIRCLE=1", "HOME=/root", "GOCOVERDIR=/tmp/c", "GOdebug=1"})
-	require.Equal(t, []string{"GOFLAGS=-count=1", "GO111MODULE=on", "CI=true", "GOCOVERDIR=/tmp/c"}, got)
+		"GOPROXY=https://user:token@proxy.example/go", "GOAUTH=netrc", "GONOSUMDB=*",
+		"GO=x", "CI=true", "CIRCLE=1", "HOME=/root", "GOCOVERDIR=/tmp/c", "GOdebug=1",
+		"GODEBUG=x=1,proxy=https://u:p@h.example", "GOMAXPROCS=2"})
+	require.Equal(t, []string{"CI=true", "GOCOVERDIR=/tmp/c", "GODEBUG=x=1,proxy=https://***@h.example", "GOMAXPROCS=2"}, got)
 }
 
 // TestWatcherSeesGuestMarkers feeds the watcher what the guest init's

@@ -4,9 +4,11 @@ import (
 	"context"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/corematrix/corematrix/internal/redact"
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
@@ -137,33 +139,25 @@ type Progress interface {
 	Update(i int, kernel string, state State, r *report.KernelResult)
 }
 
-// HostEnv picks what the payload inherits from the host environment: the Go
-// toolchain's and runtime's variables (GO followed by capitals and digits
-// only: GOFLAGS, GODEBUG, GOTRACEBACK, GOMAXPROCS, GOCOVERDIR, GO111MODULE,
-// ...; not GOOGLE_... and other names with an underscore) and CI. Everything
-// else stays on the host; --env adds more.
+// GuestEnv names the host variables a payload inherits: what the Go
+// runtime and the testing package read (GODEBUG, GOTRACEBACK, GOMAXPROCS,
+// GOGC, GOMEMLIMIT, GOCOVERDIR) and CI. The guest has no Go toolchain and no
+// network: GOFLAGS, GOPROXY, GOAUTH, GONOSUMDB, GOPRIVATE and the like (which
+// may carry credentials) stay on the host, as does everything else; --env
+// adds more.
+var GuestEnv = []string{"CI", "GODEBUG", "GOTRACEBACK", "GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GOCOVERDIR"}
+
+// HostEnv picks from environ the variables GuestEnv names, with the
+// userinfo of any URL in their values redacted.
 func HostEnv(environ []string) []string {
 	var env []string
 	for _, e := range environ {
 		name, _, _ := strings.Cut(e, "=")
-		if name == "CI" || isGoVar(name) {
-			env = append(env, e)
+		if slices.Contains(GuestEnv, name) {
+			env = append(env, redact.URLs(e))
 		}
 	}
 	return env
-}
-
-func isGoVar(name string) bool {
-	rest, ok := strings.CutPrefix(name, "GO")
-	if !ok || rest == "" {
-		return false
-	}
-	for _, c := range rest {
-		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // Shell connects the guest's interactive shell (its third serial port) to

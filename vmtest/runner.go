@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/corematrix/corematrix/internal/beneath"
+	"github.com/corematrix/corematrix/internal/redact"
 	"github.com/corematrix/corematrix/internal/termtext"
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
@@ -348,7 +349,7 @@ func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onStat
 	o, reason := r.kernel(ctx, res, onState)
 	// A reason may quote the guest (or a server): one line, no control
 	// characters, wherever it is printed.
-	res.Outcome, res.Reason = o, termtext.Line(reason)
+	res.Outcome, res.Reason = o, termtext.Line(redact.URLs(reason))
 	res.Timings.Total = time.Since(start).Seconds()
 	return res
 }
@@ -399,7 +400,7 @@ func (r *Runner) predict(ctx context.Context, k kernel.Kernel) *report.Predictio
 // warn writes a warning to the Config's Log.
 func (r *Runner) warn(format string, args ...any) {
 	if r.cfg.Log != nil {
-		fmt.Fprintf(r.cfg.Log, "vmtest: warning: "+format+"\n", args...)
+		fmt.Fprintln(r.cfg.Log, "vmtest: warning:", redact.URLs(fmt.Sprintf(format, args...)))
 	}
 }
 

@@ -26,7 +26,7 @@ func benchCmd(ctx context.Context, args []string) error {
 			"Without --kernels: 5.10,6.1,latest.")
 	kl := addKernelFlag(fs, "kernels")
 	runs := fs.Int("runs", 5, "boots of each kind per kernel (medians are reported)")
-	reportDir := fs.String("report", "vmtest-bench", "report `DIR`ectory: KERNEL/RUN/{floor,bare,trivial,suite}")
+	reportDir := fs.String("report", "vmtest-bench", "report directory `DIR`: KERNEL/RUN/{floor,bare,trivial,suite}")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
 	payload, err := fs.parse(args, false)

@@ -118,7 +118,7 @@ func (f *flags) set(name string) bool {
 }
 
 // kernelsHelp is the one help text of the kernel-list flag.
-const kernelsHelp = "kernels, comma-separated: version lines (6.1), exact versions (6.1.176), latest, deb:SUITE/PACKAGE, oci:REF, bzImage paths; any may end in /amd64 or /arm64"
+const kernelsHelp = "comma-separated `LIST` of kernels: version lines (6.1), exact versions (6.1.176), latest, deb:SUITE/PACKAGE, oci:REF, bzImage paths; any may end in /amd64 or /arm64"
 
 // kernelList is the one flag.Value for kernels on the command line:
 // --kernels takes a comma list, --kernel (its single form) one name. Every
@@ -144,7 +144,7 @@ func addKernelFlag(fs *flags, forms ...string) *kernelList {
 		case "kernels":
 			fs.Var(kernelForm{kl, false}, "kernels", kernelsHelp)
 		case "kernel":
-			fs.Var(kernelForm{kl, true}, "kernel", "one kernel: the single form of --kernels")
+			fs.Var(kernelForm{kl, true}, "kernel", "one `KERNEL`: the single form of --kernels")
 		}
 	}
 	return kl
@@ -249,7 +249,7 @@ const (
 	formatJSON     format = "json"
 )
 
-const formatHelp = "output format: text, markdown or json"
+const formatHelp = "output `FORMAT`: text, markdown or json"
 
 func addFormatFlag(fs *flags) *format {
 	f := formatText

@@ -34,11 +34,11 @@ func addVMFlags(fs *flags) *vmFlags {
 	fs.DurationVar(&f.timeout, "timeout", vmtest.DefaultTimeout, "per-kernel deadline: boot, payload and power-off")
 	fs.IntVar(&f.memory, "memory", vmtest.DefaultMemoryMiB, "guest memory in MiB")
 	fs.IntVar(&f.cpus, "cpus", vmtest.DefaultCPUs, "guest CPUs")
-	fs.Var(accelFlag{&f.accel}, "accel", "accelerator: auto (KVM when it really works, else TCG), kvm (refused when KVM is not usable) or tcg")
+	fs.Var(accelFlag{&f.accel}, "accel", "accelerator `MODE`: auto (KVM when it really works, else TCG), kvm (refused when KVM is not usable) or tcg")
 	f.accel = vmtest.AccelAuto
 	fs.StringVar(&f.qemu, "qemu", "", "QEMU binary (default qemu-system-x86_64)")
-	fs.Var(&f.env, "env", "KEY=VALUE for the payload's environment (repeatable)")
-	fs.Var(&f.files, "file", "HOST[:GUEST] file or directory to put into the guest, installed after the guest mounted /tmp and /run (repeatable; default GUEST is /corematrix/files/BASENAME)")
+	fs.Var(&f.env, "env", "`KEY=VALUE` for the payload's environment (repeatable)")
+	fs.Var(&f.files, "file", "`HOST[:GUEST]` file or directory to put into the guest, installed after the guest mounted /tmp and /run (repeatable; default GUEST is /corematrix/files/BASENAME)")
 	fs.IntVar(&f.outputLimit, "guest-output-limit", wire.DefaultLimit>>20, "MiB one guest may send back in all (results, console, decompressed kernel log, returned files); beyond it QEMU is stopped and the kernel fails")
 	fs.BoolVar(&f.allowWarnings, "allow-kernel-warnings", false, "a passing run whose kernel reported a non-fatal splat (WARNING:, RCU stall, hung task, KASAN, ...) stays a pass (the warnings are listed)")
 	return f

@@ -26,6 +26,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/corematrix/corematrix/internal/redact"
 	"github.com/corematrix/corematrix/internal/termtext"
 	"github.com/corematrix/corematrix/internal/workflow"
 	"github.com/corematrix/corematrix/report"
@@ -96,7 +97,7 @@ func exitCode(stderr io.Writer, prefix string, err error) int {
 	for _, e := range flatten(err) {
 		// Errors carry text from servers, images and guests: no control
 		// characters.
-		fmt.Fprintf(stderr, "%s: %s\n", prefix, termtext.Strip(strings.TrimRight(e, "\n"), true))
+		fmt.Fprintf(stderr, "%s: %s\n", prefix, termtext.Strip(redact.URLs(strings.TrimRight(e, "\n")), true))
 	}
 	if errors.As(err, &ee) && ee.usage != "" {
 		fmt.Fprintf(stderr, "usage: %s\n", ee.usage)
@@ -220,7 +221,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
-		names = append(names, n)
+		if !strings.HasPrefix(n, "_") { // hidden: the guest side of a command
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {

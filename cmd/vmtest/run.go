@@ -40,7 +40,7 @@ func parseRun(args []string) (*runArgs, error) {
 	kl := addKernelFlag(fs, "kernels")
 	a := &runArgs{}
 	fs.IntVar(&a.jobs, "jobs", 0, "kernels booted at once (default: from cores and memory)")
-	fs.StringVar(&a.reportDir, "report", "vmtest-report", "report `DIR`ectory")
+	fs.StringVar(&a.reportDir, "report", "vmtest-report", "report directory `DIR`")
 	fs.BoolVar(&a.onFail, "shell-on-fail", false, "with a single kernel: after a failing payload, open a shell in the guest on this terminal (only when stdin is a terminal and CI is not set)")
 	fs.StringVar(&a.coreObject, "core-object", "", "BPF `OBJECT` whose loads are predicted offline per kernel (CO-RE against the kernel's BTF)")
 	a.vf = addVMFlags(fs)
