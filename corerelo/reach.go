@@ -1,6 +1,8 @@
 package corerelo
 
 import (
+	"encoding/binary"
+
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 )
@@ -24,21 +26,31 @@ import (
 // the CO-RE check and its branch next to each other, so this does not happen
 // for bpf_core_field_exists / bpf_core_type_exists as clang emits them.
 
-// regs is the abstract state: which registers hold a known constant.
+// regs is the abstract state: which registers hold a known constant, and
+// which a pointer into a read-only map's value at a known offset (mapRef
+// names the map, val holds the offset).
 type regs struct {
-	known [asm.R10 + 1]bool
-	val   [asm.R10 + 1]uint64
+	known  [asm.R10 + 1]bool
+	val    [asm.R10 + 1]uint64
+	mapRef [asm.R10 + 1]string
 }
 
 func (r *regs) set(reg asm.Register, v uint64) {
 	if reg <= asm.R10 {
-		r.known[reg], r.val[reg] = true, v
+		r.known[reg], r.val[reg], r.mapRef[reg] = true, v, ""
+	}
+}
+
+// setMapPointer records that reg points off bytes into read-only map ref.
+func (r *regs) setMapPointer(reg asm.Register, ref string, off uint64) {
+	if reg <= asm.R10 {
+		r.known[reg], r.val[reg], r.mapRef[reg] = false, off, ref
 	}
 }
 
 func (r *regs) forget(reg asm.Register) {
 	if reg <= asm.R10 {
-		r.known[reg] = false
+		r.known[reg], r.mapRef[reg] = false, ""
 	}
 }
 
@@ -65,6 +77,10 @@ func (r *regs) merge(other *regs) bool {
 			r.known[i] = false
 			changed = true
 		}
+		if r.mapRef[i] != "" && (other.mapRef[i] != r.mapRef[i] || other.val[i] != r.val[i]) {
+			r.mapRef[i] = ""
+			changed = true
+		}
 	}
 	return changed
 }
@@ -85,7 +101,18 @@ func IsPoisoned(ins *asm.Instruction) bool {
 // Reachable returns, for each instruction of insns (indexed like the slice),
 // whether the verifier can reach it from the first instruction.
 func Reachable(insns asm.Instructions) []bool {
+	return ReachableWith(insns, nil)
+}
+
+// ReachableWith is Reachable that also knows the contents of read-only maps
+// (readOnly returns the value of the map an instruction references, nil for
+// a map that is not read-only): the verifier reads constants out of a
+// frozen BPF_F_RDONLY_PROG map (Requires kernel 5.2), so a branch on a
+// `const volatile` global (libbpf's .rodata) has one live side, the one the
+// value in the object picks.
+func ReachableWith(insns asm.Instructions, readOnly func(ref string) []byte) []bool {
 	a := newReacher(insns)
+	a.readOnly = readOnly
 	if len(insns) > 0 {
 		a.push(0, &regs{})
 	}
@@ -112,6 +139,8 @@ type reacher struct {
 	states  []*regs
 	live    []bool
 	work    []int
+	// readOnly gives the contents of read-only maps (see ReachableWith).
+	readOnly func(ref string) []byte
 }
 
 func newReacher(insns asm.Instructions) *reacher {
@@ -184,7 +213,11 @@ func (a *reacher) step(i int) bool {
 			return false
 		}
 	case class == asm.LdXClass:
-		st.forget(ins.Dst)
+		if v, ok := loadReadOnly(&st, ins, a.readOnly); ok {
+			st.set(ins.Dst, v)
+		} else {
+			st.forget(ins.Dst)
+		}
 	case class == asm.StXClass:
 		if ins.OpCode.Mode() == asm.AtomicMode {
 			st.forget(ins.Src)
@@ -213,6 +246,8 @@ func (a *reacher) load(st *regs, ins *asm.Instruction) bool {
 			return false
 		}
 		a.push(t, &regs{})
+	case ins.OpCode.IsDWordLoad() && a.readOnly != nil && ins.Src == asm.PseudoMapValue && a.readOnly(ins.Reference()) != nil:
+		st.setMapPointer(ins.Dst, ins.Reference(), uint64(ins.Constant)>>32)
 	case ins.OpCode.IsDWordLoad():
 		st.forget(ins.Dst) // map, BTF or function pointer
 	default:
@@ -271,6 +306,23 @@ func (a *reacher) callee(i int) int {
 	return a.jumpTarget(i, int(ins.Constant))
 }
 
+// loadReadOnly returns the value a memory load reads from a read-only map
+// the abstract state points into.
+func loadReadOnly(st *regs, ins *asm.Instruction, readOnly func(string) []byte) (uint64, bool) {
+	if readOnly == nil || ins.Src > asm.R10 || st.mapRef[ins.Src] == "" || ins.OpCode.Mode() != asm.MemMode {
+		return 0, false
+	}
+	data := readOnly(st.mapRef[ins.Src])
+	off := int64(st.val[ins.Src]) + int64(ins.Offset)
+	size := int64(ins.OpCode.Size().Sizeof())
+	if off < 0 || size <= 0 || off+size > int64(len(data)) {
+		return 0, false
+	}
+	var buf [8]byte
+	copy(buf[:], data[off:off+size])
+	return binary.LittleEndian.Uint64(buf[:]), true
+}
+
 // allLive marks every instruction live: the conservative answer when the
 // analysis cannot follow the program (an unknown call target).
 func allLive(live []bool) []bool {
@@ -291,6 +343,10 @@ func alu(st *regs, ins *asm.Instruction, is32 bool) {
 		src, srcKnown = st.get(ins.Src)
 	}
 	if op == asm.Mov && ins.Offset == 0 { // Offset != 0 is movsx
+		if ins.OpCode.Source() == asm.RegSource && !is32 && ins.Src <= asm.R10 && st.mapRef[ins.Src] != "" {
+			st.setMapPointer(ins.Dst, st.mapRef[ins.Src], st.val[ins.Src])
+			return
+		}
 		if !srcKnown {
 			st.forget(ins.Dst)
 			return
@@ -299,6 +355,10 @@ func alu(st *regs, ins *asm.Instruction, is32 bool) {
 			src = uint64(uint32(src))
 		}
 		st.set(ins.Dst, src)
+		return
+	}
+	if ins.Dst <= asm.R10 && st.mapRef[ins.Dst] != "" && op == asm.Add && ins.OpCode.Source() == asm.ImmSource && !is32 {
+		st.setMapPointer(ins.Dst, st.mapRef[ins.Dst], st.val[ins.Dst]+src) // pointer arithmetic
 		return
 	}
 	dst, dstKnown := st.get(ins.Dst)

@@ -12,6 +12,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/internal/atomicfile"
+	"github.com/corematrix/corematrix/kernel"
+	"github.com/corematrix/corematrix/kernels/kallsyms"
 )
 
 // BTFCache keeps the raw BTF of kernel images on disk, one file per image
@@ -34,6 +36,64 @@ type BTFCache struct {
 	// Hash returns the hex SHA-256 of the file at path, for Load calls that
 	// bring no sum.
 	Hash func(path string) (string, error)
+
+	// Funcs returns the kallsyms functions of the kernel image at path in
+	// the text form of kallsyms.Funcs (kernels.ImageFuncs); nil: unknown.
+	Funcs func(path string) ([]byte, error)
+	// EmbeddedConfig returns the config a kernel image carries
+	// (CONFIG_IKCONFIG), for kernels without a config file; nil: none.
+	EmbeddedConfig func(path string) ([]byte, error)
+	// ParseConfig reads a kernel config file into option -> value
+	// (kernels.ParseConfig); nil: configs are not read.
+	ParseConfig func(data []byte) map[string]string
+	// Warn, when set, hears what of a kernel's facts could not be read.
+	Warn func(format string, args ...any)
+}
+
+// Facts reads what the prediction needs of kernel k besides its BTF (see
+// Facts): its config (k.ConfigPath, else the config its image embeds) and
+// its kallsyms functions, both cached in Dir next to the BTF. What cannot be
+// read stays nil (unknown), and Warn hears why. The running kernel (Source
+// "host") and non-image files have no facts.
+func (c *BTFCache) Facts(k kernel.Kernel) *Facts {
+	f := &Facts{}
+	if k.Source == "host" || c.IsImage == nil || !c.IsImage(k.Path) {
+		return f
+	}
+	warn := func(format string, args ...any) {
+		if c.Warn != nil {
+			c.Warn(format, args...)
+		}
+	}
+	if c.ParseConfig != nil {
+		var cfg []byte
+		var err error
+		switch {
+		case k.ConfigPath != "":
+			cfg, err = os.ReadFile(k.ConfigPath)
+		case c.EmbeddedConfig != nil:
+			cfg, err = c.Cached(k.Path, k.SHA256, "config", c.EmbeddedConfig)
+		}
+		switch {
+		case err != nil:
+			warn("config of %s: %v", k.Name, err)
+		case cfg != nil:
+			f.Config = c.ParseConfig(cfg)
+		}
+	}
+	if c.Funcs != nil {
+		raw, err := c.Cached(k.Path, k.SHA256, kallsyms.FuncsFormat, c.Funcs)
+		if err == nil {
+			var fs kallsyms.Funcs
+			if err = fs.UnmarshalText(raw); err == nil {
+				f.Funcs = &fs
+			}
+		}
+		if err != nil {
+			warn("kallsyms of %s: %v", k.Name, err)
+		}
+	}
+	return f
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -96,4 +156,38 @@ func parseBTF(raw []byte, err error) (*btf.Spec, error) {
 		return nil, err
 	}
 	return btf.LoadSpecFromReader(bytes.NewReader(raw))
+}
+
+// Cached returns what extract reads from the kernel image at path (whose
+// SHA-256 is sum, empty: hashed), kept in Dir as SUM.ext so that only the
+// first call decompresses the image: kernel facts such as its kallsyms
+// functions (ext "funcs") or embedded config ("config"). Without Dir it calls
+// extract every time.
+func (c *BTFCache) Cached(path, sum, ext string, extract func(path string) ([]byte, error)) ([]byte, error) {
+	if c.Dir == "" {
+		return extract(path)
+	}
+	if !sha256Hex.MatchString(sum) {
+		if c.Hash == nil {
+			return nil, fmt.Errorf("cache %s of %s: no SHA-256 given and no way to compute one", ext, path)
+		}
+		var err error
+		if sum, err = c.Hash(path); err != nil {
+			return nil, fmt.Errorf("cache %s of %s: %w", ext, path, err)
+		}
+	}
+	blob := filepath.Join(c.Dir, sum+"."+ext)
+	if raw, err := os.ReadFile(blob); err == nil {
+		return raw, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("cache %s of %s: %w", ext, path, err)
+	}
+	raw, err := extract(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(blob, raw, 0o644); err != nil {
+		return nil, fmt.Errorf("cache %s of %s: %w", ext, path, err)
+	}
+	return raw, nil
 }

@@ -40,7 +40,8 @@ func LoadObject(path string) (*ebpf.CollectionSpec, error) {
 }
 
 // Build relocates spec (the object at object) against the BTF of each of
-// ks, then checks the arguments its programs read across the kernels that
+// ks, knowing each kernel's config and kallsyms where cache can read them
+// (BTFCache.Facts), then checks the arguments its programs read across the kernels that
 // have BTF, and returns the matrix. Kernels not yet resolved are resolved
 // by resolver, and their BTF read through cache, all in parallel (resolving
 // may download and BTF extraction decompresses). A kernel whose BTF cannot
@@ -48,6 +49,7 @@ func LoadObject(path string) (*ebpf.CollectionSpec, error) {
 func Build(ctx context.Context, object string, spec *ebpf.CollectionSpec, ks []kernel.Kernel, resolver kernel.Resolver, cache *BTFCache, opts Options) (*Matrix, error) {
 	cols := make([]Column, len(ks))
 	btfs := make([]*btf.Spec, len(ks))
+	facts := make([]*Facts, len(ks))
 	var wg sync.WaitGroup
 	for i, k := range ks {
 		wg.Go(func() {
@@ -66,6 +68,7 @@ func Build(ctx context.Context, object string, spec *ebpf.CollectionSpec, ks []k
 				return
 			}
 			btfs[i] = s
+			facts[i] = cache.Facts(k)
 		})
 	}
 	wg.Wait()
@@ -74,7 +77,7 @@ func Build(ctx context.Context, object string, spec *ebpf.CollectionSpec, ks []k
 		if kbtf == nil {
 			continue
 		}
-		res, err := Relocate(spec, kbtf, opts)
+		res, err := RelocateWith(spec, kbtf, facts[i], opts)
 		if err != nil {
 			cols[i].Err = err.Error()
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 	"unicode"
@@ -14,6 +15,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/corematrix/corematrix/corerelo"
+	"github.com/corematrix/corematrix/kernels/kallsyms"
 )
 
 // This file predicts the failures a kernel's BTF shows beyond CO-RE: BPF
@@ -136,9 +138,43 @@ var probeReadFallback = map[asm.BuiltinFunc]asm.BuiltinFunc{
 	asm.FnProbeReadUserStr:   asm.FnProbeReadStr,
 }
 
+// Facts is what the prediction knows of a kernel besides its BTF. A nil
+// field is unknown: the checks it decides say so instead of guessing.
+type Facts struct {
+	// Config is the kernel's config, option ("CONFIG_FPROBE") to value ("y",
+	// "m", a string; "n" for an option the file lists as not set). Debian
+	// packages ship it as /boot/config-*; images built with CONFIG_IKCONFIG
+	// carry it.
+	Config map[string]string
+	// Funcs are the functions of the kernel's kallsyms and which of them
+	// ftrace can trace (read from the image: kernels.ImageFuncs).
+	Funcs *kallsyms.Funcs
+}
+
+// config returns the value of option name, "" when the config is unknown
+// and "n" when the option is not set (absent from a known config).
+func (f *Facts) config(name string) string {
+	if f == nil || f.Config == nil {
+		return ""
+	}
+	if v, ok := f.Config[name]; ok {
+		return v
+	}
+	return "n"
+}
+
+// funcs returns the kallsyms functions, nil when unknown.
+func (f *Facts) funcs() *kallsyms.Funcs {
+	if f == nil {
+		return nil
+	}
+	return f.Funcs
+}
+
 // kernelFeatures is what one kernel's BTF says it supports.
 type kernelFeatures struct {
-	spec *btf.Spec
+	spec  *btf.Spec
+	facts *Facts
 	// The UAPI enums, value to name; nil when the BTF lacks the enum.
 	helpers, progTypes, attachTypes, mapTypes map[uint64]string
 }
@@ -155,9 +191,10 @@ const partialNote = "the BTF has no enum bpf_func_id, bpf_prog_type, bpf_attach_
 	"(not a whole kernel's BTF): only CO-RE relocations were checked"
 
 // newKernelFeatures reads the UAPI enums of kernel.
-func newKernelFeatures(kernel *btf.Spec) *kernelFeatures {
+func newKernelFeatures(kernel *btf.Spec, facts *Facts) *kernelFeatures {
 	return &kernelFeatures{
 		spec:        kernel,
+		facts:       facts,
 		helpers:     enumValues(kernel, "bpf_func_id"),
 		progTypes:   enumValues(kernel, "bpf_prog_type"),
 		attachTypes: enumValues(kernel, "bpf_attach_type"),
@@ -220,15 +257,22 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 	seenMap := map[string]bool{}
 	seenKfunc := map[string]bool{}
 	deadHelper := map[asm.BuiltinFunc]bool{}
+	roDeadHelper := map[asm.BuiltinFunc]bool{}
 	callback := false
+	// What the verifier also prunes: branches on read-only globals (const
+	// volatile, .rodata) as the object sets them.
+	liveRO := corerelo.ReachableWith(insns, readOnlyValues(spec))
 	for i := range insns {
 		ins := &insns[i]
 		switch {
 		case ins.IsBuiltinCall() && !corerelo.IsPoisoned(ins):
 			fn := asm.BuiltinFunc(ins.Constant)
-			if live[i] {
+			switch {
+			case live[i] && liveRO[i]:
 				seenHelper[fn] = true
-			} else {
+			case live[i]:
+				roDeadHelper[fn] = true
+			default:
 				deadHelper[fn] = true
 			}
 		case !live[i]:
@@ -253,6 +297,16 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 				Detail: "not in this kernel, but only called behind a CO-RE check that is false here (dead code)"})
 		}
 	}
+	for _, fn := range sortedKeys(roDeadHelper) {
+		if seenHelper[fn] || k.helpers == nil {
+			continue
+		}
+		if _, ok := k.helpers[uint64(fn)]; !ok {
+			out = append(out, Finding{Check: CheckHelper, Subject: helperName(fn), Verdict: Loads, Stage: StageLoad,
+				Detail: "not in this kernel, but only called behind a read-only global (const volatile) whose value in the object makes it dead code; " +
+					"a loader that sets that global at run time may make the call live, and the load fail"})
+		}
+	}
 	if callback {
 		out = append(out, k.checkCallback())
 	}
@@ -262,10 +316,30 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 	for _, name := range sortedKeys(seenMap) {
 		if m := spec.Maps[name]; m != nil {
 			out = append(out, k.checkMapType(name, m.Type, fallbacks[name]))
+			if f, ok := checkMapSize(name, m); ok {
+				out = append(out, f)
+			}
 		}
 	}
 	return out
 }
+
+// readOnlyValues returns the contents of spec's read-only maps (.rodata,
+// BPF_F_RDONLY_PROG, which cilium/ebpf freezes after filling them), by
+// name, as the verifier sees them.
+func readOnlyValues(spec *ebpf.CollectionSpec) func(string) []byte {
+	return func(name string) []byte {
+		m := spec.Maps[name]
+		if m == nil || m.Flags&bpfFRdonlyProg == 0 || len(m.Contents) != 1 {
+			return nil
+		}
+		v, _ := m.Contents[0].Value.([]byte)
+		return v
+	}
+}
+
+// bpfFRdonlyProg is BPF_F_RDONLY_PROG: the program can only read the map.
+const bpfFRdonlyProg = 1 << 7
 
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	return slices.Sorted(maps.Keys(m))
@@ -379,31 +453,63 @@ func (k *kernelFeatures) checkMapType(name string, typ, fallback ebpf.MapType) F
 	return f
 }
 
+// sizedByKernel are the map types whose max_entries 0 is what the kernel
+// wants (local and inode/task/socket storage) or what cilium/ebpf fills in
+// (a perf event array gets one entry per possible CPU).
+var sizedByKernel = map[ebpf.MapType]bool{
+	ebpf.PerfEventArray: true, ebpf.CGroupStorage: true, ebpf.PerCPUCGroupStorage: true,
+	ebpf.SkStorage: true, ebpf.InodeStorage: true, ebpf.TaskStorage: true, ebpf.CgroupStorage: true,
+}
+
+// checkMapSize reports a map whose max_entries is 0 in the object: its
+// loader sets the size at run time (libbpf's bpf_map__set_max_entries), so
+// the object alone cannot be loaded and no kernel decides it.
+func checkMapSize(name string, m *ebpf.MapSpec) (Finding, bool) {
+	if m.MaxEntries != 0 || sizedByKernel[m.Type] {
+		return Finding{}, false
+	}
+	return Finding{Check: CheckMapType, Subject: "map " + name + " size", Verdict: Unknown, Stage: StageLoad,
+		Detail: NeedsInput + "map " + name + " has max_entries 0 in the object: user space sets it before load (loaded as is, map creation fails with EINVAL)"}, true
+}
+
 // kprobeUnknown explains why a kprobe target missing from BTF is not a
-// predicted failure.
+// predicted failure when the kernel's kallsyms is unknown.
 const kprobeUnknown = "is not in this kernel's BTF, but kprobes also reach functions BTF leaves out " +
-	"(static ones with inconsistent prototypes, compiler-renamed copies); only kallsyms can tell, and it is not in the image's BTF"
+	"(static ones with inconsistent prototypes, compiler-renamed copies); only kallsyms can tell, and this kernel's could not be read"
+
+// placeholderPrefix starts the attach targets of programs whose real target
+// user space sets at run time (libbpf's bpf_program__set_attach_target:
+// SEC("kprobe/dummy_file_read")).
+const placeholderPrefix = "dummy"
+
+// NeedsInput starts the detail of a finding that depends on what user space
+// supplies at run time (a placeholder attach target, a map size): no kernel
+// decides it, so its verdict is unknown.
+const NeedsInput = "needs run-time input: "
 
 // checkAttachTarget checks the function or tracepoint prog attaches to, as
 // named by its ELF section (prog.AttachTo).
 func (k *kernelFeatures) checkAttachTarget(prog *ebpf.ProgramSpec) []Finding {
 	target := prog.AttachTo
+	kind, _, _ := strings.Cut(prog.SectionName, "/")
+	if prog.Type == ebpf.Kprobe && prog.AttachType == ebpf.AttachTraceKprobeMulti {
+		return []Finding{k.checkKprobeMulti(kind, target)}
+	}
 	if target == "" {
 		return nil
 	}
-	kind, _, _ := strings.Cut(prog.SectionName, "/")
 	f := Finding{Check: CheckAttachTarget, Verdict: Loads}
 	switch {
 	case prog.Type == ebpf.Kprobe && (kind == "kprobe" || kind == "kretprobe"):
 		fn, _, _ := strings.Cut(target, "+")
 		f.Subject, f.Stage = kind+" "+fn, StageAttach
-		if !k.hasFunc(fn) {
-			f.Verdict, f.Detail = Unknown, fn+" "+kprobeUnknown
-		}
+		f.Verdict, f.Detail = k.kprobeTarget(fn)
 	case prog.Type == ebpf.TracePoint:
-		_, name, _ := strings.Cut(target, "/")
+		group, name, _ := strings.Cut(target, "/")
 		f.Subject, f.Stage = "tracepoint "+target, StageAttach
-		if !k.hasTracepoint(name) {
+		if group == "syscalls" {
+			f.Verdict, f.Detail = k.syscallTracepoint(name)
+		} else if !k.hasTracepoint(name) {
 			f.Verdict, f.Detail = k.tracepointMissing(name)
 		}
 	case prog.Type == ebpf.RawTracepoint || prog.Type == ebpf.RawTracepointWritable:
@@ -425,13 +531,167 @@ func (k *kernelFeatures) checkAttachTarget(prog *ebpf.ProgramSpec) []Finding {
 			fn = "bpf_iter_" + target
 		}
 		f.Subject, f.Stage = strings.SplitN(prog.SectionName, "/", 2)[0]+" "+target, StageLoad
-		if !k.hasFunc(fn) {
+		switch {
+		case !k.hasFunc(fn) && strings.HasPrefix(fn, placeholderPrefix):
+			f.Verdict, f.Detail = Unknown, NeedsInput+fn+" is a placeholder target (in no kernel's BTF): user space sets the real one before load"
+		case !k.hasFunc(fn):
 			f.Verdict, f.Detail = Fails, fn+" is not in this kernel's BTF (vmlinux): the loader cannot resolve the target"
+		case prog.Type == ebpf.LSM:
+			return append([]Finding{f}, k.checkLSM())
+		case prog.AttachType == ebpf.AttachTraceFEntry || prog.AttachType == ebpf.AttachTraceFExit || prog.AttachType == ebpf.AttachModifyReturn:
+			return k.trampolineTarget(f, fn)
 		}
 	default:
 		return nil
 	}
 	return []Finding{f}
+}
+
+// kprobeTarget is the verdict for a kprobe or kretprobe on fn: a kprobe
+// resolves its symbol in kallsyms (perf_event_open fails with ENOENT for a
+// name kallsyms lacks, and kernels since 6.6, with stable backports, refuse
+// a name several symbols share with EADDRNOTAVAIL), and kprobe events
+// (tracefs or the perf PMU) refuse a function without an ftrace call site
+// (within_notrace_func, EINVAL) unless CONFIG_KPROBE_EVENTS_ON_NOTRACE.
+func (k *kernelFeatures) kprobeTarget(fn string) (Verdict, string) {
+	funcs := k.facts.funcs()
+	inBTF := k.hasFunc(fn)
+	switch {
+	case funcs == nil && inBTF:
+		return Loads, ""
+	case funcs == nil && strings.HasPrefix(fn, placeholderPrefix):
+		return Unknown, NeedsInput + fn + " is a placeholder target: user space names the real one at run time"
+	case funcs == nil:
+		return Unknown, fn + " " + kprobeUnknown
+	}
+	switch n := funcs.Count[fn]; {
+	case n == 0 && strings.HasPrefix(fn, placeholderPrefix):
+		return Unknown, NeedsInput + fn + " is a placeholder target (in no kernel's kallsyms): user space names the real one at run time"
+	case n == 0 && inBTF:
+		return Fails, fn + " is in this kernel's BTF but not in its kallsyms (inlined everywhere or renamed, e.g. " + fn + ".isra.0): no symbol to probe"
+	case n == 0:
+		return Fails, fn + " is not in this kernel's kallsyms: no symbol to probe"
+	case n > 1:
+		return Unknown, fmt.Sprintf("%d kallsyms symbols are called %s: kernels with the 6.6 ambiguity check (and its stable backports) refuse the kprobe (EADDRNOTAVAIL), older ones probe the first", n, fn)
+	case funcs.Traceable == nil:
+		return Loads, ""
+	case !funcs.Traceable[fn] && k.facts.config("CONFIG_KPROBE_EVENTS_ON_NOTRACE") != "y":
+		return Fails, fn + " has no ftrace call site (notrace): kprobe events refuse notrace functions (EINVAL) unless CONFIG_KPROBE_EVENTS_ON_NOTRACE"
+	}
+	return Loads, ""
+}
+
+// trampolineTarget adds to f, the load finding of an fentry, fexit or
+// fmod_ret program on fn (in BTF), what kallsyms says: the loader needs fn's
+// address (bpf_check_attach_target: "The address of function ... cannot be
+// found", ENOENT at load), and attaching patches its ftrace call site (a
+// function without one cannot be patched: EBUSY at attach).
+func (k *kernelFeatures) trampolineTarget(f Finding, fn string) []Finding {
+	funcs := k.facts.funcs()
+	if funcs == nil {
+		return []Finding{f}
+	}
+	at := Finding{Check: CheckAttachTarget, Subject: f.Subject + " (ftrace call site)", Verdict: Loads, Stage: StageAttach}
+	switch {
+	case funcs.Count[fn] == 0:
+		f.Verdict, f.Detail = Fails, fn+" is in this kernel's BTF but not in its kallsyms (inlined or renamed): the loader cannot find its address"
+		return []Finding{f}
+	case funcs.Traceable == nil:
+		at.Verdict, at.Detail = Unknown, "the image has no __mcount_loc table: whether "+fn+" can be traced is not known"
+	case !funcs.Traceable[fn]:
+		at.Verdict, at.Detail = Fails, fn+" has no ftrace call site (not in __mcount_loc: notrace or not instrumented): the trampoline cannot be attached (EBUSY)"
+	}
+	return []Finding{f, at}
+}
+
+// syscallTracepoint is the verdict for tracepoint syscalls/name: syscall
+// events come from ftrace's syscall metadata (CONFIG_FTRACE_SYSCALLS), one
+// sys_enter_X and sys_exit_X per syscall X the kernel defines; they have no
+// btf_trace_* typedef nor trace_event_raw_* struct of their own.
+func (k *kernelFeatures) syscallTracepoint(name string) (Verdict, string) {
+	sc, ok := strings.CutPrefix(name, "sys_enter_")
+	if !ok {
+		if sc, ok = strings.CutPrefix(name, "sys_exit_"); !ok {
+			return Fails, "no tracepoint syscalls/" + name + ": syscall events are sys_enter_NAME and sys_exit_NAME"
+		}
+	}
+	switch v := k.facts.config("CONFIG_FTRACE_SYSCALLS"); {
+	case v == "":
+		var s *btf.Struct
+		if k.spec.TypeByName("syscall_metadata", &s) != nil {
+			return Unknown, "the kernel config is unknown and its BTF has no struct syscall_metadata: whether it has syscall tracepoints (CONFIG_FTRACE_SYSCALLS) is not known"
+		}
+	case v != "y":
+		return Fails, "CONFIG_FTRACE_SYSCALLS is not set: this kernel has no syscall tracepoints"
+	}
+	wrappers := []string{"__x64_sys_" + sc, "__se_sys_" + sc, "__do_sys_" + sc, "__arm64_sys_" + sc, "sys_" + sc}
+	funcs := k.facts.funcs()
+	if funcs != nil && funcs.Syscalls != nil {
+		// ftrace registers the events of the syscalls the native table
+		// holds; a syscall defined for other architectures or ABIs only
+		// (sync_file_range2, the *_time32 ones) has metadata but no event.
+		for _, w := range []string{"__x64_sys_" + sc, "__arm64_sys_" + sc, "sys_" + sc} {
+			if funcs.Syscalls[w] {
+				return Loads, ""
+			}
+		}
+		return Fails, "syscall " + sc + " is not in this kernel's system call table (sys_call_table): no tracepoint syscalls/" + name
+	}
+	if slices.ContainsFunc(wrappers, k.hasFunc) {
+		return Loads, ""
+	}
+	if funcs == nil {
+		return Unknown, "syscall " + sc + " is not in this kernel's BTF (" + wrappers[0] + "); only kallsyms can tell, and this kernel's could not be read"
+	}
+	for _, w := range wrappers {
+		if funcs.Count[w] > 0 {
+			return Loads, ""
+		}
+	}
+	return Fails, "no syscall " + sc + " in this kernel (no " + wrappers[0] + " in its BTF or kallsyms): no tracepoint syscalls/" + name
+}
+
+// checkKprobeMulti checks a kprobe.multi or kretprobe.multi program:
+// attaching needs fprobe (CONFIG_FPROBE, 5.18) and its pattern must match
+// ftrace-able functions.
+func (k *kernelFeatures) checkKprobeMulti(kind, pattern string) Finding {
+	f := Finding{Check: CheckAttachTarget, Subject: kind + " " + pattern, Verdict: Loads, Stage: StageAttach}
+	switch v := k.facts.config("CONFIG_FPROBE"); {
+	case v == "":
+		f.Verdict, f.Detail = Unknown, "the kernel config is unknown: kprobe_multi needs CONFIG_FPROBE"
+		return f
+	case v != "y":
+		f.Verdict, f.Detail = Fails, "CONFIG_FPROBE is not set: kprobe_multi links are refused (EOPNOTSUPP)"
+		return f
+	}
+	funcs := k.facts.funcs()
+	if pattern == "" || funcs == nil || funcs.Traceable == nil {
+		return f
+	}
+	for name := range funcs.Traceable {
+		if ok, _ := path.Match(pattern, name); ok {
+			return f
+		}
+	}
+	f.Verdict, f.Detail = Fails, "no ftrace-able function of this kernel matches "+pattern
+	return f
+}
+
+// checkLSM checks what a BPF LSM program needs beyond its hook:
+// CONFIG_BPF_LSM, and "bpf" among the active LSMs (CONFIG_LSM, unless the
+// boot command line's lsm= says otherwise) for it to run.
+func (k *kernelFeatures) checkLSM() Finding {
+	f := Finding{Check: CheckAttachTarget, Subject: "BPF LSM enabled", Verdict: Loads, Stage: StageAttach}
+	lsm := k.facts.config("CONFIG_LSM")
+	switch v := k.facts.config("CONFIG_BPF_LSM"); {
+	case v == "":
+		f.Verdict, f.Detail = Unknown, "the kernel config is unknown: BPF LSM programs need CONFIG_BPF_LSM and bpf among the active LSMs"
+	case v != "y":
+		f.Verdict, f.Detail = Fails, "CONFIG_BPF_LSM is not set"
+	case !slices.Contains(strings.Split(strings.Trim(lsm, `"`), ","), "bpf"):
+		f.Detail = "bpf is not in CONFIG_LSM (" + lsm + "): the program attaches but runs only when the boot command line adds it (lsm=...,bpf)"
+	}
+	return f
 }
 
 func (k *kernelFeatures) hasFunc(name string) bool {

@@ -114,7 +114,10 @@ type ProgramCell struct {
 	Loads bool `json:"loads"`
 	// Reason says why it fails, or why the prediction is unknown.
 	Reason string `json:"reason,omitempty"`
-	NA     bool   `json:"na,omitempty"`
+	// Load and Attach are the verdicts of each stage (see Program).
+	Load   Verdict `json:"load,omitempty"`
+	Attach Verdict `json:"attach,omitempty"`
+	NA     bool    `json:"na,omitempty"`
 }
 
 // MarshalJSON adds the cell's Text to its fields, so JSON readers need not
@@ -155,16 +158,27 @@ func (c Cell) Text() string {
 	return strings.Join(vs, "|")
 }
 
-// Text is the cell as the table shows it: "loads", "FAILS", "unknown" or
-// "n/a".
+// Text is the cell as the table shows it, load and attach apart: "FAILS"
+// (the load), "unknown" (the load), "loads; attach FAILS", "loads; attach
+// unknown", "loads" or "n/a". "loads" says nothing the kernel's BTF, config
+// and kallsyms show stops the program; the verifier's acceptance is not
+// predicted.
 func (c ProgramCell) Text() string {
 	switch {
 	case c.NA:
 		return "n/a"
-	case !c.Loads:
+	case c.Load == "" && !c.Loads:
 		return "FAILS"
-	case c.Verdict == Unknown:
+	case c.Load == "" && c.Verdict == Unknown:
 		return "unknown"
+	case c.Load == Fails:
+		return "FAILS"
+	case c.Load == Unknown:
+		return "unknown"
+	case c.Attach == Fails:
+		return "loads; attach FAILS"
+	case c.Attach == Unknown:
+		return "loads; attach unknown"
 	}
 	return "loads"
 }
@@ -259,7 +273,7 @@ func NewMatrix(object string, kernels []Column) *Matrix {
 			continue
 		}
 		for _, p := range k.Result.Programs {
-			m.Programs[progAt[p.Name]].Cells[col] = ProgramCell{Verdict: p.Verdict, Loads: p.Loads, Reason: p.Reason}
+			m.Programs[progAt[p.Name]].Cells[col] = ProgramCell{Verdict: p.Verdict, Loads: p.Loads, Reason: p.Reason, Load: p.Load, Attach: p.Attach}
 			for _, f := range p.Findings {
 				if i, ok := findingAt[findingKey{p.Name, f.Check, f.Subject}]; ok {
 					m.Findings[i].Cells[col] = FindingCell{Verdict: f.Verdict, Detail: f.Detail}

@@ -24,7 +24,8 @@
 // changes is drift, reported with the prototypes (Matrix.Args, the Args
 // section of every rendering, and Diff).
 //
-// It must not import kernels, kernels/cache or vmtest (the booting side):
+// It must not import kernels, kernels/cache or vmtest (the booting side);
+// it may import kernels/kallsyms, a leaf package, for its Funcs data type:
 // kernel images and their BTF come in as inputs (BTFCache's functions, BTF
 // specs), and cmd/vmtest wires them. It may import report for the
 // report's data model (report.Prediction).
@@ -78,8 +79,14 @@ type Program struct {
 	Loads bool `json:"loads"`
 	// Reason says why the program is predicted to fail, or why the
 	// prediction is unknown.
-	Reason string  `json:"reason,omitempty"`
-	Fixups []Fixup `json:"fixups"`
+	Reason string `json:"reason,omitempty"`
+	// Load and Attach are the verdicts of each stage: a program can load
+	// and still fail to attach (Load loads, Attach fails).
+	Load   Verdict `json:"load"`
+	Attach Verdict `json:"attach"`
+	// AttachReason says why the attach fails or is unknown.
+	AttachReason string  `json:"attach_reason,omitempty"`
+	Fixups       []Fixup `json:"fixups"`
 	// Findings is everything checked for the program on this kernel: the
 	// CO-RE outcome, each helper, kfunc, map, type and attach target.
 	// Other checks append their own findings (see Finding).
@@ -102,10 +109,17 @@ type Result struct {
 // the error as its reason, rather than failing Relocate; Relocate returns an
 // error only for a relocation it cannot describe.
 func Relocate(spec *ebpf.CollectionSpec, kernel *btf.Spec, opts Options) (*Result, error) {
+	return RelocateWith(spec, kernel, nil, opts)
+}
+
+// RelocateWith is Relocate knowing more of the kernel than its BTF: its
+// config and kallsyms decide syscall tracepoints, kprobe, fentry and
+// kprobe_multi targets and LSM programs (see Facts). Nil facts are unknown.
+func RelocateWith(spec *ebpf.CollectionSpec, kernel *btf.Spec, facts *Facts, opts Options) (*Result, error) {
 	if kernel == nil {
 		return nil, errors.New("relocate: no kernel BTF")
 	}
-	feats := newKernelFeatures(kernel)
+	feats := newKernelFeatures(kernel, facts)
 	var notes []string
 	if feats.partial() {
 		notes = append(notes, partialNote)
@@ -175,6 +189,8 @@ func (p *Program) check(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, rp *c
 	p.Findings = append(p.Findings, feats.checkProgram(spec, prog, rp.Insns, rp.Live, opts)...)
 	p.Verdict, p.Reason = verdictOf(p.Findings, "")
 	p.Loads = p.Verdict != Fails
+	p.Load, _ = verdictOf(p.Findings, StageLoad)
+	p.Attach, p.AttachReason = verdictOf(p.Findings, StageAttach)
 }
 
 // unresolved marks p as failing to load because its relocations could not be

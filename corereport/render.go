@@ -28,7 +28,9 @@ const legend = "POISONED: the kernel has no target for the relocation and the pr
 	"poison (dead): no target either, but only behind a CO-RE check that is false on that kernel: it loads.\n" +
 	"ABSENT: the kernel's BTF lacks the helper, kfunc, type or attach target: the program fails.\n" +
 	"ok*: absent too, but the loader falls back or the use is dead code on that kernel: it loads.\n" +
-	"unknown: BTF cannot tell (see the notes); never counted as a failure."
+	"unknown: BTF, config and kallsyms cannot tell (see the notes); never counted as a failure.\n" +
+	"loads: nothing in the kernel's BTF, config or kallsyms stops the program; the verifier's acceptance is not predicted (vmtest load boots and tries).\n" +
+	"loads; attach FAILS: the program loads but its attach target is missing or cannot be traced on that kernel."
 
 // Write renders m to w in format f.
 func (m *Matrix) Write(w io.Writer, f Format) error {

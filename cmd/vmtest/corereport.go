@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -178,9 +179,16 @@ func btfCacheDir(flag, kernelCacheDir string) (string, error) {
 }
 
 // newBTFCache is the offline report's BTF cache in dir, wired to the kernels
-// package: it tells bzImages, extracts their BTF and hashes them.
+// package: it tells bzImages, extracts their BTF, kallsyms and embedded
+// config, reads config files and hashes images.
 func newBTFCache(dir string) *corereport.BTFCache {
-	return &corereport.BTFCache{Dir: dir, IsImage: kernels.IsImage, Extract: kernels.RawBTF, Hash: cache.HashFile}
+	return &corereport.BTFCache{Dir: dir, IsImage: kernels.IsImage, Extract: kernels.RawBTF, Hash: cache.HashFile,
+		Funcs: kernels.ImageFuncs, EmbeddedConfig: kernels.ImageConfig, ParseConfig: kernels.ParseConfig,
+		Warn: func(format string, args ...any) {
+			if err := fmt.Errorf(format, args...); !errors.Is(err, kernels.ErrNoConfig) && !errors.Is(err, kernels.ErrNoKallsyms) {
+				fmt.Fprintf(os.Stderr, "vmtest: warning: "+format+"\n", args...)
+			}
+		}}
 }
 
 // oneArch returns the architecture every kernel of ks has, if they share one.

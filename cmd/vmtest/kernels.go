@@ -24,7 +24,7 @@ import (
 )
 
 func init() {
-	register("kernels", "list, fetch, lock and prune kernel images; print a kernel's BTF types", kernelsCmd)
+	register("kernels", "list, fetch, lock and prune kernel images; print a kernel's BTF types, config and kallsyms", kernelsCmd)
 }
 
 var kernelsSubcommands = []struct {
@@ -36,6 +36,8 @@ var kernelsSubcommands = []struct {
 	{"lock", "pin kernel names to exact images in kernels.lock", kernelsLock},
 	{"prune", "remove cached images unused for a while (--all: everything)", kernelsPrune},
 	{"btf", "print BTF types and function prototypes, e.g. `btf 6.1 task_struct`, `btf --kernels 5.10,6.1 vfs_unlink`", kernelsBTF},
+	{"config", "print a kernel's config (package file or IKCONFIG), e.g. `config 6.1 FPROBE FTRACE_SYSCALLS`", kernelsConfig},
+	{"kallsyms", "print the functions of a kernel's kallsyms (T: ftrace-able), read from its image, e.g. `kallsyms 6.1 vfs_read`", kernelsKallsyms},
 }
 
 func kernelsCmd(ctx context.Context, args []string) error {

@@ -221,7 +221,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
-		names = append(names, n)
+		if !strings.HasPrefix(n, "_") { // hidden: the guest side of a command
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {
