@@ -171,7 +171,9 @@ func (r *Resolver) Resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel,
 				return kernel.Kernel{}, fmt.Errorf("kernel %s (locked): %w", k.Name, err)
 			}
 			r.attachModules(ctx, img, &e)
-			return identify(k, img), nil
+			k = identify(k, img)
+			k.PinnedElsewhere = pinnedElsewhere(k, e.Source)
+			return k, nil
 		}
 	}
 	img, e, err := r.resolve(ctx, k)

@@ -725,10 +725,14 @@ func (r *Runner) workdirArchive() (string, error) {
 		if limit <= 0 {
 			limit = DefaultWorkDirLimit
 		}
-		tree, _, err := initramfs.Tree(r.cfg.WorkDir, r.cfg.WorkDir, limit)
+		tree, _, outside, err := initramfs.TreeLinks(r.cfg.WorkDir, r.cfg.WorkDir, limit, r.cfg.FollowWorkDirLinks)
 		if err != nil {
 			r.workdirErr = fmt.Errorf("working directory: %w (choose another with --workdir, or --no-workdir)", err)
 			return
+		}
+		if len(outside) > 0 {
+			r.warn("%d symbolic link(s) leave the working directory %s and are packed as links, not followed (--follow-links packs what they point at): %s",
+				len(outside), r.cfg.WorkDir, strings.Join(outside, ", "))
 		}
 		for i := range tree {
 			tree[i].Name = guest.StagedName(tree[i].Name)
