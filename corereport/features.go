@@ -536,6 +536,8 @@ func (k *kernelFeatures) checkAttachTarget(prog *ebpf.ProgramSpec) []Finding {
 			f.Verdict, f.Detail = Unknown, NeedsInput+fn+" is a placeholder target (in no kernel's BTF): user space sets the real one before load"
 		case !k.hasFunc(fn):
 			f.Verdict, f.Detail = Fails, fn+" is not in this kernel's BTF (vmlinux): the loader cannot resolve the target"
+		case needsTrampoline(prog) && k.isARM64() && !k.hasStruct("bpf_plt"):
+			f.Verdict, f.Stage, f.Detail = Fails, StageAttach, arm64NoTrampoline
 		case prog.Type == ebpf.LSM:
 			return append([]Finding{f}, k.checkLSM())
 		case prog.AttachType == ebpf.AttachTraceFEntry || prog.AttachType == ebpf.AttachTraceFExit || prog.AttachType == ebpf.AttachModifyReturn:
@@ -545,6 +547,36 @@ func (k *kernelFeatures) checkAttachTarget(prog *ebpf.ProgramSpec) []Finding {
 		return nil
 	}
 	return []Finding{f}
+}
+
+// arm64NoTrampoline explains the verdict for a trampoline program on an
+// arm64 kernel before 6.0.
+const arm64NoTrampoline = "BPF trampolines (fentry, fexit, fmod_ret, lsm) reached arm64 in 6.0: this arm64 kernel " +
+	"(its BTF has user_pt_regs) lacks bpf_plt, the arm64 JIT's trampoline support, so attaching fails (ENOTSUPP)"
+
+// needsTrampoline reports whether prog attaches through a BPF trampoline.
+func needsTrampoline(prog *ebpf.ProgramSpec) bool {
+	if prog.Type == ebpf.LSM {
+		return true
+	}
+	if prog.Type != ebpf.Tracing {
+		return false
+	}
+	switch prog.AttachType {
+	case ebpf.AttachTraceFEntry, ebpf.AttachTraceFExit, ebpf.AttachModifyReturn:
+		return true
+	}
+	return false
+}
+
+// isARM64 reports whether the kernel is an arm64 one: its BTF has the
+// arm64 UAPI register set, struct user_pt_regs (x86 has none).
+func (k *kernelFeatures) isARM64() bool { return k.hasStruct("user_pt_regs") }
+
+func (k *kernelFeatures) hasStruct(name string) bool {
+	var st *btf.Struct
+	err := k.spec.TypeByName(name, &st)
+	return err == nil || errors.Is(err, btf.ErrMultipleMatches)
 }
 
 // kprobeTarget is the verdict for a kprobe or kretprobe on fn: a kprobe

@@ -32,6 +32,9 @@ func wantError(v broken.Variant) string {
 		return "not supported"
 	case broken.KprobeTarget:
 		return "not found"
+	case broken.Trampoline:
+		// arch_prepare_bpf_trampoline's -ENOTSUPP (524).
+		return "not supported"
 	}
 	return ""
 }
@@ -143,6 +146,8 @@ func loadVariant(t *testing.T, v broken.Variant) error {
 		l, err = link.Kretprobe(ps.AttachTo, coll.Programs[v.Program], nil)
 	case ps.Type == ebpf.Kprobe:
 		l, err = link.Kprobe(ps.AttachTo, coll.Programs[v.Program], nil)
+	case ps.Type == ebpf.Tracing:
+		l, err = link.AttachTracing(link.TracingOptions{Program: coll.Programs[v.Program]})
 	default:
 		require.Fail(t, fmt.Sprintf("attach %s: section %s not handled", v.Program, ps.SectionName))
 	}

@@ -99,6 +99,7 @@ func junitSuiteOf(r KernelResult) junitSuite {
 	}
 	for _, p := range []junitProperty{
 		{"kernel.name", r.Kernel.Name},
+		{"kernel.arch", archOf(r.Kernel)},
 		{"kernel.version", r.Kernel.Version},
 		{"kernel.release", r.Kernel.Release},
 		{"kernel.source", r.Kernel.Source},

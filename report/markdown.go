@@ -132,11 +132,11 @@ func writeKernels(b *strings.Builder, s Summary) {
 		return
 	}
 	b.WriteString("### Kernels\n\n")
-	b.WriteString("| Kernel | Version | Release | Outcome | Reason | Tests | Accel | Boot | Payload | Total |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---:|---:|---:|\n")
+	b.WriteString("| Kernel | Arch | Version | Release | Outcome | Reason | Tests | Accel | Boot | Payload | Total |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---:|---:|---:|\n")
 	for _, k := range s.Kernels {
-		fmt.Fprintf(b, "| %s | %s | %s | %s %s | %s | %s | %s | %s | %s | %s |\n",
-			code(k.Kernel.Name), versionCell(k.Kernel), cell(k.Kernel.Release),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s %s | %s | %s | %s | %s | %s | %s |\n",
+			code(k.Kernel.Name), cell(archOf(k.Kernel)), versionCell(k.Kernel), cell(k.Kernel.Release),
 			k.Outcome.Emoji(), cell(string(k.Outcome)), cell(k.Reason), testsCell(k), cell(k.Accel),
 			duration(k.Timings.Boot), duration(k.Timings.Payload), duration(k.Timings.Total))
 	}

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"github.com/corematrix/corematrix/kernel"
+
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -14,14 +16,14 @@ import (
 const maxReason = 100
 
 // Terminal renders s as a compact plain-text table for the end of a run: per
-// kernel the outcome, release, tests passed/failed/skipped, boot and total
+// kernel its architecture, the outcome, release, tests passed/failed/skipped, boot and total
 // time and the reason; then one line of counts, and a line per program whose
 // load contradicted the offline prediction.
 func Terminal(s Summary) string {
 	s = normalize(s)
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KERNEL\tOUTCOME\tRELEASE\tPASS\tFAIL\tSKIP\tBOOT\tTOTAL\tREASON")
+	fmt.Fprintln(tw, "KERNEL\tARCH\tOUTCOME\tRELEASE\tPASS\tFAIL\tSKIP\tBOOT\tTOTAL\tREASON")
 	for _, k := range s.Kernels {
 		k.Kernel.Name, k.Reason = termtext.Line(k.Kernel.Name), termtext.Line(k.Reason)
 		c := countTests(k)
@@ -35,8 +37,8 @@ func Terminal(s Summary) string {
 		if k.Kernel.Unverified {
 			release += " (UNVERIFIED)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
-			k.Kernel.Name, k.Outcome, release, c.pass, c.fail, c.skip,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
+			k.Kernel.Name, termtext.Line(archOf(k.Kernel)), k.Outcome, release, c.pass, c.fail, c.skip,
 			plainDuration(k.Timings.Boot), plainDuration(k.Timings.Total), shorten(k.Reason, maxReason))
 	}
 	tw.Flush()
@@ -102,4 +104,13 @@ func loadedPlain(c ProgramCheck) string {
 		return "failed (" + shorten(c.Error, maxReason) + ")"
 	}
 	return "failed"
+}
+
+// archOf is k's architecture as reports show it: amd64 for reports written
+// before kernels had one.
+func archOf(k kernel.Kernel) string {
+	if k.Arch == "" {
+		return string(kernel.AMD64)
+	}
+	return string(k.Arch)
 }

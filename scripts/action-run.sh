@@ -61,6 +61,17 @@ while IFS=' ' read -r pkg dir; do
 	if [ ! -f "$bin" ]; then
 		continue # no test files
 	fi
+	# Kernels of the other architecture (6.1/arm64 on an x86 runner) run the
+	# package's build for theirs, which vmtest finds as linux-ARCH/NAME.
+	for arch in amd64 arm64; do
+		if [ "$arch" != "$(go env GOARCH)" ] && [[ ",$KERNELS," == *"/$arch,"* ]]; then
+			mkdir -p "$bins/linux-$arch"
+			if ! GOARCH=$arch go test -c -o "$bins/linux-$arch/${bin##*/}" "$pkg"; then
+				failed=1
+				echo "::error::$pkg does not build for $arch"
+			fi
+		fi
+	done
 	run "$pkg" "$dir" -- "$bin" "${testflags[@]}"
 done < <(go list -f '{{.ImportPath}} {{.Dir}}' "${patterns[@]}")
 exit "$failed"

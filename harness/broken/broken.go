@@ -18,6 +18,9 @@
 //	task_btf       helper bpf_get_current_task_btf: fails to load before 5.11
 //	loop           helper bpf_loop: fails to load before 5.17
 //	kern_ctx       kfunc bpf_cast_to_kern_ctx: fails to load before 6.2
+//	fentry         trace_exit as fentry on do_exit: a BPF trampoline, which x86
+//	               kernels have from 5.5 and arm64 kernels only from 6.0: fails to
+//	               attach before (so it works on x86 5.10 and fails on arm64 5.10)
 //	kprobe_target  kprobe on the epoll_pwait2 syscall wrapper (__x64_sys_epoll_pwait2,
 //	               on arm64 __arm64_sys_epoll_pwait2): loads, fails to attach before 5.11
 //
@@ -63,6 +66,12 @@ var kernCtxObjectARM64 []byte
 //go:embed broken_kprobe_target_arm64.o
 var kprobeTargetObjectARM64 []byte
 
+//go:embed broken_fentry.o
+var fentryObject []byte
+
+//go:embed broken_fentry_arm64.o
+var fentryObjectARM64 []byte
+
 // Kind says what a variant breaks.
 type Kind string
 
@@ -75,6 +84,9 @@ const (
 	Kfunc Kind = "kfunc"
 	// KprobeTarget: a kprobe on a function kernels before Major.Minor lack.
 	KprobeTarget Kind = "kprobe_target"
+	// Trampoline: an fentry program, which needs BPF trampolines: kernels
+	// of the architecture before Major.Minor lack them.
+	Trampoline Kind = "trampoline"
 )
 
 // Stage is where a broken program fails.
@@ -140,6 +152,7 @@ var variants = map[string]map[string]Variant{
 		"loop":          {"loop", "trace_exec", Helper, "bpf_loop", 5, 17, Load, loopObject},
 		"kern_ctx":      {"kern_ctx", "trace_exit", Kfunc, "bpf_cast_to_kern_ctx", 6, 2, Load, kernCtxObject},
 		"kprobe_target": {"kprobe_target", "trace_open", KprobeTarget, "__x64_sys_epoll_pwait2", 5, 11, Attach, kprobeTargetObject},
+		"fentry":        {"fentry", "trace_exit", Trampoline, "fentry do_exit", 5, 5, Attach, fentryObject},
 	},
 	"arm64": {
 		"state":         {"state", "sched_switch", Field, "task_struct.state", 5, 14, Load, stateObjectARM64},
@@ -148,6 +161,7 @@ var variants = map[string]map[string]Variant{
 		"loop":          {"loop", "trace_exec", Helper, "bpf_loop", 5, 17, Load, loopObjectARM64},
 		"kern_ctx":      {"kern_ctx", "trace_exit", Kfunc, "bpf_cast_to_kern_ctx", 6, 2, Load, kernCtxObjectARM64},
 		"kprobe_target": {"kprobe_target", "trace_open", KprobeTarget, "__arm64_sys_epoll_pwait2", 5, 11, Attach, kprobeTargetObjectARM64},
+		"fentry":        {"fentry", "trace_exit", Trampoline, "fentry do_exit", 6, 0, Attach, fentryObjectARM64},
 	},
 }
 
