@@ -1,7 +1,6 @@
 package vmtest
 
 import (
-	"bytes"
 	"context"
 	"debug/elf"
 	"encoding/binary"
@@ -14,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/corematrix/corematrix/internal/tinyelf"
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
@@ -344,20 +344,17 @@ func (r *Runner) bareBoot(ctx context.Context, k kernel.Kernel, images *benchIma
 // tinyArch is how the benchmark's tiny programs look on one architecture.
 type tinyArch struct {
 	machine elf.Machine
-	// align is the segment alignment: the largest page size the
-	// architecture's kernels use.
-	align uint64
 	// powerOffText and exit0Text are the raw machine code.
 	powerOffText, exit0Text []byte
 }
 
-func (t tinyArch) powerOff() []byte { return tinyELF(t.machine, t.align, t.powerOffText) }
-func (t tinyArch) exit0() []byte    { return tinyELF(t.machine, t.align, t.exit0Text) }
+func (t tinyArch) powerOff() []byte { return tinyelf.Executable(t.machine, t.powerOffText) }
+func (t tinyArch) exit0() []byte    { return tinyelf.Executable(t.machine, t.exit0Text) }
 
 // tiny holds the benchmark's programs per guest architecture.
 var tiny = map[string]tinyArch{
-	"amd64": {elf.EM_X86_64, 0x1000, powerOffText, exit0Text},
-	"arm64": {elf.EM_AARCH64, 0x10000, powerOffARM64, exit0ARM64},
+	"amd64": {elf.EM_X86_64, powerOffText, exit0Text},
+	"arm64": {elf.EM_AARCH64, powerOffARM64, exit0ARM64},
 }
 
 // Machine code of the benchmark's tiny programs (x86-64, raw system calls).
@@ -432,28 +429,4 @@ func arm64Words(ws ...uint32) []byte {
 		binary.LittleEndian.PutUint32(b[4*i:], w)
 	}
 	return b
-}
-
-// tinyELF returns a static executable for machine: one read+execute
-// PT_LOAD segment mapping the whole file, entry right after the headers.
-func tinyELF(machine elf.Machine, align uint64, text []byte) []byte {
-	const base = 0x400000
-	hdr := uint64(binary.Size(elf.Header64{}) + binary.Size(elf.Prog64{}))
-	size := hdr + uint64(len(text))
-	h := elf.Header64{
-		Type: uint16(elf.ET_EXEC), Machine: uint16(machine), Version: uint32(elf.EV_CURRENT),
-		Entry: base + hdr, Phoff: uint64(binary.Size(elf.Header64{})),
-		Ehsize: uint16(binary.Size(elf.Header64{})), Phentsize: uint16(binary.Size(elf.Prog64{})), Phnum: 1,
-	}
-	copy(h.Ident[:], elf.ELFMAG)
-	h.Ident[elf.EI_CLASS], h.Ident[elf.EI_DATA], h.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
-	p := elf.Prog64{
-		Type: uint32(elf.PT_LOAD), Flags: uint32(elf.PF_R | elf.PF_X),
-		Vaddr: base, Paddr: base, Filesz: size, Memsz: size, Align: align,
-	}
-	var b bytes.Buffer
-	_ = binary.Write(&b, binary.LittleEndian, h)
-	_ = binary.Write(&b, binary.LittleEndian, p)
-	b.Write(text)
-	return b.Bytes()
 }

@@ -448,7 +448,7 @@ func TestE2EAccelFallback(t *testing.T) {
 	r, err := NewRunner(Config{
 		Kernels: sameKernel(e2eKernelName + "+pass"),
 		Payload: e2e.fault, Env: []string{"E2E_EXTRA=from --env"},
-		Init: e2e.vmtest, Timeout: 3 * time.Minute, Accel: AccelAuto, Log: &lockedWriter{w: &log},
+		Init: e2e.vmtest, Accel: AccelAuto, Log: &lockedWriter{w: &log},
 	})
 	require.NoError(t, err)
 	defer r.Close()
@@ -457,11 +457,12 @@ func TestE2EAccelFallback(t *testing.T) {
 	}
 	r.accel.capable = func() error { return nil }
 	r.accel.probeTO = 10 * time.Second
-	start := time.Now()
+	// A pass proves the probe gave up: a KVM guest that spins ends only at
+	// the deadline (a timeout). How long the TCG boot then takes depends on
+	// the host's load, so no time is asserted.
 	res := r.Kernel(context.Background(), sameKernel(e2eKernelName + "+pass")[0], t.TempDir(), nil)
 	require.Equal(t, report.Pass, res.Outcome, "reason: %s", res.Reason)
 	require.Equal(t, AccelTCG, res.Accel)
-	require.Less(t, time.Since(start), 2*time.Minute)
 	require.Contains(t, log.String(), "did not reach its init within 10s; using TCG")
 	require.Equal(t, 1, strings.Count(log.String(), "warning"), "one warning: %s", log.String())
 }
