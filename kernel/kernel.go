@@ -38,6 +38,10 @@ type Kernel struct {
 	// Unverified says the image's source was used without verifying it
 	// (--allow-unverified); every rendering marks such kernels.
 	Unverified bool `json:"unverified,omitempty"`
+	// PinnedElsewhere says kernels.lock pinned Name to a source a name of
+	// its kind does not resolve to by default (another registry or image,
+	// a local path for a version); every rendering marks such kernels.
+	PinnedElsewhere bool `json:"pinned_elsewhere,omitempty"`
 	// HasBTF says whether the image carries kernel BTF (a .BTF section).
 	HasBTF bool `json:"has_btf,omitempty"`
 	// Config holds the values of the config options that matter for eBPF

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/corematrix/corematrix/kernel"
@@ -69,4 +70,28 @@ func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) 
 		return nil, fmt.Errorf("%s yields config sha256 %s, kernels.lock pins %s: %w", e.Source, configSum, e.ConfigSHA256, ErrLockMismatch)
 	}
 	return r.image(name, &e)
+}
+
+// pinnedElsewhere reports whether a lock entry's source is one that k's
+// name does not resolve to by default: a version line, exact version or
+// latest resolves to the Debian archive or DefaultOCIRepository, a deb:
+// name to the Debian archive, an oci: name to that image, a path to that
+// file. A committed kernels.lock can point a name anywhere; reports say so.
+func pinnedElsewhere(k kernel.Kernel, source string) bool {
+	n, err := k.Parsed()
+	if err != nil {
+		return true
+	}
+	switch n.Kind {
+	case kernel.KindLine, kernel.KindExact, kernel.KindLatest:
+		return !strings.HasPrefix(source, "debian:") && !strings.HasPrefix(source, "oci:"+DefaultOCIRepository+":") && !strings.HasPrefix(source, "oci:"+DefaultOCIRepository+"@")
+	case kernel.KindDeb:
+		return !strings.HasPrefix(source, "debian:")
+	case kernel.KindOCI:
+		return !strings.HasPrefix(source, "oci:"+n.Ref)
+	case kernel.KindPath:
+		abs, err := filepath.Abs(n.Path)
+		return err != nil || source != "local:"+n.Path && source != "local:"+abs
+	}
+	return true
 }

@@ -170,7 +170,9 @@ func (r *Resolver) Resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel,
 			if err != nil {
 				return kernel.Kernel{}, fmt.Errorf("kernel %s (locked): %w", k.Name, err)
 			}
-			return identify(k, img), nil
+			k = identify(k, img)
+			k.PinnedElsewhere = pinnedElsewhere(k, e.Source)
+			return k, nil
 		}
 	}
 	img, _, err := r.resolve(ctx, k)

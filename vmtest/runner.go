@@ -243,9 +243,13 @@ func (r *Runner) writeImage(path, init, payload string, busybox []initramfs.File
 		if limit <= 0 {
 			limit = DefaultWorkDirLimit
 		}
-		tree, _, err := initramfs.Tree(r.cfg.WorkDir, r.cfg.WorkDir, limit)
+		tree, _, outside, err := initramfs.TreeLinks(r.cfg.WorkDir, r.cfg.WorkDir, limit, r.cfg.FollowWorkDirLinks)
 		if err != nil {
 			return fmt.Errorf("working directory: %w (choose another with --workdir, or --no-workdir)", err)
+		}
+		if len(outside) > 0 {
+			r.warn("%d symbolic link(s) leave the working directory %s and are packed as links, not followed (--follow-links packs what they point at): %s",
+				len(outside), r.cfg.WorkDir, strings.Join(outside, ", "))
 		}
 		for _, f := range tree {
 			f.Name = guest.StagedName(f.Name)
