@@ -239,7 +239,7 @@ func (a *Args) notes() []string {
 	return out
 }
 
-// writeArgsTable writes the argument check as a plain-text table.
+// writeTable writes the argument check as a plain-text table.
 func (a *Args) writeTable(w io.Writer) error {
 	fmt.Fprintf(w, "\nARGUMENTS: %s\n", a.Summary)
 	if len(a.Findings) == 0 {

@@ -17,9 +17,9 @@ import (
 
 // nameKey is the cache record remembering what a name resolved to.
 func (r *Resolver) nameKey(name, arch string) string {
-	kind := "name "
+	kind := "name v2 " // v2: entries name the linux-modules-* package
 	if r.archive != nil && r.archive.Keyring == nil {
-		kind = "name-unverified "
+		kind = "name-unverified v2 "
 	}
 	if arch != "" && arch != debian.ArchAMD64 {
 		kind = arch + "-" + kind
@@ -169,7 +169,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Ke
 		return img, e, nil
 	}
 	if r.archive == nil {
-		return r.unavailable(ctx, n, []string{r.mirrorErr.Error()}, r.mirrorErr)
+		return r.fallBackToOCI(ctx, n, []string{r.mirrorErr.Error()}, r.mirrorErr)
 	}
 	var c debian.Candidate
 	var found bool
@@ -214,7 +214,7 @@ func (r *Resolver) resolveDebian(ctx context.Context, n kernel.Name) (*kernel.Ke
 		}
 	}
 	if !found {
-		return r.unavailable(ctx, n, reasons, errs...)
+		return r.fallBackToOCI(ctx, n, reasons, errs...)
 	}
 	f, err := r.archive.Fetch(ctx, c)
 	if err != nil {
@@ -255,6 +255,9 @@ func entryFor(c debian.Candidate, f *debian.Fetched) LockEntry {
 	if c.Base != nil {
 		e.BaseFilename, e.BaseSize, e.BaseSHA256 = c.Base.Filename, c.Base.Size, c.Base.SHA256
 	}
+	if c.Modules != nil {
+		e.ModulesFilename, e.ModulesSize, e.ModulesSHA256 = c.Modules.Filename, c.Modules.Size, c.Modules.SHA256
+	}
 	return e
 }
 
@@ -280,9 +283,12 @@ func linesSummary(indices []*debian.Index) string {
 	return "available lines: " + strings.Join(parts, "; ")
 }
 
-// unavailable tries the OCI fallback for a version and otherwise returns an
-// UnavailableError naming every source tried.
-func (r *Resolver) unavailable(ctx context.Context, n kernel.Name, reasons []string, errs ...error) (*kernel.Kernel, *LockEntry, error) {
+// fallBackToOCI resolves a version the Debian archive did not serve from
+// the OCI repository of versions (Options.OCIRepository), downloading it;
+// when that fails too, or the name is not a version, it returns an
+// UnavailableError naming every source tried (reasons: what the archive
+// said).
+func (r *Resolver) fallBackToOCI(ctx context.Context, n kernel.Name, reasons []string, errs ...error) (*kernel.Kernel, *LockEntry, error) {
 	hint := "Name an image that is reachable: oci:REGISTRY/REPO:TAG, or a local bzImage (a path, or a directory holding boot/vmlinuz)"
 	if (n.Kind == kernel.KindLine || n.Kind == kernel.KindExact) && r.opts.OCIRepository != "none" {
 		ref := r.opts.OCIRepository + ":" + n.Version

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/corematrix/corematrix/kernel"
@@ -38,12 +39,7 @@ func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) 
 		if r.archive == nil {
 			return nil, r.mirrorErr
 		}
-		c := debian.Candidate{Suite: e.Suite, Upstream: e.Version, Package: debian.Package{
-			Name: e.Package, Version: e.PackageVersion, Filename: e.Filename, Size: e.Size, SHA256: e.PackageSHA256}}
-		if e.BaseFilename != "" {
-			c.Base = &debian.Package{Name: "linux-base", Version: e.PackageVersion, Filename: e.BaseFilename, Size: e.BaseSize, SHA256: e.BaseSHA256}
-		}
-		f, err := r.archive.Fetch(ctx, c)
+		f, err := r.archive.Fetch(ctx, candidateOf(&e))
 		if err != nil {
 			return nil, err
 		}
@@ -69,4 +65,28 @@ func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) 
 		return nil, fmt.Errorf("%s yields config sha256 %s, kernels.lock pins %s: %w", e.Source, configSum, e.ConfigSHA256, ErrLockMismatch)
 	}
 	return r.image(name, &e)
+}
+
+// pinnedElsewhere reports whether a lock entry's source is one that k's
+// name does not resolve to by default: a version line, exact version or
+// latest resolves to the Debian archive or DefaultOCIRepository, a deb:
+// name to the Debian archive, an oci: name to that image, a path to that
+// file. A committed kernels.lock can point a name anywhere; reports say so.
+func pinnedElsewhere(k kernel.Kernel, source string) bool {
+	n, err := k.Parsed()
+	if err != nil {
+		return true
+	}
+	switch n.Kind {
+	case kernel.KindLine, kernel.KindExact, kernel.KindLatest:
+		return !strings.HasPrefix(source, "debian:") && !strings.HasPrefix(source, "oci:"+DefaultOCIRepository+":") && !strings.HasPrefix(source, "oci:"+DefaultOCIRepository+"@")
+	case kernel.KindDeb:
+		return !strings.HasPrefix(source, "debian:")
+	case kernel.KindOCI:
+		return !strings.HasPrefix(source, "oci:"+n.Ref)
+	case kernel.KindPath:
+		abs, err := filepath.Abs(n.Path)
+		return err != nil || source != "local:"+n.Path && source != "local:"+abs
+	}
+	return true
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -54,16 +53,10 @@ func (r *Resolver) fetchOCI(ctx context.Context, ref, arch string) (*oci.Fetched
 	d := r.opts.Deadlines.OrDefault()
 	ctx, cancel := context.WithTimeoutCause(ctx, d.Total, &download.TimeoutError{Role: "registry", Host: ref, Wait: "end of download", Limit: d.Total})
 	defer cancel()
-	attempts, backoff := r.opts.Retries, r.opts.RetryBackoff
-	if attempts <= 0 {
-		attempts = 3
-	}
-	if backoff <= 0 {
-		backoff = time.Second
-	}
+	rp := r.opts.Retry.OrDefault()
 	opts := append([]remote.Option{
 		remote.WithTransport(download.Transport("registry", d)),
-		remote.WithRetryBackoff(remote.Backoff{Duration: backoff, Factor: 2, Steps: attempts}),
+		remote.WithRetryBackoff(remote.Backoff{Duration: rp.Backoff, Factor: download.BackoffFactor, Steps: rp.Attempts}),
 		remote.WithRetryPredicate(download.Transient),
 		remote.WithPlatform(oci.PlatformFor(arch)),
 	}, r.opts.OCIOptions...)

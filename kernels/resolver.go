@@ -62,11 +62,9 @@ type Options struct {
 	// Deadlines bound every network wait (Debian mirror and OCI registry);
 	// zero fields mean download.DefaultDeadlines.
 	Deadlines download.Deadlines
-	// Retries is how often a transiently failing download is tried; zero
-	// means 3. RetryBackoff is the first wait between tries (doubling);
-	// zero means one second.
-	Retries      int
-	RetryBackoff time.Duration
+	// Retry is the policy for transient download failures, from mirrors
+	// and registries alike; zero fields mean download.DefaultRetry's.
+	Retry download.Retry
 	// Progress receives steps and download progress; nil reports nothing.
 	Progress *progress.Reporter
 }
@@ -126,7 +124,7 @@ func New(opts Options) (*Resolver, error) {
 		a := &debian.Archive{
 			Mirror:   strings.TrimRight(mirror, "/"),
 			Cache:    c,
-			Client:   &download.Client{Role: "mirror", Deadlines: opts.Deadlines, Attempts: opts.Retries, Backoff: opts.RetryBackoff, Waiting: stepper(opts.Progress)},
+			Client:   &download.Client{Role: "mirror", Deadlines: opts.Deadlines, Retry: opts.Retry, Waiting: stepper(opts.Progress)},
 			TTL:      opts.IndexTTL,
 			Offline:  opts.Offline,
 			Progress: opts.Progress,
@@ -172,13 +170,17 @@ func (r *Resolver) Resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel,
 			if err != nil {
 				return kernel.Kernel{}, fmt.Errorf("kernel %s (locked): %w", k.Name, err)
 			}
-			return identify(k, img), nil
+			r.attachModules(ctx, img, &e)
+			k = identify(k, img)
+			k.PinnedElsewhere = pinnedElsewhere(k, e.Source)
+			return k, nil
 		}
 	}
-	img, _, err := r.resolve(ctx, k)
+	img, e, err := r.resolve(ctx, k)
 	if err != nil {
 		return kernel.Kernel{}, err
 	}
+	r.attachModules(ctx, img, e)
 	return identify(k, img), nil
 }
 

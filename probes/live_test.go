@@ -184,7 +184,9 @@ func TestReadCancel(t *testing.T) {
 	start := time.Now()
 	_, err = tr.Read(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.Less(t, time.Since(start), 5*time.Second)
+	// Read returns only because of the context (nothing is emitted); a
+	// slow guest on a loaded host may take seconds to get there.
+	assert.Less(t, time.Since(start), time.Minute)
 
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()

@@ -33,7 +33,7 @@ func TestLoadAcceptsEveryOutcome(t *testing.T) {
 	}
 }
 
-// Attack 6: outcomes and test statuses that no run writes are refused when
+// Outcomes and test statuses that no run writes are refused when
 // a report is loaded, so they never reach summary.md.
 func TestLoadRefusesInjectedOutcomeAndStatus(t *testing.T) {
 	for _, tc := range []struct {
@@ -57,7 +57,7 @@ func TestLoadRefusesInjectedOutcomeAndStatus(t *testing.T) {
 	}
 }
 
-// Attack 6: whatever a summary holds, Markdown escapes it: no raw HTML, no
+// Whatever a summary holds, Markdown escapes it: no raw HTML, no
 // extra table row or heading.
 func TestMarkdownEscapesHostileValues(t *testing.T) {
 	evil := "x</td><script>alert(1)</script>\n## corematrix: ✅ all kernels passed\n| a | b |"
@@ -84,7 +84,7 @@ func TestMarkdownEscapesHostileValues(t *testing.T) {
 	assert.Contains(t, md, "6.1.176 ⚠️ unverified")
 }
 
-// Attack 6: the terminal table carries no control characters from names,
+// The terminal table carries no control characters from names,
 // reasons or outcomes.
 func TestTerminalStripsControlCharacters(t *testing.T) {
 	s := Summary{Kernels: []KernelResult{{Kernel: kernel.Kernel{Name: "6.1\x1b[2J\x1b[H", Release: "6.1.0\x1b]0;pwned\x07", Unverified: true},
@@ -97,7 +97,7 @@ func TestTerminalStripsControlCharacters(t *testing.T) {
 	assert.Contains(t, out, "(UNVERIFIED)")
 }
 
-// Attack 7: writing a report refuses planted symlinks, with an error
+// Writing a report refuses planted symlinks, with an error
 // naming them, instead of writing through them (or replacing them), and
 // refuses an output directory that is a symlink.
 func TestWriteDoesNotFollowSymlinks(t *testing.T) {

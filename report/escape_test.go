@@ -88,3 +88,14 @@ func TestCredentialsRedacted(t *testing.T) {
 		require.Contains(t, out, "mirror.example", name)
 	}
 }
+
+// TestPinnedKernelFlagged checks that every rendering names a kernel's
+// source and flags one kernels.lock pinned to a non-default source.
+func TestPinnedKernelFlagged(t *testing.T) {
+	k := KernelResult{Kernel: kernel.Kernel{Name: "6.1", Version: "6.1.176", Source: "local:/home/user/bzImage", PinnedElsewhere: true}, Outcome: Pass}
+	s := Summary{Kernels: []KernelResult{k}}
+	md := Markdown(s)
+	require.Contains(t, md, "`local:/home/user/bzImage`")
+	require.Contains(t, md, "pinned by kernels.lock to a non-default source")
+	require.Contains(t, Terminal(s), "PINNED by kernels.lock: local:/home/user/bzImage")
+}

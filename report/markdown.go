@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/corematrix/corematrix/internal/redact"
 	"github.com/corematrix/corematrix/kernel"
 )
 
@@ -143,13 +144,22 @@ func writeKernels(b *strings.Builder, s Summary) {
 	b.WriteString("\n")
 }
 
-// versionCell is the kernel's version, marked when its source was not
-// verified (--allow-unverified).
+// versionCell is the kernel's version and where it came from (the
+// registry image, Debian suite and package, or local path), marked when its
+// source was not verified (--allow-unverified) and when kernels.lock pinned
+// the name to a source it does not resolve to by default.
 func versionCell(k kernel.Kernel) string {
-	if k.Unverified {
-		return cell(k.Version) + " ⚠️ unverified"
+	c := cell(k.Version)
+	if k.Source != "" {
+		c += " · " + code(redact.URLs(k.Source))
 	}
-	return cell(k.Version)
+	if k.Unverified {
+		c += " ⚠️ unverified"
+	}
+	if k.PinnedElsewhere {
+		c += " ⚠️ pinned by kernels.lock to a non-default source"
+	}
+	return c
 }
 
 func testsCell(k KernelResult) string {

@@ -1,12 +1,3 @@
-// Package report holds the data model of a corematrix run and renders it:
-// per kernel results.json and junit.xml, per run summary.json and summary.md,
-// and the merge of shard reports into one summary.
-//
-// The types in this file are the contract between the runner (package vmtest),
-// the payloads it runs (which may write Facts), and the renderers.
-//
-// It owns the data model and its renderings, nothing that runs: it must not
-// import vmtest, kernels, corereport or probes.
 package report
 
 import (
@@ -178,12 +169,15 @@ type Prediction struct {
 // KernelResult is everything known about one kernel of a run. It is written as
 // results.json in the kernel's report directory.
 type KernelResult struct {
-	Kernel   kernel.Kernel `json:"kernel"`
-	Accel    string        `json:"accel,omitempty"` // "kvm" or "tcg"
-	Outcome  Outcome       `json:"outcome"`
-	Reason   string        `json:"reason"`
-	ExitCode int           `json:"exit_code"` // payload exit code; -1 when unknown
-	Timings  Timings       `json:"timings"`
+	Kernel kernel.Kernel `json:"kernel"`
+	Accel  string        `json:"accel,omitempty"` // "kvm" or "tcg"
+	// Sharing says how the guest got its files and why: the host's shared
+	// read-only ("virtiofs (...)", "9p (...)") or packed ("packed: ...").
+	Sharing  string  `json:"sharing,omitempty"`
+	Outcome  Outcome `json:"outcome"`
+	Reason   string  `json:"reason"`
+	ExitCode int     `json:"exit_code"` // payload exit code; -1 when unknown
+	Timings  Timings `json:"timings"`
 	// Trace is the console excerpt for panics (the oops and its call trace)
 	// and kernel warnings (the first one).
 	Trace string `json:"trace,omitempty"`

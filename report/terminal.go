@@ -37,6 +37,9 @@ func Terminal(s Summary) string {
 		if k.Kernel.Unverified {
 			release += " (UNVERIFIED)"
 		}
+		if k.Kernel.PinnedElsewhere {
+			release += " (PINNED by kernels.lock: " + termtext.Line(k.Kernel.Source) + ")"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n",
 			k.Kernel.Name, termtext.Line(archOf(k.Kernel)), k.Outcome, release, c.pass, c.fail, c.skip,
 			plainDuration(k.Timings.Boot), plainDuration(k.Timings.Total), shorten(k.Reason, maxReason))

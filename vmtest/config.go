@@ -52,11 +52,20 @@ type Config struct {
 	// missing); empty means guest.WorkDir (/tmp).
 	WorkDir string
 	// PackWorkDir packs the host directory WorkDir into the guest at the
-	// same absolute path (initramfs.Tree: VCS folders left out, links out
-	// of the tree resolved), at most WorkDirLimit bytes (0 picks
-	// DefaultWorkDirLimit). Writes in the guest never reach the host.
-	PackWorkDir  bool
-	WorkDirLimit int64
+	// same absolute path (initramfs.TreeLinks: VCS folders left out, links
+	// out of the tree packed as links, not followed, and named in a warning
+	// on Log, unless FollowWorkDirLinks), at most WorkDirLimit bytes (0
+	// picks DefaultWorkDirLimit). Writes in the guest never reach the host.
+	PackWorkDir        bool
+	FollowWorkDirLinks bool
+	WorkDirLimit       int64
+	// ShareHost gives each guest the host's tools and source tree,
+	// read-only at the same paths (see package share), on every kernel
+	// that can mount them; the others fall back to packing (PackWorkDir)
+	// and each result says which mode ran and why. ShareDirs are more
+	// directories to share (--share DIR).
+	ShareHost bool
+	ShareDirs []string
 	// MakeDirs are guest directories created before the payload starts.
 	MakeDirs []string
 	// CollectFiles and CollectDirs name what the payload writes for the

@@ -132,7 +132,8 @@ func TestE2EShell(t *testing.T) {
 	setupE2E(t)
 	t.Parallel()
 	tmp := t.TempDir()
-	cmd, term, stderr := startOnPTY(t, tmp, "shell", "--accel", "tcg", "--kernel", e2e.kernel.Path, "--env", "E2E_SHELL=from --env")
+	reports := filepath.Join(tmp, "report")
+	cmd, term, stderr := startOnPTY(t, tmp, "shell", "--accel", "tcg", "--kernel", e2e.kernel.Path, "--env", "E2E_SHELL=from --env", "--report", reports)
 	term.expect("corematrix: shell in kernel "+e2e.kernel.Path, 3*time.Minute)
 	term.expect("# ", 30*time.Second)
 	term.send("echo $((6*7)) $E2E_SHELL $PWD; grep -c bpf /proc/mounts; stty size\n")
@@ -145,6 +146,11 @@ func TestE2EShell(t *testing.T) {
 	term.send("exit\n")
 	require.NoError(t, waitExit(t, cmd, term), "stderr: %s\nterminal:\n%s", stderr.String(), term.buf.String())
 	requireNoQEMU(t, tmp)
+	// --report keeps the kernel's console, which the terminal never showed.
+	console, err := os.ReadFile(filepath.Join(report.KernelDir(reports, e2e.kernel.Path), ConsoleFile))
+	require.NoError(t, err, "stderr: %s", stderr.String())
+	assert.Contains(t, string(console), "Linux version")
+	assert.NotContains(t, term.buf.String(), "Linux version", "the console is not on the screen")
 }
 
 // TestE2EShellOnFail: `vmtest exec --shell-on-fail` opens the shell after

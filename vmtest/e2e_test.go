@@ -308,7 +308,7 @@ func TestE2EExec(t *testing.T) {
 }
 
 // TestE2EExecWorkdir runs a test package through `go test -exec 'vmtest
-// exec'` from a directory under /tmp (which the guest mounts a tmpfs on):
+// exec --share-host=false'` (the packed mode) from a directory under /tmp (which the guest mounts a tmpfs on):
 // the package directory travels without its .git, the coverprofile and an
 // -test.outputdir file come back, host writes stay on the host, output
 // streams while the guest runs, and -timeout ends a hanging test the way go
@@ -322,7 +322,7 @@ func TestE2EExecWorkdir(t *testing.T) {
 	filedir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(filedir, "in.txt"), []byte("read from testdata\n"), 0o644))
 	goTest := func(keep string, args ...string) *exec.Cmd {
-		vm := e2e.vmtest + " exec --accel tcg --kernel " + e2eKernelName + " --keep " + keep +
+		vm := e2e.vmtest + " exec --share-host=false --accel tcg --kernel " + e2eKernelName + " --keep " + keep +
 			" --file " + filedir + ":/tmp/filedir --env E2E_FILEDIR=/tmp/filedir"
 		cmd := exec.Command("go", append([]string{"test", "-count=1", "-exec", vm}, args...)...)
 		cmd.Dir = pkg
@@ -448,7 +448,7 @@ func TestE2EAccelFallback(t *testing.T) {
 	r, err := NewRunner(Config{
 		Kernels: sameKernel(e2eKernelName + "+pass"),
 		Payload: e2e.fault, Env: []string{"E2E_EXTRA=from --env"},
-		Init: e2e.vmtest, Timeout: 3 * time.Minute, Accel: AccelAuto, Log: &lockedWriter{w: &log},
+		Init: e2e.vmtest, Accel: AccelAuto, Log: &lockedWriter{w: &log},
 	})
 	require.NoError(t, err)
 	defer r.Close()
@@ -457,11 +457,12 @@ func TestE2EAccelFallback(t *testing.T) {
 	}
 	r.accel.capable = func() error { return nil }
 	r.accel.probeTO = 10 * time.Second
-	start := time.Now()
+	// A pass proves the probe gave up: a KVM guest that spins ends only at
+	// the deadline (a timeout). How long the TCG boot then takes depends on
+	// the host's load, so no time is asserted.
 	res := r.Kernel(context.Background(), sameKernel(e2eKernelName + "+pass")[0], t.TempDir(), nil)
 	require.Equal(t, report.Pass, res.Outcome, "reason: %s", res.Reason)
 	require.Equal(t, AccelTCG, res.Accel)
-	require.Less(t, time.Since(start), 2*time.Minute)
 	require.Contains(t, log.String(), "did not reach its init within 10s; using TCG")
 	require.Equal(t, 1, strings.Count(log.String(), "warning"), "one warning: %s", log.String())
 }

@@ -144,7 +144,7 @@ func TestProgressFailureTail(t *testing.T) {
 	require.Less(t, strings.Index(out, "last words"), strings.LastIndex(out, "5.10"), "live lines are redrawn below it")
 }
 
-// Attack 6: a reason quoting a hostile server cannot drive the terminal.
+// A reason quoting a hostile server cannot drive the terminal.
 func TestProgressStripsControlCharactersFromReasons(t *testing.T) {
 	var b bytes.Buffer
 	d := NewProgress(&b, ProgressPlain, []string{"6.1"})

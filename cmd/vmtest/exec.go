@@ -45,9 +45,12 @@ type execArgs struct {
 	onFail    bool
 	workdir   string
 	noWorkdir bool
-	fs        *flags
-	vf        *vmFlags
-	kf        *kernelFlags
+	// followLinks packs what links out of the working directory point at.
+	followLinks bool
+	fs          *flags
+	vf          *vmFlags
+	sf          *shareFlags
+	kf          *kernelFlags
 }
 
 func parseExec(args []string) (*execArgs, error) {
@@ -63,7 +66,9 @@ func parseExec(args []string) (*execArgs, error) {
 	fs.BoolVar(&a.onFail, "shell-on-fail", false, "with one kernel: after a failing payload, open a shell in the guest on this terminal (only when stdin is a terminal and CI is not set)")
 	fs.StringVar(&a.workdir, "workdir", "", "`DIR` packed into the guest at the same path, where the payload starts (default: the current directory)")
 	fs.BoolVar(&a.noWorkdir, "no-workdir", false, "pack no directory: the payload starts in an empty directory at the current directory's path")
+	fs.BoolVar(&a.followLinks, "follow-links", false, "pack the files and directories that symbolic links leaving the working directory point at (default: such links are packed as links, not followed, and listed in a warning)")
 	a.vf = addVMFlags(fs)
+	a.sf = addShareFlags(fs, true)
 	a.kf = addKernelFlags(fs)
 	var err error
 	if a.payload, err = fs.parse(args, false); err != nil {
@@ -105,12 +110,14 @@ func execCmd(ctx context.Context, args []string) error {
 	cfg := vmtest.Config{Kernels: a.kernels, Resolver: resolver, Payload: a.payload[0], Args: a.payload[1:], Raw: true, Jobs: a.jobs}
 	cfg.BusyboxFor = resolver.Busybox
 	a.vf.apply(&cfg)
+	a.sf.apply(&cfg)
 	if a.onFail {
 		cfg.Shell = shellOnFail("vmtest exec")
 	}
 	if err := execWorkdir(&cfg, a.workdir, a.noWorkdir); err != nil {
 		return usageError(err)
 	}
+	cfg.FollowWorkDirLinks = a.followLinks
 	if !a.fs.set("timeout") {
 		if d := gotest.Timeout(cfg.Args); d > 0 {
 			cfg.Timeout = d + bootMargin

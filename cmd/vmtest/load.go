@@ -103,23 +103,9 @@ func runLoad(ctx context.Context, args []string) error {
 	case len(rest) == 0:
 		return fs.failf("missing OBJECT: the BPF ELF object(s) to load")
 	}
-	// An object cilium/ebpf cannot read (a libbpf-only feature such as
-	// USDT's weak maps) is left out with a warning, not the whole run.
-	var objs []loadObject
-	for _, arg := range rest {
-		abs, err := filepath.Abs(arg)
-		if err != nil {
-			return usageError(err)
-		}
-		spec, err := corereport.LoadObject(abs)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "vmtest load: left out %s: cilium/ebpf cannot read it: %v\n", arg, err)
-			continue
-		}
-		objs = append(objs, loadObject{name: arg, host: abs, guest: fmt.Sprintf("%s/%d-%s", guestObjects, len(objs), filepath.Base(abs)), spec: spec})
-	}
-	if len(objs) == 0 {
-		return usageError(errors.New("no object to load"))
+	objs, err := loadObjects(rest)
+	if err != nil {
+		return err
 	}
 	resolver, err := kf.resolver()
 	if err != nil {
@@ -154,27 +140,7 @@ func runLoad(ctx context.Context, args []string) error {
 
 	var rows []loadResult
 	for _, k := range kl.kernels {
-		resolved, kerr := resolver.Resolve(ctx, k)
-		fmt.Fprintf(os.Stderr, "vmtest load: booting %s\n", k.Name)
-		res := r.Kernel(ctx, k, filepath.Join(dir, fmt.Sprint(len(rows))), nil)
-		got, perr := parseLoadOutput(res.Output, objs)
-		if res.Outcome != report.Pass {
-			fmt.Fprintf(os.Stderr, "vmtest load: kernel %s: %s: %s\n", k.Name, res.Outcome, res.Reason)
-		}
-		if perr != nil {
-			fmt.Fprintf(os.Stderr, "vmtest load: kernel %s: %v\n", k.Name, perr)
-		}
-		for _, o := range objs {
-			var pred *corereport.Result
-			err := kerr
-			if err == nil {
-				pred, err = predictOn(o.spec, bc, resolved)
-			}
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "vmtest load: prediction for %s on %s: %v\n", o.name, k.Name, err)
-			}
-			rows = append(rows, compareLoad(o, k.Name, resolved.Version, got[o.guest], pred)...)
-		}
+		rows = append(rows, loadOn(ctx, r, resolver, bc, k, objs, filepath.Join(dir, fmt.Sprint(len(rows))))...)
 		if ctx.Err() != nil {
 			break
 		}
@@ -188,6 +154,58 @@ func runLoad(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
+}
+
+// loadObjects reads the objects named on the command line. An object
+// cilium/ebpf cannot read (a libbpf-only feature such as USDT's weak maps)
+// is left out with a warning, not the whole run.
+func loadObjects(args []string) ([]loadObject, error) {
+	var objs []loadObject
+	for _, arg := range args {
+		abs, err := filepath.Abs(arg)
+		if err != nil {
+			return nil, usageError(err)
+		}
+		spec, err := corereport.LoadObject(abs)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vmtest load: left out %s: cilium/ebpf cannot read it: %v\n", arg, err)
+			continue
+		}
+		objs = append(objs, loadObject{name: arg, host: abs, guest: fmt.Sprintf("%s/%d-%s", guestObjects, len(objs), filepath.Base(abs)), spec: spec})
+	}
+	if len(objs) == 0 {
+		return nil, usageError(errors.New("no object to load"))
+	}
+	return objs, nil
+}
+
+// loadOn boots kernel k once, loads every object in it and compares each
+// program's fate with its offline prediction; dir receives the kernel's
+// logs.
+func loadOn(ctx context.Context, r *vmtest.Runner, resolver kernel.Resolver, bc *corereport.BTFCache, k kernel.Kernel, objs []loadObject, dir string) []loadResult {
+	resolved, kerr := resolver.Resolve(ctx, k)
+	fmt.Fprintf(os.Stderr, "vmtest load: booting %s\n", k.Name)
+	res := r.Kernel(ctx, k, dir, nil)
+	got, perr := parseLoadOutput(res.Output, objs)
+	if res.Outcome != report.Pass {
+		fmt.Fprintf(os.Stderr, "vmtest load: kernel %s: %s: %s\n", k.Name, res.Outcome, res.Reason)
+	}
+	if perr != nil {
+		fmt.Fprintf(os.Stderr, "vmtest load: kernel %s: %v\n", k.Name, perr)
+	}
+	var rows []loadResult
+	for _, o := range objs {
+		var pred *corereport.Result
+		err := kerr
+		if err == nil {
+			pred, err = predictOn(o.spec, bc, resolved)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vmtest load: prediction for %s on %s: %v\n", o.name, k.Name, err)
+		}
+		rows = append(rows, compareLoad(o, k.Name, resolved.Version, got[o.guest], pred)...)
+	}
+	return rows
 }
 
 // predictOn is the offline prediction for spec on kernel k, with the

@@ -37,7 +37,7 @@ func TestExitCodePrintsOnceWithTheCarriedCode(t *testing.T) {
 	assert.Equal(t, errHelp, prefixed("fetch", errHelp), "a silent error gets no prefix")
 }
 
-// Attack 6: an error carrying a server's text (here an escape sequence in a
+// An error carrying a server's text (here an escape sequence in a
 // status line) is printed without control characters.
 func TestExitCodeStripsControlCharacters(t *testing.T) {
 	var stderr bytes.Buffer

@@ -1,11 +1,13 @@
 package ground
 
 import (
-	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"runtime"
+
+	"github.com/corematrix/corematrix/internal/tinyelf"
 )
 
 // Program is the behaviour of a tiny child: its Steps, each one raw system
@@ -172,12 +174,6 @@ func ExecArg(i int) Step { return Syscall(SysExecve, Argv(i), ArgvFrom(i), Envp(
 // a failed OpenArg.
 const OpenFailedCode = 99
 
-const (
-	elfBase    = 0x400000
-	elfHdrSize = 64
-	phdrSize   = 56
-)
-
 // argRegs are the x86-64 system call argument registers, by number
 // (rdi=7, rsi=6, rdx=2, r10, r8, r9).
 var argRegs = []byte{7, 6, 2, 10, 8, 9}
@@ -312,44 +308,9 @@ func (p Program) ELF() []byte { return p.ELFFor(runtime.GOARCH) }
 // ELFFor returns a complete static executable running p for arch.
 func (p Program) ELFFor(arch string) []byte {
 	if arch == "arm64" {
-		// EM_AARCH64, aligned for kernels with 64 KiB pages.
-		return elfFile(p.TextFor(arch), 0xb7, 0x10000)
+		return tinyelf.Executable(elf.EM_AARCH64, p.TextFor(arch))
 	}
-	return elfFile(p.TextFor(arch), 0x3e, 0x1000)
-}
-
-// elfFile wraps text in an ELF header for machine and one PT_LOAD segment
-// mapping the whole file read+execute at elfBase, entry right after the
-// headers.
-func elfFile(text []byte, machine uint16, align uint64) []byte {
-	size := uint64(elfHdrSize + phdrSize + len(text))
-	var b bytes.Buffer
-	le := binary.LittleEndian
-	b.Write([]byte{0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0})
-	w := func(v any) { _ = binary.Write(&b, le, v) }
-	w(uint16(2))                               // e_type: ET_EXEC
-	w(machine)                                 // e_machine
-	w(uint32(1))                               // e_version
-	w(uint64(elfBase + elfHdrSize + phdrSize)) // e_entry
-	w(uint64(elfHdrSize))                      // e_phoff
-	w(uint64(0))                               // e_shoff
-	w(uint32(0))                               // e_flags
-	w(uint16(elfHdrSize))                      // e_ehsize
-	w(uint16(phdrSize))                        // e_phentsize
-	w(uint16(1))                               // e_phnum
-	w(uint16(0))                               // e_shentsize
-	w(uint16(0))                               // e_shnum
-	w(uint16(0))                               // e_shstrndx
-	w(uint32(1))                               // p_type: PT_LOAD
-	w(uint32(5))                               // p_flags: R+X
-	w(uint64(0))                               // p_offset
-	w(uint64(elfBase))                         // p_vaddr
-	w(uint64(elfBase))                         // p_paddr
-	w(size)                                    // p_filesz
-	w(size)                                    // p_memsz
-	w(align)                                   // p_align
-	b.Write(text)
-	return b.Bytes()
+	return tinyelf.Executable(elf.EM_X86_64, p.TextFor(arch))
 }
 
 // Install writes p as an executable named name (the basename the kernel will

@@ -33,7 +33,8 @@ func writeImage(t *testing.T, img []byte) string {
 	return p
 }
 
-// Attack 5: a 1 KiB bzImage whose header claims a 4 GiB payload.
+// A 1 KiB bzImage whose header claims a 4 GiB payload is refused without
+// allocating the claimed size.
 func TestHeaderClaimingHugePayloadAllocatesNothing(t *testing.T) {
 	img := fakekernel.BzImage("6.1.0 (x) #1", []byte{0x1f, 0x8b, 0, 0, 0, 0, 0, 0})
 	binary.LittleEndian.PutUint32(img[offPayloadLength:], 0xffffffff)
@@ -45,7 +46,7 @@ func TestHeaderClaimingHugePayloadAllocatesNothing(t *testing.T) {
 	assert.Less(t, n, uint64(1<<20), "bytes allocated")
 }
 
-// Attack 5: payloads whose recorded size is over the limit are refused
+// Payloads whose recorded size is over the limit are refused
 // before decompressing; payloads that expand beyond their recorded size
 // stop there. Memory stays near the recorded size, not the expansion.
 func TestDecompressionBombs(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Attack 8: prune --all removes only what the cache created: a file the
+// Prune --all removes only what the cache created: a file the
 // user keeps in tmp/ or records/, or a symlink planted among the blobs,
 // stays, and so does the symlink's target.
 func TestPruneRemovesOnlyCacheEntries(t *testing.T) {
@@ -50,7 +50,7 @@ func TestPruneRemovesOnlyCacheEntries(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
-// Attack 8: a blobs/sha256 that is a symlink is refused, its target kept.
+// A blobs/sha256 that is a symlink is refused, its target kept.
 func TestPruneRefusesSymlinkedBlobDir(t *testing.T) {
 	c, err := Open(t.TempDir())
 	require.NoError(t, err)
@@ -66,7 +66,7 @@ func TestPruneRefusesSymlinkedBlobDir(t *testing.T) {
 	assert.FileExists(t, victim)
 }
 
-// Attack 8: prune waits for a fetch in progress instead of deleting its
+// Prune waits for a fetch in progress instead of deleting its
 // download.
 func TestPruneWaitsForFetchInProgress(t *testing.T) {
 	c, err := Open(t.TempDir())

@@ -60,7 +60,7 @@ func gzipped(t *testing.T, data []byte) []byte {
 	return b.Bytes()
 }
 
-// Attack 3: without a keyring, an index signed by any key is refused.
+// Without a keyring, an index signed by any key is refused.
 func TestUnverifiedIndexRefusedWithoutAllowUnverified(t *testing.T) {
 	a := hostileArchive(t, gzipped(t, []byte("Package: x\n")), nil, false)
 	_, err := a.Index(context.Background(), "bookworm")
@@ -69,7 +69,7 @@ func TestUnverifiedIndexRefusedWithoutAllowUnverified(t *testing.T) {
 	t.Log(err)
 }
 
-// Attack 3: with --allow-unverified, a small Packages.gz expanding beyond
+// With --allow-unverified, a small Packages.gz expanding beyond
 // MaxPackagesText is refused while streaming, not read into memory.
 func TestPackagesBombRefused(t *testing.T) {
 	old := MaxPackagesText
@@ -98,7 +98,7 @@ func hugeMemberDeb(t *testing.T, name string, size int64) []byte {
 	})
 }
 
-// Attack 4: a .deb whose image claims 4 GiB is refused before anything is
+// A .deb whose image claims 4 GiB is refused before anything is
 // written, and nothing but the index record remains in the cache.
 func TestDebWithHugeImageLeavesNothing(t *testing.T) {
 	deb := hugeMemberDeb(t, "./boot/vmlinuz-6.1.0-50-cloud-amd64", 4<<30)
@@ -125,7 +125,7 @@ func TestDebWithHugeImageLeavesNothing(t *testing.T) {
 	assert.True(t, strings.HasPrefix(recs[0].Name(), "debian-index-unverified"), recs[0].Name())
 }
 
-// Attack 4: a data.tar that expands beyond MaxDataTar ends in an error, not
+// A data.tar that expands beyond MaxDataTar ends in an error, not
 // in minutes of decompression.
 func TestDataTarBombRefused(t *testing.T) {
 	old := MaxDataTar
@@ -146,7 +146,7 @@ func TestDataTarBombRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "decompressed data.tar.gz: more than 1048576 bytes")
 }
 
-// Attack 5: an xz stream asking for a 4 GiB dictionary is refused before
+// An xz stream asking for a 4 GiB dictionary is refused before
 // the decoder allocates it, in a .deb and in a Packages.xz alike.
 func TestXZHugeDictionaryRefused(t *testing.T) {
 	var buf bytes.Buffer

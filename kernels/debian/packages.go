@@ -1,11 +1,9 @@
 package debian
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 )
 
 // Package is one stanza of a Packages index.
@@ -25,80 +23,55 @@ type Package struct {
 // cheap.
 func ParsePackages(r io.Reader, keep func(name string) bool) ([]Package, error) {
 	var out []Package
-	br := bufio.NewReaderSize(r, 1<<20)
+	d := newDeb822(r, false)
 	var cur Package
-	skip := false
-	have := false
-	n := 0
-	flush := func() error {
-		if have && !skip {
-			if cur.Name == "" || cur.Filename == "" || cur.Version == "" {
-				return fmt.Errorf("stanza ending at line %d lacks Package, Version or Filename", n)
-			}
-			out = append(out, cur)
-		}
-		cur, skip, have = Package{}, false, false
-		return nil
-	}
+	skip, have := false, false
 	for {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			// A very long field (e.g. Description); skip the rest of it.
-			for err == bufio.ErrBufferFull {
-				_, err = br.ReadSlice('\n')
-			}
-			line = nil
-		}
-		if err != nil && err != io.EOF {
-			return nil, err
-		}
-		if len(line) > 0 || err == nil {
-			n++
-		}
-		s := strings.TrimRight(string(line), "\r\n")
-		if s == "" && len(line) > 0 {
-			if ferr := flush(); ferr != nil {
-				return nil, ferr
-			}
-		} else if len(s) > 0 && !skip && s[0] != ' ' && s[0] != '\t' {
-			have = true
-			k, v, ok := strings.Cut(s, ":")
-			if !ok {
-				return nil, fmt.Errorf("line %d: %q is not a field", n, s)
-			}
-			v = strings.TrimSpace(v)
-			switch k {
-			case "Package":
-				cur.Name = v
-				if keep != nil && !keep(v) {
-					skip = true
-				}
-			case "Version":
-				cur.Version = v
-			case "Source":
-				cur.Source = v
-			case "Filename":
-				cur.Filename = v
-			case "SHA256":
-				cur.SHA256 = v
-			case "Depends":
-				cur.Depends = v
-			case "Size":
-				size, perr := strconv.ParseInt(v, 10, 64)
-				if perr != nil {
-					return nil, fmt.Errorf("line %d: bad Size %q", n, v)
-				}
-				cur.Size = size
-			}
-		}
-		if err == io.EOF {
-			if ferr := flush(); ferr != nil {
-				return nil, ferr
-			}
+		kind, k, v, err := d.next()
+		switch {
+		case err == io.EOF:
 			return out, nil
-		}
-		if err != nil {
+		case err != nil:
 			return nil, err
+		case kind == deb822End:
+			if have && !skip {
+				if cur.Name == "" || cur.Filename == "" || cur.Version == "" {
+					return nil, fmt.Errorf("stanza ending at line %d lacks Package, Version or Filename", d.line)
+				}
+				out = append(out, cur)
+			}
+			cur, skip, have = Package{}, false, false
+		case kind == deb822Field && !skip:
+			have = true
+			if err := cur.set(k, v); err != nil {
+				return nil, fmt.Errorf("line %d: %w", d.line, err)
+			}
+			skip = k == "Package" && keep != nil && !keep(v)
 		}
 	}
+}
+
+// set sets the field k of p to v.
+func (p *Package) set(k, v string) error {
+	switch k {
+	case "Package":
+		p.Name = v
+	case "Version":
+		p.Version = v
+	case "Source":
+		p.Source = v
+	case "Filename":
+		p.Filename = v
+	case "SHA256":
+		p.SHA256 = v
+	case "Depends":
+		p.Depends = v
+	case "Size":
+		size, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("bad Size %q", v)
+		}
+		p.Size = size
+	}
+	return nil
 }

@@ -1,10 +1,10 @@
 package debian
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -88,48 +88,54 @@ func UnsignedInRelease(data []byte) ([]byte, error) {
 // ParseRelease parses the (verified) text of a Release file.
 func ParseRelease(text []byte) (*Release, error) {
 	r := &Release{SHA256: map[string]FileHash{}}
-	sc := bufio.NewScanner(bytes.NewReader(text))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	field := ""
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			continue
+	d := newDeb822(bytes.NewReader(text), false)
+	for {
+		kind, k, v, err := d.next()
+		if err == io.EOF {
+			break
 		}
-		if line[0] == ' ' {
-			if field != "sha256" {
-				continue
-			}
-			f := strings.Fields(line)
-			if len(f) != 3 {
-				return nil, fmt.Errorf("bad SHA256 line %q", line)
-			}
-			size, err := strconv.ParseInt(f[1], 10, 64)
-			if err != nil || size < 0 || len(f[0]) != 64 {
-				return nil, fmt.Errorf("bad SHA256 line %q", line)
-			}
-			r.SHA256[f[2]] = FileHash{SHA256: f[0], Size: size}
-			continue
+		if err != nil {
+			return nil, err
 		}
-		k, v, _ := strings.Cut(line, ":")
-		field = strings.ToLower(k)
-		v = strings.TrimSpace(v)
-		switch field {
-		case "suite":
-			r.Suite = v
-		case "codename":
-			r.Codename = v
-		case "date":
-			r.Date = v
-		case "acquire-by-hash":
-			r.AcquireByHash = strings.EqualFold(v, "yes")
+		switch {
+		case kind == deb822Continuation && strings.EqualFold(k, "SHA256"):
+			if err := r.addHash(v); err != nil {
+				return nil, err
+			}
+		case kind == deb822Field:
+			r.set(strings.ToLower(k), v)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
 	}
 	if len(r.SHA256) == 0 {
 		return nil, errors.New("release file lists no SHA256 hashes")
 	}
 	return r, nil
+}
+
+// set sets the field k (lower case) of r to v.
+func (r *Release) set(k, v string) {
+	switch k {
+	case "suite":
+		r.Suite = v
+	case "codename":
+		r.Codename = v
+	case "date":
+		r.Date = v
+	case "acquire-by-hash":
+		r.AcquireByHash = strings.EqualFold(v, "yes")
+	}
+}
+
+// addHash adds one line of the SHA256 field: hash, size, path.
+func (r *Release) addHash(line string) error {
+	f := strings.Fields(line)
+	if len(f) != 3 {
+		return fmt.Errorf("bad SHA256 line %q", line)
+	}
+	size, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil || size < 0 || len(f[0]) != 64 {
+		return fmt.Errorf("bad SHA256 line %q", line)
+	}
+	r.SHA256[f[2]] = FileHash{SHA256: f[0], Size: size}
+	return nil
 }

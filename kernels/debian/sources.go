@@ -1,10 +1,3 @@
-// Package debian reads kernel images from a Debian archive: apt source
-// lists, signed InRelease files, Packages indices, version ordering and .deb
-// extraction, all in Go without dpkg or apt.
-//
-// It is one source of kernels: it may use kernels/bzimage, cache, download and
-// progress, and must not import package kernels (which wires the sources) or
-// kernels/oci.
 package debian
 
 import (
@@ -35,51 +28,30 @@ type Source struct {
 func ParseDeb822(r io.Reader) ([]Source, error) {
 	var out []Source
 	cur := map[string]string{}
-	last := ""
-	flush := func() {
-		if len(cur) == 0 {
-			return
-		}
-		s := Source{
-			Types:      strings.Fields(cur["types"]),
-			URIs:       strings.Fields(cur["uris"]),
-			Suites:     strings.Fields(cur["suites"]),
-			Components: strings.Fields(cur["components"]),
-			SignedBy:   strings.TrimSpace(cur["signed-by"]),
-			Enabled:    !strings.EqualFold(strings.TrimSpace(cur["enabled"]), "no"),
-		}
-		out = append(out, s)
-		cur = map[string]string{}
-		last = ""
-	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
+	d := newDeb822(r, true)
+	for {
+		kind, k, v, err := d.next()
 		switch {
-		case strings.HasPrefix(line, "#"):
-			continue
-		case strings.TrimSpace(line) == "":
-			flush()
-		case line[0] == ' ' || line[0] == '\t':
-			if last == "" {
-				return nil, fmt.Errorf("line %d: continuation line outside a field", n)
-			}
-			cur[last] += "\n" + strings.TrimSpace(line)
-		default:
-			k, v, ok := strings.Cut(line, ":")
-			if !ok {
-				return nil, fmt.Errorf("line %d: %q is not a field", n, line)
-			}
-			last = strings.ToLower(strings.TrimSpace(k))
-			cur[last] = strings.TrimSpace(v)
+		case err == io.EOF:
+			return out, nil
+		case err != nil:
+			return nil, err
+		case kind == deb822End && len(cur) > 0:
+			out = append(out, Source{
+				Types:      strings.Fields(cur["types"]),
+				URIs:       strings.Fields(cur["uris"]),
+				Suites:     strings.Fields(cur["suites"]),
+				Components: strings.Fields(cur["components"]),
+				SignedBy:   strings.TrimSpace(cur["signed-by"]),
+				Enabled:    !strings.EqualFold(strings.TrimSpace(cur["enabled"]), "no"),
+			})
+			cur = map[string]string{}
+		case kind == deb822Field:
+			cur[strings.ToLower(k)] = v
+		case kind == deb822Continuation:
+			cur[strings.ToLower(k)] += "\n" + strings.TrimSpace(v)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	flush()
-	return out, nil
 }
 
 // ParseOneLine parses a one-line-style sources.list:

@@ -1,12 +1,3 @@
-// Package download fetches over HTTP with a deadline on every wait: the
-// connection, the first response byte, every pause in the body and the whole
-// transfer. A server that accepts a connection and then says nothing, or
-// trickles bytes, fails with a TimeoutError naming the server and the limit
-// instead of hanging. Transient failures (timeouts, dropped connections, 5xx
-// statuses) are retried a bounded number of times with exponential backoff.
-//
-// It imports only the standard library and must not import any corematrix
-// package.
 package download
 
 import (
@@ -175,6 +166,35 @@ type StatusError struct {
 
 func (e *StatusError) Error() string { return fmt.Sprintf("GET %s: %s", e.URL, e.Status) }
 
+// Retry is the policy for transient failures (see Transient), the same for
+// every download: mirrors and registries.
+type Retry struct {
+	// Attempts is how often a transiently failing download is tried; zero
+	// means DefaultRetry's.
+	Attempts int
+	// Backoff is the wait before the first retry, multiplied by
+	// BackoffFactor for each further one; zero means DefaultRetry's.
+	Backoff time.Duration
+}
+
+// DefaultRetry is the retry policy when none is given: three tries, one
+// second then two seconds apart.
+var DefaultRetry = Retry{Attempts: 3, Backoff: time.Second}
+
+// BackoffFactor multiplies the wait between tries after each retry.
+const BackoffFactor = 2
+
+// OrDefault returns r with its zero fields taken from DefaultRetry.
+func (r Retry) OrDefault() Retry {
+	if r.Attempts <= 0 {
+		r.Attempts = DefaultRetry.Attempts
+	}
+	if r.Backoff <= 0 {
+		r.Backoff = DefaultRetry.Backoff
+	}
+	return r
+}
+
 // Client downloads with deadlines and retries.
 type Client struct {
 	// HTTP sends the requests; nil means NewClient(Role, Deadlines).
@@ -182,11 +202,7 @@ type Client struct {
 	// Role names the server in errors ("mirror").
 	Role      string
 	Deadlines Deadlines
-	// Attempts is how often a transiently failing download is tried; zero means 3.
-	Attempts int
-	// Backoff is the wait before the first retry, doubled for each further
-	// one; zero means one second.
-	Backoff time.Duration
+	Retry     Retry
 	// Waiting, when set, hears what the client waits for: a notice when a
 	// request has had no answer for 5 s (then every 10 s, one for all the
 	// requests waiting at once), and each retry with the failure that
@@ -205,15 +221,10 @@ func (c *Client) Get(ctx context.Context, u string, read func(body io.Reader, si
 	if hc == nil {
 		hc = NewClient(c.Role, d)
 	}
-	attempts, backoff := c.Attempts, c.Backoff
-	if attempts <= 0 {
-		attempts = 3
-	}
-	if backoff <= 0 {
-		backoff = time.Second
-	}
+	rp := c.Retry.OrDefault()
+	attempts, backoff := rp.Attempts, rp.Backoff
 	var err error
-	for i := 0; i < attempts; i++ {
+	for i := range attempts {
 		if i > 0 {
 			c.retrying(err, backoff, i+1, attempts)
 			select {
@@ -221,7 +232,7 @@ func (c *Client) Get(ctx context.Context, u string, read func(body io.Reader, si
 				return err
 			case <-time.After(backoff):
 			}
-			backoff *= 2
+			backoff *= BackoffFactor
 		}
 		err = c.once(ctx, hc, d, u, read, c.startWait(u, i+1, attempts, d.FirstByte))
 		if err == nil || !Transient(err) || ctx.Err() != nil {

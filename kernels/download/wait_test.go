@@ -24,7 +24,7 @@ func TestSilentServerWaitIsAnnounced(t *testing.T) {
 	var notices []string
 	d := fast
 	d.FirstByte = 500 * time.Millisecond
-	c := &Client{Role: "mirror", Deadlines: d, Attempts: 2, Backoff: 10 * time.Millisecond, Waiting: func(n string) {
+	c := &Client{Role: "mirror", Deadlines: d, Retry: Retry{Attempts: 2, Backoff: 10 * time.Millisecond}, Waiting: func(n string) {
 		mu.Lock()
 		notices = append(notices, n)
 		mu.Unlock()

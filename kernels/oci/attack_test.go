@@ -164,7 +164,7 @@ func openCache(t *testing.T) *cache.Cache {
 	return c
 }
 
-// Attack 1: a registry serving the manifest of a good image with a swapped
+// A registry serving the manifest of a good image with a swapped
 // layer. The layer digest check must refuse it, leave nothing cached, and a
 // later pull of the same digest from the good registry must get the good
 // kernel.
@@ -194,8 +194,8 @@ func TestSwappedLayerIsRefusedAndDoesNotPoisonTheCache(t *testing.T) {
 	assert.False(t, ok, "the cache record names the registry it verified")
 }
 
-// Attack 1: a manifest whose layer digest is all zeros, the hostile
-// registry serving any bytes for it.
+// A manifest whose layer digest is all zeros, the hostile registry serving
+// any bytes for it, is refused.
 func TestZeroLayerDigestIsRefused(t *testing.T) {
 	reg := newRegistry()
 	layer := tarLayer(t, entry{name: "boot/vmlinuz", data: []byte("the evil kernel")})
@@ -224,7 +224,8 @@ func TestZeroLayerDigestIsRefused(t *testing.T) {
 	assertCacheEmpty(t, c)
 }
 
-// Attack 1: unsafe paths are reported as such, not as a missing kernel.
+// A layer holding an unsafe path (absolute, or climbing out with ..) is
+// refused, and reported as such rather than as a missing kernel.
 func TestUnsafeLayerPathIsRefused(t *testing.T) {
 	host := serve(t, newRegistry(), nil)
 	push(t, host, "ci-kernels:5.4", image(t, tarLayer(t,
@@ -238,7 +239,7 @@ func TestUnsafeLayerPathIsRefused(t *testing.T) {
 	assertCacheEmpty(t, c)
 }
 
-// Attack 4: a kernel file whose header claims more than the limit is
+// A kernel file whose header claims more than the limit is
 // refused before anything is written.
 func TestHugeKernelFileIsRefusedBeforeWriting(t *testing.T) {
 	host := serve(t, newRegistry(), nil)
@@ -251,7 +252,7 @@ func TestHugeKernelFileIsRefusedBeforeWriting(t *testing.T) {
 	assertCacheEmpty(t, c)
 }
 
-// Attack 4: a filesystem expanding beyond MaxFlattened is refused and the
+// A filesystem expanding beyond MaxFlattened is refused and the
 // kernel read before it is not cached.
 func TestExpandingLayerIsCapped(t *testing.T) {
 	old := MaxFlattened
@@ -268,7 +269,8 @@ func TestExpandingLayerIsCapped(t *testing.T) {
 	assertCacheEmpty(t, c)
 }
 
-// Attack 4: many boot/vmlinuz-N entries are refused and leave no blobs.
+// An image with more boot/vmlinuz-N entries than the limit is refused and
+// leaves no blobs in the cache.
 func TestManyKernelFilesLeaveNoOrphans(t *testing.T) {
 	var es []entry
 	for i := range 200 {
@@ -283,7 +285,7 @@ func TestManyKernelFilesLeaveNoOrphans(t *testing.T) {
 	assertCacheEmpty(t, c)
 }
 
-// Attack 9: boot/vmlinuz as a hard link inside the image is the kernel.
+// boot/vmlinuz as a hard link inside the image is the kernel it links to.
 func TestHardLinkedVmlinuz(t *testing.T) {
 	host := serve(t, newRegistry(), nil)
 	push(t, host, "ci-kernels:5.4", image(t, tarLayer(t,

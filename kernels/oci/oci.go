@@ -1,10 +1,3 @@
-// Package oci fetches kernel images from OCI images in the ci-kernels layout
-// (ghcr.io/cilium/ci-kernels): a filesystem with the bzImage at /boot/vmlinuz
-// and, optionally, its config at /boot/config.
-//
-// It is one source of kernels: it may use kernels/bzimage, cache and progress,
-// and must not import package kernels (which wires the sources) or
-// kernels/debian.
 package oci
 
 import (

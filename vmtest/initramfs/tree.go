@@ -52,40 +52,50 @@ func human(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// Tree returns the entries that recreate the host directory dir at guest
-// path at: its directories, regular files and symbolic links, without
+// Tree is TreeLinks without following links that leave dir.
+func Tree(dir, at string, limit int64) ([]File, int64, error) {
+	files, n, _, err := TreeLinks(dir, at, limit, false)
+	return files, n, err
+}
+
+// TreeLinks returns the entries that recreate the host directory dir at
+// guest path at: its directories, regular files and symbolic links, without
 // VCSDirs. Links whose target lies inside dir are kept as links (an absolute
-// target is made relative, so the link also works when at differs from dir);
-// links that point outside dir are resolved: the file or directory they
-// point to is copied in their place. A link whose target does not exist is
+// target is made relative, so the link also works when at differs from
+// dir). Links that point outside dir are not followed: they are kept as
+// they are (in the guest they point at the guest's own files, or nowhere)
+// and returned in outside, as "path -> target", so that no file of the host
+// outside dir (a key, /etc/passwd) reaches a guest that could send it back;
+// with follow set they are resolved instead, the file or directory they
+// point to copied in their place. A link whose target does not exist is
 // kept as it is. Other file types (sockets, devices, fifos) are skipped.
 // The regular files' sizes count against limit (0: no limit); beyond it
-// Tree returns a *TooLargeError naming the largest top-level entries.
-func Tree(dir, at string, limit int64) ([]File, int64, error) {
+// TreeLinks returns a *TooLargeError naming the largest top-level entries.
+func TreeLinks(dir, at string, limit int64, follow bool) (files []File, size int64, outside []string, err error) {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return nil, 0, fmt.Errorf("tree %s: %w", dir, err)
+		return nil, 0, nil, fmt.Errorf("tree %s: %w", dir, err)
 	}
 	root, err = filepath.Abs(root)
 	if err != nil {
-		return nil, 0, fmt.Errorf("tree %s: %w", dir, err)
+		return nil, 0, nil, fmt.Errorf("tree %s: %w", dir, err)
 	}
-	t := &tree{root: root, at: path.Clean(at), limit: limit, sizes: map[string]int64{}, visiting: map[string]bool{}}
+	t := &tree{root: root, at: path.Clean(at), limit: limit, sizes: map[string]int64{}, visiting: map[string]bool{}, follow: follow}
 	st, err := os.Stat(root)
 	if err != nil {
-		return nil, 0, fmt.Errorf("tree %s: %w", dir, err)
+		return nil, 0, nil, fmt.Errorf("tree %s: %w", dir, err)
 	}
 	if !st.IsDir() {
-		return nil, 0, fmt.Errorf("tree %s: not a directory", dir)
+		return nil, 0, nil, fmt.Errorf("tree %s: not a directory", dir)
 	}
 	t.add(File{Name: t.at, Mode: fs.ModeDir | st.Mode().Perm()}, "", 0)
 	if err := t.walk(root, t.at, ""); err != nil {
 		if errors.Is(err, errTooLarge) {
-			return nil, t.total, t.tooLarge(dir)
+			return nil, t.total, nil, t.tooLarge(dir)
 		}
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	return t.files, t.total, nil
+	return t.files, t.total, t.outside, nil
 }
 
 var errTooLarge = errors.New("too large")
@@ -98,6 +108,8 @@ type tree struct {
 	total    int64
 	sizes    map[string]int64 // top-level entry -> bytes
 	visiting map[string]bool  // real directories being walked (link cycles)
+	follow   bool             // resolve links that leave the root
+	outside  []string         // links that leave the root: "path -> target"
 }
 
 func (t *tree) add(f File, top string, size int64) error {
@@ -196,7 +208,13 @@ func (t *tree) link(host, g, top string) error {
 		}
 		return t.add(File{Name: g, Link: target}, top, 0)
 	}
-	// Outside the tree: copy what the link points to.
+	if !t.follow {
+		// Outside the tree: kept as a link, not followed.
+		rel, _ := filepath.Rel(t.root, host)
+		t.outside = append(t.outside, filepath.ToSlash(rel)+" -> "+target)
+		return t.add(File{Name: g, Link: target}, top, 0)
+	}
+	// Outside the tree, and asked to: copy what the link points to.
 	st, err := os.Stat(real)
 	if err != nil {
 		return fmt.Errorf("tree: %w", err)

@@ -27,8 +27,9 @@ func TestTree(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(outside, "d"), filepath.Join(root, "outdir")))
 	require.NoError(t, os.Symlink("nowhere", filepath.Join(root, "dangling")))
 
-	files, size, err := Tree(root, "/guest/pkg", 0)
+	files, size, outsideLinks, err := TreeLinks(root, "/guest/pkg", 0, true)
 	require.NoError(t, err)
+	require.Empty(t, outsideLinks, "followed links are not listed")
 	got := map[string]File{}
 	for _, f := range files {
 		got[f.Name] = f
@@ -46,6 +47,8 @@ func TestTree(t *testing.T) {
 	require.Equal(t, int64(len("package a\n")+len("elf")+len("outside file")+len("in outside dir")), size)
 
 	_, _, err = Tree(root, "/guest/pkg", 12)
+	require.Error(t, err)
+	_, _, _, err = TreeLinks(root, "/guest/pkg", 12, true)
 	var tl *TooLargeError
 	require.ErrorAs(t, err, &tl)
 	require.NotEmpty(t, tl.Largest)
@@ -59,6 +62,43 @@ func TestTreeLinkCycle(t *testing.T) {
 	require.NoError(t, os.MkdirAll(out, 0o755))
 	require.NoError(t, os.Symlink(out, filepath.Join(dir, "pkg/l")))
 	require.NoError(t, os.Symlink(out, filepath.Join(out, "self")))
-	_, _, err := Tree(filepath.Join(dir, "pkg"), "/p", 0)
+	_, _, _, err := TreeLinks(filepath.Join(dir, "pkg"), "/p", 0, true)
 	require.ErrorContains(t, err, "cycle")
+}
+
+// TestTreeKeepsLinksOut checks the default: a checkout holding
+// keys -> ../../.ssh and pw -> /etc/passwd packs the links, not what they
+// point at, and names them.
+func TestTreeKeepsLinksOut(t *testing.T) {
+	dir := t.TempDir()
+	ssh := filepath.Join(dir, "home", ".ssh")
+	root := filepath.Join(dir, "home", "src", "repo")
+	require.NoError(t, os.MkdirAll(ssh, 0o700))
+	require.NoError(t, os.MkdirAll(root, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(ssh, "id_ed25519"), []byte("PRIVATE KEY"), 0o600))
+	require.NoError(t, os.Symlink("../../.ssh", filepath.Join(root, "keys")))
+	require.NoError(t, os.Symlink("/etc/passwd", filepath.Join(root, "pw")))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "main.go"), []byte("package main\n"), 0o644))
+	for _, tree := range []func() ([]File, []string, error){
+		func() ([]File, []string, error) {
+			f, _, out, err := TreeLinks(root, "/src/repo", 0, false)
+			return f, out, err
+		},
+		func() ([]File, []string, error) { f, _, err := Tree(root, "/src/repo", 0); return f, nil, err },
+	} {
+		files, outside, err := tree()
+		require.NoError(t, err)
+		got := map[string]File{}
+		for _, f := range files {
+			require.NotContains(t, f.Source, ".ssh", "a file outside the tree is packed: %+v", f)
+			require.NotEqual(t, "/etc/passwd", f.Source)
+			got[f.Name] = f
+		}
+		require.Equal(t, "../../.ssh", got["/src/repo/keys"].Link)
+		require.Equal(t, "/etc/passwd", got["/src/repo/pw"].Link)
+		require.NotContains(t, got, "/src/repo/keys/id_ed25519")
+		if outside != nil {
+			require.Equal(t, []string{"keys -> ../../.ssh", "pw -> /etc/passwd"}, outside)
+		}
+	}
 }

@@ -18,7 +18,7 @@ func base() Config {
 	}
 }
 
-// flagValue returns the value following flag (the n-th occurrence).
+// flagValues returns the value following each occurrence of flag, in order.
 func flagValues(args []string, flag string) []string {
 	var v []string
 	for i := 0; i+1 < len(args); i++ {

@@ -1,49 +1,3 @@
-// Package wire is the protocol the guest init speaks to the host over the
-// dedicated results serial port (ttyS1).
-//
-// The stream is a sequence of control lines, each starting with Prefix, and
-// of framed sections:
-//
-//	corematrix-init v1 hello release=6.1.0-50-cloud-amd64
-//	corematrix-init v1 begin payload framing=streams
-//	<payload stdout and stderr, framed: see below>
-//	corematrix-init v1 end payload exit=0 bytes=1234 sha256=<64 hex>
-//	corematrix-init v1 begin file path="/src/pkg/c.out" mode=0644
-//	<raw contents of a file the payload wrote for the host>
-//	corematrix-init v1 end file exit=0 bytes=... sha256=...
-//	corematrix-init v1 begin facts
-//	<raw contents of $CM_FACTS>
-//	corematrix-init v1 end facts exit=0 bytes=... sha256=...
-//	corematrix-init v1 begin kmsg encoding=gzip
-//	<kernel log, gzip-compressed>
-//	corematrix-init v1 end kmsg exit=0 bytes=... sha256=...
-//	corematrix-init v1 done
-//
-// A section's raw bytes are followed by a newline and exactly one trailer line
-// ("end"), so the trailer always starts on a line of its own, even when the
-// data does not end in a newline. The trailer holds the exit code, the byte
-// count and the SHA-256 of the bytes between the begin line and the newline
-// that precedes the trailer. A trailer may carry error="..." when the guest
-// init could not do its job (the exit code is then -1). A section without a
-// matching trailer is never trusted.
-//
-// A begin line may carry attributes after the name (KEY=VALUE, values of
-// paths quoted). With framing=streams the section's bytes are a sequence of
-// frames, one per read of the payload's stdout or stderr: a tag byte ('o' for
-// stdout, 'e' for stderr), the decimal length, ':' and that many bytes. The
-// frames let the host keep stdout and stderr apart and print them while the
-// guest still runs: a frame never starts with '\n', so the byte after the last
-// frame (the newline before the trailer) ends the section unambiguously. The
-// trailer covers the framed bytes.
-//
-// With encoding=gzip the section's bytes are a gzip stream (the guest init
-// sends the kernel log so: a third of the bytes, and every byte on an
-// emulated UART costs). The trailer covers the compressed bytes; the host
-// decompresses them, at most MaxDecoded bytes, and a section that does not
-// decompress cleanly is not trusted.
-//
-// It owns the framing on both sides of the wire and must not import any other
-// corematrix package.
 package wire
 
 import (
@@ -411,7 +365,34 @@ func ParseLimit(b []byte, limit int64) *Stream {
 // What the section decompresses to may not exceed room bytes.
 func parseSection(b []byte, start int, name, attrs string, room int64) (*Received, int) {
 	r := &Received{Name: name, Exit: -1}
-	framed, gzipped := false, false
+	enc := r.parseAttrs(name, attrs)
+	at, next, t, err := matchTrailer(b, start, name)
+	if err == nil {
+		r.Data, r.Exit, r.InitError = b[start:at], t.exit, t.errMsg
+		enc.decode(r, room)
+		return r, next
+	}
+	r.Data = b[start:]
+	r.Err = err
+	if errors.Is(err, ErrNoTrailer) {
+		r.Err = fmt.Errorf("%s: %w after %d bytes", name, ErrNoTrailer, len(b)-start)
+	}
+	enc.decodePartial(r, room)
+	return r, len(b)
+}
+
+// encoding is how a section's data travel.
+type encoding struct {
+	// framed: stdout and stderr frames (framing=streams).
+	framed bool
+	// gzipped: gzip-compressed (encoding=gzip; the kernel log only).
+	gzipped bool
+}
+
+// parseAttrs sets the path and mode of r from the attributes of section
+// name's begin line, and returns how its data travel.
+func (r *Received) parseAttrs(name, attrs string) encoding {
+	var enc encoding
 	for attrs != "" {
 		var kv string
 		if k, v, ok := strings.Cut(attrs, "="); ok && strings.HasPrefix(v, `"`) {
@@ -430,17 +411,26 @@ func parseSection(b []byte, start int, name, attrs string, room int64) (*Receive
 		kv, attrs, _ = strings.Cut(attrs, " ")
 		switch k, v, _ := strings.Cut(kv, "="); k {
 		case "framing":
-			framed = v == "streams"
+			enc.framed = v == "streams"
 		case "encoding":
 			// Only the kernel log travels compressed: a guest cannot make
 			// the host inflate any other section.
-			gzipped = v == "gzip" && name == SectionKmsg
+			enc.gzipped = v == "gzip" && name == SectionKmsg
 		case "mode":
 			if m, err := strconv.ParseUint(v, 0, 32); err == nil {
 				r.Mode = fs.FileMode(m).Perm()
 			}
 		}
 	}
+	return enc
+}
+
+// matchTrailer finds the first trailer of section name, whose data start at
+// b[start:], that matches the bytes before it (count and SHA-256). It
+// returns where the data end (the newline before the trailer), the offset
+// after the trailer line and the trailer; else the error of the last
+// candidate, or ErrNoTrailer.
+func matchTrailer(b []byte, start int, name string) (at, next int, t trailer, err error) {
 	marker := []byte("\n" + Prefix + "end " + name + " ")
 	var lastErr error = ErrNoTrailer
 	// The hash runs over the section once, however many candidate
@@ -451,12 +441,12 @@ func parseSection(b []byte, start int, name, attrs string, room int64) (*Receive
 	for off := start; ; {
 		k := bytes.Index(b[off:], marker)
 		if k < 0 {
-			break
+			return 0, 0, trailer{}, lastErr
 		}
 		at := off + k // index of the newline before the trailer
 		eol := bytes.IndexByte(b[at+len(marker):], '\n')
 		if eol < 0 {
-			break // trailer line cut short
+			return 0, 0, trailer{}, lastErr // trailer line cut short
 		}
 		fields := string(b[at+len(marker) : at+len(marker)+eol])
 		next := at + len(marker) + eol + 1
@@ -466,9 +456,9 @@ func parseSection(b []byte, start int, name, attrs string, room int64) (*Receive
 			lastErr = fmt.Errorf("%s trailer: %w", name, err)
 			continue
 		}
-		data := b[start:at]
-		if int64(len(data)) != t.bytes {
-			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: int64(len(data))}
+		size := int64(at - start)
+		if size != t.bytes {
+			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: size}
 			continue
 		}
 		h.Write(b[hashed:at])
@@ -477,44 +467,43 @@ func parseSection(b []byte, start int, name, attrs string, room int64) (*Receive
 		if err != nil {
 			panic(err) // SHA-256 always clones
 		}
-		got := hex.EncodeToString(c.Sum(nil))
-		if got != t.sha {
-			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: int64(len(data)), WantSHA: t.sha, GotSHA: got}
+		if got := hex.EncodeToString(c.Sum(nil)); got != t.sha {
+			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: size, WantSHA: t.sha, GotSHA: got}
 			continue
 		}
-		r.Data, r.Exit, r.InitError = data, t.exit, t.errMsg
-		if gzipped {
-			var err error
-			r.decoded = true
-			if r.Data, err = decompress(data, room); err != nil {
-				r.Err = fmt.Errorf("%s: %w", name, err)
-			}
-		}
-		if framed {
-			var err error
-			if r.Data, r.Stdout, r.Stderr, err = Deframe(r.Data); err != nil {
-				r.Err = fmt.Errorf("%s: %w", name, err)
-			}
-		}
-		return r, next
+		return at, next, t, nil
 	}
-	r.Data = b[start:]
-	r.Err = lastErr
-	if errors.Is(lastErr, ErrNoTrailer) {
-		r.Err = fmt.Errorf("%s: %w after %d bytes", name, ErrNoTrailer, len(b)-start)
+}
+
+// decode decodes the intact data of r in place (at most room bytes
+// decompressed); an error is r.Err.
+func (enc encoding) decode(r *Received, room int64) {
+	var err error
+	if enc.gzipped {
+		r.decoded = true
+		if r.Data, err = decompress(r.Data, room); err != nil {
+			r.Err = fmt.Errorf("%s: %w", r.Name, err)
+		}
 	}
-	if gzipped {
-		// What arrived, decompressed as far as it goes (for the user to read).
+	if enc.framed {
+		if r.Data, r.Stdout, r.Stderr, err = Deframe(r.Data); err != nil {
+			r.Err = fmt.Errorf("%s: %w", r.Name, err)
+		}
+	}
+}
+
+// decodePartial decodes what arrived of a section without a matching
+// trailer as far as it goes, for the user to read.
+func (enc encoding) decodePartial(r *Received, room int64) {
+	if enc.gzipped {
 		r.Data, _ = decompress(r.Data, room)
 	}
-	if framed {
-		// What arrived, decoded as far as it goes (for the user to read).
+	if enc.framed {
 		var a, o, e bytes.Buffer
 		d := Deframer{Out: &o, Err: &e, All: &a}
 		d.feed(r.Data)
 		r.Data, r.Stdout, r.Stderr = a.Bytes(), o.Bytes(), e.Bytes()
 	}
-	return r, len(b)
 }
 
 // decompress returns the gzip stream b decompressed, at most MaxDecoded
