@@ -94,6 +94,19 @@ func (g *initRun) run() {
 		setupErr = setup()
 	}
 	if setupErr == nil {
+		// Sharing: the host's files, read-only with an overlay, before
+		// the staged files are installed on top.
+		sh, ok, err := readShare()
+		if err == nil && ok {
+			if err = mountShares(sh); err == nil {
+				cfg.Env = append(shareEnv(sh), cfg.Env...)
+			}
+		}
+		if err != nil {
+			setupErr = fmt.Errorf("share the host's files: %w", err)
+		}
+	}
+	if setupErr == nil {
 		setupErr = install()
 	}
 	if setupErr == nil && cfg.Shell != nil && len(cfg.Args) == 0 {
