@@ -54,6 +54,15 @@ type Kernel struct {
 	// ConfigPath is the kernel's config file on the host, empty when the
 	// source has none; the guest gets it as /boot/config-$(uname -r).
 	ConfigPath string `json:"-"`
+	// Modules is the host directory holding the kernel's modules tree
+	// (Modules/ModulesRelease/kernel/..., modules.dep, modules.alias), read
+	// from the same verified package as the image; empty when there is
+	// none, and ModulesMissing says why. ModulesCompression is how the
+	// package compressed them (the tree holds them uncompressed).
+	Modules            string `json:"-"`
+	ModulesRelease     string `json:"modules_release,omitempty"`
+	ModulesCompression string `json:"modules_compression,omitempty"`
+	ModulesMissing     string `json:"modules_missing,omitempty"`
 }
 
 // Resolved reports whether a Resolver filled in the image.

@@ -48,6 +48,10 @@ type LockEntry struct {
 	BaseFilename string `json:"base_filename,omitempty"`
 	BaseSize     int64  `json:"base_size,omitempty"`
 	BaseSHA256   string `json:"base_sha256,omitempty"`
+	// ModulesPackage holds the modules of 7.x kernels (linux-modules-*).
+	ModulesFilename string `json:"modules_filename,omitempty"`
+	ModulesSize     int64  `json:"modules_size,omitempty"`
+	ModulesSHA256   string `json:"modules_sha256,omitempty"`
 
 	// OCI images: the reference with its manifest digest.
 	OCIRef string `json:"oci_ref,omitempty"`

@@ -17,9 +17,9 @@ import (
 
 // nameKey is the cache record remembering what a name resolved to.
 func (r *Resolver) nameKey(name, arch string) string {
-	kind := "name "
+	kind := "name v2 " // v2: entries name the linux-modules-* package
 	if r.archive != nil && r.archive.Keyring == nil {
-		kind = "name-unverified "
+		kind = "name-unverified v2 "
 	}
 	if arch != "" && arch != debian.ArchAMD64 {
 		kind = arch + "-" + kind
@@ -254,6 +254,9 @@ func entryFor(c debian.Candidate, f *debian.Fetched) LockEntry {
 	}
 	if c.Base != nil {
 		e.BaseFilename, e.BaseSize, e.BaseSHA256 = c.Base.Filename, c.Base.Size, c.Base.SHA256
+	}
+	if c.Modules != nil {
+		e.ModulesFilename, e.ModulesSize, e.ModulesSHA256 = c.Modules.Filename, c.Modules.Size, c.Modules.SHA256
 	}
 	return e
 }

@@ -39,12 +39,7 @@ func (r *Resolver) resolveLocked(ctx context.Context, name string, e LockEntry) 
 		if r.archive == nil {
 			return nil, r.mirrorErr
 		}
-		c := debian.Candidate{Suite: e.Suite, Upstream: e.Version, Package: debian.Package{
-			Name: e.Package, Version: e.PackageVersion, Filename: e.Filename, Size: e.Size, SHA256: e.PackageSHA256}}
-		if e.BaseFilename != "" {
-			c.Base = &debian.Package{Name: "linux-base", Version: e.PackageVersion, Filename: e.BaseFilename, Size: e.BaseSize, SHA256: e.BaseSHA256}
-		}
-		f, err := r.archive.Fetch(ctx, c)
+		f, err := r.archive.Fetch(ctx, candidateOf(&e))
 		if err != nil {
 			return nil, err
 		}

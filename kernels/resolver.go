@@ -170,15 +170,17 @@ func (r *Resolver) Resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel,
 			if err != nil {
 				return kernel.Kernel{}, fmt.Errorf("kernel %s (locked): %w", k.Name, err)
 			}
+			r.attachModules(ctx, img, &e)
 			k = identify(k, img)
 			k.PinnedElsewhere = pinnedElsewhere(k, e.Source)
 			return k, nil
 		}
 	}
-	img, _, err := r.resolve(ctx, k)
+	img, e, err := r.resolve(ctx, k)
 	if err != nil {
 		return kernel.Kernel{}, err
 	}
+	r.attachModules(ctx, img, e)
 	return identify(k, img), nil
 }
 

@@ -169,12 +169,15 @@ type Prediction struct {
 // KernelResult is everything known about one kernel of a run. It is written as
 // results.json in the kernel's report directory.
 type KernelResult struct {
-	Kernel   kernel.Kernel `json:"kernel"`
-	Accel    string        `json:"accel,omitempty"` // "kvm" or "tcg"
-	Outcome  Outcome       `json:"outcome"`
-	Reason   string        `json:"reason"`
-	ExitCode int           `json:"exit_code"` // payload exit code; -1 when unknown
-	Timings  Timings       `json:"timings"`
+	Kernel kernel.Kernel `json:"kernel"`
+	Accel  string        `json:"accel,omitempty"` // "kvm" or "tcg"
+	// Sharing says how the guest got its files and why: the host's shared
+	// read-only ("virtiofs (...)", "9p (...)") or packed ("packed: ...").
+	Sharing  string  `json:"sharing,omitempty"`
+	Outcome  Outcome `json:"outcome"`
+	Reason   string  `json:"reason"`
+	ExitCode int     `json:"exit_code"` // payload exit code; -1 when unknown
+	Timings  Timings `json:"timings"`
 	// Trace is the console excerpt for panics (the oops and its call trace)
 	// and kernel warnings (the first one).
 	Trace string `json:"trace,omitempty"`

@@ -33,6 +33,11 @@ const (
 	// BenchTrivial runs a payload that exits 0 through the full guest init
 	// and results protocol.
 	BenchTrivial BenchKind = "trivial"
+	// BenchShared is BenchTrivial with the host's files shared (what
+	// `vmtest exec` does by default: virtiofs or 9p, the modules it needs
+	// loaded, the overlays mounted); its ratio divides by the trivial boot
+	// of the same run.
+	BenchShared BenchKind = "shared"
 	// BenchSuite runs the configured payload.
 	BenchSuite BenchKind = "suite"
 )
@@ -52,8 +57,12 @@ type BenchSample struct {
 // QEMU CPU time per kind, and the suite verdict of median wall time (its
 // Timings say where the time went).
 type BenchKernel struct {
-	Name                        string
-	Floor, Bare, Trivial, Suite []float64
+	Name                                string
+	Floor, Bare, Trivial, Shared, Suite []float64
+	// SharedMode is how the shared boots got their files (their
+	// report's Sharing): a kernel that fell back to packing measures
+	// nothing of sharing.
+	SharedMode string
 	// CPU holds the QEMU CPU seconds of every sample per kind.
 	CPU         map[BenchKind][]float64
 	SuiteResult *Result
@@ -66,6 +75,11 @@ type BenchKernel struct {
 func (k BenchKernel) Ratio(kind BenchKind) float64 {
 	return pairedRatio(k.samples(kind), k.Bare)
 }
+
+// SharedRatio is the median over runs of the shared trivial boot's wall
+// time divided by the trivial boot's of the same run: what sharing the
+// host's files costs. 0 without pairs.
+func (k BenchKernel) SharedRatio() float64 { return pairedRatio(k.Shared, k.Trivial) }
 
 // CPURatio is Ratio of QEMU CPU times.
 func (k BenchKernel) CPURatio(kind BenchKind) float64 {
@@ -80,6 +94,8 @@ func (k BenchKernel) samples(kind BenchKind) []float64 {
 		return k.Bare
 	case BenchTrivial:
 		return k.Trivial
+	case BenchShared:
+		return k.Shared
 	case BenchSuite:
 		return k.Suite
 	}
@@ -129,6 +145,11 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 		return nil, err
 	}
 	defer trivial.Close()
+	shared, err := trivial.sharedRunner()
+	if err != nil {
+		return nil, err
+	}
+	defer shared.Close()
 	out := make([]BenchKernel, len(r.cfg.Kernels))
 	suites := make([][]*Result, len(r.cfg.Kernels))
 	for _, k := range r.cfg.Kernels {
@@ -157,6 +178,15 @@ func (r *Runner) Bench(ctx context.Context, runs int, onSample func(BenchSample)
 			out[i].Trivial = append(out[i].Trivial, res.Timings.Total)
 			cpu(BenchTrivial, res.Timings.QEMUCPU)
 			notify(onSample, BenchSample{name, run, BenchTrivial, res.Timings.Total, res.Timings.QEMUCPU, res})
+
+			res = shared.Kernel(ctx, k, dir(BenchShared), nil)
+			if err := benchPassed(name, BenchShared, res); err != nil {
+				return out, err
+			}
+			out[i].Shared = append(out[i].Shared, res.Timings.Total)
+			out[i].SharedMode = res.Sharing
+			cpu(BenchShared, res.Timings.QEMUCPU)
+			notify(onSample, BenchSample{name, run, BenchShared, res.Timings.Total, res.Timings.QEMUCPU, res})
 
 			for _, b := range []struct {
 				kind   BenchKind
@@ -248,6 +278,27 @@ func (r *Runner) benchRunners() (images *benchImages, trivial *Runner, err error
 		}
 	}
 	return &benchImages{r: t}, t, nil
+}
+
+// sharedRunner returns a runner of t's trivial payload that shares the
+// host's files, with the current directory as the working directory (what
+// `vmtest exec` shares for a package).
+func (t *Runner) sharedRunner() (*Runner, error) {
+	s := &Runner{cfg: t.cfg, accel: t.accel, busybox: t.busybox}
+	s.cfg.ShareHost, s.cfg.PackWorkDir = true, false
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.WorkDir = wd
+	if s.tmp, err = os.MkdirTemp("", "vmtest-"); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
+	}
+	if err := s.initShare(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 // benchImages holds the floor and bare archives of each guest architecture.

@@ -84,3 +84,9 @@ func TestTinyELF(t *testing.T) {
 	assert.Equal(t, []byte{0xc8, 0x11, 0x80, 0xd2}, powerOffARM64[24:28], "movz x8, #142")
 	assert.Equal(t, []byte{0x01, 0x00, 0x00, 0xd4}, powerOffARM64[28:32], "svc #0")
 }
+
+func TestSharedRatioPairsWithTrivial(t *testing.T) {
+	k := BenchKernel{Trivial: []float64{2, 4, 0}, Shared: []float64{2.2, 4.2, 3}}
+	assert.InDelta(t, 1.075, k.SharedRatio(), 1e-9, "median of 1.1x and 1.05x; a zero trivial is no pair")
+	assert.Zero(t, BenchKernel{Shared: []float64{1}}.SharedRatio())
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/qemu"
+	"github.com/corematrix/corematrix/vmtest/share"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
@@ -61,6 +62,13 @@ type boot struct {
 	shellSock string
 	// follow, when set, prints the payload's output as it arrives.
 	follow *wire.Follower
+	// share is how the guest gets its files; exports are served for its
+	// mode (by daemon, one virtiofsd per export, for virtiofs), with
+	// sockets in a directory under tmp.
+	share   share.Decision
+	exports []share.Export
+	daemon  *share.Daemon
+	tmp     string
 	// limit is the budget for what the guest sends (results and console
 	// bytes together): QEMU is stopped when it is exceeded.
 	limit int64
@@ -120,7 +128,13 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 	defer console.Close()
 	res := &bootResult{started: time.Now()}
 	res.evidence.Timeout = b.timeout
-	q, err := b.start("/dev/fd/3", "/dev/fd/4", files...)
+	extra, stopShare, err := b.startShare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The daemons stop after QEMU (this returns only once QEMU exited).
+	defer stopShare()
+	q, err := b.start("/dev/fd/3", "/dev/fd/4", extra, files...)
 	if err != nil {
 		return nil, err
 	}
@@ -204,15 +218,17 @@ type qemuProcess struct {
 }
 
 // start starts QEMU for this boot, writing the console and the results port
-// to the files at those paths; extra are open files QEMU inherits as
-// descriptors 3, 4, ... (the paths may name them as /dev/fd/N).
-func (b *boot) start(console, results string, extra ...*os.File) (*qemuProcess, error) {
+// to the files at those paths, with more arguments (shared directories);
+// files are open files QEMU inherits as descriptors 3, 4, ... (the paths
+// may name them as /dev/fd/N).
+func (b *boot) start(console, results string, more []string, files ...*os.File) (*qemuProcess, error) {
 	args, err := qemu.Args(qemu.Config{
 		Arch: guestArch(b.kernel), Kernel: b.kernel.Path, Initramfs: b.initramfs,
 		Console: console, Results: results,
 		MemoryMiB: b.memoryMiB, CPUs: b.cpus, Accel: b.accel,
 		Append: []string{guest.EncodeKernelParam(b.kernel.Name)},
 		Shell:  b.shellSock,
+		Extra:  more,
 	})
 	if err != nil {
 		return nil, err
@@ -223,7 +239,7 @@ func (b *boot) start(console, results string, extra ...*os.File) (*qemuProcess, 
 	q.cmd.Stdin = nil
 	q.cmd.Stdout = &limitedBuffer{buf: &q.output, max: 64 << 10}
 	q.cmd.Stderr = q.cmd.Stdout
-	q.cmd.ExtraFiles = extra
+	q.cmd.ExtraFiles = files
 	if err := q.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", b.qemu, err)
 	}
@@ -447,4 +463,28 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		l.buf.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
+}
+
+// startShare starts what the guest's shared files need before QEMU: one
+// virtiofsd per export for virtiofs (nothing for 9p, which QEMU serves), and
+// returns QEMU's extra arguments and a function that stops the daemons.
+func (b *boot) startShare(ctx context.Context) ([]string, func(), error) {
+	nop := func() {}
+	switch b.share.Mode {
+	case share.VirtioFS:
+		dir, err := os.MkdirTemp(b.tmp, "vfs-")
+		if err != nil {
+			return nil, nop, fmt.Errorf("%w: %w", ErrInfra, err)
+		}
+		s, err := share.Start(ctx, b.daemon, b.exports, dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, nop, fmt.Errorf("%w: %w", ErrInfra, err)
+		}
+		devices, _ := share.Layout(share.VirtioFS, b.daemon, b.exports)
+		return share.QEMUArgs(share.VirtioFS, devices, dir, b.memoryMiB), func() { s.Stop(); os.RemoveAll(dir) }, nil
+	case share.NineP:
+		return share.QEMUArgs(share.NineP, b.exports, "", b.memoryMiB), nop, nil
+	}
+	return nil, nop, nil
 }

@@ -59,6 +59,13 @@ type Config struct {
 	PackWorkDir        bool
 	FollowWorkDirLinks bool
 	WorkDirLimit       int64
+	// ShareHost gives each guest the host's tools and source tree,
+	// read-only at the same paths (see package share), on every kernel
+	// that can mount them; the others fall back to packing (PackWorkDir)
+	// and each result says which mode ran and why. ShareDirs are more
+	// directories to share (--share DIR).
+	ShareHost bool
+	ShareDirs []string
 	// MakeDirs are guest directories created before the payload starts.
 	MakeDirs []string
 	// CollectFiles and CollectDirs name what the payload writes for the

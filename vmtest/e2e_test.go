@@ -308,7 +308,7 @@ func TestE2EExec(t *testing.T) {
 }
 
 // TestE2EExecWorkdir runs a test package through `go test -exec 'vmtest
-// exec'` from a directory under /tmp (which the guest mounts a tmpfs on):
+// exec --share-host=false'` (the packed mode) from a directory under /tmp (which the guest mounts a tmpfs on):
 // the package directory travels without its .git, the coverprofile and an
 // -test.outputdir file come back, host writes stay on the host, output
 // streams while the guest runs, and -timeout ends a hanging test the way go
@@ -322,7 +322,7 @@ func TestE2EExecWorkdir(t *testing.T) {
 	filedir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(filedir, "in.txt"), []byte("read from testdata\n"), 0o644))
 	goTest := func(keep string, args ...string) *exec.Cmd {
-		vm := e2e.vmtest + " exec --accel tcg --kernel " + e2eKernelName + " --keep " + keep +
+		vm := e2e.vmtest + " exec --share-host=false --accel tcg --kernel " + e2eKernelName + " --keep " + keep +
 			" --file " + filedir + ":/tmp/filedir --env E2E_FILEDIR=/tmp/filedir"
 		cmd := exec.Command("go", append([]string{"test", "-count=1", "-exec", vm}, args...)...)
 		cmd.Dir = pkg

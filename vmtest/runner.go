@@ -23,6 +23,7 @@ import (
 	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/initramfs"
 	"github.com/corematrix/corematrix/vmtest/qemu"
+	"github.com/corematrix/corematrix/vmtest/share"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
@@ -40,6 +41,20 @@ type Runner struct {
 	accel      *accelChooser
 	// busybox are the host's busybox and its applet links.
 	busybox []initramfs.File
+	// workdir is the archive of the packed working directory, appended
+	// for the kernels that take the packed mode; empty without one. It is
+	// written once, when the first kernel needs it (workdirOnce).
+	workdir     string
+	workdirErr  error
+	workdirOnce sync.Once
+	// shared is what sharing kernels get (nil without Config.ShareHost);
+	// daemon serves it over virtiofs (nil, with daemonErr, when none can).
+	shared    *share.Set
+	daemon    *share.Daemon
+	daemonErr error
+	// dynamic says the payload needs the host's libraries (it has an ELF
+	// interpreter): it runs only where they are shared.
+	dynamic bool
 
 	mu     sync.Mutex
 	images map[string]*archImage
@@ -119,9 +134,12 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err := initramfs.CheckStatic(cfg.Init); err != nil {
 		return nil, fmt.Errorf("guest init: %w", err)
 	}
+	dynamic := false
 	if cfg.Payload == "" {
 		// A shell only (vmtest shell).
-	} else if err := initramfs.CheckStatic(cfg.Payload); err != nil {
+	} else if err := initramfs.CheckStatic(cfg.Payload); errors.Is(err, initramfs.ErrNotStatic) && cfg.ShareHost {
+		dynamic = true // runs where the host's libraries are shared
+	} else if err != nil {
 		return nil, fmt.Errorf("payload: %w", err)
 	}
 	if cfg.Busybox == "" {
@@ -131,7 +149,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
-	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox}
+	r := &Runner{cfg: cfg, accel: accel, goTest: !cfg.Raw && gotest.Is(cfg.Payload, cfg.Args), busybox: busybox, dynamic: dynamic}
 	if cfg.Raw && gotest.Is(cfg.Payload, cfg.Args) {
 		verbosity := gotest.VerbosityOf(cfg.Args)
 		r.countTests, r.plainTests = verbosity != gotest.Quiet, verbosity == gotest.Verbose
@@ -139,6 +157,10 @@ func NewRunner(cfg Config) (*Runner, error) {
 	r.tmp, err = os.MkdirTemp("", "vmtest-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
+	}
+	if err := r.initShare(); err != nil {
+		os.RemoveAll(r.tmp)
+		return nil, err
 	}
 	return r, nil
 }
@@ -238,24 +260,8 @@ func (r *Runner) writeImage(path, init, payload string, busybox []initramfs.File
 		files = append(files, initramfs.File{Name: inGuest, Source: payload, Mode: 0o755})
 	}
 	files = append(files, initramfs.File{Name: guest.ConfigPath, Data: conf, Mode: 0o644})
-	if r.cfg.PackWorkDir {
-		limit := r.cfg.WorkDirLimit
-		if limit <= 0 {
-			limit = DefaultWorkDirLimit
-		}
-		tree, _, outside, err := initramfs.TreeLinks(r.cfg.WorkDir, r.cfg.WorkDir, limit, r.cfg.FollowWorkDirLinks)
-		if err != nil {
-			return fmt.Errorf("working directory: %w (choose another with --workdir, or --no-workdir)", err)
-		}
-		if len(outside) > 0 {
-			r.warn("%d symbolic link(s) leave the working directory %s and are packed as links, not followed (--follow-links packs what they point at): %s",
-				len(outside), r.cfg.WorkDir, strings.Join(outside, ", "))
-		}
-		for _, f := range tree {
-			f.Name = guest.StagedName(f.Name)
-			files = append(files, f)
-		}
-	}
+	// The packed working directory is an archive of its own (see
+	// workdirArchive), appended for the kernels that take the packed mode.
 	for _, f := range r.cfg.Files {
 		f.Name = guest.StagedName(f.Name)
 		files = append(files, f)
@@ -294,22 +300,45 @@ func (r *Runner) collects(p string) bool {
 
 // kernelInitramfs returns the initramfs for k: the run's for k's
 // architecture (base), followed (the kernel unpacks concatenated archives in
-// order) by an archive holding k's config when it is known.
-func (r *Runner) kernelInitramfs(k kernel.Kernel, base string) (string, error) {
-	if k.ConfigPath == "" {
+// order) by the packed working directory in the packed mode, and an archive
+// holding k's config when it is known and, when k shares the host's files,
+// what the guest mounts and the modules it loads first.
+func (r *Runner) kernelInitramfs(k kernel.Kernel, base string, d share.Decision) (string, error) {
+	var extra []initramfs.File
+	if k.ConfigPath != "" {
+		extra = append(extra, initramfs.File{Name: guest.KconfigPath, Source: k.ConfigPath, Mode: 0o644})
+	}
+	parts := []string{base}
+	if d.Mode == share.Packed {
+		wd, err := r.workdirArchive()
+		if err != nil {
+			return "", err
+		}
+		if wd != "" {
+			parts = append(parts, wd)
+		}
+	} else {
+		extra = append(extra, r.shareFiles(d)...)
+	}
+	if len(parts) == 1 && len(extra) == 0 {
 		return base, nil
 	}
 	f, err := os.CreateTemp(r.tmp, "initramfs-*.cpio")
 	if err != nil {
 		return "", fmt.Errorf("kernel initramfs: %w", err)
 	}
-	bf, err := os.Open(base)
-	if err == nil {
-		_, err = io.Copy(f, bf)
-		bf.Close()
+	for _, p := range parts {
+		if err != nil {
+			break
+		}
+		var part *os.File
+		if part, err = os.Open(p); err == nil {
+			_, err = io.Copy(f, part)
+			part.Close()
+		}
 	}
-	if err == nil {
-		err = initramfs.Write(f, []initramfs.File{{Name: guest.KconfigPath, Source: k.ConfigPath, Mode: 0o644}})
+	if err == nil && len(extra) > 0 {
+		err = initramfs.Write(f, extra)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -358,6 +387,10 @@ func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onStat
 	return res
 }
 
+// errNotHere says the payload cannot run on this kernel (a dynamically
+// linked payload where the host's libraries cannot be shared).
+var errNotHere = errors.New("cannot run on this kernel")
+
 // errBeforeBoot says the run was interrupted before QEMU started.
 var errBeforeBoot = errors.New("interrupted before the kernel booted")
 
@@ -376,11 +409,13 @@ func (r *Runner) kernel(ctx context.Context, res *Result, onState func(State)) (
 	if err := makeKernelDir(r.cfg.ReportDir, res.Dir); err != nil {
 		return report.InfraError, fmt.Sprintf("create report directory: %v", err)
 	}
-	br, accel, err := r.bootKernel(ctx, k, res.Dir, onState)
+	br, accel, err := r.bootKernel(ctx, k, res, onState)
 	res.Accel = accel
 	switch {
 	case errors.Is(err, errBeforeBoot):
 		return report.Interrupted, err.Error()
+	case errors.Is(err, errNotHere):
+		return report.Fail, strings.TrimPrefix(err.Error(), errNotHere.Error()+": ")
 	case err != nil:
 		return report.InfraError, err.Error()
 	}
@@ -408,15 +443,25 @@ func (r *Runner) warn(format string, args ...any) {
 	}
 }
 
-// bootKernel boots k once (twice when the KVM probe falls back to TCG) and
-// returns what the run left behind and the accelerator it ran on.
-func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, dir string, onState func(State)) (*bootResult, string, error) {
+// bootKernel boots k once (twice when the KVM probe falls back to TCG),
+// recording in res.Sharing how the guest gets its files, and returns what
+// the run left behind and the accelerator it ran on.
+func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, onState func(State)) (*bootResult, string, error) {
+	dir := res.Dir
+	d := r.decide(k)
+	res.Sharing = d.Reason
+	if d.Mode == share.Packed && r.dynamic {
+		return nil, "", fmt.Errorf("%w: the payload is dynamically linked and this kernel can only take the packed mode, where the host's libraries are not shared (%s); rebuild it with CGO_ENABLED=0", errNotHere, d.Reason)
+	}
+	if d.Mode == share.Packed && r.cfg.ShareHost && r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, "vmtest: %s: %s\n", k.Name, d.Reason)
+	}
 	arch := guestArch(k)
 	im := r.image(ctx, arch)
 	if im.err != nil {
 		return nil, "", im.err
 	}
-	img, err := r.kernelInitramfs(k, im.path)
+	img, err := r.kernelInitramfs(k, im.path, d)
 	if err != nil {
 		return nil, "", err
 	}
@@ -435,6 +480,10 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, dir string, on
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
 		timeout: r.cfg.Timeout, onState: onState, follow: r.follower(k.Name),
 		limit: r.cfg.OutputLimit,
+		share: d, tmp: r.tmp,
+	}
+	if d.Mode != share.Packed {
+		b.exports, b.daemon = r.exports(d), r.daemon
 	}
 	if r.cfg.Shell != nil {
 		b.shell, b.shellSock = r.cfg.Shell, filepath.Join(r.tmp, "shell.sock")
@@ -609,4 +658,89 @@ func makeKernelDir(root, dir string) error {
 		return err
 	}
 	return d.Close()
+}
+
+// decide chooses k's mode: packed unless Config.ShareHost, else what
+// share.Decide finds the kernel can mount.
+func (r *Runner) decide(k kernel.Kernel) share.Decision {
+	if r.shared == nil {
+		return share.Decision{Mode: share.Packed, Reason: "packed: sharing the host's files was not asked for"}
+	}
+	return share.Decide(share.Kernel{ConfigPath: k.ConfigPath, Config: k.Config,
+		Modules: k.Modules, Release: k.ModulesRelease, ModulesMissing: k.ModulesMissing}, r.daemon, r.daemonErr)
+}
+
+// exports returns what a sharing kernel's guest mounts: the run's exports
+// and, when the kernel has one, its modules tree at /lib/modules.
+func (r *Runner) exports(d share.Decision) []share.Export {
+	ex := append([]share.Export{}, r.shared.Exports...)
+	if d.ModulesExport.Tag != "" {
+		ex = append(ex, d.ModulesExport)
+	}
+	return ex
+}
+
+// shareFiles returns the files a sharing kernel's archive adds: the
+// guest's share configuration and the modules it loads before mounting.
+func (r *Runner) shareFiles(d share.Decision) []initramfs.File {
+	s := guest.Share{FSType: string(d.Mode), Modules: len(d.BootModules), Env: r.shared.Env, PathAppend: r.shared.PathAppend}
+	_, mounts := share.Layout(d.Mode, r.daemon, r.exports(d))
+	for _, m := range mounts {
+		s.Mounts = append(s.Mounts, guest.Mount{Tag: m.Tag, Sub: m.Sub, Path: m.Path, Overlay: m.Overlay})
+	}
+	for _, l := range r.shared.Links {
+		s.Links = append(s.Links, guest.Link{Path: l.Path, Target: l.Target})
+	}
+	files := []initramfs.File{{Name: guest.SharePath, Data: s.Encode(), Mode: 0o644}}
+	for i, m := range d.BootModules {
+		files = append(files, initramfs.File{Name: guest.BootModuleName(i), Source: m, Mode: 0o644})
+	}
+	return files
+}
+
+// initShare collects what the run shares and finds its daemon, when
+// Config.ShareHost asks for sharing.
+func (r *Runner) initShare() error {
+	if !r.cfg.ShareHost {
+		return nil
+	}
+	var err error
+	r.shared, err = share.Collect(share.Options{WorkDir: r.cfg.WorkDir, Extra: r.cfg.ShareDirs, TmpDir: r.tmp, Environ: os.Environ()})
+	if err != nil {
+		return err
+	}
+	r.daemon, r.daemonErr = share.FindDaemon()
+	return nil
+}
+
+// workdirArchive returns the archive of the packed working directory
+// (Config.PackWorkDir), writing it the first time: with sharing only a
+// kernel that falls back to packing needs it. "" without one.
+func (r *Runner) workdirArchive() (string, error) {
+	if !r.cfg.PackWorkDir {
+		return "", nil
+	}
+	r.workdirOnce.Do(func() {
+		limit := r.cfg.WorkDirLimit
+		if limit <= 0 {
+			limit = DefaultWorkDirLimit
+		}
+		tree, _, outside, err := initramfs.TreeLinks(r.cfg.WorkDir, r.cfg.WorkDir, limit, r.cfg.FollowWorkDirLinks)
+		if err != nil {
+			r.workdirErr = fmt.Errorf("working directory: %w (choose another with --workdir, or --no-workdir)", err)
+			return
+		}
+		if len(outside) > 0 {
+			r.warn("%d symbolic link(s) leave the working directory %s and are packed as links, not followed (--follow-links packs what they point at): %s",
+				len(outside), r.cfg.WorkDir, strings.Join(outside, ", "))
+		}
+		for i := range tree {
+			tree[i].Name = guest.StagedName(tree[i].Name)
+		}
+		p := filepath.Join(r.tmp, "workdir.cpio")
+		if r.workdirErr = writeInitramfs(p, tree); r.workdirErr == nil {
+			r.workdir = p
+		}
+	})
+	return r.workdir, r.workdirErr
 }

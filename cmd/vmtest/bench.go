@@ -89,16 +89,21 @@ func benchCmd(ctx context.Context, args []string) error {
 // where the median suite verdict's time went.
 func printBench(w io.Writer, ks []vmtest.BenchKernel) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KERNEL\tRUNS\tTIME\tFLOOR\tBARE\tTRIVIAL\tSUITE\tTRIVIAL/BARE\tSUITE/BARE")
+	fmt.Fprintln(tw, "KERNEL\tRUNS\tTIME\tFLOOR\tBARE\tTRIVIAL\tSHARED\tSUITE\tTRIVIAL/BARE\tSHARED/TRIVIAL\tSUITE/BARE")
 	for _, k := range ks {
-		fmt.Fprintf(tw, "%s\t%d\twall\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, len(k.Suite),
-			secs(k.Floor), secs(k.Bare), secs(k.Trivial), secs(k.Suite),
-			ratio(k.Ratio(vmtest.BenchTrivial)), ratio(k.Ratio(vmtest.BenchSuite)))
-		fmt.Fprintf(tw, "%s\t%d\tqemu cpu\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, len(k.Suite),
-			secs(k.CPU[vmtest.BenchFloor]), secs(k.CPU[vmtest.BenchBare]), secs(k.CPU[vmtest.BenchTrivial]), secs(k.CPU[vmtest.BenchSuite]),
-			ratio(k.CPURatio(vmtest.BenchTrivial)), ratio(k.CPURatio(vmtest.BenchSuite)))
+		fmt.Fprintf(tw, "%s\t%d\twall\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, len(k.Suite),
+			secs(k.Floor), secs(k.Bare), secs(k.Trivial), secs(k.Shared), secs(k.Suite),
+			ratio(k.Ratio(vmtest.BenchTrivial)), ratio(k.SharedRatio()), ratio(k.Ratio(vmtest.BenchSuite)))
+		fmt.Fprintf(tw, "%s\t%d\tqemu cpu\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, len(k.Suite),
+			secs(k.CPU[vmtest.BenchFloor]), secs(k.CPU[vmtest.BenchBare]), secs(k.CPU[vmtest.BenchTrivial]), secs(k.CPU[vmtest.BenchShared]), secs(k.CPU[vmtest.BenchSuite]),
+			ratio(k.CPURatio(vmtest.BenchTrivial)), ratio(pairedCPU(k)), ratio(k.CPURatio(vmtest.BenchSuite)))
 	}
 	tw.Flush()
+	for _, k := range ks {
+		if k.SharedMode != "" {
+			fmt.Fprintf(w, "%s shared: %s\n", k.Name, k.SharedMode)
+		}
+	}
 	for _, k := range ks {
 		r := k.SuiteResult
 		if r == nil {
@@ -126,4 +131,10 @@ func ratio(r float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2fx", r)
+}
+
+// pairedCPU is the median over runs of the shared boot's QEMU CPU time
+// divided by the trivial boot's of the same run.
+func pairedCPU(k vmtest.BenchKernel) float64 {
+	return vmtest.BenchKernel{Trivial: k.CPU[vmtest.BenchTrivial], Shared: k.CPU[vmtest.BenchShared]}.SharedRatio()
 }

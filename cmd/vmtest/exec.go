@@ -49,6 +49,7 @@ type execArgs struct {
 	followLinks bool
 	fs          *flags
 	vf          *vmFlags
+	sf          *shareFlags
 	kf          *kernelFlags
 }
 
@@ -67,6 +68,7 @@ func parseExec(args []string) (*execArgs, error) {
 	fs.BoolVar(&a.noWorkdir, "no-workdir", false, "pack no directory: the payload starts in an empty directory at the current directory's path")
 	fs.BoolVar(&a.followLinks, "follow-links", false, "pack the files and directories that symbolic links leaving the working directory point at (default: such links are packed as links, not followed, and listed in a warning)")
 	a.vf = addVMFlags(fs)
+	a.sf = addShareFlags(fs, true)
 	a.kf = addKernelFlags(fs)
 	var err error
 	if a.payload, err = fs.parse(args, false); err != nil {
@@ -108,6 +110,7 @@ func execCmd(ctx context.Context, args []string) error {
 	cfg := vmtest.Config{Kernels: a.kernels, Resolver: resolver, Payload: a.payload[0], Args: a.payload[1:], Raw: true, Jobs: a.jobs}
 	cfg.BusyboxFor = resolver.Busybox
 	a.vf.apply(&cfg)
+	a.sf.apply(&cfg)
 	if a.onFail {
 		cfg.Shell = shellOnFail("vmtest exec")
 	}

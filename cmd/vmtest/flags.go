@@ -136,3 +136,35 @@ func newRunner(cfg vmtest.Config) (*vmtest.Runner, error) {
 	}
 	return r, nil
 }
+
+// shareFlags are --share-host and --share DIR.
+type shareFlags struct {
+	host bool
+	dirs stringsFlag
+}
+
+// addShareFlags adds --share-host (default def) and --share DIR.
+func addShareFlags(fs *flags, def bool) *shareFlags {
+	f := &shareFlags{}
+	fs.BoolVar(&f.host, "share-host", def, "give the guest the host's /usr, /bin, /lib*, /etc (without credential files), the source tree (enclosing repository or module root), GOROOT and the Go caches, read-only at the same paths with a tmpfs overlay for writes (virtiofs or 9p; kernels that can mount neither fall back to packing)")
+	fs.Var(&f.dirs, "share", "`DIR` to share read-only at the same path as well (repeatable; implies --share-host)")
+	return f
+}
+
+func (f *shareFlags) apply(cfg *vmtest.Config) {
+	cfg.ShareHost = f.host || len(f.dirs) > 0
+	cfg.ShareDirs = f.dirs
+}
+
+// stringsFlag collects a repeated string flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
+
+func (s *stringsFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("empty value")
+	}
+	*s = append(*s, v)
+	return nil
+}

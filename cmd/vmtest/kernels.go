@@ -202,6 +202,11 @@ func printImages(names []string, imgs []kernel.Kernel, errs []error, verbose boo
 					}
 					fmt.Println()
 				}
+				if imgs[i].Modules != "" {
+					fmt.Printf("  modules %s/%s (%s in the package)\n", imgs[i].Modules, imgs[i].ModulesRelease, imgs[i].ModulesCompression)
+				} else {
+					fmt.Printf("  modules none: %s\n", imgs[i].ModulesMissing)
+				}
 			}
 		}
 	}

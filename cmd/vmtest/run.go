@@ -29,6 +29,7 @@ type runArgs struct {
 	onFail     bool
 	coreObject string
 	vf         *vmFlags
+	sf         *shareFlags
 	kf         *kernelFlags
 }
 
@@ -44,6 +45,7 @@ func parseRun(args []string) (*runArgs, error) {
 	fs.BoolVar(&a.onFail, "shell-on-fail", false, "with a single kernel: after a failing payload, open a shell in the guest on this terminal (only when stdin is a terminal and CI is not set)")
 	fs.StringVar(&a.coreObject, "core-object", "", "BPF `OBJECT` whose loads are predicted offline per kernel (CO-RE against the kernel's BTF)")
 	a.vf = addVMFlags(fs)
+	a.sf = addShareFlags(fs, false)
 	a.kf = addKernelFlags(fs)
 	var err error
 	if a.payload, err = fs.parse(args, false); err != nil {
@@ -72,6 +74,7 @@ func runCmd(ctx context.Context, args []string) error {
 		ReportDir: a.reportDir, Jobs: a.jobs,
 	}
 	a.vf.apply(&cfg)
+	a.sf.apply(&cfg)
 	if a.onFail {
 		cfg.Shell = shellOnFail("vmtest run")
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/corematrix/corematrix/kernels/cache"
 	"github.com/corematrix/corematrix/kernels/download"
+	"github.com/corematrix/corematrix/kernels/modules"
 	"github.com/corematrix/corematrix/kernels/progress"
 )
 
@@ -81,6 +82,7 @@ var ErrNoKeyring = errors.New("no Debian archive keyring to verify InRelease")
 // indexKey names the cache record of a suite's index; unverified indices
 // are kept apart so they never serve a verified lookup.
 func (a *Archive) indexKey(suite, arch string) string {
+	// v2: candidates name their linux-modules-* package (7.x split).
 	kind := "debian-index"
 	if arch != "" && arch != ArchAMD64 {
 		kind += "-" + arch
@@ -88,7 +90,7 @@ func (a *Archive) indexKey(suite, arch string) string {
 	if a.Keyring == nil {
 		kind += "-unverified"
 	}
-	return kind + " " + a.Mirror + " " + suite
+	return kind + " v2 " + a.Mirror + " " + suite
 }
 
 // Limits on what a mirror may send, checked before anything is allocated.
@@ -336,6 +338,24 @@ type Fetched struct {
 	ConfigSHA256 string `json:"config_sha256,omitempty"`
 	// VmlinuzPath is the image's path inside the package.
 	VmlinuzPath string `json:"vmlinuz_path"`
+	// Modules is the kernel's modules tree (a modules.Builder archive),
+	// read from the same verified packages; nil when they hold none.
+	Modules *FetchedModules `json:"modules,omitempty"`
+	// ModulesSchema says how the packages were read for modules: records
+	// of an older schema (or none) make the package be read again.
+	ModulesSchema int `json:"modules_schema,omitempty"`
+}
+
+// modulesSchema is the current ModulesSchema: modules from the image
+// package, its linux-base-* package and its linux-modules-* package.
+const modulesSchema = 2
+
+// FetchedModules describes a cached modules archive.
+type FetchedModules struct {
+	SHA256      string `json:"sha256"`
+	Release     string `json:"release"`
+	Count       int    `json:"count"`
+	Compression string `json:"compression"`
 }
 
 func debKey(sum string) string { return "debian-deb " + sum }
@@ -367,20 +387,46 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 		return nil, err
 	}
 	defer cfg.Abort()
-	kf, err := a.extract(ctx, c.Package, img, cfg)
+	modBlob, err := a.Cache.Create()
+	if err != nil {
+		return nil, err
+	}
+	defer modBlob.Abort()
+	mods := modules.NewBuilder(modBlob)
+	kf, err := a.extract(ctx, c.Package, img, cfg, mods)
 	if err != nil {
 		return nil, err
 	}
 	if kf.Vmlinuz == "" {
 		return nil, fmt.Errorf("%s %s: %w", c.Package.Name, c.Package.Version, ErrNoKernelInDeb)
 	}
-	f := &Fetched{VmlinuzPath: kf.Vmlinuz}
-	if kf.Config == "" && c.Base != nil {
-		if bkf, err := a.extract(ctx, *c.Base, io.Discard, cfg); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
+	f := &Fetched{VmlinuzPath: kf.Vmlinuz, ModulesSchema: modulesSchema}
+	if c.Base != nil {
+		// The 7.x split: the image package may leave the config (and
+		// modules) to the linux-image package.
+		bcfg := io.Writer(io.Discard)
+		if kf.Config == "" {
+			bcfg = cfg
+		}
+		if bkf, err := a.extract(ctx, *c.Base, io.Discard, bcfg, mods); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
 			return nil, err
-		} else if err == nil {
+		} else if err == nil && kf.Config == "" {
 			kf.Config = bkf.Config
 		}
+	}
+	if c.Modules != nil {
+		// The 7.x split: the modules have a package of their own.
+		if _, err := a.extract(ctx, *c.Modules, io.Discard, io.Discard, mods); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
+			return nil, err
+		}
+	}
+	sum, err := mods.Finish()
+	switch {
+	case errors.Is(err, modules.ErrNoModules):
+	case err != nil:
+		return nil, fmt.Errorf("%s %s: kernel modules: %w", c.Package.Name, c.Package.Version, err)
+	default:
+		f.Modules = &FetchedModules{Release: sum.Release, Count: sum.Modules, Compression: string(sum.Compression)}
 	}
 	// Blobs enter the cache only once everything was verified and read.
 	if f.ImageSHA256, _, err = img.Commit(""); err != nil {
@@ -388,6 +434,11 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 	}
 	if kf.Config != "" {
 		if f.ConfigSHA256, _, err = cfg.Commit(""); err != nil {
+			return nil, err
+		}
+	}
+	if f.Modules != nil {
+		if f.Modules.SHA256, _, err = modBlob.Commit(""); err != nil {
 			return nil, err
 		}
 	}
@@ -414,19 +465,27 @@ func (a *Archive) cached(c Candidate) (*Fetched, bool) {
 			return nil, false
 		}
 	}
+	if f.ModulesSchema != modulesSchema && !a.Offline {
+		return nil, false // extracted before modules were: read the package again
+	}
+	if f.Modules != nil {
+		if _, err := a.Cache.Blob(f.Modules.SHA256); err != nil {
+			return nil, false
+		}
+	}
 	return &f, true
 }
 
 // extract downloads package p into a temporary file, verifies its size and
 // SHA-256 against the (signed) index, and extracts the kernel files.
-func (a *Archive) extract(ctx context.Context, p Package, vmlinuz, config io.Writer) (KernelFiles, error) {
+func (a *Archive) extract(ctx context.Context, p Package, vmlinuz, config io.Writer, mods *modules.Builder) (KernelFiles, error) {
 	tmp, err := a.download(ctx, p)
 	if err != nil {
 		return KernelFiles{}, err
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	kf, err := ExtractKernel(tmp, vmlinuz, config)
+	kf, err := ExtractKernelModules(tmp, vmlinuz, config, mods)
 	if err != nil {
 		return kf, fmt.Errorf("extract %s: %w", p.Filename, err)
 	}

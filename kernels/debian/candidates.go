@@ -35,13 +35,17 @@ type flavourNames struct {
 	// base matches linux-base-<abi>-cloud-ARCH, which holds the config of
 	// a 7.x kernel whose image is in linux-binary-*.
 	base *regexp.Regexp
+	// modules matches linux-modules-<abi>-cloud-ARCH, which holds the
+	// modules of a 7.x kernel whose image is in linux-binary-*.
+	modules *regexp.Regexp
 }
 
 func namesFor(flavour string) flavourNames {
 	q := regexp.QuoteMeta(flavour)
 	return flavourNames{
-		image: regexp.MustCompile(`^linux-(image|binary)-(unsigned-)?(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `(-unsigned)?$`),
-		base:  regexp.MustCompile(`^linux-base-(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `$`),
+		image:   regexp.MustCompile(`^linux-(image|binary)-(unsigned-)?(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `(-unsigned)?$`),
+		base:    regexp.MustCompile(`^linux-base-(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `$`),
+		modules: regexp.MustCompile(`^linux-modules-(\d+\.\d+[0-9A-Za-z.+~-]*?)-` + q + `$`),
 	}
 }
 
@@ -60,7 +64,7 @@ const minImageSize = 1 << 20
 // parsing.
 func KeepIndexEntry(name string) bool {
 	return strings.HasPrefix(name, "linux-image-") || strings.HasPrefix(name, "linux-binary-") ||
-		strings.HasPrefix(name, "linux-base-") || name == BusyboxPackage
+		strings.HasPrefix(name, "linux-base-") || strings.HasPrefix(name, "linux-modules-") || name == BusyboxPackage
 }
 
 // ImagePackages returns the packages that may hold a kernel image of any
@@ -97,6 +101,9 @@ type Candidate struct {
 	// Base is the linux-base-* package holding the config when the image
 	// package has none (7.x), if present.
 	Base *Package `json:"base,omitempty"`
+	// Modules is the linux-modules-* package holding the modules when the
+	// image package has none (7.x), if present.
+	Modules *Package `json:"modules,omitempty"`
 	// Flavour is the flavour searched for ("cloud-arm64"); empty means
 	// cloud-amd64, "-" a package named as it is (deb:SUITE/PACKAGE), whose
 	// ABI then includes its flavour.
@@ -153,11 +160,16 @@ func FindCandidatesFor(suite, arch string, pkgs []Package) []Candidate {
 	if arch != ArchAMD64 {
 		flavour = FlavourFor(arch)
 	}
-	bases := map[string]Package{}
+	bases, mods := map[string]Package{}, map[string]Package{}
 	for _, p := range pkgs {
-		if m := names.base.FindStringSubmatch(p.Name); m != nil {
-			if old, ok := bases[m[1]]; !ok || CompareVersions(p.Version, old.Version) > 0 {
-				bases[m[1]] = p
+		for _, x := range []struct {
+			re *regexp.Regexp
+			m  map[string]Package
+		}{{names.base, bases}, {names.modules, mods}} {
+			if m := x.re.FindStringSubmatch(p.Name); m != nil {
+				if old, ok := x.m[m[1]]; !ok || CompareVersions(p.Version, old.Version) > 0 {
+					x.m[m[1]] = p
+				}
 			}
 		}
 	}
@@ -177,8 +189,10 @@ func FindCandidatesFor(suite, arch string, pkgs []Package) []Candidate {
 		up := UpstreamVersion(p.Version)
 		c := Candidate{Suite: suite, Upstream: up, Line: Line(up), ABI: m[3], Package: p, Flavour: flavour}
 		if b, ok := bases[m[3]]; ok {
-			b := b
 			c.Base = &b
+		}
+		if mp, ok := mods[m[3]]; ok && mp.Version == p.Version {
+			c.Modules = &mp
 		}
 		best[k] = c
 		unsigned[k] = isUnsigned

@@ -17,6 +17,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/corematrix/corematrix/kernels/bzimage"
+	"github.com/corematrix/corematrix/kernels/modules"
 )
 
 // ErrNoKernelInDeb is returned when a .deb holds no kernel image.
@@ -58,6 +59,12 @@ func kernelFile(name string) string {
 // its kernel config, if it has one, to config. It stops reading once both are
 // found, so callers must verify the package's hash before calling it.
 func ExtractKernel(r io.Reader, vmlinuz, config io.Writer) (KernelFiles, error) {
+	return ExtractKernelModules(r, vmlinuz, config, nil)
+}
+
+// ExtractKernelModules is ExtractKernel that also hands every file of the
+// package's modules tree to mods (when not nil), reading the whole package.
+func ExtractKernelModules(r io.Reader, vmlinuz, config io.Writer, mods *modules.Builder) (KernelFiles, error) {
 	var kf KernelFiles
 	data, name, err := dataMember(r)
 	if err != nil {
@@ -80,6 +87,12 @@ func ExtractKernel(r io.Reader, vmlinuz, config io.Writer) (KernelFiles, error) 
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
+		if mods != nil && modules.Wants(h.Name) {
+			if err := mods.Add(h.Name, h.Size, tr); err != nil {
+				return kf, fmt.Errorf("kernel modules: %w", err)
+			}
+			continue
+		}
 		switch kernelFile(h.Name) {
 		case "vmlinuz":
 			if kf.Vmlinuz != "" {
@@ -97,7 +110,7 @@ func ExtractKernel(r io.Reader, vmlinuz, config io.Writer) (KernelFiles, error) 
 				kf.Config = h.Name
 			}
 		}
-		if kf.Vmlinuz != "" && kf.Config != "" {
+		if kf.Vmlinuz != "" && kf.Config != "" && mods == nil {
 			break
 		}
 	}

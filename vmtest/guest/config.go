@@ -189,10 +189,13 @@ func DecodeKernelParam(cmdline string) string {
 	return ""
 }
 
+// defaultPath is the payload's PATH.
+const defaultPath = "/corematrix/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // Environ returns the payload's environment for kernel name and cfg.
 func Environ(kernel string, cfg Config) []string {
 	env := []string{
-		"PATH=/corematrix/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"PATH=" + defaultPath,
 		"HOME=" + WorkDir,
 		"TMPDIR=" + WorkDir,
 		EnvVMTest + "=1",

@@ -56,3 +56,25 @@ func TestParseConfigRefusesWhatEncodeNeverWrites(t *testing.T) {
 		require.Error(t, err, "%s: %q", name, in)
 	}
 }
+
+func TestShareRoundTrip(t *testing.T) {
+	s := Share{FSType: "virtiofs", Modules: 3,
+		Mounts:     []Mount{{Tag: "cm-root", Sub: "cm-0", Path: "/usr", Overlay: true}, {Tag: "cm-modules", Path: "/lib/modules"}},
+		Links:      []Link{{Path: "/bin", Target: "usr/bin"}},
+		Env:        []string{"GOROOT=/usr/local/go", "X=a \"quoted\" value"},
+		PathAppend: []string{"/usr/local/go/bin"}}
+	got, err := ParseShare(s.Encode())
+	require.NoError(t, err)
+	require.Equal(t, s, got)
+	for _, bad := range []string{
+		"corematrix-share v0\nfstype \"9p\"\n",
+		shareHeader + "\nfstype \"ext4\"\n",
+		shareHeader + "\nfstype \"9p\"\nmount \"a\" \"\" \"/b\"\n",
+		shareHeader + "\nfstype \"9p\"\nunknown \"x\"\n",
+		shareHeader + "\nfstype \"9p\"\nmodules \"x\"\n",
+		shareHeader + "\nfstype \"9p\"\nlink /bin usr/bin\n",
+	} {
+		_, err := ParseShare([]byte(bad))
+		require.Error(t, err, "%q", bad)
+	}
+}

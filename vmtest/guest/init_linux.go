@@ -23,10 +23,18 @@ import (
 // results stream (with a trailer when the payload section was opened) and
 // powers the VM off.
 func Main() {
-	// A signal must not end PID 1 (the kernel would panic): catch and drop
-	// the catchable ones a payload might send it. Caught, not ignored: an
-	// ignored signal stays ignored across exec, and the payload and the
-	// shell must get the default dispositions (Ctrl-C, SIGPIPE).
+	dropSignals()
+	consolef("corematrix: guest init started")
+	g := &initRun{}
+	defer g.recoverAndPowerOff()
+	g.run()
+}
+
+// dropSignals catches and drops the catchable signals a payload might send
+// PID 1: a signal must not end it (the kernel would panic). Caught, not
+// ignored: an ignored signal stays ignored across exec, and the payload and
+// the shell must get the default dispositions (Ctrl-C, SIGPIPE).
+func dropSignals() {
 	drop := make(chan os.Signal, 16)
 	signal.Notify(drop, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
@@ -34,97 +42,133 @@ func Main() {
 		for range drop {
 		}
 	}()
-	consolef("corematrix: guest init started")
+}
 
-	var port *os.File
-	var section *wire.Section
-	defer func() {
-		if r := recover(); r != nil {
-			msg := fmt.Sprintf("guest init panic: %v", r)
-			consolef("corematrix: %s\n%s", msg, debug.Stack())
-			if port != nil {
-				w := wire.NewWriter(port)
-				if section != nil {
-					section.End(-1, msg)
-				} else {
-					w.Error(msg)
-				}
-				w.Done()
-				drain(port)
+// initRun is the guest init's one run: the results port and the section
+// being written, which a panic must still end for the host.
+type initRun struct {
+	port    *os.File
+	w       *wire.Writer
+	section *wire.Section
+}
+
+// recoverAndPowerOff reports a panic of the init on the results port (ending
+// the open section, so the host learns why) and powers the guest off.
+func (g *initRun) recoverAndPowerOff() {
+	if r := recover(); r != nil {
+		msg := fmt.Sprintf("guest init panic: %v", r)
+		consolef("corematrix: %s\n%s", msg, debug.Stack())
+		if g.port != nil {
+			w := wire.NewWriter(g.port)
+			if g.section != nil {
+				g.section.End(-1, msg)
+			} else {
+				w.Error(msg)
 			}
+			w.Done()
+			drain(g.port)
 		}
-		powerOff()
-	}()
+	}
+	powerOff()
+}
 
+// run says hello on the results port, sets the guest up, runs the payload
+// and sends what it left (files, facts, the kernel log), and opens the shell
+// when asked for.
+func (g *initRun) run() {
 	if err := mount("devtmpfs", "/dev", "devtmpfs", true); err != nil {
 		consolef("corematrix: %v", err)
 	}
 	var err error
-	port, err = openPort(ResultsPort)
+	g.port, err = openPort(ResultsPort)
 	if err != nil {
 		// Nothing can reach the host; the console shows why.
 		consolef("corematrix: %v", err)
 		return
 	}
-	w := wire.NewWriter(port)
-	w.Hello(release())
+	g.w = wire.NewWriter(g.port)
+	g.w.Hello(release())
 
 	cfg, setupErr := readConfig()
 	if setupErr == nil {
 		setupErr = setup()
 	}
 	if setupErr == nil {
+		// Sharing: the host's files, read-only with an overlay, before
+		// the staged files are installed on top.
+		sh, ok, err := readShare()
+		if err == nil && ok {
+			if err = mountShares(sh); err == nil {
+				cfg.Env = append(shareEnv(sh), cfg.Env...)
+			}
+		}
+		if err != nil {
+			setupErr = fmt.Errorf("share the host's files: %w", err)
+		}
+	}
+	if setupErr == nil {
 		setupErr = install()
 	}
 	if setupErr == nil && cfg.Shell != nil && len(cfg.Args) == 0 {
 		// vmtest shell without a payload.
-		w.Shell()
+		g.w.Shell()
 		runShell(cfg, "")
-		sendKmsg(w)
-		w.Done()
-		drain(port)
+		g.finish()
 		return
 	}
-	section, err = w.BeginStreams(wire.SectionPayload)
-	if err != nil {
+	if g.section, err = g.w.BeginStreams(wire.SectionPayload); err != nil {
 		consolef("corematrix: write results: %v", err)
 		return
 	}
-	exit, runErr := -1, setupErr
-	var before map[string]bool
-	if runErr == nil {
-		before = listFiles(cfg.CollectDirs)
-		var keep io.Writer // the payload's output, for the shell's user
-		if cfg.Shell != nil {
-			if f, err := os.Create(OutputPath); err == nil {
-				defer f.Close()
-				keep = f
-			}
-		}
-		exit, runErr = runPayload(cfg, section, keep)
-	}
-	msg := ""
-	if runErr != nil {
-		msg = runErr.Error()
-		exit = -1
-	}
-	section.End(exit, msg)
-	section = nil
+	exit, msg, before := g.payload(cfg, setupErr)
+	g.section.End(exit, msg)
+	g.section = nil
 	if setupErr == nil {
-		collect(w, cfg, before)
+		collect(g.w, cfg, before)
 	}
-	sendFile(w, wire.SectionFacts, FactsPath)
-	sendKmsg(w)
+	sendFile(g.w, wire.SectionFacts, FactsPath)
 	if setupErr == nil && cfg.Shell != nil && (!cfg.Shell.OnFail || exit != 0) {
+		sendKmsg(g.w)
 		status := fmt.Sprintf("the payload exited %d; its output is in %s", exit, OutputPath)
 		if msg != "" {
 			status = "the payload did not run: " + msg
 		}
-		w.Shell()
+		g.w.Shell()
 		runShell(cfg, status)
+		g.w.Done()
+		drain(g.port)
+		return
 	}
-	w.Done()
-	drain(port)
+	g.finish()
+}
+
+// payload runs the payload in the payload section, unless the setup failed
+// (setupErr), and returns its exit code and, when it did not run, why. before
+// lists the files of the collected directories before it ran.
+func (g *initRun) payload(cfg Config, setupErr error) (exit int, msg string, before map[string]bool) {
+	if setupErr != nil {
+		return -1, setupErr.Error(), nil
+	}
+	before = listFiles(cfg.CollectDirs)
+	var keep io.Writer // the payload's output, for the shell's user
+	if cfg.Shell != nil {
+		if f, err := os.Create(OutputPath); err == nil {
+			defer f.Close()
+			keep = f
+		}
+	}
+	exit, err := runPayload(cfg, g.section, keep)
+	if err != nil {
+		return -1, err.Error(), before
+	}
+	return exit, "", before
+}
+
+// finish sends the kernel log and ends the results stream.
+func (g *initRun) finish() {
+	sendKmsg(g.w)
+	g.w.Done()
+	drain(g.port)
 }
 
 // runShell runs an interactive busybox shell on ShellPort, as the session
@@ -437,16 +481,32 @@ func runPayload(cfg Config, out *wire.Section, keep io.Writer) (int, error) {
 		}
 		waited <- err
 	}()
+	copyErr := forwardOutput(pipes[0][0], pipes[1][0], out, keep)
+	waitErr := <-waited
+	if copyErr != nil {
+		return -1, fmt.Errorf("forward payload output: %w", copyErr)
+	}
+	return exitCode(cmd.ProcessState, waitErr)
+}
+
+// forwardOutput frames what the payload writes to stdout and stderr into
+// out (and copies it to keep, when set) until both pipes end, and returns
+// the first error but the read deadline that ends a pipe a child of the
+// payload still holds.
+func forwardOutput(stdout, stderr *os.File, out *wire.Section, keep io.Writer) error {
 	var mu sync.Mutex
 	copied := make(chan error, 2)
-	for i, tag := range []byte{wire.TagStdout, wire.TagStderr} {
+	for _, p := range []struct {
+		f   *os.File
+		tag byte
+	}{{stdout, wire.TagStdout}, {stderr, wire.TagStderr}} {
 		go func() {
 			buf := make([]byte, 32<<10)
 			for {
-				n, err := pipes[i][0].Read(buf)
+				n, err := p.f.Read(buf)
 				if n > 0 {
 					mu.Lock()
-					werr := out.WriteFrame(tag, buf[:n])
+					werr := out.WriteFrame(p.tag, buf[:n])
 					if keep != nil {
 						keep.Write(buf[:n])
 					}
@@ -466,17 +526,18 @@ func runPayload(cfg Config, out *wire.Section, keep io.Writer) (int, error) {
 			}
 		}()
 	}
-	var copyErr error
+	var first error
 	for range 2 {
-		if err := <-copied; err != nil && copyErr == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			copyErr = err
+		if err := <-copied; err != nil && first == nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			first = err
 		}
 	}
-	waitErr := <-waited
-	if copyErr != nil {
-		return -1, fmt.Errorf("forward payload output: %w", copyErr)
-	}
-	st := cmd.ProcessState
+	return first
+}
+
+// exitCode is the payload's exit code: 128+N for a death by signal N, as a
+// shell reports it.
+func exitCode(st *os.ProcessState, waitErr error) (int, error) {
 	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal()), nil
 	}

@@ -24,6 +24,8 @@ type Config struct {
 	// Shell, when set, is a Unix socket path QEMU listens on for the
 	// interactive shell's port (ttyS2; arm64: ttyS1).
 	Shell string
+	// Extra are more arguments (shared directories' devices).
+	Extra []string
 }
 
 // CommandLine returns the kernel command line for cfg: the console from the
@@ -109,7 +111,7 @@ func Args(cfg Config) ([]string, error) {
 		args = append(args, "-chardev", "socket,id=shell,server=on,wait=off,path="+escape(cfg.Shell))
 		args = append(args, m.port("shell")...)
 	}
-	return append(args, "-monitor", "none"), nil
+	return append(append(args, "-monitor", "none"), cfg.Extra...), nil
 }
 
 // port returns the arguments that give the guest a serial port on chardev

@@ -365,7 +365,34 @@ func ParseLimit(b []byte, limit int64) *Stream {
 // What the section decompresses to may not exceed room bytes.
 func parseSection(b []byte, start int, name, attrs string, room int64) (*Received, int) {
 	r := &Received{Name: name, Exit: -1}
-	framed, gzipped := false, false
+	enc := r.parseAttrs(name, attrs)
+	at, next, t, err := matchTrailer(b, start, name)
+	if err == nil {
+		r.Data, r.Exit, r.InitError = b[start:at], t.exit, t.errMsg
+		enc.decode(r, room)
+		return r, next
+	}
+	r.Data = b[start:]
+	r.Err = err
+	if errors.Is(err, ErrNoTrailer) {
+		r.Err = fmt.Errorf("%s: %w after %d bytes", name, ErrNoTrailer, len(b)-start)
+	}
+	enc.decodePartial(r, room)
+	return r, len(b)
+}
+
+// encoding is how a section's data travel.
+type encoding struct {
+	// framed: stdout and stderr frames (framing=streams).
+	framed bool
+	// gzipped: gzip-compressed (encoding=gzip; the kernel log only).
+	gzipped bool
+}
+
+// parseAttrs sets the path and mode of r from the attributes of section
+// name's begin line, and returns how its data travel.
+func (r *Received) parseAttrs(name, attrs string) encoding {
+	var enc encoding
 	for attrs != "" {
 		var kv string
 		if k, v, ok := strings.Cut(attrs, "="); ok && strings.HasPrefix(v, `"`) {
@@ -384,17 +411,26 @@ func parseSection(b []byte, start int, name, attrs string, room int64) (*Receive
 		kv, attrs, _ = strings.Cut(attrs, " ")
 		switch k, v, _ := strings.Cut(kv, "="); k {
 		case "framing":
-			framed = v == "streams"
+			enc.framed = v == "streams"
 		case "encoding":
 			// Only the kernel log travels compressed: a guest cannot make
 			// the host inflate any other section.
-			gzipped = v == "gzip" && name == SectionKmsg
+			enc.gzipped = v == "gzip" && name == SectionKmsg
 		case "mode":
 			if m, err := strconv.ParseUint(v, 0, 32); err == nil {
 				r.Mode = fs.FileMode(m).Perm()
 			}
 		}
 	}
+	return enc
+}
+
+// matchTrailer finds the first trailer of section name, whose data start at
+// b[start:], that matches the bytes before it (count and SHA-256). It
+// returns where the data end (the newline before the trailer), the offset
+// after the trailer line and the trailer; else the error of the last
+// candidate, or ErrNoTrailer.
+func matchTrailer(b []byte, start int, name string) (at, next int, t trailer, err error) {
 	marker := []byte("\n" + Prefix + "end " + name + " ")
 	var lastErr error = ErrNoTrailer
 	// The hash runs over the section once, however many candidate
@@ -405,12 +441,12 @@ func parseSection(b []byte, start int, name, attrs string, room int64) (*Receive
 	for off := start; ; {
 		k := bytes.Index(b[off:], marker)
 		if k < 0 {
-			break
+			return 0, 0, trailer{}, lastErr
 		}
 		at := off + k // index of the newline before the trailer
 		eol := bytes.IndexByte(b[at+len(marker):], '\n')
 		if eol < 0 {
-			break // trailer line cut short
+			return 0, 0, trailer{}, lastErr // trailer line cut short
 		}
 		fields := string(b[at+len(marker) : at+len(marker)+eol])
 		next := at + len(marker) + eol + 1
@@ -420,9 +456,9 @@ func parseSection(b []byte, start int, name, attrs string, room int64) (*Receive
 			lastErr = fmt.Errorf("%s trailer: %w", name, err)
 			continue
 		}
-		data := b[start:at]
-		if int64(len(data)) != t.bytes {
-			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: int64(len(data))}
+		size := int64(at - start)
+		if size != t.bytes {
+			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: size}
 			continue
 		}
 		h.Write(b[hashed:at])
@@ -431,44 +467,43 @@ func parseSection(b []byte, start int, name, attrs string, room int64) (*Receive
 		if err != nil {
 			panic(err) // SHA-256 always clones
 		}
-		got := hex.EncodeToString(c.Sum(nil))
-		if got != t.sha {
-			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: int64(len(data)), WantSHA: t.sha, GotSHA: got}
+		if got := hex.EncodeToString(c.Sum(nil)); got != t.sha {
+			lastErr = &MismatchError{Section: name, WantBytes: t.bytes, GotBytes: size, WantSHA: t.sha, GotSHA: got}
 			continue
 		}
-		r.Data, r.Exit, r.InitError = data, t.exit, t.errMsg
-		if gzipped {
-			var err error
-			r.decoded = true
-			if r.Data, err = decompress(data, room); err != nil {
-				r.Err = fmt.Errorf("%s: %w", name, err)
-			}
-		}
-		if framed {
-			var err error
-			if r.Data, r.Stdout, r.Stderr, err = Deframe(r.Data); err != nil {
-				r.Err = fmt.Errorf("%s: %w", name, err)
-			}
-		}
-		return r, next
+		return at, next, t, nil
 	}
-	r.Data = b[start:]
-	r.Err = lastErr
-	if errors.Is(lastErr, ErrNoTrailer) {
-		r.Err = fmt.Errorf("%s: %w after %d bytes", name, ErrNoTrailer, len(b)-start)
+}
+
+// decode decodes the intact data of r in place (at most room bytes
+// decompressed); an error is r.Err.
+func (enc encoding) decode(r *Received, room int64) {
+	var err error
+	if enc.gzipped {
+		r.decoded = true
+		if r.Data, err = decompress(r.Data, room); err != nil {
+			r.Err = fmt.Errorf("%s: %w", r.Name, err)
+		}
 	}
-	if gzipped {
-		// What arrived, decompressed as far as it goes (for the user to read).
+	if enc.framed {
+		if r.Data, r.Stdout, r.Stderr, err = Deframe(r.Data); err != nil {
+			r.Err = fmt.Errorf("%s: %w", r.Name, err)
+		}
+	}
+}
+
+// decodePartial decodes what arrived of a section without a matching
+// trailer as far as it goes, for the user to read.
+func (enc encoding) decodePartial(r *Received, room int64) {
+	if enc.gzipped {
 		r.Data, _ = decompress(r.Data, room)
 	}
-	if framed {
-		// What arrived, decoded as far as it goes (for the user to read).
+	if enc.framed {
 		var a, o, e bytes.Buffer
 		d := Deframer{Out: &o, Err: &e, All: &a}
 		d.feed(r.Data)
 		r.Data, r.Stdout, r.Stderr = a.Bytes(), o.Bytes(), e.Bytes()
 	}
-	return r, len(b)
 }
 
 // decompress returns the gzip stream b decompressed, at most MaxDecoded

@@ -1,0 +1,79 @@
+package kernels
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/corematrix/corematrix/kernel"
+	"github.com/corematrix/corematrix/kernels/debian"
+	"github.com/corematrix/corematrix/kernels/modules"
+)
+
+// treesDir is the cache subdirectory holding unpacked modules trees, one per
+// modules archive, named by the archive's SHA-256.
+const treesDir = "trees"
+
+// candidateOf rebuilds the Debian candidate a lock entry names.
+func candidateOf(e *LockEntry) debian.Candidate {
+	c := debian.Candidate{Suite: e.Suite, Upstream: e.Version, Package: debian.Package{
+		Name: e.Package, Version: e.PackageVersion, Filename: e.Filename, Size: e.Size, SHA256: e.PackageSHA256}}
+	if e.BaseFilename != "" {
+		c.Base = &debian.Package{Name: "linux-base", Version: e.PackageVersion, Filename: e.BaseFilename, Size: e.BaseSize, SHA256: e.BaseSHA256}
+	}
+	if e.ModulesFilename != "" {
+		c.Modules = &debian.Package{Name: "linux-modules", Version: e.PackageVersion, Filename: e.ModulesFilename, Size: e.ModulesSize, SHA256: e.ModulesSHA256}
+	}
+	return c
+}
+
+// attachModules sets img.Modules to the kernel's modules tree, read from
+// the same verified packages as its image (a cache record written before
+// modules were extracted makes the package be read again), or says in
+// img.ModulesMissing why the kernel has none. Only Debian kernels have a
+// modules tree so far; OCI images and local files say so.
+func (r *Resolver) attachModules(ctx context.Context, img *kernel.Kernel, e *LockEntry) {
+	if e == nil || e.PackageSHA256 == "" {
+		if img.ModulesMissing == "" {
+			img.ModulesMissing = "its source ships no kernel modules corematrix reads (only Debian packages and OCI images' usr/lib/modules)"
+		}
+		return
+	}
+	if r.archive == nil {
+		img.ModulesMissing = "no Debian archive to read its modules from"
+		return
+	}
+	f, err := r.archive.Fetch(ctx, candidateOf(e))
+	if err != nil {
+		img.ModulesMissing = fmt.Sprintf("reading its package failed: %v", err)
+		return
+	}
+	if f.ImageSHA256 != img.SHA256 {
+		img.ModulesMissing = "its package yields another image than the one resolved"
+		return
+	}
+	if f.ModulesSchema == 0 {
+		img.ModulesMissing = "the cache predates module extraction and --offline forbids reading the package again"
+		return
+	}
+	if f.Modules == nil {
+		img.ModulesMissing = "its packages hold no modules"
+		return
+	}
+	r.useModules(img, f.Modules.SHA256, f.Modules.Release, f.Modules.Compression)
+}
+
+// useModules unpacks the cached modules archive sum for img.
+func (r *Resolver) useModules(img *kernel.Kernel, sum, release, compression string) {
+	blob, err := r.cache.Blob(sum)
+	if err != nil {
+		img.ModulesMissing = fmt.Sprintf("modules archive: %v", err)
+		return
+	}
+	dir, err := modules.Tree(blob, filepath.Join(r.cache.Dir(), treesDir), sum)
+	if err != nil {
+		img.ModulesMissing = err.Error()
+		return
+	}
+	img.Modules, img.ModulesRelease, img.ModulesCompression = dir, release, compression
+}

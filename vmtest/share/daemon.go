@@ -1,0 +1,281 @@
+package share
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Daemon is a virtiofsd binary and how it is run.
+type Daemon struct {
+	Path string
+	// Rust is the Rust virtiofsd (--shared-dir, --readonly, unprivileged
+	// in a user namespace); otherwise it is QEMU's C daemon (root only).
+	Rust bool
+}
+
+func (d *Daemon) String() string {
+	if d.Rust {
+		return "the Rust virtiofsd " + d.Path
+	}
+	return "the C virtiofsd " + d.Path + " (as root)"
+}
+
+// daemonPaths are where distributions install virtiofsd: the Rust daemon
+// (Debian 13, Ubuntu 24.04, Fedora) in /usr/libexec, QEMU's C daemon
+// (Debian 12) in /usr/lib/qemu.
+var daemonPaths = []string{"/usr/libexec/virtiofsd", "/usr/lib/virtiofsd", "/usr/lib/qemu/virtiofsd", "/usr/libexec/qemu/virtiofsd"}
+
+var (
+	daemonOnce sync.Once
+	daemonVal  *Daemon
+	daemonErr  error
+)
+
+// FindDaemon returns the virtiofsd to use: $CM_VIRTIOFSD when set, else the
+// first of daemonPaths (then virtiofsd on PATH) this process may run: the
+// Rust daemon when it has --readonly, the C daemon only as root (it cannot
+// run unprivileged). The answer is remembered for the process.
+func FindDaemon() (*Daemon, error) {
+	daemonOnce.Do(func() { daemonVal, daemonErr = findDaemon(os.Getenv("CM_VIRTIOFSD"), os.Geteuid()) })
+	return daemonVal, daemonErr
+}
+
+func findDaemon(override string, euid int) (*Daemon, error) {
+	cands := daemonPaths
+	if override != "" {
+		cands = []string{override}
+	} else if p, err := exec.LookPath("virtiofsd"); err == nil {
+		cands = append(cands, p)
+	}
+	var why []string
+	for _, p := range cands {
+		st, err := os.Stat(p)
+		if err != nil || !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, _ := exec.CommandContext(ctx, p, "--help").CombinedOutput()
+		cancel()
+		help := string(out)
+		switch {
+		case strings.Contains(help, "--shared-dir"):
+			if !strings.Contains(help, "--readonly") {
+				why = append(why, p+" (Rust) has no --readonly")
+				continue
+			}
+			return &Daemon{Path: p, Rust: true}, nil
+		case strings.Contains(help, "-o source="):
+			if euid != 0 {
+				why = append(why, p+" is QEMU's C virtiofsd, which runs only as root")
+				continue
+			}
+			if _, err := exec.LookPath("unshare"); err != nil {
+				why = append(why, p+" is QEMU's C virtiofsd, and unshare(1), which makes its directory read-only, is missing")
+				continue
+			}
+			return &Daemon{Path: p}, nil
+		default:
+			why = append(why, p+" is not a virtiofsd this vmtest knows")
+		}
+	}
+	if len(why) == 0 {
+		why = []string{"none installed (Debian 13 / Ubuntu 24.04: package virtiofsd)"}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNoDaemon, strings.Join(why, "; "))
+}
+
+// Session is the daemons of one QEMU run.
+type Session struct {
+	procs []*exec.Cmd
+	dir   string
+}
+
+// socket returns the vhost-user socket of export i.
+func socket(dir string, i int) string { return filepath.Join(dir, "vfs"+strconv.Itoa(i)+".sock") }
+
+// RootTag is the one virtiofs device of a merged layout (see Layout).
+const RootTag = "cm-root"
+
+// GuestMount is where the guest mounts one export: the device Tag's
+// directory Sub ("" for the whole device) at Path, with an overlay or not.
+type GuestMount struct {
+	Tag, Sub, Path string
+	Overlay        bool
+}
+
+// Layout returns the devices QEMU serves for exports in mode and where the
+// guest finds each export. With the C daemon (as root) every export is a
+// read-only bind mount in one tree that a single daemon serves as one
+// device: each virtio device costs the guest interrupt-link setup and a
+// probe, which under TCG made a boot sharing seven directories 60% slower
+// than one sharing none. Otherwise there is one device per export.
+func Layout(mode Mode, d *Daemon, exports []Export) (devices []Export, mounts []GuestMount) {
+	if mode == VirtioFS && d != nil && !d.Rust {
+		for _, e := range exports {
+			mounts = append(mounts, GuestMount{Tag: RootTag, Sub: e.Tag, Path: e.Guest, Overlay: e.Overlay})
+		}
+		return []Export{{Tag: RootTag}}, mounts
+	}
+	for _, e := range exports {
+		mounts = append(mounts, GuestMount{Tag: e.Tag, Path: e.Guest, Overlay: e.Overlay})
+	}
+	return exports, mounts
+}
+
+// mergedScript runs in a private mount namespace (unshare): it mounts a
+// tmpfs on $1, bind-mounts each export read-only into it under its tag,
+// makes the tmpfs read-only too, and execs the C daemon on it. The C daemon
+// has no read-only mode: in this namespace its whole tree is read-only
+// mounts, so the guest's writes fail with EROFS whatever it sends.
+const mergedScript = `set -e
+root=$1 daemon=$2 sock=$3
+shift 3
+mount -t tmpfs -o mode=0755,size=1m cm-share "$root"
+while [ $# -gt 0 ]; do
+	mkdir "$root/$1"
+	mount --bind "$2" "$root/$1"
+	mount -o remount,bind,ro "$root/$1"
+	shift 2
+done
+mount -o remount,ro "$root"
+exec "$daemon" "--socket-path=$sock" -o "source=$root" -o cache=auto -o sandbox=namespace -o log_level=err -o no_posix_lock -o no_flock
+`
+
+// Start starts the daemons of Layout(VirtioFS, d, exports), each in its
+// own process group and killed should vmtest die (Pdeathsig), serving
+// read-only, and waits until each listens on its socket in dir. Stop ends
+// them.
+func Start(ctx context.Context, d *Daemon, exports []Export, dir string) (*Session, error) {
+	s := &Session{dir: dir}
+	var cmds []*exec.Cmd
+	if d.Rust {
+		for i, e := range exports {
+			cmds = append(cmds, exec.Command(d.Path, "--socket-path="+socket(dir, i), "--shared-dir="+e.Host, "--readonly",
+				"--sandbox=namespace", "--cache=auto", "--log-level=error"))
+		}
+	} else {
+		root := filepath.Join(dir, "root")
+		if err := os.Mkdir(root, 0o755); err != nil {
+			return nil, fmt.Errorf("virtiofsd: %w", err)
+		}
+		args := []string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", mergedScript, "sh", root, d.Path, socket(dir, 0)}
+		for _, e := range exports {
+			args = append(args, e.Tag, e.Host)
+		}
+		cmds = append(cmds, exec.Command("unshare", args...))
+	}
+	for i, cmd := range cmds {
+		sock := socket(dir, i)
+		e := RootTag
+		if d.Rust {
+			e = exports[i].Host
+		}
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stderr, &stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("start virtiofsd for %s: %w", e, err)
+		}
+		s.procs = append(s.procs, cmd)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if err := waitSocket(ctx, sock, exited); err != nil {
+			s.Stop()
+			msg := strings.TrimSpace(stderr.String())
+			return nil, fmt.Errorf("virtiofsd for %s: %w: %s", e, err, lastLine(msg))
+		}
+		// The goroutine above reaps the process; Stop signals its group.
+	}
+	return s, nil
+}
+
+// waitSocket waits (at most 10 s) for a daemon's socket to appear.
+func waitSocket(ctx context.Context, sock string, exited <-chan error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
+			return nil
+		}
+		select {
+		case err := <-exited:
+			if err == nil {
+				err = errors.New("exited")
+			}
+			return fmt.Errorf("exited before listening: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return errors.New("did not listen within 10s")
+		}
+	}
+}
+
+func lastLine(s string) string {
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// Stop ends every daemon of the session: SIGTERM to its process group, then
+// SIGKILL to what is left after a second. It is safe to call twice.
+func (s *Session) Stop() {
+	if s == nil {
+		return
+	}
+	for _, c := range s.procs {
+		syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(time.Second)
+	for _, c := range s.procs {
+		for time.Now().Before(deadline) && syscall.Kill(-c.Process.Pid, 0) == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	}
+	s.procs = nil
+}
+
+// QEMUArgs returns the QEMU arguments that give the guest the exports:
+// vhost-user-fs devices on the session's sockets (with the guest's memory
+// shared with the daemons) for virtiofs, virtio-9p devices serving each
+// directory with readonly=on for 9p.
+func QEMUArgs(mode Mode, exports []Export, sockDir string, memoryMiB int) []string {
+	var args []string
+	switch mode {
+	case VirtioFS:
+		args = append(args,
+			"-object", "memory-backend-memfd,id=cm-mem,size="+strconv.Itoa(memoryMiB)+"M,share=on",
+			"-numa", "node,memdev=cm-mem")
+		for i, e := range exports {
+			id := "cm-vfs" + strconv.Itoa(i)
+			args = append(args,
+				"-chardev", "socket,id="+id+",path="+escape(socket(sockDir, i)),
+				"-device", "vhost-user-fs-pci,queue-size=1024,chardev="+id+",tag="+e.Tag)
+		}
+	case NineP:
+		for i, e := range exports {
+			id := "cm-9p" + strconv.Itoa(i)
+			args = append(args,
+				"-fsdev", "local,id="+id+",path="+escape(e.Host)+",security_model=none,readonly=on,multidevs=remap",
+				"-device", "virtio-9p-pci,fsdev="+id+",mount_tag="+e.Tag)
+		}
+	}
+	return args
+}
+
+// escape doubles commas, QEMU's option separator.
+func escape(s string) string { return strings.ReplaceAll(s, ",", ",,") }
