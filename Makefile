@@ -67,9 +67,12 @@ build:
 	GOARCH=$(OTHER_ARCH) $(GO) test -c -ldflags '$(LDFLAGS)' -o $(BIN)/linux-$(OTHER_ARCH)/harness.test ./harness
 
 # vmtest on the PATH, as the README's examples call it. Static, like
-# bin/vmtest: it is also every guest's /init.
+# bin/vmtest: it is also every guest's /init; its build for the other
+# architecture's guests goes beside it (linux-ARCH/vmtest).
 install:
 	$(GO) install -ldflags '$(LDFLAGS)' ./cmd/vmtest
+	dir=$$($(GO) env GOBIN); dir=$${dir:-$$($(GO) env GOPATH)/bin}; mkdir -p "$$dir/linux-$(OTHER_ARCH)" && \
+		GOARCH=$(OTHER_ARCH) $(GO) build -ldflags '$(LDFLAGS)' -o "$$dir/linux-$(OTHER_ARCH)/vmtest" ./cmd/vmtest
 
 test: deps lint build
 	$(GO) test $(TEST_FLAGS) -timeout 30m ./...

@@ -536,7 +536,7 @@ func (k *kernelFeatures) checkAttachTarget(prog *ebpf.ProgramSpec) []Finding {
 			f.Verdict, f.Detail = Unknown, NeedsInput+fn+" is a placeholder target (in no kernel's BTF): user space sets the real one before load"
 		case !k.hasFunc(fn):
 			f.Verdict, f.Detail = Fails, fn+" is not in this kernel's BTF (vmlinux): the loader cannot resolve the target"
-		case needsTrampoline(prog) && k.isARM64() && !k.hasStruct("bpf_plt"):
+		case needsTrampoline(prog) && k.isARM64() && !k.hasMember("ftrace_ops", "direct_call"):
 			f.Verdict, f.Stage, f.Detail = Fails, StageAttach, arm64NoTrampoline
 		case prog.Type == ebpf.LSM:
 			return append([]Finding{f}, k.checkLSM())
@@ -550,9 +550,13 @@ func (k *kernelFeatures) checkAttachTarget(prog *ebpf.ProgramSpec) []Finding {
 }
 
 // arm64NoTrampoline explains the verdict for a trampoline program on an
-// arm64 kernel before 6.0.
-const arm64NoTrampoline = "BPF trampolines (fentry, fexit, fmod_ret, lsm) reached arm64 in 6.0: this arm64 kernel " +
-	"(its BTF has user_pt_regs) lacks bpf_plt, the arm64 JIT's trampoline support, so attaching fails (ENOTSUPP)"
+// arm64 kernel before 6.4: BPF trampolines reached arm64 in 6.0, but
+// attaching one to a kernel function needs ftrace direct calls
+// (DYNAMIC_FTRACE_WITH_DIRECT_CALLS), which arm64 got in 6.4 (booted: Debian's
+// arm64 6.1 refuses fentry on do_exit, 6.12 attaches it).
+const arm64NoTrampoline = "fentry, fexit, fmod_ret and lsm on a kernel function need ftrace direct calls " +
+	"(DYNAMIC_FTRACE_WITH_DIRECT_CALLS), which arm64 has from 6.4: this arm64 kernel (its BTF has user_pt_regs) " +
+	"has no ftrace_ops.direct_call, so attaching fails (ENOTSUPP)"
 
 // needsTrampoline reports whether prog attaches through a BPF trampoline.
 func needsTrampoline(prog *ebpf.ProgramSpec) bool {
@@ -572,6 +576,20 @@ func needsTrampoline(prog *ebpf.ProgramSpec) bool {
 // isARM64 reports whether the kernel is an arm64 one: its BTF has the
 // arm64 UAPI register set, struct user_pt_regs (x86 has none).
 func (k *kernelFeatures) isARM64() bool { return k.hasStruct("user_pt_regs") }
+
+// hasMember reports whether struct typ has a member called member.
+func (k *kernelFeatures) hasMember(typ, member string) bool {
+	var st *btf.Struct
+	if err := k.spec.TypeByName(typ, &st); err != nil {
+		return false
+	}
+	for _, m := range st.Members {
+		if m.Name == member {
+			return true
+		}
+	}
+	return false
+}
 
 func (k *kernelFeatures) hasStruct(name string) bool {
 	var st *btf.Struct

@@ -97,15 +97,17 @@ func NewPredictor(objectPath string, cache *BTFCache, opts Options) (*Predictor,
 
 // Predict relocates the object against the image of the resolved kernel k
 // (its SHA256 may be empty: the image is then hashed when caching) and
-// predicts each program's load outcome. ctx is not used: reading BTF is
+// predicts each program's load outcome, with its config and kallsyms where
+// the cache reads them (BTFCache.Facts). ctx is not used: reading BTF is
 // local work.
 func (p *Predictor) Predict(_ context.Context, k kernel.Kernel) (*report.Prediction, error) {
 	spec, err := p.cache.Load(k.Path, k.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("predict %s: %w", p.object, err)
 	}
+	facts := p.cache.Facts(k)
 	p.mu.Lock()
-	res, err := Relocate(p.spec, spec, p.opts)
+	res, err := RelocateWith(p.spec, spec, facts, p.opts)
 	p.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("predict %s: %w", p.object, err)

@@ -146,13 +146,13 @@ func TestE2EFaults(t *testing.T) {
 		names = append(names, e2eKernelName+"+"+c.mode)
 	}
 	root := t.TempDir()
-	var progress bytes.Buffer
+	var progress stateLog
 	r, err := NewRunner(Config{
 		Kernels: sameKernel(names...),
 		Payload: e2e.fault, Env: []string{"E2E_EXTRA=from --env"},
 		Init: e2e.vmtest, ReportDir: root, Jobs: 4, Accel: AccelTCG,
 		MemoryMiB: 512, // the oom case fills it: half the default, half the time
-		Progress:  NewProgress(&lockedWriter{w: &progress}, ProgressPlain, names),
+		Progress:  &progress,
 	})
 	require.NoError(t, err)
 	defer r.Close()
@@ -465,6 +465,24 @@ func TestE2EAccelFallback(t *testing.T) {
 	require.Equal(t, AccelTCG, res.Accel)
 	require.Contains(t, log.String(), "did not reach its init within 10s; using TCG")
 	require.Equal(t, 1, strings.Count(log.String(), "warning"), "one warning: %s", log.String())
+}
+
+// stateLog records every state change of a run, a line each.
+type stateLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *stateLog) Update(i int, kernel string, s State, _ *report.KernelResult) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(&l.b, "%d %s %s\n", i, kernel, s)
+}
+
+func (l *stateLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 type lockedWriter struct {

@@ -214,7 +214,7 @@ func stopOnSignals() (context.Context, func()) {
 var guard *workflow.Guard
 
 // printsGuestText names the commands that print what guests sent.
-var printsGuestText = map[string]bool{"run": true, "exec": true, "shell": true, "bench": true, "report": true}
+var printsGuestText = map[string]bool{"run": true, "exec": true, "shell": true, "bench": true, "load": true, "report": true}
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: vmtest COMMAND [flags] [ARGS...]   (vmtest COMMAND --help for a command's flags)")

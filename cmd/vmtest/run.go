@@ -14,6 +14,7 @@ import (
 	"github.com/corematrix/corematrix/probes"
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
+	"github.com/corematrix/corematrix/vmtest/display"
 )
 
 func init() {
@@ -84,9 +85,9 @@ func runCmd(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	display := runDisplay(&cfg)
+	live := runDisplay(&cfg)
 	// Download progress goes above the live lines, one line per step.
-	resolver, err := a.kf.resolverTo(display.Writer())
+	resolver, err := a.kf.resolverTo(live.Writer())
 	if err != nil {
 		return usageError(err)
 	}
@@ -99,7 +100,7 @@ func runCmd(ctx context.Context, args []string) error {
 	defer r.Close()
 
 	var writeErrs []error
-	display.Start()
+	live.Start()
 	// The kernels that did not pass are in the table: Matrix's error says
 	// nothing more.
 	sum, _ := r.Matrix(ctx, func(res *vmtest.Result) {
@@ -107,7 +108,7 @@ func runCmd(ctx context.Context, args []string) error {
 			writeErrs = append(writeErrs, err)
 		}
 	})
-	display.Stop()
+	live.Stop()
 	if check != nil {
 		if sum.Args, err = check.run(sum); err != nil {
 			fmt.Fprintf(os.Stderr, "vmtest run: warning: %v\n", err)
@@ -134,26 +135,26 @@ func runExit(code int, writeErrs []error) error {
 // runDisplay makes the live per-kernel display of a run on stderr: redrawn
 // lines on a terminal, plain lines in a log, GitHub folding under Actions.
 // Warnings go above the live lines.
-func runDisplay(cfg *vmtest.Config) *vmtest.Display {
-	mode := vmtest.ProgressPlain
+func runDisplay(cfg *vmtest.Config) *display.Display {
+	mode := display.Plain
 	switch {
 	case os.Getenv("GITHUB_ACTIONS") == "true":
-		mode = vmtest.ProgressGitHub
+		mode = display.GitHub
 	case cfg.Shell != nil:
 		// No redrawn lines: the guest's shell may own the terminal.
 	case term.IsTerminal(int(os.Stderr.Fd())):
-		mode = vmtest.ProgressTTY
+		mode = display.TTY
 	}
-	display := vmtest.NewProgress(os.Stderr, mode, kernelNames(cfg.Kernels))
-	if mode == vmtest.ProgressTTY {
+	d := display.New(os.Stderr, mode, kernelNames(cfg.Kernels))
+	if mode == display.TTY {
 		if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
-			display.Width = w
+			d.Width = w
 		}
 	}
-	display.Annotate = guard.Command
-	cfg.Progress = display
-	cfg.Log = display.Writer()
-	return display
+	d.Annotate = guard.Command
+	cfg.Progress = d
+	cfg.Log = d.Writer()
+	return d
 }
 
 // argsCheck predicts, per kernel, the loads of a BPF object (--core-object)

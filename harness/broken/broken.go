@@ -129,7 +129,7 @@ var variants = map[string]map[string]Variant{
 		"loop":          {"loop", "trace_exec", Helper, "bpf_loop", 5, 17, Load, loopObjectARM64},
 		"kern_ctx":      {"kern_ctx", "trace_exit", Kfunc, "bpf_cast_to_kern_ctx", 6, 2, Load, kernCtxObjectARM64},
 		"kprobe_target": {"kprobe_target", "trace_open", KprobeTarget, "__arm64_sys_epoll_pwait2", 5, 11, Attach, kprobeTargetObjectARM64},
-		"fentry":        {"fentry", "trace_exit", Trampoline, "fentry do_exit", 6, 0, Attach, fentryObjectARM64},
+		"fentry":        {"fentry", "trace_exit", Trampoline, "fentry do_exit", 6, 4, Attach, fentryObjectARM64},
 	},
 }
 

@@ -18,9 +18,11 @@
 //	task_btf       helper bpf_get_current_task_btf: fails to load before 5.11
 //	loop           helper bpf_loop: fails to load before 5.17
 //	kern_ctx       kfunc bpf_cast_to_kern_ctx: fails to load before 6.2
-//	fentry         trace_exit as fentry on do_exit: a BPF trampoline, which x86
-//	               kernels have from 5.5 and arm64 kernels only from 6.0: fails to
-//	               attach before (so it works on x86 5.10 and fails on arm64 5.10)
+//	fentry         trace_exit as fentry on do_exit: a BPF trampoline on a kernel
+//	               function, which x86 kernels attach from 5.5 and arm64 kernels
+//	               only from 6.4 (trampolines came in 6.0, ftrace direct calls in
+//	               6.4): fails to attach before (works on x86 5.10, fails on
+//	               arm64 5.10 and 6.1)
 //	kprobe_target  kprobe on the epoll_pwait2 syscall wrapper (__x64_sys_epoll_pwait2,
 //	               on arm64 __arm64_sys_epoll_pwait2): loads, fails to attach before 5.11
 //

@@ -13,7 +13,8 @@
 #   task_btf:      trace_exec calls bpf_get_current_task_btf (helper, 5.11)
 #   loop:          trace_exec walks the ancestry with bpf_loop (helper, 5.17)
 #   kern_ctx:      trace_exit calls the kfunc bpf_cast_to_kern_ctx (6.2)
-#   fentry:        trace_exit is an fentry program on do_exit (a BPF trampoline: x86 5.5, arm64 6.0)
+#   fentry:        trace_exit is an fentry program on do_exit (a BPF trampoline on a kernel
+#                  function: x86 5.5, arm64 6.4, when it got ftrace direct calls)
 #   kprobe_target: trace_open is a kprobe on the epoll_pwait2 syscall wrapper (5.11):
 #                  __x64_sys_epoll_pwait2 on x86, __arm64_sys_epoll_pwait2 on arm64
 # Every variant is built per architecture, as the tracer is: broken_VARIANT.o for
@@ -117,7 +118,7 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 C
 edit kern_ctx 's|e->code = (long)PT_REGS_PARM1(ctx);|e->code = (long)PT_REGS_PARM1((struct pt_regs *)bpf_cast_to_kern_ctx(ctx));|' 'SEC("kprobe/do_exit")' "$tmp/kern_ctx.c"
 
-edit fentry 's|SEC("kprobe/do_exit")|SEC("fentry/do_exit") /* broken: a BPF trampoline (arm64: 6.0) */|; s|e->code = (long)PT_REGS_PARM1(ctx);|e->code = (long)((__u64 *)ctx)[0]; /* fentry: the arguments as an array */|'
+edit fentry 's|SEC("kprobe/do_exit")|SEC("fentry/do_exit") /* broken: a BPF trampoline (arm64: 6.4) */|; s|e->code = (long)PT_REGS_PARM1(ctx);|e->code = (long)((__u64 *)ctx)[0]; /* fentry: the arguments as an array */|'
 
 need 'SEC("kprobe/vfs_open")'
 edit kprobe_target 's|SEC("kprobe/vfs_open")|SEC("kprobe/__x64_sys_epoll_pwait2") /* broken: a syscall of 5.11 */|'

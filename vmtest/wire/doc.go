@@ -40,7 +40,14 @@
 // sends the kernel log so: a third of the bytes, and every byte on an
 // emulated UART costs). The trailer covers the compressed bytes; the host
 // decompresses them, at most MaxDecoded bytes, and a section that does not
-// decompress cleanly is not trusted.
+// decompress cleanly is not trusted. Only the kmsg section is ever
+// decompressed.
+//
+// The guest is not trusted: the host parses a stream in time linear in its
+// length (one running hash per section, however many candidate trailers it
+// holds), within a budget for the stream and what it decompresses to
+// (ParseLimit, DefaultLimit), and refuses a second payload, facts or kmsg
+// section.
 //
 // It owns the framing on both sides of the wire and must not import any other
 // corematrix package.

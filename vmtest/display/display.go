@@ -1,4 +1,4 @@
-package vmtest
+package display
 
 import (
 	"fmt"
@@ -11,33 +11,34 @@ import (
 	"github.com/corematrix/corematrix/internal/termtext"
 	"github.com/corematrix/corematrix/internal/workflow"
 	"github.com/corematrix/corematrix/report"
+	"github.com/corematrix/corematrix/vmtest"
 )
 
-// ProgressMode selects how progress is shown.
-type ProgressMode int
+// Mode selects how progress is shown.
+type Mode int
 
 const (
-	// ProgressPlain prints one line per state change (logs, pipes).
-	ProgressPlain ProgressMode = iota
-	// ProgressTTY keeps one line per kernel and redraws them in place.
-	ProgressTTY
-	// ProgressGitHub prints plain lines and folds each finished kernel's
+	// Plain prints one line per state change (logs, pipes).
+	Plain Mode = iota
+	// TTY keeps one line per kernel and redraws them in place.
+	TTY
+	// GitHub prints plain lines and folds each finished kernel's
 	// details into a ::group:: (GitHub Actions log folding).
-	ProgressGitHub
+	GitHub
 )
 
-// NewProgress returns a Progress writing to w for the given kernels. In TTY
+// New returns a vmtest.Progress writing to w for the given kernels. In TTY
 // mode, set Width to the terminal's width so that lines never wrap (a wrapped
 // line would break the redraw).
-func NewProgress(w io.Writer, mode ProgressMode, kernels []string) *Display {
+func New(w io.Writer, mode Mode, kernels []string) *Display {
 	d := &Display{w: w, mode: mode, start: time.Now()}
 	for _, k := range kernels {
-		d.rows = append(d.rows, &row{name: k, state: StateQueued})
+		d.rows = append(d.rows, &row{name: k, state: vmtest.StateQueued})
 	}
 	return d
 }
 
-// Display is a Progress that renders a line per kernel.
+// Display is a vmtest.Progress that renders a line per kernel.
 type Display struct {
 	// Width, when positive, truncates TTY lines to that many columns.
 	Width int
@@ -48,7 +49,7 @@ type Display struct {
 
 	mu    sync.Mutex
 	w     io.Writer
-	mode  ProgressMode
+	mode  Mode
 	start time.Time
 	rows  []*row
 	drawn int
@@ -57,49 +58,49 @@ type Display struct {
 
 type row struct {
 	name    string
-	state   State
+	state   vmtest.State
 	since   time.Time
 	started time.Time
 	result  *report.KernelResult
 }
 
-// Update implements Progress.
-func (d *Display) Update(i int, kernel string, state State, r *report.KernelResult) {
+// Update implements vmtest.Progress.
+func (d *Display) Update(i int, kernel string, state vmtest.State, r *report.KernelResult) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if i < 0 || i >= len(d.rows) {
 		return
 	}
 	rw := d.rows[i]
-	if rw.state == state && state != StateDone {
+	if rw.state == state && state != vmtest.StateDone {
 		return
 	}
 	now := time.Now()
-	if rw.started.IsZero() && state != StateQueued {
+	if rw.started.IsZero() && state != vmtest.StateQueued {
 		rw.started = now
 	}
 	rw.state, rw.since, rw.result = state, now, r
 	tail := ""
-	if state == StateDone && r != nil && !r.Outcome.Passed() {
+	if state == vmtest.StateDone && r != nil && !r.Outcome.Passed() {
 		tail = tailBlock(r.OutputTail)
 	}
 	switch d.mode {
-	case ProgressTTY:
+	case TTY:
 		if tail != "" {
 			// The verdict and its tail go above the live lines, where
 			// they stay in the scrollback.
 			d.above(d.line(rw, now) + "\n" + tail)
 		}
 		d.redraw()
-	case ProgressPlain, ProgressGitHub:
-		if state == StateQueued {
+	case Plain, GitHub:
+		if state == vmtest.StateQueued {
 			return
 		}
 		fmt.Fprintln(d.w, d.line(rw, now))
-		if d.mode == ProgressPlain {
+		if d.mode == Plain {
 			io.WriteString(d.w, tail)
 		}
-		if state == StateDone && d.mode == ProgressGitHub && r != nil {
+		if state == vmtest.StateDone && d.mode == GitHub && r != nil {
 			d.group(rw, r)
 		}
 	}
@@ -137,7 +138,7 @@ func (d *Display) above(text string) {
 
 // Start redraws the TTY display every second (elapsed times tick) until Stop.
 func (d *Display) Start() {
-	if d.mode != ProgressTTY {
+	if d.mode != TTY {
 		return
 	}
 	d.mu.Lock()
@@ -195,19 +196,19 @@ func (d *Display) line(rw *row, now time.Time) string {
 	elapsed := time.Duration(0)
 	if !rw.started.IsZero() {
 		end := now
-		if rw.state == StateDone {
+		if rw.state == vmtest.StateDone {
 			end = rw.since
 		}
 		elapsed = end.Sub(rw.started).Round(100 * time.Millisecond)
 	}
 	status := string(rw.state)
-	if rw.state == StateDone && rw.result != nil {
+	if rw.state == vmtest.StateDone && rw.result != nil {
 		status = fmt.Sprintf("%s %s", rw.result.Outcome.Emoji(), rw.result.Outcome)
 		if rw.result.Reason != "" {
 			status += ": " + termtext.Line(rw.result.Reason) // may quote a server or guest
 		}
 	}
-	if rw.state == StateQueued {
+	if rw.state == vmtest.StateQueued {
 		return fmt.Sprintf("%-*s  %s", width, rw.name, status)
 	}
 	return fmt.Sprintf("%-*s  %7s  %s", width, rw.name, elapsed, status)
@@ -376,7 +377,7 @@ func (a *aboveWriter) Write(p []byte) (int, error) {
 		}
 		line := string(a.buf[:i])
 		a.buf = a.buf[i+1:]
-		if d.mode != ProgressTTY || d.drawn == 0 {
+		if d.mode != TTY || d.drawn == 0 {
 			fmt.Fprintln(d.w, line)
 			continue
 		}

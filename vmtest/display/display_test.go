@@ -1,4 +1,4 @@
-package vmtest
+package display
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/report"
+	"github.com/corematrix/corematrix/vmtest"
 )
 
 func TestTruncate(t *testing.T) {
@@ -29,15 +30,15 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
-func TestProgressPlain(t *testing.T) {
+func TestPlain(t *testing.T) {
 	var b bytes.Buffer
-	d := NewProgress(&b, ProgressPlain, []string{"6.1", "5.10"})
-	d.Update(0, "6.1", StateQueued, nil)
-	d.Update(0, "6.1", StateResolving, nil)
-	d.Update(0, "6.1", StateBooting, nil)
-	d.Update(0, "6.1", StateBooting, nil) // repeated: no new line
-	d.Update(1, "5.10", StateResolving, nil)
-	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Panic, Reason: "Kernel panic - not syncing: x"})
+	d := New(&b, Plain, []string{"6.1", "5.10"})
+	d.Update(0, "6.1", vmtest.StateQueued, nil)
+	d.Update(0, "6.1", vmtest.StateResolving, nil)
+	d.Update(0, "6.1", vmtest.StateBooting, nil)
+	d.Update(0, "6.1", vmtest.StateBooting, nil) // repeated: no new line
+	d.Update(1, "5.10", vmtest.StateResolving, nil)
+	d.Update(0, "6.1", vmtest.StateDone, &report.KernelResult{Outcome: report.Panic, Reason: "Kernel panic - not syncing: x"})
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	require.Len(t, lines, 4, "output:\n%s", b.String())
 	require.Contains(t, lines[0], "6.1 ")
@@ -48,12 +49,12 @@ func TestProgressPlain(t *testing.T) {
 	require.NotContains(t, b.String(), "\x1b[", "no escape sequences off a TTY")
 }
 
-func TestProgressGitHub(t *testing.T) {
+func TestGitHub(t *testing.T) {
 	var b bytes.Buffer
 	var held []string
-	d := NewProgress(&b, ProgressGitHub, []string{"6.1"})
+	d := New(&b, GitHub, []string{"6.1"})
 	d.Annotate = func(c string) { held = append(held, c) }
-	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Fail, Reason: "1 of 2 tests failed: TestX\n::error::forged",
+	d.Update(0, "6.1", vmtest.StateDone, &report.KernelResult{Outcome: report.Fail, Reason: "1 of 2 tests failed: TestX\n::error::forged",
 		Kernel: kernel.Kernel{Release: "6.1\n::add-mask::x"},
 		Tests:  []report.TestResult{{Name: "TestX", Status: "fail", Output: "boom\n::error::from the test\n##[error]legacy\n"}}})
 	out := b.String()
@@ -89,13 +90,13 @@ func TestAnnotations(t *testing.T) {
 	require.Nil(t, Annotations("6.1", &report.KernelResult{Outcome: report.Pass}))
 }
 
-func TestProgressTTYRedraw(t *testing.T) {
+func TestTTYRedraw(t *testing.T) {
 	var b bytes.Buffer
-	d := NewProgress(&b, ProgressTTY, []string{"6.1", "5.10"})
+	d := New(&b, TTY, []string{"6.1", "5.10"})
 	d.Width = 20
-	d.Update(0, "6.1", StateBooting, nil)
+	d.Update(0, "6.1", vmtest.StateBooting, nil)
 	b.Reset()
-	d.Update(1, "5.10", StateDone, &report.KernelResult{Outcome: report.Pass, Reason: "a reason far too long for twenty columns"})
+	d.Update(1, "5.10", vmtest.StateDone, &report.KernelResult{Outcome: report.Pass, Reason: "a reason far too long for twenty columns"})
 	out := b.String()
 	require.True(t, strings.HasPrefix(out, "\x1b[2A"), "redraw moves up over both lines: %q", out)
 	for l := range strings.SplitSeq(strings.TrimSuffix(out, "\n"), "\n") {
@@ -106,8 +107,8 @@ func TestProgressTTYRedraw(t *testing.T) {
 
 func TestProgressWriterAbove(t *testing.T) {
 	var b bytes.Buffer
-	d := NewProgress(&b, ProgressTTY, []string{"6.1", "5.10"})
-	d.Update(0, "6.1", StateBooting, nil)
+	d := New(&b, TTY, []string{"6.1", "5.10"})
+	d.Update(0, "6.1", vmtest.StateBooting, nil)
 	b.Reset()
 	w := d.Writer()
 	w.Write([]byte("vmtest: warning: "))
@@ -118,27 +119,27 @@ func TestProgressWriterAbove(t *testing.T) {
 	require.Equal(t, 2, strings.Count(out, "\x1b[2K")-1, "both live lines redrawn below: %q", out)
 
 	b.Reset()
-	p := NewProgress(&b, ProgressPlain, []string{"6.1"})
+	p := New(&b, Plain, []string{"6.1"})
 	p.Writer().Write([]byte("a\nb\n"))
 	require.Equal(t, "a\nb\n", b.String())
 }
 
 func TestProgressFailureTail(t *testing.T) {
 	var b bytes.Buffer
-	d := NewProgress(&b, ProgressPlain, []string{"6.1"})
-	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Fail, Reason: "payload exited 1",
+	d := New(&b, Plain, []string{"6.1"})
+	d.Update(0, "6.1", vmtest.StateDone, &report.KernelResult{Outcome: report.Fail, Reason: "payload exited 1",
 		OutputTail: "step 1\nstep 2: \x1b[31mred\x1b[0m failed\n"})
 	require.Contains(t, b.String(), "fail: payload exited 1\n    | step 1\n    | step 2: \\x1b[31mred\\x1b[0m failed\n")
 
 	b.Reset()
-	d = NewProgress(&b, ProgressPlain, []string{"6.1"})
-	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Pass, Reason: "payload exited 0", OutputTail: "kept only for failures\n"})
+	d = New(&b, Plain, []string{"6.1"})
+	d.Update(0, "6.1", vmtest.StateDone, &report.KernelResult{Outcome: report.Pass, Reason: "payload exited 0", OutputTail: "kept only for failures\n"})
 	require.NotContains(t, b.String(), "|")
 
 	b.Reset()
-	d = NewProgress(&b, ProgressTTY, []string{"6.1", "5.10"})
-	d.Update(1, "5.10", StateBooting, nil)
-	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Panic, Reason: "Oops", OutputTail: "last words\n"})
+	d = New(&b, TTY, []string{"6.1", "5.10"})
+	d.Update(1, "5.10", vmtest.StateBooting, nil)
+	d.Update(0, "6.1", vmtest.StateDone, &report.KernelResult{Outcome: report.Panic, Reason: "Oops", OutputTail: "last words\n"})
 	out := b.String()
 	require.Contains(t, out, "    | last words\n", "the tail goes above the live lines")
 	require.Less(t, strings.Index(out, "last words"), strings.LastIndex(out, "5.10"), "live lines are redrawn below it")
@@ -147,8 +148,8 @@ func TestProgressFailureTail(t *testing.T) {
 // A reason quoting a hostile server cannot drive the terminal.
 func TestProgressStripsControlCharactersFromReasons(t *testing.T) {
 	var b bytes.Buffer
-	d := NewProgress(&b, ProgressPlain, []string{"6.1"})
-	d.Update(0, "6.1", StateDone, &report.KernelResult{Outcome: report.Unavailable, Reason: "GET x: 404 \x1b[2J\x1b[Hall kernels passed\rok"})
+	d := New(&b, Plain, []string{"6.1"})
+	d.Update(0, "6.1", vmtest.StateDone, &report.KernelResult{Outcome: report.Unavailable, Reason: "GET x: 404 \x1b[2J\x1b[Hall kernels passed\rok"})
 	require.NotContains(t, b.String(), "\x1b")
 	require.NotContains(t, b.String(), "\r")
 	require.Contains(t, b.String(), "unavailable: GET x: 404 [2J[Hall kernels passed")
