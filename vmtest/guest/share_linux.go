@@ -168,7 +168,7 @@ func staticNodes(release string) {
 		}
 		return nodes[mod]
 	}
-	for _, line := range strings.Split(string(data), "\n") {
+	for line := range strings.SplitSeq(string(data), "\n") {
 		f := strings.Fields(line)
 		if len(f) != 3 || f[0] != "alias" {
 			continue
