@@ -670,8 +670,7 @@ func (r *Runner) decide(k kernel.Kernel) share.Decision {
 	if r.shared == nil {
 		return share.Decision{Mode: share.Packed, Reason: "packed: sharing the host's files was not asked for"}
 	}
-	return share.Decide(share.Kernel{ConfigPath: k.ConfigPath, Config: k.Config,
-		Modules: k.Modules, Release: k.ModulesRelease, ModulesMissing: k.ModulesMissing}, r.daemon, r.daemonErr)
+	return share.Decide(k, r.daemon, r.daemonErr)
 }
 
 // exports returns what a sharing kernel's guest mounts: the run's exports
