@@ -416,6 +416,10 @@ func (r *Runner) kernel(ctx context.Context, res *Result, onState func(State)) (
 		return report.Interrupted, err.Error()
 	case errors.Is(err, errNotHere):
 		return report.Fail, strings.TrimPrefix(err.Error(), errNotHere.Error()+": ")
+	case err != nil && ctx.Err() != nil:
+		// Stopped (SIGINT, SIGHUP, ...) while the guest was being prepared
+		// (virtiofsd starting, say): an interruption, not the host's fault.
+		return report.Interrupted, errBeforeBoot.Error()
 	case err != nil:
 		return report.InfraError, err.Error()
 	}
