@@ -53,6 +53,7 @@ var importRules = []importRule{
 	// Booting knows nothing of where images come from or of what runs in
 	// the guest.
 	{pkg: "vmtest", not: []string{"kernels/...", "corereport", "probes", "harness/..."}},
+	{pkg: "vmtest/share", not: []string{"kernels/...", "report", "vmtest/guest"}},
 	{pkg: "vmtest/display", not: []string{"kernels/...", "corereport", "probes", "harness/..."}},
 	{pkg: "vmtest/gotest", not: []string{"vmtest", "vmtest/qemu", "vmtest/initramfs", "vmtest/guest", "kernels/..."}},
 	{pkg: "vmtest/guest", not: []string{"vmtest", "report", "kernels/...", "vmtest/qemu"}},

@@ -38,15 +38,26 @@ const vendoredDir = "probes/bpf/include"
 // from (harness/broken/gen.sh builds the broken objects from a patched copy
 // of the tracer).
 var objectSources = map[string]string{
-	"probes/tracer_x86_bpfel.o":             "probes/bpf/tracer.c",
-	"harness/broken/broken_start.o":         "probes/bpf/tracer.c",
-	"harness/broken/broken_state.o":         "probes/bpf/tracer.c",
-	"harness/broken/broken_task_btf.o":      "probes/bpf/tracer.c",
-	"harness/broken/broken_loop.o":          "probes/bpf/tracer.c",
-	"harness/broken/broken_kern_ctx.o":      "probes/bpf/tracer.c",
-	"harness/broken/broken_kprobe_target.o": "probes/bpf/tracer.c",
-	"corereport/testdata/core.o":            "corereport/testdata/core.c",
-	"argread/testdata/args.o":               "argread/testdata/args.c",
+	"probes/tracer_x86_bpfel.o":                   "probes/bpf/tracer.c",
+	"harness/broken/broken_start.o":               "probes/bpf/tracer.c",
+	"harness/broken/broken_state.o":               "probes/bpf/tracer.c",
+	"harness/broken/broken_task_btf.o":            "probes/bpf/tracer.c",
+	"harness/broken/broken_loop.o":                "probes/bpf/tracer.c",
+	"harness/broken/broken_kern_ctx.o":            "probes/bpf/tracer.c",
+	"harness/broken/broken_kprobe_target.o":       "probes/bpf/tracer.c",
+	"harness/broken/broken_fentry.o":              "probes/bpf/tracer.c",
+	"probes/tracer_arm64_bpfel.o":                 "probes/bpf/tracer.c",
+	"harness/broken/broken_start_arm64.o":         "probes/bpf/tracer.c",
+	"harness/broken/broken_state_arm64.o":         "probes/bpf/tracer.c",
+	"harness/broken/broken_task_btf_arm64.o":      "probes/bpf/tracer.c",
+	"harness/broken/broken_loop_arm64.o":          "probes/bpf/tracer.c",
+	"harness/broken/broken_kern_ctx_arm64.o":      "probes/bpf/tracer.c",
+	"harness/broken/broken_kprobe_target_arm64.o": "probes/bpf/tracer.c",
+	"harness/broken/broken_fentry_arm64.o":        "probes/bpf/tracer.c",
+	"corereport/testdata/core.o":                  "corereport/testdata/core.c",
+	"corereport/testdata/targets.o":               "corereport/testdata/targets.c",
+	"argread/testdata/args.o":                     "argread/testdata/args.c",
+	"argread/testdata/flows.o":                    "argread/testdata/flows.c",
 }
 
 // spdxLine matches the kernel's SPDX convention on a file's first line:

@@ -108,18 +108,14 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 		return nil, fmt.Errorf("report directory: %w", err)
 	}
 	defer dir.Close()
-	var files []*os.File
+	files, err := createLogs(dir)
 	defer func() {
 		for _, f := range files {
 			f.Close()
 		}
 	}()
-	for _, name := range []string{ConsoleFile, ResultsFile} {
-		f, err := dir.Create(name, 0o644, beneath.Replace)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, f)
+	if err != nil {
+		return nil, err
 	}
 	console, err := dir.Open(ConsoleFile)
 	if err != nil {
@@ -176,6 +172,20 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 		return nil, fmt.Errorf("read console log: %w", err)
 	}
 	return res, nil
+}
+
+// createLogs creates (or empties) the console log and the results stream in
+// dir, for QEMU to write; the files made so far come back with an error.
+func createLogs(dir *beneath.Dir) ([]*os.File, error) {
+	var files []*os.File
+	for _, name := range []string{ConsoleFile, ResultsFile} {
+		f, err := dir.Create(name, 0o644, beneath.Replace)
+		if err != nil {
+			return files, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }
 
 // overBudget reports whether the results read so far and the console log

@@ -42,6 +42,7 @@ func TestE2EShare(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	require.Contains(t, string(out), "--- PASS: TestHostFilesReadOnly")
 	require.Contains(t, string(out), "--- PASS: TestModuleOnDemand")
+	require.Contains(t, string(out), "--- PASS: TestDeviceNodeOnDemand")
 
 	in, err := os.ReadFile(filepath.Join(mod, "testdata", "in.txt"))
 	require.NoError(t, err)

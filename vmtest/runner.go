@@ -416,6 +416,10 @@ func (r *Runner) kernel(ctx context.Context, res *Result, onState func(State)) (
 		return report.Interrupted, err.Error()
 	case errors.Is(err, errNotHere):
 		return report.Fail, strings.TrimPrefix(err.Error(), errNotHere.Error()+": ")
+	case err != nil && ctx.Err() != nil:
+		// Stopped (SIGINT, SIGHUP, ...) while the guest was being prepared
+		// (virtiofsd starting, say): an interruption, not the host's fault.
+		return report.Interrupted, errBeforeBoot.Error()
 	case err != nil:
 		return report.InfraError, err.Error()
 	}
@@ -666,8 +670,7 @@ func (r *Runner) decide(k kernel.Kernel) share.Decision {
 	if r.shared == nil {
 		return share.Decision{Mode: share.Packed, Reason: "packed: sharing the host's files was not asked for"}
 	}
-	return share.Decide(share.Kernel{ConfigPath: k.ConfigPath, Config: k.Config,
-		Modules: k.Modules, Release: k.ModulesRelease, ModulesMissing: k.ModulesMissing}, r.daemon, r.daemonErr)
+	return share.Decide(k, r.daemon, r.daemonErr)
 }
 
 // exports returns what a sharing kernel's guest mounts: the run's exports

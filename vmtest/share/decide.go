@@ -7,19 +7,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-)
 
-// Kernel is what Decide needs to know of a kernel.
-type Kernel struct {
-	// ConfigPath is its config file; empty when unknown, then Config
-	// may hold the symbols it knows (from the image's embedded config).
-	ConfigPath string
-	Config     map[string]string
-	// Modules is the directory holding its modules tree (Modules/RELEASE/
-	// with modules.dep), empty when it has none; Release names the tree
-	// and ModulesMissing says why there is none.
-	Modules, Release, ModulesMissing string
-}
+	"github.com/corematrix/corematrix/kernel"
+)
 
 // Decision is how one kernel's guest gets its files.
 type Decision struct {
@@ -45,7 +35,7 @@ var needs = map[Mode][]struct{ sym, mod string }{
 // can mount it (built in or from its own modules) and a daemon is usable,
 // else 9p when the kernel can mount that, else the packed fallback, with
 // the reason.
-func Decide(k Kernel, daemon *Daemon, daemonErr error) Decision {
+func Decide(k kernel.Kernel, daemon *Daemon, daemonErr error) Decision {
 	cfg := k.Config
 	if k.ConfigPath != "" {
 		if c, err := readConfig(k.ConfigPath); err == nil {
@@ -57,7 +47,7 @@ func Decide(k Kernel, daemon *Daemon, daemonErr error) Decision {
 	}
 	var dep map[string][]string
 	if k.Modules != "" {
-		data, err := os.ReadFile(filepath.Join(k.Modules, k.Release, "modules.dep"))
+		data, err := os.ReadFile(filepath.Join(k.Modules, k.ModulesRelease, "modules.dep"))
 		if err == nil {
 			dep = readDep(string(data))
 		}
@@ -103,7 +93,7 @@ func Decide(k Kernel, daemon *Daemon, daemonErr error) Decision {
 			continue
 		}
 		for _, p := range order {
-			d.BootModules = append(d.BootModules, filepath.Join(k.Modules, k.Release, filepath.FromSlash(p)))
+			d.BootModules = append(d.BootModules, filepath.Join(k.Modules, k.ModulesRelease, filepath.FromSlash(p)))
 		}
 		have := "built in"
 		if len(load) > 0 {

@@ -8,19 +8,21 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/kernel"
 )
 
 // kernelWith writes a config and a modules tree holding mods.
-func kernelWith(t *testing.T, config string, dep string) Kernel {
+func kernelWith(t *testing.T, config string, dep string) kernel.Kernel {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config")
 	require.NoError(t, os.WriteFile(cfg, []byte(config), 0o644))
-	k := Kernel{ConfigPath: cfg}
+	k := kernel.Kernel{ConfigPath: cfg}
 	if dep != "" {
-		k.Modules, k.Release = filepath.Join(dir, "modules"), "1.0"
-		require.NoError(t, os.MkdirAll(filepath.Join(k.Modules, k.Release), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(k.Modules, k.Release, "modules.dep"), []byte(dep), 0o644))
+		k.Modules, k.ModulesRelease = filepath.Join(dir, "modules"), "1.0"
+		require.NoError(t, os.MkdirAll(filepath.Join(k.Modules, k.ModulesRelease), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(k.Modules, k.ModulesRelease, "modules.dep"), []byte(dep), 0o644))
 	} else {
 		k.ModulesMissing = "its packages hold no modules"
 	}
@@ -43,7 +45,7 @@ func TestDecide(t *testing.T) {
 	ci := "CONFIG_VIRTIO_PCI=y\nCONFIG_NET_9P=y\nCONFIG_NET_9P_VIRTIO=y\nCONFIG_9P_FS=y\nCONFIG_OVERLAY_FS=y\n"
 	for _, c := range []struct {
 		name    string
-		k       Kernel
+		k       kernel.Kernel
 		daemon  *Daemon
 		mode    Mode
 		modules []string // base names, in load order
@@ -56,7 +58,7 @@ func TestDecide(t *testing.T) {
 		{"module missing", kernelWith(t, debian, "kernel/fs/fuse/fuse.ko:\n"), daemon, Packed, nil, "its module virtio_pci is not in the kernel's modules"},
 		{"no daemon", kernelWith(t, debian, debianDep), nil, Packed, nil, "virtiofs: no usable virtiofsd"},
 		{"9p built in", kernelWith(t, ci, ""), nil, NineP, nil, "9p (built in)"},
-		{"no config", Kernel{}, daemon, Packed, nil, "config is unknown"},
+		{"no config", kernel.Kernel{}, daemon, Packed, nil, "config is unknown"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := Decide(c.k, c.daemon, noDaemon)

@@ -14,8 +14,9 @@
 // namespace where its directory is a read-only bind mount; QEMU's 9p with
 // readonly=on).
 //
-// It is host-side code of vmtest: it must not import kernels, report or
-// the guest init.
+// It is host-side code of vmtest: it may import kernel (the identity of the
+// kernel it decides for) and must not import kernels, report or the guest
+// init.
 package share
 
 import (

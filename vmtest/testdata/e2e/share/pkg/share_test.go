@@ -67,3 +67,17 @@ func TestModuleOnDemand(t *testing.T) {
 		t.Errorf("dummy is not loaded:\n%s", mods)
 	}
 }
+
+// TestDeviceNodeOnDemand opens /dev/net/tun, a node the guest makes for a
+// module that is not loaded yet: opening it makes the kernel load tun.
+func TestDeviceNodeOnDemand(t *testing.T) {
+	f, err := os.OpenFile("/dev/net/tun", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("open /dev/net/tun: %v", err)
+	}
+	f.Close()
+	mods, _ := os.ReadFile("/proc/modules")
+	if !strings.Contains(string(mods), "tun ") {
+		t.Errorf("tun is not loaded:\n%s", mods)
+	}
+}
