@@ -149,3 +149,43 @@ func TestPrune(t *testing.T) {
 	_, err = c.GetRecord("r", &v)
 	require.ErrorIs(t, err, ErrMiss, "Prune(0) left the record: %v", err)
 }
+
+// TestPruneTrees: an unpacked modules tree goes with its archive blob (an
+// age prune), every tree goes with --all, and a link planted in trees/ is
+// never followed.
+func TestPruneTrees(t *testing.T) {
+	c, _ := Open(t.TempDir())
+	put := func(s string) string {
+		w, _ := c.Create()
+		w.Write([]byte(s))
+		sum, _, err := w.Commit("")
+		require.NoError(t, err)
+		return sum
+	}
+	tree := func(sum string) string {
+		dir := filepath.Join(c.Dir(), "trees", sum, "6.1.0-50-cloud-amd64", "kernel")
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "fuse.ko"), []byte("ko"), 0o644))
+		return filepath.Join(c.Dir(), "trees", sum)
+	}
+	old, fresh := put("old modules"), put("fresh modules")
+	oldTree, freshTree := tree(old), tree(fresh)
+	past := time.Now().Add(-48 * time.Hour)
+	require.NoError(t, os.Chtimes(c.BlobPath(old), past, past))
+
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "keep"), []byte("x"), 0o644))
+	linkName := strings.Repeat("a", 64)
+	require.NoError(t, os.Symlink(outside, filepath.Join(c.Dir(), "trees", linkName)))
+
+	_, err := c.Prune(context.Background(), 24*time.Hour)
+	require.NoError(t, err)
+	require.NoDirExists(t, oldTree, "the tree of a pruned archive stayed")
+	require.DirExists(t, freshTree, "the tree of a cached archive was pruned")
+
+	st, err := c.Prune(context.Background(), 0)
+	require.NoError(t, err)
+	require.NoDirExists(t, freshTree, "Prune(0) left a modules tree")
+	require.GreaterOrEqual(t, st.Files, 2, "Prune(0) = %+v: the blob and the tree's module count", st)
+	require.FileExists(t, filepath.Join(outside, "keep"), "prune followed a link out of trees/")
+}

@@ -48,9 +48,10 @@ func owned(sub, name string) bool {
 // Prune removes blobs not used for olderThan (blobs are marked used each time
 // a kernel resolves to them) and temporary files left by interrupted
 // downloads, and BTF extracted from images (btf/, written by the offline
-// report; extracted again when needed) not used for olderThan. Records are
+// report; extracted again when needed) not used for olderThan, and the
+// unpacked modules trees (trees/) whose archive is no longer cached. Records are
 // small and kept, so a pruned blob is simply fetched again. olderThan <= 0
-// empties the cache, records and extracted BTF included.
+// empties the cache, records, extracted BTF and modules trees included.
 //
 // Prune holds the cache lock exclusively, so it waits for fetches in
 // progress (they hold it shared) and none starts while it runs. It removes
@@ -106,7 +107,60 @@ func (c *Cache) Prune(ctx context.Context, olderThan time.Duration) (PruneStats,
 			}
 		}
 	}
+	if err := c.pruneTrees(olderThan <= 0, &st); err != nil {
+		return st, fmt.Errorf("prune: %w", err)
+	}
 	return st, nil
+}
+
+// treesSub is the subdirectory of unpacked kernel modules trees, one
+// directory per modules archive, named by the archive's SHA-256.
+const treesSub = "trees"
+
+// pruneTrees removes the unpacked modules trees whose archive blob is gone
+// (pruned above), or every tree when all is set. A tree is unpacked again
+// from its archive when a kernel needs it. Only directories named by a
+// SHA-256 are touched; links are removed, never followed.
+func (c *Cache) pruneTrees(all bool, st *PruneStats) error {
+	dir := filepath.Join(c.dir, treesSub)
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil // made only once a kernel's modules were unpacked
+	}
+	if err := realDir(c.dir, treesSub); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !validSum(e.Name()) {
+			continue
+		}
+		if !all {
+			if _, err := os.Lstat(filepath.Join(c.dir, "blobs", "sha256", e.Name())); err == nil {
+				continue // its archive is still cached: the tree is in use
+			}
+		}
+		tree := filepath.Join(dir, e.Name())
+		var files int
+		var bytes int64
+		_ = filepath.WalkDir(tree, func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if info, err := d.Info(); err == nil {
+					files++
+					bytes += info.Size()
+				}
+			}
+			return nil
+		})
+		if err := os.RemoveAll(tree); err != nil {
+			return fmt.Errorf("remove modules tree %s: %w", tree, err)
+		}
+		st.Files += files
+		st.Bytes += bytes
+	}
+	return nil
 }
 
 // realDir checks that every component of sub under root is a directory,
