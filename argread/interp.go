@@ -488,7 +488,7 @@ func (a *analysis) alu(i int, st *state, is32 bool) {
 			a.touched = true
 		}
 	case dst.kind == kConst && src.kind == kConst:
-		if v, ok := fold(op, uint64(dst.off), uint64(src.off), is32); ok {
+		if v, ok := corerelo.FoldALU(op, uint64(dst.off), uint64(src.off), is32); ok {
 			res = value{kind: kConst, off: int64(v)}
 		}
 	case !is32 && (op == asm.Add || op == asm.Sub) && (dst.kind == kCtx || dst.kind == kStack) && src.kind == kConst:
@@ -532,45 +532,6 @@ func truncate(v int64, is32 bool, sx int16) int64 {
 		v = int64(uint32(v))
 	}
 	return v
-}
-
-// fold computes a constant ALU operation.
-func fold(op asm.ALUOp, dst, src uint64, is32 bool) (uint64, bool) {
-	var v uint64
-	switch op {
-	case asm.Add:
-		v = dst + src
-	case asm.Sub:
-		v = dst - src
-	case asm.Mul:
-		v = dst * src
-	case asm.Or:
-		v = dst | src
-	case asm.And:
-		v = dst & src
-	case asm.Xor:
-		v = dst ^ src
-	case asm.LSh:
-		if is32 {
-			v = uint64(uint32(dst) << (src & 31))
-		} else {
-			v = dst << (src & 63)
-		}
-	case asm.RSh:
-		if is32 {
-			v = uint64(uint32(dst) >> (src & 31))
-		} else {
-			v = dst >> (src & 63)
-		}
-	case asm.Neg:
-		v = -dst
-	default:
-		return 0, false
-	}
-	if is32 {
-		v = uint64(uint32(v))
-	}
-	return v, true
 }
 
 // evalJump decides a conditional jump on known constants.

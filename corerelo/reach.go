@@ -366,40 +366,10 @@ func alu(st *regs, ins *asm.Instruction, is32 bool) {
 		st.forget(ins.Dst)
 		return
 	}
-	var v uint64
-	switch op {
-	case asm.Add:
-		v = dst + src
-	case asm.Sub:
-		v = dst - src
-	case asm.Mul:
-		v = dst * src
-	case asm.Or:
-		v = dst | src
-	case asm.And:
-		v = dst & src
-	case asm.Xor:
-		v = dst ^ src
-	case asm.LSh:
-		if is32 {
-			v = uint64(uint32(dst) << (src & 31))
-		} else {
-			v = dst << (src & 63)
-		}
-	case asm.RSh:
-		if is32 {
-			v = uint64(uint32(dst) >> (src & 31))
-		} else {
-			v = dst >> (src & 63)
-		}
-	case asm.Neg:
-		v = -dst
-	default:
+	v, ok := FoldALU(op, dst, src, is32)
+	if !ok {
 		st.forget(ins.Dst)
 		return
-	}
-	if is32 {
-		v = uint64(uint32(v))
 	}
 	st.set(ins.Dst, v)
 }
@@ -448,4 +418,46 @@ func evalJump(st *regs, ins *asm.Instruction, is32 bool) (taken, known bool) {
 		return dst&src != 0, true
 	}
 	return false, false
+}
+
+// FoldALU computes the ALU operation op on two known operands as the
+// verifier does for constants (32-bit operations truncate, shifts mask their
+// count); ok is false for operations it does not fold (division, moves,
+// byte swaps).
+func FoldALU(op asm.ALUOp, dst, src uint64, is32 bool) (uint64, bool) {
+	var v uint64
+	switch op {
+	case asm.Add:
+		v = dst + src
+	case asm.Sub:
+		v = dst - src
+	case asm.Mul:
+		v = dst * src
+	case asm.Or:
+		v = dst | src
+	case asm.And:
+		v = dst & src
+	case asm.Xor:
+		v = dst ^ src
+	case asm.LSh:
+		if is32 {
+			v = uint64(uint32(dst) << (src & 31))
+		} else {
+			v = dst << (src & 63)
+		}
+	case asm.RSh:
+		if is32 {
+			v = uint64(uint32(dst) >> (src & 31))
+		} else {
+			v = dst >> (src & 63)
+		}
+	case asm.Neg:
+		v = -dst
+	default:
+		return 0, false
+	}
+	if is32 {
+		v = uint64(uint32(v))
+	}
+	return v, true
 }
