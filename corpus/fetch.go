@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -187,12 +188,7 @@ func PackageObjects(r io.Reader) ([]Object, error) {
 // suite's index for arch (for writing pins.txt).
 func Newest(ctx context.Context, a Archive, suite, arch string, names []string) ([]Pin, error) {
 	pkgs, err := a.Packages(ctx, suite, arch, func(n string) bool {
-		for _, w := range names {
-			if n == w {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(names, n)
 	})
 	if err != nil {
 		return nil, err
