@@ -252,7 +252,8 @@ func helperName(fn asm.BuiltinFunc) string {
 
 // checkProgram runs every check of this file on prog, whose relocated
 // instructions are insns with live[i] telling whether the verifier can reach
-// insns[i]. Calls and map uses in dead code are not held against the kernel.
+// insns[i]. Calls in dead code are not held against the kernel; maps are,
+// as the loader creates every map the program names.
 func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, insns asm.Instructions, live []bool, opts Options) []Finding {
 	if k.partial() {
 		return nil
@@ -276,6 +277,11 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 	liveRO := corerelo.ReachableWith(insns, readOnlyValues(spec))
 	for i := range insns {
 		ins := &insns[i]
+		if ins.IsLoadFromMap() && ins.Reference() != "" {
+			// The loader creates every map an instruction names, dead
+			// code or not: map creation does not wait for the verifier.
+			seenMap[ins.Reference()] = true
+		}
 		switch {
 		case ins.IsBuiltinCall() && !corerelo.IsPoisoned(ins):
 			fn := asm.BuiltinFunc(ins.Constant)
@@ -292,8 +298,6 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 			seenKfunc[ins.Reference()] = true
 		case ins.IsLoadOfFunctionPointer():
 			callback = true
-		case ins.IsLoadFromMap() && ins.Reference() != "":
-			seenMap[ins.Reference()] = true
 		}
 	}
 

@@ -97,7 +97,7 @@ func runLoad(ctx context.Context, args []string) error {
 	kl := addKernelFlag(fs, "kernels", "kernel")
 	f := addFormatFlag(fs)
 	from := fs.String("from", "", "the JSON rows of an earlier run (`FILE`): keep what the kernels did, predict again, boot nothing")
-	summary := fs.Bool("summary", false, "print only the agreement per kernel and the disagreements")
+	summary := fs.Bool("summary", false, "print only the agreement per kernel and the disagreements (with --format markdown: as a table)")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
 	rest, err := fs.parse(args, true)
@@ -132,6 +132,9 @@ func runLoad(ctx context.Context, args []string) error {
 	}
 	if *summary {
 		var b strings.Builder
+		if *f == formatMarkdown {
+			writeLoadTable(&b, rows)
+		}
 		writeLoadSummary(&b, rows)
 		_, err = io.WriteString(os.Stdout, strings.TrimPrefix(b.String(), "\n"))
 	} else {
@@ -322,7 +325,7 @@ func compareLoad(o loadObject, name, version string, got map[string]loadRow, pre
 			r.Predicted = c.Text()
 			switch {
 			case p.Load != corereport.Loads:
-				r.Why = p.Reason
+				r.Why = loadReason(p)
 			case p.Attach != corereport.Loads:
 				r.Why = p.AttachReason
 			}
@@ -354,12 +357,23 @@ func mapVerdicts(fs []corereport.Finding) []string {
 	return out
 }
 
+// loadReason is why p's load is predicted to fail or unknown: the first
+// load-stage finding of that verdict (Reason is the worst of both stages).
+func loadReason(p corereport.Program) string {
+	for _, f := range p.Findings {
+		if f.Stage == corereport.StageLoad && f.Verdict == p.Load && f.Verdict != corereport.Loads {
+			return f.Detail
+		}
+	}
+	return p.Reason
+}
+
 // agreement classes one program's real outcome g against prediction p.
 func agreement(ran, predicted bool, g loadRow, p corereport.Program) string {
 	if !ran || !predicted {
 		return agreeNoResult
 	}
-	if p.Load == corereport.Unknown && strings.Contains(p.Reason, corereport.NeedsInput) ||
+	if p.Load == corereport.Unknown && strings.Contains(loadReason(p), corereport.NeedsInput) ||
 		p.Load == corereport.Loads && p.Attach == corereport.Unknown && strings.Contains(p.AttachReason, corereport.NeedsInput) {
 		return agreeInput
 	}
