@@ -100,35 +100,73 @@ func (k *kernelFeatures) checkMapFlags(name string, m *ebpf.MapSpec) (Finding, b
 			return f, true
 		}
 	}
-	if why := mapFlagRule(m.Type, m.Flags); why != "" {
+	switch why, unknown := mapFlagRule(m.Type, m.Flags); {
+	case unknown:
+		f.Verdict, f.Detail = Unknown, fmt.Sprintf("map %s: %s", name, why)
+	case why != "":
 		f.Verdict, f.Detail = Fails, fmt.Sprintf("map %s: %s", name, why)
 	}
 	return f, true
 }
 
-// mapFlagRule returns why a map of type typ cannot be created with flags,
-// by the per-type rules every kernel applies; "" when none objects.
-func mapFlagRule(typ ebpf.MapType, flags uint32) string {
-	has := func(f uint32) bool { return flags&f != 0 }
-	switch {
-	case has(mapFMmapable) && typ != ebpf.Array && typ != ebpf.Arena:
-		return fmt.Sprintf("BPF_F_MMAPABLE is for array (and arena) maps, not %s", typ)
-	case typ == ebpf.Arena && !has(mapFMmapable):
-		return "an arena map needs BPF_F_MMAPABLE"
-	case has(mapFNoPrealloc) && (typ == ebpf.Array || typ == ebpf.PerCPUArray):
-		return fmt.Sprintf("%s maps are always preallocated: BPF_F_NO_PREALLOC is refused", typ)
-	case typ == ebpf.LPMTrie && !has(mapFNoPrealloc):
-		return "an LPM trie needs BPF_F_NO_PREALLOC"
-	case (typ == ebpf.SkStorage || typ == ebpf.InodeStorage || typ == ebpf.TaskStorage || typ == ebpf.CgroupStorage) && !has(mapFNoPrealloc):
-		return fmt.Sprintf("%s maps need BPF_F_NO_PREALLOC", typ)
-	case has(mapFNoCommonLRU) && typ != ebpf.LRUHash && typ != ebpf.LRUCPUHash:
-		return fmt.Sprintf("BPF_F_NO_COMMON_LRU is for LRU hash maps, not %s", typ)
-	case has(mapFNoPrealloc) && (typ == ebpf.LRUHash || typ == ebpf.LRUCPUHash):
-		return "LRU hash maps are always preallocated: BPF_F_NO_PREALLOC is refused"
-	case typ == ebpf.RingBuf && flags&^mapFNumaNode != 0:
-		return "a ring buffer takes no flag but BPF_F_NUMA_NODE"
+// The access flags every map type with a create mask takes
+// (BPF_F_ACCESS_MASK: RDONLY, WRONLY, RDONLY_PROG, WRONLY_PROG).
+const mapFAccess = 1<<3 | 1<<4 | 1<<7 | 1<<8
+
+// mapCreateMasks are the flags each map type takes at creation, as the
+// kernel's *_CREATE_FLAG_MASK defines them (from 5.10 on; a flag the kernel
+// does not know at all is caught by the enum check first).
+var mapCreateMasks = func() map[ebpf.MapType]uint32 {
+	const (
+		array = mapFNumaNode | mapFMmapable | mapFAccess | 1<<11 | 1<<12            // PRESERVE_ELEMS, INNER_MAP
+		htab  = mapFNoPrealloc | mapFNoCommonLRU | mapFNumaNode | mapFAccess | 1<<6 // ZERO_SEED
+		lpm   = mapFNoPrealloc | mapFNumaNode | mapFAccess
+		store = mapFNoPrealloc | 1<<9 // CLONE
+		ring  = mapFNumaNode
+		stack = mapFNumaNode | mapFAccess | 1<<5 // STACK_BUILD_ID
+		queue = mapFNumaNode | mapFAccess
+		bloom = mapFNumaNode | mapFAccess | 1<<6
+	)
+	m := map[ebpf.MapType]uint32{ebpf.LPMTrie: lpm, ebpf.RingBuf: ring, ebpf.UserRingbuf: ring, ebpf.StackTrace: stack,
+		ebpf.Queue: queue, ebpf.Stack: queue, ebpf.BloomFilter: bloom}
+	for _, t := range []ebpf.MapType{ebpf.Array, ebpf.PerCPUArray, ebpf.ProgramArray, ebpf.PerfEventArray, ebpf.CGroupArray, ebpf.ArrayOfMaps} {
+		m[t] = array
 	}
-	return ""
+	for _, t := range []ebpf.MapType{ebpf.Hash, ebpf.PerCPUHash, ebpf.LRUHash, ebpf.LRUCPUHash, ebpf.HashOfMaps} {
+		m[t] = htab
+	}
+	for _, t := range []ebpf.MapType{ebpf.SkStorage, ebpf.InodeStorage, ebpf.TaskStorage, ebpf.CgroupStorage} {
+		m[t] = store
+	}
+	return m
+}()
+
+// mapFlagRule returns why a map of type typ cannot be created with flags,
+// by the per-type rules every kernel applies; "" when none objects, and
+// unknown set when the type's rules are not known here.
+func mapFlagRule(typ ebpf.MapType, flags uint32) (why string, unknown bool) {
+	has := func(f uint32) bool { return flags&f != 0 }
+	mask, known := mapCreateMasks[typ]
+	switch {
+	case typ == ebpf.Arena && !has(mapFMmapable):
+		return "an arena map needs BPF_F_MMAPABLE", false
+	case has(mapFMmapable) && typ != ebpf.Array && typ != ebpf.Arena:
+		return fmt.Sprintf("BPF_F_MMAPABLE is for array (and arena) maps, not %s", typ), false
+	case typ == ebpf.LPMTrie && !has(mapFNoPrealloc):
+		return "an LPM trie needs BPF_F_NO_PREALLOC", false
+	case mask == mapCreateMasks[ebpf.SkStorage] && known && !has(mapFNoPrealloc):
+		return fmt.Sprintf("%s maps need BPF_F_NO_PREALLOC", typ), false
+	case has(mapFNoCommonLRU) && typ != ebpf.LRUHash && typ != ebpf.LRUCPUHash:
+		return fmt.Sprintf("BPF_F_NO_COMMON_LRU is for LRU hash maps, not %s", typ), false
+	case has(mapFNoPrealloc) && (typ == ebpf.LRUHash || typ == ebpf.LRUCPUHash):
+		return "LRU hash maps are always preallocated: BPF_F_NO_PREALLOC is refused", false
+	case !known && flags&^mapFNumaNode != 0:
+		return fmt.Sprintf("which flags %s maps take at creation is not predicted", typ), true
+	case known && flags&^mask != 0:
+		bit := bits.TrailingZeros32(flags &^ mask)
+		return fmt.Sprintf("%s maps do not take %s", typ, mapFlagName(bit)), false
+	}
+	return "", false
 }
 
 // mapFlagsMemo holds each kernel BTF's map flags: finding the anonymous

@@ -12,8 +12,8 @@ import (
 
 // mapKernel is BTF of an imaginary kernel for the map checks: map types
 // hash, array, LRU hash, LPM trie and ring buffer; the map flags
-// BPF_F_NO_PREALLOC, BPF_F_NO_COMMON_LRU, BPF_F_NUMA_NODE and
-// BPF_F_MMAPABLE (not BPF_F_INNER_MAP); struct bpf_spin_lock but no
+// BPF_F_NO_PREALLOC, BPF_F_NO_COMMON_LRU, BPF_F_NUMA_NODE, BPF_F_MMAPABLE
+// and BPF_F_PRESERVE_ELEMS (not BPF_F_INNER_MAP); struct bpf_spin_lock but no
 // struct bpf_timer.
 func mapKernel(t *testing.T) *btf.Spec {
 	t.Helper()
@@ -28,7 +28,7 @@ func mapKernel(t *testing.T) *btf.Spec {
 		}},
 		&btf.Enum{Size: 4, Values: []btf.EnumValue{
 			{Name: "BPF_F_NO_PREALLOC", Value: 1}, {Name: "BPF_F_NO_COMMON_LRU", Value: 2},
-			{Name: "BPF_F_NUMA_NODE", Value: 4}, {Name: "BPF_F_MMAPABLE", Value: 1 << 10},
+			{Name: "BPF_F_NUMA_NODE", Value: 4}, {Name: "BPF_F_MMAPABLE", Value: 1 << 10}, {Name: "BPF_F_PRESERVE_ELEMS", Value: 1 << 11},
 		}},
 		&btf.Struct{Name: "bpf_spin_lock", Size: 4, Members: []btf.Member{{Name: "val", Type: u32}}},
 	}
@@ -66,11 +66,13 @@ func TestMapChecks(t *testing.T) {
 		{"flag the kernel lacks", ebpf.MapSpec{Type: ebpf.Array, MaxEntries: 8, Flags: 1 << 12}, CheckMapFlags, Fails, "BPF_F_INNER_MAP (0x1000) is not in this kernel's map flags"},
 		{"mmapable hash", ebpf.MapSpec{Type: ebpf.Hash, MaxEntries: 8, Flags: 1 << 10}, CheckMapFlags, Fails, "BPF_F_MMAPABLE is for array"},
 		{"mmapable array", ebpf.MapSpec{Type: ebpf.Array, MaxEntries: 8, Flags: 1 << 10}, CheckMapFlags, Loads, ""},
-		{"array without prealloc", ebpf.MapSpec{Type: ebpf.Array, MaxEntries: 8, Flags: 1}, CheckMapFlags, Fails, "always preallocated"},
+		{"array without prealloc", ebpf.MapSpec{Type: ebpf.Array, MaxEntries: 8, Flags: 1}, CheckMapFlags, Fails, "Array maps do not take BPF_F_NO_PREALLOC"},
 		{"LPM trie preallocated", ebpf.MapSpec{Type: ebpf.LPMTrie, MaxEntries: 8, Flags: 4}, CheckMapFlags, Fails, "needs BPF_F_NO_PREALLOC"},
 		{"no common LRU on a hash", ebpf.MapSpec{Type: ebpf.Hash, MaxEntries: 8, Flags: 2}, CheckMapFlags, Fails, "LRU hash maps"},
 		{"LRU without prealloc", ebpf.MapSpec{Type: ebpf.LRUHash, MaxEntries: 8, Flags: 1}, CheckMapFlags, Fails, "always preallocated"},
-		{"ring buffer with a flag", ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: 4096, Flags: 1}, CheckMapFlags, Fails, "BPF_F_NUMA_NODE"},
+		{"ring buffer with a flag", ebpf.MapSpec{Type: ebpf.RingBuf, MaxEntries: 4096, Flags: 1}, CheckMapFlags, Fails, "do not take BPF_F_NO_PREALLOC"},
+		{"hash with a flag it does not take", ebpf.MapSpec{Type: ebpf.Hash, MaxEntries: 8, Flags: 1 << 11}, CheckMapFlags, Fails, "Hash maps do not take BPF_F_PRESERVE_ELEMS"},
+		{"flags of a type whose rules are not known", ebpf.MapSpec{Type: ebpf.DevMap, MaxEntries: 8, Flags: 1}, CheckMapFlags, Unknown, "not predicted"},
 		{"spin lock in a hash", ebpf.MapSpec{Type: ebpf.Hash, MaxEntries: 8, Value: valueWith("bpf_spin_lock")}, CheckMapBTF, Loads, ""},
 		{"spin lock in an LRU hash", ebpf.MapSpec{Type: ebpf.LRUHash, MaxEntries: 8, Value: valueWith("bpf_spin_lock")}, CheckMapBTF, Fails, "cannot hold bpf_spin_lock"},
 		{"timer unknown to the kernel", ebpf.MapSpec{Type: ebpf.LRUHash, MaxEntries: 8, Value: valueWith("bpf_timer")}, CheckMapBTF, Loads, "plain data"},
