@@ -29,8 +29,8 @@ type abi struct {
 // (arch/x86/include/uapi/asm/ptrace.h): di, si, dx, cx, r8, r9 carry
 // arguments 1 to 6, ax the return value.
 var x86 = abi{
-	offsets: map[int64]string{112: "di", 104: "si", 96: "dx", 88: "cx", 72: "r8", 64: "r9", 80: "ax"},
-	args:    map[string]int{"di": 1, "si": 2, "dx": 3, "cx": 4, "r8": 5, "r9": 6, "ax": 0},
+	offsets:  map[int64]string{112: "di", 104: "si", 96: "dx", 88: "cx", 72: "r8", 64: "r9", 80: "ax"},
+	args:     map[string]int{"di": 1, "si": 2, "dx": 3, "cx": 4, "r8": 5, "r9": 6, "ax": 0},
 	ret:      "ax",
 	coreType: "pt_regs",
 	coreField: func(typ, path string) (string, bool) {
