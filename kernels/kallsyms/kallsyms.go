@@ -1,6 +1,7 @@
 // Package kallsyms reads the kernel's symbol table out of a vmlinux ELF that
-// has no .symtab (the decompressed payload of a distribution bzImage), and
-// the ftrace-able call sites the kernel records in __mcount_loc.
+// has no .symtab (the decompressed payload of a distribution bzImage) or
+// out of an arm64 Image (a raw binary, see ARM64Image), and the ftrace-able
+// call sites the kernel records in __mcount_loc.
 //
 // A kernel built with CONFIG_KALLSYMS carries its symbols compressed in
 // .rodata (scripts/kallsyms.c): kallsyms_names (each symbol a length byte or
