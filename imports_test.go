@@ -55,6 +55,7 @@ var importRules = []importRule{
 	{pkg: "vmtest", not: []string{"kernels/...", "corereport", "probes", "harness/..."}},
 	{pkg: "vmtest/share", not: []string{"kernels/...", "report", "vmtest/guest"}},
 	{pkg: "vmtest/display", not: []string{"kernels/...", "corereport", "probes", "harness/..."}},
+	{pkg: "vmtest/bench", not: []string{"kernels/...", "corereport", "probes", "harness/..."}},
 	{pkg: "vmtest/gotest", not: []string{"vmtest", "vmtest/qemu", "vmtest/initramfs", "vmtest/guest", "kernels/..."}},
 	{pkg: "vmtest/guest", not: []string{"vmtest", "report", "kernels/...", "vmtest/qemu"}},
 	// The guest init's binary half starts nothing of the host's.
@@ -68,6 +69,8 @@ var importRules = []importRule{
 	{pkg: "kernels/bzimage", not: []string{"kernels", "kernels/cache", "kernels/debian", "kernels/oci", "kernels/download"}},
 
 	// The shared model of a run belongs to neither side.
+	// corpus reads Debian packages; it knows nothing of VMs or predictions.
+	{pkg: "corpus", not: []string{"vmtest/...", "corereport", "probes", "harness/...", "kernels", "kernels/oci"}},
 	{pkg: "report", not: []string{"vmtest/...", "kernels/...", "corereport", "probes", "harness/..."}},
 
 	// Offline analysis boots nothing.
