@@ -73,7 +73,7 @@ func logicalLines(script string) []string {
 }
 
 var (
-	makeCall   = regexp.MustCompile(`(?:^|[;&|]\s*|\s)make\s+([a-z][a-z0-9-]*)`)
+	makeCall = regexp.MustCompile(`(?:^|[;&|]\s*|\s)make\s+([a-z][a-z0-9-]*)`)
 	// vmtest at a command's position: bin/vmtest, "$bin/vmtest", "$VMTEST".
 	vmtestCall = regexp.MustCompile(`(?i)(?:^|[;&|]|\bthen|\bdo)\s*"?[^\s"]*vmtest"?\s+(.*)`)
 	flag       = regexp.MustCompile(`(?:^|[\s(])--?([a-z][a-z0-9-]*)`)
