@@ -181,6 +181,11 @@ func realMain(args []string) int {
 		// to tell. Exit as a process killed by SIGPIPE reports itself.
 		return 128 + int(syscall.SIGPIPE)
 	}
+	if sig, ok := context.Cause(ctx).(stopSignal); ok && sig.Signal == syscall.SIGQUIT && args[0] == "exec" {
+		// go test sends SIGQUIT to its -exec program a minute past
+		// -timeout: say so, since the test's own output cannot.
+		fmt.Fprintln(os.Stderr, "vmtest exec: stopped by SIGQUIT (go test sends it when -timeout has run out by a minute); QEMU and the file-sharing daemons are stopped")
+	}
 	return exitCode(os.Stderr, "vmtest "+args[0], err)
 }
 
