@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/stretchr/testify/require"
 )
 
@@ -249,4 +254,81 @@ func TestE2EShareNinePModules(t *testing.T) {
 	require.Contains(t, res.Sharing, "; source tree "+work+" (the working directory only")
 	_, err = os.Lstat(filepath.Join(work, "guest-wrote.txt"))
 	require.ErrorIs(t, err, os.ErrNotExist, "a write in the guest reached the host")
+}
+
+// ociImageFiles returns the files of an OCI image in the ci-kernels layout
+// made from the e2e kernel: its bzImage and config under /boot, and, under
+// lib/modules/RELEASE, the modules sharing needs (virtio_pci, fuse,
+// virtiofs, overlay) with their dependencies, taken from its Debian
+// package's modules tree.
+func ociImageFiles(t *testing.T) map[string][]byte {
+	t.Helper()
+	k := e2e.kernel
+	if k.Modules == "" {
+		if strings.HasPrefix(k.Source, "debian:") {
+			t.Fatalf("the Debian e2e kernel has no modules tree: %s", k.ModulesMissing)
+		}
+		t.Skipf("the e2e kernel (%s) has no modules tree to put in an image", k.Source)
+	}
+	files := map[string][]byte{}
+	read := func(dst, src string) {
+		data, err := os.ReadFile(src)
+		require.NoError(t, err)
+		files[dst] = data
+	}
+	read("boot/vmlinuz", k.Path)
+	require.NotEmpty(t, k.ConfigPath, "the e2e kernel's config")
+	read("boot/config", k.ConfigPath)
+	root := filepath.Join(k.Modules, k.ModulesRelease)
+	dep, err := os.ReadFile(filepath.Join(root, "modules.dep"))
+	require.NoError(t, err)
+	lines := map[string][]string{} // module name -> its path, then its dependencies' paths
+	for line := range strings.SplitSeq(string(dep), "\n") {
+		p, rest, ok := strings.Cut(line, ":")
+		if ok {
+			lines[strings.TrimSuffix(filepath.Base(p), ".ko")] = append([]string{p}, strings.Fields(rest)...)
+		}
+	}
+	for _, m := range []string{"virtio_pci", "fuse", "virtiofs", "overlay"} {
+		require.NotNil(t, lines[m], "module %s in %s", m, root)
+		for _, p := range lines[m] {
+			read(filepath.Join("lib/modules", k.ModulesRelease, p), filepath.Join(root, p))
+		}
+	}
+	return files
+}
+
+// TestE2EShareOCIModules boots a kernel from an OCI image on a loopback
+// registry that carries its own modules (the e2e kernel and the modules
+// sharing needs, from its Debian package): vmtest extracts them with the
+// image, the guest loads them at boot and mounts the host's files over
+// virtiofs, and the report says so.
+func TestE2EShareOCIModules(t *testing.T) {
+	setupE2E(t)
+	t.Parallel()
+	img, err := crane.Image(ociImageFiles(t))
+	require.NoError(t, err)
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(reg)
+	t.Cleanup(srv.Close)
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/debian-kernel:6.1"
+	require.NoError(t, crane.Push(img, ref))
+
+	work := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(work, "in.txt"), []byte("read over virtiofs\n"), 0o644))
+	reports := t.TempDir()
+	cmd := exec.Command(e2e.vmtest, "exec", "--accel", "tcg", "--kernel", "oci:"+ref, "--cache-dir", t.TempDir(),
+		"--report", reports, "--", "/bin/sh", "-c", "cat in.txt; grep -c ' virtiofs ' /proc/mounts")
+	cmd.Dir = work
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), "read over virtiofs")
+	results, err := filepath.Glob(filepath.Join(reports, "*", "results.json"))
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	var res struct{ Sharing string }
+	data, err := os.ReadFile(results[0])
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &res))
+	require.True(t, strings.HasPrefix(res.Sharing, "virtiofs (modules virtio_pci, fuse, virtiofs, overlay loaded at boot"), "sharing: %s", res.Sharing)
 }
