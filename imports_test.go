@@ -56,6 +56,7 @@ var importRules = []importRule{
 	{pkg: "vmtest", not: []string{"kernels/...", "corereport", "probes", "harness/..."}},
 	{pkg: "vmtest/share", not: []string{"kernels/...", "report", "vmtest/guest"}},
 	{pkg: "vmtest/display", not: []string{"kernels/...", "corereport", "probes", "harness/..."}},
+	{pkg: "vmtest/bench", not: []string{"kernels/...", "corereport", "probes", "harness/..."}},
 	{pkg: "vmtest/gotest", not: []string{"vmtest", "vmtest/qemu", "vmtest/initramfs", "vmtest/guest", "kernels/..."}},
 	{pkg: "vmtest/guest", not: []string{"vmtest", "report", "kernels/...", "vmtest/qemu"}},
 	// The guest init's binary half starts nothing of the host's.

@@ -180,98 +180,146 @@ func checkProgram(p *ebpf.ProgramSpec, attach, target string, spec *ebpf.Collect
 	tracing := attach == Fentry || attach == Fexit
 	runs := make([]perKernel, len(kernels))
 	touched := false
-	type rkey struct {
-		insn int
-		off  int64
-		why  string
-	}
-	var order []rkey
-	reads := map[rkey]Read{}
+	var reads readSet
 	for ki, k := range kernels {
-		insns := p.Instructions
-		lost := ""
-		rp, err := corerelo.Relocate(p.Instructions, spec.Types, k.BTF, binary.LittleEndian)
-		switch {
-		case err == nil:
-			insns = rp.Insns
-		case errors.Is(err, corerelo.ErrRelocation):
-			lost = "the program does not load there: " + err.Error()
-		default:
-			return nil, false, fmt.Errorf("kernel %s: %w", k.Name, err)
-		}
-		a, err := newAnalysis(insns, spec.Types, tracing, spec.Maps)
+		run, err := analyseOn(p, spec, tracing, k)
 		if err != nil {
 			return nil, false, err
 		}
-		a.run()
-		touched = touched || a.touched
-		runs[ki] = perKernel{a: a, lost: lost}
-		for _, s := range a.sites {
-			key := rkey{insn: s.insn, off: s.off}
-			if _, ok := reads[key]; !ok {
-				reads[key] = a.readOf(p.Name, attach, target, s)
-				order = append(order, key)
-			}
-		}
-		for _, pr := range a.problems {
-			key := rkey{insn: pr.insn, off: -1, why: pr.why}
-			if _, ok := reads[key]; !ok {
-				reads[key] = unknownRead(p.Name, attach, target, pr)
-				order = append(order, key)
-			}
-		}
+		touched = touched || run.a.touched
+		runs[ki] = run
+		reads.add(run.a, p.Name, attach, target)
 	}
 	var out []Finding
-	for _, key := range order {
-		f := Finding{Read: reads[key]}
+	for _, key := range reads.order {
+		f := Finding{Read: reads.reads[key]}
 		for ki, k := range kernels {
-			run := runs[ki]
-			c := Cell{Kernel: k.Name}
-			switch {
-			case run.lost != "":
-				c.State, c.Why = Lost, run.lost
-			case key.why != "":
-				if slices.ContainsFunc(run.a.problems, func(pr problem) bool { return pr.insn == key.insn && pr.why == key.why }) {
-					c.State, c.Why = Lost, key.why
-				} else {
-					c.State, c.Why = Dead, "unreachable"
-				}
-			default:
-				idx, found := run.a.siteIdx[[2]int64{int64(key.insn), key.off}]
-				switch {
-				case !found:
-					c.State, c.Why = Dead, "unreachable"
-				case !run.a.used[idx]:
-					c.State, c.Why = Dead, "value unused"
-				default:
-					pr, err := proto(target, k)
-					if err != nil {
-						return nil, false, err
-					}
-					if pr == nil {
-						c.State = NoTarget
-						break
-					}
-					c.Proto = pr.String()
-					label, typ, ok := f.At(*pr)
-					c.Label = label
-					if ok {
-						c.State, c.Type = Running, typ
-					} else {
-						c.State = NoParam
-					}
-				}
-			}
-			if c.State == Dead && c.Proto == "" {
-				if pr, err := proto(target, k); err == nil && pr != nil {
-					c.Proto = pr.String()
-				}
+			c, err := cellOf(&f, key, runs[ki], k, target, proto)
+			if err != nil {
+				return nil, false, err
 			}
 			f.Cells = append(f.Cells, c)
 		}
 		out = append(out, f)
 	}
 	return out, touched, nil
+}
+
+// analyseOn relocates p for kernel k and runs the analysis of its
+// instructions; a program that does not relocate there is analysed as
+// compiled, every read of it lost.
+func analyseOn(p *ebpf.ProgramSpec, spec *ebpf.CollectionSpec, tracing bool, k KernelBTF) (perKernel, error) {
+	insns := p.Instructions
+	lost := ""
+	rp, err := corerelo.Relocate(p.Instructions, spec.Types, k.BTF, binary.LittleEndian)
+	switch {
+	case err == nil:
+		insns = rp.Insns
+	case errors.Is(err, corerelo.ErrRelocation):
+		lost = "the program does not load there: " + err.Error()
+	default:
+		return perKernel{}, fmt.Errorf("kernel %s: %w", k.Name, err)
+	}
+	a, err := newAnalysis(insns, spec.Types, tracing, spec.Maps)
+	if err != nil {
+		return perKernel{}, err
+	}
+	a.run()
+	return perKernel{a: a, lost: lost}, nil
+}
+
+// readKey is one read of a program: a site (insn, off) or a use the
+// analysis cannot follow (off -1, why).
+type readKey struct {
+	insn int
+	off  int64
+	why  string
+}
+
+// readSet is every read of a program over the kernels, in the order first
+// seen.
+type readSet struct {
+	order []readKey
+	reads map[readKey]Read
+}
+
+// add adds the reads and problems of analysis a not seen yet.
+func (rs *readSet) add(a *analysis, prog, attach, target string) {
+	if rs.reads == nil {
+		rs.reads = map[readKey]Read{}
+	}
+	for _, s := range a.sites {
+		rs.addRead(readKey{insn: s.insn, off: s.off}, func() Read { return a.readOf(prog, attach, target, s) })
+	}
+	for _, pr := range a.problems {
+		rs.addRead(readKey{insn: pr.insn, off: -1, why: pr.why}, func() Read { return unknownRead(prog, attach, target, pr) })
+	}
+}
+
+func (rs *readSet) addRead(key readKey, read func() Read) {
+	if _, ok := rs.reads[key]; !ok {
+		rs.reads[key] = read()
+		rs.order = append(rs.order, key)
+	}
+}
+
+// cellOf returns what read key of finding f is on kernel k, whose analysis
+// is run.
+func cellOf(f *Finding, key readKey, run perKernel, k KernelBTF, target string,
+	proto func(string, KernelBTF) (*btfproto.Proto, error)) (Cell, error) {
+	c := Cell{Kernel: k.Name}
+	switch {
+	case run.lost != "":
+		c.State, c.Why = Lost, run.lost
+	case key.why != "":
+		if slices.ContainsFunc(run.a.problems, func(pr problem) bool { return pr.insn == key.insn && pr.why == key.why }) {
+			c.State, c.Why = Lost, key.why
+		} else {
+			c.State, c.Why = Dead, "unreachable"
+		}
+	default:
+		if err := siteCell(&c, f, key, run, k, target, proto); err != nil {
+			return c, err
+		}
+	}
+	if c.State == Dead && c.Proto == "" {
+		if pr, err := proto(target, k); err == nil && pr != nil {
+			c.Proto = pr.String()
+		}
+	}
+	return c, nil
+}
+
+// siteCell fills in c for the site read key: dead when unreachable or its
+// value unused, else where the kernel's prototype puts it.
+func siteCell(c *Cell, f *Finding, key readKey, run perKernel, k KernelBTF, target string,
+	proto func(string, KernelBTF) (*btfproto.Proto, error)) error {
+	idx, found := run.a.siteIdx[[2]int64{int64(key.insn), key.off}]
+	switch {
+	case !found:
+		c.State, c.Why = Dead, "unreachable"
+		return nil
+	case !run.a.used[idx]:
+		c.State, c.Why = Dead, "value unused"
+		return nil
+	}
+	pr, err := proto(target, k)
+	if err != nil {
+		return err
+	}
+	if pr == nil {
+		c.State = NoTarget
+		return nil
+	}
+	c.Proto = pr.String()
+	label, typ, ok := f.At(*pr)
+	c.Label = label
+	if ok {
+		c.State, c.Type = Running, typ
+	} else {
+		c.State = NoParam
+	}
+	return nil
 }
 
 // judge sets f's verdict; all holds every finding, for the program-level

@@ -768,82 +768,23 @@ func (a *analysis) stackArg(st *state, v value, size int64) {
 // helper applies a call of a BPF helper.
 func (a *analysis) helper(i int, st *state, depth int) {
 	fn := a.insns[i].Constant
-	name := asm.BuiltinFunc(fn).String()
 	n, ok := helperArgs[fn]
 	if !ok {
 		n = 5
 	}
-	constAt := func(r asm.Register) (int64, bool) {
-		v := st.regs[r]
-		return v.off, v.kind == kConst
-	}
-	mapOf := func() *ebpf.MapSpec {
-		if v := st.regs[asm.R1]; v.kind == kMap {
-			return a.maps[v.name]
-		}
-		return nil
-	}
 	for k := 1; k <= n; k++ {
-		r := asm.Register(k)
-		v := st.regs[r]
+		v := st.regs[asm.Register(k)]
 		a.use(v.taint)
 		if v.isCtx() {
 			a.touched = true
-			switch {
-			case k == 1 && ctxHelpers[fn]:
-			case k == 3 && probeReads[fn] && v.kind == kCtx:
-				t := a.read(i, v.off, v.core, strings.TrimPrefix(name, "Fn"))
-				size, known := constAt(asm.R2)
-				dst := st.regs[asm.R1]
-				if f := st.frame(dst.frame); f != nil && dst.kind == kStack && known && size > 0 && size <= 8 && dst.off%8 == 0 {
-					f[dst.off] = value{taint: t}
-				} else {
-					// Copied somewhere the analysis does not follow: count
-					// it as used.
-					a.use(t)
-				}
-			case k == 1 && fn == fnGetFuncArg && v.kind == kCtx && a.tracing && st.regs[asm.R2].kind == kConst:
-				// bpf_get_func_arg(ctx, n, &value): ctx[n] into *value.
-				t := a.read(i, st.regs[asm.R2].off*8, false, "GetFuncArg")
-				dst := st.regs[asm.R3]
-				if f := st.frame(dst.frame); f != nil && dst.kind == kStack && dst.off%8 == 0 {
-					f[dst.off] = value{taint: t}
-				} else {
-					a.use(t)
-				}
-			case k == 1 && (fn == fnGetFuncArg || fn == fnGetFuncRet):
-				a.problem(i, "%s reads an argument by an index the analysis does not know", helperName(name))
-			default:
-				a.problem(i, "context passed to %s as argument %d", helperName(name), k)
-			}
+			a.ctxArg(i, st, k, v)
 			continue
 		}
 		if v.kind != kStack && v.kind != kStackVar {
 			continue
 		}
-		// A pointer into the stack: what the helper reads there is used.
-		switch {
-		case fn == fnGetFuncArg && k == 3, fn == fnGetFuncRet && k == 2:
-			// The destination of the argument or return value.
-		case k == 1 && (probeReads[fn] || fn == fnGetCurrentComm):
-			// The destination: written, not read.
-			if size, known := constAt(asm.R2); known && v.kind == kStack {
-				for off := v.off &^ 7; off < v.off+size; off += 8 {
-					delete(st.frame(v.frame), off)
-				}
-			}
-		case (fn == fnMapLookupElem || fn == fnMapDeleteElem || fn == fnMapUpdateElem) && k == 2 && mapOf() != nil:
-			a.stackArg(st, v, int64(mapOf().KeySize))
-		case (fn == fnMapUpdateElem && k == 3 || fn == fnMapPushElem && k == 2) && mapOf() != nil:
-			a.stackArg(st, v, int64(mapOf().ValueSize))
-		case fn == fnRingbufOutput && k == 2 || fn == fnPerfEventOutput && k == 4:
-			if size, known := constAt(r + 1); known {
-				a.stackArg(st, v, size)
-			} else {
-				a.stackArg(st, v, 1<<62)
-			}
-		default:
-			a.stackArg(st, v, 1<<62)
+		if size, reads := a.stackRead(st, fn, k, v); reads {
+			a.stackArg(st, v, size)
 		}
 		if callbackHelpers[fn] {
 			a.useFrom(st, v.frame, -1<<62, 0)
@@ -856,6 +797,86 @@ func (a *analysis) helper(i int, st *state, depth int) {
 			}
 		}
 	}
+}
+
+// ctxArg applies the context (or a pointer into it), v, passed as argument
+// k to the helper called at i: a read when the helper reads from it, a
+// problem when the analysis cannot follow what the helper does with it.
+func (a *analysis) ctxArg(i int, st *state, k int, v value) {
+	fn := a.insns[i].Constant
+	name := asm.BuiltinFunc(fn).String()
+	switch {
+	case k == 1 && ctxHelpers[fn]:
+	case k == 3 && probeReads[fn] && v.kind == kCtx:
+		t := a.read(i, v.off, v.core, strings.TrimPrefix(name, "Fn"))
+		size, known := st.constAt(asm.R2)
+		dst := st.regs[asm.R1]
+		if f := st.frame(dst.frame); f != nil && dst.kind == kStack && known && size > 0 && size <= 8 && dst.off%8 == 0 {
+			f[dst.off] = value{taint: t}
+		} else {
+			// Copied somewhere the analysis does not follow: count
+			// it as used.
+			a.use(t)
+		}
+	case k == 1 && fn == fnGetFuncArg && v.kind == kCtx && a.tracing && st.regs[asm.R2].kind == kConst:
+		// bpf_get_func_arg(ctx, n, &value): ctx[n] into *value.
+		t := a.read(i, st.regs[asm.R2].off*8, false, "GetFuncArg")
+		dst := st.regs[asm.R3]
+		if f := st.frame(dst.frame); f != nil && dst.kind == kStack && dst.off%8 == 0 {
+			f[dst.off] = value{taint: t}
+		} else {
+			a.use(t)
+		}
+	case k == 1 && (fn == fnGetFuncArg || fn == fnGetFuncRet):
+		a.problem(i, "%s reads an argument by an index the analysis does not know", helperName(name))
+	default:
+		a.problem(i, "context passed to %s as argument %d", helperName(name), k)
+	}
+}
+
+// stackRead returns how many bytes helper fn reads through v, a pointer
+// into the stack passed as argument k (1<<62 when unknown); reads is false
+// for a destination, which is cleared when the helper writes a known size
+// there.
+func (a *analysis) stackRead(st *state, fn int64, k int, v value) (size int64, reads bool) {
+	m := a.mapOf(st)
+	switch {
+	case fn == fnGetFuncArg && k == 3, fn == fnGetFuncRet && k == 2:
+		// The destination of the argument or return value.
+		return 0, false
+	case k == 1 && (probeReads[fn] || fn == fnGetCurrentComm):
+		// The destination: written, not read.
+		if size, known := st.constAt(asm.R2); known && v.kind == kStack {
+			for off := v.off &^ 7; off < v.off+size; off += 8 {
+				delete(st.frame(v.frame), off)
+			}
+		}
+		return 0, false
+	case (fn == fnMapLookupElem || fn == fnMapDeleteElem || fn == fnMapUpdateElem) && k == 2 && m != nil:
+		return int64(m.KeySize), true
+	case (fn == fnMapUpdateElem && k == 3 || fn == fnMapPushElem && k == 2) && m != nil:
+		return int64(m.ValueSize), true
+	case fn == fnRingbufOutput && k == 2 || fn == fnPerfEventOutput && k == 4:
+		if size, known := st.constAt(asm.Register(k + 1)); known {
+			return size, true
+		}
+	}
+	return 1 << 62, true
+}
+
+// constAt returns the constant in register r, if it holds one.
+func (st *state) constAt(r asm.Register) (int64, bool) {
+	v := st.regs[r]
+	return v.off, v.kind == kConst
+}
+
+// mapOf returns the map in R1 (a helper's map argument), nil when R1 holds
+// none.
+func (a *analysis) mapOf(st *state) *ebpf.MapSpec {
+	if v := st.regs[asm.R1]; v.kind == kMap {
+		return a.maps[v.name]
+	}
+	return nil
 }
 
 func helperName(s string) string {

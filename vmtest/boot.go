@@ -233,7 +233,7 @@ type qemuProcess struct {
 // may name them as /dev/fd/N).
 func (b *boot) start(console, results string, more []string, files ...*os.File) (*qemuProcess, error) {
 	args, err := qemu.Args(qemu.Config{
-		Arch: guestArch(b.kernel), Kernel: b.kernel.Path, Initramfs: b.initramfs,
+		Arch: GuestArch(b.kernel), Kernel: b.kernel.Path, Initramfs: b.initramfs,
 		Console: console, Results: results,
 		MemoryMiB: b.memoryMiB, CPUs: b.cpus, Accel: b.accel,
 		Append: []string{guest.EncodeKernelParam(b.kernel.Name)},

@@ -269,16 +269,13 @@ func (r *Runner) writeImage(path, init, payload string, busybox []initramfs.File
 	return writeInitramfs(path, files)
 }
 
+// writeInitramfs writes the archive of files at path: a failure is the
+// host's.
 func writeInitramfs(path string, files []initramfs.File) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("%w: create initramfs: %w", ErrInfra, err)
+	if err := initramfs.WriteFile(path, files); err != nil {
+		return fmt.Errorf("%w: %w", ErrInfra, err)
 	}
-	if err := initramfs.Write(f, files); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return nil
 }
 
 // collects reports whether p is one of Config.CollectFiles or lies under
@@ -350,9 +347,9 @@ func (r *Runner) kernelInitramfs(k kernel.Kernel, base string, d share.Decision)
 	return f.Name(), nil
 }
 
-// resolve returns k resolved by the Config's Resolver, or k itself when it
+// Resolve returns k resolved by the Config's Resolver, or k itself when it
 // is resolved already.
-func (r *Runner) resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel, error) {
+func (r *Runner) Resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel, error) {
 	if k.Resolved() {
 		return k, nil
 	}
@@ -364,6 +361,9 @@ func (r *Runner) resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel, e
 
 // Close removes the initramfs.
 func (r *Runner) Close() error { return os.RemoveAll(r.tmp) }
+
+// Config returns the runner's configuration, defaults filled in.
+func (r *Runner) Config() Config { return r.cfg }
 
 // GoTest reports whether the payload is treated as a Go test binary.
 func (r *Runner) GoTest() bool { return r.goTest }
@@ -397,7 +397,7 @@ var errBeforeBoot = errors.New("interrupted before the kernel booted")
 // kernel runs the steps of Kernel, filling in res, and returns the verdict.
 func (r *Runner) kernel(ctx context.Context, res *Result, onState func(State)) (report.Outcome, string) {
 	onState(StateResolving)
-	k, err := r.resolve(ctx, res.Kernel)
+	k, err := r.Resolve(ctx, res.Kernel)
 	if ctx.Err() != nil {
 		return report.Interrupted, errBeforeBoot.Error()
 	}
@@ -463,7 +463,7 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, o
 	if d.Mode == share.Packed && r.cfg.ShareHost && r.cfg.Log != nil {
 		fmt.Fprintf(r.cfg.Log, "vmtest: %s: %s\n", k.Name, d.Reason)
 	}
-	arch := guestArch(k)
+	arch := GuestArch(k)
 	im := r.image(ctx, arch)
 	if im.err != nil {
 		return nil, "", im.err
@@ -614,9 +614,9 @@ func ForArch(path, arch string) (string, error) {
 	return alt, nil
 }
 
-// guestArch returns k's architecture ("amd64", "arm64"), the host's when
+// GuestArch returns k's architecture ("amd64", "arm64"), the host's when
 // unset.
-func guestArch(k kernel.Kernel) string {
+func GuestArch(k kernel.Kernel) string {
 	if k.Arch == "" {
 		return string(kernel.HostArch())
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest"
+	"github.com/corematrix/corematrix/vmtest/bench"
 )
 
 func init() {
@@ -64,7 +65,7 @@ func benchCmd(ctx context.Context, args []string) error {
 	defer r.Close()
 
 	var writeErrs []error
-	ks, benchErr := r.Bench(ctx, *runs, func(s vmtest.BenchSample) {
+	ks, benchErr := bench.Run(ctx, r, *runs, func(s bench.Sample) {
 		run := fmt.Sprintf("run %d ", s.Run)
 		if s.Run == 0 {
 			run = "warm-up"
@@ -87,16 +88,16 @@ func benchCmd(ctx context.Context, args []string) error {
 // printBench prints per kernel the median times of each kind and the median
 // of each run's ratio to its bare boot, wall time and QEMU CPU time, then
 // where the median suite verdict's time went.
-func printBench(w io.Writer, ks []vmtest.BenchKernel) {
+func printBench(w io.Writer, ks []bench.Kernel) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "KERNEL\tRUNS\tTIME\tFLOOR\tBARE\tTRIVIAL\tSHARED\tSUITE\tTRIVIAL/BARE\tSHARED/TRIVIAL\tSUITE/BARE")
 	for _, k := range ks {
 		fmt.Fprintf(tw, "%s\t%d\twall\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, len(k.Suite),
 			secs(k.Floor), secs(k.Bare), secs(k.Trivial), secs(k.Shared), secs(k.Suite),
-			ratio(k.Ratio(vmtest.BenchTrivial)), ratio(k.SharedRatio()), ratio(k.Ratio(vmtest.BenchSuite)))
+			ratio(k.Ratio(bench.Trivial)), ratio(k.SharedRatio()), ratio(k.Ratio(bench.Suite)))
 		fmt.Fprintf(tw, "%s\t%d\tqemu cpu\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, len(k.Suite),
-			secs(k.CPU[vmtest.BenchFloor]), secs(k.CPU[vmtest.BenchBare]), secs(k.CPU[vmtest.BenchTrivial]), secs(k.CPU[vmtest.BenchShared]), secs(k.CPU[vmtest.BenchSuite]),
-			ratio(k.CPURatio(vmtest.BenchTrivial)), ratio(pairedCPU(k)), ratio(k.CPURatio(vmtest.BenchSuite)))
+			secs(k.CPU[bench.Floor]), secs(k.CPU[bench.Bare]), secs(k.CPU[bench.Trivial]), secs(k.CPU[bench.Shared]), secs(k.CPU[bench.Suite]),
+			ratio(k.CPURatio(bench.Trivial)), ratio(pairedCPU(k)), ratio(k.CPURatio(bench.Suite)))
 	}
 	tw.Flush()
 	for _, k := range ks {
@@ -123,9 +124,9 @@ func printBench(w io.Writer, ks []vmtest.BenchKernel) {
 }
 
 // secs is the median of xs.
-func secs(xs []float64) string { return fmt.Sprintf("%.2fs", vmtest.Median(xs)) }
+func secs(xs []float64) string { return fmt.Sprintf("%.2fs", bench.Median(xs)) }
 
-// ratio formats a paired ratio (BenchKernel.Ratio).
+// ratio formats a paired ratio (bench.Kernel.Ratio).
 func ratio(r float64) string {
 	if r <= 0 {
 		return "-"
@@ -135,6 +136,6 @@ func ratio(r float64) string {
 
 // pairedCPU is the median over runs of the shared boot's QEMU CPU time
 // divided by the trivial boot's of the same run.
-func pairedCPU(k vmtest.BenchKernel) float64 {
-	return vmtest.BenchKernel{Trivial: k.CPU[vmtest.BenchTrivial], Shared: k.CPU[vmtest.BenchShared]}.SharedRatio()
+func pairedCPU(k bench.Kernel) float64 {
+	return bench.Kernel{Trivial: k.CPU[bench.Trivial], Shared: k.CPU[bench.Shared]}.SharedRatio()
 }

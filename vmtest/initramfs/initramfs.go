@@ -67,6 +67,19 @@ func Write(w io.Writer, files []File) error {
 	return nil
 }
 
+// WriteFile writes the archive of files (Write) to a new file at path.
+func WriteFile(path string, files []File) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("create initramfs: %w", err)
+	}
+	if err := Write(f, files); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func writeFile(cw *cpio.Writer, f File, mtime time.Time) error {
 	mode := cpio.FileMode(f.Mode.Perm())
 	if mode == 0 && !f.Mode.IsDir() {

@@ -1,4 +1,4 @@
-package vmtest
+package bench
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/corematrix/corematrix/vmtest"
 )
 
 func TestMedian(t *testing.T) {
@@ -24,7 +26,7 @@ func TestMedian(t *testing.T) {
 }
 
 func TestMedianResult(t *testing.T) {
-	rs := []*Result{{}, {}, {}}
+	rs := []*vmtest.Result{{}, {}, {}}
 	for i, secs := range []float64{9, 3, 5} {
 		rs[i].Timings.Total = secs
 	}
@@ -36,16 +38,16 @@ func TestMedianResult(t *testing.T) {
 // TestRatioPairsRuns checks that ratios pair each run's boots: a host that
 // slows down between runs moves a run's bare and trivial boots alike.
 func TestRatioPairsRuns(t *testing.T) {
-	k := BenchKernel{
+	k := Kernel{
 		Bare:    []float64{2, 3, 4},       // the host got slower run by run
 		Trivial: []float64{2.2, 3.6, 4.4}, // 1.1x, 1.2x, 1.1x
 		Suite:   []float64{6, 9},          // a run cut short: pairs only
-		CPU:     map[BenchKind][]float64{BenchBare: {1, 0}, BenchTrivial: {1.5, 3}},
+		CPU:     map[Kind][]float64{Bare: {1, 0}, Trivial: {1.5, 3}},
 	}
-	assert.InDelta(t, 1.1, k.Ratio(BenchTrivial), 1e-9)
-	assert.InDelta(t, 3.0, k.Ratio(BenchSuite), 1e-9)
-	assert.InDelta(t, 1.5, k.CPURatio(BenchTrivial), 1e-9, "a zero base is no pair")
-	assert.Zero(t, k.Ratio(BenchFloor))
+	assert.InDelta(t, 1.1, k.Ratio(Trivial), 1e-9)
+	assert.InDelta(t, 3.0, k.Ratio(Suite), 1e-9)
+	assert.InDelta(t, 1.5, k.CPURatio(Trivial), 1e-9, "a zero base is no pair")
+	assert.Zero(t, k.Ratio(Floor))
 }
 
 // TestTinyELF checks the benchmark's programs are static executables of
@@ -86,7 +88,7 @@ func TestTinyELF(t *testing.T) {
 }
 
 func TestSharedRatioPairsWithTrivial(t *testing.T) {
-	k := BenchKernel{Trivial: []float64{2, 4, 0}, Shared: []float64{2.2, 4.2, 3}}
+	k := Kernel{Trivial: []float64{2, 4, 0}, Shared: []float64{2.2, 4.2, 3}}
 	assert.InDelta(t, 1.075, k.SharedRatio(), 1e-9, "median of 1.1x and 1.05x; a zero trivial is no pair")
-	assert.Zero(t, BenchKernel{Shared: []float64{1}}.SharedRatio())
+	assert.Zero(t, Kernel{Shared: []float64{1}}.SharedRatio())
 }
