@@ -46,69 +46,19 @@ func mountShares(s Share) error {
 	if err := mount("tmpfs", shareRW, "tmpfs", true); err != nil {
 		return err
 	}
-	if _, err := os.Lstat("/bin/busybox"); err == nil {
-		if err := os.Rename("/bin/busybox", keptBusybox); err != nil {
-			return fmt.Errorf("keep busybox: %w", err)
-		}
-		if err := os.Symlink(keptBusybox, ModprobeBin); err != nil {
-			return fmt.Errorf("keep busybox: %w", err)
-		}
+	if err := keepBusybox(); err != nil {
+		return err
 	}
-	for _, l := range s.Links {
-		if err := os.RemoveAll(l.Path); err != nil {
-			return fmt.Errorf("link %s: %w", l.Path, err)
-		}
-		if err := os.Symlink(l.Target, l.Path); err != nil {
-			return fmt.Errorf("link %s: %w", l.Path, err)
-		}
-	}
-	opts := ""
-	if s.FSType == "9p" {
-		opts = "trans=virtio,version=9p2000.L,msize=512000"
+	if err := makeLinks(s.Links); err != nil {
+		return err
 	}
 	modules := false
 	devices := map[string]bool{}
 	for _, m := range s.Mounts {
-		name := m.Sub
-		if name == "" {
-			name = m.Tag
+		if err := mountOne(s.FSType, m, devices); err != nil {
+			return err
 		}
-		if !path.IsAbs(m.Path) || strings.ContainsAny(m.Tag, "/,:") || strings.ContainsAny(m.Sub, "/,:") {
-			return fmt.Errorf("share: bad mount %q/%q at %q", m.Tag, m.Sub, m.Path)
-		}
-		dev := path.Join(shareRO, m.Tag)
-		if !devices[m.Tag] {
-			devices[m.Tag] = true
-			if err := os.MkdirAll(dev, 0o755); err != nil {
-				return fmt.Errorf("mount %s: %w", m.Tag, err)
-			}
-			if err := unix.Mount(m.Tag, dev, s.FSType, unix.MS_RDONLY, opts); err != nil {
-				return fmt.Errorf("mount %s %s on %s: %w", s.FSType, m.Tag, dev, err)
-			}
-		}
-		lower := path.Join(dev, m.Sub)
-		if name == modulesMount {
-			modules = true
-		}
-		if !m.Overlay {
-			if err := os.MkdirAll(m.Path, 0o755); err != nil {
-				return fmt.Errorf("mount %s: %w", m.Path, err)
-			}
-			if err := unix.Mount(lower, m.Path, "", unix.MS_BIND, ""); err != nil {
-				return fmt.Errorf("bind %s on %s: %w", lower, m.Path, err)
-			}
-			continue
-		}
-		upper, work := path.Join(shareRW, name, "upper"), path.Join(shareRW, name, "work")
-		for _, d := range []string{upper, work, m.Path} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return fmt.Errorf("overlay %s: %w", m.Path, err)
-			}
-		}
-		o := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
-		if err := unix.Mount("overlay", m.Path, "overlay", 0, o); err != nil {
-			return fmt.Errorf("mount overlay on %s: %w", m.Path, err)
-		}
+		modules = modules || mountName(m) == modulesMount
 	}
 	if modules {
 		staticNodes(release())
@@ -117,6 +67,97 @@ func mountShares(s Share) error {
 				return fmt.Errorf("set modprobe: %w", err)
 			}
 		}
+	}
+	return nil
+}
+
+// keepBusybox moves busybox out of /bin, which a shared /bin may replace,
+// and keeps it reachable as ModprobeBin.
+func keepBusybox() error {
+	if _, err := os.Lstat("/bin/busybox"); err != nil {
+		return nil
+	}
+	if err := os.Rename("/bin/busybox", keptBusybox); err != nil {
+		return fmt.Errorf("keep busybox: %w", err)
+	}
+	if err := os.Symlink(keptBusybox, ModprobeBin); err != nil {
+		return fmt.Errorf("keep busybox: %w", err)
+	}
+	return nil
+}
+
+// makeLinks makes the host's links (/bin -> usr/bin), replacing what is
+// at their paths.
+func makeLinks(links []Link) error {
+	for _, l := range links {
+		if err := os.RemoveAll(l.Path); err != nil {
+			return fmt.Errorf("link %s: %w", l.Path, err)
+		}
+		if err := os.Symlink(l.Target, l.Path); err != nil {
+			return fmt.Errorf("link %s: %w", l.Path, err)
+		}
+	}
+	return nil
+}
+
+// mountName is the name of m's writable layer: its Sub, else its Tag.
+func mountName(m Mount) string {
+	if m.Sub == "" {
+		return m.Tag
+	}
+	return m.Sub
+}
+
+// mountOne mounts m at its path: its export's device read-only under
+// shareRO (once per tag: devices holds the tags mounted), then the
+// directory bound, or overlaid with a tmpfs layer for writes.
+func mountOne(fsType string, m Mount, devices map[string]bool) error {
+	if !path.IsAbs(m.Path) || strings.ContainsAny(m.Tag, "/,:") || strings.ContainsAny(m.Sub, "/,:") {
+		return fmt.Errorf("share: bad mount %q/%q at %q", m.Tag, m.Sub, m.Path)
+	}
+	dev := path.Join(shareRO, m.Tag)
+	if !devices[m.Tag] {
+		devices[m.Tag] = true
+		if err := mountDevice(fsType, m.Tag, dev); err != nil {
+			return err
+		}
+	}
+	lower := path.Join(dev, m.Sub)
+	if !m.Overlay {
+		if err := os.MkdirAll(m.Path, 0o755); err != nil {
+			return fmt.Errorf("mount %s: %w", m.Path, err)
+		}
+		if err := unix.Mount(lower, m.Path, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s on %s: %w", lower, m.Path, err)
+		}
+		return nil
+	}
+	name := mountName(m)
+	upper, work := path.Join(shareRW, name, "upper"), path.Join(shareRW, name, "work")
+	for _, d := range []string{upper, work, m.Path} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("overlay %s: %w", m.Path, err)
+		}
+	}
+	o := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
+	if err := unix.Mount("overlay", m.Path, "overlay", 0, o); err != nil {
+		return fmt.Errorf("mount overlay on %s: %w", m.Path, err)
+	}
+	return nil
+}
+
+// mountDevice mounts the export tag of file system fsType (virtiofs or
+// 9p) read-only at dev.
+func mountDevice(fsType, tag, dev string) error {
+	opts := ""
+	if fsType == "9p" {
+		opts = "trans=virtio,version=9p2000.L,msize=512000"
+	}
+	if err := os.MkdirAll(dev, 0o755); err != nil {
+		return fmt.Errorf("mount %s: %w", tag, err)
+	}
+	if err := unix.Mount(tag, dev, fsType, unix.MS_RDONLY, opts); err != nil {
+		return fmt.Errorf("mount %s %s on %s: %w", fsType, tag, dev, err)
 	}
 	return nil
 }
