@@ -267,7 +267,6 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 		fallbacks = opts.MapFallbacks(spec)
 	}
 	seenHelper := map[asm.BuiltinFunc]bool{}
-	seenMap := map[string]bool{}
 	seenKfunc := map[string]bool{}
 	deadHelper := map[asm.BuiltinFunc]bool{}
 	roDeadHelper := map[asm.BuiltinFunc]bool{}
@@ -277,11 +276,6 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 	liveRO := corerelo.ReachableWith(insns, readOnlyValues(spec))
 	for i := range insns {
 		ins := &insns[i]
-		if ins.IsLoadFromMap() && ins.Reference() != "" {
-			// The loader creates every map an instruction names, dead
-			// code or not: map creation does not wait for the verifier.
-			seenMap[ins.Reference()] = true
-		}
 		switch {
 		case ins.IsBuiltinCall() && !corerelo.IsPoisoned(ins):
 			fn := asm.BuiltinFunc(ins.Constant)
@@ -329,12 +323,25 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 	for _, name := range sortedKeys(seenKfunc) {
 		out = append(out, k.checkKfunc(name))
 	}
-	for _, name := range sortedKeys(seenMap) {
+	for _, name := range mapsNamed(insns) {
 		if m := spec.Maps[name]; m != nil {
 			out = append(out, k.checkMap(name, m, fallbacks[name])...)
 		}
 	}
 	return out
+}
+
+// mapsNamed returns the maps insns name, sorted: the loader creates every
+// one of them, dead code or not (map creation does not wait for the
+// verifier).
+func mapsNamed(insns asm.Instructions) []string {
+	seen := map[string]bool{}
+	for _, ins := range insns {
+		if ins.IsLoadFromMap() && ins.Reference() != "" {
+			seen[ins.Reference()] = true
+		}
+	}
+	return sortedKeys(seen)
 }
 
 // readOnlyValues returns the contents of spec's read-only maps (.rodata,
