@@ -9,6 +9,8 @@
 #   make vmtest KERNELS=5.10,6.1,6.12
 #   make vmtest KERNELS=6.1,6.1/arm64     a matrix may mix architectures
 #   make vmtest ARCH=arm64                every kernel of KERNELS as arm64 (6.1 -> 6.1/arm64)
+#   make corpus-check  fetch the corpus (Debian-built BPF objects pinned in corpus/pins.txt)
+#                   into CORPUS_DIR and compare the prediction with real loads on CORPUS_KERNELS
 #   make bench-vm   time floor, bare, trivial-payload and suite boots per kernel (BENCH_KERNELS, RUNS)
 #
 # Everything the Go binaries need is static (CGO_ENABLED=0): the vmtest binary
@@ -44,7 +46,7 @@ LDFLAGS      ?= -s -w
 
 export CGO_ENABLED := 0
 
-.PHONY: all deps generate generate-check build install test unit vmtest bench bench-vm fuzz lint clean
+.PHONY: all deps generate generate-check build install test unit vmtest bench bench-vm fuzz lint clean corpus corpus-check
 
 all: build
 
@@ -95,6 +97,25 @@ vmtest: deps build
 bench-vm: deps build
 	$(BIN)/vmtest bench --kernels '$(call with_arch,$(BENCH_KERNELS))' --runs $(RUNS) --report vmtest-bench \
 		--timeout $(TIMEOUT) $(VMTEST_FLAGS) -- $(BIN)/harness.test -test.v
+
+# The corpus: BPF objects Debian built and ships (corpus/pins.txt), fetched
+# through the verified archive, never committed. corpus-check boots each of
+# CORPUS_KERNELS once, loads and attaches every program alone and prints the
+# agreement with the offline prediction per kernel (vmtest load's summary;
+# the rows go to CORPUS_DIR/load-ARCH.json).
+CORPUS_DIR     ?= corpus-objects
+CORPUS_KERNELS ?= 5.10,6.1,6.12,latest
+CORPUS_ARCH    ?= $(HOST_ARCH)
+CORPUS_TIMEOUT ?= 90m
+corpus_kernels = $(if $(filter $(HOST_ARCH),$(CORPUS_ARCH)),$(CORPUS_KERNELS),$(subst $(eval) ,$(comma),$(foreach k,$(subst $(comma), ,$(CORPUS_KERNELS)),$(k)/$(CORPUS_ARCH))))
+
+corpus: build
+	$(BIN)/vmtest corpus --arch $(CORPUS_ARCH) $(CORPUS_DIR) > $(CORPUS_DIR).list
+
+corpus-check: corpus
+	$(BIN)/vmtest load --kernels $(corpus_kernels) --timeout $(CORPUS_TIMEOUT) --format json \
+		$$(cat $(CORPUS_DIR).list) > $(CORPUS_DIR)/load-$(CORPUS_ARCH).json; rc=$$?; \
+		$(BIN)/vmtest load --summary --from $(CORPUS_DIR)/load-$(CORPUS_ARCH).json; exit $$rc
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

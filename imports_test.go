@@ -69,6 +69,8 @@ var importRules = []importRule{
 	{pkg: "kernels/bzimage", not: []string{"kernels", "kernels/cache", "kernels/debian", "kernels/oci", "kernels/download"}},
 
 	// The shared model of a run belongs to neither side.
+	// corpus reads Debian packages; it knows nothing of VMs or predictions.
+	{pkg: "corpus", not: []string{"vmtest/...", "corereport", "probes", "harness/...", "kernels", "kernels/oci"}},
 	{pkg: "report", not: []string{"vmtest/...", "kernels/...", "corereport", "probes", "harness/..."}},
 
 	// Offline analysis boots nothing.

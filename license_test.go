@@ -57,6 +57,7 @@ var objectSources = map[string]string{
 	"corereport/testdata/core.o":                  "corereport/testdata/core.c",
 	"corereport/testdata/targets.o":               "corereport/testdata/targets.c",
 	"argread/testdata/args.o":                     "argread/testdata/args.c",
+	"argread/testdata/args_arm64.o":               "argread/testdata/args.c",
 	"argread/testdata/flows.o":                    "argread/testdata/flows.c",
 }
 

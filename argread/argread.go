@@ -19,14 +19,6 @@ const (
 	Fexit     = "fexit"
 )
 
-// ptRegs maps the x86-64 pt_regs fields that carry function arguments (and
-// the return value, position 0) to the argument position.
-var ptRegs = map[string]int{"di": 1, "si": 2, "dx": 3, "cx": 4, "r8": 5, "r9": 6, "ax": 0}
-
-// ptRegsOffset maps the byte offset of those fields in the ptrace ABI layout
-// of struct pt_regs (arch/x86/include/uapi/asm/ptrace.h) to the field.
-var ptRegsOffset = map[int16]string{112: "di", 104: "si", 96: "dx", 88: "cx", 72: "r8", 64: "r9", 80: "ax"}
-
 // Read is one read of a traced function's argument or return value.
 type Read struct {
 	Program string `json:"program"`
@@ -178,12 +170,9 @@ func (a *analysis) readOf(program, attach, target string, s site) Read {
 		r.Position = r.Slot + 1
 		r.Via = fmt.Sprintf("ctx[%d]", r.Slot)
 	} else {
-		field := ptRegsOffset[int16(s.off)]
-		r.Position = ptRegs[field]
-		r.Via = fmt.Sprintf("ctx+%d (%s)", s.off, field)
-		if s.core {
-			r.Via = "pt_regs." + field + " (CO-RE)"
-		}
+		var field string
+		field, r.Position = a.abi.position(s.off, attach)
+		r.Via = a.abi.via(s.off, field, s.core)
 	}
 	if s.helper != "" {
 		r.Via += " by " + helperName(s.helper)

@@ -57,11 +57,22 @@ func verdicts(fs []Finding) map[string]Verdict {
 }
 
 // TestCheckTestObject runs the drift check over testdata/args.o (see args.c)
-// and the cached 5.10, 6.1 and 6.12 kernels.
+// and the cached 5.10, 6.1 and 6.12 kernels, and over its arm64 build
+// (args_arm64.o: arguments in regs[0..7]) and those kernels' arm64 builds.
 func TestCheckTestObject(t *testing.T) {
-	spec, err := ebpf.LoadCollectionSpec("testdata/args.o")
+	for _, tc := range []struct{ object, arch string }{
+		{"testdata/args.o", ""},
+		{"testdata/args_arm64.o", "/arm64"},
+	} {
+		t.Run(tc.object, func(t *testing.T) { checkTestObject(t, tc.object, tc.arch) })
+	}
+}
+
+func checkTestObject(t *testing.T, object, arch string) {
+	spec, err := ebpf.LoadCollectionSpec(object)
 	require.NoError(t, err)
-	res, err := Check(spec, kernelsNamed(t, "5.10", "6.1", "6.12"))
+	k510, k61, k612 := "5.10"+arch, "6.1"+arch, "6.12"+arch
+	res, err := Check(spec, kernelsNamed(t, k510, k61, k612))
 	require.NoError(t, err)
 	fs := res.Findings
 	assert.Equal(t, map[string]Verdict{
@@ -79,24 +90,64 @@ func TestCheckTestObject(t *testing.T) {
 	for _, f := range fs {
 		switch f.Program {
 		case "core_drift":
-			assert.Equal(t, "struct dentry * (arg 2) on 5.10; struct inode * (arg 2) on 6.1, 6.12", f.Detail)
+			assert.Equal(t, "struct dentry * (arg 2) on "+k510+"; struct inode * (arg 2) on "+k61+", "+k612, f.Detail)
 			assert.Equal(t, "int vfs_unlink(struct inode *dir, struct dentry *dentry, struct inode **delegated_inode)", f.Cells[0].Proto)
 			assert.Contains(t, f.Cells[1].Proto, "(struct user_namespace *mnt_userns, struct inode *dir,")
 		case "fexit_drift":
-			assert.Equal(t, "int (return) on 5.10; struct inode ** (arg 4) on 6.1, 6.12", f.Detail)
+			assert.Equal(t, "int (return) on "+k510+"; struct inode ** (arg 4) on "+k61+", "+k612, f.Detail)
 		case "guarded":
 			live := map[string]State{}
 			for _, c := range f.Cells {
 				live[c.Kernel] = c.State
 			}
 			if f.Position == 2 {
-				assert.Equal(t, map[string]State{"5.10": Running, "6.1": Dead, "6.12": Dead}, live)
+				assert.Equal(t, map[string]State{k510: Running, k61: Dead, k612: Dead}, live)
 			} else {
-				assert.Equal(t, map[string]State{"5.10": Dead, "6.1": Running, "6.12": Running}, live)
+				assert.Equal(t, map[string]State{k510: Dead, k61: Running, k612: Running}, live)
 			}
 		case "missing":
-			assert.Equal(t, "corematrix_no_such_function not in the BTF of 5.10, 6.1, 6.12 (absent or inlined)", f.Detail)
+			assert.Equal(t, "corematrix_no_such_function not in the BTF of "+k510+", "+k61+", "+k612+" (absent or inlined)", f.Detail)
 		}
+	}
+}
+
+// The arm64 build of the test object reads the same arguments through
+// arm64's registers: x0..x7 are regs[0..7] at offsets 0..56, and x0 is the
+// return value in a kretprobe.
+func TestReadsARM64(t *testing.T) {
+	for _, tc := range []struct {
+		object string
+		want   []string
+	}{
+		{"../probes/tracer_arm64_bpfel.o", []string{
+			"connect4_entry kprobe tcp_v4_connect arg 1 via ctx+0 (regs[0])",
+			"connect4_return kretprobe tcp_v4_connect return via ctx+0 (regs[0])",
+			"connect6_entry kprobe tcp_v6_connect arg 1 via ctx+0 (regs[0])",
+			"connect6_return kretprobe tcp_v6_connect return via ctx+0 (regs[0])",
+			"trace_exit kprobe do_exit arg 1 via ctx+0 (regs[0])",
+			"trace_open kprobe vfs_open arg 1 via ctx+0 (regs[0])",
+		}},
+		{"testdata/args_arm64.o", []string{
+			"core_drift kprobe vfs_unlink arg 2 via user_pt_regs.regs[1] (CO-RE)",
+			"coreread_drift kprobe vfs_unlink arg 2 via user_pt_regs.regs[1] (CO-RE) by bpf_probe_read_kernel",
+			"fentry_drift fentry vfs_unlink arg 2 via ctx[1]",
+			"fexit_drift fexit vfs_unlink arg 4 via ctx[3]",
+			"guarded kprobe vfs_unlink arg 3 via ctx+16 (regs[2])",
+			"missing kprobe corematrix_no_such_function arg 1 via ctx+0 (regs[0])",
+			"plain_drift kprobe vfs_unlink arg 2 via ctx+8 (regs[1])",
+			"stable kprobe do_exit arg 1 via ctx+0 (regs[0])",
+			// The wrapper's argument 1 is the syscall's pt_regs; the
+			// syscall's own arguments read through it are no context read.
+			"syscall_inner kprobe __arm64_sys_unlinkat arg 1 via ctx+0 (regs[0])",
+		}},
+	} {
+		t.Run(tc.object, func(t *testing.T) {
+			spec, err := ebpf.LoadCollectionSpec(tc.object)
+			require.NoError(t, err)
+			rs, err := Reads(spec)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, brief(rs))
+		})
 	}
 }
 

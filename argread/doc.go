@@ -5,17 +5,27 @@
 // register, and a prototype that moved its parameters makes the same object
 // read something else, with no CO-RE relocation failing.
 //
-// A read is found in three forms, all x86-64:
-//   - a CO-RE relocation of a struct pt_regs field (di, si, dx, cx, r8, r9
-//     for arguments 1 to 6, ax for the return value), as PT_REGS_PARMn and
-//     PT_REGS_PARMn_CORE produce when pt_regs carries preserve_access_index;
+// A read is found in three forms:
+//   - a CO-RE relocation of a struct pt_regs field (x86-64: di, si, dx, cx,
+//     r8, r9 for arguments 1 to 6, ax for the return value; arm64: regs[0]
+//     to regs[7] of struct user_pt_regs for arguments 1 to 8, regs[0] the
+//     return value in a kretprobe), as PT_REGS_PARMn and
+//     PT_REGS_PARMn_CORE produce when the struct carries
+//     preserve_access_index;
 //   - a plain load from the context at the fixed pt_regs offsets of the
-//     ptrace ABI (di 112, si 104, dx 96, cx 88, r8 72, r9 64, ax 80), the
-//     BPF_KPROBE / PT_REGS_PARMn form over a pt_regs without CO-RE;
+//     ptrace ABI (x86-64: di 112, si 104, dx 96, cx 88, r8 72, r9 64, ax
+//     80; arm64: regs[i] at 8*i), the BPF_KPROBE / PT_REGS_PARMn form over
+//     a pt_regs without CO-RE;
 //   - for fentry and fexit, a load of ctx[i] (offset 8*i), or
 //     bpf_get_func_arg(ctx, i, &v) with a constant i: argument i+1, and
 //     for fexit the return value at the index equal to the argument count,
 //     which depends on the kernel (Read.At resolves it against a prototype).
+//
+// The architecture is the object's: arm64 when its BTF has struct
+// user_pt_regs (libbpf's arm64 PT_REGS_* macros read through it), x86-64
+// otherwise. A kprobe on a syscall wrapper (__x64_sys_*, __arm64_sys_*)
+// reads argument 1, the syscall's own pt_regs; the syscall's arguments
+// read through that pointer are not the wrapper's and count as its use.
 //
 // A helper taking the context itself (bpf_get_stackid,
 // bpf_perf_event_output, bpf_tail_call) reads no argument; a program that

@@ -179,6 +179,7 @@ type problem struct {
 type analysis struct {
 	insns   asm.Instructions
 	tracing bool // fentry/fexit: ctx is an array of u64
+	abi     *abi // the kprobe context's registers
 	maps    map[string]*ebpf.MapSpec
 	// rawToIdx and rawOf convert between raw offsets and indices; symbols
 	// maps a function symbol to its first instruction.
@@ -203,7 +204,7 @@ type analysis struct {
 func newAnalysis(insns asm.Instructions, local *btf.Spec, tracing bool, mapSpecs map[string]*ebpf.MapSpec) (*analysis, error) {
 	n := len(insns)
 	a := &analysis{
-		insns: insns, tracing: tracing, maps: mapSpecs,
+		insns: insns, tracing: tracing, maps: mapSpecs, abi: abiOf(local),
 		rawToIdx: make(map[int]int, n), rawOf: make([]int, n),
 		symbols: map[string]int{}, funcOf: make([]string, n),
 		coreOff: map[int]int64{}, siteIdx: map[[2]int64]int{},
@@ -233,22 +234,13 @@ func newAnalysis(insns asm.Instructions, local *btf.Spec, tracing bool, mapSpecs
 		if err != nil {
 			return nil, err
 		}
-		field, isRegs := strings.CutPrefix(d.Access, d.Type+".")
-		if off, ok := ptRegsFieldOffset[field]; ok && isRegs && d.Kind == corerelo.FieldByteOffset && strings.HasPrefix(d.Type, "pt_regs") {
+		path, isMember := strings.CutPrefix(d.Access, d.Type+".")
+		if off, ok := a.abi.coreOffset(d.Type, path); ok && isMember && d.Kind == corerelo.FieldByteOffset {
 			a.coreOff[i] = off
 		}
 	}
 	return a, nil
 }
-
-// ptRegsFieldOffset is ptRegsOffset inverted.
-var ptRegsFieldOffset = func() map[string]int64 {
-	m := map[string]int64{}
-	for off, f := range ptRegsOffset {
-		m[f] = int64(off)
-	}
-	return m
-}()
 
 func (a *analysis) problem(insn int, format string, args ...any) {
 	why := fmt.Sprintf(format, args...)
@@ -270,7 +262,7 @@ func (a *analysis) read(insn int, off int64, core bool, helper string) taint {
 		if off < 0 || off > 0x7fff {
 			return t
 		}
-		if _, ok := ptRegsOffset[int16(off)]; !ok {
+		if _, ok := a.abi.offsets[off]; !ok {
 			return t
 		}
 	} else if off < 0 {

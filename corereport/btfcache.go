@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 
 	"github.com/cilium/ebpf/btf"
 
@@ -48,6 +49,12 @@ type BTFCache struct {
 	ParseConfig func(data []byte) map[string]string
 	// Warn, when set, hears what of a kernel's facts could not be read.
 	Warn func(format string, args ...any)
+
+	mu sync.Mutex
+	// specs are the images' parsed BTF by SHA-256: one object after
+	// another is predicted against the same kernels, and a parsed spec
+	// keeps what its lookups decoded.
+	specs map[string]*btf.Spec
 }
 
 // Facts reads what the prediction needs of kernel k besides its BTF (see
@@ -127,6 +134,25 @@ func (c *BTFCache) Load(path, sum string) (*btf.Spec, error) {
 			return nil, fmt.Errorf("load btf of %s: %w", path, err)
 		}
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if spec := c.specs[sum]; spec != nil {
+		return spec, nil
+	}
+	spec, err := c.loadImage(path, sum)
+	if err != nil {
+		return nil, err
+	}
+	if c.specs == nil {
+		c.specs = map[string]*btf.Spec{}
+	}
+	c.specs[sum] = spec
+	return spec, nil
+}
+
+// loadImage reads the BTF of the image at path, whose SHA-256 is sum, from
+// Dir, else extracts it and keeps it there.
+func (c *BTFCache) loadImage(path, sum string) (*btf.Spec, error) {
 	blob := filepath.Join(c.Dir, sum+".btf")
 	if raw, err := os.ReadFile(blob); err == nil {
 		if spec, err := parseBTF(raw, nil); err == nil {

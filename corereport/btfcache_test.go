@@ -22,14 +22,20 @@ func kernelBTFCache(dir string) *BTFCache {
 func TestBTFCache(t *testing.T) {
 	img61 := image61(t)
 	extracted := 0
-	c := kernelBTFCache(t.TempDir())
-	c.Extract = func(path string) ([]byte, error) {
-		extracted++
-		return kernels.RawBTF(path)
+	dir := t.TempDir()
+	// Each step a new BTFCache on the same Dir, as each vmtest run makes
+	// one: what is checked is the disk cache.
+	newCache := func() *BTFCache {
+		c := kernelBTFCache(dir)
+		c.Extract = func(path string) ([]byte, error) {
+			extracted++
+			return kernels.RawBTF(path)
+		}
+		return c
 	}
 	sum, err := cache.HashFile(img61)
 	require.NoError(t, err)
-	blob := filepath.Join(c.Dir, sum+".btf")
+	blob := filepath.Join(dir, sum+".btf")
 
 	steps := []struct {
 		name          string
@@ -44,7 +50,7 @@ func TestBTFCache(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.before()
-		spec, err := c.Load(img61, s.sum)
+		spec, err := newCache().Load(img61, s.sum)
 		require.NoError(t, err, "%s: Load", s.name)
 		_, err = spec.AnyTypeByName("task_struct")
 		assert.NoError(t, err, "%s: task_struct", s.name)
@@ -52,6 +58,17 @@ func TestBTFCache(t *testing.T) {
 		_, err = os.Stat(blob)
 		assert.NoError(t, err, "%s: blob not cached", s.name)
 	}
+
+	// One BTFCache parses an image's BTF once: later loads (the next
+	// object on the same kernel) get the same spec, even with the blob gone.
+	c := newCache()
+	first, err := c.Load(img61, sum)
+	require.NoError(t, err)
+	require.NoError(t, os.Remove(blob))
+	again, err := c.Load(img61, "")
+	require.NoError(t, err)
+	assert.Same(t, first, again, "the second load parsed the BTF again")
+	assert.Equal(t, 3, extracted, "the second load extracted the BTF again")
 }
 
 func TestBTFCacheNonBzImage(t *testing.T) {

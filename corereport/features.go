@@ -68,6 +68,14 @@ const (
 	CheckAttachType Check = "attach_type"
 	// CheckMapType: the type of a map the program uses, in enum bpf_map_type.
 	CheckMapType Check = "map_type"
+	// CheckMapFlags: the BPF_F_* creation flags of a map the program uses:
+	// known to the kernel, and allowed for the map's type.
+	CheckMapFlags Check = "map_flags"
+	// CheckMapBTF: what the kernel makes of special fields in a map's BTF
+	// value (bpf_spin_lock, bpf_timer, ...).
+	CheckMapBTF Check = "map_btf"
+	// CheckMapSize: a map's max_entries, which user space may have to set.
+	CheckMapSize Check = "map_size"
 	// CheckHelper: a helper the program calls, in enum bpf_func_id.
 	CheckHelper Check = "helper"
 	// CheckCallback: a function pointer handed to a helper (bpf_loop and
@@ -177,6 +185,9 @@ type kernelFeatures struct {
 	facts *Facts
 	// The UAPI enums, value to name; nil when the BTF lacks the enum.
 	helpers, progTypes, attachTypes, mapTypes map[uint64]string
+	// mapFlags are the BPF_F_* map creation flags the kernel knows (its
+	// anonymous enum with BPF_F_NO_PREALLOC), bit to name; nil when unknown.
+	mapFlags map[uint64]string
 }
 
 // partial reports whether the BTF lacks every UAPI enum: not a whole
@@ -199,6 +210,7 @@ func newKernelFeatures(kernel *btf.Spec, facts *Facts) *kernelFeatures {
 		progTypes:   enumValues(kernel, "bpf_prog_type"),
 		attachTypes: enumValues(kernel, "bpf_attach_type"),
 		mapTypes:    enumValues(kernel, "bpf_map_type"),
+		mapFlags:    mapFlagValues(kernel),
 	}
 }
 
@@ -315,10 +327,7 @@ func (k *kernelFeatures) checkProgram(spec *ebpf.CollectionSpec, prog *ebpf.Prog
 	}
 	for _, name := range sortedKeys(seenMap) {
 		if m := spec.Maps[name]; m != nil {
-			out = append(out, k.checkMapType(name, m.Type, fallbacks[name]))
-			if f, ok := checkMapSize(name, m); ok {
-				out = append(out, f)
-			}
+			out = append(out, k.checkMap(name, m, fallbacks[name])...)
 		}
 	}
 	return out
@@ -432,44 +441,6 @@ func (k *kernelFeatures) checkKfunc(name string) Finding {
 
 func hasTag(tags []string, want string) bool {
 	return slices.Contains(tags, want)
-}
-
-func (k *kernelFeatures) checkMapType(name string, typ, fallback ebpf.MapType) Finding {
-	f := Finding{Check: CheckMapType, Subject: "map " + name, Stage: StageLoad, Verdict: Loads}
-	if k.mapTypes == nil {
-		return missingEnum(CheckMapType, f.Subject, "bpf_map_type")
-	}
-	if _, ok := k.mapTypes[uint64(typ)]; ok {
-		return f
-	}
-	if fallback != ebpf.UnspecifiedMap {
-		if _, ok := k.mapTypes[uint64(fallback)]; ok {
-			f.Detail = fmt.Sprintf("no %s in this kernel; the loader falls back to %s", typ, fallback)
-			return f
-		}
-	}
-	f.Verdict = Fails
-	f.Detail = fmt.Sprintf("map %s: type %s (%d) is not in this kernel's enum bpf_map_type", name, typ, uint32(typ))
-	return f
-}
-
-// sizedByKernel are the map types whose max_entries 0 is what the kernel
-// wants (local and inode/task/socket storage) or what cilium/ebpf fills in
-// (a perf event array gets one entry per possible CPU).
-var sizedByKernel = map[ebpf.MapType]bool{
-	ebpf.PerfEventArray: true, ebpf.CGroupStorage: true, ebpf.PerCPUCGroupStorage: true,
-	ebpf.SkStorage: true, ebpf.InodeStorage: true, ebpf.TaskStorage: true, ebpf.CgroupStorage: true,
-}
-
-// checkMapSize reports a map whose max_entries is 0 in the object: its
-// loader sets the size at run time (libbpf's bpf_map__set_max_entries), so
-// the object alone cannot be loaded and no kernel decides it.
-func checkMapSize(name string, m *ebpf.MapSpec) (Finding, bool) {
-	if m.MaxEntries != 0 || sizedByKernel[m.Type] {
-		return Finding{}, false
-	}
-	return Finding{Check: CheckMapType, Subject: "map " + name + " size", Verdict: Unknown, Stage: StageLoad,
-		Detail: NeedsInput + "map " + name + " has max_entries 0 in the object: user space sets it before load (loaded as is, map creation fails with EINVAL)"}, true
 }
 
 // kprobeUnknown explains why a kprobe target missing from BTF is not a

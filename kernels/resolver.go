@@ -281,3 +281,15 @@ func stepper(p *progress.Reporter) func(string) {
 	}
 	return func(notice string) { p.Stepf("%s", notice) }
 }
+
+// Archive returns the Debian archive the resolver reads (verified like
+// every kernel's index), or why there is none.
+func (r *Resolver) Archive() (*debian.Archive, error) {
+	if r.archive == nil {
+		if r.mirrorErr != nil {
+			return nil, r.mirrorErr
+		}
+		return nil, errors.New("no Debian mirror")
+	}
+	return r.archive, nil
+}

@@ -7,7 +7,9 @@
 //   6.3..:      int vfs_unlink(struct mnt_idmap *idmap, struct inode *dir, struct dentry *dentry, ...)
 // so the dentry is argument 2 on 5.10 and argument 3 from 5.12 on.
 //
-// Rebuild args.o with `go generate ./argread/` (see gen.go).
+// Built twice: args.o for x86-64 and args_arm64.o for arm64, whose
+// kprobe context is a different pt_regs (arguments in regs[0..7]). Rebuild
+// both with `go generate ./argread/` (see gen.go).
 
 typedef unsigned char __u8;
 typedef unsigned short __u16;
@@ -27,6 +29,31 @@ typedef __u32 __wsum;
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 
+#if defined(__TARGET_ARCH_arm64)
+// arm64 (args_arm64.o): libbpf's PT_REGS_PARMn read struct user_pt_regs,
+// here without CO-RE, so PT_REGS_PARM2 is a plain context load at offset 8
+// (regs[1]) and PT_REGS_PARM2_CORE a bpf_probe_read_kernel of a CO-RE
+// relocated &regs[1]. A flavor of user_pt_regs with CO-RE makes the plain
+// field read a relocation (user_pt_regs.regs[1]).
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp, pc, pstate;
+};
+
+struct user_pt_regs___core {
+	__u64 regs[31];
+} __attribute__((preserve_access_index));
+
+// The kernel's pt_regs starts with user_pt_regs.
+struct pt_regs {
+	struct user_pt_regs user_regs;
+	__u64 orig_x0;
+};
+
+#define plain_regs pt_regs
+#define CORE_PARM2(ctx) (((struct user_pt_regs___core *)(ctx))->regs[1])
+#define SYSCALL_WRAPPER "__arm64_sys_unlinkat"
+#else
 // The kernel's x86-64 pt_regs as vmlinux.h declares it: reading a field is a
 // CO-RE relocation (pt_regs.si).
 struct pt_regs {
@@ -40,6 +67,10 @@ struct plain_regs {
 	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di;
 	unsigned long orig_ax, ip, cs, flags, sp, ss;
 };
+
+#define CORE_PARM2(ctx) PT_REGS_PARM2(ctx)
+#define SYSCALL_WRAPPER "__x64_sys_unlinkat"
+#endif
 
 struct inode {
 	unsigned long i_ino;
@@ -74,7 +105,7 @@ static __always_inline void record(struct dentry *d)
 SEC("kprobe/vfs_unlink")
 int core_drift(struct pt_regs *ctx)
 {
-	record((struct dentry *)PT_REGS_PARM2(ctx));
+	record((struct dentry *)CORE_PARM2(ctx));
 	return 0;
 }
 
@@ -90,7 +121,7 @@ int coreread_drift(struct pt_regs *ctx)
 // syscall_inner reads the syscall's own arguments from the pt_regs its
 // wrapper receives as argument 1: only that first argument is the traced
 // function's; the inner si is not vfs_unlink's or anyone's argument 2.
-SEC("kprobe/__x64_sys_unlinkat")
+SEC("kprobe/" SYSCALL_WRAPPER)
 int syscall_inner(struct pt_regs *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1(ctx);

@@ -104,40 +104,64 @@ func resolveError(err error) error {
 }
 
 func kernelsList(ctx context.Context, args []string) error {
-	fs, kf := kernelsFlagSet("list", "list [--all] [flags]")
+	fs, kf := kernelsFlagSet("list", "list [--all] [--arch amd64,arm64] [flags]")
 	all := fs.Bool("all", false, "list every version, not only the newest of each line")
+	archList := fs.String("arch", string(kernel.HostArch()), "comma-separated `ARCHES` to list (amd64, arm64); a kernel of another architecture than the host's is listed by its name, e.g. 6.1/arm64")
 	if rest, err := fs.parse(args, true); err != nil || len(rest) > 0 {
 		return orFail(err, fs, "takes no arguments, got %q", rest)
+	}
+	var arches []kernel.Arch
+	for a := range strings.SplitSeq(*archList, ",") {
+		arch, err := kernel.ParseArch(strings.TrimSpace(a))
+		if err != nil {
+			return fs.fail(fmt.Errorf("--arch: %w", err))
+		}
+		arches = append(arches, arch)
 	}
 	r, err := kf.newResolver(stderrProgress(), true)
 	if err != nil {
 		return exitWith(exitInfra, err)
 	}
-	offers, err := r.Offers(ctx)
-	if err != nil {
-		if len(offers) == 0 {
-			return exitWith(exitInfra, err)
+	var offers []kernels.Offer
+	for _, arch := range arches {
+		o, err := r.OffersFor(ctx, string(arch))
+		if err != nil {
+			if len(o) == 0 {
+				return exitWith(exitInfra, err)
+			}
+			// Some suites answered: list what they offer, warn about the rest.
+			fmt.Fprintln(os.Stderr, "vmtest kernels list: warning:", err)
 		}
-		// Some suites answered: list what they offer, warn about the rest.
-		fmt.Fprintln(os.Stderr, "vmtest kernels list: warning:", err)
+		offers = append(offers, o...)
 	}
+	printOffers(offers, *all)
+	fmt.Fprintf(os.Stderr, "mirror %s; lines not listed (e.g. 5.4, 5.15, 6.6) resolve to %s:LINE or a local image\n", r.Mirror(), kernels.DefaultOCIRepository)
+	return nil
+}
+
+// printOffers prints one row per line (every version with all), lines in
+// ascending order, each line's versions newest first. LINE is the name
+// that asks for the kernel: with the architecture when it is not the
+// host's (6.1/arm64).
+func printOffers(offers []kernels.Offer, all bool) {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LINE\tVERSION\tSUITE\tPACKAGE\tDEB VERSION\tSIZE")
+	fmt.Fprintln(tw, "LINE\tARCH\tVERSION\tSUITE\tPACKAGE\tDEB VERSION\tSIZE")
 	seen := map[string]bool{}
-	// Lines in ascending order, each line's versions newest first.
 	sort.SliceStable(offers, func(i, j int) bool {
 		return lineLess(offers[i].Line, offers[j].Line)
 	})
 	for _, o := range offers {
-		if !*all && seen[o.Line] {
+		name := o.Line
+		if o.Arch != string(kernel.HostArch()) {
+			name += "/" + o.Arch
+		}
+		if !all && seen[name] {
 			continue
 		}
-		seen[o.Line] = true
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Line, o.Version, o.Suite, o.Package, o.PackageVersion, progress.Bytes(o.Size))
+		seen[name] = true
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, o.Arch, o.Version, o.Suite, o.Package, o.PackageVersion, progress.Bytes(o.Size))
 	}
 	tw.Flush()
-	fmt.Fprintf(os.Stderr, "mirror %s; lines not listed (e.g. 5.4, 5.15, 6.6) resolve to %s:LINE or a local image\n", r.Mirror(), kernels.DefaultOCIRepository)
-	return nil
 }
 
 // lineLess orders "5.10" < "6.1" < "6.12" numerically.

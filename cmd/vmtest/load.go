@@ -64,7 +64,8 @@ type loadResult struct {
 	Loaded   bool   `json:"loaded"`
 	Attached *bool  `json:"attached"`
 	Error    string `json:"error,omitempty"`
-	// Stage is where Error happened: load, loader or attach.
+	// Stage is where Error happened: map (creating a map the program
+	// uses), load, loader or attach.
 	Stage string `json:"stage,omitempty"`
 	// NotTried says why attaching was not tried.
 	NotTried string `json:"attach_not_tried,omitempty"`
@@ -74,6 +75,9 @@ type loadResult struct {
 	Predicted string `json:"predicted"`
 	// Why is the prediction's reason for anything but "loads".
 	Why string `json:"predicted_why,omitempty"`
+	// Maps is the prediction for the maps the program uses, where it is
+	// more than "created": "SUBJECT: VERDICT (DETAIL)", one per map check.
+	Maps []string `json:"predicted_maps,omitempty"`
 	// Agreement classes the pair: right, WRONG (a confident verdict the
 	// kernel contradicted), unknown, verifier-only (predicted to load, the
 	// verifier refused: not predicted), attach-only (predicted to load and
@@ -83,14 +87,17 @@ type loadResult struct {
 
 // runLoad is `vmtest load`.
 func runLoad(ctx context.Context, args []string) error {
-	fs := newFlags("vmtest load", "vmtest load --kernels 5.10,6.1 [--format text|markdown|json] OBJECT...",
+	fs := newFlags("vmtest load", "vmtest load --kernels 5.10,6.1 [--format text|markdown|json] [--summary] OBJECT...\n       vmtest load --from RUN.json [--format ...] [--summary]",
 		"Boots each kernel once (one at a time), loads every program of each BPF ELF object alone (with only\n"+
 			"the maps it uses) and attaches it to its section's target, and prints per program and kernel:\n"+
-			"loaded, attached, the error (the verifier log's tail for a refusal), the instructions the verifier\n"+
-			"processed, and the offline prediction (core-report) beside it; every disagreement is marked.\n"+
-			"Exit code 1 when a confident prediction was wrong.")
+			"loaded, attached, the error (the verifier log's tail for a refusal; a refused map creation is\n"+
+			"attributed to the map), the instructions the verifier processed, and the offline prediction\n"+
+			"(core-report) beside it; every disagreement is marked. --from takes the JSON of an earlier run and\n"+
+			"predicts again without booting. Exit code 1 when a confident prediction was wrong.")
 	kl := addKernelFlag(fs, "kernels", "kernel")
 	f := addFormatFlag(fs)
+	from := fs.String("from", "", "the JSON rows of an earlier run (`FILE`): keep what the kernels did, predict again, boot nothing")
+	summary := fs.Bool("summary", false, "print only the agreement per kernel and the disagreements")
 	vf := addVMFlags(fs)
 	kf := addKernelFlags(fs)
 	rest, err := fs.parse(args, true)
@@ -98,54 +105,39 @@ func runLoad(ctx context.Context, args []string) error {
 		return err
 	}
 	switch {
-	case kl.kernels == nil:
+	case *from != "" && (kl.kernels != nil || len(rest) > 0):
+		return fs.failf("--from takes the kernels and objects of the earlier run: give no --kernels and no OBJECT")
+	case *from == "" && kl.kernels == nil:
 		return fs.failf("missing --kernels: the kernels to boot (e.g. --kernels 5.10,6.1)")
-	case len(rest) == 0:
+	case *from == "" && len(rest) == 0:
 		return fs.failf("missing OBJECT: the BPF ELF object(s) to load")
-	}
-	objs, err := loadObjects(rest)
-	if err != nil {
-		return err
 	}
 	resolver, err := kf.resolver()
 	if err != nil {
 		return usageError(err)
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return exitWith(exitInfra, fmt.Errorf("find own executable: %w", err))
 	}
 	btfDir, err := btfCacheDir("", kf.cacheDir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vmtest load: %v; not caching BTF\n", err)
 	}
 	bc := newBTFCache(btfDir)
-
-	cfg := vmtest.Config{Kernels: kl.kernels, Resolver: resolver, Payload: exe, Args: []string{loaderCommand}, Raw: true, Jobs: 1}
-	vf.apply(&cfg)
-	for _, o := range objs {
-		cfg.Args = append(cfg.Args, o.guest)
-		cfg.Files = append(cfg.Files, initramfs.File{Name: o.guest, Source: o.host, Mode: 0o644})
+	var rows []loadResult
+	if *from != "" {
+		rows, err = repredict(ctx, *from, resolver, bc)
+	} else {
+		rows, err = bootRows(ctx, kl.kernels, rest, vf, resolver, bc)
 	}
-	dir, err := os.MkdirTemp("", "vmtest-load-")
-	if err != nil {
-		return exitWith(exitInfra, err)
-	}
-	defer os.RemoveAll(dir)
-	r, err := newRunner(cfg)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-
-	var rows []loadResult
-	for _, k := range kl.kernels {
-		rows = append(rows, loadOn(ctx, r, resolver, bc, k, objs, filepath.Join(dir, fmt.Sprint(len(rows))))...)
-		if ctx.Err() != nil {
-			break
-		}
+	if *summary {
+		var b strings.Builder
+		writeLoadSummary(&b, rows)
+		_, err = io.WriteString(os.Stdout, strings.TrimPrefix(b.String(), "\n"))
+	} else {
+		err = writeLoad(os.Stdout, *f, rows)
 	}
-	if err := writeLoad(os.Stdout, *f, rows); err != nil {
+	if err != nil {
 		return exitWith(exitInfra, err)
 	}
 	for _, row := range rows {
@@ -154,6 +146,42 @@ func runLoad(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
+}
+
+// bootRows boots each kernel once and loads the objects named by args.
+func bootRows(ctx context.Context, ks []kernel.Kernel, args []string, vf *vmFlags, resolver kernel.Resolver, bc *corereport.BTFCache) ([]loadResult, error) {
+	objs, err := loadObjects(args)
+	if err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, exitWith(exitInfra, fmt.Errorf("find own executable: %w", err))
+	}
+	cfg := vmtest.Config{Kernels: ks, Resolver: resolver, Payload: exe, Args: []string{loaderCommand}, Raw: true, Jobs: 1}
+	vf.apply(&cfg)
+	for _, o := range objs {
+		cfg.Args = append(cfg.Args, o.guest)
+		cfg.Files = append(cfg.Files, initramfs.File{Name: o.guest, Source: o.host, Mode: 0o644})
+	}
+	dir, err := os.MkdirTemp("", "vmtest-load-")
+	if err != nil {
+		return nil, exitWith(exitInfra, err)
+	}
+	defer os.RemoveAll(dir)
+	r, err := newRunner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var rows []loadResult
+	for _, k := range ks {
+		rows = append(rows, loadOn(ctx, r, resolver, bc, k, objs, filepath.Join(dir, fmt.Sprint(len(rows))))...)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return rows, nil
 }
 
 // loadObjects reads the objects named on the command line. An object
@@ -298,12 +326,30 @@ func compareLoad(o loadObject, name, version string, got map[string]loadRow, pre
 			case p.Attach != corereport.Loads:
 				r.Why = p.AttachReason
 			}
+			r.Maps = mapVerdicts(p.Findings)
 		}
 		if ran {
 			r.Loaded, r.Attached, r.Error, r.Stage, r.NotTried, r.Insns = g.Loaded, g.Attached, g.Error, g.Stage, g.NotTried, g.Insns
 		}
 		r.Agreement = agreement(ran, predicted, g, p)
 		out = append(out, r)
+	}
+	return out
+}
+
+// mapVerdicts are the map findings of a program that say more than
+// "created".
+func mapVerdicts(fs []corereport.Finding) []string {
+	var out []string
+	for _, f := range fs {
+		switch f.Check {
+		case corereport.CheckMapType, corereport.CheckMapFlags, corereport.CheckMapBTF, corereport.CheckMapSize:
+		default:
+			continue
+		}
+		if f.Verdict != corereport.Loads || f.Detail != "" {
+			out = append(out, fmt.Sprintf("%s: %s (%s)", f.Subject, f.Verdict, f.Detail))
+		}
 	}
 	return out
 }
@@ -410,10 +456,19 @@ func writeLoadSummary(b *strings.Builder, rows []loadResult) {
 	}
 	for _, r := range rows {
 		if loud(r.Agreement) {
-			fmt.Fprintf(b, "DISAGREE %s %s on %s (%s): predicted %q (%s); kernel: loaded=%s attached=%s %s\n",
-				filepath.Base(r.Object), r.Program, r.Kernel, r.Agreement, r.Predicted, oneLine(r.Why), yesNo(r.Loaded), attachedText(r), oneLine(r.Error))
+			fmt.Fprintf(b, "DISAGREE %s %s on %s (%s): predicted %q (%s); kernel: loaded=%s attached=%s %s%s\n",
+				filepath.Base(r.Object), r.Program, r.Kernel, r.Agreement, r.Predicted, oneLine(r.Why), yesNo(r.Loaded), attachedText(r), stageText(r.Stage), oneLine(r.Error))
 		}
 	}
+}
+
+// stageText names a failure's stage for the disagreement lines: a map the
+// kernel refused to create is attributed to the map.
+func stageText(stage string) string {
+	if stage == "map" {
+		return "(map creation) "
+	}
+	return ""
 }
 
 func loud(agreement string) bool {

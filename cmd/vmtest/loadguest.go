@@ -46,8 +46,9 @@ type loadRow struct {
 	// cgroup, an interface).
 	Attached *bool  `json:"attached"`
 	Error    string `json:"error,omitempty"`
-	// Stage is where Error happened: "load" (the kernel refused), "loader"
-	// (cilium/ebpf refused before asking the kernel: no errno) or
+	// Stage is where Error happened: "map" (the kernel refused to create
+	// a map the program uses), "load" (the kernel refused the program),
+	// "loader" (cilium/ebpf refused before asking the kernel: no errno) or
 	// "attach"; NotTried says why attaching was not tried.
 	Stage    string `json:"stage,omitempty"`
 	NotTried string `json:"not_tried,omitempty"`
@@ -121,9 +122,13 @@ func loadOne(spec *ebpf.CollectionSpec, name string) loadRow {
 	if err != nil {
 		row.Stage, row.Error = "load", loadError(err)
 		var errno syscall.Errno
-		if !errors.As(err, &errno) {
+		switch {
+		case !errors.As(err, &errno):
 			// cilium/ebpf refused before asking the kernel.
 			row.Stage = "loader"
+		case strings.HasPrefix(err.Error(), "map "):
+			// cilium/ebpf names the map whose creation the kernel refused.
+			row.Stage = "map"
 		}
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {

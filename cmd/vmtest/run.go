@@ -159,9 +159,9 @@ func runDisplay(cfg *vmtest.Config) *display.Display {
 
 // argsCheck predicts, per kernel, the loads of a BPF object (--core-object)
 // and, once the matrix is done, checks the arguments its kprobes read
-// across every kernel that resolved.
+// across every kernel that resolved, per architecture.
 type argsCheck struct {
-	predictor *corereport.Predictor
+	predictors *archPredictor
 }
 
 // archPredictor predicts with the object built for each kernel's
@@ -175,23 +175,31 @@ type archPredictor struct {
 }
 
 func (a *archPredictor) Predict(ctx context.Context, k kernel.Kernel) (*report.Prediction, error) {
-	arch := k.Arch
+	p, err := a.forArch(k.Arch)
+	if err != nil {
+		return nil, err
+	}
+	return p.Predict(ctx, k)
+}
+
+// forArch returns the predictor of arch's build of the object ("" is the
+// host's architecture).
+func (a *archPredictor) forArch(arch kernel.Arch) (*corereport.Predictor, error) {
 	if arch == "" {
 		arch = kernel.HostArch()
 	}
 	a.mu.Lock()
-	p, ok := a.byArch[arch]
-	if !ok {
-		obj := corereport.ObjectForArch(a.object, string(arch))
-		var err error
-		if p, err = corereport.NewPredictor(obj, a.cache, corereport.Options{MapFallbacks: probes.MapFallbacks}); err != nil {
-			a.mu.Unlock()
-			return nil, err
-		}
-		a.byArch[arch] = p
+	defer a.mu.Unlock()
+	if p, ok := a.byArch[arch]; ok {
+		return p, nil
 	}
-	a.mu.Unlock()
-	return p.Predict(ctx, k)
+	obj := corereport.ObjectForArch(a.object, string(arch))
+	p, err := corereport.NewPredictor(obj, a.cache, corereport.Options{MapFallbacks: probes.MapFallbacks})
+	if err != nil {
+		return nil, err
+	}
+	a.byArch[arch] = p
+	return p, nil
 }
 
 // newArgsCheck sets cfg.Predictor to predict object's loads on each kernel.
@@ -208,25 +216,58 @@ func newArgsCheck(cfg *vmtest.Config, object, kernelCacheDir string) (*argsCheck
 	if err != nil {
 		return nil, usageError(fmt.Errorf("--core-object: %w", err))
 	}
-	cfg.Predictor = &archPredictor{object: object, cache: cache,
+	ap := &archPredictor{object: object, cache: cache,
 		byArch: map[kernel.Arch]*corereport.Predictor{kernel.HostArch(): predictor}}
-	return &argsCheck{predictor: predictor}, nil
+	cfg.Predictor = ap
+	return &argsCheck{predictors: ap}, nil
 }
 
 // run checks the argument reads across the kernels of sum that resolved,
-// in order.
+// in order: each architecture's kernels with that architecture's build of
+// the object (package argread reads x86-64 and arm64 pt_regs).
 func (c *argsCheck) run(sum report.Summary) (*report.Args, error) {
-	// The argument check reads kprobe contexts at x86-64 pt_regs offsets
-	// (package argread): it covers the kernels of the host's architecture.
-	var resolved []kernel.Kernel
+	byArch := map[kernel.Arch][]kernel.Kernel{}
+	arches := []kernel.Arch{}
 	for _, k := range sum.Kernels {
-		if k.Kernel.Resolved() && (k.Kernel.Arch == "" || k.Kernel.Arch == kernel.HostArch()) {
-			resolved = append(resolved, k.Kernel)
+		if !k.Kernel.Resolved() {
+			continue
 		}
+		arch := k.Kernel.Arch
+		if arch == "" {
+			arch = kernel.HostArch()
+		}
+		if _, ok := byArch[arch]; !ok {
+			arches = append(arches, arch)
+		}
+		byArch[arch] = append(byArch[arch], k.Kernel)
 	}
-	a, err := c.predictor.Args(resolved)
-	if err != nil {
-		return nil, err
+	if len(arches) == 0 {
+		arches = append(arches, kernel.HostArch())
 	}
-	return a.Report(), nil
+	var out *report.Args
+	for _, arch := range arches {
+		p, err := c.predictors.forArch(arch)
+		if err != nil {
+			return nil, err
+		}
+		a, err := p.Args(byArch[arch])
+		if err != nil {
+			return nil, err
+		}
+		out = mergeArgs(out, a.Report())
+	}
+	return out, nil
+}
+
+// mergeArgs adds the argument check of one architecture's kernels to
+// those of the others.
+func mergeArgs(all, one *report.Args) *report.Args {
+	if all == nil {
+		return one
+	}
+	all.Summary += "; " + one.Summary
+	all.Drift += one.Drift
+	all.Unknown += one.Unknown
+	all.Notes = append(all.Notes, one.Notes...)
+	return all
 }

@@ -163,47 +163,13 @@ func (a *Archive) IndexFor(ctx context.Context, suite, arch string) (*Index, err
 }
 
 func (a *Archive) fetchIndex(ctx context.Context, suite, arch string, haveOld bool, old *Index) (*Index, error) {
-	u := a.Mirror + "/dists/" + suite + "/InRelease"
-	if a.Keyring == nil && !a.AllowUnverified {
-		return nil, fmt.Errorf("%s: %w (install debian-archive-keyring, or pass --allow-unverified to use unverified kernels)", u, ErrNoKeyring)
-	}
-	raw, err := a.get(ctx, u, MaxInRelease)
+	rel, signer, err := a.release(ctx, suite)
 	if err != nil {
 		return nil, err
 	}
-	var text []byte
-	signer := ""
-	if a.Keyring != nil {
-		text, signer, err = VerifyInRelease(raw, a.Keyring)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", u, err)
-		}
-	} else if text, err = UnsignedInRelease(raw); err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
-	}
-	rel, err := ParseRelease(text)
+	path, want, err := packagesFile(rel, suite, arch)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
-	}
-	if rel.Codename != suite && rel.Suite != suite {
-		return nil, fmt.Errorf("%s: describes suite %q (codename %q), not %q", u, rel.Suite, rel.Codename, suite)
-	}
-	// Prefer gzip (fast to decompress) and fall back to xz; both are
-	// checked against the signed hash list.
-	var path string
-	var want FileHash
-	dir := "main/binary-" + arch + "/"
-	for _, p := range []string{dir + "Packages.gz", dir + "Packages.xz"} {
-		if h, ok := rel.SHA256[p]; ok {
-			path, want = p, h
-			break
-		}
-	}
-	if path == "" {
-		return nil, fmt.Errorf("%s lists no %sPackages.gz or .xz: %w", u, dir, ErrArchNotServed)
-	}
-	if want.Size <= 0 || want.Size > MaxPackagesFile {
-		return nil, fmt.Errorf("%s: %s of %d bytes exceeds the limit of %d", u, path, want.Size, MaxPackagesFile)
+		return nil, err
 	}
 	idx := &Index{Suite: suite, Date: rel.Date, Signer: signer, PackagesPath: path, PackagesHash: want.SHA256, Unverified: a.Keyring == nil}
 	if arch != ArchAMD64 {
@@ -213,8 +179,74 @@ func (a *Archive) fetchIndex(ctx context.Context, suite, arch string, haveOld bo
 		idx.Candidates, idx.Images, idx.Busybox = old.Candidates, old.Images, old.Busybox
 		return idx, nil
 	}
+	pkgs, err := a.readPackages(ctx, suite, path, want, rel.AcquireByHash, KeepIndexEntry)
+	if err != nil {
+		return nil, err
+	}
+	idx.Candidates = FindCandidatesFor(suite, arch, pkgs)
+	idx.Images = ImagePackages(pkgs)
+	for _, p := range pkgs {
+		if p.Name == BusyboxPackage {
+			idx.Busybox = append(idx.Busybox, p)
+		}
+	}
+	return idx, nil
+}
+
+// release fetches suite's InRelease, verifies its signature (unless
+// AllowUnverified without a keyring) and parses it; it returns the signer.
+func (a *Archive) release(ctx context.Context, suite string) (*Release, string, error) {
+	u := a.Mirror + "/dists/" + suite + "/InRelease"
+	if a.Keyring == nil && !a.AllowUnverified {
+		return nil, "", fmt.Errorf("%s: %w (install debian-archive-keyring, or pass --allow-unverified to use unverified kernels)", u, ErrNoKeyring)
+	}
+	raw, err := a.get(ctx, u, MaxInRelease)
+	if err != nil {
+		return nil, "", err
+	}
+	var text []byte
+	signer := ""
+	if a.Keyring != nil {
+		text, signer, err = VerifyInRelease(raw, a.Keyring)
+	} else {
+		text, err = UnsignedInRelease(raw)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", u, err)
+	}
+	rel, err := ParseRelease(text)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", u, err)
+	}
+	if rel.Codename != suite && rel.Suite != suite {
+		return nil, "", fmt.Errorf("%s: describes suite %q (codename %q), not %q", u, rel.Suite, rel.Codename, suite)
+	}
+	return rel, signer, nil
+}
+
+// packagesFile picks the main/binary-ARCH Packages index that rel lists,
+// gzip (fast to decompress) before xz; both are checked against the signed
+// hash list.
+func packagesFile(rel *Release, suite, arch string) (string, FileHash, error) {
+	dir := "main/binary-" + arch + "/"
+	for _, p := range []string{dir + "Packages.gz", dir + "Packages.xz"} {
+		h, ok := rel.SHA256[p]
+		if !ok {
+			continue
+		}
+		if h.Size <= 0 || h.Size > MaxPackagesFile {
+			return "", FileHash{}, fmt.Errorf("%s %s: %d bytes exceeds the limit of %d", suite, p, h.Size, MaxPackagesFile)
+		}
+		return p, h, nil
+	}
+	return "", FileHash{}, fmt.Errorf("%s InRelease lists no %sPackages.gz or .xz: %w", suite, dir, ErrArchNotServed)
+}
+
+// readPackages fetches the Packages index path of suite, checks it against
+// want (from the verified InRelease), and parses the stanzas keep accepts.
+func (a *Archive) readPackages(ctx context.Context, suite, path string, want FileHash, byHash bool, keep func(string) bool) ([]Package, error) {
 	a.Progress.Stepf("fetching the %s index (%d KiB)", suite, want.Size>>10)
-	pu, data, err := a.getIndexFile(ctx, suite, path, want, rel.AcquireByHash)
+	pu, data, err := a.getIndexFile(ctx, suite, path, want, byHash)
 	if err != nil {
 		return nil, err
 	}
@@ -236,18 +268,30 @@ func (a *Archive) fetchIndex(ctx context.Context, suite, arch string, haveOld bo
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", pu, err)
 	}
-	pkgs, err := ParsePackages(LimitReader(r, MaxPackagesText, "decompressed "+path), KeepIndexEntry)
+	pkgs, err := ParsePackages(LimitReader(r, MaxPackagesText, "decompressed "+path), keep)
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", pu, err)
 	}
-	idx.Candidates = FindCandidatesFor(suite, arch, pkgs)
-	idx.Images = ImagePackages(pkgs)
-	for _, p := range pkgs {
-		if p.Name == BusyboxPackage {
-			idx.Busybox = append(idx.Busybox, p)
-		}
+	return pkgs, nil
+}
+
+// Packages returns the stanzas of suite's main/binary-ARCH Packages index
+// whose package name keep accepts, read from the mirror and verified like
+// every index (InRelease signature, then the index's size and SHA-256). It
+// is not cached.
+func (a *Archive) Packages(ctx context.Context, suite, arch string, keep func(name string) bool) ([]Package, error) {
+	if a.Offline {
+		return nil, fmt.Errorf("index of %s: %w", suite, ErrOffline)
 	}
-	return idx, nil
+	rel, _, err := a.release(ctx, suite)
+	if err != nil {
+		return nil, err
+	}
+	path, want, err := packagesFile(rel, suite, arch)
+	if err != nil {
+		return nil, err
+	}
+	return a.readPackages(ctx, suite, path, want, rel.AcquireByHash, keep)
 }
 
 // getIndexFile fetches the index file path of suite that InRelease lists
@@ -479,7 +523,7 @@ func (a *Archive) cached(c Candidate) (*Fetched, bool) {
 // extract downloads package p into a temporary file, verifies its size and
 // SHA-256 against the (signed) index, and extracts the kernel files.
 func (a *Archive) extract(ctx context.Context, p Package, vmlinuz, config io.Writer, mods *modules.Builder) (KernelFiles, error) {
-	tmp, err := a.download(ctx, p)
+	tmp, err := a.Download(ctx, p)
 	if err != nil {
 		return KernelFiles{}, err
 	}
@@ -492,10 +536,11 @@ func (a *Archive) extract(ctx context.Context, p Package, vmlinuz, config io.Wri
 	return kf, nil
 }
 
-// download fetches package p into a temporary file of the cache and verifies
-// its size and SHA-256 against the (signed) index. The caller closes and
-// removes the file, which is positioned at its start.
-func (a *Archive) download(ctx context.Context, p Package) (*os.File, error) {
+// Download fetches package p (a stanza of a verified index) into a
+// temporary file of the cache and verifies its size and SHA-256 against the
+// index. The caller closes and removes the file, which is positioned at its
+// start.
+func (a *Archive) Download(ctx context.Context, p Package) (*os.File, error) {
 	u := a.Mirror + "/" + p.Filename
 	if a.Offline {
 		return nil, fmt.Errorf("GET %s: %w", u, ErrOffline)

@@ -55,7 +55,7 @@ func (a *Archive) Busybox(ctx context.Context, suite, arch string) (string, erro
 	if path, ok := a.cachedBusybox(p); ok {
 		return path, nil
 	}
-	tmp, err := a.download(ctx, p)
+	tmp, err := a.Download(ctx, p)
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %w", p.Name, p.Version, err)
 	}
@@ -93,6 +93,30 @@ func (a *Archive) cachedBusybox(p Package) (string, bool) {
 // binary (bin/busybox, or usr/bin/busybox in a merged-/usr layout) to w, at
 // most MaxBusybox bytes. The package's hash must be verified first.
 func ExtractBusybox(r io.Reader, w io.Writer) error {
+	errFound := errors.New("found")
+	err := WalkData(r, func(name string, size int64, content io.Reader) error {
+		if name != "bin/busybox" && name != "usr/bin/busybox" {
+			return nil
+		}
+		if err := copyMember(w, content, &tar.Header{Name: name, Size: size}, MaxBusybox); err != nil {
+			return err
+		}
+		return errFound
+	})
+	switch {
+	case errors.Is(err, errFound):
+		return nil
+	case err == nil:
+		return ErrNoBusyboxInDeb
+	}
+	return err
+}
+
+// WalkData calls fn for every regular file of the .deb read from r (the
+// members of its data.tar), with the file's path without a leading slash and
+// its content; the decompressed tar may hold at most MaxDataTar bytes. The
+// package's hash must be verified first. An error of fn ends the walk.
+func WalkData(r io.Reader, fn func(name string, size int64, content io.Reader) error) error {
 	data, name, err := dataMember(r)
 	if err != nil {
 		return err
@@ -106,14 +130,16 @@ func ExtractBusybox(r io.Reader, w io.Writer) error {
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return ErrNoBusyboxInDeb
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
-		p := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
-		if h.Typeflag == tar.TypeReg && (p == "bin/busybox" || p == "usr/bin/busybox") {
-			return copyMember(w, tr, h, MaxBusybox)
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if err := fn(strings.TrimPrefix(path.Clean("/"+h.Name), "/"), h.Size, tr); err != nil {
+			return err
 		}
 	}
 }

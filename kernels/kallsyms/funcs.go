@@ -40,57 +40,71 @@ const FuncsFormat = "funcs-v2"
 // kernel skips such records: an overridden weak function's leftovers).
 const maxFentryOffset = 16
 
-// FuncsOf returns the functions of the vmlinux ELF image whose kallsyms t
-// holds, and which of them ftrace can trace: the call sites listed between
-// __start_mcount_loc and __stop_mcount_loc (8-byte addresses), each assigned
-// to the function it starts. Records in .init.text are left out: the kernel
-// frees that code after boot.
+// FuncsOf returns the functions of the x86-64 vmlinux ELF image whose
+// kallsyms t holds, and which of them ftrace can trace: the call sites
+// listed between __start_mcount_loc and __stop_mcount_loc (8-byte
+// addresses), each assigned to the function it starts. Records in
+// .init.text are left out: the kernel frees that code after boot.
 func FuncsOf(vmlinux []byte, t *Table) (*Funcs, error) {
-	fs := &Funcs{Count: map[string]int{}}
-	var text []Symbol
-	var start, stop, initStart, initEnd, sysTable, sysTableEnd uint64
-	for i, s := range t.Symbols {
-		if s.IsText() {
-			fs.Count[s.Name]++
-			text = append(text, s)
-		}
-		switch s.Name {
-		case "__start_mcount_loc":
-			start = s.Addr
-		case "__stop_mcount_loc":
-			stop = s.Addr
-		case "_sinittext":
-			initStart = s.Addr
-		case "_einittext":
-			initEnd = s.Addr
-		case "sys_call_table":
-			sysTable = s.Addr
-			for _, n := range t.Symbols[i+1:] {
-				if n.Addr > s.Addr {
-					sysTableEnd = n.Addr
-					break
-				}
-			}
-		}
-	}
 	f, err := elf.NewFile(bytes.NewReader(vmlinux))
 	if err != nil {
 		return nil, fmt.Errorf("kallsyms functions: not an ELF: %w", err)
 	}
-	if err := fs.readSyscalls(f, text, sysTable, sysTableEnd); err != nil {
-		return nil, err
+	mem := elfMemory{f}
+	var s sites
+	if addr, n := t.array("sys_call_table"); addr != 0 {
+		if s.syscalls, err = mem.pointers(addr, n); err != nil {
+			return nil, fmt.Errorf("sys_call_table: %w", err)
+		}
 	}
-	if start == 0 || stop <= start {
-		return fs, nil
+	if start, stop := t.addr("__start_mcount_loc"), t.addr("__stop_mcount_loc"); start != 0 && stop > start {
+		if s.mcount, err = mem.pointers(start, int((stop-start)/8)); err != nil {
+			return nil, fmt.Errorf("mcount: %w", err)
+		}
 	}
-	locs, err := readAt(f, start, stop-start)
-	if err != nil {
-		return nil, fmt.Errorf("mcount: %w", err)
+	return t.funcs(s), nil
+}
+
+// sites is what an image says of its functions beyond kallsyms.
+type sites struct {
+	// mcount holds ftrace's call-site records (__mcount_loc), nil when
+	// the image has none.
+	mcount []uint64
+	// adjust is added to a record to reach the instruction ftrace
+	// patches (arm64 with pre-function NOPs records the first of those,
+	// 8 bytes before the function).
+	adjust uint64
+	// syscalls holds the entries of sys_call_table, nil when unknown.
+	syscalls []uint64
+}
+
+// funcs assigns the call sites of s to the text symbols of t.
+func (t *Table) funcs(s sites) *Funcs {
+	fs := &Funcs{Count: map[string]int{}}
+	var text []Symbol
+	for _, sym := range t.Symbols {
+		if sym.IsText() {
+			fs.Count[sym.Name]++
+			text = append(text, sym)
+		}
 	}
+	if s.syscalls != nil {
+		fs.Syscalls = map[string]bool{}
+		for _, ip := range s.syscalls {
+			k := sort.Search(len(text), func(j int) bool { return text[j].Addr >= ip })
+			for ; k < len(text) && text[k].Addr == ip; k++ {
+				fs.Syscalls[text[k].Name] = true
+			}
+		}
+	}
+	if s.mcount == nil {
+		return fs
+	}
+	initStart, initEnd := t.addr("_sinittext"), t.addr("_einittext")
 	fs.Traceable = map[string]bool{}
-	for i := 0; i+8 <= len(locs); i += 8 {
-		ip := binary.LittleEndian.Uint64(locs[i:])
-		if ip == 0 || (ip >= initStart && ip < initEnd) {
+	for _, rec := range s.mcount {
+		ip := rec + s.adjust
+		if rec == 0 || (ip >= initStart && ip < initEnd) {
 			continue
 		}
 		k := sort.Search(len(text), func(j int) bool { return text[j].Addr > ip }) - 1
@@ -102,32 +116,53 @@ func FuncsOf(vmlinux []byte, t *Table) (*Funcs, error) {
 			fs.Traceable[text[j].Name] = true
 		}
 	}
-	return fs, nil
+	return fs
 }
 
 // maxSyscalls bounds the entries read from sys_call_table.
 const maxSyscalls = 2048
 
-// readSyscalls reads the function pointers of sys_call_table (8 bytes
-// each, from addr up to the next symbol at end) and names them.
-func (fs *Funcs) readSyscalls(f *elf.File, text []Symbol, addr, end uint64) error {
-	if addr == 0 || end <= addr {
-		return nil
-	}
-	n := min((end-addr)/8, maxSyscalls)
-	raw, err := readAt(f, addr, n*8)
-	if err != nil {
-		return fmt.Errorf("sys_call_table: %w", err)
-	}
-	fs.Syscalls = map[string]bool{}
-	for i := 0; i+8 <= len(raw); i += 8 {
-		ip := binary.LittleEndian.Uint64(raw[i:])
-		k := sort.Search(len(text), func(j int) bool { return text[j].Addr >= ip })
-		for ; k < len(text) && text[k].Addr == ip; k++ {
-			fs.Syscalls[text[k].Name] = true
+// addr returns the address of the first symbol called name, 0 if none is.
+func (t *Table) addr(name string) uint64 {
+	for _, s := range t.Symbols {
+		if s.Name == name {
+			return s.Addr
 		}
 	}
-	return nil
+	return 0
+}
+
+// array returns the address of the symbol called name and how many 8-byte
+// entries fit before the next symbol's address (at most maxSyscalls).
+func (t *Table) array(name string) (uint64, int) {
+	for i, s := range t.Symbols {
+		if s.Name != name {
+			continue
+		}
+		for _, n := range t.Symbols[i+1:] {
+			if n.Addr > s.Addr {
+				return s.Addr, int(min((n.Addr-s.Addr)/8, maxSyscalls))
+			}
+		}
+		return 0, 0
+	}
+	return 0, 0
+}
+
+// elfMemory reads a vmlinux ELF's contents by virtual address.
+type elfMemory struct{ f *elf.File }
+
+// pointers returns the n 8-byte values at addr.
+func (m elfMemory) pointers(addr uint64, n int) ([]uint64, error) {
+	raw, err := readAt(m.f, addr, uint64(n)*8)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = binary.LittleEndian.Uint64(raw[8*i:])
+	}
+	return out, nil
 }
 
 // readAt reads size bytes at virtual address addr of f.

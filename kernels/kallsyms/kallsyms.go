@@ -1,6 +1,7 @@
 // Package kallsyms reads the kernel's symbol table out of a vmlinux ELF that
-// has no .symtab (the decompressed payload of a distribution bzImage), and
-// the ftrace-able call sites the kernel records in __mcount_loc.
+// has no .symtab (the decompressed payload of a distribution bzImage) or
+// out of an arm64 Image (a raw binary, see ARM64Image), and the ftrace-able
+// call sites the kernel records in __mcount_loc.
 //
 // A kernel built with CONFIG_KALLSYMS carries its symbols compressed in
 // .rodata (scripts/kallsyms.c): kallsyms_names (each symbol a length byte or
@@ -324,7 +325,32 @@ func (p *parser) findAddresses(names []string) ([]uint64, error) {
 	if anchor < 0 {
 		return nil, fmt.Errorf("kallsyms: no _text or startup_64 symbol: %w", ErrNotFound)
 	}
-	type layout struct{ offsets, base int }
+	cands := p.layouts()
+	for _, c := range cands {
+		if c.base < 0 {
+			if addrs := p.placeRelative(c.offsets); addrs[anchor] == p.textStart && sorted(addrs) {
+				return addrs, nil
+			}
+			continue
+		}
+		for _, percpu := range []bool{true, false} {
+			addrs := p.addresses(c.offsets, p.u64(c.base), percpu)
+			if addrs[anchor] == p.textStart && sorted(addrs) {
+				return addrs, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("kallsyms: offsets: %w", ErrNotFound)
+}
+
+// layout places kallsyms_offsets (N 32-bit values) and
+// kallsyms_relative_base (-1: none, the offsets are place-relative).
+type layout struct{ offsets, base int }
+
+// layouts returns where the offsets and relative base may be: before
+// relative_base and num_syms (up to 6.3) or after the token index (6.4 on),
+// the latter relative to their own place from 6.15 on.
+func (p *parser) layouts() []layout {
 	var cands []layout
 	align8 := func(x int) int { return (x + 7) &^ 7 }
 	// Before num_syms: relative_base (8 bytes, aligned) then num_syms.
@@ -340,24 +366,13 @@ func (p *parser) findAddresses(names []string) ([]uint64, error) {
 		cands = append(cands, layout{offsets: o, base: align8(o + 4*p.num)})
 		cands = append(cands, layout{offsets: o, base: -1})
 	}
+	var out []layout
 	for _, c := range cands {
-		if c.offsets < 0 || c.offsets+4*p.num > len(p.d) || c.base+8 > len(p.d) {
-			continue
-		}
-		if c.base < 0 {
-			if addrs := p.placeRelative(c.offsets); addrs[anchor] == p.textStart && sorted(addrs) {
-				return addrs, nil
-			}
-			continue
-		}
-		for _, percpu := range []bool{true, false} {
-			addrs := p.addresses(c.offsets, p.u64(c.base), percpu)
-			if addrs[anchor] == p.textStart && sorted(addrs) {
-				return addrs, nil
-			}
+		if c.offsets >= 0 && c.offsets+4*p.num <= len(p.d) && c.base+8 <= len(p.d) {
+			out = append(out, c)
 		}
 	}
-	return nil, fmt.Errorf("kallsyms: offsets: %w", ErrNotFound)
+	return out
 }
 
 // placeRelative decodes offsets that are relative to their own place

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/corematrix/corematrix/kernels/armimage"
 	"github.com/corematrix/corematrix/kernels/bzimage"
 	"github.com/corematrix/corematrix/kernels/kallsyms"
 	"github.com/corematrix/corematrix/kernels/kerneltest"
@@ -53,6 +54,68 @@ func TestParseRealImages(t *testing.T) {
 				assert.False(t, fs.Traceable[fn], "%s traceable", fn)
 			}
 		})
+	}
+}
+
+// TestParseARM64Images reads kallsyms, __mcount_loc and sys_call_table
+// out of the arm64 Images of the default matrix: 5.10 and 6.1 keep their
+// pointers in RELA addends (zero in the image) and have text symbols only,
+// so __mcount_loc and sys_call_table are found by content; 6.12 and latest
+// keep pointers in place (RELR) and name both tables. The link address
+// must come out as the kernel's KIMAGE_VADDR of that line.
+func TestParseARM64Images(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		base uint64
+	}{
+		{"5.10/arm64", 0xffff800010000000},
+		{"6.1/arm64", 0xffff800008000000},
+		{"6.12/arm64", 0xffff800080000000},
+		{"latest/arm64", 0xffff800080000000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img, err := armimage.Load(kerneltest.Image(t, tc.name).Path)
+			require.NoError(t, err)
+			im, err := kallsyms.NewARM64Image(img)
+			require.NoError(t, err)
+			assert.Equal(t, tc.base, im.Base(), "link address")
+			assert.Greater(t, len(im.Table().Symbols), 30000, "symbols")
+			byName := map[string]kallsyms.Symbol{}
+			for _, s := range im.Table().Symbols {
+				if _, dup := byName[s.Name]; !dup {
+					byName[s.Name] = s
+				}
+			}
+			for _, fn := range []string{"vfs_read", "do_exit", "schedule"} {
+				assert.Equal(t, byte('T'), byName[fn].Type, "type of %s", fn)
+			}
+			fs := im.Funcs()
+			require.NotNil(t, fs.Traceable, "no __mcount_loc found")
+			assert.Greater(t, len(fs.Traceable), 25000, "traceable functions")
+			for _, fn := range []string{"vfs_read", "do_exit", "tcp_v4_connect"} {
+				assert.True(t, fs.Traceable[fn], "%s traceable", fn)
+			}
+			for _, fn := range []string{"ftrace_stub", "start_kernel"} {
+				assert.False(t, fs.Traceable[fn], "%s traceable", fn)
+			}
+			require.NotNil(t, fs.Syscalls, "no sys_call_table found")
+			for _, fn := range []string{"__arm64_sys_read", "__arm64_sys_openat", "__arm64_sys_execve"} {
+				assert.True(t, fs.Syscalls[fn], "%s in sys_call_table", fn)
+			}
+			// arm64 has no open(2) (asm-generic) and its compat table is
+			// not the native one.
+			assert.False(t, fs.Syscalls["__arm64_sys_open"], "__arm64_sys_open in sys_call_table")
+			for n := range fs.Syscalls {
+				assert.NotContains(t, n, "compat", "native table holds %s", n)
+			}
+		})
+	}
+}
+
+func TestParseARM64NotImage(t *testing.T) {
+	for _, in := range [][]byte{nil, []byte("not an image"), make([]byte, 4096)} {
+		_, err := kallsyms.NewARM64Image(in)
+		assert.ErrorIs(t, err, kallsyms.ErrNotFound)
 	}
 }
 

@@ -111,6 +111,39 @@ func Collect(o Options) (*Set, error) {
 		root = "/"
 	}
 	s := &Set{}
+	dirs, err := s.addSystem(root)
+	if err != nil {
+		return nil, err
+	}
+	if o.TmpDir != "" {
+		etc := filepath.Join(o.TmpDir, "etc")
+		if err := CopyEtc(filepath.Join(root, "etc"), etc); err != nil {
+			return nil, err
+		}
+		s.Exports = append(s.Exports, Export{Tag: "cm-etc", Host: etc, Guest: "/etc", Overlay: true})
+	}
+	if o.WorkDir != "" {
+		dirs = append(dirs, SourceRoot(o.WorkDir))
+	}
+	dirs = append(dirs, s.addGo(env)...)
+	for _, d := range o.Extra {
+		a, err := filepath.Abs(d)
+		if err != nil || !isDir(a) {
+			return nil, fmt.Errorf("--share %s: not a directory", d)
+		}
+		dirs = append(dirs, a)
+	}
+	for _, d := range dedupe(dirs) {
+		s.Exports = append(s.Exports, Export{Tag: fmt.Sprintf("cm-%d", len(s.Exports)), Host: d, Guest: d, Overlay: true})
+	}
+	// Parents before children: the guest mounts in this order.
+	sort.SliceStable(s.Exports, func(i, j int) bool { return depth(s.Exports[i].Guest) < depth(s.Exports[j].Guest) })
+	return s, nil
+}
+
+// addSystem returns the system directories under root to share; those
+// that are links on the host become links in s.
+func (s *Set) addSystem(root string) ([]string, error) {
 	var dirs []string
 	for _, d := range systemDirs {
 		p := filepath.Join(root, d)
@@ -130,38 +163,16 @@ func Collect(o Options) (*Set, error) {
 			dirs = append(dirs, d)
 		}
 	}
-	if o.TmpDir != "" {
-		etc := filepath.Join(o.TmpDir, "etc")
-		if err := CopyEtc(filepath.Join(root, "etc"), etc); err != nil {
-			return nil, err
-		}
-		s.Exports = append(s.Exports, Export{Tag: "cm-etc", Host: etc, Guest: "/etc", Overlay: true})
-	}
-	if o.WorkDir != "" {
-		dirs = append(dirs, SourceRoot(o.WorkDir))
-	}
-	goroot := env["GOROOT"]
-	if goroot == "" {
-		goroot = findGOROOT(env["PATH"])
-	}
-	home := env["HOME"]
-	gopath := firstList(env["GOPATH"])
-	if gopath == "" && home != "" {
-		gopath = filepath.Join(home, "go")
-	}
-	modcache := env["GOMODCACHE"]
-	if modcache == "" && gopath != "" {
-		modcache = filepath.Join(gopath, "pkg", "mod")
-	}
-	gocache := env["GOCACHE"]
-	if gocache == "" {
-		if x := env["XDG_CACHE_HOME"]; x != "" {
-			gocache = filepath.Join(x, "go-build")
-		} else if home != "" {
-			gocache = filepath.Join(home, ".cache", "go-build")
-		}
-	}
-	for _, kv := range []struct{ name, dir string }{{"GOROOT", goroot}, {"GOMODCACHE", modcache}, {"GOCACHE", gocache}} {
+	return dirs, nil
+}
+
+// addGo returns the Go tree, module cache and build cache of the
+// environment env to share (those that exist), setting in s the variables
+// env does not set and GOROOT/bin on the guest's PATH.
+func (s *Set) addGo(env map[string]string) []string {
+	loc := goLocations(env)
+	var dirs []string
+	for _, kv := range []struct{ name, dir string }{{"GOROOT", loc.goroot}, {"GOMODCACHE", loc.modcache}, {"GOCACHE", loc.gocache}} {
 		if kv.dir == "" || !isDir(kv.dir) {
 			continue
 		}
@@ -173,22 +184,37 @@ func Collect(o Options) (*Set, error) {
 			s.PathAppend = append(s.PathAppend, filepath.Join(kv.dir, "bin"))
 		}
 	}
-	if gopath != "" && env["GOPATH"] == "" {
-		s.Env = append(s.Env, "GOPATH="+gopath)
+	if loc.gopath != "" && env["GOPATH"] == "" {
+		s.Env = append(s.Env, "GOPATH="+loc.gopath)
 	}
-	for _, d := range o.Extra {
-		a, err := filepath.Abs(d)
-		if err != nil || !isDir(a) {
-			return nil, fmt.Errorf("--share %s: not a directory", d)
+	return dirs
+}
+
+// goDirs are where the go command of an environment keeps its files.
+type goDirs struct{ goroot, gopath, modcache, gocache string }
+
+// goLocations returns where the go command of environment env keeps its
+// files: the variables, else the go command's defaults ("" when unknown).
+func goLocations(env map[string]string) goDirs {
+	d := goDirs{goroot: env["GOROOT"], gopath: firstList(env["GOPATH"]), modcache: env["GOMODCACHE"], gocache: env["GOCACHE"]}
+	if d.goroot == "" {
+		d.goroot = findGOROOT(env["PATH"])
+	}
+	home := env["HOME"]
+	if d.gopath == "" && home != "" {
+		d.gopath = filepath.Join(home, "go")
+	}
+	if d.modcache == "" && d.gopath != "" {
+		d.modcache = filepath.Join(d.gopath, "pkg", "mod")
+	}
+	if d.gocache == "" {
+		if x := env["XDG_CACHE_HOME"]; x != "" {
+			d.gocache = filepath.Join(x, "go-build")
+		} else if home != "" {
+			d.gocache = filepath.Join(home, ".cache", "go-build")
 		}
-		dirs = append(dirs, a)
 	}
-	for _, d := range dedupe(dirs) {
-		s.Exports = append(s.Exports, Export{Tag: fmt.Sprintf("cm-%d", len(s.Exports)), Host: d, Guest: d, Overlay: true})
-	}
-	// Parents before children: the guest mounts in this order.
-	sort.SliceStable(s.Exports, func(i, j int) bool { return depth(s.Exports[i].Guest) < depth(s.Exports[j].Guest) })
-	return s, nil
+	return d
 }
 
 // SourceRoot returns what of dir's surroundings a test may open: the
