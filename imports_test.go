@@ -41,6 +41,7 @@ var importRules = []importRule{
 	{pkg: "internal/tinyelf", stdOnly: true},
 	{pkg: "internal/beneath", stdOnly: true, allow: []string{"golang.org/x/sys/..."}},
 	{pkg: "kernels/download", stdOnly: true},
+	{pkg: "kernels/modules/modulestest", stdOnly: true},
 	{pkg: "internal/workflow", stdOnly: true},
 	{pkg: "kernels/armimage", noOther: true},
 	{pkg: "vmtest/qemu", stdOnly: true},

@@ -1,12 +1,16 @@
 package kernels
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,6 +24,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/corematrix/corematrix/kernels/modules/modulestest"
 )
 
 const kv54 = "5.4.290 (root@buildkitsandbox) #1 SMP Mon Jan 1 00:00:00 UTC 2026"
@@ -104,4 +110,57 @@ func TestResolveFallsBackToOCI(t *testing.T) {
 	require.EqualValues(t, "5.4", img.Name, "Resolve(5.4) = %+v; want the OCI image", img)
 	require.EqualValues(t, "5.4.290", img.Version, "Resolve(5.4) = %+v; want the OCI image", img)
 	require.True(t, strings.HasPrefix(img.Source, "oci:"), "Resolve(5.4) = %+v; want the OCI image", img)
+}
+
+// TestResolveOCIModules: an image carrying a modules tree under
+// usr/lib/modules/RELEASE gives the kernel that tree (decompressed into the
+// cache, with modules.dep), again from the cache on a second Resolve
+// without the registry; an image without one says so.
+func TestResolveOCIModules(t *testing.T) {
+	host, hits := testRegistry(t)
+	rel := "5.4.290-ci"
+	fuse := modulestest.Fake("name=fuse", "alias=fs-fuse", "depends=")
+	virtiofs := modulestest.Fake("name=virtiofs", "alias=fs-virtiofs", "depends=fuse")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err := zw.Write(virtiofs)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	img, err := crane.Image(map[string][]byte{
+		"boot/vmlinuz": fakeImage(t, kv54, "state", "real_start_time"),
+		"boot/config":  []byte(testConfig),
+		"usr/lib/modules/" + rel + "/kernel/fs/fuse/fuse.ko":          fuse,
+		"usr/lib/modules/" + rel + "/kernel/fs/fuse/virtiofs.ko.gz":   gz.Bytes(),
+		"usr/lib/modules/" + rel + "/modules.order":                   []byte("kernel/fs/fuse/fuse.ko\n"),
+		"usr/lib/modules/" + rel + "/kernel/fs/fuse/not-a-module.txt": []byte("ignored\n"),
+	})
+	require.NoError(t, err)
+	ref, err := name.ParseReference(host + "/kernel-with-modules:5.4")
+	require.NoError(t, err)
+	require.NoError(t, remote.Write(ref, img))
+
+	opts := Options{CacheDir: t.TempDir(), DebianMirror: "http://127.0.0.1:1", OCIRepository: "none"}
+	ctx := context.Background()
+	k, err := newResolver(t, opts).ResolveName(ctx, "oci:"+host+"/kernel-with-modules:5.4")
+	require.NoError(t, err)
+	require.Empty(t, k.ModulesMissing)
+	require.Equal(t, rel, k.ModulesRelease)
+	require.Equal(t, "mixed", k.ModulesCompression)
+	dep, err := os.ReadFile(filepath.Join(k.Modules, rel, "modules.dep"))
+	require.NoError(t, err)
+	require.Equal(t, "kernel/fs/fuse/fuse.ko:\nkernel/fs/fuse/virtiofs.ko: kernel/fs/fuse/fuse.ko\n", string(dep))
+	got, err := os.ReadFile(filepath.Join(k.Modules, rel, "kernel/fs/fuse/virtiofs.ko"))
+	require.NoError(t, err)
+	require.Equal(t, virtiofs, got, "modules are stored decompressed")
+
+	before := hits.Load()
+	again, err := newResolver(t, opts).ResolveName(ctx, "oci:"+host+"/kernel-with-modules:5.4")
+	require.NoError(t, err)
+	require.Equal(t, k.Modules, again.Modules)
+	require.EqualValues(t, 0, hits.Load()-before, "the cached image's modules came from the registry")
+
+	plain, err := newResolver(t, opts).ResolveName(ctx, "oci:"+host+"/ci-kernels:5.4")
+	require.NoError(t, err)
+	require.Empty(t, plain.Modules)
+	require.Equal(t, "its OCI image carries no modules (lib/modules or usr/lib/modules)", plain.ModulesMissing)
 }

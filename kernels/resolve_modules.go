@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/corematrix/corematrix/kernel"
 	"github.com/corematrix/corematrix/kernels/debian"
 	"github.com/corematrix/corematrix/kernels/modules"
+	"github.com/corematrix/corematrix/kernels/oci"
 )
 
 // treesDir is the cache subdirectory holding unpacked modules trees, one per
@@ -30,9 +33,13 @@ func candidateOf(e *LockEntry) debian.Candidate {
 // attachModules sets img.Modules to the kernel's modules tree, read from
 // the same verified packages as its image (a cache record written before
 // modules were extracted makes the package be read again), or says in
-// img.ModulesMissing why the kernel has none. Only Debian kernels have a
-// modules tree so far; OCI images and local files say so.
+// img.ModulesMissing why the kernel has none. Debian kernels and OCI images
+// have modules trees; local files say they have none.
 func (r *Resolver) attachModules(ctx context.Context, img *kernel.Kernel, e *LockEntry) {
+	if e != nil && e.OCIRef != "" {
+		r.attachOCIModules(ctx, img, e.OCIRef)
+		return
+	}
 	if e == nil || e.PackageSHA256 == "" {
 		if img.ModulesMissing == "" {
 			img.ModulesMissing = "its source ships no kernel modules corematrix reads (only Debian packages and OCI images' usr/lib/modules)"
@@ -76,4 +83,34 @@ func (r *Resolver) useModules(img *kernel.Kernel, sum, release, compression stri
 		return
 	}
 	img.Modules, img.ModulesRelease, img.ModulesCompression = dir, release, compression
+}
+
+// attachOCIModules sets img.Modules to the modules tree the OCI image ref
+// (pinned by digest) carries, pulling the image again when its cache record
+// predates module extraction.
+func (r *Resolver) attachOCIModules(ctx context.Context, img *kernel.Kernel, ref string) {
+	d, err := name.NewDigest(ref)
+	if err != nil {
+		img.ModulesMissing = fmt.Sprintf("oci reference %s: %v", ref, err)
+		return
+	}
+	f, ok := oci.Cached(r.cache, d.Context().Name(), d.DigestStr())
+	if !ok {
+		if r.opts.Offline {
+			img.ModulesMissing = "the cache predates module extraction and --offline forbids pulling the image again"
+			return
+		}
+		if f, err = r.fetchOCI(ctx, ref, string(img.Arch)); err != nil {
+			img.ModulesMissing = fmt.Sprintf("pulling its image failed: %v", err)
+			return
+		}
+	}
+	switch {
+	case f.ImageSHA256 != img.SHA256:
+		img.ModulesMissing = "its image yields another kernel than the one resolved"
+	case f.Modules == nil:
+		img.ModulesMissing = "its OCI image carries no modules (lib/modules or usr/lib/modules)"
+	default:
+		r.useModules(img, f.Modules.SHA256, f.Modules.Release, f.Modules.Compression)
+	}
 }

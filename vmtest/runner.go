@@ -454,6 +454,9 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, o
 	dir := res.Dir
 	d := r.decide(k)
 	res.Sharing = d.Reason
+	if d.Mode != share.Packed && r.shared != nil && r.shared.Source != "" {
+		res.Sharing += "; " + r.shared.Source
+	}
 	if d.Mode == share.Packed && r.dynamic {
 		return nil, "", fmt.Errorf("%w: the payload is dynamically linked and this kernel can only take the packed mode, where the host's libraries are not shared (%s); rebuild it with CGO_ENABLED=0", errNotHere, d.Reason)
 	}
@@ -711,6 +714,9 @@ func (r *Runner) initShare() error {
 	r.shared, err = share.Collect(share.Options{WorkDir: r.cfg.WorkDir, Extra: r.cfg.ShareDirs, TmpDir: r.tmp, Environ: os.Environ()})
 	if err != nil {
 		return err
+	}
+	if r.shared.SourceAlone && r.cfg.Log != nil {
+		fmt.Fprintf(r.cfg.Log, "vmtest: sharing %s (--share DIR adds more)\n", r.shared.Source)
 	}
 	r.daemon, r.daemonErr = share.FindDaemon()
 	return nil

@@ -167,7 +167,14 @@ func realMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "vmtest: unknown command %q (vmtest --help lists the commands)\n", args[0])
 		return exitUsage
 	}
-	ctx, stop := stopOnSignals()
+	ctx, stop := stopOnSignals(func(sig os.Signal) {
+		if sig == syscall.SIGQUIT && args[0] == "exec" {
+			// go test sends SIGQUIT to its -exec program a minute past
+			// -timeout, and SIGKILL a few seconds later: say so at once,
+			// since the test's own output cannot.
+			fmt.Fprintln(os.Stderr, "vmtest exec: stopped by SIGQUIT (go test sends it when -timeout has run out by a minute): stopping QEMU and the file-sharing daemons")
+		}
+	})
 	defer stop()
 	// Under GitHub Actions, nothing a guest (or another shard's report)
 	// prints may act as a workflow command: the whole command runs under
@@ -190,8 +197,9 @@ type stopSignal struct{ os.Signal }
 func (s stopSignal) Error() string { return "stopped by " + s.String() }
 
 // stopOnSignals returns a context cancelled, with a stopSignal as its cause,
-// when one of stopSignals arrives; stop ends the watch.
-func stopOnSignals() (context.Context, func()) {
+// when one of stopSignals arrives (after calling onSignal with it); stop
+// ends the watch.
+func stopOnSignals(onSignal func(os.Signal)) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, stopSignals...)
@@ -199,6 +207,7 @@ func stopOnSignals() (context.Context, func()) {
 	go func() {
 		select {
 		case sig := <-ch:
+			onSignal(sig)
 			cancel(stopSignal{sig})
 		case <-done:
 		}

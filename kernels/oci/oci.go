@@ -18,6 +18,7 @@ import (
 
 	"github.com/corematrix/corematrix/kernels/bzimage"
 	"github.com/corematrix/corematrix/kernels/cache"
+	"github.com/corematrix/corematrix/kernels/modules"
 	"github.com/corematrix/corematrix/kernels/progress"
 )
 
@@ -64,7 +65,25 @@ type Fetched struct {
 	Layers       []string `json:"layers"`
 	ImageSHA256  string   `json:"image_sha256"`
 	ConfigSHA256 string   `json:"config_sha256,omitempty"`
+	// ModulesSchema is modulesSchema when the image's modules were looked
+	// for; a record without it predates module extraction.
+	ModulesSchema int `json:"modules_schema,omitempty"`
+	// Modules is the modules tree the image carries (lib/modules/RELEASE
+	// or usr/lib/modules/RELEASE), as a modules archive blob; nil when it
+	// carries none (cilium's ci-kernels build everything in).
+	Modules *Modules `json:"modules,omitempty"`
 }
+
+// Modules is the modules archive (see package modules) of an image.
+type Modules struct {
+	SHA256      string `json:"sha256"`
+	Release     string `json:"release"`
+	Count       int    `json:"count"`
+	Compression string `json:"compression"`
+}
+
+// modulesSchema marks records whose images were searched for modules.
+const modulesSchema = 1
 
 func recordKey(repo, digest string) string { return "oci-image-verified " + repo + "@" + digest }
 
@@ -76,8 +95,13 @@ func Cached(c *cache.Cache, repo, digest string) (*Fetched, bool) {
 	if _, err := c.GetRecord(recordKey(repo, digest), &f); err != nil {
 		return nil, false
 	}
-	if f.Repository != repo || f.Digest != digest {
+	if f.Repository != repo || f.Digest != digest || f.ModulesSchema < modulesSchema {
 		return nil, false
+	}
+	if f.Modules != nil {
+		if _, err := c.Blob(f.Modules.SHA256); err != nil {
+			return nil, false
+		}
 	}
 	if _, err := c.Blob(f.ImageSHA256); err != nil {
 		return nil, false
@@ -183,8 +207,9 @@ type staged struct {
 	kind string
 }
 
-// extract copies /boot/vmlinuz and /boot/config out of the image's flattened
-// filesystem into the cache. It reads the stream to its end, so that
+// extract copies /boot/vmlinuz, /boot/config and the modules tree
+// (lib/modules/RELEASE or usr/lib/modules/RELEASE, into a modules archive)
+// out of the image's flattened filesystem into the cache. It reads the stream to its end, so that
 // go-containerregistry verifies every layer's digest and path safety, and
 // commits the files only after that. A hard link to a kernel file, or to a
 // file named vmlinuz* anywhere in the image, counts as that file. Where an
@@ -212,12 +237,19 @@ type extraction struct {
 	files map[string]*staged
 	// links are the hard links to kernel files: path to target.
 	links map[string]string
+	// mods collects the image's modules tree into modsBlob (both nil
+	// until the first module).
+	mods     *modules.Builder
+	modsBlob *cache.BlobWriter
 }
 
 // abort drops whatever was staged and not committed.
 func (x *extraction) abort() {
 	for _, s := range x.files {
 		s.w.Abort()
+	}
+	if x.modsBlob != nil {
+		x.modsBlob.Abort()
 	}
 }
 
@@ -254,6 +286,9 @@ func (x *extraction) read(rc io.Reader) error {
 // kernel file or named vmlinuz*, and notes a hard link to a kernel file.
 func (x *extraction) entry(tr *tar.Reader, h *tar.Header) error {
 	name := cleanPath(h.Name)
+	if h.Typeflag == tar.TypeReg && modules.Wants(name) {
+		return x.module(name, h.Size, tr)
+	}
 	kind := kernelFile(name)
 	// Other files named vmlinuz* are kept in case /boot/vmlinuz turns out
 	// to be a hard link to one of them.
@@ -295,6 +330,38 @@ func (x *extraction) entry(tr *tar.Reader, h *tar.Header) error {
 	return nil
 }
 
+// module adds a file of the image's modules tree to the modules archive.
+func (x *extraction) module(name string, size int64, r io.Reader) error {
+	if x.mods == nil {
+		w, err := x.cache.Create()
+		if err != nil {
+			return err
+		}
+		x.modsBlob, x.mods = w, modules.NewBuilder(w)
+	}
+	return x.mods.Add(name, size, r)
+}
+
+// commitModules finishes the modules archive and commits it (nil when the
+// image carries no modules).
+func (x *extraction) commitModules() (*Modules, error) {
+	if x.mods == nil {
+		return nil, nil
+	}
+	sum, err := x.mods.Finish()
+	switch {
+	case errors.Is(err, modules.ErrNoModules):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("kernel modules: %w", err)
+	}
+	sha, _, err := x.modsBlob.Commit("")
+	if err != nil {
+		return nil, err
+	}
+	return &Modules{SHA256: sha, Release: sum.Release, Count: sum.Modules, Compression: string(sum.Compression)}, nil
+}
+
 // link makes each hard link to a staged file stand for that file.
 func (x *extraction) link() error {
 	for name, target := range x.links {
@@ -320,7 +387,10 @@ func (x *extraction) commit() (*Fetched, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Fetched{}
+	f := &Fetched{ModulesSchema: modulesSchema}
+	if f.Modules, err = x.commitModules(); err != nil {
+		return nil, err
+	}
 	if f.ImageSHA256, err = commitCopy(x.cache, kernel); err != nil {
 		return nil, err
 	}

@@ -68,6 +68,12 @@ type Set struct {
 	// PathAppend are directories appended to the payload's PATH
 	// (GOROOT/bin).
 	PathAppend []string
+	// Source says which source tree is shared and why ("" without a
+	// working directory), for the report.
+	Source string
+	// SourceAlone is set when the working directory is in no repository
+	// or module, so only the directory itself is shared.
+	SourceAlone bool
 }
 
 // Options say what a run shares.
@@ -123,7 +129,10 @@ func Collect(o Options) (*Set, error) {
 		s.Exports = append(s.Exports, Export{Tag: "cm-etc", Host: etc, Guest: "/etc", Overlay: true})
 	}
 	if o.WorkDir != "" {
-		dirs = append(dirs, SourceRoot(o.WorkDir))
+		src, why := SourceRoot(o.WorkDir)
+		dirs = append(dirs, src)
+		s.Source = fmt.Sprintf("source tree %s (%s)", src, why)
+		s.SourceAlone = why == WhyAlone
 	}
 	dirs = append(dirs, s.addGo(env)...)
 	for _, d := range o.Extra {
@@ -217,16 +226,24 @@ func goLocations(env map[string]string) goDirs {
 	return d
 }
 
-// SourceRoot returns what of dir's surroundings a test may open: the
-// enclosing repository (the nearest parent holding .git), else the
+// Why SourceRoot chose its directory.
+const (
+	WhyRepository = "the enclosing repository"
+	WhyModule     = "the outermost module root"
+	WhyAlone      = "the working directory only: it is in no repository or module"
+)
+
+// SourceRoot returns what of dir's surroundings a test may open, and why:
+// the enclosing repository (the nearest parent holding .git), else the
 // outermost parent holding go.mod (a module's tests read ../testdata and the
-// module's go.mod), else dir itself.
-func SourceRoot(dir string) string {
+// module's go.mod), else dir itself (a directory under /tmp: nothing around
+// it is shared).
+func SourceRoot(dir string) (string, string) {
 	dir = filepath.Clean(dir)
 	mod := ""
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil && d != "/" {
-			return d
+			return d, WhyRepository
 		}
 		if st, err := os.Stat(filepath.Join(d, "go.mod")); err == nil && st.Mode().IsRegular() && d != "/" {
 			mod = d
@@ -236,9 +253,9 @@ func SourceRoot(dir string) string {
 		}
 	}
 	if mod != "" {
-		return mod
+		return mod, WhyModule
 	}
-	return dir
+	return dir, WhyAlone
 }
 
 // findGOROOT returns the GOROOT of the first go command on path.

@@ -58,12 +58,14 @@ func TestSourceRoot(t *testing.T) {
 	require.NoError(t, os.MkdirAll(filepath.Join(repo, "mod", "pkg"), 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "plain", "sub", "pkg"), 0o755))
 	require.NoError(t, os.MkdirAll(filepath.Join(root, "none", "pkg"), 0o755))
-	for _, c := range []struct{ dir, want string }{
-		{filepath.Join(repo, "mod", "pkg"), repo},
-		{filepath.Join(root, "plain", "sub", "pkg"), filepath.Join(root, "plain")},
-		{filepath.Join(root, "none", "pkg"), filepath.Join(root, "none", "pkg")},
+	for _, c := range []struct{ dir, want, why string }{
+		{filepath.Join(repo, "mod", "pkg"), repo, WhyRepository},
+		{filepath.Join(root, "plain", "sub", "pkg"), filepath.Join(root, "plain"), WhyModule},
+		{filepath.Join(root, "none", "pkg"), filepath.Join(root, "none", "pkg"), WhyAlone},
 	} {
-		require.Equal(t, c.want, SourceRoot(c.dir), "source root of %s", c.dir)
+		got, why := SourceRoot(c.dir)
+		require.Equal(t, c.want, got, "source root of %s", c.dir)
+		require.Equal(t, c.why, why, "why %s", c.dir)
 	}
 }
 
@@ -98,10 +100,30 @@ func TestCollect(t *testing.T) {
 	require.Equal(t, []string{"/etc", "/usr", goroot, repo, filepath.Join(home, ".cache", "go-build"), filepath.Join(home, "go", "pkg", "mod")}, guests,
 		"parents first; the --share dir inside the repository is served by it")
 	require.Equal(t, []Link{{"/bin", "usr/bin"}, {"/lib", "usr/lib"}}, s.Links)
+	require.Equal(t, "source tree "+repo+" (the enclosing repository)", s.Source)
+	require.False(t, s.SourceAlone)
 	require.Equal(t, []string{filepath.Join(goroot, "bin")}, s.PathAppend)
 	require.ElementsMatch(t, []string{"GOROOT=" + goroot, "GOMODCACHE=" + filepath.Join(home, "go", "pkg", "mod"),
 		"GOCACHE=" + filepath.Join(home, ".cache", "go-build"), "GOPATH=" + filepath.Join(home, "go")}, s.Env)
 
 	_, err = Collect(Options{Root: root, Extra: []string{filepath.Join(root, "nope")}})
 	require.ErrorContains(t, err, "not a directory")
+}
+
+// TestCollectAlone: a working directory in no repository or module (a
+// directory under /tmp) is shared alone, not its parents, and Source says so.
+func TestCollectAlone(t *testing.T) {
+	root := t.TempDir()
+	work := filepath.Join(root, "tmp", "work")
+	write(t, filepath.Join(work, "in.txt"), "x\n", 0o644)
+	write(t, filepath.Join(root, "tmp", "other", "secret.txt"), "no\n", 0o644)
+	s, err := Collect(Options{Root: root, WorkDir: work, Environ: []string{"PATH=/nonexistent"}})
+	require.NoError(t, err)
+	var hosts []string
+	for _, e := range s.Exports {
+		hosts = append(hosts, e.Host)
+	}
+	require.Equal(t, []string{work}, hosts, "only the working directory, not its parent")
+	require.True(t, s.SourceAlone)
+	require.Equal(t, "source tree "+work+" (the working directory only: it is in no repository or module)", s.Source)
 }
