@@ -421,6 +421,13 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 	if a.Offline {
 		return nil, fmt.Errorf("fetch %s %s: %w", c.Package.Name, c.Package.Version, ErrOffline)
 	}
+	return a.fetchKernel(ctx, c)
+}
+
+// fetchKernel downloads and verifies c's packages and extracts the image,
+// config and modules into new blobs, which enter the cache only once
+// everything was verified and read.
+func (a *Archive) fetchKernel(ctx context.Context, c Candidate) (*Fetched, error) {
 	img, err := a.Cache.Create()
 	if err != nil {
 		return nil, err
@@ -437,33 +444,11 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 	}
 	defer modBlob.Abort()
 	mods := modules.NewBuilder(modBlob)
-	kf, err := a.extract(ctx, c.Package, img, cfg, mods)
+	kf, err := a.extractCandidate(ctx, c, img, cfg, mods)
 	if err != nil {
 		return nil, err
 	}
-	if kf.Vmlinuz == "" {
-		return nil, fmt.Errorf("%s %s: %w", c.Package.Name, c.Package.Version, ErrNoKernelInDeb)
-	}
 	f := &Fetched{VmlinuzPath: kf.Vmlinuz, ModulesSchema: modulesSchema}
-	if c.Base != nil {
-		// The 7.x split: the image package may leave the config (and
-		// modules) to the linux-image package.
-		bcfg := io.Writer(io.Discard)
-		if kf.Config == "" {
-			bcfg = cfg
-		}
-		if bkf, err := a.extract(ctx, *c.Base, io.Discard, bcfg, mods); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
-			return nil, err
-		} else if err == nil && kf.Config == "" {
-			kf.Config = bkf.Config
-		}
-	}
-	if c.Modules != nil {
-		// The 7.x split: the modules have a package of their own.
-		if _, err := a.extract(ctx, *c.Modules, io.Discard, io.Discard, mods); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
-			return nil, err
-		}
-	}
 	sum, err := mods.Finish()
 	switch {
 	case errors.Is(err, modules.ErrNoModules):
@@ -472,7 +457,6 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 	default:
 		f.Modules = &FetchedModules{Release: sum.Release, Count: sum.Modules, Compression: string(sum.Compression)}
 	}
-	// Blobs enter the cache only once everything was verified and read.
 	if f.ImageSHA256, _, err = img.Commit(""); err != nil {
 		return nil, err
 	}
@@ -490,6 +474,39 @@ func (a *Archive) Fetch(ctx context.Context, c Candidate) (*Fetched, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// extractCandidate extracts c's image package into img and cfg and its
+// modules into mods, and (the 7.x split) the config and modules the image
+// package leaves to c.Base and c.Modules.
+func (a *Archive) extractCandidate(ctx context.Context, c Candidate, img, cfg io.Writer, mods *modules.Builder) (KernelFiles, error) {
+	kf, err := a.extract(ctx, c.Package, img, cfg, mods)
+	if err != nil {
+		return kf, err
+	}
+	if kf.Vmlinuz == "" {
+		return kf, fmt.Errorf("%s %s: %w", c.Package.Name, c.Package.Version, ErrNoKernelInDeb)
+	}
+	if c.Base != nil {
+		// The 7.x split: the image package may leave the config (and
+		// modules) to the linux-image package.
+		bcfg := io.Writer(io.Discard)
+		if kf.Config == "" {
+			bcfg = cfg
+		}
+		if bkf, err := a.extract(ctx, *c.Base, io.Discard, bcfg, mods); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
+			return kf, err
+		} else if err == nil && kf.Config == "" {
+			kf.Config = bkf.Config
+		}
+	}
+	if c.Modules != nil {
+		// The 7.x split: the modules have a package of their own.
+		if _, err := a.extract(ctx, *c.Modules, io.Discard, io.Discard, mods); err != nil && !errors.Is(err, ErrNoKernelInDeb) {
+			return kf, err
+		}
+	}
+	return kf, nil
 }
 
 // cached returns the cached extraction of c when its blobs are intact.
