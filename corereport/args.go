@@ -277,22 +277,20 @@ func (a *Args) writeMarkdown(b *strings.Builder) {
 	if len(a.Findings) == 0 {
 		return
 	}
-	b.WriteString("\n| program | target | reads | via |")
+	b.WriteString("\n")
+	t := report.MarkdownTable{Head: []string{"program", "target", "reads", "via"}}
 	for _, k := range a.Kernels {
-		fmt.Fprintf(b, " %s |", mdEscape(k))
+		t.Head = append(t.Head, mdEscape(k))
 	}
-	b.WriteString(" verdict |\n|---|---|---|---|" + strings.Repeat("---|", len(a.Kernels)) + "---|\n")
+	t.Head = append(t.Head, "verdict")
 	for _, f := range a.Findings {
-		fmt.Fprintf(b, "| %s | %s `%s` | %s | `%s` |", f.Program, f.Attach, f.Target, f.Label(), f.Via)
+		row := []string{mdEscape(f.Program), mdEscape(string(f.Attach)) + " " + report.MarkdownCode(f.Target), mdEscape(f.Label()), report.MarkdownCode(f.Via)}
 		for _, c := range f.Cells {
-			fmt.Fprintf(b, " %s |", mdEscape(cellText(f, c)))
+			row = append(row, mdEscape(cellText(f, c)))
 		}
-		v := mdEscape(verdictText(f))
-		if f.Verdict == argread.Drift {
-			v = "**" + v + "**"
-		}
-		fmt.Fprintf(b, " %s |\n", v)
+		t.Add(append(row, bold(mdEscape(verdictText(f)), f.Verdict == argread.Drift))...)
 	}
+	t.Write(b)
 	if notes := a.notes(); len(notes) > 0 {
 		b.WriteString("\n")
 		for _, n := range notes {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/corematrix/corematrix/argread"
 	"github.com/corematrix/corematrix/btfproto"
+	"github.com/corematrix/corematrix/report"
 )
 
 // Diff is what differs for one object between two kernels: the answer to
@@ -184,13 +185,14 @@ func (t *textWriter) table(head []string, rows [][]string) {
 	}
 	t.out.WriteString("\n")
 	if t.md {
-		t.out.WriteString("| " + strings.Join(head, " | ") + " |\n|" + strings.Repeat("---|", len(head)) + "\n")
+		mt := report.MarkdownTable{Head: head}
 		for _, r := range rows {
 			for i := range r {
 				r[i] = mdEscape(r[i])
 			}
-			t.out.WriteString("| " + strings.Join(r, " | ") + " |\n")
+			mt.Add(r...)
 		}
+		mt.Write(&t.out)
 		return
 	}
 	tw := tabwriter.NewWriter(&t.out, 0, 0, 2, ' ', 0)

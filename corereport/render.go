@@ -120,65 +120,47 @@ func (m *Matrix) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### CO-RE relocations of `%s`\n\n", m.Object)
 
-	b.WriteString("| program | relocation | kind |")
-	for _, k := range m.Kernels {
-		fmt.Fprintf(&b, " %s |", mdEscape(kernelLabel(k)))
-	}
-	b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(m.Kernels)) + "\n")
+	t := m.kernelTable("program", "relocation", "kind")
 	for _, r := range m.Relocations {
-		fmt.Fprintf(&b, "| %s | `%s` | %s |", r.Program, r.Access, r.Kind)
+		row := []string{mdEscape(r.Program), report.MarkdownCode(r.Access), mdEscape(string(r.Kind))}
 		for _, c := range r.Cells {
-			t := mdEscape(c.Text())
-			if c.Unguarded {
-				t = "**" + t + "**"
-			}
-			fmt.Fprintf(&b, " %s |", t)
+			row = append(row, bold(mdEscape(c.Text()), c.Unguarded))
 		}
-		b.WriteString("\n")
+		t.Add(row...)
 	}
+	t.Write(&b)
 
 	rows, plain := m.findingRows()
 	if len(rows) > 0 {
-		b.WriteString("\n#### Helpers, kfuncs, types and attach targets\n\n| program | needs | check |")
-		for _, k := range m.Kernels {
-			fmt.Fprintf(&b, " %s |", mdEscape(kernelLabel(k)))
-		}
-		b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(m.Kernels)) + "\n")
+		b.WriteString("\n#### Helpers, kfuncs, types and attach targets\n\n")
+		t := m.kernelTable("program", "needs", "check")
 		for _, r := range rows {
-			fmt.Fprintf(&b, "| %s | `%s` | %s |", r.Program, r.Subject, r.Check)
+			row := []string{mdEscape(r.Program), report.MarkdownCode(r.Subject), mdEscape(string(r.Check))}
 			for _, c := range r.Cells {
-				t := mdEscape(c.Text())
-				if !c.NA && c.Verdict == Fails {
-					t = "**" + t + "**"
-				}
-				fmt.Fprintf(&b, " %s |", t)
+				row = append(row, bold(mdEscape(c.Text()), !c.NA && c.Verdict == Fails))
 			}
-			b.WriteString("\n")
+			t.Add(row...)
 		}
+		t.Write(&b)
 	}
 	if plain > 0 {
 		fmt.Fprintf(&b, "\n%d more helper, map, type and attach-target checks: ok on every kernel.\n", plain)
 	}
 
-	b.WriteString("\n#### Predicted load\n\n| program |")
-	for _, k := range m.Kernels {
-		fmt.Fprintf(&b, " %s |", mdEscape(kernelLabel(k)))
-	}
-	b.WriteString("\n|---|" + strings.Repeat("---|", len(m.Kernels)) + "\n")
+	b.WriteString("\n#### Predicted load\n\n")
+	t = m.kernelTable("program")
 	for _, p := range m.Programs {
-		fmt.Fprintf(&b, "| %s |", p.Name)
+		row := []string{mdEscape(p.Name)}
 		for _, c := range p.Cells {
-			t := c.Text()
-			if !c.NA && !c.Loads {
-				t = "**" + t + "**"
-			}
+			text := bold(mdEscape(c.Text()), !c.NA && !c.Loads)
 			if !c.NA && c.Loads && c.Verdict == Unknown {
-				t = "_" + t + "_"
+				text = "_" + text + "_"
 			}
-			fmt.Fprintf(&b, " %s |", t)
+			row = append(row, text)
 		}
-		b.WriteString("\n")
+		t.Add(row...)
 	}
+	t.Write(&b)
 	if notes := m.notes(); len(notes) > 0 {
 		b.WriteString("\n")
 		for _, n := range notes {
@@ -235,6 +217,24 @@ func (m *Matrix) findingRows() (rows []FindingRow, plain int) {
 		rows = append(rows, r)
 	}
 	return rows, plain
+}
+
+// kernelTable returns a Markdown table of the columns head and one per
+// kernel.
+func (m *Matrix) kernelTable(head ...string) report.MarkdownTable {
+	t := report.MarkdownTable{Head: head}
+	for _, k := range m.Kernels {
+		t.Head = append(t.Head, mdEscape(kernelLabel(k)))
+	}
+	return t
+}
+
+// bold makes Markdown text bold when loud.
+func bold(md string, loud bool) string {
+	if loud {
+		return "**" + md + "**"
+	}
+	return md
 }
 
 // mdEscape keeps text from breaking a Markdown table cell or making a link

@@ -133,14 +133,16 @@ func writeKernels(b *strings.Builder, s Summary) {
 		return
 	}
 	b.WriteString("### Kernels\n\n")
-	b.WriteString("| Kernel | Arch | Version | Release | Outcome | Reason | Tests | Accel | Boot | Payload | Total |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---:|---:|---:|\n")
+	t := MarkdownTable{
+		Head:  []string{"Kernel", "Arch", "Version", "Release", "Outcome", "Reason", "Tests", "Accel", "Boot", "Payload", "Total"},
+		Align: []string{8: "---:", 9: "---:", 10: "---:"},
+	}
 	for _, k := range s.Kernels {
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s %s | %s | %s | %s | %s | %s | %s |\n",
-			code(k.Kernel.Name), cell(archOf(k.Kernel)), versionCell(k.Kernel), cell(k.Kernel.Release),
-			k.Outcome.Emoji(), cell(string(k.Outcome)), cell(k.Reason), testsCell(k), cell(k.Accel),
+		t.Add(code(k.Kernel.Name), cell(archOf(k.Kernel)), versionCell(k.Kernel), cell(k.Kernel.Release),
+			k.Outcome.Emoji()+" "+cell(string(k.Outcome)), cell(k.Reason), testsCell(k), cell(k.Accel),
 			duration(k.Timings.Boot), duration(k.Timings.Payload), duration(k.Timings.Total))
 	}
+	t.Write(b)
 	b.WriteString("\n")
 }
 
@@ -180,16 +182,24 @@ func testsCell(k KernelResult) string {
 	return strings.Join(parts, " ")
 }
 
-func kernelHeader(b *strings.Builder, first string, s Summary) {
-	b.WriteString("| " + first + " |")
+// kernelTable returns a table of a first column and one centred column per
+// kernel.
+func kernelTable(first string, s Summary) MarkdownTable {
+	t := MarkdownTable{Head: []string{first}, Align: []string{"---"}}
 	for _, k := range s.Kernels {
-		b.WriteString(" " + code(k.Kernel.Name) + " |")
+		t.Head = append(t.Head, code(k.Kernel.Name))
+		t.Align = append(t.Align, ":---:")
 	}
-	b.WriteString("\n|---|")
-	for range s.Kernels {
-		b.WriteString(":---:|")
+	return t
+}
+
+// outcomeCell is what a kernel-column cell says of a kernel with no value
+// there: its outcome when it ended abnormally, else "—".
+func outcomeCell(k KernelResult) string {
+	if abnormal(k.Outcome) {
+		return k.Outcome.Emoji() + " " + cell(string(k.Outcome))
 	}
-	b.WriteString("\n")
+	return "—"
 }
 
 // abnormal reports whether the kernel ended without finishing its payload, so
@@ -215,22 +225,19 @@ func writeTests(b *strings.Builder, s Summary) {
 	}
 	sort.Strings(names)
 	b.WriteString("### Tests\n\n")
-	kernelHeader(b, "Test", s)
+	t := kernelTable("Test", s)
 	for _, n := range names {
-		b.WriteString("| " + code(n) + " |")
+		row := []string{code(n)}
 		for i, k := range s.Kernels {
-			st, ok := status[i][n]
-			switch {
-			case ok:
-				b.WriteString(" " + testEmoji(st) + " |")
-			case abnormal(k.Outcome):
-				b.WriteString(" " + k.Outcome.Emoji() + " " + cell(string(k.Outcome)) + " |")
-			default:
-				b.WriteString(" — |")
+			if st, ok := status[i][n]; ok {
+				row = append(row, testEmoji(st))
+			} else {
+				row = append(row, outcomeCell(k))
 			}
 		}
-		b.WriteString("\n")
+		t.Add(row...)
 	}
+	t.Write(b)
 	b.WriteString("\n")
 }
 
@@ -252,13 +259,13 @@ func writeBranches(b *strings.Builder, s Summary) {
 			groups = append(groups, c.Group)
 		}
 	}
-	kernelHeader(b, "Group", s)
+	t := kernelTable("Group", s)
 	taken := make([]map[string][]string, len(s.Kernels))
 	for i, k := range s.Kernels {
 		_, taken[i] = Taken(k)
 	}
 	for _, g := range groups {
-		b.WriteString("| " + code(g) + " |")
+		row := []string{code(g)}
 		for i, k := range s.Kernels {
 			names, known := taken[i][g]
 			switch {
@@ -267,18 +274,18 @@ func writeBranches(b *strings.Builder, s Summary) {
 				for j, n := range names {
 					cs[j] = code(n)
 				}
-				b.WriteString(" " + strings.Join(cs, ", ") + " |")
+				row = append(row, strings.Join(cs, ", "))
 			case known:
-				b.WriteString(" none |")
-			case abnormal(k.Outcome):
-				b.WriteString(" " + k.Outcome.Emoji() + " " + cell(string(k.Outcome)) + " |")
+				row = append(row, "none")
 			default:
-				b.WriteString(" — |")
+				row = append(row, outcomeCell(k))
 			}
 		}
-		b.WriteString("\n")
+		t.Add(row...)
 	}
-	b.WriteString("\n#### Branch coverage\n\n| Group | Branch | Needs | Taken by |\n|---|---|---|---|\n")
+	t.Write(b)
+	b.WriteString("\n#### Branch coverage\n\n")
+	ct := MarkdownTable{Head: []string{"Group", "Branch", "Needs", "Taken by"}}
 	var uncovered []BranchCoverage
 	for _, c := range cov {
 		by := "⚠️ **not covered**"
@@ -294,8 +301,9 @@ func writeBranches(b *strings.Builder, s Summary) {
 		} else {
 			uncovered = append(uncovered, c)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", code(c.Group), code(c.Name), cell(c.Needs), by)
+		ct.Add(code(c.Group), code(c.Name), cell(c.Needs), by)
 	}
+	ct.Write(b)
 	b.WriteString("\n")
 	if len(uncovered) > 0 {
 		b.WriteString("Branches no kernel of this matrix exercised:\n\n")
@@ -354,39 +362,42 @@ func writeVerifier(b *strings.Builder, s Summary) {
 		return
 	}
 	sort.Strings(names)
-	b.WriteString("### Verifier\n\nInstructions the verifier processed and load time, per program and kernel:\n\n| Program |")
+	b.WriteString("### Verifier\n\nInstructions the verifier processed and load time, per program and kernel:\n\n")
+	t := MarkdownTable{Head: []string{"Program"}, Align: []string{"---"}}
 	for _, k := range s.Kernels {
-		fmt.Fprintf(b, " %s insns | %s ms |", code(k.Kernel.Name), code(k.Kernel.Name))
+		t.Head = append(t.Head, code(k.Kernel.Name)+" insns", code(k.Kernel.Name)+" ms")
+		t.Align = append(t.Align, "---:", "---:")
 	}
-	b.WriteString("\n|---|")
-	for range s.Kernels {
-		b.WriteString("---:|---:|")
-	}
-	b.WriteString("\n")
 	for _, n := range names {
-		b.WriteString("| " + code(n) + " |")
+		row := []string{code(n)}
 		for i := range s.Kernels {
-			p, ok := stats[i][n]
-			switch {
-			case !ok:
-				b.WriteString(" — | — |")
-			case !p.Loaded:
-				b.WriteString(" ❌ not loaded | — |")
-			default:
-				insns := "—"
-				if p.VerifiedInsns > 0 {
-					insns = fmt.Sprint(p.VerifiedInsns)
-				}
-				ms := "—"
-				if p.LoadMillis > 0 {
-					ms = fmt.Sprintf("%.1f", p.LoadMillis)
-				}
-				fmt.Fprintf(b, " %s | %s |", insns, ms)
-			}
+			row = append(row, verifierCells(stats[i], n)...)
 		}
-		b.WriteString("\n")
+		t.Add(row...)
 	}
+	t.Write(b)
 	b.WriteString("\n")
+}
+
+// verifierCells are the instructions and load time cells of program n
+// among stats, one kernel's.
+func verifierCells(stats map[string]ProgramStat, n string) []string {
+	p, ok := stats[n]
+	switch {
+	case !ok:
+		return []string{"—", "—"}
+	case !p.Loaded:
+		return []string{"❌ not loaded", "—"}
+	}
+	insns := "—"
+	if p.VerifiedInsns > 0 {
+		insns = fmt.Sprint(p.VerifiedInsns)
+	}
+	ms := "—"
+	if p.LoadMillis > 0 {
+		ms = fmt.Sprintf("%.1f", p.LoadMillis)
+	}
+	return []string{insns, ms}
 }
 
 func writePredictions(b *strings.Builder, s Summary) {
@@ -408,11 +419,11 @@ func writePredictions(b *strings.Builder, s Summary) {
 	if folded {
 		b.WriteString("<details><summary>No program load contradicted the prediction (table)</summary>\n\n")
 	}
-	b.WriteString("| Kernel | Program | Predicted | Actual | Verdict |\n|---|---|---|---|---|\n")
+	t := MarkdownTable{Head: []string{"Kernel", "Program", "Predicted", "Actual", "Verdict"}}
 	for _, k := range s.Kernels {
 		checks := ProgramChecks(k)
 		if len(checks) == 0 {
-			fmt.Fprintf(b, "| %s | — | — | — | %s %s |\n", code(k.Kernel.Name), k.Outcome.Emoji(), cell(string(k.Outcome)))
+			t.Add(code(k.Kernel.Name), "—", "—", "—", k.Outcome.Emoji()+" "+cell(string(k.Outcome)))
 			continue
 		}
 		for _, c := range checks {
@@ -442,9 +453,10 @@ func writePredictions(b *strings.Builder, s Summary) {
 			if c.OtherCause {
 				verdict = "⚠️ **DISAGREE** (another cause: " + cell(c.ActualCause) + ")"
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", code(k.Kernel.Name), code(c.Program), pred, act, verdict)
+			t.Add(code(k.Kernel.Name), code(c.Program), pred, act, verdict)
 		}
 	}
+	t.Write(b)
 	b.WriteString("\n")
 	if folded {
 		b.WriteString("</details>\n\n")
@@ -562,11 +574,13 @@ func writeRefused(b *strings.Builder, s Summary) {
 	if n == 0 {
 		return
 	}
-	fmt.Fprintf(b, "### Files refused\n\n%d file(s) sent back by a guest were refused (not written on the host):\n\n| Kernel | File | Reason |\n|---|---|---|\n", n)
+	fmt.Fprintf(b, "### Files refused\n\n%d file(s) sent back by a guest were refused (not written on the host):\n\n", n)
+	t := MarkdownTable{Head: []string{"Kernel", "File", "Reason"}}
 	for _, k := range s.Kernels {
 		for _, r := range k.Refused {
-			fmt.Fprintf(b, "| %s | %s | %s |\n", code(k.Kernel.Name), code(r.Path), cell(r.Reason))
+			t.Add(code(k.Kernel.Name), code(r.Path), cell(r.Reason))
 		}
 	}
+	t.Write(b)
 	b.WriteString("\n")
 }

@@ -68,6 +68,7 @@ type boot struct {
 	share   share.Decision
 	exports []share.Export
 	daemon  *share.Daemon
+	session *share.Session // the running daemons, for why QEMU failed
 	tmp     string
 	// limit is the budget for what the guest sends (results and console
 	// bytes together): QEMU is stopped when it is exceeded.
@@ -163,6 +164,9 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 	}
 	if waitErr != nil && !killed {
 		res.evidence.QEMUError = q.failure(waitErr)
+		if err := b.session.Failure(); err != nil {
+			res.evidence.QEMUError = fmt.Errorf("%w (%w)", res.evidence.QEMUError, err)
+		}
 	}
 	if res.evidence.OverBudget == 0 && b.overBudget(w, console) {
 		res.evidence.OverBudget = b.limit
@@ -491,6 +495,7 @@ func (b *boot) startShare(ctx context.Context) ([]string, func(), error) {
 			os.RemoveAll(dir)
 			return nil, nop, fmt.Errorf("%w: %w", ErrInfra, err)
 		}
+		b.session = s
 		devices, _ := share.Layout(share.VirtioFS, b.daemon, b.exports)
 		return share.QEMUArgs(share.VirtioFS, devices, dir, b.memoryMiB), func() { s.Stop(); os.RemoveAll(dir) }, nil
 	case share.NineP:

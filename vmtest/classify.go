@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -125,26 +126,42 @@ func Classify(ev Evidence) Verdict {
 	}
 	classifyPayload(&v, ev, st, payload, kmsg)
 	if warning != nil && v.Outcome.Passed() && !ev.AllowWarnings {
-		v.Outcome, v.Reason = report.Fail, "kernel warning: "+warning.Line
+		// The kernel's report is the finding; the payload's own verdict
+		// follows so that no one blames the test.
+		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("kernel warning: %s (the kernel reported it; the payload itself passed: %s)", shortSource(warning.Line), v.Reason)
 	}
 	return v
 }
 
 // findSplats returns the splats of the console followed by those only the
-// kernel log dump has (the console may be quieter than the log buffer).
+// kernel log dump has (the console may be quieter than the log buffer: at
+// the quiet log level it shows a UBSAN report's first lines but not its
+// call trace, which then comes from the dump).
 func findSplats(console, kmsg []byte) []Splat {
 	splats := FindSplats(console)
-	seen := map[string]bool{}
-	for _, s := range splats {
-		seen[s.Line] = true
+	seen := map[string]int{}
+	for i, s := range splats {
+		seen[s.Line] = i
 	}
 	for _, s := range FindSplats(kmsg) {
-		if !seen[s.Line] {
+		i, ok := seen[s.Line]
+		switch {
+		case !ok:
 			splats = append(splats, s)
+		case strings.Count(s.Trace, "\n") > strings.Count(splats[i].Trace, "\n"):
+			splats[i].Trace = s.Trace
 		}
 	}
 	return splats
 }
+
+// buildDir matches the build directory a distribution's kernel names its
+// sources by (/build/reproducible-path/linux-7.3.4/).
+var buildDir = regexp.MustCompile(`/\S*?/linux-[0-9][^/\s]*/`)
+
+// shortSource drops the build directory from the source paths of a splat
+// line: "UBSAN: shift-out-of-bounds in kernel/bpf/inode.c:756:15".
+func shortSource(line string) string { return buildDir.ReplaceAllString(line, "") }
 
 // classifyPayload judges a boot without fatal splats: the deadline, a silent
 // init, a broken result stream, then the payload's own verdict, the death

@@ -80,3 +80,24 @@ func TestFindSplatsFormats(t *testing.T) {
 		require.Equal(t, tt.fatal, splats[0].Fatal, tt.line)
 	}
 }
+
+// TestKernelBugNamed: a UBSAN report whose console shows only its first
+// lines (the quiet log level) keeps the call trace of the kernel log dump,
+// and the reason names the kernel source without the build directory.
+func TestKernelBugNamed(t *testing.T) {
+	console := []byte("corematrix: guest init started\n" +
+		"[  112.008605] UBSAN: shift-out-of-bounds in /build/reproducible-path/linux-7.3.4/kernel/bpf/inode.c:756:15\n" +
+		"[  112.009023] shift exponent 65536 is too large for 64-bit type 'long long unsigned int'\n" +
+		"[  112.823450] reboot: Power down\n")
+	kmsg := []byte("<3>[  112.008605] UBSAN: shift-out-of-bounds in /build/reproducible-path/linux-7.3.4/kernel/bpf/inode.c:756:15\n" +
+		"<3>[  112.009023] shift exponent 65536 is too large for 64-bit type 'long long unsigned int'\n" +
+		"<4>[  112.009525] CPU: 0 UID: 0 PID: 127 Comm: btf.test Not tainted 7.3.4+deb13-cloud-amd64 #1 PREEMPT(lazy)\n" +
+		"<4>[  112.009994] Call Trace:\n<4>[  112.010797]  <TASK>\n<4>[  112.011529]  ubsan_epilogue+0x5/0x2b\n" +
+		"<4>[  112.012265]  seq_print_delegate_opts.cold+0x14/0x1b\n<4>[  112.012401]  bpf_show_options+0xe6/0x200\n" +
+		"<4>[  112.012835]  show_mountinfo+0x20b/0x290\n<4>[  112.013418]  </TASK>\n")
+	splats := findSplats(console, kmsg)
+	require.Len(t, splats, 1, "one report, seen on the console and in the dump")
+	require.Contains(t, splats[0].Trace, "bpf_show_options", "the dump's call trace")
+	require.Equal(t, "UBSAN: shift-out-of-bounds in kernel/bpf/inode.c:756:15", shortSource(splats[0].Line))
+	require.Equal(t, "WARNING: CPU: 0 PID: 90 at kernel/sched/debug.c:1076 x", shortSource("WARNING: CPU: 0 PID: 90 at kernel/sched/debug.c:1076 x"))
+}

@@ -408,15 +408,16 @@ func writeLoad(w io.Writer, f format, rows []loadResult) error {
 		return enc.Encode(rows)
 	case formatMarkdown:
 		var b strings.Builder
-		b.WriteString("| object | program | kernel | loaded | attached | insns | predicted | agreement | error |\n|---|---|---|---|---|---|---|---|---|\n")
+		t := report.MarkdownTable{Head: []string{"object", "program", "kernel", "loaded", "attached", "insns", "predicted", "agreement", "error"}}
 		for _, r := range rows {
-			ag := r.Agreement
-			if loud(ag) {
+			ag := mdCell(r.Agreement)
+			if loud(r.Agreement) {
 				ag = "**" + ag + "**"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %s | %s | %s |\n", mdCell(filepath.Base(r.Object)), mdCell(r.Program), mdCell(r.Kernel), yesNo(r.Loaded),
-				attachedText(r), r.Insns, mdCell(r.Predicted), ag, mdCell(r.Error))
+			t.Add(mdCell(filepath.Base(r.Object)), mdCell(r.Program), mdCell(r.Kernel), yesNo(r.Loaded),
+				attachedText(r), fmt.Sprint(r.Insns), mdCell(r.Predicted), ag, mdCell(r.Error))
 		}
+		t.Write(&b)
 		writeLoadSummary(&b, rows)
 		_, err := io.WriteString(w, b.String())
 		return err
@@ -496,6 +497,5 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-func mdCell(s string) string {
-	return strings.ReplaceAll(oneLine(s), "|", `\|`)
-}
+// mdCell makes text one table cell (report.EscapeMarkdown).
+func mdCell(s string) string { return report.EscapeMarkdown(oneLine(s)) }

@@ -46,21 +46,16 @@ func mountShares(s Share) error {
 	if err := mount("tmpfs", shareRW, "tmpfs", true); err != nil {
 		return err
 	}
-	if err := keepBusybox(); err != nil {
+	if err := keepBusybox(s.Links); err != nil {
 		return err
 	}
-	if err := makeLinks(s.Links); err != nil {
-		return err
-	}
-	modules := false
-	devices := map[string]bool{}
-	for _, m := range s.Mounts {
-		if err := mountOne(s.FSType, m, devices); err != nil {
+	m := &shareMounter{share: s, devices: map[string]string{}}
+	for _, mt := range s.Mounts {
+		if err := m.mount(mt); err != nil {
 			return err
 		}
-		modules = modules || mountName(m) == modulesMount
 	}
-	if modules {
+	if m.modules {
 		staticNodes(release())
 		if _, err := os.Lstat(ModprobeBin); err == nil {
 			if err := os.WriteFile(ModprobePath, []byte(ModprobeBin+"\n"), 0); err != nil {
@@ -71,24 +66,17 @@ func mountShares(s Share) error {
 	return nil
 }
 
-// keepBusybox moves busybox out of /bin, which a shared /bin may replace,
-// and keeps it reachable as ModprobeBin.
-func keepBusybox() error {
-	if _, err := os.Lstat("/bin/busybox"); err != nil {
-		return nil
+// keepBusybox moves the initramfs's busybox out of the way of the host's
+// /bin (keptBusybox, with ModprobeBin pointing at it) and makes links.
+func keepBusybox(links []Link) error {
+	if _, err := os.Lstat("/bin/busybox"); err == nil {
+		if err := os.Rename("/bin/busybox", keptBusybox); err != nil {
+			return fmt.Errorf("keep busybox: %w", err)
+		}
+		if err := os.Symlink(keptBusybox, ModprobeBin); err != nil {
+			return fmt.Errorf("keep busybox: %w", err)
+		}
 	}
-	if err := os.Rename("/bin/busybox", keptBusybox); err != nil {
-		return fmt.Errorf("keep busybox: %w", err)
-	}
-	if err := os.Symlink(keptBusybox, ModprobeBin); err != nil {
-		return fmt.Errorf("keep busybox: %w", err)
-	}
-	return nil
-}
-
-// makeLinks makes the host's links (/bin -> usr/bin), replacing what is
-// at their paths.
-func makeLinks(links []Link) error {
 	for _, l := range links {
 		if err := os.RemoveAll(l.Path); err != nil {
 			return fmt.Errorf("link %s: %w", l.Path, err)
@@ -100,64 +88,109 @@ func makeLinks(links []Link) error {
 	return nil
 }
 
-// mountName is the name of m's writable layer: its Sub, else its Tag.
-func mountName(m Mount) string {
-	if m.Sub == "" {
-		return m.Tag
-	}
-	return m.Sub
+// shareMounter mounts a Share's exports. Each device is mounted once,
+// read-only, under shareRO. The exports that are directories of one device
+// (the merged layout) share one overlay of the whole device, and each is a
+// bind mount of its directory of that overlay: one overlay mount instead of
+// one per export (each costs lookups through the daemon and the overlay's
+// checks of its upper directory). Writes go to the tmpfs either way and
+// never reach the host.
+type shareMounter struct {
+	share Share
+	// devices maps a tag to where its device is mounted.
+	devices map[string]string
+	// overlays maps a tag to the overlay of its whole device.
+	overlays map[string]string
+	modules  bool
 }
 
-// mountOne mounts m at its path: its export's device read-only under
-// shareRO (once per tag: devices holds the tags mounted), then the
-// directory bound, or overlaid with a tmpfs layer for writes.
-func mountOne(fsType string, m Mount, devices map[string]bool) error {
-	if !path.IsAbs(m.Path) || strings.ContainsAny(m.Tag, "/,:") || strings.ContainsAny(m.Sub, "/,:") {
+func (sm *shareMounter) mount(m Mount) error {
+	name := m.Sub
+	if name == "" {
+		name = m.Tag
+	}
+	if !path.IsAbs(m.Path) || strings.ContainsAny(m.Tag, "/,:") || strings.ContainsAny(m.Sub, "/,:") || m.Tag == "" {
 		return fmt.Errorf("share: bad mount %q/%q at %q", m.Tag, m.Sub, m.Path)
 	}
-	dev := path.Join(shareRO, m.Tag)
-	if !devices[m.Tag] {
-		devices[m.Tag] = true
-		if err := mountDevice(fsType, m.Tag, dev); err != nil {
-			return err
-		}
+	if name == modulesMount {
+		sm.modules = true
 	}
-	lower := path.Join(dev, m.Sub)
-	if !m.Overlay {
-		if err := os.MkdirAll(m.Path, 0o755); err != nil {
-			return fmt.Errorf("mount %s: %w", m.Path, err)
-		}
-		if err := unix.Mount(lower, m.Path, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind %s on %s: %w", lower, m.Path, err)
-		}
-		return nil
+	dev, err := sm.device(m.Tag)
+	if err != nil {
+		return err
 	}
-	name := mountName(m)
-	upper, work := path.Join(shareRW, name, "upper"), path.Join(shareRW, name, "work")
-	for _, d := range []string{upper, work, m.Path} {
+	switch {
+	case !m.Overlay:
+		return bind(path.Join(dev, m.Sub), m.Path)
+	case m.Sub == "":
+		return overlay(dev, path.Join(shareRW, name), m.Path)
+	}
+	ov, err := sm.deviceOverlay(m.Tag, dev)
+	if err != nil {
+		return err
+	}
+	return bind(path.Join(ov, m.Sub), m.Path)
+}
+
+// device mounts the device tag read-only the first time it is asked for.
+func (sm *shareMounter) device(tag string) (string, error) {
+	if dev, ok := sm.devices[tag]; ok {
+		return dev, nil
+	}
+	dev := path.Join(shareRO, tag)
+	if err := os.MkdirAll(dev, 0o755); err != nil {
+		return "", fmt.Errorf("mount %s: %w", tag, err)
+	}
+	opts := ""
+	if sm.share.FSType == "9p" {
+		opts = "trans=virtio,version=9p2000.L,msize=512000"
+	}
+	if err := unix.Mount(tag, dev, sm.share.FSType, unix.MS_RDONLY, opts); err != nil {
+		return "", fmt.Errorf("mount %s %s on %s: %w", sm.share.FSType, tag, dev, err)
+	}
+	sm.devices[tag] = dev
+	return dev, nil
+}
+
+// deviceOverlay mounts the overlay of the whole device tag (mounted at dev)
+// the first time it is asked for.
+func (sm *shareMounter) deviceOverlay(tag, dev string) (string, error) {
+	if ov, ok := sm.overlays[tag]; ok {
+		return ov, nil
+	}
+	ov := path.Join(shareRW, tag, "merged")
+	if err := overlay(dev, path.Join(shareRW, tag), ov); err != nil {
+		return "", err
+	}
+	if sm.overlays == nil {
+		sm.overlays = map[string]string{}
+	}
+	sm.overlays[tag] = ov
+	return ov, nil
+}
+
+// overlay mounts lower with a tmpfs upper directory (under rw) at dst.
+func overlay(lower, rw, dst string) error {
+	upper, work := path.Join(rw, "upper"), path.Join(rw, "work")
+	for _, d := range []string{upper, work, dst} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("overlay %s: %w", m.Path, err)
+			return fmt.Errorf("overlay %s: %w", dst, err)
 		}
 	}
 	o := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
-	if err := unix.Mount("overlay", m.Path, "overlay", 0, o); err != nil {
-		return fmt.Errorf("mount overlay on %s: %w", m.Path, err)
+	if err := unix.Mount("overlay", dst, "overlay", 0, o); err != nil {
+		return fmt.Errorf("mount overlay on %s: %w", dst, err)
 	}
 	return nil
 }
 
-// mountDevice mounts the export tag of file system fsType (virtiofs or
-// 9p) read-only at dev.
-func mountDevice(fsType, tag, dev string) error {
-	opts := ""
-	if fsType == "9p" {
-		opts = "trans=virtio,version=9p2000.L,msize=512000"
+// bind bind-mounts src at dst, creating dst.
+func bind(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("mount %s: %w", dst, err)
 	}
-	if err := os.MkdirAll(dev, 0o755); err != nil {
-		return fmt.Errorf("mount %s: %w", tag, err)
-	}
-	if err := unix.Mount(tag, dev, fsType, unix.MS_RDONLY, opts); err != nil {
-		return fmt.Errorf("mount %s %s on %s: %w", fsType, tag, dev, err)
+	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s on %s: %w", src, dst, err)
 	}
 	return nil
 }

@@ -92,7 +92,7 @@ func Args(cfg Config) ([]string, error) {
 		// stale translation of code the kernel is live-patching (text_poke_bp
 		// while a tracepoint attaches), which oopses on an int3 in __schedule.
 		// arm64 kernels patch their text for probes the same way.
-		cpu, accel = "max", "tcg,thread=single"
+		cpu, accel = m.tcgCPU, "tcg,thread=single"
 	default:
 		return nil, fmt.Errorf("qemu: unknown accelerator %q", cfg.Accel)
 	}

@@ -52,7 +52,7 @@ func TestArgs(t *testing.T) {
 			name: "arm64 tcg",
 			mod:  func(c *Config) { c.Arch = ARM64; c.Kernel = "/k/Image" },
 			check: map[string][]string{
-				"-machine": {"virt"}, "-accel": {"tcg,thread=single"}, "-cpu": {"max"},
+				"-machine": {"virt"}, "-accel": {"tcg,thread=single"}, "-cpu": {"max,pauth-impdef=on"},
 				"-kernel":  {"/k/Image"},
 				"-chardev": {"file,id=console,path=/r/console.log", "file,id=results,path=/r/serial1.raw"},
 				// The PL011 (ttyAMA0) is the console; results are the first

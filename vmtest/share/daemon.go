@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,7 +97,7 @@ func findDaemon(override string, euid int) (*Daemon, error) {
 
 // Session is the daemons of one QEMU run.
 type Session struct {
-	procs []*exec.Cmd
+	procs []*daemonProc
 	dir   string
 }
 
@@ -134,12 +135,13 @@ func Layout(mode Mode, d *Daemon, exports []Export) (devices []Export, mounts []
 
 // mergedScript runs in a private mount namespace (unshare): it mounts a
 // tmpfs on $1, bind-mounts each export read-only into it under its tag,
-// makes the tmpfs read-only too, and execs the C daemon on it. The C daemon
-// has no read-only mode: in this namespace its whole tree is read-only
-// mounts, so the guest's writes fail with EROFS whatever it sends.
+// makes the tmpfs read-only too, and execs the C daemon on it, serving the
+// listening socket it inherits as descriptor 3. The C daemon has no
+// read-only mode: in this namespace its whole tree is read-only mounts, so
+// the guest's writes fail with EROFS whatever it sends.
 const mergedScript = `set -e
-root=$1 daemon=$2 sock=$3
-shift 3
+root=$1 daemon=$2
+shift 2
 mount -t tmpfs -o mode=0755,size=1m cm-share "$root"
 while [ $# -gt 0 ]; do
 	mkdir "$root/$1"
@@ -148,19 +150,23 @@ while [ $# -gt 0 ]; do
 	shift 2
 done
 mount -o remount,ro "$root"
-exec "$daemon" "--socket-path=$sock" -o "source=$root" -o cache=auto -o sandbox=namespace -o log_level=err -o no_posix_lock -o no_flock
+exec "$daemon" --fd=3 -o "source=$root" -o cache=auto -o sandbox=namespace -o log_level=err -o no_posix_lock -o no_flock
 `
 
 // Start starts the daemons of Layout(VirtioFS, d, exports), each in its
 // own process group and killed should vmtest die (Pdeathsig), serving
-// read-only, and waits until each listens on its socket in dir. Stop ends
-// them.
+// read-only. Each socket in dir listens before its daemon starts (the
+// daemon inherits it, --fd): QEMU may start at once, and its connection
+// waits in the socket's backlog until the daemon serves it, so the
+// daemon's start (mount namespaces, which wait for RCU grace periods and
+// take seconds on a busy host) overlaps QEMU's. Should a daemon die, the
+// socket closes with it and QEMU fails; Failure says why. Stop ends them.
 func Start(ctx context.Context, d *Daemon, exports []Export, dir string) (*Session, error) {
 	s := &Session{dir: dir}
 	var cmds []*exec.Cmd
 	if d.Rust {
-		for i, e := range exports {
-			cmds = append(cmds, exec.Command(d.Path, "--socket-path="+socket(dir, i), "--shared-dir="+e.Host, "--readonly",
+		for _, e := range exports {
+			cmds = append(cmds, exec.Command(d.Path, "--fd=3", "--shared-dir="+e.Host, "--readonly",
 				"--sandbox=namespace", "--cache=auto", "--log-level=error"))
 		}
 	} else {
@@ -168,59 +174,104 @@ func Start(ctx context.Context, d *Daemon, exports []Export, dir string) (*Sessi
 		if err := os.Mkdir(root, 0o755); err != nil {
 			return nil, fmt.Errorf("virtiofsd: %w", err)
 		}
-		args := []string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", mergedScript, "sh", root, d.Path, socket(dir, 0)}
+		args := []string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", mergedScript, "sh", root, d.Path}
 		for _, e := range exports {
 			args = append(args, e.Tag, e.Host)
 		}
 		cmds = append(cmds, exec.Command("unshare", args...))
 	}
 	for i, cmd := range cmds {
-		sock := socket(dir, i)
 		e := RootTag
 		if d.Rust {
 			e = exports[i].Host
 		}
-		var stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stderr, &stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
+		if err := s.start(ctx, cmd, socket(dir, i)); err != nil {
 			s.Stop()
 			return nil, fmt.Errorf("start virtiofsd for %s: %w", e, err)
 		}
-		s.procs = append(s.procs, cmd)
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		if err := waitSocket(ctx, sock, exited); err != nil {
-			s.Stop()
-			msg := strings.TrimSpace(stderr.String())
-			return nil, fmt.Errorf("virtiofsd for %s: %w: %s", e, err, lastLine(msg))
-		}
-		// The goroutine above reaps the process; Stop signals its group.
 	}
 	return s, nil
 }
 
-// waitSocket waits (at most 10 s) for a daemon's socket to appear.
-func waitSocket(ctx context.Context, sock string, exited <-chan error) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if st, err := os.Stat(sock); err == nil && st.Mode()&os.ModeSocket != 0 {
-			return nil
-		}
+// start makes sock listen and starts cmd with it as descriptor 3.
+func (s *Session) start(ctx context.Context, cmd *exec.Cmd, sock string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		return err
+	}
+	l.SetUnlinkOnClose(false)
+	f, err := l.File()
+	l.Close()
+	if err != nil {
+		return err
+	}
+	defer f.Close() // the daemon holds the socket from here on
+	d := &daemonProc{cmd: cmd, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = &d.out, &d.out
+	cmd.ExtraFiles = []*os.File{f}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.procs = append(s.procs, d)
+	go func() {
+		d.err = cmd.Wait()
+		close(d.exited)
+	}()
+	return nil
+}
+
+// Failure returns why a daemon of the session ended before Stop, nil when
+// none did.
+func (s *Session) Failure() error {
+	if s == nil {
+		return nil
+	}
+	for _, d := range s.procs {
 		select {
-		case err := <-exited:
+		case <-d.exited:
+			err := d.err
 			if err == nil {
 				err = errors.New("exited")
 			}
-			return fmt.Errorf("exited before listening: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return errors.New("did not listen within 10s")
+			return fmt.Errorf("virtiofsd ended: %w: %s", err, lastLine(strings.TrimSpace(d.out.String())))
+		default:
 		}
 	}
+	return nil
+}
+
+// daemonProc is one running daemon: its output (bounded by what a daemon
+// at log level error writes) and its end.
+type daemonProc struct {
+	cmd    *exec.Cmd
+	out    syncBuffer
+	exited chan struct{}
+	err    error
+}
+
+// syncBuffer is a bytes.Buffer safe for the daemon's writes and a reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() < 64<<10 {
+		b.buf.Write(p[:min(len(p), 64<<10-b.buf.Len())])
+	}
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func lastLine(s string) string {
@@ -236,15 +287,15 @@ func (s *Session) Stop() {
 	if s == nil {
 		return
 	}
-	for _, c := range s.procs {
-		syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+	for _, d := range s.procs {
+		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
 	}
 	deadline := time.Now().Add(time.Second)
-	for _, c := range s.procs {
-		for time.Now().Before(deadline) && syscall.Kill(-c.Process.Pid, 0) == nil {
+	for _, d := range s.procs {
+		for time.Now().Before(deadline) && syscall.Kill(-d.cmd.Process.Pid, 0) == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
-		syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
 	}
 	s.procs = nil
 }
