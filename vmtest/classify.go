@@ -282,6 +282,17 @@ func collectFiles(v *Verdict, st *wire.Stream) {
 	}
 }
 
+// noTests is what the testing package prints when no test matched.
+const noTests = "testing: warning: no tests to run\n"
+
+// endsInPass reports whether a test binary's last line is its PASS (framed
+// by test2json's ^V marker or not).
+func endsInPass(out []byte) bool {
+	out = bytes.TrimRight(out, "\r\n")
+	last := out[bytes.LastIndexByte(out, '\n')+1:]
+	return string(bytes.TrimLeft(last, "\x16")) == "PASS"
+}
+
 // classifyGoTest judges a Go test binary's run from its test2json output.
 // It reports whether the tests account for the exit code (a test failed,
 // or they passed or skipped); false when no test ran or the binary exited
@@ -292,6 +303,10 @@ func classifyGoTest(v *Verdict, out []byte) (explained bool) {
 	pass, fail, skip := r.Counts()
 	total := pass + fail + skip
 	switch {
+	case total == 0 && v.ExitCode == 0 && endsInPass(out) && bytes.Contains(out, []byte(noTests)):
+		// A package whose tests all are examples without output, or a
+		// -run matching nothing: go test says "ok [no tests to run]".
+		v.Outcome, v.Reason = report.Pass, "no tests to run (the test binary said so and passed, as go test reports it)"
 	case total == 0:
 		v.Outcome, v.Reason = report.Fail, fmt.Sprintf("no tests ran (payload exited %d)", v.ExitCode)
 		return false

@@ -147,3 +147,23 @@ func TestDeathReason(t *testing.T) {
 		require.Equal(t, tt.want, deathReason(tt.exit, 512, tt.log), "exit %d", tt.exit)
 	}
 }
+
+// TestClassifyNoTestsToRun: a test binary that says it had no tests to run
+// and passed is a pass, as go test reports it ("ok [no tests to run]"); zero
+// tests without that, or with a non-zero exit, stays a failure.
+func TestClassifyNoTestsToRun(t *testing.T) {
+	for _, c := range []struct {
+		out  string
+		exit int
+		want report.Outcome
+	}{
+		{"testing: warning: no tests to run\nPASS\n", 0, report.Pass},
+		{"PASS\n", 0, report.Fail},
+		{"testing: warning: no tests to run\nPASS\n", 1, report.Fail},
+		{"payload says hello\n", 0, report.Fail},
+	} {
+		v := Verdict{ExitCode: c.exit}
+		classifyGoTest(&v, []byte(c.out))
+		require.Equal(t, c.want, v.Outcome, "%q exit %d: %s", c.out, c.exit, v.Reason)
+	}
+}
