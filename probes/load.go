@@ -19,10 +19,6 @@ import (
 	"github.com/hashicorp/go-multierror"
 )
 
-// ObjectName is the file name of the compiled object bpf2go commits next to
-// this package (probes/tracer_x86_bpfel.o).
-const ObjectName = "tracer_x86_bpfel.o"
-
 // Default buffer sizes.
 const (
 	// DefaultRingBufferSize is the ring buffer size in bytes (power of two).
