@@ -40,7 +40,7 @@ func allPassRun() Summary {
 			Kernel:   debianKernel(name, version, release),
 			Accel:    "tcg",
 			Outcome:  Pass,
-			Reason:   fmt.Sprintf("%d tests passed", len(suite)),
+			Reason:   fmt.Sprintf("%d tests passed", len(suite)-1), // TestConnect counts through its two subtests
 			ExitCode: 0,
 			Timings:  Timings{Boot: boot, Payload: 12.5, Total: boot + 13.1},
 			Tests:    passTests(suite...),
@@ -117,7 +117,7 @@ func mixedRun() Summary {
 			},
 			{
 				Kernel: debianKernel("5.10", "5.10.244-1", "5.10.0-36-cloud-amd64"), Accel: "tcg",
-				Outcome: Fail, Reason: "2 of 6 tests failed", ExitCode: 1,
+				Outcome: Fail, Reason: "1 of 5 tests failed", ExitCode: 1,
 				Timings: Timings{Boot: 2.9, Payload: 8.0, Total: 11.3},
 				Tests:   connectFail,
 			},
@@ -198,7 +198,7 @@ func factsRun() Summary {
 		Kernels: []KernelResult{
 			{
 				Kernel: debianKernel("6.12", "6.12.57-1", "6.12.57+deb13-cloud-amd64"), Accel: "tcg",
-				Outcome: Fail, Reason: "1 of 6 tests failed", ExitCode: 1,
+				Outcome: Fail, Reason: "1 of 5 tests failed", ExitCode: 1,
 				Timings: Timings{Boot: 3.4, Payload: 14, Total: 18},
 				Tests: append(passTests("TestConnect", "TestConnect/ipv4", "TestConnect/ipv6", "TestExec", "TestExit"),
 					TestResult{Name: "TestOpen", Status: "fail", Elapsed: 0.01, Output: "=== RUN   TestOpen\n    open_test.go:31: load handle_openat: bad CO-RE relocation\n--- FAIL: TestOpen (0.01s)\n"}),
@@ -207,7 +207,7 @@ func factsRun() Summary {
 			},
 			{
 				Kernel: debianKernel("5.10", "5.10.244-1", "5.10.0-36-cloud-amd64"), Accel: "tcg",
-				Outcome: Pass, Reason: "6 tests passed", ExitCode: 0,
+				Outcome: Pass, Reason: "5 tests passed", ExitCode: 0,
 				Timings:    Timings{Boot: 2.9, Payload: 12, Total: 15.5},
 				Tests:      passTests(suite...),
 				Facts:      &Facts{Branches: branches("start_boottime", "state"), Programs: programs(1, true)},
@@ -215,7 +215,7 @@ func factsRun() Summary {
 			},
 			{
 				Kernel: debianKernel("6.1", "6.1.158-1", "6.1.0-41-cloud-amd64"), Accel: "tcg",
-				Outcome: Pass, Reason: "6 tests passed", ExitCode: 0,
+				Outcome: Pass, Reason: "5 tests passed", ExitCode: 0,
 				Timings:    Timings{Boot: 3.1, Payload: 13, Total: 16.7},
 				Tests:      passTests(suite...),
 				Facts:      &Facts{Branches: branches("start_boottime", "__state"), Programs: programs(2, true)},

@@ -55,18 +55,11 @@ func testEmoji(status string) string {
 // counts of test statuses in one kernel.
 type testCounts struct{ pass, fail, skip int }
 
+// countTests counts r's tests as the verdict's reason does: each test
+// without subtests once (CountTests).
 func countTests(r KernelResult) testCounts {
 	var c testCounts
-	for _, t := range r.Tests {
-		switch t.Status {
-		case "pass":
-			c.pass++
-		case "skip":
-			c.skip++
-		default: // "fail", or a status that is not a pass
-			c.fail++
-		}
-	}
+	c.pass, c.fail, c.skip = CountTests(r.Tests)
 	return c
 }
 

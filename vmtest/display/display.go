@@ -256,15 +256,9 @@ func Annotations(kernel string, r *report.KernelResult) []string {
 		return nil
 	}
 	var out []string
-	// A failing subtest fails its parent (t.Run reports it): marking each
-	// failing test's direct parent finds every test with a failing child,
-	// in time linear in the number of tests.
-	hasFailingChild := map[string]bool{}
-	for _, t := range r.Tests {
-		if i := strings.LastIndex(t.Name, "/"); t.Status == "fail" && i > 0 {
-			hasFailingChild[t.Name[:i]] = true
-		}
-	}
+	// A failing subtest fails its parent (t.Run reports it): a failing
+	// test with failing subtests is annotated through them.
+	hasFailingChild := report.HasSubtests(failing(r.Tests))
 	for _, t := range r.Tests {
 		if t.Status != "fail" || hasFailingChild[t.Name] {
 			continue
@@ -386,4 +380,15 @@ func (a *aboveWriter) Write(p []byte) (int, error) {
 		d.redraw()
 	}
 	return len(p), nil
+}
+
+// failing returns the tests that failed.
+func failing(tests []report.TestResult) []report.TestResult {
+	var out []report.TestResult
+	for _, t := range tests {
+		if t.Status == "fail" {
+			out = append(out, t)
+		}
+	}
+	return out
 }

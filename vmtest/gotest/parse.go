@@ -56,31 +56,9 @@ func Parse(out []byte) Result {
 }
 
 // Counts returns how many tests passed, failed and skipped. Tests holding
-// subtests count once for each leaf.
+// subtests count once for each leaf (report.CountTests).
 func (r Result) Counts() (pass, fail, skip int) {
-	// A subtest's parent ran as a test of its own (t.Run reports it), so
-	// marking each direct parent marks them all, in time linear in the
-	// names' length however many slashes they hold.
-	parents := map[string]bool{}
-	for _, t := range r.Tests {
-		if i := strings.LastIndex(t.Name, "/"); i > 0 {
-			parents[t.Name[:i]] = true
-		}
-	}
-	for _, t := range r.Tests {
-		if parents[t.Name] {
-			continue
-		}
-		switch t.Status {
-		case "pass":
-			pass++
-		case "skip":
-			skip++
-		default:
-			fail++
-		}
-	}
-	return
+	return report.CountTests(r.Tests)
 }
 
 type parser struct {
