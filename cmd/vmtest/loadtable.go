@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/corematrix/corematrix/report"
 )
 
 // writeLoadTable is the agreement per kernel as a markdown table (the
@@ -20,16 +22,15 @@ func writeLoadTable(b *strings.Builder, rows []loadResult) {
 		}
 		per[r.Kernel][r.Agreement]++
 	}
-	b.WriteString("| kernel | right | WRONG | unknown | verifier-only | attach-only | needs run-time input | loader refused | no result | programs |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	t := report.MarkdownTable{Head: []string{"kernel", "right", "WRONG", "unknown", "verifier-only", "attach-only", "needs run-time input", "loader refused", "no result", "programs"}}
 	line := func(name string, c map[string]int) {
 		total := 0
-		fmt.Fprintf(b, "| %s |", name)
+		cells := []string{report.MarkdownCell(name)}
 		for _, cl := range classes {
-			fmt.Fprintf(b, " %d |", c[cl])
+			cells = append(cells, fmt.Sprint(c[cl]))
 			total += c[cl]
 		}
-		fmt.Fprintf(b, " %d |\n", total)
+		t.Add(append(cells, fmt.Sprint(total))...)
 	}
 	all := map[string]int{}
 	for _, k := range order {
@@ -45,4 +46,5 @@ func writeLoadTable(b *strings.Builder, rows []loadResult) {
 	if len(order) > 1 {
 		line("all", all)
 	}
+	t.Write(b)
 }
