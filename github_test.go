@@ -29,7 +29,7 @@ type ghStep struct {
 }
 
 // runScripts returns the run: steps of a workflow's jobs or an action, by
-// file and step name, and the action's bash scripts.
+// file, job and step name, and the action's bash scripts.
 func runScripts(t *testing.T) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -50,16 +50,22 @@ func runScripts(t *testing.T) map[string]string {
 			} `yaml:"runs"`
 		}
 		require.NoError(t, yaml.Unmarshal(raw, &doc), f)
-		steps := doc.Runs.Steps
-		for _, j := range doc.Jobs {
-			steps = append(steps, j.Steps...)
+		// Jobs may share step names (each kernel job and the build job
+		// enable KVM): the key names the job too.
+		steps := map[string][]ghStep{f: doc.Runs.Steps}
+		for name, j := range doc.Jobs {
+			steps[f+": "+name] = j.Steps
 		}
-		require.NotEmpty(t, steps, "%s has no steps", f)
-		for _, s := range steps {
-			if s.Run != "" {
-				out[f+": "+s.Name] = s.Run
+		n := 0
+		for where, ss := range steps {
+			for _, s := range ss {
+				n++
+				if s.Run != "" {
+					out[where+": "+s.Name] = s.Run
+				}
 			}
 		}
+		require.NotZero(t, n, "%s has no steps", f)
 	}
 	raw, err := os.ReadFile("scripts/action-run.sh")
 	require.NoError(t, err)
@@ -176,4 +182,37 @@ func TestGitHubArtifactsAreBuilt(t *testing.T) {
 		}
 	}
 	assert.True(t, found, "the build job uploads no binaries artifact")
+}
+
+// kvmGuard opens the block that may touch KVM's device node; kvmCommand is
+// a command that fails on a runner without /dev/kvm.
+var (
+	kvmGuard   = regexp.MustCompile(`^\s*if \[ -e /dev/kvm \]; then\s*$`)
+	kvmCommand = regexp.MustCompile(`udevadm|/dev/kvm|kvm4all`)
+)
+
+// Every step that sets up KVM does so only when the runner has /dev/kvm:
+// GitHub's arm64 runners and some x86 ones have none, and their guests run
+// under TCG (vmtest decides that itself).
+func TestGitHubKVMStepsAreGuarded(t *testing.T) {
+	steps := 0
+	for where, script := range runScripts(t) {
+		guarded, touched := false, false
+		for _, line := range logicalLines(script) {
+			switch {
+			case kvmGuard.MatchString(line):
+				guarded = true
+			case guarded && strings.TrimSpace(line) == "fi":
+				guarded = false
+			case kvmCommand.MatchString(line):
+				touched = true
+				assert.True(t, guarded, "%s: %q runs without `if [ -e /dev/kvm ]`", where, strings.TrimSpace(line))
+			}
+		}
+		if touched {
+			steps++
+		}
+	}
+	// The build job, the kernel jobs and the action enable KVM.
+	assert.GreaterOrEqual(t, steps, 3, "steps that set up KVM")
 }
