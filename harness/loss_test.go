@@ -92,7 +92,7 @@ func TestLossNone(t *testing.T) {
 	}
 	tallies := map[*session]*tally{}
 	var elapsed time.Duration
-	forModesTogether(t, func(t *testing.T, ss []*session) {
+	forModes(t, func(t *testing.T, ss []*session) {
 		exe, file := opener(t, lossBurst)
 		trs := make([]*probes.Tracer, len(ss))
 		for i, s := range ss {
@@ -139,7 +139,7 @@ func TestExecStorm(t *testing.T) {
 		}
 	}()
 	before := map[*session]probes.Stats{}
-	forModesTogether(t, func(t *testing.T, ss []*session) {
+	forModes(t, func(t *testing.T, ss []*session) {
 		installWorkload(t)
 		for _, s := range ss {
 			st, err := s.tr.Stats()
