@@ -177,50 +177,78 @@ func TestExecStorm(t *testing.T) {
 // TestLossCounted makes one child open a file lossEvents times into a
 // deliberately tiny buffer that nobody reads while it runs, then drains it:
 // every open event sent must be either received or counted as dropped,
-// exactly. Only the open program is attached and only the child is a target,
-// and only after its exec, so the sent count is known: one per open of a
-// child that exited 0. The child is pinned to one CPU, and one more pinned
-// child opens once after the drain: the perf buffer reports lost samples with
-// the next record it can store.
+// exactly. Each mode has a tracer of its own with only the open program
+// attached; the child is a target of both, and only after its exec, so the
+// sent count is known: one per open of a child that exited 0. The child is
+// pinned to one CPU, and one more pinned child opens once after the drains:
+// the perf buffer reports lost samples with the next record it can store.
 func TestLossCounted(t *testing.T) {
 	need(t)
+	type tiny struct {
+		m        mode
+		s        *session
+		err      error
+		received uint64
+	}
+	var tinies, loaded []*tiny
+	var trs []*probes.Tracer
 	for _, m := range modes() {
-		t.Run(m.name, func(t *testing.T) {
-			o := probes.Options{ForcePerf: m.perf, Filter: true, Kinds: []probes.Kind{probes.KindOpen}}
-			if m.perf {
-				o.PerfBufferSize = 4096 // one page per CPU
-			} else {
-				o.RingBufferSize = 4096
-			}
-			s, err := openSession(m, o)
+		o := probes.Options{ForcePerf: m.perf, Filter: true, Kinds: []probes.Kind{probes.KindOpen}}
+		if m.perf {
+			o.PerfBufferSize = 4096 // one page per CPU
+		} else {
+			o.RingBufferSize = 4096
+		}
+		tn := &tiny{m: m}
+		tn.s, tn.err = openSession(m, o)
+		tinies = append(tinies, tn)
+		if tn.err == nil {
+			defer tn.s.tr.Close()
+			loaded = append(loaded, tn)
+			trs = append(trs, tn.s.tr)
+		}
+	}
+	if len(loaded) > 0 {
+		cpu := firstCPU(t)
+		exe, file := opener(t, lossEvents)
+		pid := openBurst(t, exe, file, cpu, trs...)
+		for _, tn := range loaded {
+			tn.received = drain(t, tn.s.tr, tn.m, pid, 0, lossEvents)
+		}
+		flushExe, _ := opener(t, 1)
+		flush := openBurst(t, flushExe, file, cpu, trs...)
+		for _, tn := range loaded {
+			tn.received += drain(t, tn.s.tr, tn.m, flush, tn.received, lossEvents+1)
+		}
+	}
+	for _, tn := range tinies {
+		t.Run(tn.m.name, func(t *testing.T) {
+			require.NoError(t, tn.err)
+			st, err := tn.s.tr.Stats()
 			require.NoError(t, err)
-			defer s.tr.Close()
-			var set unix.CPUSet
-			require.NoError(t, unix.SchedGetaffinity(0, &set))
-			cpu := 0
-			for !set.IsSet(cpu) {
-				cpu++
-			}
-
-			exe, file := opener(t, lossEvents)
-			pid := openBurst(t, exe, file, cpu, s.tr)
-			received := drain(t, s.tr, m, pid, 0, lossEvents)
-			flushExe, _ := opener(t, 1)
-			flush := openBurst(t, flushExe, file, cpu, s.tr)
-			received += drain(t, s.tr, m, flush, received, lossEvents+1)
-			st, err := s.tr.Stats()
-			require.NoError(t, err)
-			sent := uint64(lossEvents + 1)
+			sent, received := uint64(lossEvents+1), tn.received
 			t.Logf("sent %d, received %d, stats %+v", sent, received, st)
 			assert.Less(t, received, sent, "the tiny buffer did not overflow; the test proves nothing")
 			assert.Equal(t, sent, received+st.Dropped(), "sent != received + dropped: received %d, stats %+v", received, st)
-			if m.perf {
+			if tn.m.perf {
 				assert.Equal(t, sent, received+st.PerfOutputErrors,
 					"sent != received + perf output errors counted in BPF: received %d, stats %+v", received, st)
 			}
 			assert.Zero(t, st.DecodeErrors, "decode errors; stats %+v", st)
 		})
 	}
+}
+
+// firstCPU is the lowest CPU this process may run on.
+func firstCPU(t *testing.T) int {
+	t.Helper()
+	var set unix.CPUSet
+	require.NoError(t, unix.SchedGetaffinity(0, &set))
+	cpu := 0
+	for !set.IsSet(cpu) {
+		cpu++
+	}
+	return cpu
 }
 
 // drainIdle is how long drain waits for a record before it calls the buffer
