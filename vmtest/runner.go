@@ -697,6 +697,9 @@ func (r *Runner) shareFiles(d share.Decision) []initramfs.File {
 	for _, l := range r.shared.Links {
 		s.Links = append(s.Links, guest.Link{Path: l.Path, Target: l.Target})
 	}
+	for _, n := range d.Nodes {
+		s.Nodes = append(s.Nodes, guest.Node(n))
+	}
 	files := []initramfs.File{{Name: guest.SharePath, Data: s.Encode(), Mode: 0o644}}
 	for i, m := range d.BootModules {
 		files = append(files, initramfs.File{Name: guest.BootModuleName(i), Source: m, Mode: 0o644})

@@ -22,6 +22,9 @@ type Decision struct {
 	// ModulesExport serves the kernel's modules tree at /lib/modules
 	// (empty Tag when the kernel has none).
 	ModulesExport Export
+	// Nodes are the device nodes the guest makes when it mounts the
+	// modules tree (StaticNodes of its modules.alias).
+	Nodes []Node
 }
 
 // needs lists, per mode, the config symbols a guest must have (built in,
@@ -110,6 +113,9 @@ func Decide(k kernel.Kernel, daemon *Daemon, daemonErr error) Decision {
 		}
 		if k.Modules != "" {
 			d.ModulesExport = Export{Tag: "cm-modules", Host: k.Modules, Guest: "/lib/modules"}
+			if alias, err := os.ReadFile(filepath.Join(k.Modules, k.ModulesRelease, "modules.alias")); err == nil {
+				d.Nodes = StaticNodes(alias)
+			}
 		}
 		return d
 	}
