@@ -468,6 +468,20 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, o
 	if im.err != nil {
 		return nil, "", im.err
 	}
+	b := &boot{
+		qemu: im.qemu, kernel: k, dir: dir,
+		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs,
+		timeout: r.cfg.Timeout, onState: onState, follow: r.follower(k.Name),
+		limit: r.cfg.OutputLimit,
+		share: d, tmp: r.tmp,
+	}
+	if d.Mode != share.Packed {
+		b.exports, b.daemon = r.exports(d), r.daemon
+	}
+	if err := b.prestart(ctx); err != nil {
+		return nil, "", err
+	}
+	defer b.release()
 	img, err := r.kernelInitramfs(k, im.path, d)
 	if err != nil {
 		return nil, "", err
@@ -482,16 +496,7 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, o
 	if err != nil {
 		return nil, "", err
 	}
-	b := &boot{
-		qemu: im.qemu, kernel: k, initramfs: img, dir: dir,
-		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
-		timeout: r.cfg.Timeout, onState: onState, follow: r.follower(k.Name),
-		limit: r.cfg.OutputLimit,
-		share: d, tmp: r.tmp,
-	}
-	if d.Mode != share.Packed {
-		b.exports, b.daemon = r.exports(d), r.daemon
-	}
+	b.initramfs, b.accel = img, accel
 	if r.cfg.Shell != nil {
 		b.shell, b.shellSock = r.cfg.Shell, filepath.Join(r.tmp, "shell.sock")
 	}
