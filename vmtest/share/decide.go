@@ -111,15 +111,22 @@ func Decide(k kernel.Kernel, daemon *Daemon, daemonErr error) Decision {
 				d.Reason += "; not " + why[0]
 			}
 		}
-		if k.Modules != "" {
-			d.ModulesExport = Export{Tag: "cm-modules", Host: k.Modules, Guest: "/lib/modules"}
-			if alias, err := os.ReadFile(filepath.Join(k.Modules, k.ModulesRelease, "modules.alias")); err == nil {
-				d.Nodes = StaticNodes(alias)
-			}
-		}
+		d.addModulesTree(k)
 		return d
 	}
 	return Decision{Mode: Packed, Reason: "packed: the kernel mounts neither virtiofs nor 9p (" + strings.Join(why, "; ") + ")"}
+}
+
+// addModulesTree serves k's modules tree (when it has one) at /lib/modules
+// with the device nodes of its modules.alias.
+func (d *Decision) addModulesTree(k kernel.Kernel) {
+	if k.Modules == "" {
+		return
+	}
+	d.ModulesExport = Export{Tag: "cm-modules", Host: k.Modules, Guest: "/lib/modules"}
+	if alias, err := os.ReadFile(filepath.Join(k.Modules, k.ModulesRelease, "modules.alias")); err == nil {
+		d.Nodes = StaticNodes(alias)
+	}
 }
 
 // readConfig reads the =y/=m symbols of a kernel config file.
