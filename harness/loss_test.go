@@ -48,11 +48,11 @@ func opener(t *testing.T, n uint32) (exe, file string) {
 	return exe, file
 }
 
-// openBurst runs exe (see opener) as a target of tr, optionally pinned to
-// cpu (cpu >= 0): it is targeted only after its own exec, so exactly its n
-// opens of file are traced, and it returns the child's pid once the child
-// exited 0, which proves every open succeeded.
-func openBurst(t *testing.T, tr *probes.Tracer, exe, file string, cpu int) int {
+// openBurst runs exe (see opener) as a target of every tracer of trs,
+// optionally pinned to cpu (cpu >= 0): it is targeted only after its own
+// exec, so exactly its n opens of file are traced, and it returns the child's
+// pid once the child exited 0, which proves every open succeeded.
+func openBurst(t *testing.T, exe, file string, cpu int, trs ...*probes.Tracer) int {
 	t.Helper()
 	c, err := ground.Spawn(exe, ground.SpawnOptions{Args: []string{file}, PipeStdin: true})
 	require.NoError(t, err)
@@ -62,11 +62,15 @@ func openBurst(t *testing.T, tr *probes.Tracer, exe, file string, cpu int) int {
 		set.Set(cpu)
 		require.NoError(t, unix.SchedSetaffinity(c.Pid, &set), "pin child %d to cpu %d", c.Pid, cpu)
 	}
-	require.NoError(t, tr.AddTargets(uint32(c.Pid)))
+	for _, tr := range trs {
+		require.NoError(t, tr.AddTargets(uint32(c.Pid)))
+	}
 	code, err := c.Wait()
 	require.NoError(t, err)
 	require.Equal(t, 0, code, "open loop child %d exit status (%d: an open failed)", c.Pid, ground.OpenFailedCode)
-	require.NoError(t, tr.RemoveTargets(uint32(c.Pid)))
+	for _, tr := range trs {
+		require.NoError(t, tr.RemoveTargets(uint32(c.Pid)))
+	}
 	return c.Pid
 }
 
@@ -76,48 +80,79 @@ func isOpenOf(ev probes.Event, pid int) bool {
 	return ok && int(o.TGID) == pid && o.Name.String() == lossTarget
 }
 
-// TestLossNone produces lossEvents open events under the shared tracer
+// TestLossNone produces lossEvents open events under the shared tracers
 // (default buffer sizes, every program attached, events consumed as they
-// come), in bursts of lossBurst from one child each, and requires every event
-// and no drop.
+// come), in bursts of lossBurst from one child each, targeted by the tracers
+// of every mode at once, and requires every event and no drop in each mode.
+// Each burst waits until every tracer received all of it.
 func TestLossNone(t *testing.T) {
-	forModes(t, func(t *testing.T, s *session) {
+	type tally struct {
+		before, after probes.Stats
+		got           []int // events received per burst
+	}
+	tallies := map[*session]*tally{}
+	var elapsed time.Duration
+	forModesTogether(t, func(t *testing.T, ss []*session) {
 		exe, file := opener(t, lossBurst)
-		before, err := s.tr.Stats()
-		require.NoError(t, err)
+		trs := make([]*probes.Tracer, len(ss))
+		for i, s := range ss {
+			trs[i] = s.tr
+			tallies[s] = &tally{}
+			var err error
+			tallies[s].before, err = s.tr.Stats()
+			require.NoError(t, err)
+		}
 		start := time.Now()
 		for produced := 0; produced < lossEvents; produced += lossBurst {
-			pid := openBurst(t, s.tr, exe, file, -1)
-			got := waitCount(t, s, pid, lossBurst, func(ev probes.Event) bool { return isOpenOf(ev, pid) })
-			require.Equal(t, lossBurst, got, "open events of child %d", pid)
+			pid := openBurst(t, exe, file, -1, trs...)
+			for _, s := range ss {
+				tallies[s].got = append(tallies[s].got, waitCount(t, s, pid, lossBurst, func(ev probes.Event) bool { return isOpenOf(ev, pid) }))
+			}
 		}
-		after, err := s.tr.Stats()
-		require.NoError(t, err)
-		t.Logf("%d open events produced and received in %v; stats %+v", lossEvents, time.Since(start).Round(time.Millisecond), after)
-		assert.Equal(t, before.Dropped(), after.Dropped(), "drops: before %+v after %+v", before, after)
-		assert.Equal(t, before.PerfOutputErrors, after.PerfOutputErrors, "perf output errors: before %+v after %+v", before, after)
+		elapsed = time.Since(start)
+		for _, s := range ss {
+			var err error
+			tallies[s].after, err = s.tr.Stats()
+			require.NoError(t, err)
+		}
+	}, func(t *testing.T, s *session) {
+		tl := tallies[s]
+		require.Len(t, tl.got, lossEvents/lossBurst, "bursts")
+		for i, got := range tl.got {
+			require.Equal(t, lossBurst, got, "open events of burst %d", i)
+		}
+		t.Logf("%d open events produced and received in %v (every mode); stats %+v", lossEvents, elapsed.Round(time.Millisecond), tl.after)
+		assert.Equal(t, tl.before.Dropped(), tl.after.Dropped(), "drops: before %+v after %+v", tl.before, tl.after)
+		assert.Equal(t, tl.before.PerfOutputErrors, tl.after.PerfOutputErrors, "perf output errors: before %+v after %+v", tl.before, tl.after)
 	})
 }
 
 // TestExecStorm execs stormSize children back to back under the shared
-// tracer and requires each one's exec event with its parent and filename:
-// exec lineage under load, and no drop.
+// tracers, targeted by the tracers of every mode at once, and requires in
+// each mode each child's exec event with its parent and filename: exec
+// lineage under load, and no drop.
 func TestExecStorm(t *testing.T) {
-	forModes(t, func(t *testing.T, s *session) {
+	var children []*ground.Child
+	defer func() {
+		for _, c := range children {
+			c.Kill()
+		}
+	}()
+	before := map[*session]probes.Stats{}
+	forModesTogether(t, func(t *testing.T, ss []*session) {
 		installWorkload(t)
-		before, err := s.tr.Stats()
-		require.NoError(t, err)
-		var children []*ground.Child
-		defer func() {
-			for _, c := range children {
-				c.Kill()
-			}
-		}()
+		for _, s := range ss {
+			st, err := s.tr.Stats()
+			require.NoError(t, err)
+			before[s] = st
+		}
 		for range stormSize {
 			c, err := ground.SpawnGated(workload.gate, workload.storm, ground.SpawnOptions{})
 			require.NoError(t, err)
 			children = append(children, c)
-			s.target(t, c.Pid)
+			for _, s := range ss {
+				s.target(t, c.Pid)
+			}
 		}
 		for _, c := range children {
 			require.NoError(t, c.Open())
@@ -127,6 +162,7 @@ func TestExecStorm(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, 0, code, "storm child %d exit status (exec failed?)", c.Pid)
 		}
+	}, func(t *testing.T, s *session) {
 		for _, c := range children {
 			ev := wait(t, s, c.Pid, fmt.Sprintf("exec of storm child %d", c.Pid), func(e *probes.Exec) bool { return int(e.TGID) == c.Pid })
 			assert.Equal(t, uint32(os.Getpid()), ev.PPID, "ppid; event %s", ev)
@@ -134,7 +170,7 @@ func TestExecStorm(t *testing.T) {
 		}
 		after, err := s.tr.Stats()
 		require.NoError(t, err)
-		assert.Equal(t, before.Dropped(), after.Dropped(), "drops during the storm: before %+v after %+v", before, after)
+		assert.Equal(t, before[s].Dropped(), after.Dropped(), "drops during the storm: before %+v after %+v", before[s], after)
 	})
 }
 
@@ -167,10 +203,10 @@ func TestLossCounted(t *testing.T) {
 			}
 
 			exe, file := opener(t, lossEvents)
-			pid := openBurst(t, s.tr, exe, file, cpu)
+			pid := openBurst(t, exe, file, cpu, s.tr)
 			received := drain(t, s.tr, m, pid, 0, lossEvents)
 			flushExe, _ := opener(t, 1)
-			flush := openBurst(t, s.tr, flushExe, file, cpu)
+			flush := openBurst(t, flushExe, file, cpu, s.tr)
 			received += drain(t, s.tr, m, flush, received, lossEvents+1)
 			st, err := s.tr.Stats()
 			require.NoError(t, err)

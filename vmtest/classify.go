@@ -10,6 +10,7 @@ import (
 
 	"github.com/corematrix/corematrix/report"
 	"github.com/corematrix/corematrix/vmtest/gotest"
+	"github.com/corematrix/corematrix/vmtest/guest"
 	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
@@ -72,7 +73,8 @@ const initDied = "Attempted to kill init!"
 // everything (except the panic that follows the death of the guest init,
 // which is a failure: the init owed a verdict and none came); then an
 // interruption before the payload's trailer; then the deadline; then a guest
-// init that never spoke; then a missing or mismatching trailer (a failure,
+// init that sent nothing the host understood (the console says whether the
+// kernel ran: a results stream that did arrive always wins over it); then a missing or mismatching trailer (a failure,
 // never a pass); then the payload's own verdict, with deaths by signal and by
 // the OOM killer named. A non-fatal splat (WARNING:, RCU stall, hung task,
 // KASAN, ...) turns a pass into a failure unless AllowWarnings; either way it
@@ -218,11 +220,11 @@ func unfinished(ev Evidence, st *wire.Stream, payload *wire.Received) (report.Ou
 		return report.Fail, reason + " (raise it with --guest-output-limit)", true
 	case ev.TimedOut:
 		return report.Timeout, timeoutReason(ev, st, payload), true
-	case !st.Hello && ev.QEMUError != nil:
+	case !spoke(st) && ev.QEMUError != nil:
 		return report.InfraError, ev.QEMUError.Error(), true
-	case !st.Hello && !bytes.Contains(ev.Console, []byte("Linux version")):
-		return report.BootFailure, "the kernel never started (no \"Linux version\" on the console)", true
-	case !st.Hello:
+	case !spoke(st) && !kernelRan.Match(ev.Console):
+		return report.BootFailure, "the kernel never started (no kernel message on the console)", true
+	case !spoke(st):
 		return report.BootFailure, "the guest init never spoke; console ends: " + lastLine(ev.Console), true
 	case payload == nil:
 		reason := "the guest init stopped before running the payload"
@@ -242,10 +244,27 @@ func unfinished(ev Evidence, st *wire.Stream, payload *wire.Received) (report.Ou
 	return "", "", false
 }
 
+// spoke reports whether the guest init wrote anything to the results port
+// that the host understood: its hello, a section, an error or the stream's
+// end. Only a stream with none of them lets the console say how far the
+// boot came; a stream that lost its hello line but holds sections whose
+// trailers match came from a running init.
+func spoke(st *wire.Stream) bool {
+	return st.Hello || st.Done || len(st.Sections) > 0 || len(st.Errors) > 0
+}
+
+// kernelRan matches what only a running kernel puts on the console: its
+// banner (amd64's earlyprintk shows it), a timestamped log line, or the
+// guest init's first line. An arm64 guest's quiet console shows no banner
+// ("corematrix: guest init started" and "reboot: Power down" after a good
+// boot), so the banner alone called an arm64 boot that sent no hello
+// "never started".
+var kernelRan = regexp.MustCompile(`(?m)Linux version |^\[\s*\d+\.\d+\] |` + regexp.QuoteMeta(guest.StartedLine))
+
 // interruptedReason says how far a run stopped by the user had come.
 func interruptedReason(st *wire.Stream, payload *wire.Received) string {
 	switch {
-	case !st.Hello:
+	case !spoke(st):
 		return "interrupted while the kernel was booting; QEMU stopped"
 	case payload == nil:
 		return "interrupted before the payload started; QEMU stopped"
@@ -256,10 +275,13 @@ func interruptedReason(st *wire.Stream, payload *wire.Received) string {
 // timeoutReason says how far a run killed at its deadline had come.
 func timeoutReason(ev Evidence, st *wire.Stream, payload *wire.Received) string {
 	switch {
-	case !st.Hello:
+	case !spoke(st):
 		return fmt.Sprintf("no verdict within %s (the guest init never spoke); QEMU killed", ev.Timeout)
 	case payload != nil && payload.Err != nil:
 		return fmt.Sprintf("no verdict within %s (payload still running after %d bytes of output); QEMU killed", ev.Timeout, len(payload.Data))
+	case payload != nil && payload.InitError == "" && st.Done:
+		// The deadline struck while the guest powered off.
+		return fmt.Sprintf("the payload exited %d but the guest did not power off within %s; QEMU killed", payload.Exit, ev.Timeout)
 	}
 	return fmt.Sprintf("no verdict within %s; QEMU killed", ev.Timeout)
 }

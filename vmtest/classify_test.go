@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/corematrix/corematrix/report"
+	"github.com/corematrix/corematrix/vmtest/wire"
 )
 
 func recorded(t *testing.T, name string) Evidence {
@@ -52,7 +54,7 @@ func TestClassifyRecorded(t *testing.T) {
 		{dir: "exit-3", mod: func(e *Evidence) { e.Interrupted = true }, outcome: report.Fail, reason: "payload exited 3", exit: 3},
 		{dir: "kvm-hang", mod: func(e *Evidence) { e.TimedOut = true }, outcome: report.Timeout, reason: "the guest init never spoke", exit: -1},
 		// Had QEMU exited by itself with this console, the kernel never ran.
-		{dir: "kvm-hang", outcome: report.BootFailure, reason: `the kernel never started (no "Linux version" on the console)`, exit: -1},
+		{dir: "kvm-hang", outcome: report.BootFailure, reason: "the kernel never started (no kernel message on the console)", exit: -1},
 		{dir: "kvm-hang", mod: func(e *Evidence) { e.QEMUError = errors.New("qemu: exit status 1: could not load kernel") }, outcome: report.InfraError, reason: "could not load kernel", exit: -1},
 		// The kernel booted but the results port stayed silent.
 		{dir: "clean", mod: func(e *Evidence) { e.Results = nil }, outcome: report.BootFailure, reason: `the guest init never spoke; console ends: "[    2.105761] reboot: Power down"`, exit: -1},
@@ -165,5 +167,65 @@ func TestClassifyNoTestsToRun(t *testing.T) {
 		v := Verdict{ExitCode: c.exit}
 		classifyGoTest(&v, []byte(c.out))
 		require.Equal(t, c.want, v.Outcome, "%q exit %d: %s", c.out, c.exit, v.Reason)
+	}
+}
+
+// arm64Console is what a 6.1/arm64 guest's quiet console holds after a
+// good boot (every arm64 console.log of this project's runs looks so): the
+// init's first line and the power-off, no "Linux version" banner.
+const arm64Console = "corematrix: guest init started\n[    5.692358] reboot: Power down\n"
+
+// stream returns a results stream whose payload printed out and exited
+// exit, with the hello line unless hello is false, and the done line.
+func stream(t *testing.T, hello bool, out string, exit int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := wire.NewWriter(&b)
+	if hello {
+		require.NoError(t, w.Hello("6.1.0-50-cloud-arm64"))
+	}
+	s, err := w.Begin(wire.SectionPayload)
+	require.NoError(t, err)
+	_, err = s.Write([]byte(out))
+	require.NoError(t, err)
+	require.NoError(t, s.End(exit, ""))
+	require.NoError(t, w.Done())
+	return b.Bytes()
+}
+
+// TestClassifyCompleteStreamWins: what the results stream proves (sections
+// with matching trailers, the done line) wins over guesses from the
+// console. An arm64 suite boot was reported "the kernel never started"
+// although its results stream was complete: without a parsable hello line
+// the verdict fell to the console, and an arm64 console never shows the
+// "Linux version" banner the guess looked for.
+func TestClassifyCompleteStreamWins(t *testing.T) {
+	tests := []struct {
+		name    string
+		ev      Evidence
+		outcome report.Outcome
+		reason  string // substring
+	}{
+		{"hello lost, payload intact", Evidence{Console: []byte(arm64Console), Results: stream(t, false, "ok\n", 0)},
+			report.Pass, "payload exited 0"},
+		{"hello lost, payload failed", Evidence{Console: nil, Results: stream(t, false, "bad\n", 3)},
+			report.Fail, "payload exited 3"},
+		{"complete stream, console not written", Evidence{Console: nil, Results: stream(t, true, "ok\n", 0)},
+			report.Pass, "payload exited 0"},
+		// The kernel ran (its log lines and the init's first line are on
+		// the console) but nothing came on the results port.
+		{"arm64 console, silent results", Evidence{Console: []byte(arm64Console)},
+			report.BootFailure, `the guest init never spoke; console ends: "[    5.692358] reboot: Power down"`},
+		// The deadline struck while the guest powered off: the verdict
+		// came, the power-off did not.
+		{"deadline after the stream ended", Evidence{Console: []byte(arm64Console), Results: stream(t, true, "ok\n", 0), TimedOut: true, Timeout: time.Minute},
+			report.Timeout, "the payload exited 0 but the guest did not power off within 1m0s; QEMU killed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Classify(tt.ev)
+			require.Equal(t, tt.outcome, v.Outcome, "reason %q", v.Reason)
+			require.Contains(t, v.Reason, tt.reason)
+		})
 	}
 }

@@ -122,6 +122,15 @@ type Config struct {
 	Jobs int
 	// Timeout is the per-kernel deadline (boot, payload and power-off).
 	Timeout time.Duration
+	// Deadline, when set, ends the whole run of Matrix, shared by its
+	// kernels (vmtest exec derives it from the time go test kills it): a
+	// kernel gets Timeout or what is left before Deadline, whichever is
+	// shorter, and a kernel whose turn comes with less than MinKernelTime
+	// left does not start (outcome timeout, the reason saying so).
+	Deadline time.Time
+	// DeadlineNote says where Deadline comes from, for those reasons
+	// ("go test stops waiting 1m after -test.timeout 10m0s").
+	DeadlineNote string
 	// MemoryMiB and CPUs size the guest.
 	MemoryMiB int
 	CPUs      int

@@ -80,6 +80,9 @@ type Result struct {
 	// Files are the files the payload wrote for the host (Config's
 	// CollectFiles and CollectDirs), all received intact.
 	Files []File
+	// timeout is this kernel's deadline: Config.Timeout, or less when the
+	// run's Deadline is nearer.
+	timeout time.Duration
 }
 
 // File is a file the payload wrote in the guest for the host.
@@ -372,11 +375,16 @@ func (r *Runner) GoTest() bool { return r.goTest }
 // kernel. dir receives console.log and the raw results stream; it is created
 // when missing. onState may be nil.
 func (r *Runner) Kernel(ctx context.Context, k kernel.Kernel, dir string, onState func(State)) *Result {
+	return r.kernelWithin(ctx, k, dir, onState, r.cfg.Timeout)
+}
+
+// kernelWithin is Kernel with the kernel's deadline given.
+func (r *Runner) kernelWithin(ctx context.Context, k kernel.Kernel, dir string, onState func(State), timeout time.Duration) *Result {
 	if onState == nil {
 		onState = func(State) {}
 	}
 	start := time.Now()
-	res := &Result{Dir: dir}
+	res := &Result{Dir: dir, timeout: timeout}
 	res.Kernel = k
 	res.ExitCode = -1
 	o, reason := r.kernel(ctx, res, onState)
@@ -471,7 +479,7 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, o
 	b := &boot{
 		qemu: im.qemu, kernel: k, dir: dir,
 		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs,
-		timeout: r.cfg.Timeout, onState: onState, follow: r.follower(k.Name),
+		timeout: res.timeout, onState: onState, follow: r.follower(k.Name),
 		limit: r.cfg.OutputLimit,
 		share: d, tmp: r.tmp,
 	}

@@ -35,6 +35,21 @@ func init() {
 // minute go test waits past -timeout before it kills the command.
 const bootMargin = 45 * time.Second
 
+// goTestWait is how long go test waits past -timeout before it kills the
+// command it runs the test binary with (cmd/go's testKillTimeout).
+const goTestWait = time.Minute
+
+// reportMargin is kept at the end of go test's wait for stopping QEMU and
+// writing the table and the reports.
+const reportMargin = 10 * time.Second
+
+// runDeadline is when every kernel of a run that go test started at start
+// with -test.timeout d must be done: go test kills vmtest exec d + 1m after
+// it started it, whatever the number of kernels still waiting for a slot.
+func runDeadline(start time.Time, d time.Duration) time.Time {
+	return start.Add(d + goTestWait - reportMargin)
+}
+
 // execArgs is the command line of vmtest exec.
 type execArgs struct {
 	kernels   []kernel.Kernel
@@ -99,6 +114,7 @@ func parseExec(args []string) (*execArgs, error) {
 // prefixed with its kernel, a table of outcomes ends the run, and the exit
 // code is 0 only when every kernel passed.
 func execCmd(ctx context.Context, args []string) error {
+	start := time.Now()
 	a, err := parseExec(args)
 	if err != nil {
 		return err
@@ -118,10 +134,13 @@ func execCmd(ctx context.Context, args []string) error {
 		return usageError(err)
 	}
 	cfg.FollowWorkDirLinks = a.followLinks
-	if !a.fs.set("timeout") {
-		if d := gotest.Timeout(cfg.Args); d > 0 {
+	if d := gotest.Timeout(cfg.Args); d > 0 {
+		if !a.fs.set("timeout") {
 			cfg.Timeout = d + bootMargin
 		}
+		// Kernels waiting for a slot (--jobs) share go test's time.
+		cfg.Deadline = runDeadline(start, d)
+		cfg.DeadlineNote = fmt.Sprintf("go test kills vmtest exec %s after it started it: -test.timeout %s + %s", d+goTestWait, d, goTestWait)
 	}
 	dir := a.reportDir
 	if dir == "" {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -153,4 +154,24 @@ func TestPrefixWriterNeutral(t *testing.T) {
 	w.Write([]byte("##[error]forged\n::error::x\npartial ##["))
 	w.Flush()
 	require.Equal(t, "6.1 | ##\u200b[error]forged\n6.1 | ::error::x\n6.1 | partial ##\u200b[\n", out.String())
+}
+
+// The run's deadline leaves go test's one-minute wait minus the margin for
+// the table and reports, from the moment vmtest exec started.
+func TestRunDeadline(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		timeout time.Duration
+		want    time.Duration
+	}{
+		{10 * time.Minute, 10*time.Minute + 50*time.Second},
+		{30 * time.Second, 80 * time.Second},
+	} {
+		got := runDeadline(start, tc.timeout).Sub(start)
+		require.Equal(t, tc.want, got, "-test.timeout %s", tc.timeout)
+		// The first kernels keep their own deadline (timeout + bootMargin):
+		// the shared one only cuts kernels that waited for a slot.
+		require.Greater(t, got, tc.timeout+bootMargin)
+		require.Less(t, got, tc.timeout+goTestWait)
+	}
 }

@@ -32,6 +32,10 @@ const (
 	KconfigPath = "/corematrix/kconfig"
 )
 
+// StartedLine is the guest init's first line on the console: the kernel ran
+// and started the init (an arm64 console shows no "Linux version" banner).
+const StartedLine = "corematrix: guest init started"
+
 // KernelParam is the kernel command-line parameter holding the hex-encoded
 // name of the kernel the user asked for (it becomes $CM_KERNEL).
 const KernelParam = "corematrix.kernel"

@@ -24,7 +24,7 @@ import (
 // powers the VM off.
 func Main() {
 	dropSignals()
-	consolef("corematrix: guest init started")
+	consolef(StartedLine)
 	g := &initRun{}
 	defer g.recoverAndPowerOff()
 	g.run()
