@@ -3,6 +3,8 @@ package harness
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"os"
 	"strings"
 	"testing"
 
@@ -61,8 +63,11 @@ func TestBrokenTracerCaught(t *testing.T) {
 					kernel.Release, v.Uses, fails, byBTF)
 			}
 
-			predicted := predictVariant(t, v)
-			err := loadVariant(t, v)
+			// One parse for both: the prediction reads spec as
+			// the object has it, the load then sets its output.
+			spec := variantSpec(t, v)
+			predicted := predictVariant(t, spec, v)
+			err := loadVariant(t, spec, v)
 			// The offline prediction from this kernel's BTF alone must say
 			// the same, or admit it cannot tell.
 			switch predicted.Verdict {
@@ -90,12 +95,32 @@ func TestBrokenTracerCaught(t *testing.T) {
 	}
 }
 
-// predictVariant is the offline prediction (vmtest core-report) for v's
-// program from the running kernel's own BTF.
-func predictVariant(t *testing.T, v broken.Variant) corereport.Program {
+// variantSpec is v's object with v.Program its only program and only the
+// maps it uses: the verdicts are about that program, and relocating or
+// verifying the others would be done for nothing.
+func variantSpec(t *testing.T, v broken.Variant) *ebpf.CollectionSpec {
 	t.Helper()
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(v.Object))
 	require.NoError(t, err)
+	ps := spec.Programs[v.Program]
+	require.NotNil(t, ps, "program %s", v.Program)
+	spec.Programs = map[string]*ebpf.ProgramSpec{v.Program: ps}
+	// The maps it does not use (connect_sk, a preallocated hash) go too.
+	used := map[string]bool{}
+	for _, ins := range ps.Instructions {
+		if ins.IsLoadFromMap() {
+			used[ins.Reference()] = true
+		}
+	}
+	maps.DeleteFunc(spec.Maps, func(name string, _ *ebpf.MapSpec) bool { return !used[name] })
+	maps.DeleteFunc(spec.Variables, func(_ string, vs *ebpf.VariableSpec) bool { return !used[vs.SectionName] })
+	return spec
+}
+
+// predictVariant is the offline prediction (vmtest core-report) for v's
+// program (spec, from variantSpec) from the running kernel's own BTF.
+func predictVariant(t *testing.T, spec *ebpf.CollectionSpec, v broken.Variant) corereport.Program {
+	t.Helper()
 	kt, err := kernel.Types.Kernel()
 	require.NoError(t, err)
 	res, err := corereport.Relocate(spec, kt, corereport.Options{MapFallbacks: probes.MapFallbacks})
@@ -109,26 +134,23 @@ func predictVariant(t *testing.T, v broken.Variant) corereport.Program {
 	return corereport.Program{}
 }
 
-// loadVariant loads every program of v's object the way the probes' loader
-// does (ring buffer or perf by the kernel) and, for a variant that fails at
-// attach time, attaches v.Program to its section's target. The error names
+// loadVariant loads v's program (spec, from variantSpec) the way the probes'
+// loader does (ring buffer or perf by the kernel) and, for a variant that
+// fails at attach time, attaches it to its section's target. The error names
 // the failing program.
-func loadVariant(t *testing.T, v broken.Variant) error {
+func loadVariant(t *testing.T, spec *ebpf.CollectionSpec, v broken.Variant) error {
 	t.Helper()
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(v.Object))
-	require.NoError(t, err)
 	out := probes.OutputPerf
 	if kernel.Expect.RingBuf {
 		out = probes.OutputRingbuf
 	}
-	require.NoError(t, probes.SetOutput(spec, out, 0))
-	// Only the program in question: the verdict is about it, and every
-	// other program would be verified for nothing. A log buffer big enough
-	// from the start spares the verifier the reruns that grow it (a
-	// rejection is reported from its log).
+	// The ring's size does not enter the verdict (the verifier does not
+	// check reservations against it); one page spares allocating and
+	// mapping the default megabyte for each variant.
+	require.NoError(t, probes.SetOutput(spec, out, os.Getpagesize()))
+	// A log buffer big enough from the start spares the verifier the reruns
+	// that grow it (a rejection is reported from its log).
 	ps := spec.Programs[v.Program]
-	require.NotNil(t, ps, "program %s", v.Program)
-	spec.Programs = map[string]*ebpf.ProgramSpec{v.Program: ps}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
 		Programs: ebpf.ProgramOptions{LogSizeStart: 4 << 20},
 		Cache:    kernel.Types,

@@ -13,17 +13,25 @@ import (
 // TestExec checks every field of the exec event of a child exec'd through a
 // known path under a non-root uid and gid against /proc.
 func TestExec(t *testing.T) {
-	forModes(t, func(t *testing.T, s *session) {
+	var c *ground.Child
+	var st ground.Stat
+	var chain []int
+	var parentComm string
+	forModes(t, func(t *testing.T, ss []*session) {
 		installWorkload(t)
-		c := spawnTargeted(t, s, workload.block, ground.SpawnOptions{Cred: &ground.DefaultCred})
-		ev := wait(t, s, c.Pid, "exec", func(e *probes.Exec) bool { return int(e.TGID) == c.Pid })
+		c = spawnTargeted(t, ss, workload.block, ground.SpawnOptions{Cred: &ground.DefaultCred})
 		// Ground truth, read while the child is blocked (alive, comm final).
-		st := waitProc(t, c.Pid, blockName, 'S')
-		chain, err := ground.Ancestry(c.Pid)
+		st = waitProc(t, c.Pid, blockName, 'S')
+		var err error
+		chain, err = ground.Ancestry(c.Pid)
 		require.NoError(t, err)
-		parentComm, err := ground.ReadComm(st.PPid)
+		parentComm, err = ground.ReadComm(st.PPid)
 		require.NoError(t, err)
-
+		code, err := c.Wait()
+		require.NoError(t, err)
+		assert.Equal(t, blockCode, code, "child exit status")
+	}, func(t *testing.T, s *session) {
+		ev := wait(t, s, c.Pid, "exec", func(e *probes.Exec) bool { return int(e.TGID) == c.Pid })
 		assert.Equal(t, uint32(c.Pid), ev.PID, "pid; event %s", ev)
 		assert.Equal(t, uint32(c.Pid), ev.TGID, "tgid; event %s", ev)
 		assert.Equal(t, uint32(os.Getpid()), ev.PPID, "ppid; event %s", ev)
@@ -39,21 +47,19 @@ func TestExec(t *testing.T) {
 		assert.Equal(t, uint32(len(chain)), ev.Depth, "depth: /proc ancestry %v; event %s", chain, ev)
 		assert.False(t, ev.DepthTruncated, "depth truncated; event %s", ev)
 		assert.Equal(t, wantCore(s.mode, probes.KindExec), ev.Core, "core bits; event %s", ev)
-
-		code, err := c.Wait()
-		require.NoError(t, err)
-		assert.Equal(t, blockCode, code, "child exit status")
 	})
 }
 
 // TestExit checks that a child's exit event carries its pid and exit code.
 func TestExit(t *testing.T) {
-	forModes(t, func(t *testing.T, s *session) {
+	var c *ground.Child
+	forModes(t, func(t *testing.T, ss []*session) {
 		installWorkload(t)
-		c := spawnTargeted(t, s, workload.exit, ground.SpawnOptions{Cred: &ground.DefaultCred})
+		c = spawnTargeted(t, ss, workload.exit, ground.SpawnOptions{Cred: &ground.DefaultCred})
 		code, err := c.Wait()
 		require.NoError(t, err)
 		require.Equal(t, exitCode, code, "child exit status (ground truth)")
+	}, func(t *testing.T, s *session) {
 		ev := wait(t, s, c.Pid, "exit", func(e *probes.Exit) bool { return int(e.TGID) == c.Pid })
 		assert.Equal(t, uint32(c.Pid), ev.PID, "pid; event %s", ev)
 		assert.Equal(t, int64(exitCode)<<8, ev.Code, "do_exit code; event %s", ev)
@@ -67,20 +73,27 @@ func TestExit(t *testing.T) {
 
 // TestSchedState checks that a child blocked reading an empty pipe is seen
 // switched out in TASK_INTERRUPTIBLE, read through the kernel's state field.
+// The child is released only once every tracer saw it switch out.
 func TestSchedState(t *testing.T) {
-	forModes(t, func(t *testing.T, s *session) {
+	var c *ground.Child
+	evs := map[*session]*probes.SchedState{}
+	forModes(t, func(t *testing.T, ss []*session) {
 		installWorkload(t)
-		c := spawnTargeted(t, s, workload.block, ground.SpawnOptions{})
-		ev := wait(t, s, c.Pid, "sched_switch out of the blocked child", func(e *probes.SchedState) bool {
-			return int(e.TGID) == c.Pid && e.Comm.String() == blockName && e.Report == probes.TaskInterruptible
-		})
+		c = spawnTargeted(t, ss, workload.block, ground.SpawnOptions{})
+		for _, s := range ss {
+			evs[s] = wait(t, s, c.Pid, "sched_switch out of the blocked child ("+s.mode.name+")", func(e *probes.SchedState) bool {
+				return int(e.TGID) == c.Pid && e.Comm.String() == blockName && e.Report == probes.TaskInterruptible
+			})
+		}
 		st := waitProc(t, c.Pid, blockName, 'S')
 		assert.Equal(t, byte('S'), st.State, "/proc state")
-		assert.Equal(t, uint32(c.Pid), ev.PID, "pid; event %s", ev)
-		assert.Equal(t, uint64(probes.TaskInterruptible), ev.State&probes.TaskReport, "state; event %s", ev)
-		assert.Equal(t, wantCore(s.mode, probes.KindSched), ev.Core, "core bits; event %s", ev)
 		code, err := c.Wait()
 		require.NoError(t, err)
 		assert.Equal(t, blockCode, code, "child exit status")
+	}, func(t *testing.T, s *session) {
+		ev := evs[s]
+		assert.Equal(t, uint32(c.Pid), ev.PID, "pid; event %s", ev)
+		assert.Equal(t, uint64(probes.TaskInterruptible), ev.State&probes.TaskReport, "state; event %s", ev)
+		assert.Equal(t, wantCore(s.mode, probes.KindSched), ev.Core, "core bits; event %s", ev)
 	})
 }

@@ -14,14 +14,28 @@ import (
 // BTF: start_boottime from 5.5 (real_start_time before), __state from 5.14
 // (state before), the ring buffer from 5.8 (perf only before).
 func TestFallbacks(t *testing.T) {
-	forModes(t, func(t *testing.T, s *session) {
-		require.NoError(t, kernel.BTFError, "kernel BTF")
+	type seen struct {
+		exec  *probes.Exec
+		sched *probes.SchedState
+	}
+	evs := map[*session]seen{}
+	forModes(t, func(t *testing.T, ss []*session) {
 		installWorkload(t)
-		c := spawnTargeted(t, s, workload.block, ground.SpawnOptions{})
-		exec := wait(t, s, c.Pid, "exec", func(e *probes.Exec) bool { return int(e.TGID) == c.Pid })
-		sched := wait(t, s, c.Pid, "sched_switch", func(e *probes.SchedState) bool {
-			return int(e.TGID) == c.Pid && e.Report == probes.TaskInterruptible
-		})
+		require.NoError(t, kernel.BTFError, "kernel BTF")
+		c := spawnTargeted(t, ss, workload.block, ground.SpawnOptions{})
+		for _, s := range ss {
+			evs[s] = seen{
+				wait(t, s, c.Pid, "exec ("+s.mode.name+")", func(e *probes.Exec) bool { return int(e.TGID) == c.Pid }),
+				wait(t, s, c.Pid, "sched_switch ("+s.mode.name+")", func(e *probes.SchedState) bool {
+					return int(e.TGID) == c.Pid && e.Report == probes.TaskInterruptible
+				}),
+			}
+		}
+		code, err := c.Wait()
+		require.NoError(t, err)
+		assert.Equal(t, blockCode, code, "child exit status")
+	}, func(t *testing.T, s *session) {
+		exec, sched := evs[s].exec, evs[s].sched
 		for _, tc := range []struct {
 			branch     string
 			core       probes.Core
@@ -43,9 +57,6 @@ func TestFallbacks(t *testing.T) {
 			assert.NotEqual(t, took, tc.core.Has(tc.other), "exactly one of %s and %s must be taken (core %s)",
 				tc.branch, tc.otherLabel, tc.core)
 		}
-		code, err := c.Wait()
-		require.NoError(t, err)
-		assert.Equal(t, blockCode, code, "child exit status")
 	})
 }
 

@@ -48,11 +48,11 @@ func opener(t *testing.T, n uint32) (exe, file string) {
 	return exe, file
 }
 
-// openBurst runs exe (see opener) as a target of tr, optionally pinned to
-// cpu (cpu >= 0): it is targeted only after its own exec, so exactly its n
-// opens of file are traced, and it returns the child's pid once the child
-// exited 0, which proves every open succeeded.
-func openBurst(t *testing.T, tr *probes.Tracer, exe, file string, cpu int) int {
+// openBurst runs exe (see opener) as a target of every tracer of trs,
+// optionally pinned to cpu (cpu >= 0): it is targeted only after its own
+// exec, so exactly its n opens of file are traced, and it returns the child's
+// pid once the child exited 0, which proves every open succeeded.
+func openBurst(t *testing.T, exe, file string, cpu int, trs ...*probes.Tracer) int {
 	t.Helper()
 	c, err := ground.Spawn(exe, ground.SpawnOptions{Args: []string{file}, PipeStdin: true})
 	require.NoError(t, err)
@@ -62,11 +62,15 @@ func openBurst(t *testing.T, tr *probes.Tracer, exe, file string, cpu int) int {
 		set.Set(cpu)
 		require.NoError(t, unix.SchedSetaffinity(c.Pid, &set), "pin child %d to cpu %d", c.Pid, cpu)
 	}
-	require.NoError(t, tr.AddTargets(uint32(c.Pid)))
+	for _, tr := range trs {
+		require.NoError(t, tr.AddTargets(uint32(c.Pid)))
+	}
 	code, err := c.Wait()
 	require.NoError(t, err)
 	require.Equal(t, 0, code, "open loop child %d exit status (%d: an open failed)", c.Pid, ground.OpenFailedCode)
-	require.NoError(t, tr.RemoveTargets(uint32(c.Pid)))
+	for _, tr := range trs {
+		require.NoError(t, tr.RemoveTargets(uint32(c.Pid)))
+	}
 	return c.Pid
 }
 
@@ -76,48 +80,79 @@ func isOpenOf(ev probes.Event, pid int) bool {
 	return ok && int(o.TGID) == pid && o.Name.String() == lossTarget
 }
 
-// TestLossNone produces lossEvents open events under the shared tracer
+// TestLossNone produces lossEvents open events under the shared tracers
 // (default buffer sizes, every program attached, events consumed as they
-// come), in bursts of lossBurst from one child each, and requires every event
-// and no drop.
+// come), in bursts of lossBurst from one child each, targeted by the tracers
+// of every mode at once, and requires every event and no drop in each mode.
+// Each burst waits until every tracer received all of it.
 func TestLossNone(t *testing.T) {
-	forModes(t, func(t *testing.T, s *session) {
+	type tally struct {
+		before, after probes.Stats
+		got           []int // events received per burst
+	}
+	tallies := map[*session]*tally{}
+	var elapsed time.Duration
+	forModes(t, func(t *testing.T, ss []*session) {
 		exe, file := opener(t, lossBurst)
-		before, err := s.tr.Stats()
-		require.NoError(t, err)
+		trs := make([]*probes.Tracer, len(ss))
+		for i, s := range ss {
+			trs[i] = s.tr
+			tallies[s] = &tally{}
+			var err error
+			tallies[s].before, err = s.tr.Stats()
+			require.NoError(t, err)
+		}
 		start := time.Now()
 		for produced := 0; produced < lossEvents; produced += lossBurst {
-			pid := openBurst(t, s.tr, exe, file, -1)
-			got := waitCount(t, s, pid, lossBurst, func(ev probes.Event) bool { return isOpenOf(ev, pid) })
-			require.Equal(t, lossBurst, got, "open events of child %d", pid)
+			pid := openBurst(t, exe, file, -1, trs...)
+			for _, s := range ss {
+				tallies[s].got = append(tallies[s].got, waitCount(t, s, pid, lossBurst, func(ev probes.Event) bool { return isOpenOf(ev, pid) }))
+			}
 		}
-		after, err := s.tr.Stats()
-		require.NoError(t, err)
-		t.Logf("%d open events produced and received in %v; stats %+v", lossEvents, time.Since(start).Round(time.Millisecond), after)
-		assert.Equal(t, before.Dropped(), after.Dropped(), "drops: before %+v after %+v", before, after)
-		assert.Equal(t, before.PerfOutputErrors, after.PerfOutputErrors, "perf output errors: before %+v after %+v", before, after)
+		elapsed = time.Since(start)
+		for _, s := range ss {
+			var err error
+			tallies[s].after, err = s.tr.Stats()
+			require.NoError(t, err)
+		}
+	}, func(t *testing.T, s *session) {
+		tl := tallies[s]
+		require.Len(t, tl.got, lossEvents/lossBurst, "bursts")
+		for i, got := range tl.got {
+			require.Equal(t, lossBurst, got, "open events of burst %d", i)
+		}
+		t.Logf("%d open events produced and received in %v (every mode); stats %+v", lossEvents, elapsed.Round(time.Millisecond), tl.after)
+		assert.Equal(t, tl.before.Dropped(), tl.after.Dropped(), "drops: before %+v after %+v", tl.before, tl.after)
+		assert.Equal(t, tl.before.PerfOutputErrors, tl.after.PerfOutputErrors, "perf output errors: before %+v after %+v", tl.before, tl.after)
 	})
 }
 
 // TestExecStorm execs stormSize children back to back under the shared
-// tracer and requires each one's exec event with its parent and filename:
-// exec lineage under load, and no drop.
+// tracers, targeted by the tracers of every mode at once, and requires in
+// each mode each child's exec event with its parent and filename: exec
+// lineage under load, and no drop.
 func TestExecStorm(t *testing.T) {
-	forModes(t, func(t *testing.T, s *session) {
+	var children []*ground.Child
+	defer func() {
+		for _, c := range children {
+			c.Kill()
+		}
+	}()
+	before := map[*session]probes.Stats{}
+	forModes(t, func(t *testing.T, ss []*session) {
 		installWorkload(t)
-		before, err := s.tr.Stats()
-		require.NoError(t, err)
-		var children []*ground.Child
-		defer func() {
-			for _, c := range children {
-				c.Kill()
-			}
-		}()
+		for _, s := range ss {
+			st, err := s.tr.Stats()
+			require.NoError(t, err)
+			before[s] = st
+		}
 		for range stormSize {
 			c, err := ground.SpawnGated(workload.gate, workload.storm, ground.SpawnOptions{})
 			require.NoError(t, err)
 			children = append(children, c)
-			s.target(t, c.Pid)
+			for _, s := range ss {
+				s.target(t, c.Pid)
+			}
 		}
 		for _, c := range children {
 			require.NoError(t, c.Open())
@@ -127,6 +162,7 @@ func TestExecStorm(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, 0, code, "storm child %d exit status (exec failed?)", c.Pid)
 		}
+	}, func(t *testing.T, s *session) {
 		for _, c := range children {
 			ev := wait(t, s, c.Pid, fmt.Sprintf("exec of storm child %d", c.Pid), func(e *probes.Exec) bool { return int(e.TGID) == c.Pid })
 			assert.Equal(t, uint32(os.Getpid()), ev.PPID, "ppid; event %s", ev)
@@ -134,57 +170,85 @@ func TestExecStorm(t *testing.T) {
 		}
 		after, err := s.tr.Stats()
 		require.NoError(t, err)
-		assert.Equal(t, before.Dropped(), after.Dropped(), "drops during the storm: before %+v after %+v", before, after)
+		assert.Equal(t, before[s].Dropped(), after.Dropped(), "drops during the storm: before %+v after %+v", before[s], after)
 	})
 }
 
 // TestLossCounted makes one child open a file lossEvents times into a
 // deliberately tiny buffer that nobody reads while it runs, then drains it:
 // every open event sent must be either received or counted as dropped,
-// exactly. Only the open program is attached and only the child is a target,
-// and only after its exec, so the sent count is known: one per open of a
-// child that exited 0. The child is pinned to one CPU, and one more pinned
-// child opens once after the drain: the perf buffer reports lost samples with
-// the next record it can store.
+// exactly. Each mode has a tracer of its own with only the open program
+// attached; the child is a target of both, and only after its exec, so the
+// sent count is known: one per open of a child that exited 0. The child is
+// pinned to one CPU, and one more pinned child opens once after the drains:
+// the perf buffer reports lost samples with the next record it can store.
 func TestLossCounted(t *testing.T) {
 	need(t)
+	type tiny struct {
+		m        mode
+		s        *session
+		err      error
+		received uint64
+	}
+	var tinies, loaded []*tiny
+	var trs []*probes.Tracer
 	for _, m := range modes() {
-		t.Run(m.name, func(t *testing.T) {
-			o := probes.Options{ForcePerf: m.perf, Filter: true, Kinds: []probes.Kind{probes.KindOpen}}
-			if m.perf {
-				o.PerfBufferSize = 4096 // one page per CPU
-			} else {
-				o.RingBufferSize = 4096
-			}
-			s, err := openSession(m, o)
+		o := probes.Options{ForcePerf: m.perf, Filter: true, Kinds: []probes.Kind{probes.KindOpen}}
+		if m.perf {
+			o.PerfBufferSize = 4096 // one page per CPU
+		} else {
+			o.RingBufferSize = 4096
+		}
+		tn := &tiny{m: m}
+		tn.s, tn.err = openSession(m, o)
+		tinies = append(tinies, tn)
+		if tn.err == nil {
+			defer tn.s.tr.Close()
+			loaded = append(loaded, tn)
+			trs = append(trs, tn.s.tr)
+		}
+	}
+	if len(loaded) > 0 {
+		cpu := firstCPU(t)
+		exe, file := opener(t, lossEvents)
+		pid := openBurst(t, exe, file, cpu, trs...)
+		for _, tn := range loaded {
+			tn.received = drain(t, tn.s.tr, tn.m, pid, 0, lossEvents)
+		}
+		flushExe, _ := opener(t, 1)
+		flush := openBurst(t, flushExe, file, cpu, trs...)
+		for _, tn := range loaded {
+			tn.received += drain(t, tn.s.tr, tn.m, flush, tn.received, lossEvents+1)
+		}
+	}
+	for _, tn := range tinies {
+		t.Run(tn.m.name, func(t *testing.T) {
+			require.NoError(t, tn.err)
+			st, err := tn.s.tr.Stats()
 			require.NoError(t, err)
-			defer s.tr.Close()
-			var set unix.CPUSet
-			require.NoError(t, unix.SchedGetaffinity(0, &set))
-			cpu := 0
-			for !set.IsSet(cpu) {
-				cpu++
-			}
-
-			exe, file := opener(t, lossEvents)
-			pid := openBurst(t, s.tr, exe, file, cpu)
-			received := drain(t, s.tr, m, pid, 0, lossEvents)
-			flushExe, _ := opener(t, 1)
-			flush := openBurst(t, s.tr, flushExe, file, cpu)
-			received += drain(t, s.tr, m, flush, received, lossEvents+1)
-			st, err := s.tr.Stats()
-			require.NoError(t, err)
-			sent := uint64(lossEvents + 1)
+			sent, received := uint64(lossEvents+1), tn.received
 			t.Logf("sent %d, received %d, stats %+v", sent, received, st)
 			assert.Less(t, received, sent, "the tiny buffer did not overflow; the test proves nothing")
 			assert.Equal(t, sent, received+st.Dropped(), "sent != received + dropped: received %d, stats %+v", received, st)
-			if m.perf {
+			if tn.m.perf {
 				assert.Equal(t, sent, received+st.PerfOutputErrors,
 					"sent != received + perf output errors counted in BPF: received %d, stats %+v", received, st)
 			}
 			assert.Zero(t, st.DecodeErrors, "decode errors; stats %+v", st)
 		})
 	}
+}
+
+// firstCPU is the lowest CPU this process may run on.
+func firstCPU(t *testing.T) int {
+	t.Helper()
+	var set unix.CPUSet
+	require.NoError(t, unix.SchedGetaffinity(0, &set))
+	cpu := 0
+	for !set.IsSet(cpu) {
+		cpu++
+	}
+	return cpu
 }
 
 // drainIdle is how long drain waits for a record before it calls the buffer

@@ -3,6 +3,7 @@ package harness
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -35,6 +36,16 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	start := time.Now()
 	if ground.InVM() {
+		if os.Getenv("GOMAXPROCS") == "" {
+			// One P: the guest's vCPUs usually take turns on one host
+			// thread (TCG, thread=single), so a second P runs nothing
+			// in parallel but costs a cross-CPU wakeup (futex, IPI)
+			// each time a goroutine hands work to another, as the event
+			// collector and the waiting test do per event. The guest
+			// kernel still has every vCPU: children and BPF programs
+			// run on any of them.
+			runtime.GOMAXPROCS(1)
+		}
 		if err := ground.PrepareGuest(); err != nil {
 			// Not fatal here: the tests that need what is missing fail with it.
 			fmt.Fprintf(os.Stderr, "harness: prepare guest: %v\n", err)

@@ -17,20 +17,23 @@ import (
 // TestOpen checks the open event of a child opening a uniquely named file:
 // name, inode and pid.
 func TestOpen(t *testing.T) {
-	forModes(t, func(t *testing.T, s *session) {
+	var c *ground.Child
+	var name string
+	var ino uint64
+	forModes(t, func(t *testing.T, ss []*session) {
 		installWorkload(t)
-		name := fmt.Sprintf("cm-open-%s-%d", s.mode.name, time.Now().UnixNano())
+		name = fmt.Sprintf("cm-open-%d", time.Now().UnixNano())
 		path := filepath.Join(workload.dir, name)
 		require.NoError(t, os.WriteFile(path, []byte("corematrix"), 0o644))
 		fi, err := os.Stat(path)
 		require.NoError(t, err)
-		ino := fi.Sys().(*syscall.Stat_t).Ino
+		ino = fi.Sys().(*syscall.Stat_t).Ino
 
-		c := spawnTargeted(t, s, workload.open, ground.SpawnOptions{Args: []string{path}})
+		c = spawnTargeted(t, ss, workload.open, ground.SpawnOptions{Args: []string{path}})
 		code, err := c.Wait()
 		require.NoError(t, err)
 		require.Equal(t, 0, code, "child could not open %s (exit %d)", path, code)
-
+	}, func(t *testing.T, s *session) {
 		ev := wait(t, s, c.Pid, "open of "+name, func(e *probes.Open) bool {
 			return int(e.TGID) == c.Pid && e.Name.String() == name
 		})

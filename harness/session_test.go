@@ -37,20 +37,6 @@ func modes() []mode {
 	return []mode{perfMode}
 }
 
-// forModes runs f as one subtest per output mode, each with the shared tracer
-// of that mode.
-func forModes(t *testing.T, f func(t *testing.T, s *session)) {
-	t.Helper()
-	need(t)
-	for _, m := range modes() {
-		t.Run(m.name, func(t *testing.T) {
-			s := shared(t, m)
-			s.mark()
-			f(t, s)
-		})
-	}
-}
-
 // session is a loaded and attached tracer with a collector that keeps every
 // event it reads.
 type session struct {
@@ -76,26 +62,71 @@ var sessions struct {
 // attach failure fails every test that needs it, with the same error.
 func shared(t *testing.T, m mode) *session {
 	t.Helper()
+	s, err := tryShared(m)
+	require.NoError(t, err)
+	return s
+}
+
+// tryShared is shared that returns the failure instead of failing a test.
+func tryShared(m mode) (*session, error) {
 	sessions.Lock()
 	defer sessions.Unlock()
 	if s := sessions.m[m]; s != nil {
-		return s
+		return s, nil
 	}
-	require.NoError(t, sessions.errs[m], "tracer (%s) unavailable", m.name)
+	if err := sessions.errs[m]; err != nil {
+		return nil, err
+	}
 	s, err := openSession(m, probes.Options{ForcePerf: m.perf, Filter: true})
 	if err != nil {
 		if sessions.errs == nil {
 			sessions.errs = map[mode]error{}
 		}
-		sessions.errs[m] = err
-		require.Fail(t, fmt.Sprintf("tracer (%s) unavailable: %v", m.name, err))
+		sessions.errs[m] = fmt.Errorf("tracer (%s) unavailable: %w", m.name, err)
+		return nil, sessions.errs[m]
 	}
 	if sessions.m == nil {
 		sessions.m = map[mode]*session{}
 	}
 	sessions.m[m] = s
 	s.collect()
-	return s
+	return s, nil
+}
+
+// forModes runs produce once with the shared tracer of every mode that
+// loaded (each marked), then check as one subtest per mode, which fails with
+// the load error where the mode's tracer did not load. produce targets its
+// processes in every tracer: each mode sees the same workload it would see
+// alone, since the shared tracers stay attached from their first use to the
+// end of the suite anyway, and a workload (a child's fork and exec costs
+// 15-20 ms under TCG) runs once, not once per mode.
+func forModes(t *testing.T, produce func(t *testing.T, ss []*session), check func(t *testing.T, s *session)) {
+	t.Helper()
+	need(t)
+	var ss []*session
+	errs := map[mode]error{}
+	for _, m := range modes() {
+		s, err := tryShared(m)
+		if err != nil {
+			errs[m] = err
+			continue
+		}
+		s.mark()
+		ss = append(ss, s)
+	}
+	if len(ss) > 0 {
+		produce(t, ss)
+	}
+	for _, m := range modes() {
+		t.Run(m.name, func(t *testing.T) {
+			require.NoError(t, errs[m])
+			for _, s := range ss {
+				if s.mode == m {
+					check(t, s)
+				}
+			}
+		})
+	}
 }
 
 // closeSessions closes every shared tracer.
@@ -320,14 +351,17 @@ func installWorkload(t *testing.T) {
 var cleanups []func()
 
 // spawnTargeted starts a gated child that will exec target, adds its pid to
-// s's targets and opens the gate. The child is killed when t ends.
-func spawnTargeted(t *testing.T, s *session, target string, o ground.SpawnOptions) *ground.Child {
+// the targets of every tracer of ss and opens the gate. The child is killed
+// when t ends.
+func spawnTargeted(t *testing.T, ss []*session, target string, o ground.SpawnOptions) *ground.Child {
 	t.Helper()
 	installWorkload(t)
 	c, err := ground.SpawnGated(workload.gate, target, o)
 	require.NoError(t, err)
 	t.Cleanup(c.Kill)
-	s.target(t, c.Pid)
+	for _, s := range ss {
+		s.target(t, c.Pid)
+	}
 	require.NoError(t, c.Open())
 	return c
 }

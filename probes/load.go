@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -148,9 +149,21 @@ func (e *LoadError) Error() string {
 
 func (e *LoadError) Unwrap() error { return e.Err }
 
+// parsed is the embedded CollectionSpec, parsed on first use: parsing the
+// object (ELF, BTF, line info) costs several times a copy.
+var parsed struct {
+	once sync.Once
+	spec *ebpf.CollectionSpec
+	err  error
+}
+
 // Spec returns a fresh copy of the embedded CollectionSpec.
 func Spec() (*ebpf.CollectionSpec, error) {
-	return loadTracer()
+	parsed.once.Do(func() { parsed.spec, parsed.err = loadTracer() })
+	if parsed.err != nil {
+		return nil, parsed.err
+	}
+	return parsed.spec.Copy(), nil
 }
 
 // Object returns the embedded ELF object (the bytes of ObjectName). The

@@ -69,6 +69,7 @@ type boot struct {
 	exports []share.Export
 	daemon  *share.Daemon
 	session *share.Session // the running daemons, for why QEMU failed
+	early   *daemons       // daemons prestart started for the next run
 	tmp     string
 	// limit is the budget for what the guest sends (results and console
 	// bytes together): QEMU is stopped when it is exceeded.
@@ -479,27 +480,77 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// startShare starts what the guest's shared files need before QEMU: one
-// virtiofsd per export for virtiofs (nothing for 9p, which QEMU serves), and
-// returns QEMU's extra arguments and a function that stops the daemons.
+// startShare starts what the guest's shared files need before QEMU: the
+// virtiofs daemons (those prestart started, else new ones; nothing for 9p,
+// which QEMU serves), and returns QEMU's extra arguments and a function
+// that stops the daemons.
 func (b *boot) startShare(ctx context.Context) ([]string, func(), error) {
 	nop := func() {}
 	switch b.share.Mode {
 	case share.VirtioFS:
-		dir, err := os.MkdirTemp(b.tmp, "vfs-")
-		if err != nil {
-			return nil, nop, fmt.Errorf("%w: %w", ErrInfra, err)
+		d := b.early
+		b.early = nil
+		if d == nil {
+			var err error
+			if d, err = b.startDaemons(ctx); err != nil {
+				return nil, nop, err
+			}
 		}
-		s, err := share.Start(ctx, b.daemon, b.exports, dir)
-		if err != nil {
-			os.RemoveAll(dir)
-			return nil, nop, fmt.Errorf("%w: %w", ErrInfra, err)
-		}
-		b.session = s
+		b.session = d.session
 		devices, _ := share.Layout(share.VirtioFS, b.daemon, b.exports)
-		return share.QEMUArgs(share.VirtioFS, devices, dir, b.memoryMiB), func() { s.Stop(); os.RemoveAll(dir) }, nil
+		return share.QEMUArgs(share.VirtioFS, devices, d.dir, b.memoryMiB), d.stop, nil
 	case share.NineP:
 		return share.QEMUArgs(share.NineP, b.exports, "", b.memoryMiB), nop, nil
 	}
 	return nil, nop, nil
+}
+
+// daemons is one start of a boot's virtiofs daemons: their session and the
+// directory of their sockets. A C daemon serves one QEMU: it ends when
+// QEMU closes its socket, so every run starts its own.
+type daemons struct {
+	session *share.Session
+	dir     string
+}
+
+func (d *daemons) stop() {
+	d.session.Stop()
+	os.RemoveAll(d.dir)
+}
+
+// startDaemons starts the virtiofs daemons of b's exports.
+func (b *boot) startDaemons(ctx context.Context) (*daemons, error) {
+	dir, err := os.MkdirTemp(b.tmp, "vfs-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
+	}
+	s, err := share.Start(ctx, b.daemon, b.exports, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
+	}
+	return &daemons{session: s, dir: dir}, nil
+}
+
+// prestart starts the virtiofs daemons of b's first run now, while the
+// host still builds the kernel's archive: a daemon's start (a mount
+// namespace, its sandbox: 75 ms on an idle host, more on a busy one) then
+// overlaps the host's work instead of holding QEMU, which waits for the
+// daemon's answer before it boots the guest. release stops them should no
+// run take them.
+func (b *boot) prestart(ctx context.Context) error {
+	if b.share.Mode != share.VirtioFS {
+		return nil
+	}
+	d, err := b.startDaemons(ctx)
+	b.early = d
+	return err
+}
+
+// release stops the daemons prestart started that no run took.
+func (b *boot) release() {
+	if b.early != nil {
+		b.early.stop()
+		b.early = nil
+	}
 }

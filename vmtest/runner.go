@@ -492,6 +492,20 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, o
 	if im.err != nil {
 		return nil, "", im.err
 	}
+	b := &boot{
+		qemu: im.qemu, kernel: k, dir: dir,
+		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs,
+		timeout: res.timeout, onState: onState, follow: r.follower(k.Name),
+		limit: r.cfg.OutputLimit,
+		share: d, tmp: r.tmp,
+	}
+	if d.Mode != share.Packed {
+		b.exports, b.daemon = r.exports(d), r.daemon
+	}
+	if err := b.prestart(ctx); err != nil {
+		return nil, "", err
+	}
+	defer b.release()
 	img, err := r.kernelInitramfs(k, im.path, d)
 	if err != nil {
 		return nil, "", err
@@ -506,16 +520,7 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, o
 	if err != nil {
 		return nil, "", err
 	}
-	b := &boot{
-		qemu: im.qemu, kernel: k, initramfs: img, dir: dir,
-		memoryMiB: r.cfg.MemoryMiB, cpus: r.cfg.CPUs, accel: accel,
-		timeout: res.timeout, onState: onState, follow: r.follower(k.Name),
-		limit: r.cfg.OutputLimit,
-		share: d, tmp: r.tmp,
-	}
-	if d.Mode != share.Packed {
-		b.exports, b.daemon = r.exports(d), r.daemon
-	}
+	b.initramfs, b.accel = img, accel
 	if r.cfg.Shell != nil {
 		b.shell, b.shellSock = r.cfg.Shell, filepath.Join(r.tmp, "shell.sock")
 	}
@@ -720,6 +725,9 @@ func (r *Runner) shareFiles(d share.Decision) []initramfs.File {
 	}
 	for _, l := range r.shared.Links {
 		s.Links = append(s.Links, guest.Link{Path: l.Path, Target: l.Target})
+	}
+	for _, n := range d.Nodes {
+		s.Nodes = append(s.Nodes, guest.Node(n))
 	}
 	files := []initramfs.File{{Name: guest.SharePath, Data: s.Encode(), Mode: 0o644}}
 	for i, m := range d.BootModules {

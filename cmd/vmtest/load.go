@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -135,7 +136,7 @@ func runLoad(ctx context.Context, args []string) error {
 		if *f == formatMarkdown {
 			writeLoadTable(&b, rows)
 		}
-		writeLoadSummary(&b, rows)
+		writeLoadSummary(&b, rows, *f == formatMarkdown)
 		_, err = io.WriteString(os.Stdout, strings.TrimPrefix(b.String(), "\n"))
 	} else {
 		err = writeLoad(os.Stdout, *f, rows)
@@ -432,7 +433,7 @@ func writeLoad(w io.Writer, f format, rows []loadResult) error {
 				attachedText(r), fmt.Sprint(r.Insns), mdCell(r.Predicted), ag, mdCell(r.Error))
 		}
 		t.Write(&b)
-		writeLoadSummary(&b, rows)
+		writeLoadSummary(&b, rows, true)
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
@@ -445,14 +446,20 @@ func writeLoad(w io.Writer, f format, rows []loadResult) error {
 		return err
 	}
 	var b strings.Builder
-	writeLoadSummary(&b, rows)
+	writeLoadSummary(&b, rows, false)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // writeLoadSummary counts the agreement classes per kernel and spells out
-// every disagreement with the prediction's reason.
-func writeLoadSummary(b *strings.Builder, rows []loadResult) {
+// every disagreement with the prediction's reason, one line each. As
+// markdown the lines are list items (not one paragraph) and every name and
+// text from an object or a kernel is escaped (report.EscapeMarkdown).
+func writeLoadSummary(b *strings.Builder, rows []loadResult, markdown bool) {
+	esc, item := oneLine, ""
+	if markdown {
+		esc, item = mdCell, "- "
+	}
 	type counts map[string]int
 	per := map[string]counts{}
 	var order []string
@@ -466,13 +473,13 @@ func writeLoadSummary(b *strings.Builder, rows []loadResult) {
 	b.WriteString("\n")
 	for _, k := range order {
 		c := per[k]
-		fmt.Fprintf(b, "%s: %d right, %d WRONG, %d unknown, %d verifier-only, %d attach-only; %d need run-time input, %d refused by the loader, %d no result\n",
-			k, c[agreeRight], c[agreeWrong], c[agreeUnknown], c[agreeVerifier], c[agreeAttach], c[agreeInput], c[agreeLoader], c[agreeNoResult])
+		fmt.Fprintf(b, "%s%s: %d right, %d WRONG, %d unknown, %d verifier-only, %d attach-only; %d need run-time input, %d refused by the loader, %d no result\n",
+			item, esc(k), c[agreeRight], c[agreeWrong], c[agreeUnknown], c[agreeVerifier], c[agreeAttach], c[agreeInput], c[agreeLoader], c[agreeNoResult])
 	}
 	for _, r := range rows {
 		if loud(r.Agreement) {
-			fmt.Fprintf(b, "DISAGREE %s %s on %s (%s): predicted %q (%s); kernel: loaded=%s attached=%s %s%s\n",
-				filepath.Base(r.Object), r.Program, r.Kernel, r.Agreement, r.Predicted, oneLine(r.Why), yesNo(r.Loaded), attachedText(r), stageText(r.Stage), oneLine(r.Error))
+			fmt.Fprintf(b, "%sDISAGREE %s %s on %s (%s): predicted %s (%s); kernel: loaded=%s attached=%s %s%s\n",
+				item, esc(filepath.Base(r.Object)), esc(r.Program), esc(r.Kernel), esc(r.Agreement), esc(strconv.Quote(r.Predicted)), esc(r.Why), yesNo(r.Loaded), attachedText(r), stageText(r.Stage), esc(r.Error))
 		}
 	}
 }

@@ -36,3 +36,24 @@ func TestAgreementMapCreation(t *testing.T) {
 	assert.Equal(t, agreeWrong, agreement(true, true, refused, corereport.Program{Load: corereport.Loads, Attach: corereport.Loads}))
 	assert.Equal(t, "(map creation) ", stageText(refused.Stage))
 }
+
+// The lines below the load table are text from the objects and the
+// kernels: as markdown they are escaped list items, as text they are as
+// named.
+func TestWriteLoadSummaryEscapes(t *testing.T) {
+	rows := []loadResult{
+		{Object: "/tmp/[x](y).o", Program: "p|q", Kernel: "<img src=a>", Agreement: agreeWrong,
+			Predicted: "loads", Why: "see http://example.test", Error: "load: a|b"},
+	}
+	var md strings.Builder
+	writeLoadSummary(&md, rows, true)
+	assert.Equal(t, []string{
+		`- &lt;img src=a>: 0 right, 1 WRONG, 0 unknown, 0 verifier-only, 0 attach-only; 0 need run-time input, 0 refused by the loader, 0 no result`,
+		`- DISAGREE \[x\](y).o p\|q on &lt;img src=a> (WRONG): predicted "loads" (see http\://example.test); kernel: loaded=no attached=- load: a\|b`,
+	}, strings.Split(strings.TrimSpace(md.String()), "\n"))
+
+	var text strings.Builder
+	writeLoadSummary(&text, rows, false)
+	assert.Contains(t, text.String(), "\n<img src=a>: 0 right")
+	assert.Contains(t, text.String(), "DISAGREE [x](y).o p|q on <img src=a> (WRONG)")
+}

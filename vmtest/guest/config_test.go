@@ -62,7 +62,8 @@ func TestShareRoundTrip(t *testing.T) {
 		Mounts:     []Mount{{Tag: "cm-root", Sub: "cm-0", Path: "/usr", Overlay: true}, {Tag: "cm-modules", Path: "/lib/modules"}},
 		Links:      []Link{{Path: "/bin", Target: "usr/bin"}},
 		Env:        []string{"GOROOT=/usr/local/go", "X=a \"quoted\" value"},
-		PathAppend: []string{"/usr/local/go/bin"}}
+		PathAppend: []string{"/usr/local/go/bin"},
+		Nodes:      []Node{{Name: "fuse", Major: 10, Minor: 229}, {Name: "net/tun", Major: 10, Minor: 200}, {Name: "nbd0", Block: true, Major: 43}}}
 	got, err := ParseShare(s.Encode())
 	require.NoError(t, err)
 	require.Equal(t, s, got)
@@ -73,6 +74,10 @@ func TestShareRoundTrip(t *testing.T) {
 		shareHeader + "\nfstype \"9p\"\nunknown \"x\"\n",
 		shareHeader + "\nfstype \"9p\"\nmodules \"x\"\n",
 		shareHeader + "\nfstype \"9p\"\nlink /bin usr/bin\n",
+		shareHeader + "\nfstype \"9p\"\nnode \"../x\" \"c\" \"1\" \"2\"\n",
+		shareHeader + "\nfstype \"9p\"\nnode \"x\" \"p\" \"1\" \"2\"\n",
+		shareHeader + "\nfstype \"9p\"\nnode \"x\" \"c\" \"-1\" \"2\"\n",
+		shareHeader + "\nfstype \"9p\"\nnode \"x\" \"c\" \"1\" \"4294967296\"\n",
 	} {
 		_, err := ParseShare([]byte(bad))
 		require.Error(t, err, "%q", bad)

@@ -2,7 +2,7 @@
 
 package guest
 
-// The serial ports of an amd64 guest (QEMU's pc machine, see vmtest/qemu):
+// The serial ports of an amd64 guest (QEMU's q35 machine, see vmtest/qemu):
 // ttyS0 is the console.
 const (
 	// ResultsPort is the serial port that carries the results stream.

@@ -3,6 +3,7 @@ package guest
 import (
 	"bytes"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -31,6 +32,17 @@ type Share struct {
 	// Env and PathAppend complete the payload's environment.
 	Env        []string
 	PathAppend []string
+	// Nodes are made under /dev when the kernel's modules are mounted:
+	// opening one loads its module (the host reads them from the
+	// modules.alias it generated, see modules.StaticNodes).
+	Nodes []Node
+}
+
+// Node is a device node /dev/Name.
+type Node struct {
+	Name         string
+	Block        bool
+	Major, Minor uint32
 }
 
 // Mount is one export: the directory Sub of device Tag ("" for the whole
@@ -71,6 +83,13 @@ func (s Share) Encode() []byte {
 	for _, p := range s.PathAppend {
 		put("path", p)
 	}
+	for _, n := range s.Nodes {
+		kind := "c"
+		if n.Block {
+			kind = "b"
+		}
+		put("node", n.Name, kind, strconv.FormatUint(uint64(n.Major), 10), strconv.FormatUint(uint64(n.Minor), 10))
+	}
 	return b.Bytes()
 }
 
@@ -96,7 +115,7 @@ func ParseShare(b []byte) (Share, error) {
 			vals = append(vals, v)
 			rest = strings.TrimPrefix(rest[len(q):], " ")
 		}
-		want := map[string]int{"fstype": 1, "modules": 1, "mount": 4, "link": 2, "env": 1, "path": 1}[key]
+		want := map[string]int{"fstype": 1, "modules": 1, "mount": 4, "link": 2, "env": 1, "path": 1, "node": 4}[key]
 		if want == 0 {
 			return s, fmt.Errorf("share line %d: unknown key %q", i+2, short(key))
 		}
@@ -119,6 +138,10 @@ func ParseShare(b []byte) (Share, error) {
 			s.Env = append(s.Env, vals[0])
 		case "path":
 			s.PathAppend = append(s.PathAppend, vals[0])
+		case "node":
+			var n Node
+			n, err = parseNode(vals)
+			s.Nodes = append(s.Nodes, n)
 		}
 		if err != nil {
 			return s, fmt.Errorf("share line %d (%s): %w", i+2, key, err)
@@ -128,6 +151,24 @@ func ParseShare(b []byte) (Share, error) {
 		return s, fmt.Errorf("share: file system %q is neither virtiofs nor 9p", short(s.FSType))
 	}
 	return s, nil
+}
+
+// parseNode decodes a node line's values: name, c or b, major, minor.
+func parseNode(vals []string) (Node, error) {
+	n := Node{Name: vals[0], Block: vals[1] == "b"}
+	if n.Name == "" || path.Clean("/"+n.Name) != "/"+n.Name || (vals[1] != "c" && vals[1] != "b") {
+		return n, fmt.Errorf("bad node %q %q", short(vals[0]), short(vals[1]))
+	}
+	maj, err := strconv.ParseUint(vals[2], 10, 32)
+	if err != nil {
+		return n, fmt.Errorf("node major: %w", err)
+	}
+	mi, err := strconv.ParseUint(vals[3], 10, 32)
+	if err != nil {
+		return n, fmt.Errorf("node minor: %w", err)
+	}
+	n.Major, n.Minor = uint32(maj), uint32(mi)
+	return n, nil
 }
 
 // BootModuleName returns the initramfs path of the i-th boot module.

@@ -56,7 +56,7 @@ func mountShares(s Share) error {
 		}
 	}
 	if m.modules {
-		staticNodes(release())
+		makeNodes(s.Nodes)
 		if _, err := os.Lstat(ModprobeBin); err == nil {
 			if err := os.WriteFile(ModprobePath, []byte(ModprobeBin+"\n"), 0); err != nil {
 				return fmt.Errorf("set modprobe: %w", err)
@@ -217,68 +217,20 @@ func shareEnv(s Share) []string {
 	return env
 }
 
-// staticNodes creates the device nodes of modules that are loaded when the
-// node is opened (kmod's static-nodes, which distributions run at boot):
-// /dev/net/tun, /dev/fuse, /dev/uinput, ... Opening one makes the kernel
-// load its module (char-major-M-N). They come from the modules.alias the
-// host generated: a module with both a devname:NAME and a
-// char-major-M-N (block-major-M-N) alias gets /dev/NAME. Existing nodes are
-// left alone; a bad line is skipped.
-func staticNodes(release string) {
-	data, err := os.ReadFile(path.Join("/lib/modules", release, "modules.alias"))
-	if err != nil {
-		return
-	}
-	type node struct {
-		name       string
-		block      bool
-		major, min uint32
-		ok         bool
-	}
-	nodes := map[string]*node{}
-	get := func(mod string) *node {
-		if nodes[mod] == nil {
-			nodes[mod] = &node{}
-		}
-		return nodes[mod]
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 || f[0] != "alias" {
-			continue
-		}
-		alias, mod := f[1], f[2]
-		if name, ok := strings.CutPrefix(alias, "devname:"); ok {
-			if path.Clean("/"+name) == "/"+name && !strings.Contains(name, "..") {
-				get(mod).name = name
-			}
-			continue
-		}
-		for _, kind := range []string{"char-major-", "block-major-"} {
-			rest, ok := strings.CutPrefix(alias, kind)
-			if !ok {
-				continue
-			}
-			var maj, mi uint32
-			if _, err := fmt.Sscanf(rest, "%d-%d", &maj, &mi); err == nil {
-				n := get(mod)
-				n.block, n.major, n.min, n.ok = kind == "block-major-", maj, mi, true
-			}
-		}
-	}
+// makeNodes creates the device nodes of modules that are loaded when the
+// node is opened (kmod's static-nodes): /dev/net/tun, /dev/fuse, ...
+// Existing nodes are left alone.
+func makeNodes(nodes []Node) {
 	for _, n := range nodes {
-		if n.name == "" || !n.ok {
-			continue
-		}
-		p := path.Join("/dev", n.name)
+		p := path.Join("/dev", n.Name)
 		if _, err := os.Lstat(p); err == nil {
 			continue
 		}
 		os.MkdirAll(path.Dir(p), 0o755)
 		mode := uint32(unix.S_IFCHR | 0o600)
-		if n.block {
+		if n.Block {
 			mode = unix.S_IFBLK | 0o600
 		}
-		unix.Mknod(p, mode, int(unix.Mkdev(n.major, n.min)))
+		unix.Mknod(p, mode, int(unix.Mkdev(n.Major, n.Minor)))
 	}
 }

@@ -74,7 +74,7 @@ func TestArgs(t *testing.T) {
 			name: "amd64 shell",
 			mod:  func(c *Config) { c.Shell = "/t/shell.sock" },
 			check: map[string][]string{
-				"-machine": {"pc"},
+				"-machine": {"q35"},
 				"-serial":  {"chardev:console", "chardev:results", "chardev:shell"},
 				"-device":  nil,
 			},

@@ -302,7 +302,9 @@ func (s *Session) Stop() {
 
 // QEMUArgs returns the QEMU arguments that give the guest the exports:
 // vhost-user-fs devices on the session's sockets (with the guest's memory
-// shared with the daemons) for virtiofs, virtio-9p devices serving each
+// shared with the daemons: the machine's RAM backend, which QEMU merges with
+// the architecture's -machine; a NUMA node would cost the kernel's NUMA
+// setup) for virtiofs, virtio-9p devices serving each
 // directory with readonly=on for 9p.
 func QEMUArgs(mode Mode, exports []Export, sockDir string, memoryMiB int) []string {
 	var args []string
@@ -310,7 +312,7 @@ func QEMUArgs(mode Mode, exports []Export, sockDir string, memoryMiB int) []stri
 	case VirtioFS:
 		args = append(args,
 			"-object", "memory-backend-memfd,id=cm-mem,size="+strconv.Itoa(memoryMiB)+"M,share=on",
-			"-numa", "node,memdev=cm-mem")
+			"-machine", "memory-backend=cm-mem")
 		for i, e := range exports {
 			id := "cm-vfs" + strconv.Itoa(i)
 			args = append(args,

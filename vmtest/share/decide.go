@@ -22,6 +22,9 @@ type Decision struct {
 	// ModulesExport serves the kernel's modules tree at /lib/modules
 	// (empty Tag when the kernel has none).
 	ModulesExport Export
+	// Nodes are the device nodes the guest makes when it mounts the
+	// modules tree (StaticNodes of its modules.alias).
+	Nodes []Node
 }
 
 // needs lists, per mode, the config symbols a guest must have (built in,
@@ -108,12 +111,22 @@ func Decide(k kernel.Kernel, daemon *Daemon, daemonErr error) Decision {
 				d.Reason += "; not " + why[0]
 			}
 		}
-		if k.Modules != "" {
-			d.ModulesExport = Export{Tag: "cm-modules", Host: k.Modules, Guest: "/lib/modules"}
-		}
+		d.addModulesTree(k)
 		return d
 	}
 	return Decision{Mode: Packed, Reason: "packed: the kernel mounts neither virtiofs nor 9p (" + strings.Join(why, "; ") + ")"}
+}
+
+// addModulesTree serves k's modules tree (when it has one) at /lib/modules
+// with the device nodes of its modules.alias.
+func (d *Decision) addModulesTree(k kernel.Kernel) {
+	if k.Modules == "" {
+		return
+	}
+	d.ModulesExport = Export{Tag: "cm-modules", Host: k.Modules, Guest: "/lib/modules"}
+	if alias, err := os.ReadFile(filepath.Join(k.Modules, k.ModulesRelease, "modules.alias")); err == nil {
+		d.Nodes = StaticNodes(alias)
+	}
 }
 
 // readConfig reads the =y/=m symbols of a kernel config file.
