@@ -58,6 +58,8 @@ type Runner struct {
 
 	mu     sync.Mutex
 	images map[string]*archImage
+	// reportLock holds Config.ReportDir for this run (lockReportDir).
+	reportLock *os.File
 }
 
 // archImage is the initramfs of one guest architecture, built the first
@@ -157,12 +159,18 @@ func NewRunner(cfg Config) (*Runner, error) {
 		verbosity := gotest.VerbosityOf(cfg.Args)
 		r.countTests, r.plainTests = verbosity != gotest.Quiet, verbosity == gotest.Verbose
 	}
+	if cfg.ReportDir != "" {
+		if r.reportLock, err = lockReportDir(cfg.ReportDir); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInfra, err)
+		}
+	}
 	r.tmp, err = os.MkdirTemp("", "vmtest-")
 	if err != nil {
+		r.Close()
 		return nil, fmt.Errorf("%w: %w", ErrInfra, err)
 	}
 	if err := r.initShare(); err != nil {
-		os.RemoveAll(r.tmp)
+		r.Close()
 		return nil, err
 	}
 	return r, nil
@@ -362,8 +370,16 @@ func (r *Runner) Resolve(ctx context.Context, k kernel.Kernel) (kernel.Kernel, e
 	return r.cfg.Resolver.Resolve(ctx, k)
 }
 
-// Close removes the initramfs.
-func (r *Runner) Close() error { return os.RemoveAll(r.tmp) }
+// Close removes the initramfs and lets go of the report directory.
+func (r *Runner) Close() error {
+	if r.reportLock != nil {
+		r.reportLock.Close()
+	}
+	if r.tmp == "" {
+		return nil
+	}
+	return os.RemoveAll(r.tmp)
+}
 
 // Config returns the runner's configuration, defaults filled in.
 func (r *Runner) Config() Config { return r.cfg }
