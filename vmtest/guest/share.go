@@ -34,7 +34,7 @@ type Share struct {
 	PathAppend []string
 	// Nodes are made under /dev when the kernel's modules are mounted:
 	// opening one loads its module (the host reads them from the
-	// modules.alias it generated, see modules.StaticNodes).
+	// modules.alias it generated, see share.StaticNodes).
 	Nodes []Node
 }
 
