@@ -70,7 +70,10 @@ type boot struct {
 	daemon  *share.Daemon
 	session *share.Session // the running daemons, for why QEMU failed
 	early   *daemons       // daemons prestart started for the next run
-	tmp     string
+	// memory, after a virtiofs run, is why the guest's RAM was not on
+	// huge pages (nil when it was).
+	memory error
+	tmp    string
 	// limit is the budget for what the guest sends (results and console
 	// bytes together): QEMU is stopped when it is exceeded.
 	limit int64
@@ -126,13 +129,13 @@ func (b *boot) run(ctx context.Context) (*bootResult, error) {
 	defer console.Close()
 	res := &bootResult{started: time.Now()}
 	res.evidence.Timeout = b.timeout
-	extra, stopShare, err := b.startShare(ctx)
+	extra, shareFiles, stopShare, err := b.startShare(ctx, 3+len(files))
 	if err != nil {
 		return nil, err
 	}
 	// The daemons stop after QEMU (this returns only once QEMU exited).
 	defer stopShare()
-	q, err := b.start("/dev/fd/3", "/dev/fd/4", extra, files...)
+	q, err := b.start("/dev/fd/3", "/dev/fd/4", extra, append(files, shareFiles...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -481,10 +484,13 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 }
 
 // startShare starts what the guest's shared files need before QEMU: the
-// virtiofs daemons (those prestart started, else new ones; nothing for 9p,
-// which QEMU serves), and returns QEMU's extra arguments and a function
-// that stops the daemons.
-func (b *boot) startShare(ctx context.Context) ([]string, func(), error) {
+// virtiofs daemons (those prestart started, else new ones) and the guest's
+// RAM they share (share.Memory, QEMU's descriptor fd); nothing for 9p,
+// which QEMU serves. It returns QEMU's extra arguments, the files QEMU
+// inherits from descriptor fd on, and a function that stops the daemons
+// and closes the files. Should the RAM not go on huge pages, b.memory
+// says why.
+func (b *boot) startShare(ctx context.Context, fd int) ([]string, []*os.File, func(), error) {
 	nop := func() {}
 	switch b.share.Mode {
 	case share.VirtioFS:
@@ -493,16 +499,26 @@ func (b *boot) startShare(ctx context.Context) ([]string, func(), error) {
 		if d == nil {
 			var err error
 			if d, err = b.startDaemons(ctx); err != nil {
-				return nil, nop, err
+				return nil, nil, nop, err
 			}
 		}
 		b.session = d.session
+		mem, err := share.NewMemory(b.memoryMiB)
+		b.memory = err
 		devices, _ := share.Layout(share.VirtioFS, b.daemon, b.exports)
-		return share.QEMUArgs(share.VirtioFS, devices, d.dir, b.memoryMiB), d.stop, nil
+		args := append(mem.Args(fd), share.QEMUArgs(share.VirtioFS, devices, d.dir)...)
+		stop := func() {
+			d.stop()
+			mem.Close()
+		}
+		if mem.Huge() {
+			return args, []*os.File{mem.File}, stop, nil
+		}
+		return args, nil, stop, nil
 	case share.NineP:
-		return share.QEMUArgs(share.NineP, b.exports, "", b.memoryMiB), nop, nil
+		return share.QEMUArgs(share.NineP, b.exports, ""), nil, nop, nil
 	}
-	return nil, nop, nil
+	return nil, nil, nop, nil
 }
 
 // daemons is one start of a boot's virtiofs daemons: their session and the

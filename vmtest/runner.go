@@ -506,6 +506,12 @@ func (r *Runner) bootKernel(ctx context.Context, k kernel.Kernel, res *Result, o
 		return nil, "", err
 	}
 	defer b.release()
+	defer func() {
+		// Slower, not wrong: the report says why (share.Memory).
+		if b.memory != nil {
+			res.Sharing += "; " + b.memory.Error()
+		}
+	}()
 	img, err := r.kernelInitramfs(k, im.path, d)
 	if err != nil {
 		return nil, "", err

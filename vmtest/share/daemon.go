@@ -9,11 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Daemon is a virtiofsd binary and how it is run.
@@ -80,10 +83,6 @@ func findDaemon(override string, euid int) (*Daemon, error) {
 				why = append(why, p+" is QEMU's C virtiofsd, which runs only as root")
 				continue
 			}
-			if _, err := exec.LookPath("unshare"); err != nil {
-				why = append(why, p+" is QEMU's C virtiofsd, and unshare(1), which makes its directory read-only, is missing")
-				continue
-			}
 			return &Daemon{Path: p}, nil
 		default:
 			why = append(why, p+" is not a virtiofsd this vmtest knows")
@@ -133,26 +132,6 @@ func Layout(mode Mode, d *Daemon, exports []Export) (devices []Export, mounts []
 	return exports, mounts
 }
 
-// mergedScript runs in a private mount namespace (unshare): it mounts a
-// tmpfs on $1, bind-mounts each export read-only into it under its tag,
-// makes the tmpfs read-only too, and execs the C daemon on it, serving the
-// listening socket it inherits as descriptor 3. The C daemon has no
-// read-only mode: in this namespace its whole tree is read-only mounts, so
-// the guest's writes fail with EROFS whatever it sends.
-const mergedScript = `set -e
-root=$1 daemon=$2
-shift 2
-mount -t tmpfs -o mode=0755,size=1m cm-share "$root"
-while [ $# -gt 0 ]; do
-	mkdir "$root/$1"
-	mount --bind "$2" "$root/$1"
-	mount -o remount,bind,ro "$root/$1"
-	shift 2
-done
-mount -o remount,ro "$root"
-exec "$daemon" --fd=3 -o "source=$root" -o cache=auto -o sandbox=namespace -o log_level=err -o no_posix_lock -o no_flock
-`
-
 // Start starts the daemons of Layout(VirtioFS, d, exports), each in its
 // own process group and killed should vmtest die (Pdeathsig), serving
 // read-only. Each socket in dir listens before its daemon starts (the
@@ -164,6 +143,7 @@ exec "$daemon" --fd=3 -o "source=$root" -o cache=auto -o sandbox=namespace -o lo
 func Start(ctx context.Context, d *Daemon, exports []Export, dir string) (*Session, error) {
 	s := &Session{dir: dir}
 	var cmds []*exec.Cmd
+	var ns func() error
 	if d.Rust {
 		for _, e := range exports {
 			cmds = append(cmds, exec.Command(d.Path, "--fd=3", "--shared-dir="+e.Host, "--readonly",
@@ -174,18 +154,16 @@ func Start(ctx context.Context, d *Daemon, exports []Export, dir string) (*Sessi
 		if err := os.Mkdir(root, 0o755); err != nil {
 			return nil, fmt.Errorf("virtiofsd: %w", err)
 		}
-		args := []string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", mergedScript, "sh", root, d.Path}
-		for _, e := range exports {
-			args = append(args, e.Tag, e.Host)
-		}
-		cmds = append(cmds, exec.Command("unshare", args...))
+		cmds = append(cmds, exec.Command(d.Path, "--fd=3", "-o", "source="+root, "-o", "cache=auto",
+			"-o", "sandbox=namespace", "-o", "log_level=err", "-o", "no_posix_lock", "-o", "no_flock"))
+		ns = mergedNamespace(root, exports)
 	}
 	for i, cmd := range cmds {
 		e := RootTag
 		if d.Rust {
 			e = exports[i].Host
 		}
-		if err := s.start(ctx, cmd, socket(dir, i)); err != nil {
+		if err := s.start(ctx, cmd, socket(dir, i), ns); err != nil {
 			s.Stop()
 			return nil, fmt.Errorf("start virtiofsd for %s: %w", e, err)
 		}
@@ -193,8 +171,12 @@ func Start(ctx context.Context, d *Daemon, exports []Export, dir string) (*Sessi
 	return s, nil
 }
 
-// start makes sock listen and starts cmd with it as descriptor 3.
-func (s *Session) start(ctx context.Context, cmd *exec.Cmd, sock string) error {
+// start makes sock listen and starts cmd with it as descriptor 3. ns, when
+// set, makes the namespace cmd starts in: it runs on a thread of its own,
+// which cmd is started from and which stays until cmd has exited (the
+// daemon's PR_SET_PDEATHSIG watches the thread that started it), then
+// ends with its namespace (the goroutine never unlocks it).
+func (s *Session) start(ctx context.Context, cmd *exec.Cmd, sock string, ns func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -213,15 +195,54 @@ func (s *Session) start(ctx context.Context, cmd *exec.Cmd, sock string) error {
 	cmd.Stdout, cmd.Stderr = &d.out, &d.out
 	cmd.ExtraFiles = []*os.File{f}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	started := make(chan error, 1)
+	run := func() {
+		if ns != nil {
+			runtime.LockOSThread()
+			if err := ns(); err != nil {
+				started <- err
+				return
+			}
+		}
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		d.err = cmd.Wait()
+		close(d.exited)
+	}
+	if ns == nil {
+		go run()
+	} else {
+		go offMainThread(run)
+	}
+	if err := <-started; err != nil {
 		return err
 	}
 	s.procs = append(s.procs, d)
-	go func() {
-		d.err = cmd.Wait()
-		close(d.exited)
-	}()
 	return nil
+}
+
+// offMainThread runs f on a thread other than the process's main thread.
+// A namespace made on the main thread would show in /proc/self (the main
+// thread's view) and outlive its goroutine: the runtime never ends the
+// main thread, it keeps it locked. So when this goroutine lands on the main
+// thread, it holds it while f runs in a goroutine of its own, which then
+// cannot be scheduled there.
+func offMainThread(f func()) {
+	runtime.LockOSThread()
+	if unix.Gettid() != unix.Getpid() {
+		f() // still locked: the thread ends with this goroutine
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
+	runtime.UnlockOSThread()
 }
 
 // Failure returns why a daemon of the session ended before Stop, nil when
@@ -301,18 +322,13 @@ func (s *Session) Stop() {
 }
 
 // QEMUArgs returns the QEMU arguments that give the guest the exports:
-// vhost-user-fs devices on the session's sockets (with the guest's memory
-// shared with the daemons: the machine's RAM backend, which QEMU merges with
-// the architecture's -machine; a NUMA node would cost the kernel's NUMA
-// setup) for virtiofs, virtio-9p devices serving each
-// directory with readonly=on for 9p.
-func QEMUArgs(mode Mode, exports []Export, sockDir string, memoryMiB int) []string {
+// vhost-user-fs devices on the session's sockets for virtiofs (the guest's
+// RAM shared with the daemons comes from Memory), virtio-9p devices
+// serving each directory with readonly=on for 9p.
+func QEMUArgs(mode Mode, exports []Export, sockDir string) []string {
 	var args []string
 	switch mode {
 	case VirtioFS:
-		args = append(args,
-			"-object", "memory-backend-memfd,id=cm-mem,size="+strconv.Itoa(memoryMiB)+"M,share=on",
-			"-machine", "memory-backend=cm-mem")
 		for i, e := range exports {
 			id := "cm-vfs" + strconv.Itoa(i)
 			args = append(args,

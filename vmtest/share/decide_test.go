@@ -79,14 +79,14 @@ func TestDecide(t *testing.T) {
 
 func TestQEMUArgs(t *testing.T) {
 	ex := []Export{{Tag: "cm-0", Host: "/usr", Guest: "/usr"}, {Tag: "cm-1", Host: "/a,b", Guest: "/a,b"}}
-	v := strings.Join(QEMUArgs(VirtioFS, ex, "/run/s", 512), " ")
-	require.Contains(t, v, "memory-backend-memfd,id=cm-mem,size=512M,share=on")
+	v := strings.Join(QEMUArgs(VirtioFS, ex, "/run/s"), " ")
+	require.NotContains(t, v, "memory-backend")
 	require.Contains(t, v, "socket,id=cm-vfs1,path=/run/s/vfs1.sock")
 	require.Contains(t, v, "vhost-user-fs-pci,queue-size=1024,chardev=cm-vfs0,tag=cm-0")
-	p := strings.Join(QEMUArgs(NineP, ex, "", 512), " ")
+	p := strings.Join(QEMUArgs(NineP, ex, ""), " ")
 	require.Contains(t, p, "local,id=cm-9p1,path=/a,,b,security_model=none,readonly=on")
 	require.Contains(t, p, "virtio-9p-pci,fsdev=cm-9p0,mount_tag=cm-0")
-	require.Empty(t, QEMUArgs(Packed, ex, "", 512))
+	require.Empty(t, QEMUArgs(Packed, ex, ""))
 }
 
 func TestFindDaemon(t *testing.T) {
