@@ -83,3 +83,19 @@ func TestShareRoundTrip(t *testing.T) {
 		require.Error(t, err, "%q", bad)
 	}
 }
+
+func TestCoveredPoints(t *testing.T) {
+	links := []Link{{Path: "/lib", Target: "usr/lib"}, {Path: "/bin", Target: "/usr/bin"}}
+	require.Equal(t, "/usr/lib/modules", resolveLinks("/lib/modules", links))
+	require.Equal(t, "/usr/bin/x", resolveLinks("/bin/x", links))
+	require.Equal(t, "/libx/y", resolveLinks("/libx/y", links), "a prefix of a name is no link")
+	usr := Mount{Tag: "cm-root", Sub: "cm-1", Path: "/usr", Overlay: true}
+	src := Mount{Tag: "cm-root", Sub: "cm-2", Path: "/work/src", Overlay: true}
+	s := Share{Links: links, Mounts: []Mount{
+		usr, src,
+		{Tag: "cm-root", Sub: "cm-modules", Path: "/lib/modules"},
+		{Tag: "cm-root", Sub: "cm-x", Path: "/work/src/sub/ro"},
+		{Tag: "cm-root", Sub: "cm-y", Path: "/opt/ro"}, // under no overlay
+	}}
+	require.Equal(t, []covered{{Overlay: usr, Rel: "lib/modules"}, {Overlay: src, Rel: "sub/ro"}}, s.coveredPoints())
+}

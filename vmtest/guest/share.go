@@ -56,6 +56,52 @@ type Mount struct {
 // Link is a symbolic link made at Path (replacing what the initramfs has).
 type Link struct{ Path, Target string }
 
+// covered is a mount point inside an export with an overlay: the mount
+// point of Mount (which has none) at Rel in Overlay's export.
+type covered struct {
+	Overlay Mount
+	Rel     string
+}
+
+// coveredPoints returns the mount points of s's mounts without an overlay
+// that lie inside a mount with one, the path resolved through s's links
+// first (/lib/modules is /usr/lib/modules when /lib -> usr/lib).
+func (s Share) coveredPoints() []covered {
+	var out []covered
+	for _, m := range s.Mounts {
+		if m.Overlay {
+			continue
+		}
+		p := resolveLinks(m.Path, s.Links)
+		best := -1
+		for i, o := range s.Mounts {
+			if o.Overlay && strings.HasPrefix(p, strings.TrimSuffix(o.Path, "/")+"/") && (best < 0 || len(o.Path) > len(s.Mounts[best].Path)) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			o := s.Mounts[best]
+			out = append(out, covered{Overlay: o, Rel: strings.TrimPrefix(p, strings.TrimSuffix(o.Path, "/")+"/")})
+		}
+	}
+	return out
+}
+
+// resolveLinks returns p with the link of links that a prefix of it is
+// replaced by the link's target, relative to the link's directory.
+func resolveLinks(p string, links []Link) string {
+	for _, l := range links {
+		if strings.HasPrefix(p, l.Path+"/") {
+			t := l.Target
+			if !path.IsAbs(t) {
+				t = path.Join(path.Dir(l.Path), t)
+			}
+			return path.Join(t, strings.TrimPrefix(p, l.Path+"/"))
+		}
+	}
+	return p
+}
+
 const shareHeader = "corematrix-share v1"
 
 // Encode returns s in the config file format (see Config.Encode).
