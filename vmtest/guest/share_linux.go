@@ -195,7 +195,7 @@ func (sm *shareMounter) premake(o Mount, dev, upper string) {
 // lowerHas reports whether dir has the directory p, or a non-directory
 // somewhere on p's path (which an upper directory must not hide).
 func lowerHas(dir, p string) bool {
-	for _, c := range strings.Split(p, "/") {
+	for c := range strings.SplitSeq(p, "/") {
 		dir = path.Join(dir, c)
 		fi, err := os.Lstat(dir)
 		if err != nil {
