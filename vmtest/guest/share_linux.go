@@ -49,7 +49,7 @@ func mountShares(s Share) error {
 	if err := keepBusybox(s.Links); err != nil {
 		return err
 	}
-	m := &shareMounter{share: s, devices: map[string]string{}}
+	m := &shareMounter{share: s, devices: map[string]string{}, covered: s.coveredPoints()}
 	for _, mt := range s.Mounts {
 		if err := m.mount(mt); err != nil {
 			return err
@@ -112,7 +112,9 @@ type shareMounter struct {
 	devices map[string]string
 	// overlays maps a tag to the overlay of its whole device.
 	overlays map[string]string
-	modules  bool
+	// covered are the mount points inside overlays (see premake).
+	covered []covered
+	modules bool
 }
 
 func (sm *shareMounter) mount(m Mount) error {
@@ -134,15 +136,11 @@ func (sm *shareMounter) mount(m Mount) error {
 	case !m.Overlay:
 		return bind(path.Join(dev, m.Sub), m.Path)
 	case m.Sub == "":
-		sm.premake(m, dev, path.Join(shareRW, name, "upper"))
+		sm.premake(m.Tag, dev, path.Join(shareRW, name, "upper"))
 		return overlay(dev, path.Join(shareRW, name), m.Path)
 	}
 	if _, ok := sm.overlays[m.Tag]; !ok {
-		for _, o := range sm.share.Mounts {
-			if o.Tag == m.Tag && o.Overlay {
-				sm.premake(o, dev, path.Join(shareRW, m.Tag, "upper"))
-			}
-		}
+		sm.premake(m.Tag, dev, path.Join(shareRW, m.Tag, "upper"))
 	}
 	ov, err := sm.deviceOverlay(m.Tag, dev)
 	if err != nil {
@@ -171,24 +169,23 @@ func (sm *shareMounter) device(tag string) (string, error) {
 	return dev, nil
 }
 
-// premake makes, in the upper directory of o's overlay before it is
-// mounted (dev its lower device, upper its upper directory), the mount
-// points inside o of the binds without an overlay that its lower lacks
-// (/lib/modules on a host without kernel modules, as in containers): made
-// through the mounted overlay, each would copy its parent directories up
-// through the daemon, 10-20 ms under TCG; made first, the overlay merges
+// premake makes, in the upper directory of device tag's overlay before it
+// is mounted (dev its lower device, upper its upper directory), the mount
+// points inside its exports of the binds without an overlay that its lower
+// lacks (/lib/modules on a host without kernel modules, as in containers):
+// made through the mounted overlay, each would copy its parent directories
+// up through the daemon, 10-20 ms under TCG; made first, the overlay merges
 // them. A mount point whose path meets a lower non-directory is left to
 // the bind (its MkdirAll fails there as before).
-func (sm *shareMounter) premake(o Mount, dev, upper string) {
-	for _, c := range sm.share.coveredPoints() {
-		if c.Overlay != o {
+func (sm *shareMounter) premake(tag, dev, upper string) {
+	for _, c := range sm.covered {
+		if c.Overlay.Tag != tag {
 			continue
 		}
-		p := path.Join(o.Sub, c.Rel)
-		if lowerHas(dev, p) {
-			continue
+		p := path.Join(c.Overlay.Sub, c.Rel)
+		if !lowerHas(dev, p) {
+			os.MkdirAll(path.Join(upper, p), 0o755)
 		}
-		os.MkdirAll(path.Join(upper, p), 0o755)
 	}
 }
 
